@@ -1,0 +1,49 @@
+# projector: the two commands users need are `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+PKGS  ?= ./...
+# How long each fuzz target runs inside `make test`.
+FUZZTIME ?= 10s
+
+.PHONY: all build testbed test unit fuzz demo bench down clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/projector ./cmd/projector
+
+# testbed starts two PostgreSQL servers (5433, 5434) and an OpenSearch node
+# (9200) on loopback; both scripts are idempotent.
+testbed:
+	deploy/local/pg.sh up
+	deploy/local/search.sh up
+
+# test runs vet, every unit and integration test with the race detector, and
+# a short run of every fuzz target.
+test: testbed
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) fuzz
+
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+demo: testbed
+	$(GO) test -count=1 -v -run TestSmoke ./e2e/
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# down stops every service the test bed started; data stays in .testbed/.
+down:
+	-deploy/local/search.sh down
+	-deploy/local/pg.sh down
+
+# clean also removes the test bed's data.
+clean: down
+	rm -rf .testbed bin
