@@ -12,10 +12,10 @@ import (
 
 // Database is a fresh PostgreSQL database that exists for one test.
 type Database struct {
-	Name   string
-	Server Server
-	dsn    string
-	t      testing.TB
+	Name     string
+	dsn      string
+	adminDSN string
+	t        testing.TB
 }
 
 // NewDatabase creates a uniquely named database on server and drops it, with
@@ -34,7 +34,7 @@ func NewDatabase(t testing.TB, server Server) *Database {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
-	db := &Database{Name: name, Server: server, dsn: withDatabase(server.adminDSN(), name), t: t}
+	db := &Database{Name: name, dsn: withDatabase(server.adminDSN(), name), adminDSN: server.adminDSN(), t: t}
 	t.Cleanup(db.drop)
 	return db
 }
@@ -43,7 +43,7 @@ func NewDatabase(t testing.TB, server Server) *Database {
 func (d *Database) DSN() string { return d.dsn }
 
 // AdminDSN is the connection string of the server's maintenance database.
-func (d *Database) AdminDSN() string { return d.Server.adminDSN() }
+func (d *Database) AdminDSN() string { return d.adminDSN }
 
 // Connect opens a connection to the database, closed when the test ends.
 func (d *Database) Connect() *pgx.Conn {
@@ -78,7 +78,7 @@ func (d *Database) Exec(sql string, args ...any) {
 func (d *Database) drop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, d.Server.adminDSN())
+	admin, err := pgx.Connect(ctx, d.adminDSN)
 	if err != nil {
 		d.t.Errorf("drop database %s: %v", d.Name, err)
 		return
