@@ -18,9 +18,9 @@ import (
 
 // Environment variables that point the tests at another test bed.
 const (
-	EnvPrimary   = "PROJECTOR_TEST_PG"        // DSN of the first server's maintenance database
-	EnvSecondary = "PROJECTOR_TEST_PG2"       // DSN of the second, independent server
-	EnvSearch    = "PROJECTOR_TEST_SEARCH"    // URL of the search engine
+	EnvPrimary   = "PROJECTOR_TEST_PG"     // DSN of the first server's maintenance database
+	EnvSecondary = "PROJECTOR_TEST_PG2"    // DSN of the second, independent server
+	EnvSearch    = "PROJECTOR_TEST_SEARCH" // URL of the search engine
 	defaultPG1   = "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"
 	defaultPG2   = "postgres://postgres@127.0.0.1:5434/postgres?sslmode=disable"
 	defaultURL   = "http://127.0.0.1:9200"
