@@ -1,0 +1,102 @@
+package config
+
+import "time"
+
+// Config is everything projector reads from its configuration file.
+type Config struct {
+	// File is the path the configuration was loaded from; empty for a
+	// Config built in code.
+	File string
+	// Sources are the service databases, by the name views refer to them.
+	Sources map[string]Source
+	// SourceNames lists the keys of Sources in the order the file declares
+	// them, so that start-up, logs and errors follow the operator's order.
+	SourceNames []string
+	Sink        Sink
+	State       State
+	HTTP        HTTP
+	Capture     Capture
+	Readiness   Readiness
+	Shutdown    Shutdown
+	Log         Log
+	Views       []View
+
+	// positions maps each YAML path ("sink.urls[0]") to where it was
+	// written, so Validate can send the operator to the right line.
+	positions map[string]Pos
+}
+
+// State is where projector keeps what it must remember across restarts.
+type State struct {
+	// Dir is a directory projector owns; relative paths are taken from the
+	// working directory.
+	Dir string `yaml:"dir"`
+}
+
+// HTTP is the server for /metrics, /healthz and /readyz.
+type HTTP struct {
+	// Listen is a host:port; an empty host listens on every interface.
+	Listen string `yaml:"listen"`
+}
+
+// Capture holds choices about the replication streams.
+type Capture struct {
+	// OnSlotLost says what to do when a source's replication slot has
+	// disappeared or been invalidated, so changes may have been missed.
+	OnSlotLost SlotLostAction `yaml:"on_slot_lost"`
+}
+
+// SlotLostAction is what projector does about a lost replication slot.
+type SlotLostAction string
+
+// The actions on a lost slot.
+const (
+	// SlotLostStop stops with an error and leaves the decision to a person.
+	SlotLostStop SlotLostAction = "stop"
+	// SlotLostRebootstrap creates a new slot and rebuilds the views from a
+	// fresh snapshot.
+	SlotLostRebootstrap SlotLostAction = "rebootstrap"
+)
+
+// Readiness decides when /readyz reports ready.
+type Readiness struct {
+	// MaxLag is how far the documents may trail the databases before
+	// projector reports itself not ready; 0 ignores lag.
+	MaxLag Duration `yaml:"max_lag"`
+}
+
+// Shutdown bounds how long projector drains on SIGTERM.
+type Shutdown struct {
+	// Grace is how long in-flight writes may take to be acknowledged
+	// before projector exits anyway; they are replayed on the next start.
+	Grace Duration `yaml:"grace"`
+}
+
+// Log configures projector's own log output.
+type Log struct {
+	// Format is "json" or "text".
+	Format string `yaml:"format"`
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+}
+
+// Default returns the configuration every file starts from. It has no
+// sources and no views, so it does not validate on its own.
+func Default() Config {
+	return Config{
+		Sources: map[string]Source{},
+		Sink: Sink{
+			Timeout:       Duration(30 * time.Second),
+			BulkActions:   1000,
+			BulkBytes:     5 << 20,
+			FlushInterval: Duration(time.Second),
+			Concurrency:   2,
+		},
+		State:     State{Dir: "./var/state"},
+		HTTP:      HTTP{Listen: ":9464"},
+		Capture:   Capture{OnSlotLost: SlotLostStop},
+		Readiness: Readiness{MaxLag: Duration(time.Minute)},
+		Shutdown:  Shutdown{Grace: Duration(10 * time.Second)},
+		Log:       Log{Format: "json", Level: "info"},
+	}
+}

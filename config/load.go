@@ -1,0 +1,168 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads the configuration file at path, expands ${VAR} references from
+// the environment, reads secret files, applies defaults and validates the
+// result. It returns every problem it finds at once, joined, each prefixed
+// with the file, line and column to fix. It never connects anywhere.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	l := newLoader(path, os.LookupEnv, os.ReadFile)
+	return l.parse(data)
+}
+
+// document is the top level of the file as written.
+type document struct {
+	Sources   map[string]Source `yaml:"sources"`
+	Sink      Sink              `yaml:"sink"`
+	State     State             `yaml:"state"`
+	HTTP      HTTP              `yaml:"http"`
+	Capture   Capture           `yaml:"capture"`
+	Readiness Readiness         `yaml:"readiness"`
+	Shutdown  Shutdown          `yaml:"shutdown"`
+	Log       Log               `yaml:"log"`
+	Views     []rawView         `yaml:"views"`
+}
+
+// loader turns the bytes of one file into a Config, collecting problems
+// instead of stopping at the first.
+type loader struct {
+	file      string
+	lookup    func(string) (string, bool)
+	readFile  func(string) ([]byte, error)
+	errs      []error
+	positions map[string]Pos
+	// leaves maps a line to the scalar values written on it, to name the key
+	// in the decoder's line-only messages.
+	leaves map[int][]leaf
+}
+
+// leaf is one scalar value and its YAML path.
+type leaf struct {
+	path string
+	pos  Pos
+}
+
+func newLoader(file string, lookup func(string) (string, bool), readFile func(string) ([]byte, error)) *loader {
+	return &loader{
+		file:      file,
+		lookup:    lookup,
+		readFile:  readFile,
+		positions: map[string]Pos{},
+		leaves:    map[int][]leaf{},
+	}
+}
+
+// parse runs every loading step; it validates only a file that decoded
+// cleanly, since checks on half-decoded values would mislead.
+func (l *loader) parse(data []byte) (*Config, error) {
+	cfg := Default()
+	cfg.File = l.file
+	root, err := l.root(data)
+	if err != nil {
+		return nil, err
+	}
+	if root != nil {
+		l.visit(root, "")
+		l.checkKeys(root, reflect.TypeFor[document](), "")
+		l.decode(root, &cfg)
+	}
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	cfg.positions = l.positions
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// root parses the YAML and returns its top-level mapping, or nil for an
+// empty file.
+func (l *loader) root(data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, l.syntaxError(err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, l.pos(root).Errorf("the configuration is %s; it must be a map with keys such as sources, sink and views", describe(root))
+	}
+	return root, nil
+}
+
+// decode fills cfg from the file, on top of the defaults already in it.
+func (l *loader) decode(root *yaml.Node, cfg *Config) {
+	d := document{
+		Sink: cfg.Sink, State: cfg.State, HTTP: cfg.HTTP, Capture: cfg.Capture,
+		Readiness: cfg.Readiness, Shutdown: cfg.Shutdown, Log: cfg.Log,
+	}
+	if err := root.Decode(&d); err != nil {
+		l.decodeError(err)
+	}
+	cfg.Sink, cfg.State, cfg.HTTP, cfg.Capture = d.Sink, d.State, d.HTTP, d.Capture
+	cfg.Readiness, cfg.Shutdown, cfg.Log = d.Readiness, d.Shutdown, d.Log
+	l.sinkSecrets(&cfg.Sink)
+	l.sources(root, d.Sources, cfg)
+	for i, rv := range d.Views {
+		cfg.Views = append(cfg.Views, l.view(rv, fmt.Sprintf("views[%d]", i)))
+	}
+}
+
+// pos is where a node was written.
+func (l *loader) pos(n *yaml.Node) Pos {
+	return Pos{File: l.file, Line: n.Line, Column: n.Column}
+}
+
+var (
+	syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	decodeLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+// syntaxError puts the file name in front of a YAML syntax error.
+func (l *loader) syntaxError(err error) error {
+	if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Pos{File: l.file, Line: line}.Errorf("invalid YAML: %s", m[2])
+	}
+	return Pos{File: l.file}.Errorf("invalid YAML: %w", err)
+}
+
+// decodeError records each of the decoder's problems against its line, and
+// names the key when only one value is written on that line.
+func (l *loader) decodeError(err error) {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		l.errs = append(l.errs, Pos{File: l.file}.Errorf("decode: %w", err))
+		return
+	}
+	for _, msg := range te.Errors {
+		m := decodeLine.FindStringSubmatch(msg)
+		if m == nil {
+			l.errs = append(l.errs, Pos{File: l.file}.Errorf("%s", msg))
+			continue
+		}
+		line, _ := strconv.Atoi(m[1])
+		if on := l.leaves[line]; len(on) == 1 {
+			l.errs = append(l.errs, on[0].pos.Errorf("%s: %s", on[0].path, m[2]))
+			continue
+		}
+		l.errs = append(l.errs, Pos{File: l.file, Line: line}.Errorf("%s", m[2]))
+	}
+}

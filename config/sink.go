@@ -1,0 +1,92 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+)
+
+// Sink is the Elasticsearch or OpenSearch cluster the views are written to.
+type Sink struct {
+	// URLs are the nodes' http(s) addresses; requests are spread over them.
+	URLs     []string `yaml:"urls"`
+	Username string   `yaml:"username"`
+	Password string   `yaml:"password"`
+	// PasswordFile names a file holding Password, for secrets mounted as
+	// files; Load reads it.
+	PasswordFile string `yaml:"password_file"`
+	// APIKey is the base64 "id:key" form, sent as "Authorization: ApiKey".
+	APIKey string `yaml:"api_key"`
+	// APIKeyFile names a file holding APIKey; Load reads it.
+	APIKeyFile string `yaml:"api_key_file"`
+	// CACertFile is a PEM bundle that replaces the system roots.
+	CACertFile         string `yaml:"ca_cert_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	// Timeout bounds each request.
+	Timeout Duration `yaml:"timeout"`
+	// Gzip compresses request bodies.
+	Gzip bool `yaml:"gzip"`
+	// BulkActions and BulkBytes cap one bulk request; whichever is reached
+	// first sends it.
+	BulkActions int      `yaml:"bulk_actions"`
+	BulkBytes   ByteSize `yaml:"bulk_bytes"`
+	// FlushInterval sends a partly filled bulk request after this long.
+	FlushInterval Duration `yaml:"flush_interval"`
+	// Concurrency is how many bulk requests may be in flight at once.
+	Concurrency int `yaml:"concurrency"`
+}
+
+// String describes the sink without its secrets.
+func (s Sink) String() string {
+	type plain Sink // drops the methods, so %+v does not recurse
+	return fmt.Sprintf("%+v", plain(s.redacted()))
+}
+
+// GoString keeps %#v from printing secrets.
+func (s Sink) GoString() string { return s.String() }
+
+// LogValue keeps slog from printing secrets.
+func (s Sink) LogValue() slog.Value {
+	r := s.redacted()
+	return slog.GroupValue(
+		slog.Any("urls", r.URLs),
+		slog.String("username", r.Username),
+		slog.String("password", r.Password),
+		slog.String("api_key", r.APIKey),
+		slog.String("ca_cert_file", r.CACertFile),
+		slog.Bool("insecure_skip_verify", r.InsecureSkipVerify),
+		slog.String("timeout", r.Timeout.String()),
+		slog.Bool("gzip", r.Gzip),
+		slog.Int("bulk_actions", r.BulkActions),
+		slog.String("bulk_bytes", r.BulkBytes.String()),
+		slog.String("flush_interval", r.FlushInterval.String()),
+		slog.Int("concurrency", r.Concurrency),
+	)
+}
+
+// redacted returns a copy safe to print: secrets become "xxxxx" and so do
+// passwords written into the URLs.
+func (s Sink) redacted() Sink {
+	r := s
+	r.URLs = make([]string, len(s.URLs))
+	for i, raw := range s.URLs {
+		r.URLs[i] = redactURL(raw)
+	}
+	if r.Password != "" {
+		r.Password = redacted
+	}
+	if r.APIKey != "" {
+		r.APIKey = redacted
+	}
+	return r
+}
+
+// redactURL hides the password of an http(s) URL; an unparsable URL is
+// hidden entirely because its password cannot be located.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return redacted
+	}
+	return u.Redacted()
+}

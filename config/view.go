@@ -1,0 +1,145 @@
+package config
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// View is one denormalised document type: rows of the root table become
+// documents in an index that clients query through an alias named Name, with
+// related rows joined in under the relation names.
+type View struct {
+	Name string
+	// Root is the table whose primary key becomes the document _id.
+	Root TableRef
+	// Fields are the root columns copied into the document, in file order.
+	Fields []Field
+	// AllColumns is true when the file omits fields: every column of the
+	// table is copied under its own name, and Fields is nil.
+	AllColumns bool
+	Relations  []Relation
+	// Numeric says how PostgreSQL numeric values are written: as JSON
+	// strings, which keep every digit, or as JSON numbers, which the search
+	// engine can aggregate but which lose precision past float64.
+	Numeric  Numeric
+	Settings IndexSettings
+	Pos      Pos
+}
+
+// Relation joins the rows of another table into a document, possibly from
+// another source database.
+type Relation struct {
+	// Name is the document field the related rows are written under.
+	Name string
+	Type RelationType
+	// Table is the related table; its Source may differ from the parent's.
+	Table TableRef
+	// On pairs a column of the parent table with one of Table, in file order;
+	// several pairs form a composite key.
+	On         []JoinPair
+	Fields     []Field
+	AllColumns bool
+	Relations  []Relation
+	Pos        Pos
+}
+
+// RelationType says how many related rows a document holds and which side
+// holds the join key.
+type RelationType string
+
+// The relation types. The comments show the document shape.
+const (
+	// BelongsTo: the parent holds the key of one related row; an object, or
+	// null when that row does not exist.
+	BelongsTo RelationType = "belongs_to"
+	// HasOne: one related row holds the parent's key; an object or null.
+	HasOne RelationType = "has_one"
+	// HasMany: any number of related rows hold the parent's key; an array.
+	HasMany RelationType = "has_many"
+)
+
+// Numeric is how numeric columns are written into documents.
+type Numeric string
+
+// The two ways of writing numeric columns.
+const (
+	NumericString Numeric = "string"
+	NumericNumber Numeric = "number"
+)
+
+// TableRef names one table of one source database.
+type TableRef struct {
+	Source string
+	Schema string
+	Name   string
+}
+
+// String returns "source:schema.table".
+func (t TableRef) String() string { return t.Source + ":" + t.Schema + "." + t.Name }
+
+// Field copies one column into a document under a field name.
+type Field struct {
+	Column string
+	Name   string
+	Pos    Pos
+}
+
+// JoinPair matches a column of the parent table with a column of the related
+// table.
+type JoinPair struct {
+	Parent  string
+	Related string
+	Pos     Pos
+}
+
+// IndexSettings are applied when projector creates a view's index.
+type IndexSettings struct {
+	Shards          int      `yaml:"shards"`
+	Replicas        int      `yaml:"replicas"`
+	RefreshInterval Duration `yaml:"refresh_interval"`
+}
+
+// DefaultIndexSettings returns the settings a view gets when the file does
+// not say otherwise.
+func DefaultIndexSettings() IndexSettings {
+	return IndexSettings{Shards: 1, Replicas: 1, RefreshInterval: Duration(time.Second)}
+}
+
+// rawView is a view as written in the file, before fields, on and table
+// names are given their single internal form.
+type rawView struct {
+	Name      string        `yaml:"name"`
+	Root      rawTable      `yaml:"root"`
+	Fields    yaml.Node     `yaml:"fields"`
+	Relations []rawRelation `yaml:"relations"`
+	Numeric   Numeric       `yaml:"numeric"`
+	Settings  IndexSettings `yaml:"settings"`
+}
+
+// UnmarshalYAML starts from the view defaults so that only the keys the file
+// writes replace them.
+func (v *rawView) UnmarshalYAML(n *yaml.Node) error {
+	type plain rawView
+	p := plain{Numeric: NumericString, Settings: DefaultIndexSettings()}
+	err := n.Decode(&p)
+	*v = rawView(p)
+	return err
+}
+
+// rawTable is a table reference as written: table may be "schema.table".
+type rawTable struct {
+	Source string `yaml:"source"`
+	Schema string `yaml:"schema"`
+	Table  string `yaml:"table"`
+}
+
+// rawRelation is a relation as written in the file.
+type rawRelation struct {
+	Name      string        `yaml:"name"`
+	Type      RelationType  `yaml:"type"`
+	Table     rawTable      `yaml:",inline"`
+	On        yaml.Node     `yaml:"on"`
+	Fields    yaml.Node     `yaml:"fields"`
+	Relations []rawRelation `yaml:"relations"`
+}
