@@ -1,0 +1,113 @@
+package capture
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pglogrepl"
+)
+
+// Decoder turns the pgoutput messages of one replication connection into
+// committed transactions. It remembers the relations the server described
+// and the transactions in progress, so it must see every message of the
+// connection, in order, and a new connection needs a new Decoder: the
+// server describes every relation again after a reconnect. It is not safe
+// for concurrent use.
+//
+// Changes of one relation share its Key slice; consumers must not modify
+// it.
+type Decoder struct {
+	source    string
+	values    *valueCodecs
+	relations map[uint32]*relSchema
+	// txn is the transaction between Begin and Commit, if any.
+	txn *Transaction
+	// streams holds the large transactions the server streams before they
+	// commit (protocol version 2), by top-level xid; segment is the one
+	// whose segment is being received, between StreamStart and StreamStop.
+	streams map[uint32]*streamedTxn
+	segment *streamedTxn
+}
+
+// NewDecoder returns a decoder for the source named source. types
+// describes column types pgx does not know (enums, domains, their arrays);
+// with a nil types, values of such types are kept as text.
+func NewDecoder(source string, types TypeResolver) *Decoder {
+	return &Decoder{
+		source:    source,
+		values:    newValueCodecs(types),
+		relations: map[uint32]*relSchema{},
+		streams:   map[uint32]*streamedTxn{},
+	}
+}
+
+// Decode consumes one pgoutput message: the WALData of one XLogData, which
+// the server sent at walStart. It returns the transaction the message
+// completes, or nil. A commit completes a transaction; a non-transactional
+// logical decoding message is returned at once as a transaction holding
+// only that message. Relation and type lookups may query the source
+// through the TypeResolver, under ctx.
+//
+// An error means the stream cannot be decoded any further; the Decoder
+// must not be used after it. Malformed input is always an error, never a
+// panic. data is not retained.
+func (d *Decoder) Decode(ctx context.Context, walStart LSN, data []byte) (txn *Transaction, err error) {
+	// pglogrepl's parsers index the input without bounds checks; checkFrame
+	// rejects short input first, and this turns any case it misses into an
+	// error as well.
+	defer func() {
+		if r := recover(); r != nil {
+			txn, err = nil, fmt.Errorf("malformed pgoutput message at %s: %v", walStart, r)
+		}
+	}()
+	inStream := d.segment != nil
+	if err := checkFrame(data, inStream); err != nil {
+		return nil, fmt.Errorf("malformed pgoutput message at %s: %w", walStart, err)
+	}
+	msg, err := pglogrepl.ParseV2(data, inStream)
+	if err != nil {
+		return nil, fmt.Errorf("parse pgoutput %s message at %s: %w", pglogrepl.MessageType(data[0]), walStart, err)
+	}
+	txn, err = d.apply(ctx, msg)
+	if err != nil {
+		return nil, fmt.Errorf("pgoutput %s message at %s: %w", msg.Type(), walStart, err)
+	}
+	return txn, nil
+}
+
+func (d *Decoder) apply(ctx context.Context, msg pglogrepl.Message) (*Transaction, error) {
+	switch m := msg.(type) {
+	case *pglogrepl.BeginMessage:
+		return nil, d.begin(m)
+	case *pglogrepl.CommitMessage:
+		return d.commit(m)
+	case *pglogrepl.OriginMessage:
+		return nil, d.origin(m)
+	case *pglogrepl.LogicalDecodingMessageV2:
+		return d.message(m)
+	case *pglogrepl.RelationMessageV2:
+		return nil, d.describe(ctx, &m.RelationMessage)
+	case *pglogrepl.TypeMessageV2:
+		// The message names a type but says nothing of its kind, which the
+		// resolver reads from the catalog when a relation uses the type.
+		return nil, nil
+	case *pglogrepl.InsertMessageV2:
+		return nil, d.insert(m)
+	case *pglogrepl.UpdateMessageV2:
+		return nil, d.update(m)
+	case *pglogrepl.DeleteMessageV2:
+		return nil, d.delete(m)
+	case *pglogrepl.TruncateMessageV2:
+		return nil, d.truncate(m)
+	case *pglogrepl.StreamStartMessageV2:
+		return nil, d.streamStart(m)
+	case *pglogrepl.StreamStopMessageV2:
+		return nil, d.streamStop()
+	case *pglogrepl.StreamCommitMessageV2:
+		return d.streamCommit(m)
+	case *pglogrepl.StreamAbortMessageV2:
+		return nil, d.streamAbort(m)
+	default:
+		return nil, fmt.Errorf("unexpected message %T", msg)
+	}
+}

@@ -1,0 +1,126 @@
+package capture
+
+import (
+	"fmt"
+
+	"github.com/jackc/pglogrepl"
+)
+
+// streamedTxn is a large transaction the server sends in segments while it
+// is still running (protocol version 2, streaming on). Its changes wait
+// here until StreamCommit delivers them or StreamAbort drops them.
+type streamedTxn struct {
+	txn Transaction
+	// changeXIDs and messageXIDs hold the (sub)transaction of each change
+	// and message, so that aborting a subtransaction drops only its own.
+	changeXIDs  []uint32
+	messageXIDs []uint32
+	// relations were described inside this transaction; they may describe
+	// a schema change that exists only if it commits.
+	relations map[uint32]*relSchema
+}
+
+func (st *streamedTxn) addChange(xid uint32, c Change) {
+	st.txn.Changes = append(st.txn.Changes, c)
+	st.changeXIDs = append(st.changeXIDs, xid)
+}
+
+func (st *streamedTxn) addMessage(xid uint32, m Message) {
+	st.txn.Messages = append(st.txn.Messages, m)
+	st.messageXIDs = append(st.messageXIDs, xid)
+}
+
+func (st *streamedTxn) describe(oid uint32, rel *relSchema) {
+	if st.relations == nil {
+		st.relations = map[uint32]*relSchema{}
+	}
+	st.relations[oid] = rel
+}
+
+// abortSubxact drops what the subtransaction xid did.
+func (st *streamedTxn) abortSubxact(xid uint32) {
+	st.txn.Changes, st.changeXIDs = dropXID(st.txn.Changes, st.changeXIDs, xid)
+	st.txn.Messages, st.messageXIDs = dropXID(st.txn.Messages, st.messageXIDs, xid)
+}
+
+// dropXID removes the items whose entry in xids is xid, keeping both
+// slices parallel.
+func dropXID[T any](items []T, xids []uint32, xid uint32) ([]T, []uint32) {
+	keep := 0
+	for i := range items {
+		if xids[i] != xid {
+			items[keep], xids[keep] = items[i], xids[i]
+			keep++
+		}
+	}
+	clear(items[keep:])
+	return items[:keep], xids[:keep]
+}
+
+func (d *Decoder) streamStart(m *pglogrepl.StreamStartMessageV2) error {
+	switch {
+	case d.segment != nil:
+		return fmt.Errorf("stream start of transaction %d inside a segment of transaction %d", m.Xid, d.segment.txn.XID)
+	case d.txn != nil:
+		return fmt.Errorf("stream start of transaction %d while transaction %d is open", m.Xid, d.txn.XID)
+	}
+	st := d.streams[m.Xid]
+	switch {
+	case m.FirstSegment == 1:
+		st = &streamedTxn{txn: Transaction{Source: d.source, XID: m.Xid}}
+		d.streams[m.Xid] = st
+	case st == nil:
+		return fmt.Errorf("a later segment of streamed transaction %d arrived without its first one", m.Xid)
+	}
+	d.segment = st
+	return nil
+}
+
+func (d *Decoder) streamStop() error {
+	if d.segment == nil {
+		return fmt.Errorf("stream stop outside a stream segment")
+	}
+	d.segment = nil
+	return nil
+}
+
+// streamCommit delivers a streamed transaction. The relations described
+// inside it now hold for everyone, as the server assumes from here on.
+func (d *Decoder) streamCommit(m *pglogrepl.StreamCommitMessageV2) (*Transaction, error) {
+	if d.segment != nil {
+		return nil, fmt.Errorf("stream commit of transaction %d inside a stream segment", m.Xid)
+	}
+	st, ok := d.streams[m.Xid]
+	if !ok {
+		// Nothing of it was sent in the segments; it still moves the
+		// position forward.
+		st = &streamedTxn{txn: Transaction{Source: d.source, XID: m.Xid}}
+	}
+	delete(d.streams, m.Xid)
+	for oid, rel := range st.relations {
+		d.relations[oid] = rel
+	}
+	txn := &st.txn
+	txn.CommitLSN = LSN(m.CommitLSN)
+	txn.EndLSN = LSN(m.TransactionEndLSN)
+	txn.CommitTime = m.CommitTime.UTC()
+	return txn, nil
+}
+
+// streamAbort drops a streamed transaction, or only one subtransaction of
+// it when SubXid names another transaction than Xid.
+func (d *Decoder) streamAbort(m *pglogrepl.StreamAbortMessageV2) error {
+	if d.segment != nil {
+		return fmt.Errorf("stream abort of transaction %d inside a stream segment", m.Xid)
+	}
+	st, ok := d.streams[m.Xid]
+	switch {
+	case !ok:
+		return nil
+	case m.SubXid == m.Xid:
+		delete(d.streams, m.Xid)
+	default:
+		st.abortSubxact(m.SubXid)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package capture
+
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// A streamed transaction arrives in segments, interleaved with other
+// transactions, and is delivered whole at its commit without what its
+// aborted subtransaction did.
+func TestDecodeStreamedTransaction(t *testing.T) {
+	const top, sub1, sub2 = 900, 901, 902
+	d := NewDecoder("kitchen", nil)
+	out := feed(t, d,
+		streamStartMsg(top, true),
+		originMsg(0x10, "upstream"),
+		dishesRelation(top),
+		insertMsg(top, dishesOID, txt("1"), txt("pho"), null()),
+		insertMsg(sub1, dishesOID, txt("2"), txt("laksa"), null()),
+		logicalMsg(sub1, true, 0x20, "audit", []byte("sub1")),
+		streamStopMsg(),
+		// Another transaction commits between two segments. The relation was
+		// described inside the stream only, so the server describes it again.
+		beginMsg(0x30, commitTime, 800),
+		dishesRelation(0),
+		insertMsg(0, dishesOID, txt("10"), txt("ramen"), null()),
+		commitMsg(0x30, 0x38, commitTime),
+		streamStartMsg(top, false),
+		insertMsg(sub2, dishesOID, txt("3"), txt("curry"), null()),
+		logicalMsg(top, true, 0x40, "audit", []byte("top")),
+		streamStopMsg(),
+		streamAbortMsg(top, sub1),
+		streamCommitMsg(top, 0x50, 0x58, commitTime),
+	)
+	if len(out) != 2 || out[0].XID != 800 || out[1].XID != top {
+		t.Fatalf("got %s", show(out))
+	}
+	key := []string{"id"}
+	mustEqual(t, out[1], &Transaction{
+		Source: "kitchen", XID: top, CommitLSN: 0x50, EndLSN: 0x58, CommitTime: commitTime, Origin: "upstream",
+		Changes: []Change{
+			{Op: Insert, Table: dishes, Key: key, New: Row{"id": int64(1), "name": "pho", "price": nil}},
+			{Op: Insert, Table: dishes, Key: key, New: Row{"id": int64(3), "name": "curry", "price": nil}},
+		},
+		Messages: []Message{{Prefix: "audit", Content: []byte("top"), Transactional: true, LSN: 0x40}},
+	})
+}
+
+func TestDecodeStreamAbort(t *testing.T) {
+	d := NewDecoder("kitchen", nil)
+	out := feed(t, d,
+		dishesRelation(0),
+		streamStartMsg(910, true),
+		insertMsg(910, dishesOID, txt("1"), txt("pho"), null()),
+		streamStopMsg(),
+		streamStartMsg(911, true),
+		insertMsg(911, dishesOID, txt("2"), txt("laksa"), null()),
+		streamStopMsg(),
+		streamAbortMsg(910, 910),
+		// An abort of a transaction never streamed is nothing to drop.
+		streamAbortMsg(999, 999),
+		streamCommitMsg(911, 0x50, 0x58, commitTime),
+	)
+	if len(out) != 1 || out[0].XID != 911 || len(out[0].Changes) != 1 || out[0].Changes[0].New["id"] != int64(2) {
+		t.Fatalf("got %s", show(out))
+	}
+	if len(d.streams) != 0 {
+		t.Fatalf("streams left in progress: %v", d.streams)
+	}
+}
+
+// A streamed transaction that commits without any change delivered to us
+// still moves the position forward.
+func TestDecodeEmptyStreamCommit(t *testing.T) {
+	out := feed(t, NewDecoder("kitchen", nil), streamCommitMsg(920, 0x60, 0x68, commitTime))
+	mustEqual(t, out, []*Transaction{{Source: "kitchen", XID: 920, CommitLSN: 0x60, EndLSN: 0x68, CommitTime: commitTime}})
+}
+
+// A Relation message inside a streamed transaction may describe a schema
+// change of that transaction: other transactions keep the old schema until
+// it commits, and an abort forgets it.
+func TestDecodeStreamedRelationScope(t *testing.T) {
+	const oid = 16410
+	narrow := relationMsg(0, oid, "public", "menu", col{"id", pgtype.Int4OID, true})
+	wide := func(xid uint32) []byte {
+		return relationMsg(xid, oid, "public", "menu", col{"id", pgtype.Int4OID, true}, col{"spicy", pgtype.BoolOID, false})
+	}
+	t.Run("commit", func(t *testing.T) {
+		d := NewDecoder("kitchen", nil)
+		out := feed(t, d,
+			narrow,
+			streamStartMsg(930, true), wide(930), insertMsg(930, oid, txt("1"), txt("t")), streamStopMsg(),
+			beginMsg(0x10, commitTime, 931), insertMsg(0, oid, txt("2")), commitMsg(0x10, 0x18, commitTime),
+			streamCommitMsg(930, 0x20, 0x28, commitTime),
+			beginMsg(0x30, commitTime, 932), insertMsg(0, oid, txt("3"), txt("f")), commitMsg(0x30, 0x38, commitTime),
+		)
+		rows := []Row{out[0].Changes[0].New, out[1].Changes[0].New, out[2].Changes[0].New}
+		mustEqual(t, rows, []Row{{"id": int64(2)}, {"id": int64(1), "spicy": true}, {"id": int64(3), "spicy": false}})
+	})
+	t.Run("abort", func(t *testing.T) {
+		d := NewDecoder("kitchen", nil)
+		out := feed(t, d,
+			narrow,
+			streamStartMsg(940, true), wide(940), insertMsg(940, oid, txt("1"), txt("t")), streamStopMsg(),
+			streamAbortMsg(940, 940),
+			beginMsg(0x10, commitTime, 941), insertMsg(0, oid, txt("2")), commitMsg(0x10, 0x18, commitTime),
+		)
+		mustEqual(t, out[0].Changes[0].New, Row{"id": int64(2)})
+	})
+}
