@@ -1,0 +1,162 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+)
+
+// run writes batches until ctx ends, then drains; a fatal error stops it.
+func (l *lane) run(ctx context.Context) error {
+	for {
+		batch, ok := l.next(ctx)
+		if !ok {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return l.drain(ctx, batch)
+		}
+		pending, err := l.write(ctx, batch)
+		if ctx.Err() != nil {
+			return l.drain(ctx, pending)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// drain keeps writing, for at most DrainTimeout, what the lane still
+// holds after ctx ended: the rest of the batch in flight, then the queue.
+func (l *lane) drain(parent context.Context, pending []item) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), l.w.opts.DrainTimeout)
+	defer cancel()
+	for {
+		if len(pending) == 0 {
+			if pending, _ = l.take(true); len(pending) == 0 {
+				return nil
+			}
+		}
+		var err error
+		if pending, err = l.write(ctx, pending); err != nil {
+			if ctx.Err() != nil {
+				l.w.log.Warn("stopped before these documents were written; they stay unacknowledged",
+					"documents", len(pending)+l.queued())
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+func (l *lane) queued() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue)
+}
+
+// write sends items until all are durable. It returns the items still
+// pending when ctx ends, or a fatal error.
+func (l *lane) write(ctx context.Context, pending []item) ([]item, error) {
+	bo := backoff.ExponentialBackOff{
+		InitialInterval:     l.w.opts.RetryInitial,
+		RandomizationFactor: backoff.DefaultRandomizationFactor,
+		Multiplier:          2,
+		MaxInterval:         l.w.opts.RetryMax,
+	}
+	for attempt := 1; ; attempt++ {
+		next, cause, err := l.round(ctx, pending)
+		if err != nil {
+			return pending, err
+		}
+		if pending = next; len(pending) == 0 {
+			return nil, nil
+		}
+		if cause == nil {
+			continue // only dead letters to write: no reason to wait
+		}
+		if ctx.Err() != nil {
+			return pending, ctx.Err()
+		}
+		l.w.metrics.retries.Inc()
+		wait := bo.NextBackOff()
+		l.w.log.Warn("bulk write will be retried", "documents", len(pending), "attempt", attempt,
+			"in", wait.Round(time.Millisecond), "reason", cause.Error())
+		if err := sleepCtx(ctx, wait); err != nil {
+			return pending, err
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// round sends items once. It returns the items to send again, in order,
+// and why, when a transient failure is among the reasons (a refused
+// revision turned into a dead letter is sent again without waiting).
+func (l *lane) round(ctx context.Context, items []item) (next []item, cause, err error) {
+	sent, err := l.encode(items)
+	if err != nil {
+		return nil, nil, err
+	}
+	results, err := l.w.sendBulk(ctx, l.enc.bytes(), len(sent))
+	switch {
+	case isTransient(err):
+		return sent, err, nil
+	case errors.Is(err, errTooLarge):
+		return l.split(ctx, sent)
+	case err != nil:
+		return nil, nil, err
+	}
+	return l.settle(sent, results)
+}
+
+// split sends the two halves of a batch the engine found too large; a
+// single document that is too large on its own is dead-lettered.
+func (l *lane) split(ctx context.Context, items []item) (next []item, cause, err error) {
+	if len(items) == 1 {
+		it, err := l.refuse(items[0], &itemError{Type: "request_entity_too_large", Reason: errTooLarge.Error()})
+		return []item{it}, nil, err
+	}
+	half := len(items) / 2
+	first, cause1, err := l.round(ctx, items[:half])
+	if err != nil {
+		return nil, nil, err
+	}
+	second, cause2, err := l.round(ctx, items[half:])
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(first, second...), errors.Join(cause1, cause2), nil
+}
+
+// encode writes items into the lane's buffer and returns them as sent. A
+// source that cannot be framed is replaced by its dead letter.
+func (l *lane) encode(items []item) ([]item, error) {
+	l.enc.reset()
+	sent := make([]item, 0, len(items))
+	for _, it := range items {
+		if err := l.enc.add(&it.doc, !it.deadLetter); err != nil {
+			var rerr error
+			if it, rerr = l.refuse(it, &itemError{Type: "invalid_source", Reason: err.Error()}); rerr != nil {
+				return nil, rerr
+			}
+			if err := l.enc.add(&it.doc, false); err != nil {
+				return nil, fmt.Errorf("encode dead letter for %s/%s: %w", it.doc.Index, it.doc.ID, err)
+			}
+		}
+		sent = append(sent, it)
+	}
+	return sent, nil
+}
