@@ -46,7 +46,7 @@ func valueOf(n *yaml.Node, key string) *yaml.Node {
 func (l *loader) view(rv rawView, path string) View {
 	v := View{
 		Name:     rv.Name,
-		Root:     tableRef(rv.Root),
+		Root:     l.tableRef(rv.Root, path+".root"),
 		Numeric:  rv.Numeric,
 		Settings: rv.Settings,
 		Pos:      l.positions[path],
@@ -64,7 +64,7 @@ func (l *loader) relations(raw []rawRelation, path string) []Relation {
 		r := Relation{
 			Name:      rr.Name,
 			Type:      rr.Type,
-			Table:     tableRef(rr.Table),
+			Table:     l.tableRef(rr.Table, p),
 			On:        l.joinPairs(&rr.On, p+".on"),
 			Relations: l.relations(rr.Relations, p),
 			Pos:       l.positions[p],
@@ -76,10 +76,11 @@ func (l *loader) relations(raw []rawRelation, path string) []Relation {
 }
 
 // tableRef applies the public schema, or the one written as "schema.table"
-// when no schema key is given.
-func tableRef(t rawTable) TableRef {
+// when no schema key is given. A schema written empty stays empty, for
+// Validate to report.
+func (l *loader) tableRef(t rawTable, path string) TableRef {
 	ref := TableRef{Source: t.Source, Schema: t.Schema, Name: t.Table}
-	if ref.Schema != "" {
+	if _, written := l.positions[path+".schema"]; written {
 		return ref
 	}
 	ref.Schema = "public"

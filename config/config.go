@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
 
 // Config is everything projector reads from its configuration file.
 type Config struct {
@@ -99,4 +103,13 @@ func Default() Config {
 		Shutdown:  Shutdown{Grace: Duration(10 * time.Second)},
 		Log:       Log{Format: "json", Level: "info"},
 	}
+}
+
+// SlogLevel returns Level as a slog.Level.
+func (l Log) SlogLevel() (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+		return 0, fmt.Errorf("parse log level %q: %w", l.Level, err)
+	}
+	return level, nil
 }

@@ -10,6 +10,12 @@ import (
 
 var nodeType = reflect.TypeFor[yaml.Node]()
 
+// mergeKey is a mapping merged with "<<" into a value of a type.
+type mergeKey struct {
+	node *yaml.Node
+	t    reflect.Type
+}
+
 // checkKeys reports every mapping key that the Go type it decodes into does
 // not declare, listing the keys that are accepted at that place. yaml.v3's
 // own KnownFields does the same for a decoder but names neither the place
@@ -53,8 +59,14 @@ func (l *loader) checkStruct(n *yaml.Node, t reflect.Type, path string) {
 }
 
 // checkMerge checks the mappings merged in with "<<", which yaml.v3 decodes
-// as if written in place.
+// as if written in place. Each merged mapping is checked once per type, so
+// a mapping that merges itself cannot loop.
 func (l *loader) checkMerge(v *yaml.Node, t reflect.Type, path string) {
+	key := mergeKey{v, t}
+	if l.merged[key] {
+		return
+	}
+	l.merged[key] = true
 	if v.Kind == yaml.SequenceNode {
 		for _, item := range v.Content {
 			l.checkMerge(resolve(item), t, path)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
-	"strconv"
 
 	"gopkg.in/yaml.v3"
 )
@@ -45,14 +43,17 @@ type loader struct {
 	readFile  func(string) ([]byte, error)
 	errs      []error
 	positions map[string]Pos
-	// leaves maps a line to the scalar values written on it, to name the key
-	// in the decoder's line-only messages.
-	leaves map[int][]leaf
+	// values maps a line to the values written on it, to name the key in
+	// the decoder's messages, which give only a line.
+	values map[int][]value
+	// merged records the "<<" merges already checked.
+	merged map[mergeKey]bool
 }
 
-// leaf is one scalar value and its YAML path.
-type leaf struct {
+// value is one value node and its YAML path.
+type value struct {
 	path string
+	kind yaml.Kind
 	pos  Pos
 }
 
@@ -62,7 +63,8 @@ func newLoader(file string, lookup func(string) (string, bool), readFile func(st
 		lookup:    lookup,
 		readFile:  readFile,
 		positions: map[string]Pos{},
-		leaves:    map[int][]leaf{},
+		values:    map[int][]value{},
+		merged:    map[mergeKey]bool{},
 	}
 }
 
@@ -128,41 +130,4 @@ func (l *loader) decode(root *yaml.Node, cfg *Config) {
 // pos is where a node was written.
 func (l *loader) pos(n *yaml.Node) Pos {
 	return Pos{File: l.file, Line: n.Line, Column: n.Column}
-}
-
-var (
-	syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	decodeLine = regexp.MustCompile(`^line (\d+): (.*)$`)
-)
-
-// syntaxError puts the file name in front of a YAML syntax error.
-func (l *loader) syntaxError(err error) error {
-	if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Pos{File: l.file, Line: line}.Errorf("invalid YAML: %s", m[2])
-	}
-	return Pos{File: l.file}.Errorf("invalid YAML: %w", err)
-}
-
-// decodeError records each of the decoder's problems against its line, and
-// names the key when only one value is written on that line.
-func (l *loader) decodeError(err error) {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		l.errs = append(l.errs, Pos{File: l.file}.Errorf("decode: %w", err))
-		return
-	}
-	for _, msg := range te.Errors {
-		m := decodeLine.FindStringSubmatch(msg)
-		if m == nil {
-			l.errs = append(l.errs, Pos{File: l.file}.Errorf("%s", msg))
-			continue
-		}
-		line, _ := strconv.Atoi(m[1])
-		if on := l.leaves[line]; len(on) == 1 {
-			l.errs = append(l.errs, on[0].pos.Errorf("%s: %s", on[0].path, m[2]))
-			continue
-		}
-		l.errs = append(l.errs, Pos{File: l.file, Line: line}.Errorf("%s", m[2]))
-	}
 }

@@ -10,6 +10,9 @@ import (
 // environment references in every value. Aliases are not followed: their
 // anchor is visited where it is written.
 func (l *loader) visit(n *yaml.Node, path string) {
+	if path != "" {
+		l.values[n.Line] = append(l.values[n.Line], value{path: path, kind: n.Kind, pos: l.pos(n)})
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -25,7 +28,6 @@ func (l *loader) visit(n *yaml.Node, path string) {
 			l.visit(item, p)
 		}
 	case yaml.ScalarNode:
-		l.leaves[n.Line] = append(l.leaves[n.Line], leaf{path: path, pos: l.pos(n)})
 		l.expandScalar(n, path)
 	}
 }

@@ -2,11 +2,7 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"log/slog"
 	"net"
-	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -101,12 +97,15 @@ func (v *validator) sources() {
 	for _, name := range names {
 		s := v.c.Sources[name]
 		path := "sources." + name
-		if !sourceName.MatchString(name) {
-			v.add(path, `%q is not a valid source name; use lowercase letters, digits and "_", starting with a letter (at most 53)`, name)
-		}
 		v.dsn(s.DSN, path+".dsn")
-		v.identifier(s.Slot, path+".slot", "replication slot")
-		v.identifier(s.Publication, path+".publication", "publication")
+		if !sourceName.MatchString(name) {
+			// The default slot and publication names derive from it, so
+			// their problems would only repeat this one.
+			v.add(path, `%q is not a valid source name; use lowercase letters, digits and "_", starting with a letter (at most 53)`, name)
+		} else {
+			v.identifier(s.Slot, path+".slot", "replication slot")
+			v.identifier(s.Publication, path+".publication", "publication")
+		}
 		if other, dup := slots[s.Slot]; dup {
 			v.add(path+".slot", "slot %q is also used by source %q; give each source its own slot", s.Slot, other)
 		}
@@ -140,69 +139,6 @@ func (c *Config) usedSources() map[string]bool {
 		used[source] = true
 	}
 	return used
-}
-
-func (v *validator) sink() {
-	s := v.c.Sink
-	if len(s.URLs) == 0 {
-		v.add("sink.urls", `no search engine address is given; list at least one, e.g. ["http://127.0.0.1:9200"]`)
-	}
-	for i, raw := range s.URLs {
-		if problem := urlProblem(raw); problem != "" {
-			v.add(fmt.Sprintf("sink.urls[%d]", i), "%s; write it like http://127.0.0.1:9200 or https://search.example.com:9200", problem)
-		}
-	}
-	v.sinkAuth(s)
-	if s.CACertFile != "" {
-		if _, err := os.Stat(s.CACertFile); err != nil {
-			v.add("sink.ca_cert_file", "%v; point it at a readable PEM file", err)
-		}
-	}
-	v.positive("sink.timeout", s.Timeout, "30s")
-	v.positive("sink.flush_interval", s.FlushInterval, "1s")
-	if s.BulkActions < 1 {
-		v.add("sink.bulk_actions", "must be at least 1, got %d; e.g. 1000", s.BulkActions)
-	}
-	if s.BulkBytes < 1 {
-		v.add("sink.bulk_bytes", "must be greater than 0, got %d; e.g. 5MiB", int64(s.BulkBytes))
-	}
-	if s.Concurrency < 1 {
-		v.add("sink.concurrency", "must be at least 1, got %d; e.g. 2", s.Concurrency)
-	}
-}
-
-// urlProblem says what is wrong with a search engine address, never
-// repeating a password written in it.
-func urlProblem(raw string) string {
-	u, err := url.Parse(raw)
-	var ue *url.Error
-	switch {
-	case errors.As(err, &ue):
-		return "is not a valid URL (" + ue.Err.Error() + ")"
-	case err != nil:
-		return "is not a valid URL"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Sprintf("%q is not an http:// or https:// URL", u.Redacted())
-	case u.Host == "":
-		return fmt.Sprintf("%q has no host", u.Redacted())
-	}
-	return ""
-}
-
-func (v *validator) sinkAuth(s Sink) {
-	passwordKey := "sink.password"
-	if s.PasswordFile != "" {
-		passwordKey = "sink.password_file"
-	}
-	switch {
-	case s.Password != "" && s.Username == "":
-		v.add(passwordKey, "is set but sink.username is not; set username too, or use api_key")
-	case s.Username != "" && s.Password == "":
-		v.add("sink.username", "is set without a password; set password or password_file too")
-	}
-	if s.APIKey != "" && s.Username != "" {
-		v.add("sink.api_key", "is set together with sink.username; authenticate with one of them")
-	}
 }
 
 // positive records a duration that must be greater than zero.
@@ -249,13 +185,4 @@ func validListen(s string) bool {
 	}
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 0 && n <= 65535
-}
-
-// SlogLevel returns Level as a slog.Level.
-func (l Log) SlogLevel() (slog.Level, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
-		return 0, fmt.Errorf("parse log level %q: %w", l.Level, err)
-	}
-	return level, nil
 }

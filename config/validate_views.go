@@ -71,11 +71,14 @@ func (v *validator) source(name, path string) {
 		return
 	}
 	known := strings.Join(v.c.sourceNames(), ", ")
-	if name == "" {
+	switch {
+	case known == "":
+		v.add(path, "source %q is not declared; declare it under sources", name)
+	case name == "":
 		v.add(path, "is empty; name one of the sources: %s", known)
-		return
+	default:
+		v.add(path, "source %q is not declared; use one of %s, or declare it under sources", name, known)
 	}
-	v.add(path, "source %q is not declared; use one of %s, or declare it under sources", name, known)
 }
 
 func (v *validator) relation(r *Relation, path string, trail []TableRef) {

@@ -1,0 +1,148 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestLoadProblems changes one thing in the valid example per case and
+// expects the exact problems, FILE standing for the file name.
+func TestLoadProblems(t *testing.T) {
+	sinkURL := `  urls: ["http://127.0.0.1:9200"]`
+	addToSink := func(lines string) func(string) string { return replace(t, sinkURL, sinkURL+"\n"+lines) }
+	addTop := func(block string) func(string) string { return replace(t, "views:\n", block+"views:\n") }
+	tests := []struct {
+		name string
+		edit func(string) string
+		env  func(string) (string, bool)
+		want string
+	}{
+		// Sources.
+		{"no sources", between(t, "sources:\n", "sink:\n", "sources: {}\n"), nil, `FILE:1:1: sources: no source database is declared; add one, e.g. orders: { dsn: "postgres://user@host:5432/orders" }
+FILE:10:13: views[0].root.source: source "orders" is not declared; declare it under sources
+FILE:15:9: views[0].relations[0].source: source "consumers" is not declared; declare it under sources
+FILE:21:9: views[0].relations[1].source: source "restaurants" is not declared; declare it under sources
+FILE:27:9: views[0].relations[2].source: source "orders" is not declared; declare it under sources
+FILE:34:13: views[0].relations[2].relations[0].source: source "restaurants" is not declared; declare it under sources
+FILE:40:9: views[0].relations[3].source: source "deliveries" is not declared; declare it under sources`},
+		{"source name", replace(t, "  deliveries:  {", "  Deliveries:  {"), nil, `FILE:5:3: sources.Deliveries: "Deliveries" is not a valid source name; use lowercase letters, digits and "_", starting with a letter (at most 53)
+FILE:5:3: sources.Deliveries: no view uses source "Deliveries"; remove it, since its replication slot would hold back WAL for nothing
+FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; use one of orders, consumers, restaurants, Deliveries, or declare it under sources`},
+		{"empty dsn", replace(t, `"${DELIVERIES_DSN}"`, `""`), nil, `FILE:5:18: sources.deliveries.dsn: is empty; write a postgres:// URL or a key=value DSN such as "host=db dbname=orders"`},
+		{"dsn bad port", replace(t, "127.0.0.1:5433/consumers", "127.0.0.1:port/consumers"), nil, `FILE:3:18: sources.consumers.dsn: is neither a PostgreSQL URL nor a key=value DSN (invalid port); write it like postgres://user@host:5432/dbname or host=db dbname=orders`},
+		{"dsn neither url nor key=value", replace(t, `"postgres://postgres@127.0.0.1:5433/consumers"`, `"mysql://root@127.0.0.1/consumers"`), nil, `FILE:3:18: sources.consumers.dsn: is neither a PostgreSQL URL nor a key=value DSN (failed to parse as keyword/value (invalid keyword/value)); write it like postgres://user@host:5432/dbname or host=db dbname=orders`},
+		{"dsn bad option", replace(t, "5434/restaurants", "5434/restaurants?sslmode=sometimes"), nil, `FILE:4:18: sources.restaurants.dsn: is neither a PostgreSQL URL nor a key=value DSN (failed to configure TLS (sslmode is invalid)); write it like postgres://user@host:5432/dbname or host=db dbname=orders`},
+		{"slot name", replace(t, `5433/orders" }`, `5433/orders", slot: Orders-Slot }`), nil, `FILE:2:68: sources.orders.slot: "Orders-Slot" is not a valid replication slot name; use at most 63 lowercase letters, digits and "_", not starting with a digit`},
+		{"slot shared", replace(t, `5433/consumers" }`, `5433/consumers", slot: projector_orders }`), nil, `FILE:3:71: sources.consumers.slot: slot "projector_orders" is also used by source "orders"; give each source its own slot`},
+		{"publication name", replace(t, `5433/orders" }`, `5433/orders", publication: "all tables" }`), nil, `FILE:2:68: sources.orders.publication: "all tables" is not a valid publication name; use at most 63 lowercase letters, digits and "_", not starting with a digit`},
+		{"unset variable", func(s string) string { return s }, func(string) (string, bool) { return "", false }, `FILE:5:23: sources.deliveries.dsn: environment variable DELIVERIES_DSN is not set; export it, or give a default with ${DELIVERIES_DSN:-value}`},
+		{"bad variable reference", replace(t, `"${DELIVERIES_DSN}"`, `"${DELIVERIES DSN}"`), nil, `FILE:5:23: sources.deliveries.dsn: "${DELIVERIES DSN}" is not a variable reference; write ${NAME} or ${NAME:-default}, or "$$" for a literal "$"`},
+		{"unused source", replace(t, "        source: deliveries\n", "        source: orders\n"), nil, `FILE:5:3: sources.deliveries: no view uses source "deliveries"; remove it, since its replication slot would hold back WAL for nothing`},
+		// Sink.
+		{"no urls", replace(t, sinkURL, "  urls: []"), nil, `FILE:7:3: sink.urls: no search engine address is given; list at least one, e.g. ["http://127.0.0.1:9200"]`},
+		{"url without scheme", replace(t, sinkURL, `  urls: ["127.0.0.1:9200"]`), nil, `FILE:7:10: sink.urls[0]: is not a valid URL (first path segment in URL cannot contain colon); write it like http://127.0.0.1:9200 or https://search.example.com:9200`},
+		{"url scheme", replace(t, sinkURL, `  urls: ["ftp://127.0.0.1:9200"]`), nil, `FILE:7:10: sink.urls[0]: "ftp://127.0.0.1:9200" is not an http:// or https:// URL; write it like http://127.0.0.1:9200 or https://search.example.com:9200`},
+		{"url without host hides password", replace(t, sinkURL, `  urls: ["http://elastic:hunter2@/"]`), nil, `FILE:7:10: sink.urls[0]: "http://elastic:xxxxx@/" has no host; write it like http://127.0.0.1:9200 or https://search.example.com:9200`},
+		{"password without username", addToSink("  password: hunter2"), nil, `FILE:8:3: sink.password: is set but sink.username is not; set username too, or use api_key`},
+		{"username without password", addToSink("  username: elastic"), nil, `FILE:8:3: sink.username: is set without a password; set password or password_file too`},
+		{"api key and username", addToSink("  api_key: a2V5\n  username: elastic\n  password: hunter2"), nil, `FILE:8:3: sink.api_key: is set together with sink.username; authenticate with one of them`},
+		{"missing password file", addToSink("  username: elastic\n  password_file: /nonexistent/password"), nil, `FILE:9:3: sink.password_file: open /nonexistent/password: no such file or directory; check the path and that projector may read it`},
+		{"missing ca file", addToSink("  ca_cert_file: /nonexistent/ca.pem"), nil, `FILE:8:3: sink.ca_cert_file: stat /nonexistent/ca.pem: no such file or directory; point it at a readable PEM file`},
+		{"negative timeout", addToSink("  timeout: -5s"), nil, `FILE:8:3: sink.timeout: must be greater than 0, got -5s; e.g. 30s`},
+		{"duration without unit", addToSink("  flush_interval: 10"), nil, `FILE:8:19: sink.flush_interval: "10" is not a duration; write it like 10s, 1m30s or 500ms`},
+		{"zero bulk actions", addToSink("  bulk_actions: 0"), nil, `FILE:8:3: sink.bulk_actions: must be at least 1, got 0; e.g. 1000`},
+		{"bulk actions not a number", addToSink("  bulk_actions: many"), nil, `FILE:8:17: sink.bulk_actions: "many" is not a whole number; write digits only, e.g. 1000`},
+		{"negative bulk bytes", addToSink("  bulk_bytes: -1"), nil, `FILE:8:3: sink.bulk_bytes: must be greater than 0, got -1; e.g. 5MiB`},
+		{"bulk bytes unit", addToSink("  bulk_bytes: 5XB"), nil, `FILE:8:15: sink.bulk_bytes: "5XB" is not a size; write it like 5MiB, 5MB or 5242880`},
+		{"zero concurrency", addToSink("  concurrency: 0"), nil, `FILE:8:3: sink.concurrency: must be at least 1, got 0; e.g. 2`},
+		{"unknown sink key", addToSink("  url: http://127.0.0.1:9200"), nil, `FILE:8:3: unknown key "url" in sink; valid keys there are api_key, api_key_file, bulk_actions, bulk_bytes, ca_cert_file, concurrency, flush_interval, gzip, insecure_skip_verify, password, password_file, timeout, urls, username`},
+		// Process.
+		{"empty state dir", replace(t, "  dir: ./var/state", `  dir: ""`), nil, `FILE:9:3: state.dir: is empty; name a directory projector may keep its state in, e.g. ./var/state`},
+		{"listen without port", replace(t, "  listen: 127.0.0.1:9464", "  listen: 127.0.0.1"), nil, `FILE:11:3: http.listen: "127.0.0.1" is not host:port; write it like 127.0.0.1:9464, or :9464 for every interface`},
+		{"listen with named port", replace(t, "  listen: 127.0.0.1:9464", "  listen: localhost:http"), nil, `FILE:11:3: http.listen: "localhost:http" is not host:port; write it like 127.0.0.1:9464, or :9464 for every interface`},
+		{"slot lost action", addTop("capture:\n  on_slot_lost: ignore\n"), nil, `FILE:13:3: capture.on_slot_lost: "ignore" is not an action; use stop, or rebootstrap to rebuild the views from a new snapshot`},
+		{"negative max lag", addTop("readiness:\n  max_lag: -1s\n"), nil, `FILE:13:3: readiness.max_lag: must not be negative, got -1s; use 0 to ignore lag`},
+		{"negative grace", addTop("shutdown:\n  grace: -10s\n"), nil, `FILE:13:3: shutdown.grace: must not be negative, got -10s; e.g. 10s`},
+		{"log format", addTop("log:\n  format: xml\n"), nil, `FILE:13:3: log.format: "xml" is not a log format; use json or text`},
+		{"log level", addTop("log:\n  level: loud\n"), nil, `FILE:13:3: log.level: "loud" is not a log level; use debug, info, warn or error`},
+		{"unknown top-level key", replace(t, "http:\n", "htp:\n"), nil, `FILE:10:1: unknown key "htp" at the top level; valid keys there are capture, http, log, readiness, shutdown, sink, sources, state, views`},
+		// Views.
+		{"no views", between(t, "views:\n", "", "views: []\n"), nil, `FILE:12:1: views: no view is declared; add at least one under views`},
+		{"empty view name", replace(t, "name: order_history", `name: ""`), nil, `FILE:13:5: views[0].name: is empty; name the view, clients query the index alias of that name`},
+		{"view name not an index name", replace(t, "name: order_history", `name: Order History`), nil, `FILE:13:5: views[0].name: "Order History" is not a valid index name; use lowercase letters, digits, "_" and "-", starting with a letter or digit (at most 200)`},
+		{"duplicate view name", func(s string) string {
+			return s + "  - name: order_history\n    root: { source: orders, table: orders }\n"
+		}, nil, `FILE:48:5: views[1].name: view "order_history" is already declared at line 13; give each view its own name`},
+		{"root source not declared", replace(t, "root: { source: orders,", "root: { source: order,"), nil, `FILE:14:13: views[0].root.source: source "order" is not declared; use one of orders, consumers, restaurants, deliveries, or declare it under sources`},
+		{"root table empty", replace(t, "table: orders }", `table: "" }`), nil, `FILE:14:29: views[0].root.table: is empty; name the table, as "table" or "schema.table"`},
+		{"root schema empty", replace(t, "table: orders }", `table: orders, schema: "" }`), nil, `FILE:14:44: views[0].root.schema: is empty; name the schema, or leave it out for "public"`},
+		{"numeric", replace(t, "    root:", "    numeric: float\n    root:"), nil, `FILE:14:5: views[0].numeric: "float" is not a numeric format; use string (exact) or number (aggregatable, loses precision past float64)`},
+		{"shards", replace(t, "    root:", "    settings: { shards: 0 }\n    root:"), nil, `FILE:14:17: views[0].settings.shards: must be at least 1, got 0`},
+		{"replicas", replace(t, "    root:", "    settings: { replicas: -1 }\n    root:"), nil, `FILE:14:17: views[0].settings.replicas: must not be negative, got -1; use 0 for none`},
+		{"refresh interval", replace(t, "    root:", "    settings: { refresh_interval: 0s }\n    root:"), nil, `FILE:14:17: views[0].settings.refresh_interval: must be greater than 0, got 0s; e.g. 1s`},
+		{"unknown view key", replace(t, "    root:", "    alias: orders\n    root:"), nil, `FILE:14:5: unknown key "alias" in views[0]; valid keys there are fields, name, numeric, relations, root, settings`},
+		// Relations.
+		{"relation source not declared", replace(t, "        source: consumers\n", "        source: customers\n"), nil, `FILE:3:3: sources.consumers: no view uses source "consumers"; remove it, since its replication slot would hold back WAL for nothing
+FILE:19:9: views[0].relations[0].source: source "customers" is not declared; use one of orders, consumers, restaurants, deliveries, or declare it under sources`},
+		{"duplicate relation name", replace(t, "- name: restaurant\n", "- name: consumer\n"), nil, `FILE:23:9: views[0].relations[1].name: document field "consumer" is already written by relation "consumer"; rename one of them`},
+		{"relation name is a field", replace(t, "- name: restaurant\n", "- name: status\n"), nil, `FILE:23:9: views[0].relations[1].name: document field "status" is already written by column "status"; rename one of them`},
+		{"relation name with dot", replace(t, "- name: restaurant\n", "- name: restaurant.name\n"), nil, `FILE:23:9: views[0].relations[1].name: document field name "restaurant.name" contains "."; the search engine would read it as nesting, so use "_" instead`},
+		{"unknown relation type", replace(t, "type: has_one", "type: has_few"), nil, `FILE:43:9: views[0].relations[3].type: "has_few" is not a relation type; use belongs_to, has_one or has_many`},
+		{"missing relation type", replace(t, "        type: has_one             # deliveries.order_id -> orders.id ; an object\n", ""), nil, `FILE:42:9: views[0].relations[3].type: is missing; use belongs_to, has_one or has_many`},
+		{"empty on", replace(t, "on: { restaurant_id: id }", "on: {}"), nil, `FILE:27:9: views[0].relations[1].on: is empty; map each parent column to the related column, e.g. { consumer_id: id }`},
+		{"missing on", replace(t, "        on: { restaurant_id: id }\n", ""), nil, `FILE:23:9: views[0].relations[1].on: is empty; map each parent column to the related column, e.g. { consumer_id: id }`},
+		{"on is a list", replace(t, "on: { restaurant_id: id }", "on: [restaurant_id, id]"), nil, `FILE:27:13: views[0].relations[1].on: is a list; write a map of parent column: related column, e.g. { consumer_id: id }`},
+		{"on repeats a column", replace(t, "on: { consumer_id: id }", "on: { consumer_id: id, consumer_id: uuid }"), nil, `FILE:21:32: views[0].relations[0].on: parent column "consumer_id" is already listed at line 21; list it once`},
+		{"on with empty column", replace(t, "on: { consumer_id: id }", `on: { consumer_id: "" }`), nil, `FILE:21:15: views[0].relations[0].on: a column name is empty; write parent column: related column`},
+		{"relation cycle", replace(t, "table: order_line_items", "table: orders"), nil, `FILE:29:9: views[0].relations[2]: orders:public.orders is already joined on the way from the root (orders:public.orders); a view cannot join a table back into itself, so remove this relation`},
+		{"unknown relation key", replace(t, "type: has_one", "kind: has_one"), nil, `FILE:43:9: unknown key "kind" in views[0].relations[3]; valid keys there are fields, name, on, relations, schema, source, table, type`},
+		// Fields.
+		{"empty fields", replace(t, "fields: [status, courier_name, delivered_at]", "fields: []"), nil, `FILE:47:9: views[0].relations[3].fields: is empty; list the columns to copy, or leave fields out to copy every column`},
+		{"fields not a list or map", replace(t, "fields: [quantity, price_cents]", "fields: quantity"), nil, `FILE:34:17: views[0].relations[2].fields: is "quantity"; write a list of columns, or a map of column: field name`},
+		{"field is not a name", replace(t, "fields: [quantity, price_cents]", "fields: [quantity, [price_cents]]"), nil, `FILE:34:28: views[0].relations[2].fields[1]: is a list; write a column name`},
+		{"duplicate field in list", replace(t, "fields: [quantity, price_cents]", "fields: [quantity, quantity]"), nil, `FILE:34:28: views[0].relations[2].fields: document field "quantity" is already written by column "quantity"; rename one of them`},
+		{"duplicate field by rename", replace(t, "email: contact_email", "email: name"), nil, `FILE:22:31: views[0].relations[0].fields: document field "name" is already written by column "name"; rename one of them`},
+		{"duplicate column in map", replace(t, "email: contact_email", "name: contact_email"), nil, `FILE:22:31: views[0].relations[0].fields: column "name" is already listed at line 22; list it once`},
+		{"field name with dot", replace(t, "email: contact_email", "email: contact.email"), nil, `FILE:22:31: views[0].relations[0].fields: document field name "contact.email" contains "."; the search engine would read it as nesting, so use "_" instead`},
+		{"field name with underscore", replace(t, "email: contact_email", "email: _email"), nil, `FILE:22:31: views[0].relations[0].fields: document field name "_email" starts with "_", which the search engine reserves; rename it`},
+		{"empty column", replace(t, "fields: [quantity, price_cents]", `fields: [quantity, ""]`), nil, `FILE:34:28: views[0].relations[2].fields: a column name is empty; write the column to copy`},
+		// YAML.
+		{"syntax", replace(t, "on: { consumer_id: id }", "on: { consumer_id: id"), nil, `FILE:20: invalid YAML: did not find expected ',' or '}'`},
+		{"not a map", func(string) string { return "- sources\n" }, nil, `FILE:1:1: the configuration is a list; it must be a map with keys such as sources, sink and views`},
+		{"duplicate key", replace(t, "state:\n  dir: ./var/state\n", "state:\n  dir: ./var/state\n  dir: ./state\n"), nil, `FILE:10:8: state.dir: mapping key "dir" already defined at line 9`},
+		{"list for a map", replace(t, "state:\n  dir: ./var/state\n", "state: [./var/state]\n"), nil, `FILE:8:8: state: is a list; write a map of keys, e.g. { key: value }`},
+		{"text for a list", replace(t, sinkURL, `  urls: "http://127.0.0.1:9200"`), nil, `FILE:7:9: sink.urls: is "http://..."; write a list, e.g. [a, b]`},
+		{"gzip not a boolean", addToSink("  gzip: maybe"), nil, `FILE:8:9: sink.gzip: "maybe" is not a boolean; write true or false`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := tt.env
+			if env == nil {
+				env = exampleEnv
+			}
+			_, file, err := loadEdited(t, tt.edit, env)
+			if err == nil {
+				t.Fatalf("loaded without error, want:\n%s", tt.want)
+			}
+			if got := strings.ReplaceAll(err.Error(), file, "FILE"); got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+// between returns an edit that replaces everything from the line starting
+// with from up to the one starting with to (or the end) by with.
+func between(t *testing.T, from, to, with string) func(string) string {
+	return func(s string) string {
+		i := strings.Index(s, from)
+		j := len(s)
+		if to != "" {
+			j = strings.Index(s, to)
+		}
+		if i < 0 || j < i {
+			t.Fatalf("%q ... %q not found in the example", from, to)
+		}
+		return s[:i] + with + s[j:]
+	}
+}
