@@ -86,7 +86,7 @@ func dsnProblem(dsn string) string {
 	var ue *url.Error
 	switch {
 	case errors.As(inner, &ue):
-		text += " (" + ue.Err.Error() + ")"
+		text += " (" + urlErrorText(ue) + ")"
 	case !strings.ContainsAny(inner.Error(), `"'`):
 		// A message that quotes nothing cannot repeat part of the string.
 		text += " (" + inner.Error() + ")"

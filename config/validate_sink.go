@@ -43,7 +43,7 @@ func urlProblem(raw string) string {
 	var ue *url.Error
 	switch {
 	case errors.As(err, &ue):
-		return "is not a valid URL (" + ue.Err.Error() + ")"
+		return "is not a valid URL (" + urlErrorText(ue) + ")"
 	case err != nil:
 		return "is not a valid URL"
 	case u.Scheme != "http" && u.Scheme != "https":
@@ -68,4 +68,14 @@ func (v *validator) sinkAuth(s Sink) {
 	if s.APIKey != "" && s.Username != "" {
 		v.add("sink.api_key", "is set together with sink.username; authenticate with one of them")
 	}
+}
+
+// urlErrorText explains a URL parse error without the URL, which may hold a
+// password, and without the text of a bad %-escape, which may be part of it.
+func urlErrorText(ue *url.Error) string {
+	var esc url.EscapeError
+	if errors.As(ue.Err, &esc) {
+		return "it contains an invalid %-escape"
+	}
+	return ue.Err.Error()
 }

@@ -42,6 +42,7 @@ FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"no urls", replace(t, sinkURL, "  urls: []"), nil, `FILE:7:3: sink.urls: no search engine address is given; list at least one, e.g. ["http://127.0.0.1:9200"]`},
 		{"url without scheme", replace(t, sinkURL, `  urls: ["127.0.0.1:9200"]`), nil, `FILE:7:10: sink.urls[0]: is not a valid URL (first path segment in URL cannot contain colon); write it like http://127.0.0.1:9200 or https://search.example.com:9200`},
 		{"url scheme", replace(t, sinkURL, `  urls: ["ftp://127.0.0.1:9200"]`), nil, `FILE:7:10: sink.urls[0]: "ftp://127.0.0.1:9200" is not an http:// or https:// URL; write it like http://127.0.0.1:9200 or https://search.example.com:9200`},
+		{"bad escape hides password", replace(t, sinkURL, `  urls: ["http://elastic:hun%zzter2@127.0.0.1:9200"]`), nil, `FILE:7:10: sink.urls[0]: is not a valid URL (it contains an invalid %-escape); write it like http://127.0.0.1:9200 or https://search.example.com:9200`},
 		{"url without host hides password", replace(t, sinkURL, `  urls: ["http://elastic:hunter2@/"]`), nil, `FILE:7:10: sink.urls[0]: "http://elastic:xxxxx@/" has no host; write it like http://127.0.0.1:9200 or https://search.example.com:9200`},
 		{"password without username", addToSink("  password: hunter2"), nil, `FILE:8:3: sink.password: is set but sink.username is not; set username too, or use api_key`},
 		{"username without password", addToSink("  username: elastic"), nil, `FILE:8:3: sink.username: is set without a password; set password or password_file too`},
@@ -144,5 +145,46 @@ func between(t *testing.T, from, to, with string) func(string) string {
 			t.Fatalf("%q ... %q not found in the example", from, to)
 		}
 		return s[:i] + with + s[j:]
+	}
+}
+
+func TestValidateConfigBuiltInCode(t *testing.T) {
+	cfg := Default()
+	want := `sources: no source database is declared; add one, e.g. orders: { dsn: "postgres://user@host:5432/orders" }
+sink.urls: no search engine address is given; list at least one, e.g. ["http://127.0.0.1:9200"]
+views: no view is declared; add at least one under views`
+	if err := cfg.Validate(); err == nil || err.Error() != want {
+		t.Fatalf("Validate() = %v, want:\n%s", err, want)
+	}
+
+	cfg.Sources["orders"] = Source{Name: "orders", DSN: "host=db dbname=orders", Slot: "projector_orders", Publication: "projector_orders"}
+	cfg.Sink.URLs = []string{"http://127.0.0.1:9200"}
+	cfg.Views = []View{{
+		Name: "orders", Root: TableRef{Source: "orders", Schema: "public", Name: "orders"}, AllColumns: true,
+		Numeric: NumericString, Settings: DefaultIndexSettings(),
+	}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want nil", err)
+	}
+}
+
+func TestPosString(t *testing.T) {
+	tests := []struct {
+		pos  Pos
+		want string
+	}{
+		{Pos{"a.yaml", 3, 7}, "a.yaml:3:7"},
+		{Pos{"a.yaml", 3, 0}, "a.yaml:3"},
+		{Pos{"a.yaml", 0, 0}, "a.yaml"},
+		{Pos{"", 3, 7}, "3:7"},
+		{Pos{}, ""},
+	}
+	for _, tt := range tests {
+		if got := tt.pos.String(); got != tt.want {
+			t.Errorf("%#v.String() = %q, want %q", tt.pos, got, tt.want)
+		}
+	}
+	if err := (Pos{}).Errorf("100%% %s", "done"); err.Error() != "100% done" {
+		t.Errorf("Errorf without a position = %q", err)
 	}
 }

@@ -131,28 +131,29 @@ func (v *validator) level(fields []Field, relations []Relation, path string) {
 	}
 	names := map[string]string{}
 	for _, f := range fields {
-		switch {
-		case f.Column == "":
+		if f.Column == "" {
 			v.addAt(f.Pos, path+".fields", "a column name is empty; write the column to copy")
-		case fieldNameProblem(f.Name) != "":
-			v.addAt(f.Pos, path+".fields", "%s", fieldNameProblem(f.Name))
-		case names[f.Name] != "":
-			v.addAt(f.Pos, path+".fields", "document field %q is already written by %s; rename one of them", f.Name, names[f.Name])
-		default:
-			names[f.Name] = fmt.Sprintf("column %q", f.Column)
+			continue
 		}
+		v.fieldName(names, f.Name, fmt.Sprintf("column %q", f.Column), f.Pos, path+".fields")
 	}
 	for i, r := range relations {
 		p := fmt.Sprintf("%s.relations[%d].name", path, i)
-		switch {
-		case fieldNameProblem(r.Name) != "":
-			v.add(p, "%s", fieldNameProblem(r.Name))
-		case names[r.Name] != "":
-			v.add(p, "document field %q is already written by %s; rename one of them", r.Name, names[r.Name])
-		default:
-			names[r.Name] = fmt.Sprintf("relation %q", r.Name)
-		}
+		v.fieldName(names, r.Name, fmt.Sprintf("relation %q", r.Name), v.c.at(p), p)
 	}
+}
+
+// fieldName checks one document field name and records what writes it.
+func (v *validator) fieldName(names map[string]string, name, source string, pos Pos, path string) {
+	if problem := fieldNameProblem(name); problem != "" {
+		v.addAt(pos, path, "%s", problem)
+		return
+	}
+	if names[name] != "" {
+		v.addAt(pos, path, "document field %q is already written by %s; rename one of them", name, names[name])
+		return
+	}
+	names[name] = source
 }
 
 // fieldNameProblem says why a name cannot be a document field: the search
