@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -83,7 +84,13 @@ func (l *lane) write(ctx context.Context, pending []item) ([]item, error) {
 		}
 		l.w.metrics.retries.Inc()
 		wait := bo.NextBackOff()
-		l.w.log.Warn("bulk write will be retried", "documents", len(pending), "attempt", attempt,
+		// An outage retries for as long as it lasts: say so at the start
+		// and now and then, not on every attempt.
+		level := slog.LevelDebug
+		if attempt == 1 || attempt%10 == 0 {
+			level = slog.LevelWarn
+		}
+		l.w.log.Log(ctx, level, "bulk write will be retried", "documents", len(pending), "attempt", attempt,
 			"in", wait.Round(time.Millisecond), "reason", cause.Error())
 		if err := sleepCtx(ctx, wait); err != nil {
 			return pending, err
