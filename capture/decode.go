@@ -57,7 +57,7 @@ func (d *Decoder) Decode(ctx context.Context, walStart LSN, data []byte) (txn *T
 	// error as well.
 	defer func() {
 		if r := recover(); r != nil {
-			txn, err = nil, fmt.Errorf("malformed pgoutput message at %s: %v", walStart, r)
+			txn, err = nil, fmt.Errorf("malformed pgoutput message at %s: decoding panicked: %v", walStart, r)
 		}
 	}()
 	inStream := d.segment != nil

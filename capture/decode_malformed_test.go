@@ -16,10 +16,10 @@ func everyMessage() [][]byte {
 		originMsg(0x8, "upstream"),
 		dishesRelation(0),
 		insertMsg(0, dishesOID, txt("1"), txt("pho"), txt("9.5")),
-		updateMsg(0, dishesOID, 'K', []cell{txt("1"), null(), null()}, []cell{txt("2"), unchangedToast(), null()}),
-		updateMsg(0, dishesOID, 'O', []cell{txt("2"), txt("pho"), null()}, []cell{txt("2"), txt("bo"), null()}),
-		updateMsg(0, dishesOID, 0, nil, []cell{txt("2"), txt("ga"), null()}),
-		deleteMsg(0, dishesOID, 'K', txt("2"), null(), null()),
+		updateMsg(0, dishesOID, 'K', []cell{txt("1"), nullCell(), nullCell()}, []cell{txt("2"), unchangedToast(), nullCell()}),
+		updateMsg(0, dishesOID, 'O', []cell{txt("2"), txt("pho"), nullCell()}, []cell{txt("2"), txt("bo"), nullCell()}),
+		updateMsg(0, dishesOID, 0, nil, []cell{txt("2"), txt("ga"), nullCell()}),
+		deleteMsg(0, dishesOID, 'K', txt("2"), nullCell(), nullCell()),
 		truncateMsg(0, 1, dishesOID),
 		logicalMsg(0, true, 0x9, "p", []byte("in")),
 		commitMsg(0x10, 0x18, commitTime),
@@ -27,8 +27,8 @@ func everyMessage() [][]byte {
 		streamStartMsg(xid, true),
 		dishesRelation(xid),
 		typeMsg(xid, 16500, "public", "mood"),
-		insertMsg(xid+1, dishesOID, txt("3"), txt("laksa"), null()),
-		deleteMsg(xid, dishesOID, 'O', txt("3"), txt("laksa"), null()),
+		insertMsg(xid+1, dishesOID, txt("3"), txt("laksa"), nullCell()),
+		deleteMsg(xid, dishesOID, 'O', txt("3"), txt("laksa"), nullCell()),
 		truncateMsg(xid, 0, dishesOID),
 		logicalMsg(xid, true, 0x30, "p", []byte("stream")),
 		streamStopMsg(),
@@ -40,7 +40,7 @@ func everyMessage() [][]byte {
 func TestDecodeEveryMessage(t *testing.T) {
 	out := feed(t, NewDecoder("kitchen", nil), everyMessage()...)
 	if len(out) != 3 || len(out[0].Changes) != 6 || len(out[1].Messages) != 1 || len(out[2].Changes) != 2 {
-		t.Fatalf("got %s", show(out))
+		t.Fatalf("got %s", dump(out))
 	}
 }
 
@@ -66,16 +66,16 @@ func TestDecodeGarbledMessages(t *testing.T) {
 		msg  []byte
 		want string
 	}{
-		{"huge column length", msg('I').u32(dishesOID).u8('N').u16(1).u8('t').u32(0xFFFFFFFF).raw([]byte("x")).b, "column value needs 4294967295 bytes"},
-		{"huge truncate count", msg('T').u32(0xFFFFFFFF).u8(0).u32(dishesOID).b, "truncated relation OIDs"},
-		{"huge message length", msg('M').u8(1).u64(1).str("p").u32(0xFFFFFFF0).b, "message content"},
-		{"more columns than bytes", msg('R').u32(1).str("s").str("t").u8('d').u16(65535).b, "column flags"},
-		{"unknown column kind", msg('I').u32(dishesOID).u8('N').u16(1).u8('x').b, "unknown column kind"},
-		{"insert without new tuple", msg('I').u32(dishesOID).u8('K').tuple(txt("1")).b, "unexpected tuple kind"},
-		{"update with two old tuples", msg('U').u32(dishesOID).u8('K').tuple(txt("1")).u8('O').tuple(txt("1")).b, "unexpected tuple kind"},
-		{"delete without old tuple", msg('D').u32(dishesOID).u8('N').tuple(txt("1")).b, "unexpected old tuple kind"},
-		{"unterminated relation name", msg('R').u32(1).str("s").raw([]byte("table")).b, "relation name is not terminated"},
-		{"unterminated origin", msg('O').u64(1).raw([]byte("up")).b, "origin name is not terminated"},
+		{"huge column length", wireMsg('I').u32(dishesOID).u8('N').u16(1).u8('t').u32(0xFFFFFFFF).rawJSON([]byte("x")).b, "column value needs 4294967295 bytes"},
+		{"huge truncate count", wireMsg('T').u32(0xFFFFFFFF).u8(0).u32(dishesOID).b, "truncated relation OIDs"},
+		{"huge message length", wireMsg('M').u8(1).u64(1).str("p").u32(0xFFFFFFF0).b, "message content"},
+		{"more columns than bytes", wireMsg('R').u32(1).str("s").str("t").u8('d').u16(65535).b, "column flags"},
+		{"unknown column kind", wireMsg('I').u32(dishesOID).u8('N').u16(1).u8('x').b, "unknown column kind"},
+		{"insert without new tuple", wireMsg('I').u32(dishesOID).u8('K').tuple(txt("1")).b, "unexpected tuple kind"},
+		{"update with two old tuples", wireMsg('U').u32(dishesOID).u8('K').tuple(txt("1")).u8('O').tuple(txt("1")).b, "unexpected tuple kind"},
+		{"delete without old tuple", wireMsg('D').u32(dishesOID).u8('N').tuple(txt("1")).b, "unexpected old tuple kind"},
+		{"unterminated relation name", wireMsg('R').u32(1).str("s").rawJSON([]byte("table")).b, "relation name is not terminated"},
+		{"unterminated origin", wireMsg('O').u64(1).rawJSON([]byte("up")).b, "origin name is not terminated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := decodeErr(t, NewDecoder("kitchen", nil), begin, dishesRelation(0), tc.msg)

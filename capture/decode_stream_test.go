@@ -16,25 +16,25 @@ func TestDecodeStreamedTransaction(t *testing.T) {
 		streamStartMsg(top, true),
 		originMsg(0x10, "upstream"),
 		dishesRelation(top),
-		insertMsg(top, dishesOID, txt("1"), txt("pho"), null()),
-		insertMsg(sub1, dishesOID, txt("2"), txt("laksa"), null()),
+		insertMsg(top, dishesOID, txt("1"), txt("pho"), nullCell()),
+		insertMsg(sub1, dishesOID, txt("2"), txt("laksa"), nullCell()),
 		logicalMsg(sub1, true, 0x20, "audit", []byte("sub1")),
 		streamStopMsg(),
 		// Another transaction commits between two segments. The relation was
 		// described inside the stream only, so the server describes it again.
 		beginMsg(0x30, commitTime, 800),
 		dishesRelation(0),
-		insertMsg(0, dishesOID, txt("10"), txt("ramen"), null()),
+		insertMsg(0, dishesOID, txt("10"), txt("ramen"), nullCell()),
 		commitMsg(0x30, 0x38, commitTime),
 		streamStartMsg(top, false),
-		insertMsg(sub2, dishesOID, txt("3"), txt("curry"), null()),
+		insertMsg(sub2, dishesOID, txt("3"), txt("curry"), nullCell()),
 		logicalMsg(top, true, 0x40, "audit", []byte("top")),
 		streamStopMsg(),
 		streamAbortMsg(top, sub1),
 		streamCommitMsg(top, 0x50, 0x58, commitTime),
 	)
 	if len(out) != 2 || out[0].XID != 800 || out[1].XID != top {
-		t.Fatalf("got %s", show(out))
+		t.Fatalf("got %s", dump(out))
 	}
 	key := []string{"id"}
 	mustEqual(t, out[1], &Transaction{
@@ -52,10 +52,10 @@ func TestDecodeStreamAbort(t *testing.T) {
 	out := feed(t, d,
 		dishesRelation(0),
 		streamStartMsg(910, true),
-		insertMsg(910, dishesOID, txt("1"), txt("pho"), null()),
+		insertMsg(910, dishesOID, txt("1"), txt("pho"), nullCell()),
 		streamStopMsg(),
 		streamStartMsg(911, true),
-		insertMsg(911, dishesOID, txt("2"), txt("laksa"), null()),
+		insertMsg(911, dishesOID, txt("2"), txt("laksa"), nullCell()),
 		streamStopMsg(),
 		streamAbortMsg(910, 910),
 		// An abort of a transaction never streamed is nothing to drop.
@@ -63,7 +63,7 @@ func TestDecodeStreamAbort(t *testing.T) {
 		streamCommitMsg(911, 0x50, 0x58, commitTime),
 	)
 	if len(out) != 1 || out[0].XID != 911 || len(out[0].Changes) != 1 || out[0].Changes[0].New["id"] != int64(2) {
-		t.Fatalf("got %s", show(out))
+		t.Fatalf("got %s", dump(out))
 	}
 	if len(d.streams) != 0 {
 		t.Fatalf("streams left in progress: %v", d.streams)

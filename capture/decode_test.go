@@ -52,11 +52,11 @@ func decodeErr(t *testing.T, d *Decoder, msgs ...[]byte) error {
 func mustEqual(t *testing.T, got, want any) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got\n%s\nwant\n%s", show(got), show(want))
+		t.Fatalf("got\n%s\nwant\n%s", dump(got), dump(want))
 	}
 }
 
-func show(v any) string {
+func dump(v any) string {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Sprintf("%#v", v) // NaN and infinities have no JSON
@@ -72,10 +72,10 @@ func TestDecodeTransaction(t *testing.T) {
 		typeMsg(0, 16500, "public", "mood"),
 		dishesRelation(0),
 		insertMsg(0, dishesOID, txt("1"), txt("pho"), txt("9.50")),
-		updateMsg(0, dishesOID, 0, nil, []cell{txt("1"), txt("pho bo"), null()}),
-		updateMsg(0, dishesOID, 'K', []cell{txt("1"), null(), null()}, []cell{txt("2"), txt("pho bo"), txt("10")}),
+		updateMsg(0, dishesOID, 0, nil, []cell{txt("1"), txt("pho bo"), nullCell()}),
+		updateMsg(0, dishesOID, 'K', []cell{txt("1"), nullCell(), nullCell()}, []cell{txt("2"), txt("pho bo"), txt("10")}),
 		updateMsg(0, dishesOID, 'O', []cell{txt("2"), txt("pho bo"), txt("10")}, []cell{txt("2"), txt("pho ga"), txt("10")}),
-		deleteMsg(0, dishesOID, 'K', txt("2"), null(), null()),
+		deleteMsg(0, dishesOID, 'K', txt("2"), nullCell(), nullCell()),
 		deleteMsg(0, dishesOID, 'O', txt("3"), txt("laksa"), txt("12.00")),
 		logicalMsg(0, true, 0x4F00, "audit", []byte("by chef")),
 		truncateMsg(0, 0, dishesOID),
@@ -101,7 +101,7 @@ func TestDecodeTransaction(t *testing.T) {
 
 func TestDecodeReturnsNothingBeforeCommit(t *testing.T) {
 	d := NewDecoder("kitchen", nil)
-	for i, m := range [][]byte{beginMsg(0x10, commitTime, 1), dishesRelation(0), insertMsg(0, dishesOID, txt("1"), txt("a"), null())} {
+	for i, m := range [][]byte{beginMsg(0x10, commitTime, 1), dishesRelation(0), insertMsg(0, dishesOID, txt("1"), txt("a"), nullCell())} {
 		txn, err := d.Decode(context.Background(), LSN(i), m)
 		if err != nil || txn != nil {
 			t.Fatalf("message %d: got %v, %v; want nil, nil", i, txn, err)
@@ -116,7 +116,7 @@ func TestDecodeToastAndNull(t *testing.T) {
 		relationMsg(0, 16401, "public", "recipes",
 			col{"id", pgtype.Int8OID, true}, col{"body", pgtype.TextOID, false},
 			col{"meta", pgtype.JSONBOID, false}, col{"note", pgtype.TextOID, false}),
-		updateMsg(0, 16401, 0, nil, []cell{txt("7"), unchangedToast(), unchangedToast(), null()}),
+		updateMsg(0, 16401, 0, nil, []cell{txt("7"), unchangedToast(), unchangedToast(), nullCell()}),
 		commitMsg(0x10, 0x18, commitTime),
 	)
 	c := out[0].Changes[0]
@@ -160,7 +160,7 @@ func TestDecodeBinaryTupleData(t *testing.T) {
 	out := feed(t, d,
 		beginMsg(0x10, commitTime, 6),
 		relationMsg(0, 16403, "public", "bin", col{"id", pgtype.Int4OID, true}, col{"name", pgtype.TextOID, false}, col{"ok", pgtype.BoolOID, false}),
-		insertMsg(0, 16403, bin([]byte{0, 0, 1, 0}), bin([]byte("raw")), bin([]byte{1})),
+		insertMsg(0, 16403, binCell([]byte{0, 0, 1, 0}), binCell([]byte("raw")), binCell([]byte{1})),
 		commitMsg(0x10, 0x18, commitTime),
 	)
 	mustEqual(t, out[0].Changes[0].New, Row{"id": int64(256), "name": "raw", "ok": true})
@@ -194,11 +194,11 @@ func TestDecodeNonTransactionalMessage(t *testing.T) {
 		beginMsg(0x7100, commitTime, 8),
 		dishesRelation(0),
 		logicalMsg(0, false, 0x7050, "heartbeat", nil),
-		insertMsg(0, dishesOID, txt("1"), txt("pho"), null()),
+		insertMsg(0, dishesOID, txt("1"), txt("pho"), nullCell()),
 		commitMsg(0x7100, 0x7128, commitTime),
 	)
 	if len(out) != 2 || len(out[0].Messages) != 1 || len(out[1].Changes) != 1 || out[1].XID != 8 {
-		t.Fatalf("got %s", show(out))
+		t.Fatalf("got %s", dump(out))
 	}
 }
 
@@ -226,7 +226,7 @@ func TestDecodeSequenceErrors(t *testing.T) {
 	}{
 		{"commit without begin", [][]byte{commitMsg(0x10, 0x18, commitTime)}, "without a transaction"},
 		{"begin twice", [][]byte{begin, begin}, "is open"},
-		{"change outside a transaction", [][]byte{dishesRelation(0), insertMsg(0, dishesOID, txt("1"), txt("a"), null())}, "outside a transaction"},
+		{"change outside a transaction", [][]byte{dishesRelation(0), insertMsg(0, dishesOID, txt("1"), txt("a"), nullCell())}, "outside a transaction"},
 		{"origin outside a transaction", [][]byte{originMsg(1, "x")}, "outside a transaction"},
 		{"transactional message outside a transaction", [][]byte{logicalMsg(0, true, 1, "p", nil)}, "outside a transaction"},
 		{"stream stop without start", [][]byte{streamStopMsg()}, "outside a stream segment"},
@@ -236,7 +236,7 @@ func TestDecodeSequenceErrors(t *testing.T) {
 		{"stream commit inside a segment", [][]byte{streamStartMsg(50, true), streamCommitMsg(50, 1, 2, commitTime)}, "inside a stream segment"},
 		{"stream start inside a transaction", [][]byte{begin, streamStartMsg(50, true)}, "is open"},
 		{"too few columns", [][]byte{begin, dishesRelation(0), insertMsg(0, dishesOID, txt("1"))}, "1 columns where the relation has 3"},
-		{"bad value", [][]byte{begin, dishesRelation(0), insertMsg(0, dishesOID, txt("one"), txt("a"), null())}, `column "id"`},
+		{"bad value", [][]byte{begin, dishesRelation(0), insertMsg(0, dishesOID, txt("one"), txt("a"), nullCell())}, `column "id"`},
 		{"unknown message type", [][]byte{{'Z', 0, 0}}, "unknown message type"},
 		{"empty message", [][]byte{{}}, "empty message"},
 	} {

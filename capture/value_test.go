@@ -78,11 +78,11 @@ func decodeValue(t *testing.T, d *Decoder, oid uint32, c cell) (any, error) {
 	return v, nil
 }
 
-func utc(year int, month time.Month, day, hour, min, sec, nsec int) time.Time {
+func utcTime(year int, month time.Month, day, hour, min, sec, nsec int) time.Time {
 	return time.Date(year, month, day, hour, min, sec, nsec, time.UTC)
 }
 
-func raw(s string) json.RawMessage { return json.RawMessage(s) }
+func rawJSON(s string) json.RawMessage { return json.RawMessage(s) }
 
 type valueCase struct {
 	name string
@@ -95,13 +95,13 @@ var textValueCases = []valueCase{
 	{"int2", pgtype.Int2OID, txt("-32768"), int64(-32768)},
 	{"int4", pgtype.Int4OID, txt("2147483647"), int64(2147483647)},
 	{"int8", pgtype.Int8OID, txt("-9223372036854775808"), int64(math.MinInt64)},
-	{"int4 NULL", pgtype.Int4OID, null(), nil},
+	{"int4 NULL", pgtype.Int4OID, nullCell(), nil},
 	{"numeric", pgtype.NumericOID, txt("123.4500"), Numeric("123.4500")},
 	{"numeric 40 digits", pgtype.NumericOID, txt("12345678901234567890.12345678901234567890"), Numeric("12345678901234567890.12345678901234567890")},
 	{"numeric NaN", pgtype.NumericOID, txt("NaN"), Numeric("NaN")},
 	{"numeric Infinity", pgtype.NumericOID, txt("Infinity"), Numeric("Infinity")},
 	{"numeric -Infinity", pgtype.NumericOID, txt("-Infinity"), Numeric("-Infinity")},
-	{"numeric NULL", pgtype.NumericOID, null(), nil},
+	{"numeric NULL", pgtype.NumericOID, nullCell(), nil},
 	{"float4", pgtype.Float4OID, txt("1.1"), 1.1},
 	{"float4 -Infinity", pgtype.Float4OID, txt("-Infinity"), math.Inf(-1)},
 	{"float8", pgtype.Float8OID, txt("1e+300"), 1e300},
@@ -112,35 +112,35 @@ var textValueCases = []valueCase{
 	{"bool false", pgtype.BoolOID, txt("f"), false},
 	{"text", pgtype.TextOID, txt("héllo, wörld"), "héllo, wörld"},
 	{"text empty", pgtype.TextOID, txt(""), ""},
-	{"text NULL", pgtype.TextOID, null(), nil},
+	{"text NULL", pgtype.TextOID, nullCell(), nil},
 	{"varchar", pgtype.VarcharOID, txt("soup"), "soup"},
 	{"bpchar keeps padding", pgtype.BPCharOID, txt("ab  "), "ab  "},
 	{"name", pgtype.NameOID, txt("pg_class"), "pg_class"},
 	{"uuid", pgtype.UUIDOID, txt("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
 	{"uuid made canonical", pgtype.UUIDOID, txt("A0EEBC999C0B4EF8BB6D6BB9BD380A11"), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
-	{"date", pgtype.DateOID, txt("2024-02-29"), utc(2024, 2, 29, 0, 0, 0, 0)},
-	{"date BC", pgtype.DateOID, txt("0044-03-15 BC"), utc(-43, 3, 15, 0, 0, 0, 0)},
+	{"date", pgtype.DateOID, txt("2024-02-29"), utcTime(2024, 2, 29, 0, 0, 0, 0)},
+	{"date BC", pgtype.DateOID, txt("0044-03-15 BC"), utcTime(-43, 3, 15, 0, 0, 0, 0)},
 	{"date infinity", pgtype.DateOID, txt("infinity"), "infinity"},
 	{"date -infinity", pgtype.DateOID, txt("-infinity"), "-infinity"},
-	{"timestamp", pgtype.TimestampOID, txt("2024-02-29 12:34:56.123456"), utc(2024, 2, 29, 12, 34, 56, 123456000)},
+	{"timestamp", pgtype.TimestampOID, txt("2024-02-29 12:34:56.123456"), utcTime(2024, 2, 29, 12, 34, 56, 123456000)},
 	{"timestamp infinity", pgtype.TimestampOID, txt("infinity"), "infinity"},
-	{"timestamptz", pgtype.TimestamptzOID, txt("2024-02-29 12:34:56.123456+05:30"), utc(2024, 2, 29, 7, 4, 56, 123456000)},
-	{"timestamptz local mean time", pgtype.TimestamptzOID, txt("1890-01-01 00:00:00+00:19:32"), utc(1889, 12, 31, 23, 40, 28, 0)},
+	{"timestamptz", pgtype.TimestamptzOID, txt("2024-02-29 12:34:56.123456+05:30"), utcTime(2024, 2, 29, 7, 4, 56, 123456000)},
+	{"timestamptz local mean time", pgtype.TimestamptzOID, txt("1890-01-01 00:00:00+00:19:32"), utcTime(1889, 12, 31, 23, 40, 28, 0)},
 	{"timestamptz -infinity", pgtype.TimestamptzOID, txt("-infinity"), "-infinity"},
 	{"time", pgtype.TimeOID, txt("13:45:00"), "13:45:00"},
 	{"time fraction", pgtype.TimeOID, txt("01:02:03.5"), "01:02:03.5"},
 	{"time microsecond", pgtype.TimeOID, txt("00:00:00.000001"), "00:00:00.000001"},
 	{"time end of day", pgtype.TimeOID, txt("24:00:00"), "24:00:00"},
 	{"interval", pgtype.IntervalOID, txt("1 year 2 mons -3 days +04:05:06.5"), "1 year 2 mons -3 days +04:05:06.5"},
-	{"json", pgtype.JSONOID, txt(`{"a": [1, 2]}`), raw(`{"a": [1, 2]}`)},
-	{"json null is not NULL", pgtype.JSONOID, txt("null"), raw("null")},
-	{"jsonb", pgtype.JSONBOID, txt(`{"a": [1, 2]}`), raw(`{"a": [1, 2]}`)},
-	{"jsonb NULL", pgtype.JSONBOID, null(), nil},
+	{"json", pgtype.JSONOID, txt(`{"a": [1, 2]}`), rawJSON(`{"a": [1, 2]}`)},
+	{"json null is not NULL", pgtype.JSONOID, txt("null"), rawJSON("null")},
+	{"jsonb", pgtype.JSONBOID, txt(`{"a": [1, 2]}`), rawJSON(`{"a": [1, 2]}`)},
+	{"jsonb NULL", pgtype.JSONBOID, nullCell(), nil},
 	{"bytea", pgtype.ByteaOID, txt(`\x0102ff`), []byte{1, 2, 255}},
 	{"bytea empty", pgtype.ByteaOID, txt(`\x`), []byte{}},
 	{"bytea escape format", pgtype.ByteaOID, txt(`a\\b\001`), []byte("a\\b\x01")},
 	{"enum", moodOID, txt("happy"), "happy"},
-	{"enum NULL", moodOID, null(), nil},
+	{"enum NULL", moodOID, nullCell(), nil},
 	{"domain over int", intDomainOID, txt("42"), int64(42)},
 	{"domain over text", textDomainOID, txt("abc"), "abc"},
 	{"domain over domain", domainDomainOID, txt("7"), int64(7)},
@@ -150,15 +150,15 @@ var textValueCases = []valueCase{
 		[]any{[]any{[]any{int64(1)}, []any{int64(2)}}, []any{[]any{int64(3)}, []any{int64(4)}}}},
 	{"int4[] with bounds", pgtype.Int4ArrayOID, txt("[0:1]={5,6}"), []any{int64(5), int64(6)}},
 	{"int4[] empty", pgtype.Int4ArrayOID, txt("{}"), []any{}},
-	{"int4[] NULL", pgtype.Int4ArrayOID, null(), nil},
+	{"int4[] NULL", pgtype.Int4ArrayOID, nullCell(), nil},
 	{"text[]", pgtype.TextArrayOID, txt(`{"a b",NULL,"NULL","","c\"d"}`), []any{"a b", nil, "NULL", "", `c"d`}},
 	{"numeric[]", pgtype.NumericArrayOID, txt("{1.50,NaN,-Infinity}"), []any{Numeric("1.50"), Numeric("NaN"), Numeric("-Infinity")}},
 	{"float8[]", pgtype.Float8ArrayOID, txt("{NaN,Infinity,-0.5}"), []any{math.NaN(), math.Inf(1), -0.5}},
 	{"bool[]", pgtype.BoolArrayOID, txt("{t,f,NULL}"), []any{true, false, nil}},
-	{"date[]", pgtype.DateArrayOID, txt("{2024-01-01,infinity}"), []any{utc(2024, 1, 1, 0, 0, 0, 0), "infinity"}},
-	{"timestamptz[]", pgtype.TimestamptzArrayOID, txt(`{"2024-01-01 10:00:00+02"}`), []any{utc(2024, 1, 1, 8, 0, 0, 0)}},
+	{"date[]", pgtype.DateArrayOID, txt("{2024-01-01,infinity}"), []any{utcTime(2024, 1, 1, 0, 0, 0, 0), "infinity"}},
+	{"timestamptz[]", pgtype.TimestamptzArrayOID, txt(`{"2024-01-01 10:00:00+02"}`), []any{utcTime(2024, 1, 1, 8, 0, 0, 0)}},
 	{"uuid[]", pgtype.UUIDArrayOID, txt("{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"), []any{"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}},
-	{"jsonb[]", pgtype.JSONBArrayOID, txt(`{"{\"a\": 1}","[]",NULL}`), []any{raw(`{"a": 1}`), raw("[]"), nil}},
+	{"jsonb[]", pgtype.JSONBArrayOID, txt(`{"{\"a\": 1}","[]",NULL}`), []any{rawJSON(`{"a": 1}`), rawJSON("[]"), nil}},
 	{"bytea[]", pgtype.ByteaArrayOID, txt(`{"\\x01"}`), []any{[]byte{1}}},
 	{"interval[]", pgtype.IntervalArrayOID, txt(`{"1 day","-00:00:01"}`), []any{"1 day", "-00:00:01"}},
 	{"time[]", pgtype.TimeArrayOID, txt("{10:00:00,24:00:00}"), []any{"10:00:00", "24:00:00"}},
@@ -201,7 +201,7 @@ func binaryOf(t *testing.T, oid uint32, text string) cell {
 	if err != nil {
 		t.Fatalf("read %q as %s: %v", text, typ.Name, err)
 	}
-	return bin(encodeBinary(t, oid, v))
+	return binCell(encodeBinary(t, oid, v))
 }
 
 func encodeBinary(t *testing.T, oid uint32, v any) []byte {
@@ -213,7 +213,7 @@ func encodeBinary(t *testing.T, oid uint32, v any) []byte {
 	return b
 }
 
-func ptr[T any](v T) *T { return &v }
+func ptrTo[T any](v T) *T { return &v }
 
 func TestDecodeBinaryValues(t *testing.T) {
 	d := NewDecoder("kitchen", newFakeTypes())
@@ -233,24 +233,26 @@ func TestDecodeBinaryValues(t *testing.T) {
 		{"bool", pgtype.BoolOID, "t", nil, true},
 		{"text", pgtype.TextOID, "héllo", nil, "héllo"},
 		{"uuid", pgtype.UUIDOID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", nil, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
-		{"date", pgtype.DateOID, "2024-02-29", nil, utc(2024, 2, 29, 0, 0, 0, 0)},
-		{"timestamp", pgtype.TimestampOID, "2024-02-29 12:34:56.5", nil, utc(2024, 2, 29, 12, 34, 56, 500000000)},
-		{"timestamptz", pgtype.TimestamptzOID, "2024-02-29 12:34:56+02", nil, utc(2024, 2, 29, 10, 34, 56, 0)},
+		{"date", pgtype.DateOID, "2024-02-29", nil, utcTime(2024, 2, 29, 0, 0, 0, 0)},
+		{"timestamp", pgtype.TimestampOID, "2024-02-29 12:34:56.5", nil, utcTime(2024, 2, 29, 12, 34, 56, 500000000)},
+		{"timestamptz", pgtype.TimestamptzOID, "2024-02-29 12:34:56+02", nil, utcTime(2024, 2, 29, 10, 34, 56, 0)},
 		{"time", pgtype.TimeOID, "24:00:00", nil, "24:00:00"},
 		{"interval", pgtype.IntervalOID, "1 year 2 mons -3 days 04:05:06.5", nil, "1 year 2 mons -3 days +04:05:06.5"},
-		{"jsonb", pgtype.JSONBOID, "", append([]byte{1}, `{"a": 1}`...), raw(`{"a": 1}`)},
-		{"json", pgtype.JSONOID, "", []byte(`[1]`), raw(`[1]`)},
+		{"jsonb", pgtype.JSONBOID, "", append([]byte{1}, `{"a": 1}`...), rawJSON(`{"a": 1}`)},
+		{"json", pgtype.JSONOID, "", []byte(`[1]`), rawJSON(`[1]`)},
 		{"bytea", pgtype.ByteaOID, `\x01ff`, nil, []byte{1, 255}},
-		{"int4[] 2-d", pgtype.Int4ArrayOID, "", encodeBinary(t, pgtype.Int4ArrayOID, [][]*int32{{ptr[int32](1), ptr[int32](2)}, {ptr[int32](3), nil}}),
+		{"int4[] 2-d", pgtype.Int4ArrayOID, "", encodeBinary(t, pgtype.Int4ArrayOID, [][]*int32{{ptrTo[int32](1), ptrTo[int32](2)}, {ptrTo[int32](3), nil}}),
 			[]any{[]any{int64(1), int64(2)}, []any{int64(3), nil}}},
 		{"text[]", pgtype.TextArrayOID, `{"a b",NULL,""}`, nil, []any{"a b", nil, ""}},
 		{"inet printed as text", pgtype.InetOID, "10.0.0.0/8", nil, "10.0.0.0/8"},
+		{"inet host printed as text", pgtype.InetOID, "10.0.0.1", nil, "10.0.0.1"},
+		{"cidr printed as text", pgtype.CIDROID, "10.0.0.1/32", nil, "10.0.0.1/32"},
 		{"enum label", moodOID, "", []byte("happy"), "happy"},
 		{"domain over int", intDomainOID, "", []byte{0, 0, 0, 42}, int64(42)},
 		{"composite kept as bytes", compositeOID, "", []byte{0, 0, 0, 0}, []byte{0, 0, 0, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := bin(tc.in)
+			in := binCell(tc.in)
 			if tc.in == nil {
 				in = binaryOf(t, tc.oid, tc.text)
 			}
@@ -286,4 +288,30 @@ func sameValue(a, b any) bool {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// Snapshot values come straight from the connection's read buffer, which
+// is reused: a decoded value must not share memory with its input.
+func TestDecodedValuesDoNotAliasInput(t *testing.T) {
+	codecs := newValueCodecs(newFakeTypes())
+	for _, tc := range textValueCases {
+		if tc.in.kind != 't' {
+			continue
+		}
+		v, err := codecs.decoderFor(context.Background(), tc.oid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := append([]byte(nil), tc.in.data...)
+		got, err := codecs.decode(v, pgtype.TextFormatCode, src)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for i := range src {
+			src[i] = '#'
+		}
+		if !sameValue(got, tc.want) {
+			t.Errorf("%s: got %#v after the input changed, want %#v", tc.name, got, tc.want)
+		}
+	}
 }

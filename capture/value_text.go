@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -23,6 +24,9 @@ func (c *valueCodecs) decodeText(v *valueDecoder, format int16, src []byte) (any
 	val, err := t.Codec.DecodeValue(c.pg, v.oid, format, src)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s value: %w", t.Name, err)
+	}
+	if p, ok := val.(netip.Prefix); ok && v.oid == pgtype.InetOID && p.IsSingleIP() {
+		return p.Addr().String(), nil // PostgreSQL leaves out a host's full netmask
 	}
 	text, err := c.pg.Encode(v.oid, pgtype.TextFormatCode, val, nil)
 	if err != nil {
