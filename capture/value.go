@@ -117,8 +117,8 @@ func (c *valueCodecs) decode(v *valueDecoder, format int16, src []byte) (any, er
 		return exactText(v.kind, src), nil
 	}
 	if err := v.plans[format].Scan(src, c.scratch.target(v.kind)); err != nil {
-		if v, ok := fallback(v.kind, format, src); ok {
-			return v, nil
+		if val, ok := fallback(v.kind, format, src); ok {
+			return val, nil
 		}
 		return nil, fmt.Errorf("decode %s value: %w", c.typeName(v.oid), err)
 	}
