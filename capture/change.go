@@ -1,0 +1,107 @@
+package capture
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+)
+
+// LSN is a position in a server's write-ahead log.
+type LSN uint64
+
+// String formats the LSN the way PostgreSQL does ("16/B374D848").
+func (l LSN) String() string { return pglogrepl.LSN(l).String() }
+
+// ParseLSN reads PostgreSQL's text form of an LSN.
+func ParseLSN(s string) (LSN, error) {
+	l, err := pglogrepl.ParseLSN(s)
+	if err != nil {
+		return 0, fmt.Errorf("parse LSN %q: %w", s, err)
+	}
+	return LSN(l), nil
+}
+
+// MarshalText makes LSNs readable in JSON and logs.
+func (l LSN) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText reads an LSN written by MarshalText.
+func (l *LSN) UnmarshalText(b []byte) error {
+	v, err := ParseLSN(string(b))
+	*l = v
+	return err
+}
+
+// Op says what happened to a row.
+type Op string
+
+// The row operations. Read marks a row copied by the initial snapshot.
+const (
+	Read     Op = "read"
+	Insert   Op = "insert"
+	Update   Op = "update"
+	Delete   Op = "delete"
+	Truncate Op = "truncate"
+)
+
+// Table names a table in its database.
+type Table struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+}
+
+// String returns schema.name.
+func (t Table) String() string { return t.Schema + "." + t.Name }
+
+// Row holds decoded column values by column name. Values are typed Go
+// values: int64, float64, bool, string, Numeric, time.Time, []byte,
+// json.RawMessage, []any for arrays, nil for NULL.
+type Row map[string]any
+
+// Numeric is an exact decimal in PostgreSQL's text form, including "NaN",
+// "Infinity" and "-Infinity". It is never rounded through a float.
+type Numeric string
+
+// Change is one row change inside a transaction.
+type Change struct {
+	Op    Op    `json:"op"`
+	Table Table `json:"table"`
+	// Key lists the replica identity columns of the table, in order.
+	Key []string `json:"key,omitempty"`
+	// Old is the old row for updates and deletes: the key columns, or the
+	// whole row under REPLICA IDENTITY FULL. Nil for inserts.
+	Old Row `json:"old,omitempty"`
+	// New is the row after an insert or update. Nil for deletes.
+	New Row `json:"new,omitempty"`
+	// Unchanged names TOASTed columns the server did not resend because the
+	// update left them alone: they keep their previous value, never NULL.
+	Unchanged []string `json:"unchanged,omitempty"`
+}
+
+// Message is a logical decoding message written by pg_logical_emit_message.
+type Message struct {
+	Prefix        string `json:"prefix"`
+	Content       []byte `json:"content"`
+	Transactional bool   `json:"transactional"`
+	LSN           LSN    `json:"lsn"`
+}
+
+// Transaction is a committed source transaction, delivered whole and in
+// commit order. Snapshot rows arrive as transactions with Snapshot set, all
+// positioned at the slot's consistent point.
+type Transaction struct {
+	Source     string    `json:"source"`
+	XID        uint32    `json:"xid"`
+	CommitLSN  LSN       `json:"commit_lsn"`
+	EndLSN     LSN       `json:"end_lsn"` // confirm this once the transaction is durable
+	CommitTime time.Time `json:"commit_time"`
+	Origin     string    `json:"origin,omitempty"`
+	// Snapshot marks rows copied by the initial snapshot. Reset is set on
+	// the first snapshot transaction of a (re)bootstrap: everything captured
+	// from this source before is void. SnapshotDone is set on the last one.
+	Snapshot     bool      `json:"snapshot,omitempty"`
+	Reset        bool      `json:"reset,omitempty"`
+	SnapshotDone bool      `json:"snapshot_done,omitempty"`
+	Changes      []Change  `json:"changes"`
+	Messages     []Message `json:"messages,omitempty"`
+}

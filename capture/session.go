@@ -1,0 +1,273 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// session is one connection's worth of capture. It survives reconnects as
+// a value so that what was already delivered is remembered.
+type session struct {
+	stream       *Stream
+	out          chan<- *Transaction
+	delivered    LSN  // EndLSN of the last transaction handed downstream
+	snapshotDone bool // the snapshot was delivered in this process or before
+
+	// floor is a position the server already holds for the slot, or one
+	// that idle progress proved safe; the status update never reports less.
+	floor LSN
+	// decodedEnd is the EndLSN of the last transaction decoded, and inTxn
+	// says a transaction has begun but not committed: both decide whether
+	// an idle keepalive position can be confirmed.
+	decodedEnd LSN
+	inTxn      bool
+	lastStatus LSN
+	nextStatus time.Time
+}
+
+func (ss *session) run(ctx context.Context) error {
+	s := ss.stream
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+
+	if err := prerequisitesError(s.src, CheckPrerequisites(ctx, conn, s.src)); err != nil {
+		return permanent(err)
+	}
+	if err := ensurePublication(ctx, conn, s.src, s.log); err != nil {
+		return err
+	}
+	proto, err := protocolFor(ctx, conn)
+	if err != nil {
+		return err
+	}
+	slot, err := ss.prepareSlot(ctx, conn)
+	if err != nil {
+		return err
+	}
+
+	repl, err := s.replicationConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer repl.Close(context.Background())
+
+	start := slot.ConfirmedLSN
+	if !ss.snapshotDone {
+		if start, err = ss.bootstrap(ctx, repl); err != nil {
+			return err
+		}
+	}
+	ss.floor = max(start, s.Confirmed())
+	ss.decodedEnd, ss.inTxn, ss.lastStatus = ss.delivered, false, 0
+
+	err = pglogrepl.StartReplication(ctx, repl, s.src.SlotName(), pglogrepl.LSN(start),
+		pglogrepl.StartReplicationOptions{PluginArgs: proto.pluginArgs(s.src.PublicationName())})
+	if err != nil {
+		return classifyStartError(s.src.SlotName(), err)
+	}
+	s.log.Info("streaming", "slot", s.src.SlotName(), "from", start, "proto_version", proto.version)
+	return ss.receive(ctx, repl, NewDecoder(s.src.Name, NewCatalogTypes(conn)))
+}
+
+// prepareSlot decides between resuming the existing slot and starting over
+// with a new one. A slot that disappeared or was invalidated after the
+// snapshot means changes were lost: that is never papered over.
+func (ss *session) prepareSlot(ctx context.Context, conn *pgx.Conn) (slotState, error) {
+	name := ss.stream.src.SlotName()
+	slot, err := readSlot(ctx, conn, name)
+	if err != nil {
+		return slot, err
+	}
+	if !ss.snapshotDone {
+		if slot.Exists {
+			ss.stream.log.Info("dropping slot of an unfinished snapshot", "slot", name)
+			if err := dropSlot(ctx, conn, name); err != nil {
+				return slot, err
+			}
+		}
+		return slotState{}, nil
+	}
+	switch {
+	case !slot.Exists:
+		return slot, permanent(fmt.Errorf("%w: slot %q no longer exists, so changes since the last confirmed position are gone; "+
+			"restart projector with the source re-bootstrapped (capture.on_slot_lost: rebootstrap) to take a new snapshot", ErrSlotLost, name))
+	case slot.WALStatus == "lost":
+		return slot, permanent(fmt.Errorf("%w: the server invalidated slot %q (wal_status = lost, e.g. past max_slot_wal_keep_size); "+
+			"re-bootstrap the source (capture.on_slot_lost: rebootstrap) to take a new snapshot", ErrSlotLost, name))
+	case slot.Plugin != "pgoutput":
+		return slot, permanent(fmt.Errorf("slot %q uses plugin %q, not pgoutput: drop it (projector slots drop) or configure another slot name", name, slot.Plugin))
+	}
+	return slot, nil
+}
+
+func (s *Stream) replicationConn(ctx context.Context) (*pgconn.PgConn, error) {
+	cfg, err := pgconn.ParseConfig(s.src.DSN)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("source %q: the DSN cannot be parsed; check its syntax", s.src.Name))
+	}
+	cfg.RuntimeParams["replication"] = "database"
+	setSessionFormats(cfg.RuntimeParams)
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open replication connection to source %q: %w", s.src.Name, err)
+	}
+	return conn, nil
+}
+
+// receive reads the replication protocol until an error. Every wait is
+// bounded so that status updates go out well within wal_sender_timeout,
+// even while downstream applies backpressure.
+func (ss *session) receive(ctx context.Context, conn *pgconn.PgConn, dec *Decoder) error {
+	for {
+		if err := ss.maybeSendStatus(ctx, conn, false); err != nil {
+			return err
+		}
+		rctx, cancel := context.WithDeadline(ctx, ss.nextWake())
+		msg, err := conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if pgconn.Timeout(err) && ctx.Err() == nil {
+				continue
+			}
+			return fmt.Errorf("receive replication message: %w", err)
+		}
+		switch msg := msg.(type) {
+		case *pgproto3.CopyData:
+			if err := ss.handleCopyData(ctx, conn, dec, msg.Data); err != nil {
+				return err
+			}
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("replication stream: %w", pgconn.ErrorResponseToPgError(msg))
+		case *pgproto3.CopyDone:
+			return errors.New("replication stream ended by the server")
+		}
+	}
+}
+
+func (ss *session) handleCopyData(ctx context.Context, conn *pgconn.PgConn, dec *Decoder, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	switch data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+		if err != nil {
+			return permanent(fmt.Errorf("parse keepalive: %w", err))
+		}
+		ss.idleProgress(LSN(ka.ServerWALEnd))
+		return ss.maybeSendStatus(ctx, conn, ka.ReplyRequested)
+	case pglogrepl.XLogDataByteID:
+		xld, err := pglogrepl.ParseXLogData(data[1:])
+		if err != nil {
+			return permanent(fmt.Errorf("parse XLogData: %w", err))
+		}
+		return ss.handleWAL(ctx, conn, dec, xld)
+	}
+	return nil
+}
+
+func (ss *session) handleWAL(ctx context.Context, conn *pgconn.PgConn, dec *Decoder, xld pglogrepl.XLogData) error {
+	if len(xld.WALData) > 0 {
+		switch xld.WALData[0] {
+		case 'B':
+			ss.inTxn = true
+		case 'C':
+			ss.inTxn = false
+		}
+	}
+	txn, err := dec.Decode(ctx, LSN(xld.WALStart), xld.WALData)
+	if err != nil {
+		return decodeError(err)
+	}
+	if txn == nil {
+		return nil
+	}
+	if txn.EndLSN == 0 {
+		txn.EndLSN = txn.CommitLSN
+	}
+	if txn.CommitTime.IsZero() {
+		// A non-transactional message has no commit; the server's send time
+		// is the closest there is.
+		txn.CommitTime = xld.ServerTime
+	}
+	ss.decodedEnd = max(ss.decodedEnd, txn.EndLSN)
+	if txn.EndLSN <= ss.delivered {
+		// Sent again after a reconnect: downstream already has it.
+		return nil
+	}
+	return ss.push(ctx, conn, txn)
+}
+
+// push hands a transaction downstream, keeping the connection alive while
+// downstream is slow: backpressure stops reading, never the heartbeat.
+func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transaction) error {
+	ss.stream.track(txn)
+	ss.stream.metrics.observe(txn)
+	tick := time.NewTicker(ss.stream.opts.StatusInterval / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case ss.out <- txn:
+			ss.delivered = txn.EndLSN
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if err := ss.maybeSendStatus(ctx, conn, true); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// idleProgress lets the slot follow the server's WAL while this database
+// is quiet: when every decoded transaction is confirmed and none is open,
+// nothing below the keepalive's position is still owed downstream.
+func (ss *session) idleProgress(walEnd LSN) {
+	if !ss.inTxn && ss.stream.Confirmed() >= ss.decodedEnd && walEnd > ss.floor {
+		ss.floor = walEnd
+	}
+}
+
+func (ss *session) position() LSN { return max(ss.floor, ss.stream.Confirmed()) }
+
+func (ss *session) nextWake() time.Time {
+	// Wake at least every second to notice confirmations promptly.
+	soon := time.Now().Add(time.Second)
+	if ss.nextStatus.Before(soon) {
+		return ss.nextStatus
+	}
+	return soon
+}
+
+// maybeSendStatus reports the durable position when forced, when it moved,
+// or when the status interval passed.
+func (ss *session) maybeSendStatus(ctx context.Context, conn *pgconn.PgConn, force bool) error {
+	pos := ss.position()
+	now := time.Now()
+	if !force && pos == ss.lastStatus && now.Before(ss.nextStatus) {
+		return nil
+	}
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: pglogrepl.LSN(pos),
+		WALFlushPosition: pglogrepl.LSN(pos),
+		WALApplyPosition: pglogrepl.LSN(pos),
+		ClientTime:       now,
+	})
+	if err != nil {
+		return fmt.Errorf("send standby status update: %w", err)
+	}
+	ss.lastStatus = pos
+	ss.nextStatus = now.Add(ss.stream.opts.StatusInterval)
+	return nil
+}

@@ -1,0 +1,171 @@
+package capture
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+)
+
+// Checkpoint is the position downstream has durably applied for a source:
+// the stream resumes from it after a restart.
+type Checkpoint struct {
+	// SnapshotDone is true once the initial snapshot was applied completely.
+	// Without it the stream starts over with a new slot and a new snapshot.
+	SnapshotDone bool
+	// Applied is the EndLSN of the last transaction applied downstream.
+	Applied LSN
+}
+
+// DeliverFunc receives each transaction in commit order. It may block to
+// slow the stream down; an error stops the stream. It must not keep
+// references into a transaction it has not finished with once it returns
+// an error.
+type DeliverFunc func(ctx context.Context, txn *Transaction) error
+
+// Stream captures one source. Run delivers its transactions in commit
+// order; Confirm reports what is durable downstream, and only that is ever
+// confirmed to the server, so WAL for undelivered or unapplied changes is
+// kept.
+type Stream struct {
+	src     Source
+	opts    Options
+	log     *slog.Logger
+	metrics *Metrics
+
+	// confirmed is the highest EndLSN durable downstream; it only grows.
+	confirmed atomic.Uint64
+	// pending holds the commit times of delivered, unconfirmed transactions,
+	// oldest first, for the lag-in-seconds metric.
+	pendingMu sync.Mutex
+	pending   []pendingTxn
+}
+
+type pendingTxn struct {
+	end        LSN
+	commitTime time.Time
+}
+
+// NewStream prepares a stream for src; nothing connects before Run.
+func NewStream(src Source, opts Options, metrics *Metrics, log *slog.Logger) *Stream {
+	return &Stream{src: src, opts: opts.withDefaults(), metrics: metrics, log: log.With("source", src.Name)}
+}
+
+// Confirm marks every transaction with EndLSN <= lsn as durable downstream.
+// Calls may come from any goroutine; a lower LSN than before is ignored, so
+// the confirmed position never moves backwards.
+func (s *Stream) Confirm(lsn LSN) {
+	for {
+		cur := s.confirmed.Load()
+		if uint64(lsn) <= cur {
+			return
+		}
+		if s.confirmed.CompareAndSwap(cur, uint64(lsn)) {
+			break
+		}
+	}
+	s.pendingMu.Lock()
+	i := 0
+	for i < len(s.pending) && s.pending[i].end <= lsn {
+		i++
+	}
+	s.pending = s.pending[i:]
+	s.pendingMu.Unlock()
+}
+
+// Confirmed returns the highest LSN confirmed by downstream.
+func (s *Stream) Confirmed() LSN { return LSN(s.confirmed.Load()) }
+
+// LagSeconds is the age of the oldest committed transaction not yet durable
+// downstream, and 0 when everything delivered is confirmed.
+func (s *Stream) LagSeconds(now time.Time) float64 {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	if len(s.pending) == 0 {
+		return 0
+	}
+	return now.Sub(s.pending[0].commitTime).Seconds()
+}
+
+func (s *Stream) track(txn *Transaction) {
+	s.pendingMu.Lock()
+	s.pending = append(s.pending, pendingTxn{end: txn.EndLSN, commitTime: txn.CommitTime})
+	s.pendingMu.Unlock()
+}
+
+// Run captures until ctx ends or a fatal error occurs. Connection losses
+// and server restarts are retried with capped exponential backoff,
+// resuming from the confirmed position; transactions the server sends
+// again are recognised by LSN and not delivered twice.
+func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) error {
+	g, ctx := errgroup.WithContext(ctx)
+	txns := make(chan *Transaction, s.opts.Buffer)
+	g.Go(func() error {
+		defer close(txns)
+		return s.captureLoop(ctx, from, txns)
+	})
+	g.Go(func() error {
+		for txn := range txns {
+			if err := deliver(ctx, txn); err != nil {
+				return fmt.Errorf("source %q: deliver transaction %d at %s: %w", s.src.Name, txn.XID, txn.EndLSN, err)
+			}
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+func (s *Stream) captureLoop(ctx context.Context, from Checkpoint, out chan<- *Transaction) error {
+	sess := &session{stream: s, out: out, delivered: from.Applied, snapshotDone: from.SnapshotDone}
+	backoff := time.Second
+	for {
+		started := time.Now()
+		err := sess.run(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !isTransient(err) {
+			return fmt.Errorf("source %q: %w", s.src.Name, err)
+		}
+		if time.Since(started) > time.Minute {
+			backoff = time.Second
+		}
+		s.metrics.errors.WithLabelValues("capture").Inc()
+		s.log.Warn("replication interrupted; reconnecting", "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(jitter(backoff)):
+		}
+		backoff = min(backoff*2, s.opts.MaxBackoff)
+	}
+}
+
+// connect opens an ordinary connection to the source.
+func (s *Stream) connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(s.src.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("source %q: the DSN cannot be parsed; check its syntax (postgres://user@host:port/db)", s.src.Name)
+	}
+	setSessionFormats(cfg.RuntimeParams)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to source %q: %w", s.src.Name, err)
+	}
+	return conn, nil
+}
+
+// setSessionFormats pins the text formats values are decoded from, whatever
+// the server's or role's defaults: ISO dates, PostgreSQL intervals, floats
+// with every digit, times in UTC.
+func setSessionFormats(params map[string]string) {
+	params["DateStyle"] = "ISO"
+	params["IntervalStyle"] = "postgres"
+	params["extra_float_digits"] = "3"
+	params["TimeZone"] = "UTC"
+}
