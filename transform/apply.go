@@ -1,0 +1,271 @@
+package transform
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/projector-dev/projector/capture"
+)
+
+// applier applies a group of transactions to one indexed batch and
+// collects the documents the changes affect. Reads go through the batch, so
+// later changes in a group see the earlier ones.
+type applier struct {
+	plan  *plan
+	b     *pebble.Batch
+	dirty map[docRef]struct{}
+}
+
+func (a *applier) apply(ev *Event) error {
+	tp := a.plan.tables[tableID{ev.Source, ev.Table}]
+	if tp == nil {
+		return nil // a table no view uses
+	}
+	switch ev.Op {
+	case capture.Truncate:
+		return scanRows(a.b, tp.id, func(pk string) error { return a.remove(tp, pk) })
+	case capture.Delete:
+		pk, err := encodeKey(tp.key, ev.Before)
+		if err != nil {
+			return fmt.Errorf("delete from %s: %w", ev.Table, err)
+		}
+		return a.remove(tp, pk)
+	default:
+		return a.upsert(tp, ev)
+	}
+}
+
+func (a *applier) upsert(tp *tablePlan, ev *Event) error {
+	pk, err := encodeKey(tp.key, ev.After)
+	if err != nil {
+		return fmt.Errorf("%s into %s: %w", ev.Op, ev.Table, err)
+	}
+	old, err := readRow(a.b, tp.id, pk)
+	if err != nil {
+		return err
+	}
+	if ev.Op == capture.Update && ev.Before != nil {
+		// A changed primary key arrives as an update whose old key differs.
+		if oldPK, err := encodeKey(tp.key, ev.Before); err == nil && oldPK != pk {
+			moved, err := readRow(a.b, tp.id, oldPK)
+			if err != nil {
+				return err
+			}
+			if old == nil {
+				old = moved
+			}
+			if err := a.remove(tp, oldPK); err != nil {
+				return err
+			}
+		}
+	}
+	row := project(tp, ev.After, ev.Unchanged, old)
+	if old != nil {
+		if err := a.markAffected(tp, old, pk); err != nil {
+			return err
+		}
+		if err := a.writeIndexes(tp, old, pk, true); err != nil {
+			return err
+		}
+	}
+	v, err := json.Marshal(row)
+	if err != nil {
+		return err
+	}
+	if err := a.b.Set(rowKey(tp.id, pk), v, nil); err != nil {
+		return err
+	}
+	if err := a.writeIndexes(tp, row, pk, false); err != nil {
+		return err
+	}
+	return a.markAffected(tp, row, pk)
+}
+
+func (a *applier) remove(tp *tablePlan, pk string) error {
+	old, err := readRow(a.b, tp.id, pk)
+	if err != nil || old == nil {
+		return err
+	}
+	if err := a.markAffected(tp, old, pk); err != nil {
+		return err
+	}
+	if err := a.writeIndexes(tp, old, pk, true); err != nil {
+		return err
+	}
+	return a.b.Delete(rowKey(tp.id, pk), nil)
+}
+
+// removeSource forgets every row of a source, marking what they affected:
+// a re-bootstrapped source starts from its new snapshot alone.
+func (a *applier) removeSource(source string) error {
+	for id, tp := range a.plan.tables {
+		if id.source != source {
+			continue
+		}
+		if err := scanRows(a.b, id, func(pk string) error { return a.remove(tp, pk) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) writeIndexes(tp *tablePlan, row *storedRow, pk string, del bool) error {
+	for _, cols := range tp.indexes {
+		vals, ok := joinValues(row, cols)
+		if !ok {
+			continue // NULL joins nothing
+		}
+		k := append(indexPrefix(tp.id, cols, vals), pk...)
+		var err error
+		if del {
+			err = a.b.Delete(k, nil)
+		} else {
+			err = a.b.Set(k, nil, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markAffected marks every document that embeds row, in every view and
+// at every depth, by walking up the view trees through the join indexes.
+func (a *applier) markAffected(tp *tablePlan, row *storedRow, pk string) error {
+	for _, pl := range tp.nodes {
+		if err := a.ascend(pl.view, pl.node, []*storedRow{row}, []string{pk}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) ascend(v *View, n *Node, rows []*storedRow, pks []string) error {
+	if n.parent == nil {
+		for _, pk := range pks {
+			a.dirty[docRef{view: v.Name, id: pk}] = struct{}{}
+		}
+		return nil
+	}
+	parent := n.parent
+	seen := map[string]bool{}
+	var parentPKs []string
+	for _, row := range rows {
+		vals, ok := joinValues(row, n.relatedCols())
+		if !ok {
+			continue
+		}
+		found, err := lookup(a.b, parent.id(), n.parentCols(), vals)
+		if err != nil {
+			return err
+		}
+		for _, pk := range found {
+			if !seen[pk] {
+				seen[pk] = true
+				parentPKs = append(parentPKs, pk)
+			}
+		}
+	}
+	if parent.parent == nil {
+		return a.ascend(v, parent, nil, parentPKs)
+	}
+	parentRows := make([]*storedRow, 0, len(parentPKs))
+	for _, pk := range parentPKs {
+		r, err := readRow(a.b, parent.id(), pk)
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			parentRows = append(parentRows, r)
+		}
+	}
+	return a.ascend(v, parent, parentRows, parentPKs)
+}
+
+// project keeps the columns the views need, in document form. TOASTed
+// columns the update did not resend keep their previous value.
+func project(tp *tablePlan, after capture.Row, unchanged []string, old *storedRow) *storedRow {
+	row := &storedRow{Values: make(map[string]json.RawMessage, len(after))}
+	for col, v := range after {
+		if !tp.stores(col) {
+			continue
+		}
+		row.Values[col] = appendJSON(nil, v)
+		if isNumeric(v) {
+			row.Numeric = append(row.Numeric, col)
+		}
+	}
+	if old == nil {
+		return row
+	}
+	for _, col := range unchanged {
+		if prev, ok := old.Values[col]; ok && tp.stores(col) {
+			row.Values[col] = prev
+			if old.isNumeric(col) {
+				row.Numeric = append(row.Numeric, col)
+			}
+		}
+	}
+	return row
+}
+
+// encodeKey renders a row's key columns as the JSON array used in store
+// keys and, through docID, as document IDs.
+func encodeKey(cols []string, row capture.Row) (string, error) {
+	if row == nil {
+		return "", fmt.Errorf("no row values for key %v", cols)
+	}
+	b := []byte{'['}
+	for i, c := range cols {
+		v, ok := row[c]
+		if !ok || v == nil {
+			return "", fmt.Errorf("key column %s is missing", c)
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSON(b, v)
+	}
+	return string(append(b, ']')), nil
+}
+
+// joinValues renders a stored row's join columns like encodeKey does; a
+// NULL or absent column joins nothing.
+func joinValues(row *storedRow, cols []string) (string, bool) {
+	b := []byte{'['}
+	for i, c := range cols {
+		raw, ok := row.Values[c]
+		if !ok || string(raw) == "null" {
+			return "", false
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, raw...)
+	}
+	return string(append(b, ']')), true
+}
+
+// docID turns a stored key into the document _id: the bare value for a
+// single-column key, the values joined by "|" for a composite one.
+func docID(pk string) string {
+	var parts []json.RawMessage
+	if json.Unmarshal([]byte(pk), &parts) != nil {
+		return pk
+	}
+	id := ""
+	for i, p := range parts {
+		if i > 0 {
+			id += "|"
+		}
+		var s string
+		if json.Unmarshal(p, &s) == nil {
+			id += s
+		} else {
+			id += string(p)
+		}
+	}
+	return id
+}

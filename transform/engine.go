@@ -1,0 +1,327 @@
+package transform
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/sink"
+)
+
+// Writer takes finished documents: the sink's bulk writer. Submit calls ack
+// once every document of the call is durable, in the order of the calls,
+// and blocks while the writer's buffer is full.
+type Writer interface {
+	Submit(ctx context.Context, docs []sink.Document, ack func()) error
+}
+
+// Confirmer learns the positions that are durable end to end: applied to
+// the store and every affected document acknowledged by the index.
+type Confirmer func(source string, lsn capture.LSN)
+
+// Options tunes the engine. The zero value is usable.
+type Options struct {
+	// MaxGroupEvents bounds how many events are applied in one atomic
+	// batch; under load transactions are grouped, so a document changed by
+	// several of them is written once.
+	MaxGroupEvents int
+	// IndexName maps a view to the index or alias its documents are written
+	// to; the view name (its alias) by default.
+	IndexName func(view string) string
+}
+
+// Engine keeps the views' documents equal to the join of their source
+// tables: it applies domain events to the store, re-derives exactly the
+// documents they affect and hands them to the writer.
+type Engine struct {
+	store    *Store
+	plan     *plan
+	out      Writer
+	confirm  Confirmer
+	opts     Options
+	log      *slog.Logger
+	metrics  *Metrics
+	versions *versions
+	seq      uint64
+
+	ackMu   sync.Mutex
+	acked   []groupAck
+	ackWake chan struct{}
+}
+
+// groupAck is what becomes true when the documents of one group are
+// durable.
+type groupAck struct {
+	seq       uint64
+	refs      []docRef
+	positions map[string]capture.LSN
+	oldest    map[string]time.Time // per view, the oldest commit time it reflects
+	at        time.Time
+}
+
+// NewEngine compiles the views over store.
+func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts Options, metrics *Metrics, log *slog.Logger) (*Engine, error) {
+	p, err := newPlan(views)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := store.loadVersions()
+	if err != nil {
+		return nil, fmt.Errorf("load document versions: %w", err)
+	}
+	if opts.MaxGroupEvents <= 0 {
+		opts.MaxGroupEvents = 10000
+	}
+	if opts.IndexName == nil {
+		opts.IndexName = func(view string) string { return view }
+	}
+	return &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
+		metrics: metrics, versions: vs, ackWake: make(chan struct{}, 1)}, nil
+}
+
+// Checkpoint says where capture of source resumes.
+func (e *Engine) Checkpoint(source string) (capture.Checkpoint, error) {
+	return e.store.Checkpoint(source)
+}
+
+// Run applies transactions from in until ctx ends or in is closed. First it
+// sends again the documents that were pending when projector last
+// stopped, then confirms each source's applied position once they are
+// durable.
+func (e *Engine) Run(ctx context.Context, in <-chan *Transaction) error {
+	if err := e.resendPending(ctx); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.ackWake:
+			if err := e.settle(); err != nil {
+				return err
+			}
+		case txn, ok := <-in:
+			if !ok {
+				return nil
+			}
+			if err := e.applyGroup(ctx, e.collect(txn, in)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// collect groups the transactions already waiting, up to the size bound:
+// grouping is free under load and costs no latency when idle.
+func (e *Engine) collect(first *Transaction, in <-chan *Transaction) []*Transaction {
+	group := []*Transaction{first}
+	events := len(first.Events)
+	for events < e.opts.MaxGroupEvents {
+		select {
+		case txn, ok := <-in:
+			if !ok {
+				return group
+			}
+			group = append(group, txn)
+			events += len(txn.Events)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
+	e.seq++
+	b := e.store.db.NewIndexedBatch()
+	defer b.Close()
+	a := &applier{plan: e.plan, b: b, dirty: map[docRef]struct{}{}}
+	ack := groupAck{seq: e.seq, positions: map[string]capture.LSN{}, oldest: map[string]time.Time{}}
+	var oldest time.Time
+	for _, txn := range group {
+		applied, err := e.applyTxn(a, txn)
+		if err != nil {
+			return err
+		}
+		ack.positions[txn.Source] = max(ack.positions[txn.Source], txn.EndLSN)
+		if applied && (oldest.IsZero() || txn.CommitTime.Before(oldest)) {
+			oldest = txn.CommitTime
+		}
+	}
+	seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
+	for ref := range a.dirty {
+		if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
+			return err
+		}
+		ack.refs = append(ack.refs, ref)
+		ack.oldest[ref.view] = oldest
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit state: %w", err)
+	}
+	return e.send(ctx, ack)
+}
+
+// applyTxn applies one transaction unless the store already has it (a
+// redelivery after a restart), and advances the source's checkpoint.
+func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
+	cp, err := readCheckpoint(a.b, txn.Source)
+	if err != nil {
+		return false, err
+	}
+	if !txn.Snapshot && txn.EndLSN <= cp.Applied {
+		return false, nil
+	}
+	if txn.Reset {
+		if err := a.removeSource(txn.Source); err != nil {
+			return false, fmt.Errorf("reset source %q: %w", txn.Source, err)
+		}
+		cp = capture.Checkpoint{}
+	}
+	for i := range txn.Events {
+		if err := a.apply(&txn.Events[i]); err != nil {
+			return false, fmt.Errorf("apply %s of transaction %d (%s at %s): %w",
+				txn.Events[i].Type, txn.XID, txn.Source, txn.EndLSN, err)
+		}
+	}
+	cp.Applied = max(cp.Applied, txn.EndLSN)
+	cp.SnapshotDone = cp.SnapshotDone || txn.SnapshotDone
+	e.metrics.events.Add(float64(len(txn.Events)))
+	return true, writeCheckpoint(a.b, txn.Source, cp)
+}
+
+// send builds the documents of a group from the committed state and
+// submits them; the acknowledgement comes back through settle.
+func (e *Engine) send(ctx context.Context, ack groupAck) error {
+	if err := e.store.reserve(e.versions, len(ack.refs)); err != nil {
+		return fmt.Errorf("reserve document versions: %w", err)
+	}
+	docs := make([]sink.Document, 0, len(ack.refs))
+	snap := e.store.db.NewSnapshot()
+	defer snap.Close()
+	for _, ref := range ack.refs {
+		v := e.plan.byName[ref.view]
+		if v == nil {
+			continue // a view removed from the configuration
+		}
+		src, err := buildDoc(snap, v, ref.id)
+		if err != nil {
+			return fmt.Errorf("build %s document %s: %w", ref.view, ref.id, err)
+		}
+		docs = append(docs, sink.Document{
+			Index: e.opts.IndexName(ref.view), ID: docID(ref.id), Version: e.versions.take(),
+			Source: src, View: ref.view, Position: positionsString(ack.positions),
+		})
+	}
+	e.metrics.documents.Add(float64(len(docs)))
+	if len(docs) == 0 {
+		e.acknowledged(ack)
+		return nil
+	}
+	return e.out.Submit(ctx, docs, func() { e.acknowledged(ack) })
+}
+
+// acknowledged runs on the writer's goroutine; the engine's own goroutine
+// settles, so that only it writes to the store.
+func (e *Engine) acknowledged(ack groupAck) {
+	ack.at = time.Now()
+	e.ackMu.Lock()
+	e.acked = append(e.acked, ack)
+	e.ackMu.Unlock()
+	select {
+	case e.ackWake <- struct{}{}:
+	default:
+	}
+}
+
+// settle clears the pending marks of acknowledged documents (unless a
+// later group marked them again) and confirms the positions.
+func (e *Engine) settle() error {
+	e.ackMu.Lock()
+	acks := e.acked
+	e.acked = nil
+	e.ackMu.Unlock()
+	for _, ack := range acks {
+		b := e.store.db.NewBatch()
+		for _, ref := range ack.refs {
+			v, ok, err := get(e.store.db, dirtyKey(ref))
+			if err != nil {
+				b.Close()
+				return err
+			}
+			if ok && binary.BigEndian.Uint64(v) == ack.seq {
+				if err := b.Delete(dirtyKey(ref), nil); err != nil {
+					b.Close()
+					return err
+				}
+			}
+		}
+		// Losing these deletes in a crash only means sending again.
+		if err := b.Commit(pebble.NoSync); err != nil {
+			return fmt.Errorf("clear pending documents: %w", err)
+		}
+		for view, t := range ack.oldest {
+			if !t.IsZero() {
+				e.metrics.viewLag.WithLabelValues(view).Observe(ack.at.Sub(t).Seconds())
+			}
+		}
+		for source, lsn := range ack.positions {
+			e.confirm(source, lsn)
+		}
+	}
+	return nil
+}
+
+// resendPending sends the documents that were derived but not acknowledged
+// when projector stopped, and confirms every source's applied position
+// once they are durable.
+func (e *Engine) resendPending(ctx context.Context) error {
+	refs, err := e.store.dirtyDocs()
+	if err != nil {
+		return fmt.Errorf("read pending documents: %w", err)
+	}
+	e.seq++
+	ack := groupAck{seq: e.seq, refs: refs, positions: map[string]capture.LSN{}}
+	for _, pl := range e.plan.tables {
+		cp, err := e.store.Checkpoint(pl.id.source)
+		if err != nil {
+			return err
+		}
+		if cp.Applied > 0 {
+			ack.positions[pl.id.source] = cp.Applied
+		}
+	}
+	// Re-mark under this group's number so the acknowledgement clears them.
+	b := e.store.db.NewBatch()
+	seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
+	for _, ref := range refs {
+		if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
+			b.Close()
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("mark pending documents: %w", err)
+	}
+	if len(refs) > 0 {
+		e.log.Info("sending documents left pending at the last stop", "documents", len(refs))
+	}
+	return e.send(ctx, ack)
+}
+
+func positionsString(p map[string]capture.LSN) string {
+	s := ""
+	for source, lsn := range p {
+		if s != "" {
+			s += " "
+		}
+		s += source + "@" + lsn.String()
+	}
+	return s
+}

@@ -1,0 +1,209 @@
+package transform
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/projector-dev/projector/capture"
+)
+
+func wantDoc(t *testing.T, h *harness, id string, want string) {
+	t.Helper()
+	got := h.index.doc(t, id)
+	var w map[string]any
+	if want == "" {
+		if got != nil {
+			t.Fatalf("document %s: want none, got %v", id, got)
+		}
+		return
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, w) {
+		gj, _ := json.Marshal(got)
+		t.Fatalf("document %s:\n got %s\nwant %s", id, gj, want)
+	}
+}
+
+// seed writes one order with everything it joins.
+func seed(h *harness) {
+	h.sync("consumers", h.txn("consumers", ins("consumers", capture.Row{"id": int64(7), "name": "Ada", "email": "ada@example.com"})))
+	h.sync("restaurants", h.txn("restaurants",
+		ins("restaurants", capture.Row{"id": int64(3), "name": "Pho 99"}),
+		ins("menu_items", capture.Row{"id": int64(30), "restaurant_id": int64(3), "name": "pho"}),
+		ins("menu_items", capture.Row{"id": int64(31), "restaurant_id": int64(3), "name": "banh mi"})))
+	h.sync("orders", h.txn("orders",
+		ins("orders", capture.Row{"id": int64(1), "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": int64(1250)}),
+		ins("order_line_items", capture.Row{"id": int64(10), "order_id": int64(1), "menu_item_id": int64(30), "quantity": int64(2)}),
+		ins("order_line_items", capture.Row{"id": int64(11), "order_id": int64(1), "menu_item_id": int64(31), "quantity": int64(1)})))
+	h.sync("deliveries", h.txn("deliveries", ins("deliveries", capture.Row{"id": int64(100), "order_id": int64(1), "status": "assigned"})))
+}
+
+const seededOrder = `{"id":1,"consumer_id":7,"status":"new","total_cents":1250,
+	"consumer":{"name":"Ada","contact_email":"ada@example.com"},
+	"restaurant":{"name":"Pho 99"},
+	"line_items":[{"quantity":2,"menu_item":{"name":"pho"}},{"quantity":1,"menu_item":{"name":"banh mi"}}],
+	"delivery":{"status":"assigned"}}`
+
+func TestJoinedDocument(t *testing.T) {
+	h := newHarness(t, newMemoryIndex(), t.TempDir())
+	seed(h)
+	wantDoc(t, h, "1", seededOrder)
+}
+
+func TestChangesReachEveryEmbeddingDocument(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(h *harness)
+		want   string
+	}{
+		{"restaurant renamed", func(h *harness) {
+			h.sync("restaurants", h.txn("restaurants", upd("restaurants", capture.Row{"id": int64(3), "name": "Pho 100"})))
+		}, `"restaurant":{"name":"Pho 100"}`},
+		{"menu item renamed two levels down", func(h *harness) {
+			h.sync("restaurants", h.txn("restaurants", upd("menu_items", capture.Row{"id": int64(30), "restaurant_id": int64(3), "name": "pho ga"})))
+		}, `"line_items":[{"quantity":2,"menu_item":{"name":"pho ga"}},{"quantity":1,"menu_item":{"name":"banh mi"}}]`},
+		{"consumer deleted leaves null", func(h *harness) {
+			h.sync("consumers", h.txn("consumers", del("consumers", 7)))
+		}, `"consumer":null`},
+		{"line item deleted", func(h *harness) {
+			h.sync("orders", h.txn("orders", del("order_line_items", 10)))
+		}, `"line_items":[{"quantity":1,"menu_item":{"name":"banh mi"}}]`},
+		{"delivery status changes", func(h *harness) {
+			h.sync("deliveries", h.txn("deliveries", upd("deliveries", capture.Row{"id": int64(100), "order_id": int64(1), "status": "delivered"})))
+		}, `"delivery":{"status":"delivered"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, newMemoryIndex(), t.TempDir())
+			seed(h)
+			c.change(h)
+			got, _ := json.Marshal(h.index.doc(t, "1"))
+			var want map[string]any
+			if err := json.Unmarshal([]byte("{"+c.want+"}"), &want); err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			_ = json.Unmarshal(got, &doc)
+			for k, v := range want {
+				if !reflect.DeepEqual(doc[k], v) {
+					t.Fatalf("field %s: got %v, want %v (document %s)", k, doc[k], v, got)
+				}
+			}
+		})
+	}
+}
+
+func TestLineItemMovesBetweenOrders(t *testing.T) {
+	h := newHarness(t, newMemoryIndex(), t.TempDir())
+	seed(h)
+	h.sync("orders", h.txn("orders",
+		ins("orders", capture.Row{"id": int64(2), "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": int64(0)}),
+		upd("order_line_items", capture.Row{"id": int64(11), "order_id": int64(2), "menu_item_id": int64(31), "quantity": int64(1)})))
+	if got := len(h.index.doc(t, "1")["line_items"].([]any)); got != 1 {
+		t.Fatalf("order 1 has %d line items after the move, want 1", got)
+	}
+	if got := len(h.index.doc(t, "2")["line_items"].([]any)); got != 1 {
+		t.Fatalf("order 2 has %d line items after the move, want 1", got)
+	}
+}
+
+func TestRootDeleteRemovesDocument(t *testing.T) {
+	h := newHarness(t, newMemoryIndex(), t.TempDir())
+	seed(h)
+	h.sync("orders", h.txn("orders", del("orders", 1)))
+	wantDoc(t, h, "1", "")
+}
+
+func TestFanOut(t *testing.T) {
+	h := newHarness(t, newMemoryIndex(), t.TempDir())
+	seed(h)
+	var changes []capture.Change
+	for i := int64(2); i <= 2000; i++ {
+		changes = append(changes, ins("orders", capture.Row{"id": i, "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": i}))
+	}
+	h.sync("orders", h.txn("orders", changes...))
+	h.sync("restaurants", h.txn("restaurants", upd("restaurants", capture.Row{"id": int64(3), "name": "Pho Palace"})))
+	for i := 1; i <= 2000; i++ {
+		doc := h.index.doc(t, fmt.Sprint(i))
+		if name := doc["restaurant"].(map[string]any)["name"]; name != "Pho Palace" {
+			t.Fatalf("order %d still shows restaurant %v", i, name)
+		}
+	}
+}
+
+func TestUnchangedToastKeepsValue(t *testing.T) {
+	h := newHarness(t, newMemoryIndex(), t.TempDir())
+	seed(h)
+	h.sync("consumers", h.txn("consumers", upd("consumers", capture.Row{"id": int64(7), "email": "new@example.com"}, "name")))
+	if got := h.index.doc(t, "1")["consumer"].(map[string]any)["name"]; got != "Ada" {
+		t.Fatalf("unchanged TOAST column became %v, want Ada", got)
+	}
+}
+
+func TestGroupWritesEachDocumentOnce(t *testing.T) {
+	h := newHarness(t, newMemoryIndex(), t.TempDir())
+	seed(h)
+	before := h.index.writes
+	h.sync("orders", h.txn("orders",
+		upd("orders", capture.Row{"id": int64(1), "consumer_id": int64(7), "restaurant_id": int64(3), "status": "paid", "total_cents": int64(1250)}),
+		upd("order_line_items", capture.Row{"id": int64(10), "order_id": int64(1), "menu_item_id": int64(30), "quantity": int64(3)}),
+		upd("orders", capture.Row{"id": int64(1), "consumer_id": int64(7), "restaurant_id": int64(3), "status": "cooking", "total_cents": int64(1250)})))
+	if n := h.index.writes - before; n != 1 {
+		t.Fatalf("one transaction changing document 1 three times wrote it %d times, want 1", n)
+	}
+	if got := h.index.doc(t, "1")["status"]; got != "cooking" {
+		t.Fatalf("status %v, want cooking", got)
+	}
+}
+
+// TestPendingDocumentsSurviveRestart: documents derived but not yet
+// acknowledged are sent again after a restart, and positions are confirmed
+// only once they are durable.
+func TestPendingDocumentsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	index := newMemoryIndex()
+	index.hold = true
+	h := newHarness(t, index, dir)
+	seed2 := func() capture.LSN {
+		h.txn("consumers", ins("consumers", capture.Row{"id": int64(7), "name": "Ada", "email": "a@x"}))
+		return h.txn("orders", ins("orders", capture.Row{"id": int64(1), "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": int64(5)}))
+	}
+	lsn := seed2()
+	h.txn("consumers", upd("consumers", capture.Row{"id": int64(7), "name": "Grace", "email": "a@x"}))
+	h.stop()
+	h.mu.Lock()
+	if h.confirmed["orders"] != 0 {
+		t.Fatalf("orders confirmed at %s while its documents were never acknowledged", h.confirmed["orders"])
+	}
+	h.mu.Unlock()
+
+	fresh := newMemoryIndex() // the index lost everything it had not acknowledged
+	h2 := newHarness(t, fresh, dir)
+	h2.sync("orders", lsn)
+	if got := fresh.doc(t, "1")["consumer"].(map[string]any)["name"]; got != "Grace" {
+		t.Fatalf("resent document shows consumer %v, want Grace", got)
+	}
+	cp, err := h2.engine.Checkpoint("orders")
+	if err != nil || cp.Applied != lsn {
+		t.Fatalf("checkpoint of orders: %+v, %v; want applied %s", cp, err, lsn)
+	}
+}
+
+func TestRedeliveredTransactionIsSkipped(t *testing.T) {
+	h := newHarness(t, newMemoryIndex(), t.TempDir())
+	seed(h)
+	lsn := h.txn("consumers", upd("consumers", capture.Row{"id": int64(7), "name": "Grace", "email": "g@x"}))
+	h.sync("consumers", lsn)
+	// The same position again, with different content: a replay must not apply.
+	ct := &capture.Transaction{Source: "consumers", CommitLSN: lsn, EndLSN: lsn,
+		Changes: []capture.Change{upd("consumers", capture.Row{"id": int64(7), "name": "Replayed", "email": "g@x"})}}
+	h.in <- FromCapture(ct, nil)
+	h.sync("consumers", h.txn("consumers"))
+	if got := h.index.doc(t, "1")["consumer"].(map[string]any)["name"]; got != "Grace" {
+		t.Fatalf("a redelivered transaction was applied again: consumer is %v", got)
+	}
+}

@@ -1,0 +1,31 @@
+package transform
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the transform stage's Prometheus metrics.
+type Metrics struct {
+	events    prometheus.Counter
+	documents prometheus.Counter
+	viewLag   *prometheus.HistogramVec
+}
+
+// NewMetrics creates the transform metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "projector_events_applied_total",
+			Help: "Domain events applied to the local state.",
+		}),
+		documents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "projector_documents_built_total",
+			Help: "View documents re-derived from the local state and handed to the sink.",
+		}),
+		viewLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "projector_view_lag_seconds",
+			Help:    "Time from a source commit to the index acknowledging the view documents it changed.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"view"}),
+	}
+	reg.MustRegister(m.events, m.documents, m.viewLag)
+	return m
+}

@@ -1,0 +1,244 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/projector-dev/projector/capture"
+)
+
+// Store is projector's durable local state: the columns the views need of
+// every captured row, reverse indexes over join columns, each source's
+// applied position and the documents not yet acknowledged by the index.
+// All of a group of transactions is committed in one atomic, synced batch,
+// so state, positions and pending documents never disagree after a crash.
+type Store struct {
+	db *pebble.DB
+}
+
+// Key spaces. Parts are separated by 0x00, which JSON-encoded values and
+// identifiers never contain.
+const (
+	spaceRow        = "r"
+	spaceIndex      = "x"
+	spaceCheckpoint = "c"
+	spaceDirty      = "d"
+	spaceMeta       = "m"
+)
+
+// OpenStore opens (creating if needed) the store in dir.
+func OpenStore(dir string) (*Store, error) {
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open state store %s: %w", dir, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close flushes and closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+func key(space string, parts ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString(space)
+	for _, p := range parts {
+		b.WriteByte(0)
+		b.WriteString(p)
+	}
+	return b.Bytes()
+}
+
+// prefixEnd is the first key after every key that starts with p.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// storedRow is a row as kept in the store: column values already in their
+// document JSON form, and which of them are PostgreSQL numerics (kept as
+// exact strings; a view may ask for numbers).
+type storedRow struct {
+	Values  map[string]json.RawMessage `json:"v"`
+	Numeric []string                   `json:"n,omitempty"`
+}
+
+func (r *storedRow) isNumeric(col string) bool {
+	for _, c := range r.Numeric {
+		if c == col {
+			return true
+		}
+	}
+	return false
+}
+
+func get(rd pebble.Reader, k []byte) ([]byte, bool, error) {
+	v, closer, err := rd.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := bytes.Clone(v)
+	return out, true, closer.Close()
+}
+
+func rowKey(t tableID, pk string) []byte { return key(spaceRow, t.source, t.table.String(), pk) }
+
+func readRow(rd pebble.Reader, t tableID, pk string) (*storedRow, error) {
+	v, ok, err := get(rd, rowKey(t, pk))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var r storedRow
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
+	}
+	return &r, nil
+}
+
+func indexPrefix(t tableID, cols []string, vals string) []byte {
+	return append(key(spaceIndex, t.source, t.table.String(), fmt.Sprint(cols), vals), 0)
+}
+
+// lookup returns the primary keys of the rows of t whose cols equal vals,
+// in key order so documents list related rows deterministically.
+func lookup(rd pebble.Reader, t tableID, cols []string, vals string) ([]string, error) {
+	prefix := indexPrefix(t, cols, vals)
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	var pks []string
+	for it.First(); it.Valid(); it.Next() {
+		pks = append(pks, string(it.Key()[len(prefix):]))
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("look up %s by %v: %w", t.table, cols, err)
+	}
+	return pks, nil
+}
+
+// scanRows calls fn with the primary key of every stored row of t.
+func scanRows(rd pebble.Reader, t tableID, fn func(pk string) error) error {
+	prefix := append(key(spaceRow, t.source, t.table.String()), 0)
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	var pks []string
+	for it.First(); it.Valid(); it.Next() {
+		pks = append(pks, string(it.Key()[len(prefix):]))
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("scan %s: %w", t.table, err)
+	}
+	for _, pk := range pks {
+		if err := fn(pk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Checkpoint returns what the store has applied of a source.
+func (s *Store) Checkpoint(source string) (capture.Checkpoint, error) {
+	return readCheckpoint(s.db, source)
+}
+
+func readCheckpoint(rd pebble.Reader, source string) (capture.Checkpoint, error) {
+	var cp capture.Checkpoint
+	v, ok, err := get(rd, key(spaceCheckpoint, source))
+	if err != nil || !ok {
+		return cp, err
+	}
+	if err := json.Unmarshal(v, &cp); err != nil {
+		return cp, fmt.Errorf("checkpoint of source %q is corrupt: %w", source, err)
+	}
+	return cp, nil
+}
+
+func writeCheckpoint(b *pebble.Batch, source string, cp capture.Checkpoint) error {
+	v, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	return b.Set(key(spaceCheckpoint, source), v, nil)
+}
+
+// docRef names one document of one view.
+type docRef struct {
+	view string
+	id   string // the root row's primary key, as stored
+}
+
+func dirtyKey(ref docRef) []byte { return key(spaceDirty, ref.view, ref.id) }
+
+// dirtyDocs lists every document awaiting acknowledgement.
+func (s *Store) dirtyDocs() ([]docRef, error) {
+	prefix := []byte(spaceDirty + "\x00")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	var refs []docRef
+	for it.First(); it.Valid(); it.Next() {
+		parts := bytes.SplitN(it.Key()[len(prefix):], []byte{0}, 2)
+		if len(parts) == 2 {
+			refs = append(refs, docRef{view: string(parts[0]), id: string(parts[1])})
+		}
+	}
+	return refs, it.Close()
+}
+
+// versionBlock is how many document versions are reserved at a time; the
+// reservation is durable, so versions keep growing across crashes.
+const versionBlock = 1 << 20
+
+// versions hands out external document versions that only ever grow: a
+// newer build of a document always carries a higher version, so the search
+// engine refuses any older revision that arrives late.
+type versions struct {
+	next, ceiling uint64
+}
+
+func (s *Store) loadVersions() (*versions, error) {
+	v, ok, err := get(s.db, key(spaceMeta, "version-ceiling"))
+	if err != nil {
+		return nil, err
+	}
+	// The clock seeds the counter so that even a store rebuilt from scratch
+	// writes versions above those of the documents already indexed.
+	next := uint64(time.Now().UnixMicro())
+	if ok {
+		next = max(next, binary.BigEndian.Uint64(v))
+	}
+	return &versions{next: next, ceiling: next}, nil
+}
+
+// reserve makes sure n more versions are durable before they are used.
+func (s *Store) reserve(vs *versions, n int) error {
+	if vs.next+uint64(n) <= vs.ceiling {
+		return nil
+	}
+	vs.ceiling = vs.next + uint64(n) + versionBlock
+	return s.db.Set(key(spaceMeta, "version-ceiling"), binary.BigEndian.AppendUint64(nil, vs.ceiling), pebble.Sync)
+}
+
+func (vs *versions) take() int64 {
+	v := vs.next
+	vs.next++
+	return int64(v)
+}

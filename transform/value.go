@@ -1,0 +1,94 @@
+package transform
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/projector-dev/projector/capture"
+)
+
+// appendJSON writes a captured value in its document form: timestamps as
+// RFC 3339, numerics as exact strings, bytea as base64, json as is. NaN and
+// infinite floats have no JSON form and become null.
+func appendJSON(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return append(b, "null"...)
+		}
+		return strconv.AppendFloat(b, x, 'g', -1, 64)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case string:
+		return appendString(b, x)
+	case capture.Numeric:
+		return appendString(b, string(x))
+	case time.Time:
+		return appendString(b, x.UTC().Format(time.RFC3339Nano))
+	case []byte:
+		return appendString(b, base64.StdEncoding.EncodeToString(x))
+	case json.RawMessage:
+		if len(x) == 0 {
+			return append(b, "null"...)
+		}
+		return append(b, x...)
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, e)
+		}
+		return append(b, ']')
+	default:
+		return appendString(b, fmt.Sprint(x))
+	}
+}
+
+func appendString(b []byte, s string) []byte {
+	out, err := json.Marshal(s)
+	if err != nil {
+		// A Go string always marshals; keep the document valid regardless.
+		return append(b, `""`...)
+	}
+	return append(b, out...)
+}
+
+// isNumeric reports whether v is a PostgreSQL numeric (or an array of them).
+func isNumeric(v any) bool {
+	switch x := v.(type) {
+	case capture.Numeric:
+		return true
+	case []any:
+		for _, e := range x {
+			if e != nil {
+				return isNumeric(e)
+			}
+		}
+	}
+	return false
+}
+
+// numberForm turns an exact numeric string into a JSON number when it is
+// finite; NaN and infinities stay strings.
+func numberForm(raw json.RawMessage) json.RawMessage {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return raw
+	}
+	if _, err := strconv.ParseFloat(s, 64); err != nil || s == "NaN" || s == "Infinity" || s == "-Infinity" {
+		return raw
+	}
+	return json.RawMessage(s)
+}
