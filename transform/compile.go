@@ -20,7 +20,7 @@ func Compile(views []config.View, schema Schema) ([]*View, error) {
 	out := make([]*View, 0, len(views))
 	for _, cv := range views {
 		c := compiler{schema: schema}
-		root := c.node(cv.Pos, cv.Root, cv.Fields, cv.AllColumns, nil)
+		root := c.node(cv.Pos, cv.Root, cv.Fields, cv.AllColumns)
 		if root != nil {
 			root.Kind = Root
 			root.Children = c.relations(cv.Relations, root)
@@ -55,7 +55,7 @@ func (c *compiler) table(pos config.Pos, ref config.TableRef) *capture.TableInfo
 	return info
 }
 
-func (c *compiler) node(pos config.Pos, ref config.TableRef, fields []config.Field, all bool, _ *Node) *Node {
+func (c *compiler) node(pos config.Pos, ref config.TableRef, fields []config.Field, all bool) *Node {
 	info := c.table(pos, ref)
 	if info == nil {
 		return nil
@@ -74,7 +74,7 @@ func (c *compiler) node(pos config.Pos, ref config.TableRef, fields []config.Fie
 func (c *compiler) relations(rels []config.Relation, parent *Node) []*Node {
 	var out []*Node
 	for _, r := range rels {
-		n := c.node(r.Pos, r.Table, r.Fields, r.AllColumns, parent)
+		n := c.node(r.Pos, r.Table, r.Fields, r.AllColumns)
 		if n == nil {
 			continue
 		}
