@@ -28,7 +28,8 @@
 // slot and publication "projector_<name>" unless slot and publication say
 // otherwise. The sink also takes username with password or password_file,
 // api_key or api_key_file, ca_cert_file, insecure_skip_verify, timeout,
-// gzip, bulk_actions, bulk_bytes, flush_interval and concurrency; a view
+// gzip, bulk_actions, bulk_bytes, flush_interval, concurrency and
+// index_prefix (put in front of every alias and index name); a view
 // takes numeric (string or number) and settings (shards, replicas,
 // refresh_interval). state.dir, http.listen, capture.on_slot_lost (stop or
 // rebootstrap), readiness.max_lag, shutdown.grace, log.format and log.level

@@ -34,6 +34,9 @@ type Sink struct {
 	FlushInterval Duration `yaml:"flush_interval"`
 	// Concurrency is how many bulk requests may be in flight at once.
 	Concurrency int `yaml:"concurrency"`
+	// IndexPrefix is put in front of every view's alias and index name, so
+	// several deployments (or test runs) can share one cluster.
+	IndexPrefix string `yaml:"index_prefix"`
 }
 
 // String describes the sink without its secrets.
@@ -61,6 +64,7 @@ func (s Sink) LogValue() slog.Value {
 		slog.String("bulk_bytes", r.BulkBytes.String()),
 		slog.String("flush_interval", r.FlushInterval.String()),
 		slog.Int("concurrency", r.Concurrency),
+		slog.String("index_prefix", r.IndexPrefix),
 	)
 }
 

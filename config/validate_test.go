@@ -56,7 +56,7 @@ FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"negative bulk bytes", addToSink("  bulk_bytes: -1"), nil, `FILE:8:3: sink.bulk_bytes: must be greater than 0, got -1; e.g. 5MiB`},
 		{"bulk bytes unit", addToSink("  bulk_bytes: 5XB"), nil, `FILE:8:15: sink.bulk_bytes: "5XB" is not a size; write it like 5MiB, 5MB or 5242880`},
 		{"zero concurrency", addToSink("  concurrency: 0"), nil, `FILE:8:3: sink.concurrency: must be at least 1, got 0; e.g. 2`},
-		{"unknown sink key", addToSink("  url: http://127.0.0.1:9200"), nil, `FILE:8:3: unknown key "url" in sink; valid keys there are api_key, api_key_file, bulk_actions, bulk_bytes, ca_cert_file, concurrency, flush_interval, gzip, insecure_skip_verify, password, password_file, timeout, urls, username`},
+		{"unknown sink key", addToSink("  url: http://127.0.0.1:9200"), nil, `FILE:8:3: unknown key "url" in sink; valid keys there are api_key, api_key_file, bulk_actions, bulk_bytes, ca_cert_file, concurrency, flush_interval, gzip, index_prefix, insecure_skip_verify, password, password_file, timeout, urls, username`},
 		// Process.
 		{"empty state dir", replace(t, "  dir: ./var/state", `  dir: ""`), nil, `FILE:9:3: state.dir: is empty; name a directory projector may keep its state in, e.g. ./var/state`},
 		{"listen without port", replace(t, "  listen: 127.0.0.1:9464", "  listen: 127.0.0.1"), nil, `FILE:11:3: http.listen: "127.0.0.1" is not host:port; write it like 127.0.0.1:9464, or :9464 for every interface`},
