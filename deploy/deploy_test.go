@@ -1,0 +1,771 @@
+// Package deploy_test checks the deployment files shipped in deploy/: that
+// they parse, that what they reference exists, that the alert rules are
+// complete and that every metric they name is one projector exports. No
+// container runtime is needed, so `go test ./deploy/...` runs everywhere.
+package deploy_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/projector-dev/projector/config"
+)
+
+// metrics lists every metric projector exports, by name and type.
+var metrics = map[string]string{
+	"projector_source_lag_bytes":        "gauge",
+	"projector_source_lag_seconds":      "gauge",
+	"projector_view_lag_seconds":        "histogram",
+	"projector_slot_retained_wal_bytes": "gauge",
+	"projector_changes_total":           "counter",
+	"projector_documents_written_total": "counter",
+	"projector_bulk_duration_seconds":   "histogram",
+	"projector_bulk_retries_total":      "counter",
+	"projector_dead_letters_total":      "counter",
+	"projector_snapshot_rows_total":     "counter",
+	"projector_errors_total":            "counter",
+	"projector_ready":                   "gauge",
+	"projector_build_info":              "gauge",
+}
+
+// metricRef finds metric names in expressions and in the prose around them.
+var metricRef = regexp.MustCompile(`\bprojector_[a-z0-9_]+`)
+
+// TestFilesParse parses every YAML (all documents) and JSON file under
+// deploy/, except the local test bed.
+func TestFilesParse(t *testing.T) {
+	var seen int
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path == "local" {
+			return filepath.SkipDir
+		}
+		switch filepath.Ext(path) {
+		case ".yml", ".yaml":
+			seen++
+			checkYAML(t, path)
+		case ".json":
+			seen++
+			var v any
+			if err := json.Unmarshal(readFile(t, path), &v); err != nil {
+				t.Errorf("%s: %v", path, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk deploy/: %v", err)
+	}
+	if seen < 8 {
+		t.Errorf("found %d YAML and JSON files under deploy/; expected the compose, Prometheus, Grafana and Kubernetes files", seen)
+	}
+}
+
+func checkYAML(t *testing.T, path string) {
+	t.Helper()
+	docs := yamlDocs(t, path)
+	if len(docs) == 0 {
+		t.Errorf("%s: no YAML document", path)
+	}
+}
+
+// yamlDocs decodes every non-empty document of a YAML file.
+func yamlDocs(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(readFile(t, path)))
+	var docs []map[string]any
+	for {
+		var doc map[string]any
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			t.Fatalf("%s: document %d: %v", path, len(docs)+1, err)
+		}
+		if doc != nil {
+			docs = append(docs, doc)
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return data
+}
+
+// decodeYAML decodes a single-document YAML file into v; keys v does not
+// declare are ignored.
+func decodeYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	if err := yaml.Unmarshal(readFile(t, path), v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// mustExist reports a file that deploy/ refers to but does not hold.
+func mustExist(t *testing.T, what, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("%s refers to %s: %v", what, path, err)
+	}
+}
+
+// TestMetricNames checks that the dashboard and the alerts name only
+// metrics projector exports, and that the dashboard shows every one.
+func TestMetricNames(t *testing.T) {
+	dashboard := metricNames(t, "grafana/dashboards/projector.json")
+	alerts := metricNames(t, "prometheus/alerts.yml")
+	for name := range metrics {
+		if !dashboard[name] {
+			t.Errorf("grafana/dashboards/projector.json shows no panel for %s", name)
+		}
+	}
+	for _, name := range []string{
+		"projector_source_lag_seconds", "projector_slot_retained_wal_bytes",
+		"projector_errors_total", "projector_dead_letters_total", "projector_ready",
+	} {
+		if !alerts[name] {
+			t.Errorf("prometheus/alerts.yml has no alert on %s", name)
+		}
+	}
+}
+
+// metricNames returns the exported metrics a file refers to, reporting
+// every name that projector does not export.
+func metricNames(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	used := map[string]bool{}
+	for _, ref := range metricRef.FindAllString(string(readFile(t, path)), -1) {
+		name, ok := exported(ref)
+		if !ok {
+			t.Errorf("%s: %s is not a metric projector exports", path, ref)
+			continue
+		}
+		used[name] = true
+	}
+	return used
+}
+
+// exported maps a series name to the metric that produces it: a histogram
+// produces _bucket, _sum and _count series.
+func exported(series string) (string, bool) {
+	if _, ok := metrics[series]; ok {
+		return series, true
+	}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		base, found := strings.CutSuffix(series, suffix)
+		if found && metrics[base] == "histogram" {
+			return base, true
+		}
+	}
+	return "", false
+}
+
+// dashboard is the part of a Grafana dashboard the checks read.
+type dashboard struct {
+	UID    string  `json:"uid"`
+	Title  string  `json:"title"`
+	Panels []panel `json:"panels"`
+}
+
+type panel struct {
+	ID         int    `json:"id"`
+	Type       string `json:"type"`
+	Title      string `json:"title"`
+	Datasource *struct {
+		UID string `json:"uid"`
+	} `json:"datasource"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+}
+
+// TestDashboard checks that every panel queries the provisioned datasource
+// and has a unique id.
+func TestDashboard(t *testing.T) {
+	var d dashboard
+	if err := json.Unmarshal(readFile(t, "grafana/dashboards/projector.json"), &d); err != nil {
+		t.Fatalf("parse dashboard: %v", err)
+	}
+	var ds struct {
+		Datasources []datasource `yaml:"datasources"`
+	}
+	decodeYAML(t, "grafana/provisioning/datasources/prometheus.yml", &ds)
+	if d.UID == "" || d.Title == "" {
+		t.Errorf("dashboard uid %q, title %q: both must be set", d.UID, d.Title)
+	}
+	ids := map[int]bool{}
+	for _, p := range d.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel %q: id %d is used twice", p.Title, p.ID)
+		}
+		ids[p.ID] = true
+		if p.Type == "row" {
+			continue
+		}
+		if len(p.Targets) == 0 || p.Datasource == nil {
+			t.Errorf("panel %q has no query or no datasource", p.Title)
+			continue
+		}
+		if !slices.ContainsFunc(ds.Datasources, func(s datasource) bool {
+			return s.UID == p.Datasource.UID
+		}) {
+			t.Errorf("panel %q uses datasource %q, which is not provisioned", p.Title, p.Datasource.UID)
+		}
+		for _, target := range p.Targets {
+			if !metricRef.MatchString(target.Expr) {
+				t.Errorf("panel %q: query %q reads no projector metric", p.Title, target.Expr)
+			}
+		}
+	}
+}
+
+// datasource is a provisioned Grafana datasource.
+type datasource struct {
+	UID string `yaml:"uid"`
+}
+
+// ruleFile is a Prometheus rule file.
+type ruleFile struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []rule `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+type rule struct {
+	Alert       string            `yaml:"alert"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+// TestAlertRules checks the structure Prometheus requires and what an
+// operator paged at night needs: a severity, a summary and a description.
+func TestAlertRules(t *testing.T) {
+	var rf ruleFile
+	decodeYAML(t, "prometheus/alerts.yml", &rf)
+	if len(rf.Groups) == 0 {
+		t.Fatal("prometheus/alerts.yml: no groups")
+	}
+	names := map[string]bool{}
+	for _, g := range rf.Groups {
+		if g.Name == "" || len(g.Rules) == 0 {
+			t.Errorf("group %q: needs a name and rules", g.Name)
+		}
+		for _, r := range g.Rules {
+			if names[r.Alert] {
+				t.Errorf("alert %q is defined twice", r.Alert)
+			}
+			names[r.Alert] = true
+			checkRule(t, r)
+		}
+	}
+	if !names["ProjectorDown"] {
+		t.Error("no ProjectorDown alert on the scrape target")
+	}
+}
+
+func checkRule(t *testing.T, r rule) {
+	t.Helper()
+	if r.Alert == "" || strings.TrimSpace(r.Expr) == "" {
+		t.Errorf("rule %q: alert and expr must be set (expr %q)", r.Alert, r.Expr)
+	}
+	if r.For != "" {
+		if _, err := time.ParseDuration(r.For); err != nil {
+			t.Errorf("alert %s: for: %v", r.Alert, err)
+		}
+	}
+	if s := r.Labels["severity"]; s != "warning" && s != "critical" {
+		t.Errorf("alert %s: severity %q; use warning or critical", r.Alert, s)
+	}
+	for _, key := range []string{"summary", "description"} {
+		if strings.TrimSpace(r.Annotations[key]) == "" {
+			t.Errorf("alert %s: annotation %s is empty", r.Alert, key)
+		}
+	}
+	if strings.Count(r.Expr, "(") != strings.Count(r.Expr, ")") {
+		t.Errorf("alert %s: unbalanced parentheses in %q", r.Alert, r.Expr)
+	}
+}
+
+// prometheusConfig is the part of prometheus.yml the checks read.
+type prometheusConfig struct {
+	RuleFiles     []string `yaml:"rule_files"`
+	ScrapeConfigs []struct {
+		JobName       string `yaml:"job_name"`
+		StaticConfigs []struct {
+			Targets []string `yaml:"targets"`
+		} `yaml:"static_configs"`
+	} `yaml:"scrape_configs"`
+}
+
+// projectorTarget returns the host:port Prometheus scrapes as job projector.
+func projectorTarget(t *testing.T) string {
+	t.Helper()
+	var pc prometheusConfig
+	decodeYAML(t, "prometheus/prometheus.yml", &pc)
+	for _, f := range pc.RuleFiles {
+		mustExist(t, "prometheus/prometheus.yml rule_files", filepath.Join("prometheus", f))
+	}
+	for _, sc := range pc.ScrapeConfigs {
+		if sc.JobName == "projector" && len(sc.StaticConfigs) == 1 && len(sc.StaticConfigs[0].Targets) == 1 {
+			return sc.StaticConfigs[0].Targets[0]
+		}
+	}
+	t.Fatal("prometheus/prometheus.yml: no job projector with one target; the alerts select job=\"projector\"")
+	return ""
+}
+
+// compose is the part of docker-compose.yml the checks read.
+type compose struct {
+	Services map[string]service `yaml:"services"`
+	Secrets  map[string]struct {
+		File string `yaml:"file"`
+	} `yaml:"secrets"`
+	Volumes map[string]any `yaml:"volumes"`
+}
+
+type service struct {
+	Image string `yaml:"image"`
+	Build *struct {
+		Context    string `yaml:"context"`
+		Dockerfile string `yaml:"dockerfile"`
+	} `yaml:"build"`
+	Command   []string       `yaml:"command"`
+	EnvFile   []string       `yaml:"env_file"`
+	Volumes   []string       `yaml:"volumes"`
+	Secrets   []string       `yaml:"secrets"`
+	DependsOn map[string]any `yaml:"depends_on"`
+}
+
+func loadCompose(t *testing.T) compose {
+	t.Helper()
+	var c compose
+	decodeYAML(t, "docker-compose.yml", &c)
+	return c
+}
+
+// TestComposeReferences checks every file, volume, secret and service the
+// compose file names.
+func TestComposeReferences(t *testing.T) {
+	c := loadCompose(t)
+	for _, name := range []string{"pg-orders", "pg-restaurants", "pg-deliveries", "elasticsearch", "projector", "prometheus", "grafana"} {
+		if _, ok := c.Services[name]; !ok {
+			t.Errorf("docker-compose.yml: no service %s", name)
+		}
+	}
+	for name, s := range c.Services {
+		checkService(t, c, name, s)
+	}
+	for name, s := range c.Secrets {
+		mustExist(t, "secret "+name, s.File)
+	}
+}
+
+func checkService(t *testing.T, c compose, name string, s service) {
+	t.Helper()
+	what := "service " + name
+	if s.Image == "" && s.Build == nil {
+		t.Errorf("%s: neither image nor build", what)
+	}
+	if s.Build != nil {
+		mustExist(t, what+" build", filepath.Join(s.Build.Context, s.Build.Dockerfile))
+	}
+	for _, f := range s.EnvFile {
+		mustExist(t, what+" env_file", f)
+	}
+	for _, v := range s.Volumes {
+		source, _, _ := strings.Cut(v, ":")
+		if strings.HasPrefix(source, ".") || strings.HasPrefix(source, "/") {
+			mustExist(t, what+" volume", source)
+		} else if _, ok := c.Volumes[source]; !ok {
+			t.Errorf("%s: volume %s is not declared under volumes", what, source)
+		}
+	}
+	for _, sec := range s.Secrets {
+		if _, ok := c.Secrets[sec]; !ok {
+			t.Errorf("%s: secret %s is not declared under secrets", what, sec)
+		}
+	}
+	for dep := range s.DependsOn {
+		if _, ok := c.Services[dep]; !ok {
+			t.Errorf("%s: depends on unknown service %s", what, dep)
+		}
+	}
+	if strings.HasPrefix(name, "pg-") && !slices.Contains(s.Command, "wal_level=logical") {
+		t.Errorf("%s: command %q does not set wal_level=logical", what, s.Command)
+	}
+}
+
+// mountTarget returns where service mounts source, or "".
+func mountTarget(s service, source string) string {
+	for _, v := range s.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 && parts[0] == source {
+			return parts[1]
+		}
+	}
+	return ""
+}
+
+// TestComposeProjectorConfig loads the compose stack's configuration as the
+// container would, and checks it agrees with the image, the volumes and
+// Prometheus.
+func TestComposeProjectorConfig(t *testing.T) {
+	c := loadCompose(t)
+	svc := c.Services["projector"]
+	env := envFile(t, "compose/demo.env")
+	t.Setenv("ELASTIC_PASSWORD", env["ELASTIC_PASSWORD"])
+	secrets := t.TempDir()
+	for name, s := range c.Secrets {
+		copyFile(t, s.File, filepath.Join(secrets, name))
+	}
+	cfg := loadConfig(t, readFile(t, "compose/projector.yaml"), "/run/secrets/", secrets+"/")
+
+	if got := mountTarget(svc, "./compose/projector.yaml"); got != imageConfigPath(t) {
+		t.Errorf("compose mounts the configuration at %q; the image runs with %q", got, imageConfigPath(t))
+	}
+	if got := mountTarget(svc, "projector-state"); got != cfg.State.Dir {
+		t.Errorf("state volume is mounted at %q; state.dir is %q", got, cfg.State.Dir)
+	}
+	if cfg.Sink.Password != env["ELASTIC_PASSWORD"] {
+		t.Error("sink.password does not come from ELASTIC_PASSWORD")
+	}
+	_, port, err := net.SplitHostPort(projectorTarget(t))
+	if err != nil {
+		t.Fatalf("projector scrape target: %v", err)
+	}
+	if !strings.HasSuffix(cfg.HTTP.Listen, ":"+port) {
+		t.Errorf("http.listen is %q; Prometheus scrapes port %s", cfg.HTTP.Listen, port)
+	}
+}
+
+// loadConfig writes a configuration with its secret directory moved from
+// -> to, and loads it with config.Load.
+func loadConfig(t *testing.T, data []byte, from, to string) *config.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "projector.yaml")
+	data = bytes.ReplaceAll(data, []byte(from), []byte(to))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatalf("write configuration: %v", err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("load configuration:\n%v", err)
+	}
+	return cfg
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.WriteFile(to, readFile(t, from), 0o600); err != nil {
+		t.Fatalf("copy %s: %v", from, err)
+	}
+}
+
+// envFile reads KEY=VALUE lines as docker compose does, skipping comments.
+func envFile(t *testing.T, path string) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(readFile(t, path)))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Errorf("%s: %q is not KEY=VALUE", path, line)
+		}
+		env[key] = value
+	}
+	return env
+}
+
+// dockerfile returns the Dockerfile's instructions, continuation lines
+// joined.
+func dockerfile(t *testing.T) []string {
+	t.Helper()
+	text := strings.ReplaceAll(string(readFile(t, "Dockerfile")), "\\\n", " ")
+	var lines []string
+	for line := range strings.SplitSeq(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+// imageConfigPath is the configuration file the image's CMD runs with.
+func imageConfigPath(t *testing.T) string {
+	t.Helper()
+	for _, line := range dockerfile(t) {
+		rest, ok := strings.CutPrefix(line, "CMD ")
+		if !ok {
+			continue
+		}
+		var args []string
+		if err := json.Unmarshal([]byte(rest), &args); err != nil {
+			t.Fatalf("Dockerfile CMD %s: %v", rest, err)
+		}
+		if i := slices.Index(args, "-c"); i >= 0 && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	t.Fatal("Dockerfile: no CMD with -c FILE")
+	return ""
+}
+
+// TestDockerfileCopiesEveryPackage checks that the image build copies every
+// top-level directory holding the daemon's Go code: there is no
+// .dockerignore, so the Dockerfile lists them one by one.
+func TestDockerfileCopiesEveryPackage(t *testing.T) {
+	var copied []string
+	for _, line := range dockerfile(t) {
+		if fields := strings.Fields(line); fields[0] == "COPY" && !strings.HasPrefix(fields[1], "--") {
+			copied = append(copied, fields[1:len(fields)-1]...)
+		}
+	}
+	entries, err := os.ReadDir("..")
+	if err != nil {
+		t.Fatalf("read repository root: %v", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || name == "deploy" || name == "e2e" || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if hasGoCode(t, filepath.Join("..", name)) && !slices.Contains(copied, name+"/") {
+			t.Errorf("Dockerfile does not COPY %s/, which holds Go code the binary may import", name)
+		}
+	}
+	for _, f := range []string{"go.mod", "go.sum"} {
+		if !slices.Contains(copied, f) {
+			t.Errorf("Dockerfile does not COPY %s", f)
+		}
+	}
+}
+
+// hasGoCode reports whether dir holds a non-test Go file at any depth.
+func hasGoCode(t *testing.T, dir string) bool {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", dir, err)
+	}
+	return found
+}
+
+// manifest is the part of a Kubernetes object the checks read.
+type manifest struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Data map[string]string `yaml:"data"`
+	Spec struct {
+		Template struct {
+			Spec podSpec `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+type podSpec struct {
+	SecurityContext struct {
+		RunAsNonRoot bool `yaml:"runAsNonRoot"`
+	} `yaml:"securityContext"`
+	Containers []container `yaml:"containers"`
+	Volumes    []struct {
+		Name                  string `yaml:"name"`
+		PersistentVolumeClaim *struct {
+			ClaimName string `yaml:"claimName"`
+		} `yaml:"persistentVolumeClaim"`
+	} `yaml:"volumes"`
+}
+
+type container struct {
+	Name  string `yaml:"name"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	Env             []envVar `yaml:"env"`
+	ReadinessProbe  *probe   `yaml:"readinessProbe"`
+	LivenessProbe   *probe   `yaml:"livenessProbe"`
+	SecurityContext struct {
+		ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
+	} `yaml:"securityContext"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	} `yaml:"volumeMounts"`
+}
+
+type envVar struct {
+	Name      string `yaml:"name"`
+	ValueFrom *struct {
+		SecretKeyRef *struct {
+			Name string `yaml:"name"`
+		} `yaml:"secretKeyRef"`
+	} `yaml:"valueFrom"`
+}
+
+type probe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+		Port string `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+// manifests decodes every object of every manifest file under kubernetes/.
+func manifests(t *testing.T) []manifest {
+	t.Helper()
+	files, err := filepath.Glob("kubernetes/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests under kubernetes/ (%v)", err)
+	}
+	var all []manifest
+	for _, f := range files {
+		dec := yaml.NewDecoder(bytes.NewReader(readFile(t, f)))
+		for {
+			var m manifest
+			err := dec.Decode(&m)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if m.APIVersion == "" || m.Kind == "" || m.Metadata.Name == "" {
+				t.Errorf("%s: an object lacks apiVersion, kind or metadata.name", f)
+			}
+			all = append(all, m)
+		}
+	}
+	return all
+}
+
+func findKind(t *testing.T, all []manifest, kind string) manifest {
+	t.Helper()
+	for _, m := range all {
+		if m.Kind == kind {
+			return m
+		}
+	}
+	t.Fatalf("kubernetes/: no %s", kind)
+	return manifest{}
+}
+
+// TestKubernetesSidecar loads the ConfigMap's configuration and checks the
+// sidecar container against it: port, probes, secrets and state volume.
+func TestKubernetesSidecar(t *testing.T) {
+	all := manifests(t)
+	secrets := t.TempDir()
+	copyFile(t, "compose/secrets/postgres_password", filepath.Join(secrets, "pg-password"))
+	t.Setenv("ELASTIC_PASSWORD", "from-the-secret")
+	cfg := loadConfig(t, []byte(findKind(t, all, "ConfigMap").Data["projector.yaml"]), "/etc/projector/secrets/", secrets+"/")
+
+	pod := findKind(t, all, "Deployment").Spec.Template.Spec
+	if !pod.SecurityContext.RunAsNonRoot {
+		t.Error("pod securityContext.runAsNonRoot is not true")
+	}
+	i := slices.IndexFunc(pod.Containers, func(c container) bool { return c.Name == "projector" })
+	if i < 0 {
+		t.Fatal("Deployment has no container named projector")
+	}
+	c := pod.Containers[i]
+	checkSidecarPort(t, c, cfg.HTTP.Listen)
+	checkSidecarProbes(t, c)
+	if !c.SecurityContext.ReadOnlyRootFilesystem {
+		t.Error("projector container: readOnlyRootFilesystem is not true")
+	}
+	if !slices.ContainsFunc(c.Env, func(e envVar) bool {
+		return e.Name == "ELASTIC_PASSWORD" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil
+	}) {
+		t.Error("projector container: ELASTIC_PASSWORD does not come from a Secret")
+	}
+	checkStateVolume(t, pod, c, cfg.State.Dir)
+}
+
+func checkSidecarPort(t *testing.T, c container, listen string) {
+	t.Helper()
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		t.Fatalf("http.listen %q: %v", listen, err)
+	}
+	for _, p := range c.Ports {
+		if p.Name == "metrics" && port == strconv.Itoa(p.ContainerPort) {
+			return
+		}
+	}
+	t.Errorf("projector container has no port named metrics on %s (http.listen)", port)
+}
+
+func checkSidecarProbes(t *testing.T, c container) {
+	t.Helper()
+	for _, want := range []struct {
+		name string
+		p    *probe
+		path string
+	}{
+		{"readinessProbe", c.ReadinessProbe, "/readyz"},
+		{"livenessProbe", c.LivenessProbe, "/healthz"},
+	} {
+		if want.p == nil || want.p.HTTPGet.Path != want.path || want.p.HTTPGet.Port != "metrics" {
+			t.Errorf("projector container: %s must GET %s on port metrics", want.name, want.path)
+		}
+	}
+}
+
+// checkStateVolume checks that state.dir is a mounted persistent volume:
+// the root filesystem is read-only, and state must survive the pod.
+func checkStateVolume(t *testing.T, pod podSpec, c container, dir string) {
+	t.Helper()
+	for _, m := range c.VolumeMounts {
+		if m.MountPath != dir {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name == m.Name && v.PersistentVolumeClaim != nil {
+				return
+			}
+		}
+	}
+	t.Errorf("projector container: state.dir %s is not a mounted PersistentVolumeClaim", dir)
+}
