@@ -25,6 +25,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Errors by pipeline stage; capture errors are followed by a reconnect.",
 		}, []string{"stage"}),
 	}
+	for _, stage := range []string{"capture", "transform", "sink"} {
+		m.errors.WithLabelValues(stage) // export zeros, so alerts see the series before the first error
+	}
 	reg.MustRegister(m.changes, m.snapshotRows, m.errors)
 	return m
 }
@@ -35,3 +38,8 @@ func (m *Metrics) observe(txn *Transaction) {
 		m.changes.WithLabelValues(txn.Source, c.Table.String(), string(c.Op)).Inc()
 	}
 }
+
+// CountError counts an error of a pipeline stage ("capture", "transform",
+// "sink") in projector_errors_total, which capture registers because it is
+// the first stage.
+func (m *Metrics) CountError(stage string) { m.errors.WithLabelValues(stage).Inc() }

@@ -76,7 +76,27 @@ func (ss *session) run(ctx context.Context) error {
 		return classifyStartError(s.src.SlotName(), err)
 	}
 	s.log.Info("streaming", "slot", s.src.SlotName(), "from", start, "proto_version", proto.version)
+	s.connected.Store(true)
+	defer s.connected.Store(false)
+	defer ss.finalStatus(repl)
 	return ss.receive(ctx, repl, NewDecoder(s.src.Name, NewCatalogTypes(conn)))
+}
+
+// finalStatus reports the durable position one last time as the session
+// ends, so that what downstream confirmed while projector was shutting down
+// is not sent again on the next start. It is best effort: the position is
+// reported again on the next connection anyway.
+func (ss *session) finalStatus(conn *pgconn.PgConn) {
+	if ss.position() <= ss.lastStatus {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := ss.maybeSendStatus(ctx, conn, true); err != nil {
+		ss.stream.log.Debug("final standby status update not sent", "error", err)
+		return
+	}
+	ss.stream.log.Info("confirmed final position", "lsn", ss.lastStatus)
 }
 
 // prepareSlot decides between resuming the existing slot and starting over

@@ -40,6 +40,8 @@ type Stream struct {
 
 	// confirmed is the highest EndLSN durable downstream; it only grows.
 	confirmed atomic.Uint64
+	// connected is true while a replication connection is streaming.
+	connected atomic.Bool
 	// pending holds the commit times of delivered, unconfirmed transactions,
 	// oldest first, for the lag-in-seconds metric.
 	pendingMu sync.Mutex
@@ -77,6 +79,13 @@ func (s *Stream) Confirm(lsn LSN) {
 	s.pending = s.pending[i:]
 	s.pendingMu.Unlock()
 }
+
+// Connected reports whether the stream is connected and streaming changes
+// (not snapshotting, not waiting to reconnect).
+func (s *Stream) Connected() bool { return s.connected.Load() }
+
+// Source returns the source the stream captures.
+func (s *Stream) Source() Source { return s.src }
 
 // Confirmed returns the highest LSN confirmed by downstream.
 func (s *Stream) Confirmed() LSN { return LSN(s.confirmed.Load()) }

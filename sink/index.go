@@ -205,3 +205,27 @@ func checkResponse(res *esapi.Response, err error) error {
 	}
 	return nil
 }
+
+// MappingMeta returns the _meta object of index's mappings, where
+// projector records which view shape an index was built for; nil when the
+// index has none.
+func (c *Client) MappingMeta(ctx context.Context, index string) (map[string]any, error) {
+	get := c.API.Indices.GetMapping
+	res, err := get(get.WithIndex(index), get.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("read mappings of %s: %w", index, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return nil, fmt.Errorf("read mappings of %s: %w", index, readAPIError(res))
+	}
+	var byIndex map[string]struct {
+		Mappings struct {
+			Meta map[string]any `json:"_meta"`
+		} `json:"mappings"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&byIndex); err != nil {
+		return nil, fmt.Errorf("read mappings of %s: %w", index, err)
+	}
+	return byIndex[index].Mappings.Meta, nil
+}

@@ -48,7 +48,9 @@ type Engine struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	versions *versions
-	seq      uint64
+	seq      uint64              // the last group submitted
+	settled  uint64              // the last group acknowledged and confirmed
+	early    map[uint64]groupAck // acknowledged before an earlier group
 
 	ackMu   sync.Mutex
 	acked   []groupAck
@@ -82,7 +84,7 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 		opts.IndexName = func(view string) string { return view }
 	}
 	return &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
-		metrics: metrics, versions: vs, ackWake: make(chan struct{}, 1)}, nil
+		metrics: metrics, versions: vs, ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{}}, nil
 }
 
 // Checkpoint says where capture of source resumes.
@@ -93,7 +95,8 @@ func (e *Engine) Checkpoint(source string) (capture.Checkpoint, error) {
 // Run applies transactions from in until ctx ends or in is closed. First it
 // sends again the documents that were pending when projector last
 // stopped, then confirms each source's applied position once they are
-// durable.
+// durable. Closing in is the graceful stop: Run returns once everything
+// applied so far is acknowledged and confirmed.
 func (e *Engine) Run(ctx context.Context, in <-chan *Transaction) error {
 	if err := e.resendPending(ctx); err != nil {
 		return err
@@ -108,13 +111,28 @@ func (e *Engine) Run(ctx context.Context, in <-chan *Transaction) error {
 			}
 		case txn, ok := <-in:
 			if !ok {
-				return nil
+				return e.drain(ctx)
 			}
 			if err := e.applyGroup(ctx, e.collect(txn, in)); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// drain waits until every submitted group is acknowledged and settled.
+func (e *Engine) drain(ctx context.Context) error {
+	for e.settled < e.seq {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.ackWake:
+			if err := e.settle(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // collect groups the transactions already waiting, up to the size bound:
@@ -244,10 +262,20 @@ func (e *Engine) acknowledged(ack groupAck) {
 // later group marked them again) and confirms the positions.
 func (e *Engine) settle() error {
 	e.ackMu.Lock()
-	acks := e.acked
-	e.acked = nil
+	for _, ack := range e.acked {
+		e.early[ack.seq] = ack
+	}
+	e.acked = e.acked[:0]
 	e.ackMu.Unlock()
-	for _, ack := range acks {
+	// Groups without documents are acknowledged at once, possibly before
+	// earlier groups the index has not acknowledged yet: settling strictly
+	// in group order keeps their positions from being confirmed early.
+	for {
+		ack, ok := e.early[e.settled+1]
+		if !ok {
+			return nil
+		}
+		delete(e.early, ack.seq)
 		b := e.store.db.NewBatch()
 		for _, ref := range ack.refs {
 			v, ok, err := get(e.store.db, dirtyKey(ref))
@@ -274,8 +302,8 @@ func (e *Engine) settle() error {
 		for source, lsn := range ack.positions {
 			e.confirm(source, lsn)
 		}
+		e.settled = ack.seq
 	}
-	return nil
 }
 
 // resendPending sends the documents that were derived but not acknowledged

@@ -106,7 +106,7 @@ type harness struct {
 
 func newHarness(t *testing.T, index *memoryIndex, dir string) *harness {
 	t.Helper()
-	store, err := OpenStore(dir)
+	store, err := OpenStore(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

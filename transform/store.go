@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -32,9 +34,14 @@ const (
 	spaceMeta       = "m"
 )
 
-// OpenStore opens (creating if needed) the store in dir.
-func OpenStore(dir string) (*Store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{})
+// OpenStore opens (creating if needed) the store in dir. The storage
+// engine's own messages go to log: its routine chatter at debug level, its
+// errors as errors.
+func OpenStore(dir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: storeLogger{log.With("component", "state")}})
 	if err != nil {
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
@@ -241,4 +248,33 @@ func (vs *versions) take() int64 {
 	v := vs.next
 	vs.next++
 	return int64(v)
+}
+
+// ResetSource forgets what was applied of source, so that its capture
+// starts over with a new slot and a new snapshot. The rows already stored
+// stay until the new snapshot's first transaction replaces them, so
+// documents keep their content meanwhile.
+func (s *Store) ResetSource(source string) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := writeCheckpoint(b, source, capture.Checkpoint{}); err != nil {
+		return fmt.Errorf("reset checkpoint of source %q: %w", source, err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("reset checkpoint of source %q: %w", source, err)
+	}
+	return nil
+}
+
+// storeLogger passes the storage engine's messages to slog.
+type storeLogger struct{ log *slog.Logger }
+
+func (l storeLogger) Infof(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l storeLogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }
+
+// Fatalf is called on corruption the storage engine cannot continue from;
+// like its default logger, it ends the process, but says why first.
+func (l storeLogger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+	os.Exit(1)
 }

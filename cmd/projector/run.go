@@ -1,0 +1,31 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/projector-dev/projector/internal/daemon"
+)
+
+func newRunCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon: capture changes and keep the views' indices up to date",
+		Long: `run connects to every source database and the search engine, takes an initial
+snapshot where needed, then streams changes into the views' indices until it
+receives SIGTERM or SIGINT. It then stops reading, waits for in-flight
+documents to be acknowledged, confirms their positions to the sources and
+exits within shutdown.grace.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := g.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			log.Info("starting projector", "version", buildVersion(), "config", cfg.File,
+				"sources", len(cfg.Sources), "views", len(cfg.Views))
+			return daemon.Run(cmd.Context(), cfg, buildVersion(), log)
+		},
+	}
+	g.addConfigFlag(cmd)
+	return cmd
+}

@@ -1,0 +1,247 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/transform"
+)
+
+// Run is `projector run`: it keeps the configured views up to date until
+// ctx ends (SIGTERM), then stops reading, waits for in-flight documents to
+// be acknowledged, confirms their positions to the sources and closes the
+// state store, all within cfg.Shutdown.Grace. Whatever the grace period
+// cuts short is sent again on the next start, never lost.
+func Run(ctx context.Context, cfg *config.Config, version string, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg, version)
+	capMetrics := capture.NewMetrics(reg)
+	trMetrics := transform.NewMetrics(reg)
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on http.listen %q: %w; choose a free host:port", cfg.HTTP.Listen, err)
+	}
+	var mon atomic.Pointer[monitor]
+	ready := func() (bool, string) {
+		if mm := mon.Load(); mm != nil {
+			return mm.status()
+		}
+		return false, "starting"
+	}
+	httpCtx, stopHTTP := context.WithCancel(context.Background())
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- serveHTTP(httpCtx, ln, reg, ready, log) }()
+	defer func() {
+		stopHTTP()
+		if err := <-httpDone; err != nil {
+			log.Warn("stopping http server", "error", err)
+		}
+	}()
+
+	p, err := prepare(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := p.store.Close(); err != nil {
+			log.Error("close state store", "error", err)
+		}
+	}()
+	return p.run(ctx, cfg, reg, m, capMetrics, trMetrics, &mon, log)
+}
+
+// pipeline is everything prepared before the first change is read.
+type pipeline struct {
+	client   *sink.Client
+	schema   transform.Schema
+	views    []*transform.View
+	store    *transform.Store
+	indices  map[string]*viewIndex
+	rebuilds []*viewIndex
+}
+
+// prepare connects to the search engine and the sources, checks the views
+// against the live schemas and creates or picks each view's index.
+func prepare(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pipeline, error) {
+	client, err := connectSink(ctx, cfg.Sink, log)
+	if err != nil {
+		return nil, err
+	}
+	schema, err := describeSources(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	views, err := transform.Compile(cfg.Views, schema)
+	if err != nil {
+		return nil, fmt.Errorf("the views do not match the source databases:\n%w", err)
+	}
+	store, err := transform.OpenStore(cfg.State.Dir, log)
+	if err != nil {
+		return nil, fmt.Errorf("open state store in state.dir %q: %w", cfg.State.Dir, err)
+	}
+	p := &pipeline{client: client, schema: schema, views: views, store: store}
+	if err := p.prepareIndices(ctx, cfg, log); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg *prometheus.Registry, m *metrics,
+	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], log *slog.Logger) error {
+	writer, err := sink.NewWriter(p.client, writerOptions(cfg), reg, log)
+	if err != nil {
+		return err
+	}
+	streams := map[string]*capture.Stream{}
+	var ordered []*capture.Stream
+	for source, tables := range cfg.TablesBySource() {
+		src := cfg.Sources[source]
+		cs := capture.Source{Name: source, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication}
+		for _, t := range tables {
+			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
+		}
+		s := capture.NewStream(cs, capture.Options{}, capMetrics, log)
+		streams[source] = s
+		ordered = append(ordered, s)
+	}
+	confirm := func(source string, lsn capture.LSN) {
+		if s := streams[source]; s != nil {
+			s.Confirm(lsn)
+		}
+	}
+	engine, err := transform.NewEngine(p.store, p.views, writer, confirm,
+		transform.Options{IndexName: func(view string) string { return p.indices[view].target }}, trMetrics, log)
+	if err != nil {
+		return fmt.Errorf("start view engine: %w", err)
+	}
+
+	// life outlives ctx: after SIGTERM the engine and the writer keep going
+	// until everything read is durable, or the grace period ends.
+	life, endLife := context.WithCancel(context.Background())
+	defer endLife()
+	g, gctx := errgroup.WithContext(life)
+	writerCtx, stopWriter := context.WithCancel(gctx)
+	defer stopWriter()
+	streamCtx, stopStreams := context.WithCancel(gctx)
+	defer stopStreams()
+	auxCtx, stopAux := context.WithCancel(gctx)
+	defer stopAux()
+	in := newFeed(64)
+
+	g.Go(func() error {
+		if err := writer.Run(writerCtx); err != nil {
+			capMetrics.CountError("sink")
+			return fmt.Errorf("sink: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer stopWriter()
+		defer stopStreams()
+		if err := engine.Run(gctx, in.out()); err != nil {
+			if gctx.Err() == nil {
+				capMetrics.CountError("transform")
+			}
+			return fmt.Errorf("view engine: %w", err)
+		}
+		log.Info("every document applied so far is acknowledged; confirming positions")
+		return nil
+	})
+	for _, s := range ordered {
+		g.Go(func() error {
+			return p.capture(streamCtx, cfg.Capture.OnSlotLost, s, engine, in, log)
+		})
+	}
+	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, maxLag: time.Duration(cfg.Readiness.MaxLag),
+		metrics: m, log: log}
+	mon.Store(mm)
+	aux, auxCtx := errgroup.WithContext(auxCtx)
+	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })
+	aux.Go(func() error { return p.watchRebuilds(auxCtx, streams, engine.Checkpoint, log) })
+
+	var grace *time.Timer
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+		case <-gctx.Done():
+			return nil
+		}
+		log.Info("shutting down: no more changes are read; waiting for in-flight documents", "grace", cfg.Shutdown.Grace.String())
+		in.close()
+		grace = time.AfterFunc(time.Duration(cfg.Shutdown.Grace), func() {
+			log.Warn("grace period over; exiting with documents still in flight (they are sent again on the next start)")
+			endLife()
+		})
+		return nil
+	})
+	err = g.Wait()
+	if grace != nil {
+		grace.Stop()
+	}
+	stopAux()
+	if auxErr := aux.Wait(); err == nil {
+		err = auxErr
+	}
+	if err != nil && ctx.Err() != nil && life.Err() != nil {
+		return nil // cut short by the grace period: nothing is lost
+	}
+	if err == nil {
+		log.Info("stopped cleanly")
+	}
+	return err
+}
+
+// capture runs one source's stream into the engine. A lost slot either
+// stops projector or, when configured, starts the source over with a new
+// slot and snapshot, which also rebuilds every document it feeds.
+func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s *capture.Stream,
+	engine *transform.Engine, in *feed, log *slog.Logger) error {
+	name := s.Source().Name
+	for {
+		cp, err := engine.Checkpoint(name)
+		if err != nil {
+			return fmt.Errorf("read checkpoint of source %q: %w", name, err)
+		}
+		if !cp.SnapshotDone {
+			log.Info("source needs an initial snapshot", "source", name)
+		}
+		err = s.Run(ctx, cp, func(ctx context.Context, txn *capture.Transaction) error {
+			return in.send(ctx, transform.FromCapture(txn, nil))
+		})
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, capture.ErrSlotLost) && onLost == config.SlotLostRebootstrap:
+			log.Error("replication slot lost; taking a new snapshot of the source (capture.on_slot_lost: rebootstrap)",
+				"source", name, "error", err)
+			if err := p.store.ResetSource(name); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}
+
+func writerOptions(cfg *config.Config) sink.WriterOptions {
+	return sink.WriterOptions{
+		BulkActions:   cfg.Sink.BulkActions,
+		BulkBytes:     int(cfg.Sink.BulkBytes),
+		FlushInterval: time.Duration(cfg.Sink.FlushInterval),
+		Concurrency:   cfg.Sink.Concurrency,
+		DrainTimeout:  time.Duration(cfg.Shutdown.Grace),
+	}
+}

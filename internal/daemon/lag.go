@@ -1,0 +1,154 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/projector-dev/projector/capture"
+)
+
+// monitor measures how far each source's documents trail its server and
+// decides readiness. It keeps one ordinary connection per source, opened
+// lazily and again after failures, so a source that is down shows up as
+// not ready rather than stopping the measurements of the others.
+type monitor struct {
+	streams    []*capture.Stream
+	checkpoint func(source string) (capture.Checkpoint, error)
+	maxLag     time.Duration
+	metrics    *metrics
+	log        *slog.Logger
+
+	conns map[string]*pgx.Conn
+
+	mu     sync.Mutex
+	ready  bool
+	reason string
+}
+
+func (m *monitor) run(ctx context.Context, every time.Duration) error {
+	m.conns = map[string]*pgx.Conn{}
+	defer func() {
+		for _, c := range m.conns {
+			c.Close(context.Background())
+		}
+	}()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		m.measure(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// status is what /readyz answers.
+func (m *monitor) status() (bool, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.reason == "" {
+		return false, "starting"
+	}
+	return m.ready, m.reason
+}
+
+func (m *monitor) measure(ctx context.Context) {
+	var problems []string
+	for _, s := range m.streams {
+		name := s.Source().Name
+		lag := s.LagSeconds(time.Now())
+		m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
+		if err := m.measureServer(ctx, s); err != nil && ctx.Err() == nil {
+			m.log.Warn("cannot measure source lag", "source", name, "error", err)
+			problems = append(problems, fmt.Sprintf("source %s: lag unknown: %v", name, err))
+		}
+		cp, err := m.checkpoint(name)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("source %s: %v", name, err))
+		case !cp.SnapshotDone:
+			problems = append(problems, fmt.Sprintf("source %s: initial snapshot not done", name))
+		case !s.Connected():
+			problems = append(problems, fmt.Sprintf("source %s: not streaming", name))
+		case m.maxLag > 0 && lag > m.maxLag.Seconds():
+			problems = append(problems, fmt.Sprintf("source %s: lag %.1fs over %s", name, lag, m.maxLag))
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ready = len(problems) == 0
+	m.reason = "ready"
+	if !m.ready {
+		m.reason = strings.Join(problems, "\n")
+		m.metrics.ready.Set(0)
+	} else {
+		m.metrics.ready.Set(1)
+	}
+}
+
+// measureServer reads the server's WAL position and the slot's positions.
+func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) error {
+	src := s.Source()
+	conn := m.conns[src.Name]
+	if conn == nil || conn.IsClosed() {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(cctx, src.DSN)
+		if err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		conn, m.conns[src.Name] = c, c
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var current, confirmed, restart *string
+	err := conn.QueryRow(qctx, `SELECT pg_current_wal_lsn()::text, s.confirmed_flush_lsn::text, s.restart_lsn::text
+		FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1`, src.SlotName()).
+		Scan(&current, &confirmed, &restart)
+	if err != nil {
+		conn.Close(context.Background())
+		return fmt.Errorf("read WAL positions: %w", err)
+	}
+	cur, err := parseLSN(current)
+	if err != nil {
+		return err
+	}
+	conf, err := parseLSN(confirmed)
+	if err != nil {
+		return err
+	}
+	rest, err := parseLSN(restart)
+	if err != nil {
+		return err
+	}
+	if conf == 0 {
+		return errors.New("no replication slot yet")
+	}
+	conf = max(conf, s.Confirmed())
+	m.metrics.lagBytes.WithLabelValues(src.Name).Set(float64(diff(cur, conf)))
+	m.metrics.retainedWAL.WithLabelValues(src.Name).Set(float64(diff(cur, rest)))
+	return nil
+}
+
+func parseLSN(s *string) (capture.LSN, error) {
+	if s == nil {
+		return 0, nil
+	}
+	return capture.ParseLSN(*s)
+}
+
+func diff(a, b capture.LSN) uint64 {
+	if a <= b {
+		return 0
+	}
+	return uint64(a - b)
+}

@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/transform"
+)
+
+// viewMapping derives a view's index mappings from the column types of its
+// tables, and a fingerprint that changes whenever the documents' shape
+// does: a new fingerprint means a new index version.
+func viewMapping(v *transform.View, schema transform.Schema, flavour sink.Flavour) (map[string]any, string) {
+	opts := sink.ColumnOptions{Numeric: sink.NumericAsKeyword}
+	if v.NumericAsNumber {
+		opts.Numeric = sink.NumericAsDouble
+	}
+	fields := nodeFields(v.Root, schema, opts)
+	mapping := sink.Mapping(fields, flavour)
+	shape, _ := json.Marshal(struct {
+		Fields  []sink.Field
+		Numeric bool
+	}{fields, v.NumericAsNumber}) // marshalling plain structs cannot fail
+	sum := sha256.Sum256(shape)
+	fingerprint := hex.EncodeToString(sum[:8])
+	mapping["_meta"] = map[string]any{"projector": map[string]any{"view": v.Name, "fingerprint": fingerprint}}
+	return mapping, fingerprint
+}
+
+func nodeFields(n *transform.Node, schema transform.Schema, opts sink.ColumnOptions) []sink.Field {
+	info := schema[n.Source][n.Table]
+	var out []sink.Field
+	if n.AllFields {
+		for _, c := range info.Columns {
+			out = append(out, sink.Field{Name: c.Name, Type: sink.ColumnType(c.Base, opts)})
+		}
+	}
+	for _, f := range n.Fields {
+		c, _ := info.Column(f.Column) // Compile checked that it exists
+		out = append(out, sink.Field{Name: f.Name, Type: sink.ColumnType(c.Base, opts)})
+	}
+	for _, child := range n.Children {
+		out = append(out, sink.Field{
+			Name:   child.Name,
+			Type:   sink.RelationType(string(child.Kind)),
+			Fields: nodeFields(child, schema, opts),
+		})
+	}
+	return out
+}

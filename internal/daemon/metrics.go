@@ -1,0 +1,47 @@
+package daemon
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the daemon's own: lag and readiness, which only the whole
+// process can know, and build information.
+type metrics struct {
+	lagBytes    *prometheus.GaugeVec
+	lagSeconds  *prometheus.GaugeVec
+	retainedWAL *prometheus.GaugeVec
+	ready       prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, version string) *metrics {
+	m := &metrics{
+		lagBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_source_lag_bytes",
+			Help: "The source server's current WAL position minus the position confirmed durable downstream.",
+		}, []string{"source"}),
+		lagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_source_lag_seconds",
+			Help: "Age of the oldest committed source transaction not yet durable in the index; 0 when caught up.",
+		}, []string{"source"}),
+		retainedWAL: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_slot_retained_wal_bytes",
+			Help: "WAL the source server keeps for projector's replication slot (current position minus restart_lsn).",
+		}, []string{"source"}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "projector_ready",
+			Help: "1 when every snapshot is done, every source is streaming and lag is under readiness.max_lag.",
+		}),
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "projector_build_info",
+		Help:        "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	info.Set(1)
+	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, info,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

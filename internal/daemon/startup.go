@@ -1,0 +1,117 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/transform"
+)
+
+// SinkOptions turns the sink configuration into client options, reading
+// the CA bundle it names.
+func SinkOptions(s config.Sink) (sink.Options, error) {
+	opts := sink.Options{
+		URLs: s.URLs, Username: s.Username, Password: s.Password, APIKey: s.APIKey,
+		InsecureSkipVerify: s.InsecureSkipVerify, Timeout: time.Duration(s.Timeout), Gzip: s.Gzip,
+	}
+	if s.CACertFile != "" {
+		pem, err := os.ReadFile(s.CACertFile)
+		if err != nil {
+			return opts, fmt.Errorf("read sink.ca_cert_file: %w", err)
+		}
+		opts.CACert = pem
+	}
+	return opts, nil
+}
+
+// connectSink waits for the search engine: at start-up it may simply not
+// be up yet, which is worth waiting for, not failing on.
+func connectSink(ctx context.Context, s config.Sink, log *slog.Logger) (*sink.Client, error) {
+	opts, err := SinkOptions(s)
+	if err != nil {
+		return nil, err
+	}
+	client, err := retry(ctx, log, "connect to the search engine", func() (*sink.Client, error) {
+		return sink.Connect(ctx, opts)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to the search engine: %w", err)
+	}
+	log.Info("search engine connected", "flavour", client.Flavour, "version", client.Version)
+	return client, nil
+}
+
+// describeSources reads the catalog of every source for the tables its
+// views use.
+func describeSources(ctx context.Context, cfg *config.Config, log *slog.Logger) (transform.Schema, error) {
+	schema := transform.Schema{}
+	byName := cfg.TablesBySource()
+	for _, name := range cfg.SourceNames {
+		refs, ok := byName[name]
+		if !ok {
+			continue // declared but unused by any view
+		}
+		tables := make([]capture.Table, len(refs))
+		for i, t := range refs {
+			tables[i] = capture.Table{Schema: t.Schema, Name: t.Name}
+		}
+		src := cfg.Sources[name]
+		infos, err := retry(ctx, log, "describe source "+name, func() (map[capture.Table]*capture.TableInfo, error) {
+			return describe(ctx, src, tables)
+		})
+		if err != nil {
+			return nil, err
+		}
+		schema[name] = infos
+	}
+	return schema, nil
+}
+
+func describe(ctx context.Context, src config.Source, tables []capture.Table) (map[capture.Table]*capture.TableInfo, error) {
+	conn, err := pgx.Connect(ctx, src.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("connect to source %q (%s): %w", src.Name, src.RedactedDSN(), err)
+	}
+	defer conn.Close(context.Background())
+	infos, err := capture.Describe(ctx, conn, tables)
+	if err != nil {
+		return nil, fmt.Errorf("describe tables of source %q: %w", src.Name, err)
+	}
+	return infos, nil
+}
+
+// retry repeats op while it fails for reasons that go away by themselves
+// (a server still starting, a network blip), logging each failure; other
+// errors, such as a wrong password, are returned at once.
+func retry[T any](ctx context.Context, log *slog.Logger, what string, op func() (T, error)) (T, error) {
+	bo := backoff.NewExponentialBackOff()
+	bo.MaxInterval = 15 * time.Second
+	return backoff.Retry(ctx, func() (T, error) {
+		v, err := op()
+		if err != nil && !transient(err) {
+			return v, backoff.Permanent(err)
+		}
+		return v, err
+	}, backoff.WithBackOff(bo), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, wait time.Duration) {
+		log.Warn("retrying: "+what, "error", err, "retry_in", wait.Round(time.Millisecond))
+	}))
+}
+
+func transient(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
