@@ -39,14 +39,21 @@ func newRootCommand() *cobra.Command {
 	return root
 }
 
-// buildVersion reports the module version and VCS revision the binary was
-// built from, so an operator can tell exactly what runs.
+// version is set at build time (-ldflags "-X main.version=1.2.3") by
+// release builds and the container image.
+var version string
+
+// buildVersion reports the version and VCS revision the binary was built
+// from, so an operator can tell exactly what runs.
 func buildVersion() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
 	}
 	v := info.Main.Version
+	if version != "" {
+		v = version
+	}
 	for _, s := range info.Settings {
 		if s.Key == "vcs.revision" {
 			v += " " + s.Value
