@@ -56,8 +56,11 @@ func itemErrorOf(r *itemResult) *itemError {
 func (l *lane) complete(it item, action string) {
 	m := l.w.metrics
 	m.written.WithLabelValues(it.view, action).Inc()
+	// Touch the view's dead-letter series even when it stays at zero, so
+	// that alerts on it see the series from the first write.
+	dead := m.deadLetters.WithLabelValues(it.view)
 	if it.deadLetter {
-		m.deadLetters.WithLabelValues(it.view).Inc()
+		dead.Inc()
 	}
 	l.w.release(l.w.gate.done(it.sub, 1, it.cost))
 }
