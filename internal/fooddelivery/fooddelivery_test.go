@@ -120,6 +120,7 @@ func TestWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatalf("workload: %v (counts %v)", err, counts)
 	}
+	t.Logf("changes: %v", counts)
 	if counts.Total() != 500 {
 		t.Errorf("made %d changes, want 500: %v", counts.Total(), counts)
 	}

@@ -47,7 +47,7 @@ var errNoRow = errors.New("no row to act on")
 func randomID(ctx context.Context, q querier, table, filter string, u float64) (int64, error) {
 	sql := fmt.Sprintf(`SELECT id FROM (
 		(SELECT id FROM %[1]s WHERE (%[2]s) AND id >=
-			(SELECT min(id) + floor($1 * (max(id) - min(id) + 1))::bigint FROM %[1]s)
+			(SELECT min(id) + floor($1::float8 * (max(id) - min(id) + 1))::bigint FROM %[1]s)
 		 ORDER BY id LIMIT 1)
 		UNION ALL
 		(SELECT id FROM %[1]s WHERE (%[2]s) ORDER BY id DESC LIMIT 1)) AS c LIMIT 1`, table, filter)

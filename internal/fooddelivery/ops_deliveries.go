@@ -2,21 +2,32 @@ package fooddelivery
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// createDelivery assigns a courier to an order that was just placed; the
-// unique order_id makes a second delivery for the same order a no-op.
+// createDelivery assigns a courier to one of the latest orders that has no
+// delivery yet, as a dispatcher would. The orders live in another database,
+// so the candidates are read first; the unique order_id turns a race with
+// another worker into a no-op.
 func createDelivery(ctx context.Context, w *worker) error {
-	order, err := w.pick(ctx, Orders, "orders", "status IN ('placed', 'accepted')")
+	rows, err := w.dbs.Orders.Query(ctx, `SELECT id FROM orders
+		WHERE status IN ('placed', 'accepted', 'preparing') ORDER BY id DESC LIMIT 50`)
 	if err != nil {
-		return err
+		return fmt.Errorf("read orders awaiting delivery: %w", err)
 	}
+	candidates, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("read orders awaiting delivery: %w", err)
+	}
+	w.gen.r.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
 	var id int64
 	err = w.dbs.Deliveries.QueryRow(ctx, `INSERT INTO deliveries (order_id, status, courier_name)
-		VALUES ($1, 'assigned', $2) ON CONFLICT (order_id) DO NOTHING RETURNING id`, order, courier(w.gen.r)).Scan(&id)
-	return notFound(err, "create delivery for order %d", order)
+		SELECT c, 'assigned', $2 FROM unnest($1::bigint[]) AS c
+		WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.order_id = c) LIMIT 1
+		ON CONFLICT (order_id) DO NOTHING RETURNING id`, candidates, courier(w.gen.r)).Scan(&id)
+	return notFound(err, "create a delivery")
 }
 
 // nextDeliveryStatus returns the status after status, and whether there is
