@@ -1,0 +1,64 @@
+package verify
+
+import (
+	"encoding/json"
+
+	"github.com/projector-dev/projector/config"
+)
+
+// canonDoc normalises a document read from the index by the view's shape,
+// the same way the expected documents are normalised. Fields the view does
+// not define are kept, so they show up as drift.
+func canonDoc(n *node, src map[string]any) map[string]any {
+	m := make(map[string]any, len(src))
+	for k, v := range src {
+		m[k] = canonField(n, k, v)
+	}
+	return m
+}
+
+func canonField(n *node, name string, v any) any {
+	for _, f := range n.Fields {
+		if f.Name == name {
+			return canon(f.Type, v)
+		}
+	}
+	for _, c := range n.Children {
+		if c.Name == name {
+			return canonRelation(c, v)
+		}
+	}
+	return canonJSON(v)
+}
+
+func canonRelation(c *node, v any) any {
+	if obj, ok := v.(map[string]any); ok && c.Rel != config.HasMany {
+		return canonDoc(c, obj)
+	}
+	arr, ok := v.([]any)
+	if !ok || c.Rel != config.HasMany {
+		return canonJSON(v)
+	}
+	out := make([]any, len(arr))
+	for i, e := range arr {
+		if obj, ok := e.(map[string]any); ok {
+			out[i] = canonDoc(c, obj)
+		} else {
+			out[i] = canonJSON(e)
+		}
+	}
+	return sortSet(out)
+}
+
+// canonSource decodes a document's _source and returns its canonical JSON.
+func canonSource(n *node, source json.RawMessage) ([]byte, error) {
+	v, err := decodeJSON(source)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return json.Marshal(canonJSON(v))
+	}
+	return json.Marshal(canonDoc(n, obj))
+}

@@ -1,0 +1,177 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/sink"
+)
+
+// checker verifies one view.
+type checker struct {
+	db     *sources
+	client *sink.Client
+	opts   Options
+	log    *slog.Logger
+	alias  string
+}
+
+// mismatch is one document whose two sides differ, in canonical form;
+// a nil side is a document that side lacks.
+type mismatch struct {
+	want, got []byte
+}
+
+func (m mismatch) kind() string {
+	switch {
+	case m.got == nil:
+		return KindMissing
+	case m.want == nil:
+		return KindExtra
+	}
+	return KindStale
+}
+
+func (c *checker) view(ctx context.Context, v *config.View) (ViewReport, error) {
+	root, err := buildShape(v, c.db.cat)
+	if err != nil {
+		return ViewReport{}, err
+	}
+	exp, err := c.expected(ctx, root)
+	if err != nil {
+		return ViewReport{}, err
+	}
+	bad, err := c.scan(ctx, v.Name, root, exp)
+	if err != nil {
+		return ViewReport{}, err
+	}
+	if exp, bad, err = c.settle(ctx, v.Name, root, exp, bad); err != nil {
+		return ViewReport{}, err
+	}
+	return c.report(v.Name, root, len(exp), bad), nil
+}
+
+func (c *checker) expected(ctx context.Context, root *node) (expected, error) {
+	tables, err := c.db.load(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	return expect(root, tables)
+}
+
+// scan reads the whole index and returns every mismatch.
+func (c *checker) scan(ctx context.Context, view string, root *node, exp expected) (map[string]mismatch, error) {
+	bad := map[string]mismatch{}
+	seen := make(map[string]bool, len(exp))
+	var done int64
+	err := scanIndex(ctx, c.client, c.alias, func(h hit, total int64) error {
+		seen[h.ID] = true
+		if m, ok := compare(root, exp, h.ID, h.Source, true); !ok {
+			bad[h.ID] = m
+		}
+		if done++; c.opts.Progress != nil && (done%pageSize == 0 || done == total) {
+			c.opts.Progress(view, done, total)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for id, want := range exp {
+		if !seen[id] {
+			bad[id] = mismatch{want: want}
+		}
+	}
+	return bad, nil
+}
+
+// compare checks one document id; found says whether the index has it.
+func compare(root *node, exp expected, id string, source json.RawMessage, found bool) (mismatch, bool) {
+	want := exp[id]
+	if !found {
+		return mismatch{want: want}, want == nil
+	}
+	got, err := canonSource(root, source)
+	if err != nil {
+		got = append([]byte(nil), source...) // unreadable: reported as it is
+	}
+	return mismatch{want: want, got: got}, want != nil && string(want) == string(got)
+}
+
+// settle re-reads both sides of the mismatched documents until they agree
+// or the settle period ends; only what still differs is returned.
+func (c *checker) settle(ctx context.Context, view string, root *node, exp expected,
+	bad map[string]mismatch) (expected, map[string]mismatch, error) {
+	deadline := time.Now().Add(c.opts.Settle)
+	for len(bad) > 0 && time.Now().Before(deadline) {
+		c.log.Debug("re-checking mismatches", "view", view, "documents", len(bad))
+		if err := sleep(ctx, min(c.opts.pollInterval(), time.Until(deadline))); err != nil {
+			return nil, nil, err
+		}
+		if err := refresh(ctx, c.client, c.alias); err != nil {
+			return nil, nil, err
+		}
+		var err error
+		if exp, err = c.expected(ctx, root); err != nil {
+			return nil, nil, err
+		}
+		ids := make([]string, 0, len(bad))
+		for id := range bad {
+			ids = append(ids, id)
+		}
+		docs, err := fetchIDs(ctx, c.client, c.alias, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		next := map[string]mismatch{}
+		for _, id := range ids {
+			src, found := docs[id]
+			if m, ok := compare(root, exp, id, src, found); !ok {
+				next[id] = m
+			}
+		}
+		bad = next
+	}
+	return exp, bad, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (c *checker) report(view string, root *node, checked int, bad map[string]mismatch) ViewReport {
+	vr := ViewReport{View: view, Checked: checked}
+	ids := make([]string, 0, len(bad))
+	for id, m := range bad {
+		ids = append(ids, id)
+		switch m.kind() {
+		case KindMissing:
+			vr.Missing++
+		case KindExtra:
+			vr.Extra++
+		default:
+			vr.Stale++
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids[:min(len(ids), max(c.opts.ShowDiffs, 0))] {
+		m := bad[id]
+		d := Diff{ID: id, Kind: m.kind()}
+		if d.Kind == KindStale {
+			d.Fields = fieldDiffs(root, m.want, m.got)
+		}
+		vr.Diffs = append(vr.Diffs, d)
+	}
+	return vr
+}

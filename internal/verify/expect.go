@@ -1,0 +1,153 @@
+package verify
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+
+	"github.com/projector-dev/projector/config"
+)
+
+// expected holds the documents a view should have, as canonical JSON by
+// document _id.
+type expected map[string][]byte
+
+// expect joins the tables in memory into the view's documents.
+func expect(root *node, tables map[config.TableRef]*tableData) (expected, error) {
+	b := &builder{tables: tables, memo: map[*node]map[int]any{}}
+	td := tables[root.Table]
+	out := make(expected, len(td.rows))
+	for i := range td.rows {
+		doc := b.doc(root, i)
+		enc, err := json.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		out[docID(root, td, i)] = enc
+	}
+	return out, nil
+}
+
+type builder struct {
+	tables map[config.TableRef]*tableData
+	// memo keeps the sub-documents of related rows that many parents share.
+	memo map[*node]map[int]any
+}
+
+func (b *builder) doc(n *node, i int) map[string]any {
+	td := b.tables[n.Table]
+	row := td.rows[i]
+	m := make(map[string]any, len(n.Fields)+len(n.Children))
+	for _, f := range n.Fields {
+		m[f.Name] = row[td.colIdx[f.Column]]
+	}
+	for _, c := range n.Children {
+		var matches []int
+		if jv, ok := td.joinValue(i, c.ParentCols); ok {
+			matches = b.tables[c.Table].lookup(c.RelatedCols, jv)
+		}
+		m[c.Name] = b.relation(c, matches)
+	}
+	return m
+}
+
+// relation renders the related rows: an array for has_many, otherwise the
+// first row in primary-key order, or null.
+func (b *builder) relation(c *node, matches []int) any {
+	if c.Rel != config.HasMany {
+		if len(matches) == 0 {
+			return nil
+		}
+		return b.cached(c, matches[0])
+	}
+	out := make([]any, len(matches))
+	for k, j := range matches {
+		out[k] = b.cached(c, j)
+	}
+	return sortSet(out)
+}
+
+func (b *builder) cached(c *node, i int) any {
+	m := b.memo[c]
+	if m == nil {
+		m = map[int]any{}
+		b.memo[c] = m
+	}
+	if d, ok := m[i]; ok {
+		return d
+	}
+	d := b.doc(c, i)
+	m[i] = d
+	return d
+}
+
+// sortSet orders the elements of a has_many array by their encoding, so
+// that arrays compare as multisets.
+func sortSet(elems []any) []any {
+	keys := make([]string, len(elems))
+	idx := make([]int, len(elems))
+	for i, e := range elems {
+		enc, _ := json.Marshal(e)
+		keys[i], idx[i] = string(enc), i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	out := make([]any, len(elems))
+	for k, i := range idx {
+		out[k] = elems[i]
+	}
+	return out
+}
+
+// joinValue encodes the row's join columns; a NULL joins nothing.
+func (td *tableData) joinValue(i int, cols []string) (string, bool) {
+	vals := make([]any, len(cols))
+	for k, c := range cols {
+		v := td.rows[i][td.colIdx[c]]
+		if v == nil {
+			return "", false
+		}
+		vals[k] = v
+	}
+	enc, err := json.Marshal(vals)
+	return string(enc), err == nil
+}
+
+// lookup returns the rows whose cols equal the encoded join value, in
+// primary-key order; the index for cols is built on first use.
+func (td *tableData) lookup(cols []string, value string) []int {
+	sig := strings.Join(cols, "\x00")
+	idx, ok := td.indexes[sig]
+	if !ok {
+		idx = map[string][]int{}
+		for i := range td.rows {
+			if jv, ok := td.joinValue(i, cols); ok {
+				idx[jv] = append(idx[jv], i)
+			}
+		}
+		td.indexes[sig] = idx
+	}
+	return idx[value]
+}
+
+// docID is the document _id projector gives a root row: the key value's
+// text for a single-column key, the values joined by "|" for a composite
+// one. Values that projector reformats (instants, bytes) take that form.
+func docID(root *node, td *tableData, i int) string {
+	parts := make([]string, len(root.Key))
+	for k, col := range root.Key {
+		raw := td.keys[i][k]
+		var s string
+		switch c := td.rows[i][td.colIdx[col]].(type) {
+		case string:
+			if strings.HasPrefix(c, "t:") || strings.HasPrefix(c, "y:") {
+				s = c[2:]
+			} else if json.Unmarshal([]byte(raw), &s) != nil {
+				s = raw
+			}
+		default:
+			s = raw
+		}
+		parts[k] = s
+	}
+	return strings.Join(parts, "|")
+}

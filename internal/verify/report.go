@@ -1,0 +1,86 @@
+package verify
+
+import (
+	"fmt"
+	"io"
+)
+
+// The kinds of drift a Diff reports.
+const (
+	KindMissing = "missing" // the source rows yield a document the index lacks
+	KindStale   = "stale"   // the index holds the document with different fields
+	KindExtra   = "extra"   // the index holds a document no source row yields
+)
+
+// Report is the outcome of one verification, one entry per view.
+type Report struct {
+	Views []ViewReport
+}
+
+// ViewReport counts the drift of one view.
+type ViewReport struct {
+	View string
+	// Checked is how many documents the source databases yield.
+	Checked int
+	Missing int
+	Stale   int
+	Extra   int
+	// Diffs are the first few mismatches, in document _id order.
+	Diffs []Diff
+}
+
+// Diff is one document that differs between the sources and the index.
+type Diff struct {
+	ID   string
+	Kind string
+	// Fields lists what differs in a stale document.
+	Fields []FieldDiff
+}
+
+// FieldDiff is one differing value. Path is a dotted field path with array
+// positions in brackets ("line_items[1].menu_item.name"); Want and Got are
+// the normalised values as JSON, or "<absent>" when the field is missing.
+type FieldDiff struct {
+	Path string
+	Want string
+	Got  string
+}
+
+// Clean reports whether no view has drifted.
+func (r Report) Clean() bool {
+	for _, v := range r.Views {
+		if !v.Clean() {
+			return false
+		}
+	}
+	return true
+}
+
+// Clean reports whether the view's index equals its sources.
+func (v ViewReport) Clean() bool { return v.Missing == 0 && v.Stale == 0 && v.Extra == 0 }
+
+// Write prints the report for a person: one summary line per view, then
+// the sample diffs.
+func (r Report) Write(w io.Writer) error {
+	for _, v := range r.Views {
+		status := "ok"
+		if !v.Clean() {
+			status = "DRIFT"
+		}
+		if _, err := fmt.Fprintf(w, "%s: %s checked=%d missing=%d stale=%d extra=%d\n",
+			v.View, status, v.Checked, v.Missing, v.Stale, v.Extra); err != nil {
+			return err
+		}
+		for _, d := range v.Diffs {
+			if _, err := fmt.Fprintf(w, "  %s _id=%s\n", d.Kind, d.ID); err != nil {
+				return err
+			}
+			for _, f := range d.Fields {
+				if _, err := fmt.Fprintf(w, "    %s: want %s, got %s\n", f.Path, f.Want, f.Got); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/config"
+)
+
+// connect opens a connection to a source with the session settings the
+// normaliser expects (UTC, ISO dates, hex bytea, postgres intervals). Errors
+// name the source by its redacted DSN only.
+func connect(ctx context.Context, src config.Source) (*pgx.Conn, error) {
+	pc, err := pgx.ParseConfig(src.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("source %q (%s): the DSN does not parse", src.Name, src.RedactedDSN())
+	}
+	for k, v := range map[string]string{
+		"TimeZone": "UTC", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres",
+		"bytea_output": "hex", "extra_float_digits": "1", "application_name": "projector verify",
+	} {
+		pc.RuntimeParams[k] = v
+	}
+	conn, err := pgx.ConnectConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to source %q (%s): %w", src.Name, src.RedactedDSN(), redactErr(err, pc.Password))
+	}
+	return conn, nil
+}
+
+// redactErr makes sure a password never travels inside an error message.
+func redactErr(err error, password string) error {
+	if password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), password, "xxxxx"))
+}
+
+// describe reads the catalog entries of tables, all from one source.
+func describe(ctx context.Context, conn *pgx.Conn, tables []config.TableRef, into catalog) error {
+	capt := make([]capture.Table, len(tables))
+	for i, t := range tables {
+		capt[i] = capture.Table{Schema: t.Schema, Name: t.Name}
+	}
+	infos, err := capture.Describe(ctx, conn, capt)
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if info := infos[capture.Table{Schema: t.Schema, Name: t.Name}]; info != nil {
+			into[t] = info
+		}
+	}
+	return nil
+}
+
+// tableData is one table as read, values already normalised.
+type tableData struct {
+	cols   []string
+	colIdx map[string]int
+	rows   [][]any
+	// keys holds each row's key column values as PostgreSQL wrote them,
+	// which is what document IDs are made of.
+	keys [][]string
+	// indexes find rows by join columns: signature -> join value -> rows in
+	// primary-key order.
+	indexes map[string]map[string][]int
+}
+
+// loadTable reads the named columns of every row in primary-key order.
+// Each value is read as to_jsonb, whose form the normaliser understands.
+func loadTable(ctx context.Context, tx pgx.Tx, info *capture.TableInfo, cols []string) (*tableData, error) {
+	td := &tableData{cols: cols, colIdx: map[string]int{}, indexes: map[string]map[string][]int{}}
+	sel := make([]string, len(cols))
+	types := make([]colType, len(cols))
+	for i, c := range cols {
+		td.colIdx[c] = i
+		sel[i] = fmt.Sprintf("coalesce(to_jsonb(q.%s), 'null')::text", pgx.Identifier{c}.Sanitize())
+		col, _ := info.Column(c)
+		types[i] = colType{Base: col.Base, Array: col.Array}
+	}
+	order := make([]string, len(info.Key))
+	for i, k := range info.Key {
+		order[i] = "q." + pgx.Identifier{k}.Sanitize()
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s q ORDER BY %s", strings.Join(sel, ", "),
+		pgx.Identifier{info.Table.Schema, info.Table.Name}.Sanitize(), strings.Join(order, ", "))
+	rows, err := tx.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", info.Table, err)
+	}
+	defer rows.Close()
+	raw := make([]string, len(cols))
+	dest := make([]any, len(cols))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("read %s: %w", info.Table, err)
+		}
+		if err := td.add(info.Key, types, raw); err != nil {
+			return nil, fmt.Errorf("read %s: %w", info.Table, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", info.Table, err)
+	}
+	return td, nil
+}
+
+func (td *tableData) add(key []string, types []colType, raw []string) error {
+	row := make([]any, len(raw))
+	for i, r := range raw {
+		v, err := decodeJSON([]byte(r))
+		if err != nil {
+			return fmt.Errorf("column %s: %w", td.cols[i], err)
+		}
+		row[i] = canon(types[i], v)
+	}
+	k := make([]string, len(key))
+	for i, c := range key {
+		k[i] = raw[td.colIdx[c]]
+	}
+	td.rows = append(td.rows, row)
+	td.keys = append(td.keys, k)
+	return nil
+}
