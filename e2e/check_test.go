@@ -79,7 +79,5 @@ views:
 	if strings.Contains(report, sourcePassword) {
 		t.Errorf("check printed a password")
 	}
-	if t.Failed() {
-		t.Logf("check output:\n%s", report)
-	}
+	t.Logf("check output:\n%s", report)
 }
