@@ -12,7 +12,7 @@ import (
 
 // newDBs creates the four service databases, deliveries on the second
 // server as in the example configuration, and sets them up.
-func newDBs(t *testing.T) *fooddelivery.DBs {
+func newDBs(t testing.TB) *fooddelivery.DBs {
 	t.Helper()
 	dsns := fooddelivery.DSNs{
 		Orders:      testbed.NewDatabase(t, testbed.Primary).DSN(),
@@ -186,5 +186,18 @@ func TestRenameRestaurantFanout(t *testing.T) {
 	q = fmt.Sprintf("SELECT count(*) FROM restaurants WHERE id = %d AND name = 'Osteria Milano'", f.RestaurantID)
 	if n := count(t, dbs, fooddelivery.Restaurants, q); n != 1 {
 		t.Errorf("restaurant not renamed")
+	}
+}
+
+// BenchmarkLoad10kOrders loads the data set that the demo loads by default
+// into fresh databases.
+func BenchmarkLoad10kOrders(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		dbs := newDBs(b)
+		b.StartTimer()
+		if err := fooddelivery.Load(context.Background(), dbs, fooddelivery.SizeForOrders(10000), 1); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -15,8 +15,8 @@ import (
 // data to act on: run [Load] first.
 type Workload struct {
 	Rate    float64 // changes per second over all workers; 0 means as fast as possible
-	Ops     int     // stop after this many changes; 0 means until the context ends
-	Workers int     // concurrent workers, each with its own connection; at least 1
+	Ops     int     // stop after drawing this many changes; 0 means until the context ends
+	Workers int     // concurrent workers; at least 1
 	Seed    uint64  // the same seed draws the same sequence of choices per worker
 	// Tally, when set, receives the counts as they happen, so a caller can
 	// report progress while Run is going.
@@ -104,12 +104,13 @@ type weighted struct {
 	run    func(context.Context, *worker) error
 }
 
-// mix weighs inserts above deletes so the data set keeps its size; every
-// kind is drawn often enough to show up within a few hundred changes.
+// mix weighs inserts above deletes so the data set keeps its size, and
+// status changes above new orders so that orders do not pile up unfinished;
+// every kind is drawn often enough to show up within a few hundred changes.
 func mix() []weighted {
 	return []weighted{
 		{OpOrderPlace, 6, placeOrder},
-		{OpOrderAdvance, 4, advanceOrder},
+		{OpOrderAdvance, 10, advanceOrder},
 		{OpOrderNote, 4, noteOrder},
 		{OpOrderDelete, 3, deleteOrder},
 		{OpLineItemAdd, 6, addLineItem},
