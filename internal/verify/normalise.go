@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -38,8 +39,13 @@ func canon(t colType, v any) any {
 			return canonJSON(v)
 		}
 		out := make([]any, len(arr))
+		elem := colType{Base: t.Base}
 		for i, e := range arr {
-			out[i] = canon(t, e) // nested arrays are further dimensions
+			if _, nested := e.([]any); nested {
+				out[i] = canon(t, e) // a further dimension
+			} else {
+				out[i] = canon(elem, e)
+			}
 		}
 		return out
 	}
@@ -58,9 +64,7 @@ func canon(t colType, v any) any {
 func canonString(base, s string) any {
 	switch base {
 	case "int2", "int4", "int8", "numeric", "float4", "float8":
-		if c := canonNumber(base, s); c != nil {
-			return c
-		}
+		return canonNumber(base, s)
 	case "date", "timestamp", "timestamptz":
 		if ts, ok := parseInstant(s); ok {
 			return "t:" + ts.Format(time.RFC3339Nano)
@@ -82,10 +86,10 @@ func canonNumber(base, s string) any {
 		}
 		f, err := strconv.ParseFloat(s, bits)
 		if err != nil {
-			if s == "NaN" || s == "Infinity" || s == "-Infinity" {
-				return nil
-			}
 			return "s:" + s
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil
 		}
 		return "f:" + strconv.FormatFloat(f, 'g', -1, bits)
 	case "int2", "int4", "int8":

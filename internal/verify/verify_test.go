@@ -99,13 +99,18 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatalf("load configuration: %v", err)
 	}
-	client, err := sink.Connect(context.Background(), sink.Options{URLs: []string{search.URL}})
+	f := &fixture{cfg: cfg, client: connectSink(t, search.URL), search: search, index: search.Index("orders")}
+	f.write(t, fixtureDocs)
+	return f
+}
+
+func connectSink(t testing.TB, url string) *sink.Client {
+	t.Helper()
+	client, err := sink.Connect(context.Background(), sink.Options{URLs: []string{url}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{cfg: cfg, client: client, search: search, index: search.Index("orders")}
-	f.write(t, fixtureDocs)
-	return f
+	return client
 }
 
 // write indexes documents by _id and makes them visible.

@@ -1,0 +1,85 @@
+package verify
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/testbed"
+)
+
+func TestConnectErrorNamesSourceWithoutPassword(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there any more
+	cfg := config.Default()
+	cfg.Sources["billing"] = config.Source{Name: "billing", DSN: "postgres://app:hunter2secret@" + addr + "/billing"}
+	cfg.Views = []config.View{{Name: "invoices", Root: config.TableRef{Source: "billing", Schema: "public", Name: "invoices"}, AllColumns: true}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = Run(ctx, &cfg, nil, Options{}, quiet())
+	if err == nil {
+		t.Fatal("verification against a closed port succeeded")
+	}
+	msg := err.Error()
+	t.Log(msg)
+	if strings.Contains(msg, "hunter2secret") {
+		t.Fatalf("the error shows the password: %s", msg)
+	}
+	if !strings.Contains(msg, `"billing"`) || !strings.Contains(msg, addr) {
+		t.Errorf("the error does not name the source and its address: %s", msg)
+	}
+}
+
+func TestUnknownViewIsAnError(t *testing.T) {
+	cfg := config.Default()
+	_, err := Run(context.Background(), &cfg, nil, Options{Views: []string{"nope"}}, quiet())
+	if err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("got %v, want an error naming the view", err)
+	}
+}
+
+// A composite key becomes "a|b" ids; numeric=number writes numbers; a view
+// without fields copies every column.
+func TestCompositeKeyAllColumnsNumericNumber(t *testing.T) {
+	db := testbed.NewDatabase(t, testbed.Primary)
+	search := testbed.NewSearch(t)
+	db.Exec(`CREATE TABLE prices (shop text, sku int, amount numeric(8,3), seen date, PRIMARY KEY (shop, sku))`)
+	db.Exec(`INSERT INTO prices VALUES ('north', 1, 1.500, '2024-05-06'), ('south', 2, NULL, NULL)`)
+	cfg := config.Default()
+	cfg.Sources["shop"] = config.Source{Name: "shop", DSN: db.DSN()}
+	cfg.SourceNames = []string{"shop"}
+	cfg.Sink.URLs = []string{search.URL}
+	cfg.Sink.IndexPrefix = search.Prefix
+	cfg.Views = []config.View{{Name: "prices", Root: config.TableRef{Source: "shop", Schema: "public", Name: "prices"},
+		AllColumns: true, Numeric: config.NumericNumber}}
+	f := &fixture{cfg: &cfg, search: search, index: search.Index("prices")}
+	f.client = connectSink(t, search.URL)
+	f.write(t, map[string]string{
+		"north|1": `{"amount":1.5,"seen":"2024-05-06T00:00:00Z","shop":"north","sku":1}`,
+		"south|2": `{"amount":null,"seen":null,"shop":"south","sku":2}`,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, &cfg, f.client, Options{Settle: -1}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Clean() || rep.Views[0].Checked != 2 {
+		t.Fatalf("got %+v, want 2 documents checked and no drift", rep.Views)
+	}
+	f.write(t, map[string]string{"south|2": `{"amount":null,"seen":null,"shop":"south"}`})
+	if rep, err = Run(ctx, &cfg, f.client, Options{Settle: -1}, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Views[0].Diffs
+	if rep.Views[0].Stale != 1 || len(d) != 1 || len(d[0].Fields) != 1 || d[0].Fields[0] != (FieldDiff{Path: "sku", Want: "2", Got: absent}) {
+		t.Fatalf("got %+v, want sku reported absent in south|2", rep.Views[0])
+	}
+}
