@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/transform"
+)
+
+// eventLine is one line of `projector tail`: a domain event with the
+// position of the transaction it belongs to.
+type eventLine struct {
+	transform.Event
+	XID        uint32      `json:"xid"`
+	CommitLSN  capture.LSN `json:"commit_lsn"`
+	CommitTime time.Time   `json:"commit_time"`
+}
+
+func newTailCommand(g *globals) *cobra.Command {
+	var sources []string
+	cmd := &cobra.Command{
+		Use:   "tail",
+		Short: "Print the domain events of new changes as JSON lines, without acknowledging anything",
+		Long: `tail follows changes committed from now on and prints each as a domain event,
+one JSON object per line on stdout (logs go to stderr). It reads through a
+temporary replication slot that disappears when tail exits, so the daemon's
+slot and position are untouched and tail may run beside it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := g.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			names, err := pickSources(cfg, sources)
+			if err != nil {
+				return err
+			}
+			var mu sync.Mutex
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			print := func(_ context.Context, txn *capture.Transaction) error {
+				ev := transform.FromCapture(txn, nil)
+				mu.Lock()
+				defer mu.Unlock()
+				for _, e := range ev.Events {
+					if err := enc.Encode(eventLine{Event: e, XID: ev.XID, CommitLSN: ev.CommitLSN, CommitTime: ev.CommitTime}); err != nil {
+						return fmt.Errorf("write event: %w", err)
+					}
+				}
+				return nil
+			}
+			grp, ctx := errgroup.WithContext(cmd.Context())
+			byName := cfg.TablesBySource()
+			for _, name := range names {
+				src := captureSource(cfg, name, byName[name])
+				grp.Go(func() error { return capture.Tail(ctx, src, log, print) })
+			}
+			return grp.Wait()
+		},
+	}
+	g.addConfigFlag(cmd)
+	cmd.Flags().StringSliceVar(&sources, "source", nil, "source to follow (repeatable; default: every source)")
+	return cmd
+}
+
+// pickSources checks the --source names against the configuration.
+func pickSources(cfg *config.Config, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return cfg.SourceNames, nil
+	}
+	for _, n := range names {
+		if _, ok := cfg.Sources[n]; !ok {
+			return nil, fmt.Errorf("--source %q: no such source in %s; sources are %v", n, cfg.File, cfg.SourceNames)
+		}
+	}
+	return names, nil
+}
+
+func captureSource(cfg *config.Config, name string, tables []config.TableRef) capture.Source {
+	src := cfg.Sources[name]
+	cs := capture.Source{Name: name, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication}
+	for _, t := range tables {
+		cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
+	}
+	return cs
+}
