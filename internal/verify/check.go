@@ -107,18 +107,23 @@ func compare(root *node, exp expected, id string, source json.RawMessage, found 
 func (c *checker) settle(ctx context.Context, view string, root *node, exp expected,
 	bad map[string]mismatch) (expected, map[string]mismatch, error) {
 	deadline := time.Now().Add(c.opts.Settle)
+	var lastLoad time.Duration
 	for len(bad) > 0 && time.Now().Before(deadline) {
 		c.log.Debug("re-checking mismatches", "view", view, "documents", len(bad))
-		if err := sleep(ctx, min(c.opts.pollInterval(), time.Until(deadline))); err != nil {
+		// Waiting at least as long as a load took keeps a large view from
+		// reading its sources back to back.
+		if err := sleep(ctx, min(max(c.opts.pollInterval(), lastLoad), time.Until(deadline))); err != nil {
 			return nil, nil, err
 		}
 		if err := refresh(ctx, c.client, c.alias); err != nil {
 			return nil, nil, err
 		}
+		start := time.Now()
 		var err error
 		if exp, err = c.expected(ctx, root); err != nil {
 			return nil, nil, err
 		}
+		lastLoad = time.Since(start)
 		ids := make([]string, 0, len(bad))
 		for id := range bad {
 			ids = append(ids, id)

@@ -17,8 +17,8 @@ type onRecheck struct {
 }
 
 func (h *onRecheck) Enabled(context.Context, slog.Level) bool { return true }
-func (h *onRecheck) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *onRecheck) WithGroup(string) slog.Handler           { return h }
+func (h *onRecheck) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *onRecheck) WithGroup(string) slog.Handler            { return h }
 func (h *onRecheck) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == "re-checking mismatches" && h.calls.Add(1) == 1 && h.fn != nil {
 		h.fn()

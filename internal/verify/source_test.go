@@ -83,3 +83,34 @@ func TestCompositeKeyAllColumnsNumericNumber(t *testing.T) {
 		t.Fatalf("got %+v, want sku reported absent in south|2", rep.Views[0])
 	}
 }
+
+// Several rows match a has_one: the document holds the first in primary-key
+// order, which for integer keys is numeric order (9 before 10).
+func TestHasOneTakesFirstRowByPrimaryKey(t *testing.T) {
+	db := testbed.NewDatabase(t, testbed.Secondary)
+	search := testbed.NewSearch(t)
+	db.Exec(`CREATE TABLE people (id int PRIMARY KEY)`)
+	db.Exec(`CREATE TABLE addresses (id int PRIMARY KEY, person_id int, city text)`)
+	db.Exec(`INSERT INTO people VALUES (1)`)
+	db.Exec(`INSERT INTO addresses VALUES (10, 1, 'Ten'), (9, 1, 'Nine'), (8, NULL, 'Nobody')`)
+	cfg := config.Default()
+	cfg.Sources["crm"] = config.Source{Name: "crm", DSN: db.DSN()}
+	cfg.Sink.IndexPrefix = search.Prefix
+	cfg.Views = []config.View{{Name: "people", Root: config.TableRef{Source: "crm", Schema: "public", Name: "people"},
+		Fields: []config.Field{{Column: "id", Name: "id"}},
+		Relations: []config.Relation{{Name: "address", Type: config.HasOne,
+			Table: config.TableRef{Source: "crm", Schema: "public", Name: "addresses"},
+			On:    []config.JoinPair{{Parent: "id", Related: "person_id"}}, Fields: []config.Field{{Column: "city", Name: "city"}}}}}}
+	f := &fixture{cfg: &cfg, search: search, index: search.Index("people"), client: connectSink(t, search.URL)}
+	f.write(t, map[string]string{"1": `{"id":1,"address":{"city":"Ten"}}`})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, &cfg, f.client, Options{Settle: -1}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Views[0].Diffs
+	if len(d) != 1 || len(d[0].Fields) != 1 || d[0].Fields[0] != (FieldDiff{Path: "address.city", Want: `"Nine"`, Got: `"Ten"`}) {
+		t.Fatalf("got %+v, want address.city Nine instead of Ten", rep.Views[0])
+	}
+}
