@@ -108,6 +108,11 @@ func (ss *session) prepareSlot(ctx context.Context, conn *pgx.Conn) (slotState, 
 	if err != nil {
 		return slot, err
 	}
+	if !slot.Exists {
+		if err := slotElsewhere(ctx, conn, ss.stream.src); err != nil {
+			return slot, err
+		}
+	}
 	if !ss.snapshotDone {
 		if slot.Exists {
 			ss.stream.log.Info("dropping slot of an unfinished snapshot", "slot", name)

@@ -132,3 +132,23 @@ func parseOptionalLSN(s *string) (LSN, error) {
 	}
 	return ParseLSN(*s)
 }
+
+// slotElsewhere fails when the source's slot name is taken by another
+// database on the same server: slot names are server-wide, so two
+// sources (or two projectors) with the same name on one server collide.
+func slotElsewhere(ctx context.Context, conn *pgx.Conn, src Source) error {
+	var db *string
+	err := conn.QueryRow(ctx, `SELECT database FROM pg_replication_slots WHERE slot_name = $1`, src.SlotName()).Scan(&db)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up slot %q: %w", src.SlotName(), err)
+	}
+	where := "as a physical slot"
+	if db != nil {
+		where = "for database " + *db
+	}
+	return permanent(fmt.Errorf("replication slot %q already exists on this server %s: slot names are server-wide, so set sources.%s.slot to a name of its own",
+		src.SlotName(), where, src.Name))
+}

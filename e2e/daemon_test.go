@@ -163,7 +163,7 @@ views:
 	}
 }
 
-func waitHTTP(t *testing.T, d *daemon, path string) (int, string, error) {
+func waitHTTP(t *testing.T, d *process, path string) (int, string, error) {
 	var code int
 	var body string
 	var err error

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -65,8 +66,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// daemon is a running `projector run`.
-type daemon struct {
+// process is a running `projector run`.
+type process struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	out  *syncBuffer
@@ -99,9 +100,9 @@ func writeConfig(t *testing.T, yaml string) string {
 // startDaemon runs projector with the configuration at path; httpAddr must
 // be the configuration's http.listen. All output is kept for assertions
 // and shown when the test fails.
-func startDaemon(t *testing.T, path, httpAddr string, env ...string) *daemon {
+func startDaemon(t *testing.T, path, httpAddr string, env ...string) *process {
 	t.Helper()
-	d := &daemon{t: t, out: &syncBuffer{}, done: make(chan struct{}), http: httpAddr}
+	d := &process{t: t, out: &syncBuffer{}, done: make(chan struct{}), http: httpAddr}
 	d.cmd = exec.Command(binary, "run", "-c", path, "--log-format", "text")
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
@@ -127,7 +128,7 @@ func startDaemon(t *testing.T, path, httpAddr string, env ...string) *daemon {
 }
 
 // stop sends sig and waits for the process to exit.
-func (d *daemon) stop(sig syscall.Signal, within time.Duration) error {
+func (d *process) stop(sig syscall.Signal, within time.Duration) error {
 	d.t.Helper()
 	if err := d.cmd.Process.Signal(sig); err != nil {
 		d.t.Fatalf("signal projector: %v", err)
@@ -142,7 +143,7 @@ func (d *daemon) stop(sig syscall.Signal, within time.Duration) error {
 }
 
 // exited reports whether the process ended on its own.
-func (d *daemon) exited() bool {
+func (d *process) exited() bool {
 	select {
 	case <-d.done:
 		return true
@@ -151,7 +152,7 @@ func (d *daemon) exited() bool {
 	}
 }
 
-func (d *daemon) get(path string) (int, string, error) {
+func (d *process) get(path string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.http+path, nil)
@@ -168,7 +169,7 @@ func (d *daemon) get(path string) (int, string, error) {
 }
 
 // waitReady polls /readyz until it answers 200.
-func (d *daemon) waitReady(within time.Duration) {
+func (d *process) waitReady(within time.Duration) {
 	d.t.Helper()
 	var last string
 	eventually(d.t, within, func() bool {
@@ -182,7 +183,7 @@ func (d *daemon) waitReady(within time.Duration) {
 }
 
 // metrics scrapes /metrics.
-func (d *daemon) metrics() map[string]*dto.MetricFamily {
+func (d *process) metrics() map[string]*dto.MetricFamily {
 	d.t.Helper()
 	code, body, err := d.get("/metrics")
 	if err != nil || code != http.StatusOK {
@@ -245,3 +246,5 @@ func labelsMatch(m *dto.Metric, want map[string]string) bool {
 	}
 	return true
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

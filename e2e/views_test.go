@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/daemon"
+	"github.com/projector-dev/projector/internal/fooddelivery"
+	"github.com/projector-dev/projector/internal/testbed"
+	"github.com/projector-dev/projector/internal/verify"
+	"github.com/projector-dev/projector/sink"
+)
+
+// foodDelivery is the reference example on the test bed: orders and
+// consumers on one server, restaurants and deliveries on the other, the
+// views of config/testdata/views-example.yaml taken verbatim.
+type foodDelivery struct {
+	dbs     *fooddelivery.DBs
+	search  *testbed.Search
+	cfgPath string
+	addr    string
+	env     []string
+}
+
+func newFoodDelivery(t *testing.T, size fooddelivery.Size) *foodDelivery {
+	t.Helper()
+	orders := testbed.NewDatabase(t, testbed.Primary)
+	consumers := testbed.NewDatabase(t, testbed.Primary)
+	restaurants := testbed.NewDatabase(t, testbed.Secondary)
+	deliveries := testbed.NewDatabase(t, testbed.Secondary)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dbs, err := fooddelivery.Connect(ctx, fooddelivery.DSNs{
+		Orders: orders.DSN(), Consumers: consumers.DSN(), Restaurants: restaurants.DSN(), Deliveries: deliveries.DSN(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dbs.Close)
+	if err := fooddelivery.Setup(ctx, dbs); err != nil {
+		t.Fatal(err)
+	}
+	if size.Orders > 0 {
+		if err := fooddelivery.Load(ctx, dbs, size, 42); err != nil {
+			t.Fatal(err)
+		}
+	}
+	example, err := os.ReadFile(filepath.Join("..", "config", "testdata", "views-example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := string(example[strings.Index(string(example), "\nviews:"):])
+	fd := &foodDelivery{dbs: dbs, search: testbed.NewSearch(t), addr: freePort(t),
+		env: []string{"DELIVERIES_DSN=" + deliveries.DSN()}}
+	fd.cfgPath = writeConfig(t, fmt.Sprintf(`
+sources:
+  orders:      { dsn: %[1]q, slot: %[6]sorders }
+  consumers:   { dsn: %[2]q, slot: %[6]sconsumers }
+  restaurants: { dsn: %[3]q, slot: %[6]srestaurants }
+  deliveries:  { dsn: "${DELIVERIES_DSN}", slot: %[6]sdeliveries }
+sink:
+  urls: [%[4]q]
+  index_prefix: %[5]s
+  flush_interval: 100ms
+state:
+  dir: %[7]s
+http:
+  listen: %[8]s
+shutdown:
+  grace: 20s
+%[9]s`, orders.DSN(), consumers.DSN(), restaurants.DSN(), fd.search.URL, fd.search.Prefix, fd.search.Prefix,
+		filepath.Join(t.TempDir(), "state"), fd.addr, views))
+	return fd
+}
+
+func (fd *foodDelivery) start(t *testing.T) *process {
+	return startDaemon(t, fd.cfgPath, fd.addr, fd.env...)
+}
+
+// verify runs the oracle and fails the test on any drift.
+func (fd *foodDelivery) verify(t *testing.T) verify.Report {
+	t.Helper()
+	for _, kv := range fd.env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	cfg, err := config.Load(fd.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	opts, err := daemon.SinkOptions(cfg.Sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := sink.Connect(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := verify.Run(ctx, cfg, client, verify.Options{Settle: time.Minute, ShowDiffs: 10}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	var out strings.Builder
+	report.Write(&out)
+	t.Logf("verify:\n%s", out.String())
+	if !report.Clean() {
+		t.Errorf("the index drifted from the source databases")
+	}
+	if len(report.Views) != 1 || report.Views[0].Checked == 0 {
+		t.Errorf("verify checked nothing")
+	}
+	return report
+}
+
+// runWorkload changes every table of the four databases while projector
+// runs; kill, when set, is called once a third of the changes are done.
+func runWorkload(t *testing.T, fd *foodDelivery, ops int, kill func()) fooddelivery.Counts {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tally := &fooddelivery.Tally{}
+	done := make(chan struct{})
+	var counts fooddelivery.Counts
+	var err error
+	go func() {
+		defer close(done)
+		counts, err = fooddelivery.Workload{Rate: 400, Ops: ops, Workers: 4, Seed: 7, Tally: tally}.Run(ctx, fd.dbs)
+	}()
+	if kill != nil {
+		eventually(t, 4*time.Minute, func() bool { return tally.Snapshot().Total() >= ops/3 },
+			func() string { return "workload did not progress" })
+		kill()
+	}
+	<-done
+	if err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+	if missing := counts.Missing(); len(missing) > 0 {
+		t.Errorf("the workload never did %v", missing)
+	}
+	return counts
+}
+
+// TestViewsExampleStaysEqualToTheJoin builds the reference views over two
+// servers and four databases, runs a randomized workload on every table
+// concurrently with projector, and has the oracle find zero drift.
+func TestViewsExampleStaysEqualToTheJoin(t *testing.T) {
+	fd := newFoodDelivery(t, fooddelivery.SizeForOrders(500))
+	d := fd.start(t)
+	d.waitReady(2 * time.Minute)
+	counts := runWorkload(t, fd, 3000, nil)
+	t.Logf("workload: %v", counts)
+	fd.verify(t)
+	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
+		t.Errorf("projector exit: %v", err)
+	}
+}
+
+// TestViewsSurviveSIGKILL is the same with projector killed with SIGKILL
+// in the middle of the workload and started again on the same state.
+func TestViewsSurviveSIGKILL(t *testing.T) {
+	fd := newFoodDelivery(t, fooddelivery.SizeForOrders(500))
+	d := fd.start(t)
+	d.waitReady(2 * time.Minute)
+	runWorkload(t, fd, 3000, func() {
+		if err := d.stop(syscall.SIGKILL, 30*time.Second); err == nil {
+			t.Errorf("projector survived SIGKILL")
+		}
+		d = fd.start(t)
+	})
+	d.waitReady(2 * time.Minute)
+	fd.verify(t)
+	if !strings.Contains(d.out.String(), "streaming") {
+		t.Errorf("the restarted projector never streamed")
+	}
+}
+
+// TestRestaurantRenameFansOut renames a restaurant that 10,000 orders
+// embed: every one of their documents must change.
+func TestRestaurantRenameFansOut(t *testing.T) {
+	fd := newFoodDelivery(t, fooddelivery.Size{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	fan, err := fooddelivery.RenameRestaurantFanout(ctx, fd.dbs, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := fd.start(t)
+	d.waitReady(3 * time.Minute)
+	if err := fooddelivery.RenameRestaurant(ctx, fd.dbs, fan.RestaurantID, "Renamed Bistro"); err != nil {
+		t.Fatal(err)
+	}
+	query := `{"query":{"term":{"restaurant.name.keyword":"Renamed Bistro"}}}`
+	var count int
+	eventually(t, 3*time.Minute, func() bool {
+		fd.search.Refresh()
+		count = countDocs(t, fd.search, fd.search.Index("order_history"), query)
+		return count == len(fan.OrderIDs)
+	}, func() string { return fmt.Sprintf("%d of %d documents show the new name", count, len(fan.OrderIDs)) })
+	fd.verify(t)
+}
+
+func countDocs(t *testing.T, search *testbed.Search, index, query string) int {
+	t.Helper()
+	body, err := search.Do("POST", "/"+index+"/_count", strings.NewReader(query))
+	if err != nil {
+		t.Fatalf("count: %v", err)
+	}
+	var res struct {
+		Count int `json:"count"`
+	}
+	if err := jsonUnmarshal(body, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res.Count
+}
