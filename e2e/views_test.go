@@ -195,8 +195,11 @@ func TestRestaurantRenameFansOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	started := time.Now()
 	d := fd.start(t)
 	d.waitReady(3 * time.Minute)
+	t.Logf("snapshot of 10,000 orders indexed in %s", time.Since(started).Round(time.Millisecond))
+	renamed := time.Now()
 	if err := fooddelivery.RenameRestaurant(ctx, fd.dbs, fan.RestaurantID, "Renamed Bistro"); err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +210,7 @@ func TestRestaurantRenameFansOut(t *testing.T) {
 		count = countDocs(t, fd.search, fd.search.Index("order_history"), query)
 		return count == len(fan.OrderIDs)
 	}, func() string { return fmt.Sprintf("%d of %d documents show the new name", count, len(fan.OrderIDs)) })
+	t.Logf("rename reached all %d documents in %s", count, time.Since(renamed).Round(time.Millisecond))
 	fd.verify(t)
 }
 
