@@ -33,14 +33,16 @@ fuzz:
 	  done; \
 	done
 
+# demo runs the food-delivery demo on the test bed and leaves it running.
 demo: testbed
-	$(GO) test -count=1 -v -run TestSmoke ./e2e/
+	deploy/local/demo.sh up
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 # down stops every service the test bed started; data stays in .testbed/.
 down:
+	-deploy/local/demo.sh stop
 	-deploy/local/search.sh down
 	-deploy/local/pg.sh down
 
