@@ -26,7 +26,9 @@ import (
 	"github.com/projector-dev/projector/config"
 )
 
-// metrics lists every metric projector exports, by name and type.
+// metrics lists the metrics the dashboard must show, by name and type;
+// every one must also be documented in the README's metrics table, which
+// is the list of everything projector exports.
 var metrics = map[string]string{
 	"projector_source_lag_bytes":        "gauge",
 	"projector_source_lag_seconds":      "gauge",
@@ -135,6 +137,12 @@ func mustExist(t *testing.T, what, path string) {
 // TestMetricNames checks that the dashboard and the alerts name only
 // metrics projector exports, and that the dashboard shows every one.
 func TestMetricNames(t *testing.T) {
+	documented := readmeMetrics(t)
+	for name, typ := range metrics {
+		if documented[name] != typ {
+			t.Errorf("README.md documents %s as %q, want %q", name, documented[name], typ)
+		}
+	}
 	dashboard := metricNames(t, "grafana/dashboards/projector.json")
 	alerts := metricNames(t, "prometheus/alerts.yml")
 	for name := range metrics {
@@ -157,8 +165,9 @@ func TestMetricNames(t *testing.T) {
 func metricNames(t *testing.T, path string) map[string]bool {
 	t.Helper()
 	used := map[string]bool{}
+	documented := readmeMetrics(t)
 	for _, ref := range metricRef.FindAllString(string(readFile(t, path)), -1) {
-		name, ok := exported(ref)
+		name, ok := exported(documented, ref)
 		if !ok {
 			t.Errorf("%s: %s is not a metric projector exports", path, ref)
 			continue
@@ -170,13 +179,13 @@ func metricNames(t *testing.T, path string) map[string]bool {
 
 // exported maps a series name to the metric that produces it: a histogram
 // produces _bucket, _sum and _count series.
-func exported(series string) (string, bool) {
-	if _, ok := metrics[series]; ok {
+func exported(documented map[string]string, series string) (string, bool) {
+	if _, ok := documented[series]; ok {
 		return series, true
 	}
 	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 		base, found := strings.CutSuffix(series, suffix)
-		if found && metrics[base] == "histogram" {
+		if found && documented[base] == "histogram" {
 			return base, true
 		}
 	}
@@ -768,4 +777,20 @@ func checkStateVolume(t *testing.T, pod podSpec, c container, dir string) {
 		}
 	}
 	t.Errorf("projector container: state.dir %s is not a mounted PersistentVolumeClaim", dir)
+}
+
+// readmeRow is a row of the README's metrics table: | `name{labels}` | type | meaning |
+var readmeRow = regexp.MustCompile("(?m)^\\| `(projector_[a-z0-9_]+)[^`]*` \\| ([a-z]+) \\|")
+
+// readmeMetrics reads the metrics the README documents, by name and type.
+func readmeMetrics(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range readmeRow.FindAllStringSubmatch(string(readFile(t, "../README.md")), -1) {
+		out[m[1]] = m[2]
+	}
+	if len(out) == 0 {
+		t.Fatal("README.md has no metrics table")
+	}
+	return out
 }
