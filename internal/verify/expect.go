@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -14,7 +15,7 @@ type expected map[string][]byte
 
 // expect joins the tables in memory into the view's documents.
 func expect(root *node, tables map[config.TableRef]*tableData) (expected, error) {
-	b := &builder{tables: tables, memo: map[*node]map[int]any{}}
+	b := &builder{tables: tables, memo: map[*node]map[int]json.RawMessage{}}
 	td := tables[root.Table]
 	out := make(expected, len(td.rows))
 	for i := range td.rows {
@@ -30,8 +31,9 @@ func expect(root *node, tables map[config.TableRef]*tableData) (expected, error)
 
 type builder struct {
 	tables map[config.TableRef]*tableData
-	// memo keeps the sub-documents of related rows that many parents share.
-	memo map[*node]map[int]any
+	// memo keeps the encoded sub-documents of belongs_to and has_one rows,
+	// which many parents may share; has_many rows are encoded once anyway.
+	memo map[*node]map[int]json.RawMessage
 }
 
 func (b *builder) doc(n *node, i int) map[string]any {
@@ -58,25 +60,30 @@ func (b *builder) relation(c *node, matches []int) any {
 		if len(matches) == 0 {
 			return nil
 		}
-		return b.cached(c, matches[0])
+		return b.encoded(c, matches[0])
 	}
-	out := make([]any, len(matches))
+	out := make([]json.RawMessage, len(matches))
 	for k, j := range matches {
-		out[k] = b.cached(c, j)
+		out[k] = b.encoded(c, j)
 	}
-	return sortSet(out)
+	slices.SortFunc(out, func(x, y json.RawMessage) int { return bytes.Compare(x, y) })
+	return out
 }
 
-func (b *builder) cached(c *node, i int) any {
+func (b *builder) encoded(c *node, i int) json.RawMessage {
+	if c.Rel == config.HasMany {
+		enc, _ := json.Marshal(b.doc(c, i)) // canonical values always encode
+		return enc
+	}
 	m := b.memo[c]
 	if m == nil {
-		m = map[int]any{}
+		m = map[int]json.RawMessage{}
 		b.memo[c] = m
 	}
 	if d, ok := m[i]; ok {
 		return d
 	}
-	d := b.doc(c, i)
+	d, _ := json.Marshal(b.doc(c, i))
 	m[i] = d
 	return d
 }

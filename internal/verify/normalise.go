@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"strconv"
@@ -223,13 +225,45 @@ func plain(v any) any {
 	return v
 }
 
-// decodeJSON decodes one JSON text keeping numbers exact.
+// decodeJSON decodes one JSON text keeping numbers exact. Plain scalars,
+// which most column values are, skip the decoder's allocations.
 func decodeJSON(data []byte) (any, error) {
+	if v, ok := scalar(data); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("invalid JSON: data after the value at offset %d", dec.InputOffset())
+	}
 	return v, nil
+}
+
+// scalar decodes null, booleans, numbers and strings without escapes.
+func scalar(data []byte) (any, bool) {
+	switch {
+	case len(data) == 0:
+		return nil, false
+	case string(data) == "null":
+		return nil, true
+	case string(data) == "true":
+		return true, true
+	case string(data) == "false":
+		return false, true
+	case data[0] == '"':
+		if len(data) < 2 || data[len(data)-1] != '"' || bytes.ContainsAny(data[1:len(data)-1], "\\\"") {
+			return nil, false
+		}
+		return string(data[1 : len(data)-1]), true
+	case data[0] == '-' || (data[0] >= '0' && data[0] <= '9'):
+		if !json.Valid(data) {
+			return nil, false
+		}
+		return json.Number(data), true
+	}
+	return nil, false
 }

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -115,4 +117,26 @@ func mustCanonDoc(t *testing.T, root *node, text string) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+func TestDecodeJSONScalars(t *testing.T) {
+	cases := []struct {
+		in   string
+		want any
+	}{
+		{`null`, nil}, {`true`, true}, {`false`, false}, {`"plain"`, "plain"}, {`""`, ""},
+		{`"say \"hi\"\n"`, "say \"hi\"\n"}, {`"\u00e9"`, "é"}, {`-12.50e3`, json.Number("-12.50e3")},
+		{`[1,"a"]`, []any{json.Number("1"), "a"}},
+	}
+	for _, tc := range cases {
+		got, err := decodeJSON([]byte(tc.in))
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("decodeJSON(%s) = %#v, %v; want %#v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{`"unterminated`, `-`, `12abc`, ``} {
+		if got, err := decodeJSON([]byte(bad)); err == nil {
+			t.Errorf("decodeJSON(%q) = %#v, want an error", bad, got)
+		}
+	}
 }
