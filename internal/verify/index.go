@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/projector-dev/projector/sink"
 )
+
+// errNoIndex says that no index or alias of the view's name exists.
+var errNoIndex = errors.New("no such index or alias")
 
 // pageSize is how many documents one scroll page or id lookup carries.
 const pageSize = 1000
@@ -46,15 +50,18 @@ func (r *searchResponse) total() int64 {
 
 // scanIndex reads every document behind alias with a scroll sorted by
 // _doc, which Elasticsearch 8 and OpenSearch 2 both serve (unlike a sort on
-// _id or point-in-time, whose APIs differ). A missing alias reads as empty.
+// _id or point-in-time, whose APIs differ). A missing alias is errNoIndex.
 func scanIndex(ctx context.Context, c *sink.Client, alias string, fn func(h hit, total int64) error) (err error) {
 	res, err := c.API.Search(c.API.Search.WithContext(ctx), c.API.Search.WithIndex(alias),
 		c.API.Search.WithScroll(2*time.Minute), c.API.Search.WithSize(pageSize),
 		c.API.Search.WithTrackTotalHits(true),
 		c.API.Search.WithBody(strings.NewReader(`{"sort":["_doc"]}`)))
 	page, err := decodeSearch(res, err, "scroll "+alias)
-	if err != nil || page == nil {
+	if err != nil {
 		return err
+	}
+	if page == nil {
+		return errNoIndex
 	}
 	defer func() {
 		if page.ScrollID != "" {

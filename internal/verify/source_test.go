@@ -114,3 +114,23 @@ func TestHasOneTakesFirstRowByPrimaryKey(t *testing.T) {
 		t.Fatalf("got %+v, want address.city Nine instead of Ten", rep.Views[0])
 	}
 }
+
+func TestMissingAliasCountsEveryDocumentMissing(t *testing.T) {
+	db := testbed.NewDatabase(t, testbed.Primary)
+	search := testbed.NewSearch(t)
+	db.Exec(`CREATE TABLE items (id int PRIMARY KEY, name text)`)
+	db.Exec(`INSERT INTO items VALUES (1, 'a'), (2, 'b')`)
+	cfg := config.Default()
+	cfg.Sources["shop"] = config.Source{Name: "shop", DSN: db.DSN()}
+	cfg.Sink.IndexPrefix = search.Prefix
+	cfg.Views = []config.View{{Name: "items", Root: config.TableRef{Source: "shop", Schema: "public", Name: "items"}, AllColumns: true}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, &cfg, connectSink(t, search.URL), Options{Settle: -1}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := rep.Views[0]; v.Checked != 2 || v.Missing != 2 || rep.Clean() {
+		t.Fatalf("got %+v, want both documents missing", v)
+	}
+}
