@@ -229,3 +229,20 @@ func (c *Client) MappingMeta(ctx context.Context, index string) (map[string]any,
 	}
 	return byIndex[index].Mappings.Meta, nil
 }
+
+// IndexExists reports whether index exists.
+func (c *Client) IndexExists(ctx context.Context, index string) (bool, error) {
+	exists := c.API.Indices.Exists
+	res, err := exists([]string{index}, exists.WithContext(ctx))
+	if err != nil {
+		return false, fmt.Errorf("look up index %s: %w", index, err)
+	}
+	defer res.Body.Close()
+	switch res.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("look up index %s: %w", index, readAPIError(res))
+}

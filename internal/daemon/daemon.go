@@ -24,6 +24,29 @@ import (
 // state store, all within cfg.Shutdown.Grace. Whatever the grace period
 // cuts short is sent again on the next start, never lost.
 func Run(ctx context.Context, cfg *config.Config, version string, log *slog.Logger) error {
+	return RunWith(ctx, cfg, Options{Version: version}, log)
+}
+
+// Options change what RunWith does beyond the configuration file.
+type Options struct {
+	// Version is reported by projector_build_info.
+	Version string
+	// Rebuild names views to rebuild into a new index version even though
+	// their shape did not change.
+	Rebuild []string
+	// StopWhenRebuilt stops gracefully once every view being rebuilt has
+	// its alias moved to the new index: `projector rebuild`.
+	StopWhenRebuilt bool
+}
+
+// RunWith is Run with options.
+func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
+	for _, name := range opts.Rebuild {
+		if !hasView(cfg, name) {
+			return fmt.Errorf("no view named %q in %s", name, cfg.File)
+		}
+	}
+	version := opts.Version
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg, version)
 	capMetrics := capture.NewMetrics(reg)
@@ -50,9 +73,15 @@ func Run(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		}
 	}()
 
-	p, err := prepare(ctx, cfg, log)
+	p, err := prepare(ctx, cfg, opts.Rebuild, log)
 	if err != nil {
 		return err
+	}
+	if opts.StopWhenRebuilt {
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		p.rebuilt = stop
 	}
 	defer func() {
 		if err := p.store.Close(); err != nil {
@@ -70,11 +99,13 @@ type pipeline struct {
 	store    *transform.Store
 	indices  map[string]*viewIndex
 	rebuilds []*viewIndex
+	// rebuilt, when set, is called once every rebuild is complete.
+	rebuilt func()
 }
 
 // prepare connects to the search engine and the sources, checks the views
 // against the live schemas and creates or picks each view's index.
-func prepare(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pipeline, error) {
+func prepare(ctx context.Context, cfg *config.Config, rebuild []string, log *slog.Logger) (*pipeline, error) {
 	client, err := connectSink(ctx, cfg.Sink, log)
 	if err != nil {
 		return nil, err
@@ -89,10 +120,10 @@ func prepare(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pipeli
 	}
 	store, err := transform.OpenStore(cfg.State.Dir, log)
 	if err != nil {
-		return nil, fmt.Errorf("open state store in state.dir %q: %w", cfg.State.Dir, err)
+		return nil, fmt.Errorf("open state store in state.dir %q (is another projector using it?): %w", cfg.State.Dir, err)
 	}
 	p := &pipeline{client: client, schema: schema, views: views, store: store}
-	if err := p.prepareIndices(ctx, cfg, log); err != nil {
+	if err := p.prepareIndices(ctx, cfg, rebuild, log); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -244,4 +275,13 @@ func writerOptions(cfg *config.Config) sink.WriterOptions {
 		Concurrency:   cfg.Sink.Concurrency,
 		DrainTimeout:  time.Duration(cfg.Shutdown.Grace),
 	}
+}
+
+func hasView(cfg *config.Config, name string) bool {
+	for _, v := range cfg.Views {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
 }

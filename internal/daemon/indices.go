@@ -27,10 +27,10 @@ type viewIndex struct {
 // shape changed since its index was created, the next version, which is
 // then built from fresh snapshots of the view's sources while queries keep
 // using the old one.
-func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebuild []string, log *slog.Logger) error {
 	p.indices = map[string]*viewIndex{}
 	for i, v := range p.views {
-		vi, err := p.prepareIndex(ctx, cfg, &cfg.Views[i], v, false, log)
+		vi, err := p.prepareIndex(ctx, cfg, &cfg.Views[i], v, contains(rebuild, v.Name), log)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,13 @@ func (p *pipeline) prepareIndex(ctx context.Context, cfg *config.Config, cv *con
 		if err != nil {
 			return nil, err
 		}
-		if force || fingerprintOf(meta) != fingerprint {
+		// A next version that already exists is a rebuild cut short by a
+		// stop: it goes on, from fresh snapshots again.
+		unfinished, err := p.client.IndexExists(ctx, sink.IndexName(alias, current+1))
+		if err != nil {
+			return nil, err
+		}
+		if force || unfinished || fingerprintOf(meta) != fingerprint {
 			next = current + 1
 		}
 	}
@@ -112,6 +118,13 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 	pending := p.rebuilds
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	if p.rebuilt != nil {
+		defer func() {
+			if len(pending) == 0 {
+				p.rebuilt()
+			}
+		}()
+	}
 	for len(pending) > 0 {
 		select {
 		case <-ctx.Done():

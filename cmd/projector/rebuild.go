@@ -1,0 +1,41 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/projector-dev/projector/internal/daemon"
+)
+
+func newRebuildCommand(g *globals) *cobra.Command {
+	var views []string
+	cmd := &cobra.Command{
+		Use:   "rebuild",
+		Short: "Rebuild views into a new index version and swap their aliases",
+		Long: `rebuild builds each named view into the next index version (order_history_v2
+after _v1) from fresh snapshots of its sources, keeps it current with the
+stream while it builds, then moves the alias to it in one atomic step and
+deletes the old index: queries never see a half-built view. It runs the
+daemon's pipeline and exits once every alias has moved, so stop
+"projector run" on the same state directory first; a rebuild cut short is
+finished by the next run. run also rebuilds by itself when a view's shape
+changes in the configuration.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(views) == 0 {
+				return errors.New("name the views to rebuild with --view")
+			}
+			cfg, log, err := g.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return daemon.RunWith(cmd.Context(), cfg, daemon.Options{
+				Version: buildVersion(), Rebuild: views, StopWhenRebuilt: true,
+			}, log)
+		},
+	}
+	g.addConfigFlag(cmd)
+	cmd.Flags().StringSliceVar(&views, "view", nil, "view to rebuild (repeatable)")
+	return cmd
+}
