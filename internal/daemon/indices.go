@@ -71,7 +71,11 @@ func (p *pipeline) prepareIndex(ctx context.Context, cfg *config.Config, cv *con
 		if err != nil {
 			return nil, err
 		}
-		if force || unfinished || fingerprintOf(meta) != fingerprint {
+		stateless, err := p.stateless(vi.sources)
+		if err != nil {
+			return nil, err
+		}
+		if force || unfinished || stateless || fingerprintOf(meta) != fingerprint {
 			next = current + 1
 		}
 	}
@@ -159,6 +163,23 @@ func rebuilt(vi *viewIndex, streams map[string]*capture.Stream, checkpoint func(
 			return false, err
 		}
 		if !cp.SnapshotDone || streams[s].Confirmed() < cp.Applied {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// stateless reports whether the local state knows nothing of any of the
+// sources, as after its directory was lost: documents already in the index
+// may then belong to rows deleted since, which only a fresh index version
+// built from new snapshots can leave behind.
+func (p *pipeline) stateless(sources []string) (bool, error) {
+	for _, s := range sources {
+		cp, err := p.store.Checkpoint(s)
+		if err != nil {
+			return false, err
+		}
+		if cp.SnapshotDone || cp.Applied > 0 {
 			return false, nil
 		}
 	}
