@@ -42,7 +42,7 @@ func (c *checker) view(ctx context.Context, v *config.View) (ViewReport, error) 
 	if err != nil {
 		return ViewReport{}, err
 	}
-	exp, err := c.expected(ctx, root)
+	exp, err := c.expected(ctx, root, nil)
 	if err != nil {
 		return ViewReport{}, err
 	}
@@ -50,14 +50,27 @@ func (c *checker) view(ctx context.Context, v *config.View) (ViewReport, error) 
 	if err != nil {
 		return ViewReport{}, err
 	}
-	if exp, bad, err = c.settle(ctx, v.Name, root, exp, bad); err != nil {
+	if bad, err = c.settle(ctx, v.Name, root, bad); err != nil {
 		return ViewReport{}, err
 	}
 	return c.report(v.Name, root, len(exp), bad), nil
 }
 
-func (c *checker) expected(ctx context.Context, root *node) (expected, error) {
-	tables, err := c.db.load(ctx, root)
+// expected builds the view's documents: all of them when ids is nil, else
+// those with the given ids, read by key where the key and join types allow.
+func (c *checker) expected(ctx context.Context, root *node, ids []string) (expected, error) {
+	var tables nodeData
+	var err error
+	if ids != nil && c.db.canSubset(root) {
+		if tables, err = c.db.loadSubset(ctx, root, ids); err != nil {
+			// A value PostgreSQL will not convert (say, an int8 join value
+			// beyond an int2 column) only costs a full read.
+			c.log.Debug("reading documents by id failed; reading the view in full", "error", err)
+		}
+	}
+	if tables == nil {
+		tables, err = c.db.load(ctx, root)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -105,10 +118,10 @@ func compare(root *node, exp expected, id string, source json.RawMessage, found 
 	return mismatch{want: want, got: got}, want != nil && string(want) == string(got)
 }
 
-// settle re-reads both sides of the mismatched documents until they agree
-// or the settle period ends; only what still differs is returned.
-func (c *checker) settle(ctx context.Context, view string, root *node, exp expected,
-	bad map[string]mismatch) (expected, map[string]mismatch, error) {
+// settle re-reads both sides of the mismatched documents, and only those,
+// until they agree or the settle period ends; what still differs is
+// returned.
+func (c *checker) settle(ctx context.Context, view string, root *node, bad map[string]mismatch) (map[string]mismatch, error) {
 	deadline := time.Now().Add(c.opts.Settle)
 	var lastLoad time.Duration
 	for len(bad) > 0 && time.Now().Before(deadline) {
@@ -116,24 +129,24 @@ func (c *checker) settle(ctx context.Context, view string, root *node, exp expec
 		// Waiting at least as long as a load took keeps a large view from
 		// reading its sources back to back.
 		if err := sleep(ctx, min(max(c.opts.pollInterval(), lastLoad), time.Until(deadline))); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := refresh(ctx, c.client, c.alias); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		start := time.Now()
-		var err error
-		if exp, err = c.expected(ctx, root); err != nil {
-			return nil, nil, err
-		}
-		lastLoad = time.Since(start)
 		ids := make([]string, 0, len(bad))
 		for id := range bad {
 			ids = append(ids, id)
 		}
+		start := time.Now()
+		exp, err := c.expected(ctx, root, ids)
+		if err != nil {
+			return nil, err
+		}
+		lastLoad = time.Since(start)
 		docs, err := fetchIDs(ctx, c.client, c.alias, ids)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		next := map[string]mismatch{}
 		for _, id := range ids {
@@ -144,7 +157,7 @@ func (c *checker) settle(ctx context.Context, view string, root *node, exp expec
 		}
 		bad = next
 	}
-	return exp, bad, nil
+	return bad, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

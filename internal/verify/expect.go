@@ -14,9 +14,9 @@ import (
 type expected map[string][]byte
 
 // expect joins the tables in memory into the view's documents.
-func expect(root *node, tables map[config.TableRef]*tableData) (expected, error) {
+func expect(root *node, tables nodeData) (expected, error) {
 	b := &builder{tables: tables, memo: map[*node]map[int]json.RawMessage{}}
-	td := tables[root.Table]
+	td := tables[root]
 	out := make(expected, len(td.rows))
 	for i := range td.rows {
 		doc := b.doc(root, i)
@@ -30,14 +30,14 @@ func expect(root *node, tables map[config.TableRef]*tableData) (expected, error)
 }
 
 type builder struct {
-	tables map[config.TableRef]*tableData
+	tables nodeData
 	// memo keeps the encoded sub-documents of belongs_to and has_one rows,
 	// which many parents may share; has_many rows are encoded once anyway.
 	memo map[*node]map[int]json.RawMessage
 }
 
 func (b *builder) doc(n *node, i int) map[string]any {
-	td := b.tables[n.Table]
+	td := b.tables[n]
 	row := td.rows[i]
 	m := make(map[string]any, len(n.Fields)+len(n.Children))
 	for _, f := range n.Fields {
@@ -46,7 +46,7 @@ func (b *builder) doc(n *node, i int) map[string]any {
 	for _, c := range n.Children {
 		var matches []int
 		if jv, ok := td.joinValue(i, c.ParentCols); ok {
-			matches = b.tables[c.Table].lookup(c.RelatedCols, jv)
+			matches = b.tables[c].lookup(c.RelatedCols, jv)
 		}
 		m[c.Name] = b.relation(c, matches)
 	}

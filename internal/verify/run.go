@@ -109,38 +109,3 @@ func (db *sources) close() {
 		_ = c.Close(context.Background()) // read-only sessions: nothing to lose
 	}
 }
-
-// load reads every table of the tree, each source in one REPEATABLE READ
-// transaction so that its tables are joined as of one moment.
-func (db *sources) load(ctx context.Context, root *node) (map[config.TableRef]*tableData, error) {
-	cols := columnsByTable(root)
-	bySource := map[string][]config.TableRef{}
-	for t := range cols {
-		bySource[t.Source] = append(bySource[t.Source], t)
-	}
-	out := map[config.TableRef]*tableData{}
-	for name, tables := range bySource {
-		if err := db.loadSource(ctx, name, tables, cols, out); err != nil {
-			src := db.cfg.Sources[name]
-			return nil, fmt.Errorf("source %q (%s): %w", name, src.RedactedDSN(), err)
-		}
-	}
-	return out, nil
-}
-
-func (db *sources) loadSource(ctx context.Context, name string, tables []config.TableRef,
-	cols map[config.TableRef][]string, out map[config.TableRef]*tableData) error {
-	tx, err := db.conns[name].BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return fmt.Errorf("begin snapshot: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }() // read-only: rollback loses nothing
-	for _, t := range tables {
-		td, err := loadTable(ctx, tx, db.cat[t], cols[t])
-		if err != nil {
-			return err
-		}
-		out[t] = td
-	}
-	return nil
-}

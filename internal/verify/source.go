@@ -73,7 +73,11 @@ type tableData struct {
 
 // loadTable reads the named columns of every row in primary-key order.
 // Each value is read as to_jsonb, whose form the normaliser understands.
-func loadTable(ctx context.Context, tx pgx.Tx, info *capture.TableInfo, cols []string) (*tableData, error) {
+// A filter, when given, is a JSON array of objects keyed by filterCols:
+// only rows whose columns equal one of them are read. PostgreSQL converts
+// the JSON values to the table's column types.
+func loadTable(ctx context.Context, tx pgx.Tx, info *capture.TableInfo, cols []string,
+	filterCols []string, filter []byte) (*tableData, error) {
 	td := &tableData{cols: cols, colIdx: map[string]int{}, indexes: map[string]map[string][]int{}}
 	sel := make([]string, len(cols))
 	types := make([]colType, len(cols))
@@ -87,9 +91,19 @@ func loadTable(ctx context.Context, tx pgx.Tx, info *capture.TableInfo, cols []s
 	for i, k := range info.Key {
 		order[i] = "q." + pgx.Identifier{k}.Sanitize()
 	}
-	sql := fmt.Sprintf("SELECT %s FROM %s q ORDER BY %s", strings.Join(sel, ", "),
-		pgx.Identifier{info.Table.Schema, info.Table.Name}.Sanitize(), strings.Join(order, ", "))
-	rows, err := tx.Query(ctx, sql)
+	table := pgx.Identifier{info.Table.Schema, info.Table.Name}.Sanitize()
+	where, args := "", []any{}
+	if filter != nil {
+		q, f := make([]string, len(filterCols)), make([]string, len(filterCols))
+		for i, c := range filterCols {
+			q[i], f[i] = "q."+pgx.Identifier{c}.Sanitize(), "f."+pgx.Identifier{c}.Sanitize()
+		}
+		where = fmt.Sprintf(" WHERE (%s) IN (SELECT %s FROM jsonb_populate_recordset(NULL::%s, $1::jsonb) f)",
+			strings.Join(q, ", "), strings.Join(f, ", "), table)
+		args = append(args, string(filter))
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s q%s ORDER BY %s", strings.Join(sel, ", "), table, where, strings.Join(order, ", "))
+	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", info.Table, err)
 	}

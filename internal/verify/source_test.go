@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -65,6 +66,7 @@ func TestCompositeKeyAllColumnsNumericNumber(t *testing.T) {
 		"north|1": `{"amount":1.5,"seen":"2024-05-06T00:00:00Z","shop":"north","sku":1}`,
 		"south|2": `{"amount":null,"seen":null,"shop":"south","sku":2}`,
 	})
+	checkSubset(t, &cfg, []string{"north|1", "south|2", "south|x", "north"}, []string{"north|1", "south|2"})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, &cfg, f.client, Options{Settle: -1}, quiet())
@@ -132,5 +134,41 @@ func TestMissingAliasCountsEveryDocumentMissing(t *testing.T) {
 	}
 	if v := rep.Views[0]; v.Checked != 2 || v.Missing != 2 || rep.Clean() {
 		t.Fatalf("got %+v, want both documents missing", v)
+	}
+}
+
+// Reading by id converts join values to the related column's type; a value
+// out of that type's range falls back to a full read instead of failing.
+func TestRecheckFallsBackToFullRead(t *testing.T) {
+	db := testbed.NewDatabase(t, testbed.Primary)
+	search := testbed.NewSearch(t)
+	db.Exec(`CREATE TABLE parents (id int PRIMARY KEY, ref bigint)`)
+	db.Exec(`CREATE TABLE kids (id smallint PRIMARY KEY, name text)`)
+	db.Exec(`INSERT INTO parents VALUES (1, 100000), (2, 7)`)
+	db.Exec(`INSERT INTO kids VALUES (7, 'seven')`)
+	cfg := config.Default()
+	cfg.Sources["fam"] = config.Source{Name: "fam", DSN: db.DSN()}
+	cfg.Sink.IndexPrefix = search.Prefix
+	cfg.Views = []config.View{{Name: "parents", Root: config.TableRef{Source: "fam", Schema: "public", Name: "parents"},
+		Fields: []config.Field{{Column: "id", Name: "id"}},
+		Relations: []config.Relation{{Name: "kid", Type: config.BelongsTo,
+			Table: config.TableRef{Source: "fam", Schema: "public", Name: "kids"},
+			On:    []config.JoinPair{{Parent: "ref", Related: "id"}}, Fields: []config.Field{{Column: "name", Name: "name"}}}}}}
+	f := &fixture{cfg: &cfg, search: search, index: search.Index("parents"), client: connectSink(t, search.URL)}
+	f.write(t, map[string]string{"1": `{"id":1,"kid":{"name":"ghost"}}`, "2": `{"id":2,"kid":{"name":"seven"}}`})
+	h := &onRecheck{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, &cfg, f.client, Options{Settle: time.Second}, slog.New(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.calls.Load() == 0 {
+		t.Fatal("the stale document was never re-checked")
+	}
+	d := rep.Views[0].Diffs
+	if rep.Views[0].Stale != 1 || len(d) != 1 || d[0].ID != "1" || len(d[0].Fields) != 1 ||
+		d[0].Fields[0] != (FieldDiff{Path: "kid", Want: "null", Got: `{"name":"ghost"}`}) {
+		t.Fatalf("got %+v, want document 1 stale: kid null, not ghost", rep.Views[0])
 	}
 }
