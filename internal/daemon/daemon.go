@@ -73,22 +73,42 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		}
 	}()
 
+	for {
+		err := runOnce(ctx, cfg, opts, reg, m, capMetrics, trMetrics, &mon, log)
+		if !errors.Is(err, errRebootstrap) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("restarting the pipeline to re-bootstrap a source; affected views are rebuilt into a new index version while queries keep using the current one")
+	}
+}
+
+// errRebootstrap asks RunWith to start the pipeline over: a source lost
+// its slot and its state was reset, so its views need rebuilding.
+var errRebootstrap = errors.New("source re-bootstrap requested")
+
+// runOnce prepares the pipeline and runs it until ctx ends or it fails.
+func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometheus.Registry, m *metrics,
+	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], log *slog.Logger) error {
 	p, err := prepare(ctx, cfg, opts.Rebuild, log)
 	if err != nil {
 		return err
-	}
-	if opts.StopWhenRebuilt {
-		var stop context.CancelFunc
-		ctx, stop = context.WithCancel(ctx)
-		defer stop()
-		p.rebuilt = stop
 	}
 	defer func() {
 		if err := p.store.Close(); err != nil {
 			log.Error("close state store", "error", err)
 		}
 	}()
-	return p.run(ctx, cfg, reg, m, capMetrics, trMetrics, &mon, log)
+	if opts.StopWhenRebuilt {
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		p.rebuilt = stop
+	}
+	// The writer's metrics belong to this run of the pipeline; the next
+	// run registers its own.
+	scoped := &scopedRegisterer{reg: reg}
+	defer scoped.unregisterAll()
+	return p.run(ctx, cfg, scoped, m, capMetrics, trMetrics, mon, log)
 }
 
 // pipeline is everything prepared before the first change is read.
@@ -130,7 +150,7 @@ func prepare(ctx context.Context, cfg *config.Config, rebuild []string, log *slo
 	return p, nil
 }
 
-func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg *prometheus.Registry, m *metrics,
+func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, m *metrics,
 	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], log *slog.Logger) error {
 	writer, err := sink.NewWriter(p.client, writerOptions(cfg), reg, log)
 	if err != nil {
@@ -236,35 +256,34 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg *prometheus.
 }
 
 // capture runs one source's stream into the engine. A lost slot either
-// stops projector or, when configured, starts the source over with a new
-// slot and snapshot, which also rebuilds every document it feeds.
+// stops projector or, when configured, resets the source's state and asks
+// for the pipeline to start over, which takes a new snapshot and rebuilds
+// the source's views into new index versions.
 func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s *capture.Stream,
 	engine *transform.Engine, in *feed, log *slog.Logger) error {
 	name := s.Source().Name
-	for {
-		cp, err := engine.Checkpoint(name)
-		if err != nil {
-			return fmt.Errorf("read checkpoint of source %q: %w", name, err)
-		}
-		if !cp.SnapshotDone {
-			log.Info("source needs an initial snapshot", "source", name)
-		}
-		err = s.Run(ctx, cp, func(ctx context.Context, txn *capture.Transaction) error {
-			return in.send(ctx, transform.FromCapture(txn, nil))
-		})
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(err, capture.ErrSlotLost) && onLost == config.SlotLostRebootstrap:
-			log.Error("replication slot lost; taking a new snapshot of the source (capture.on_slot_lost: rebootstrap)",
-				"source", name, "error", err)
-			if err := p.store.ResetSource(name); err != nil {
-				return err
-			}
-		default:
+	cp, err := engine.Checkpoint(name)
+	if err != nil {
+		return fmt.Errorf("read checkpoint of source %q: %w", name, err)
+	}
+	if !cp.SnapshotDone {
+		log.Info("source needs an initial snapshot", "source", name)
+	}
+	err = s.Run(ctx, cp, func(ctx context.Context, txn *capture.Transaction) error {
+		return in.send(ctx, transform.FromCapture(txn, nil))
+	})
+	switch {
+	case ctx.Err() != nil:
+		return nil
+	case errors.Is(err, capture.ErrSlotLost) && onLost == config.SlotLostRebootstrap:
+		log.Error("replication slot lost; taking a new snapshot of the source (capture.on_slot_lost: rebootstrap)",
+			"source", name, "error", err)
+		if err := p.store.ResetSource(name); err != nil {
 			return err
 		}
+		return errRebootstrap
 	}
+	return err
 }
 
 func writerOptions(cfg *config.Config) sink.WriterOptions {

@@ -29,74 +29,126 @@ type viewIndex struct {
 // using the old one.
 func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebuild []string, log *slog.Logger) error {
 	p.indices = map[string]*viewIndex{}
+	plans := make([]*indexPlan, len(p.views))
+	reset := map[string]bool{}
 	for i, v := range p.views {
-		vi, err := p.prepareIndex(ctx, cfg, &cfg.Views[i], v, contains(rebuild, v.Name), log)
+		plan, err := p.planIndex(ctx, cfg, &cfg.Views[i], v, contains(rebuild, v.Name))
 		if err != nil {
 			return err
 		}
-		p.indices[v.Name] = vi
+		plans[i] = plan
+		if plan.rebuild {
+			for _, s := range plan.vi.sources {
+				reset[s] = true
+			}
+		}
+	}
+	// A source taken again from a fresh snapshot rewrites every document it
+	// contributes to, so every view that uses it is rebuilt beside its
+	// current index rather than changing under its readers.
+	for _, plan := range plans {
+		if plan.current == 0 || plan.rebuild {
+			continue
+		}
+		for _, s := range plan.vi.sources {
+			if reset[s] {
+				plan.rebuild = true
+			}
+		}
+		if plan.rebuild {
+			for _, s := range plan.vi.sources {
+				reset[s] = true
+			}
+		}
+	}
+	for _, plan := range plans {
+		if err := p.createIndex(ctx, plan, log); err != nil {
+			return err
+		}
+		p.indices[plan.vi.view] = plan.vi
+	}
+	for _, s := range cfg.SourceNames {
+		if reset[s] {
+			if err := p.store.ResetSource(s); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// prepareIndex picks the index view v writes to. force starts a new
-// version even when the shape did not change (projector rebuild).
-func (p *pipeline) prepareIndex(ctx context.Context, cfg *config.Config, cv *config.View, v *transform.View,
-	force bool, log *slog.Logger) (*viewIndex, error) {
+// indexPlan is what start-up decided about one view's index.
+type indexPlan struct {
+	vi       *viewIndex
+	mapping  map[string]any
+	settings sink.IndexSettings
+	current  int  // the version the alias points at; 0 when there is none
+	rebuild  bool // build version current+1 and move the alias when done
+}
+
+// planIndex decides whether view v keeps its index or needs the next
+// version: its shape changed, a rebuild was asked for (force), one was cut
+// short, or the local state lacks one of its sources.
+func (p *pipeline) planIndex(ctx context.Context, cfg *config.Config, cv *config.View, v *transform.View,
+	force bool) (*indexPlan, error) {
 	alias := cfg.Sink.IndexPrefix + v.Name
 	mapping, fingerprint := viewMapping(v, p.schema, p.client.Flavour)
-	settings := sink.IndexSettings{Shards: cv.Settings.Shards, Replicas: cv.Settings.Replicas}
+	plan := &indexPlan{vi: &viewIndex{view: v.Name, alias: alias}, mapping: mapping,
+		settings: sink.IndexSettings{Shards: cv.Settings.Shards, Replicas: cv.Settings.Replicas}}
 	if cv.Settings.RefreshInterval != 0 {
-		settings.RefreshInterval = cv.Settings.RefreshInterval.String()
+		plan.settings.RefreshInterval = cv.Settings.RefreshInterval.String()
 	}
-	vi := &viewIndex{view: v.Name, alias: alias}
 	for _, t := range cv.Tables() {
-		if !contains(vi.sources, t.Source) {
-			vi.sources = append(vi.sources, t.Source)
+		if !contains(plan.vi.sources, t.Source) {
+			plan.vi.sources = append(plan.vi.sources, t.Source)
 		}
 	}
 	current, err := p.client.CurrentVersion(ctx, alias)
 	if err != nil {
 		return nil, err
 	}
-	next := max(current, 1)
-	if current > 0 {
-		meta, err := p.client.MappingMeta(ctx, sink.IndexName(alias, current))
-		if err != nil {
-			return nil, err
-		}
-		// A next version that already exists is a rebuild cut short by a
-		// stop: it goes on, from fresh snapshots again.
-		unfinished, err := p.client.IndexExists(ctx, sink.IndexName(alias, current+1))
-		if err != nil {
-			return nil, err
-		}
-		stateless, err := p.stateless(vi.sources)
-		if err != nil {
-			return nil, err
-		}
-		if force || unfinished || stateless || fingerprintOf(meta) != fingerprint {
-			next = current + 1
-		}
+	plan.current = current
+	if current == 0 {
+		return plan, nil
 	}
-	if _, err := p.client.EnsureIndex(ctx, alias, next, mapping, settings); err != nil {
-		return nil, fmt.Errorf("view %q: %w", v.Name, err)
+	meta, err := p.client.MappingMeta(ctx, sink.IndexName(alias, current))
+	if err != nil {
+		return nil, err
 	}
-	vi.target = sink.IndexName(alias, next)
-	if next == current || current == 0 {
-		log.Info("view index ready", "view", v.Name, "alias", alias, "index", vi.target)
-		return vi, nil
+	// A next version that already exists is a rebuild cut short by a stop:
+	// it goes on, from fresh snapshots again.
+	unfinished, err := p.client.IndexExists(ctx, sink.IndexName(alias, current+1))
+	if err != nil {
+		return nil, err
 	}
-	vi.from = sink.IndexName(alias, current)
-	log.Info("view changed: building a new index version from fresh snapshots; queries keep using the old one until it is complete",
-		"view", v.Name, "alias", alias, "from", vi.from, "to", vi.target, "sources", vi.sources)
-	for _, s := range vi.sources {
-		if err := p.store.ResetSource(s); err != nil {
-			return nil, err
-		}
+	stateless, err := p.stateless(plan.vi.sources)
+	if err != nil {
+		return nil, err
 	}
+	plan.rebuild = force || unfinished || stateless || fingerprintOf(meta) != fingerprint
+	return plan, nil
+}
+
+// createIndex creates the index a plan writes to.
+func (p *pipeline) createIndex(ctx context.Context, plan *indexPlan, log *slog.Logger) error {
+	vi := plan.vi
+	next := max(plan.current, 1)
+	if plan.rebuild {
+		next = plan.current + 1
+	}
+	if _, err := p.client.EnsureIndex(ctx, vi.alias, next, plan.mapping, plan.settings); err != nil {
+		return fmt.Errorf("view %q: %w", vi.view, err)
+	}
+	vi.target = sink.IndexName(vi.alias, next)
+	if !plan.rebuild {
+		log.Info("view index ready", "view", vi.view, "alias", vi.alias, "index", vi.target)
+		return nil
+	}
+	vi.from = sink.IndexName(vi.alias, plan.current)
+	log.Info("building a new index version of the view from fresh snapshots; queries keep using the current one until it is complete",
+		"view", vi.view, "alias", vi.alias, "from", vi.from, "to", vi.target, "sources", vi.sources)
 	p.rebuilds = append(p.rebuilds, vi)
-	return vi, nil
+	return nil
 }
 
 func fingerprintOf(meta map[string]any) string {
@@ -169,19 +221,20 @@ func rebuilt(vi *viewIndex, streams map[string]*capture.Stream, checkpoint func(
 	return true, nil
 }
 
-// stateless reports whether the local state knows nothing of any of the
-// sources, as after its directory was lost: documents already in the index
-// may then belong to rows deleted since, which only a fresh index version
-// built from new snapshots can leave behind.
+// stateless reports whether the local state lacks a finished snapshot of
+// one of the sources of a view whose index exists: after the state
+// directory was lost, or a source was re-bootstrapped after losing its
+// slot. The index may then hold documents of rows deleted since, which only
+// a fresh index version built from new snapshots can leave behind.
 func (p *pipeline) stateless(sources []string) (bool, error) {
 	for _, s := range sources {
 		cp, err := p.store.Checkpoint(s)
 		if err != nil {
 			return false, err
 		}
-		if cp.SnapshotDone || cp.Applied > 0 {
-			return false, nil
+		if !cp.SnapshotDone {
+			return true, nil
 		}
 	}
-	return true, nil
+	return false, nil
 }
