@@ -153,6 +153,17 @@ func (c *Client) SwapAlias(ctx context.Context, alias, fromIndex, toIndex string
 	if fromIndex == toIndex {
 		return fmt.Errorf("swap alias %s: %s is both the old and the new index", alias, toIndex)
 	}
+	// Writes become searchable only at the next refresh: without one, the
+	// alias could move to an index that still looks empty.
+	refresh := c.API.Indices.Refresh
+	res, err := refresh(refresh.WithIndex(toIndex), refresh.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("refresh %s before moving alias %s: %w", toIndex, alias, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("refresh %s before moving alias %s: %w", toIndex, alias, readAPIError(res))
+	}
 	actions := []map[string]any{aliasAction("add", toIndex, alias)}
 	if fromIndex != "" {
 		actions = append([]map[string]any{aliasAction("remove", fromIndex, alias)}, actions...)
