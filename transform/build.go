@@ -58,6 +58,7 @@ func writeRelation(b []byte, rd pebble.Reader, v *View, c *Node, row *storedRow)
 		if pks, err = lookup(rd, c.id(), c.relatedCols(), vals); err != nil {
 			return nil, err
 		}
+		sortKeys(pks)
 	}
 	if c.Kind == HasMany {
 		b = append(b, '[')

@@ -1,0 +1,73 @@
+package transform
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"math/big"
+	"slices"
+)
+
+// sortKeys puts encoded primary keys in the order of their values, as
+// ORDER BY on the key would: the store keeps them in byte order of their
+// JSON form, where [10] sorts before [9].
+func sortKeys(pks []string) {
+	if len(pks) < 2 {
+		return
+	}
+	decoded := make([]keyOrder, len(pks))
+	for i, pk := range pks {
+		decoded[i] = keyOrder{pk: pk, parts: decodeKeyParts(pk)}
+	}
+	slices.SortStableFunc(decoded, func(a, b keyOrder) int { return compareParts(a.parts, b.parts) })
+	for i := range decoded {
+		pks[i] = decoded[i].pk
+	}
+}
+
+type keyOrder struct {
+	pk    string
+	parts []any
+}
+
+func decodeKeyParts(pk string) []any {
+	dec := json.NewDecoder(bytes.NewReader([]byte(pk)))
+	dec.UseNumber()
+	var parts []any
+	if err := dec.Decode(&parts); err != nil {
+		return []any{pk} // not a key this package wrote; order it as text
+	}
+	return parts
+}
+
+// compareParts orders numbers by value, everything else by its text, and
+// numbers before text, element by element.
+func compareParts(a, b []any) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if c := comparePart(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func comparePart(a, b any) int {
+	na, aNum := a.(json.Number)
+	nb, bNum := b.(json.Number)
+	switch {
+	case aNum && bNum:
+		ra, okA := new(big.Rat).SetString(string(na))
+		rb, okB := new(big.Rat).SetString(string(nb))
+		if okA && okB {
+			return ra.Cmp(rb)
+		}
+		return cmp.Compare(string(na), string(nb))
+	case aNum:
+		return -1
+	case bNum:
+		return 1
+	}
+	sa, _ := json.Marshal(a)
+	sb, _ := json.Marshal(b)
+	return bytes.Compare(sa, sb)
+}

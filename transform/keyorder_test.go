@@ -1,0 +1,29 @@
+package transform
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestSortKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"numbers by value", []string{"[10]", "[9]", "[100]", "[-1]"}, []string{"[-1]", "[9]", "[10]", "[100]"}},
+		{"decimals", []string{`["x"]`, "[2.5]", "[2.25]"}, []string{"[2.25]", "[2.5]", `["x"]`}},
+		{"composite", []string{"[2,1]", "[1,10]", "[1,9]"}, []string{"[1,9]", "[1,10]", "[2,1]"}},
+		{"text", []string{`["b"]`, `["a"]`, `["ab"]`}, []string{`["a"]`, `["ab"]`, `["b"]`}},
+		{"one", []string{"[3]"}, []string{"[3]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := slices.Clone(tt.in)
+			sortKeys(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("sortKeys(%v) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
