@@ -57,7 +57,7 @@ func deadLetter(d *Document, cause *itemError, now time.Time) (Document, error) 
 	}
 	sum := sha256.Sum256([]byte(d.Index + "\x00" + d.ID + "\x00" + strconv.FormatInt(d.Version, 10)))
 	return Document{
-		Index: DeadLetterIndex(d.viewLabel()), ID: hex.EncodeToString(sum[:20]),
+		Index: d.deadLetterIndex(), ID: hex.EncodeToString(sum[:20]),
 		Source: src, View: d.View, Position: d.Position,
 	}, nil
 }

@@ -24,6 +24,17 @@ type Document struct {
 	// Position is the source position the revision was derived from, kept
 	// with a dead letter so it can be traced back to the change.
 	Position string
+	// DeadLetters is the index a refused revision is written to;
+	// DeadLetterIndex(View) when empty.
+	DeadLetters string
+}
+
+// deadLetterIndex is where a refusal of d goes.
+func (d *Document) deadLetterIndex() string {
+	if d.DeadLetters != "" {
+		return d.DeadLetters
+	}
+	return DeadLetterIndex(d.viewLabel())
 }
 
 // isDelete reports whether the document is a delete.

@@ -34,6 +34,9 @@ type Options struct {
 	// IndexName maps a view to the index or alias its documents are written
 	// to; the view name (its alias) by default.
 	IndexName func(view string) string
+	// DeadLetterIndex maps a view to the index its refused documents go to;
+	// the sink's default ("<view>-deadletter") when nil.
+	DeadLetterIndex func(view string) string
 }
 
 // Engine keeps the views' documents equal to the join of their source
@@ -235,6 +238,7 @@ func (e *Engine) send(ctx context.Context, ack groupAck) error {
 		docs = append(docs, sink.Document{
 			Index: e.opts.IndexName(ref.view), ID: docID(ref.id), Version: e.versions.take(),
 			Source: src, View: ref.view, Position: positionsString(ack.positions),
+			DeadLetters: e.deadLetters(ref.view),
 		})
 	}
 	e.metrics.documents.Add(float64(len(docs)))
@@ -352,4 +356,11 @@ func positionsString(p map[string]capture.LSN) string {
 		s += source + "@" + lsn.String()
 	}
 	return s
+}
+
+func (e *Engine) deadLetters(view string) string {
+	if e.opts.DeadLetterIndex == nil {
+		return ""
+	}
+	return e.opts.DeadLetterIndex(view)
 }

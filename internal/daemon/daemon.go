@@ -174,7 +174,10 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		}
 	}
 	engine, err := transform.NewEngine(p.store, p.views, writer, confirm,
-		transform.Options{IndexName: func(view string) string { return p.indices[view].target }}, trMetrics, log)
+		transform.Options{
+			IndexName:       func(view string) string { return p.indices[view].target },
+			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].alias) },
+		}, trMetrics, log)
 	if err != nil {
 		return fmt.Errorf("start view engine: %w", err)
 	}
