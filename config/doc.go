@@ -26,7 +26,8 @@
 //
 // Leaving fields out copies every column. Each source gets the replication
 // slot and publication "projector_<name>" unless slot and publication say
-// otherwise. The sink also takes username with password or password_file,
+// otherwise, and may rename its tables' domain events with event_types,
+// e.g. event_types: { orders: { created: OrderPlaced } }. The sink also takes username with password or password_file,
 // api_key or api_key_file, ca_cert_file, insecure_skip_verify, timeout,
 // gzip, bulk_actions, bulk_bytes, flush_interval, concurrency and
 // index_prefix (put in front of every alias and index name); a view

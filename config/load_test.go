@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -58,7 +59,7 @@ func TestLoadExample(t *testing.T) {
 		t.Errorf("SourceNames (-want +got):\n%s", diff)
 	}
 	wantDeliveries := Source{Name: "deliveries", DSN: deliveriesDS, Slot: "projector_deliveries", Publication: "projector_deliveries"}
-	if got := cfg.Sources["deliveries"]; got != wantDeliveries {
+	if got := cfg.Sources["deliveries"]; !reflect.DeepEqual(got, wantDeliveries) {
 		t.Errorf("Sources[deliveries] = %#v, want %#v", got, wantDeliveries)
 	}
 	if cfg.HTTP.Listen != "127.0.0.1:9464" || cfg.State.Dir != "./var/state" || cfg.Sink.URLs[0] != "http://127.0.0.1:9200" {

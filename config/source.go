@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 )
 
 // Source is one service database projector replicates from.
@@ -19,6 +20,46 @@ type Source struct {
 	Slot string `yaml:"slot"`
 	// Publication lists the captured tables; "projector_<name>" by default.
 	Publication string `yaml:"publication"`
+	// EventTypes renames the domain events of the source's tables, by table
+	// ("orders" or "public.orders"); unnamed operations keep the default
+	// "<table>.created|updated|deleted|truncated".
+	EventTypes map[string]EventNames `yaml:"event_types"`
+}
+
+// EventNames are a table's domain event types by operation.
+type EventNames struct {
+	Created   string `yaml:"created"`
+	Updated   string `yaml:"updated"`
+	Deleted   string `yaml:"deleted"`
+	Truncated string `yaml:"truncated"`
+}
+
+// EventTypeNames returns EventTypes keyed by "schema.table" and then by
+// operation (created, updated, deleted, truncated), leaving out the
+// operations that keep their default names.
+func (s Source) EventTypeNames() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for table, names := range s.EventTypes {
+		byOp := map[string]string{}
+		for op, name := range map[string]string{
+			"created": names.Created, "updated": names.Updated, "deleted": names.Deleted, "truncated": names.Truncated,
+		} {
+			if name != "" {
+				byOp[op] = name
+			}
+		}
+		out[qualifiedTable(table)] = byOp
+	}
+	return out
+}
+
+// qualifiedTable puts a table name in the public schema unless it names
+// its schema.
+func qualifiedTable(name string) string {
+	if strings.Contains(name, ".") {
+		return name
+	}
+	return "public." + name
 }
 
 // String describes the source without its password.

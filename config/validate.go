@@ -110,6 +110,7 @@ func (v *validator) sources() {
 			v.add(path+".slot", "slot %q is also used by source %q; give each source its own slot", s.Slot, other)
 		}
 		slots[s.Slot] = name
+		v.eventTypes(name, s)
 		if len(v.c.Views) > 0 && !used[name] {
 			v.add(path, "no view uses source %q; remove it, since its replication slot would hold back WAL for nothing", name)
 		}
@@ -185,4 +186,19 @@ func validListen(s string) bool {
 	}
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 0 && n <= 65535
+}
+
+// eventTypes checks that renamed events belong to tables the source's
+// views read: others never produce events, so the names would be dead.
+func (v *validator) eventTypes(source string, s Source) {
+	read := map[string]bool{}
+	for _, t := range v.c.TablesBySource()[source] {
+		read[t.Schema+"."+t.Name] = true
+	}
+	for table := range s.EventTypes {
+		if !read[qualifiedTable(table)] {
+			v.add("sources."+source+".event_types."+table, "no view reads table %s from source %q, so it has no events to name; fix the table name or remove it",
+				qualifiedTable(table), source)
+		}
+	}
 }

@@ -20,7 +20,7 @@ func TestTailAndSlots(t *testing.T) {
 	db.Exec(`CREATE TABLE dishes (id bigint PRIMARY KEY, name text, price numeric(8,2))`)
 	cfg := writeConfig(t, fmt.Sprintf(`
 sources:
-  menu: { dsn: %q }
+  menu: { dsn: %q, event_types: { dishes: { created: DishAdded } } }
 sink:
   urls: ["http://127.0.0.1:9200"]
 views:
@@ -61,7 +61,7 @@ views:
 	if len(got) < 2 {
 		t.Fatalf("tail printed %d events: %v\n%s", len(got), lines.Err(), stderr.String())
 	}
-	if got[0]["type"] != "dishes.created" || got[1]["type"] != "dishes.updated" {
+	if got[0]["type"] != "DishAdded" || got[1]["type"] != "dishes.updated" {
 		t.Errorf("event types %v, %v", got[0]["type"], got[1]["type"])
 	}
 	after, _ := got[1]["after"].(map[string]any)

@@ -46,7 +46,7 @@ slot and position are untouched and tail may run beside it.`,
 			var mu sync.Mutex
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			print := func(_ context.Context, txn *capture.Transaction) error {
-				ev := transform.FromCapture(txn, nil)
+				ev := transform.FromCapture(txn, cfg.Sources[txn.Source].EventTypeNames())
 				mu.Lock()
 				defer mu.Unlock()
 				for _, e := range ev.Events {

@@ -113,6 +113,7 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 
 // pipeline is everything prepared before the first change is read.
 type pipeline struct {
+	cfg      *config.Config
 	client   *sink.Client
 	schema   transform.Schema
 	views    []*transform.View
@@ -142,7 +143,7 @@ func prepare(ctx context.Context, cfg *config.Config, rebuild []string, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("open state store in state.dir %q (is another projector using it?): %w", cfg.State.Dir, err)
 	}
-	p := &pipeline{client: client, schema: schema, views: views, store: store}
+	p := &pipeline{cfg: cfg, client: client, schema: schema, views: views, store: store}
 	if err := p.prepareIndices(ctx, cfg, rebuild, log); err != nil {
 		store.Close()
 		return nil, err
@@ -272,8 +273,9 @@ func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s 
 	if !cp.SnapshotDone {
 		log.Info("source needs an initial snapshot", "source", name)
 	}
+	types := transform.EventTypes(p.cfg.Sources[name].EventTypeNames())
 	err = s.Run(ctx, cp, func(ctx context.Context, txn *capture.Transaction) error {
-		return in.send(ctx, transform.FromCapture(txn, nil))
+		return in.send(ctx, transform.FromCapture(txn, types))
 	})
 	switch {
 	case ctx.Err() != nil:
