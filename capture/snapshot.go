@@ -103,6 +103,9 @@ func (cp *copier) copyTable(ctx context.Context, t Table) error {
 		if err := cp.emit(ctx, rows, t, false); err != nil {
 			return err
 		}
+		if progress := cp.stream.opts.Progress; progress != nil {
+			progress(t, done, max(estimate, done))
+		}
 		if time.Since(lastLog) > 10*time.Second {
 			cp.stream.log.Info("snapshot progress", "table", t.String(), "rows", done, "estimated_total", max(estimate, done))
 			lastLog = time.Now()

@@ -34,6 +34,9 @@ type Options struct {
 	Buffer int
 	// MaxBackoff caps the wait between reconnection attempts.
 	MaxBackoff time.Duration
+	// Progress, when set, hears after every snapshot chunk how many rows of
+	// a table are copied, out of an estimate from the table's statistics.
+	Progress func(table Table, done, estimate int64)
 }
 
 func (o Options) withDefaults() Options {

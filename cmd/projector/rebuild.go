@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -30,9 +31,13 @@ changes in the configuration.`,
 			if err != nil {
 				return err
 			}
-			return daemon.RunWith(cmd.Context(), cfg, daemon.Options{
-				Version: buildVersion(), Rebuild: views, StopWhenRebuilt: true,
-			}, log)
+			opts := daemon.Options{Version: buildVersion(), Rebuild: views, StopWhenRebuilt: true}
+			if isTerminal(os.Stderr) {
+				bar := newProgress(log)
+				defer bar.finish()
+				opts.Progress = bar.report
+			}
+			return daemon.RunWith(cmd.Context(), cfg, opts, log)
 		},
 	}
 	g.addConfigFlag(cmd)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"os"
 
 	"github.com/projector-dev/projector/internal/daemon"
 )
@@ -23,7 +24,13 @@ exits within shutdown.grace.`,
 			}
 			log.Info("starting projector", "version", buildVersion(), "config", cfg.File,
 				"sources", len(cfg.Sources), "views", len(cfg.Views))
-			return daemon.Run(cmd.Context(), cfg, buildVersion(), log)
+			opts := daemon.Options{Version: buildVersion()}
+			if isTerminal(os.Stderr) {
+				bar := newProgress(log)
+				defer bar.finish()
+				opts.Progress = bar.report
+			}
+			return daemon.RunWith(cmd.Context(), cfg, opts, log)
 		},
 	}
 	g.addConfigFlag(cmd)

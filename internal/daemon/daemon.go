@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,9 @@ type Options struct {
 	// StopWhenRebuilt stops gracefully once every view being rebuilt has
 	// its alias moved to the new index: `projector rebuild`.
 	StopWhenRebuilt bool
+	// Progress, when set, hears how many snapshot rows are copied out of
+	// the estimated total over every source, for a progress bar.
+	Progress func(work string, done, total int64)
 }
 
 // RunWith is Run with options.
@@ -108,7 +112,7 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 	// run registers its own.
 	scoped := &scopedRegisterer{reg: reg}
 	defer scoped.unregisterAll()
-	return p.run(ctx, cfg, scoped, m, capMetrics, trMetrics, mon, log)
+	return p.run(ctx, cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
 }
 
 // pipeline is everything prepared before the first change is read.
@@ -152,20 +156,22 @@ func prepare(ctx context.Context, cfg *config.Config, rebuild []string, log *slo
 }
 
 func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, m *metrics,
-	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], log *slog.Logger) error {
+	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor],
+	progress func(string, int64, int64), log *slog.Logger) error {
 	writer, err := sink.NewWriter(p.client, writerOptions(cfg), reg, log)
 	if err != nil {
 		return err
 	}
 	streams := map[string]*capture.Stream{}
 	var ordered []*capture.Stream
+	snapshots := &snapshotProgress{tables: map[string][2]int64{}}
 	for source, tables := range cfg.TablesBySource() {
 		src := cfg.Sources[source]
 		cs := capture.Source{Name: source, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication}
 		for _, t := range tables {
 			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
 		}
-		s := capture.NewStream(cs, capture.Options{}, capMetrics, log)
+		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress)}, capMetrics, log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
@@ -308,4 +314,26 @@ func hasView(cfg *config.Config, name string) bool {
 		}
 	}
 	return false
+}
+
+// snapshotProgress adds up the progress of every table's snapshot.
+type snapshotProgress struct {
+	mu     sync.Mutex
+	tables map[string][2]int64 // done, estimate
+}
+
+func (sp *snapshotProgress) table(source string, report func(string, int64, int64)) func(capture.Table, int64, int64) {
+	if report == nil {
+		return nil
+	}
+	return func(t capture.Table, done, estimate int64) {
+		sp.mu.Lock()
+		sp.tables[source+":"+t.String()] = [2]int64{done, estimate}
+		var d, e int64
+		for _, v := range sp.tables {
+			d, e = d+v[0], e+v[1]
+		}
+		sp.mu.Unlock()
+		report("snapshot", d, e)
+	}
 }

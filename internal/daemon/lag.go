@@ -67,7 +67,11 @@ func (m *monitor) measure(ctx context.Context) {
 		name := s.Source().Name
 		lag := s.LagSeconds(time.Now())
 		m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
-		if err := m.measureServer(ctx, s); err != nil && ctx.Err() == nil {
+		switch err := m.measureServer(ctx, s); {
+		case err == nil, ctx.Err() != nil:
+		case errors.Is(err, errNoSlot):
+			problems = append(problems, fmt.Sprintf("source %s: no replication slot yet", name))
+		default:
 			m.log.Warn("cannot measure source lag", "source", name, "error", err)
 			problems = append(problems, fmt.Sprintf("source %s: lag unknown: %v", name, err))
 		}
@@ -131,13 +135,17 @@ func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) error {
 		return err
 	}
 	if conf == 0 {
-		return errors.New("no replication slot yet")
+		return errNoSlot
 	}
 	conf = max(conf, s.Confirmed())
 	m.metrics.lagBytes.WithLabelValues(src.Name).Set(float64(diff(cur, conf)))
 	m.metrics.retainedWAL.WithLabelValues(src.Name).Set(float64(diff(cur, rest)))
 	return nil
 }
+
+// errNoSlot means the source's slot is not created yet: lag has no
+// meaning before the first snapshot starts.
+var errNoSlot = errors.New("no replication slot yet")
 
 func parseLSN(s *string) (capture.LSN, error) {
 	if s == nil {
