@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/projector-dev/projector/internal/daemon"
 )
 
 // progress shows long work (snapshots, rebuilds, verification) as a bar on
@@ -62,4 +64,15 @@ func (p *progress) finishLocked() {
 		os.Stderr.WriteString("\n")
 		p.bar = nil
 	}
+}
+
+// showSnapshotProgress draws the daemon's snapshot progress as a bar when
+// stderr is a terminal; call the returned function when the daemon ends.
+func showSnapshotProgress(opts *daemon.Options, log *slog.Logger) func() {
+	if !isTerminal(os.Stderr) {
+		return func() {}
+	}
+	bar := newProgress(log)
+	opts.Progress = bar.report
+	return bar.finish
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -32,11 +31,7 @@ changes in the configuration.`,
 				return err
 			}
 			opts := daemon.Options{Version: buildVersion(), Rebuild: views, StopWhenRebuilt: true}
-			if isTerminal(os.Stderr) {
-				bar := newProgress(log)
-				defer bar.finish()
-				opts.Progress = bar.report
-			}
+			defer showSnapshotProgress(&opts, log)()
 			return daemon.RunWith(cmd.Context(), cfg, opts, log)
 		},
 	}

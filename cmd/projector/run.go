@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"os"
 
 	"github.com/projector-dev/projector/internal/daemon"
 )
@@ -25,11 +24,7 @@ exits within shutdown.grace.`,
 			log.Info("starting projector", "version", buildVersion(), "config", cfg.File,
 				"sources", len(cfg.Sources), "views", len(cfg.Views))
 			opts := daemon.Options{Version: buildVersion()}
-			if isTerminal(os.Stderr) {
-				bar := newProgress(log)
-				defer bar.finish()
-				opts.Progress = bar.report
-			}
+			defer showSnapshotProgress(&opts, log)()
 			return daemon.RunWith(cmd.Context(), cfg, opts, log)
 		},
 	}
