@@ -1,0 +1,417 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/daemon"
+	"github.com/projector-dev/projector/internal/fooddelivery"
+	"github.com/projector-dev/projector/internal/testbed"
+	"github.com/projector-dev/projector/internal/verify"
+	"github.com/projector-dev/projector/sink"
+)
+
+// chaosOptions place the reference example for a fault: which server the
+// deliveries database lives on, and what URL projector reaches the search
+// engine at.
+type chaosOptions struct {
+	size       fooddelivery.Size
+	deliveries *testbed.Database // nil: a database on the shared second server
+	searchURL  string            // "": the search engine itself
+	extraViews string            // YAML list items appended to the reference views
+}
+
+// chaosFixture is the reference example plus what a fault needs to reach.
+type chaosFixture struct {
+	*foodDelivery
+	stateDir string
+	orders   *testbed.Database
+}
+
+// newChaosFixture is newFoodDelivery with the placement of opts.
+func newChaosFixture(t *testing.T, opts chaosOptions) *chaosFixture {
+	t.Helper()
+	orders := testbed.NewDatabase(t, testbed.Primary)
+	consumers := testbed.NewDatabase(t, testbed.Primary)
+	restaurants := testbed.NewDatabase(t, testbed.Secondary)
+	deliveries := opts.deliveries
+	if deliveries == nil {
+		deliveries = testbed.NewDatabase(t, testbed.Secondary)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dbs, err := fooddelivery.Connect(ctx, fooddelivery.DSNs{
+		Orders: orders.DSN(), Consumers: consumers.DSN(), Restaurants: restaurants.DSN(), Deliveries: deliveries.DSN(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dbs.Close)
+	if err := fooddelivery.Setup(ctx, dbs); err != nil {
+		t.Fatal(err)
+	}
+	if opts.size.Orders > 0 {
+		if err := fooddelivery.Load(ctx, dbs, opts.size, 42); err != nil {
+			t.Fatal(err)
+		}
+	}
+	example, err := os.ReadFile(filepath.Join("..", "config", "testdata", "views-example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := string(example[strings.Index(string(example), "\nviews:"):])
+	search := testbed.NewSearch(t)
+	url := opts.searchURL
+	if url == "" {
+		url = search.URL
+	}
+	fx := &chaosFixture{
+		foodDelivery: &foodDelivery{dbs: dbs, search: search, addr: freePort(t),
+			env: []string{"DELIVERIES_DSN=" + deliveries.DSN()}},
+		stateDir: filepath.Join(t.TempDir(), "state"),
+		orders:   orders,
+	}
+	fx.cfgPath = writeConfig(t, fmt.Sprintf(`
+sources:
+  orders:      { dsn: %[1]q, slot: %[6]sorders }
+  consumers:   { dsn: %[2]q, slot: %[6]sconsumers }
+  restaurants: { dsn: %[3]q, slot: %[6]srestaurants }
+  deliveries:  { dsn: "${DELIVERIES_DSN}", slot: %[6]sdeliveries }
+sink:
+  urls: [%[4]q]
+  index_prefix: %[5]s
+  flush_interval: 100ms
+state:
+  dir: %[7]s
+http:
+  listen: %[8]s
+shutdown:
+  grace: 20s
+%[9]s
+%[10]s`, orders.DSN(), consumers.DSN(), restaurants.DSN(), url, search.Prefix, search.Prefix,
+		fx.stateDir, fx.addr, views, opts.extraViews))
+	return fx
+}
+
+// alias is the index name clients query for view.
+func (fx *chaosFixture) alias(view string) string { return fx.search.Index(view) }
+
+// verifyView runs the oracle on one view and fails the test on any drift.
+func (fx *chaosFixture) verifyView(t *testing.T, view string) {
+	t.Helper()
+	for _, kv := range fx.env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	cfg, err := config.Load(fx.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	opts, err := daemon.SinkOptions(cfg.Sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := sink.Connect(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := verify.Run(ctx, cfg, client, verify.Options{Views: []string{view}, Settle: time.Minute, ShowDiffs: 10},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("verify %s: %v", view, err)
+	}
+	var out strings.Builder
+	report.Write(&out)
+	t.Logf("verify:\n%s", out.String())
+	if !report.Clean() {
+		t.Errorf("view %s drifted from the source databases", view)
+	}
+	if len(report.Views) != 1 || report.Views[0].Checked == 0 {
+		t.Errorf("verify checked nothing of %s", view)
+	}
+}
+
+// backgroundWorkload is the randomized workload running beside a fault.
+// While tolerating is set, a failed change (the application's database
+// was down) is logged and the workload carries on with the changes left.
+type backgroundWorkload struct {
+	tally *fooddelivery.Tally
+	done  chan struct{}
+
+	mu         sync.Mutex
+	tolerating bool
+	failures   []string
+	err        error
+}
+
+// startWorkload makes ops changes at rate per second until they are done.
+func startWorkload(t *testing.T, dbs *fooddelivery.DBs, ops int, rate float64) *backgroundWorkload {
+	t.Helper()
+	w := &backgroundWorkload{tally: &fooddelivery.Tally{}, done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	go func() {
+		defer close(w.done)
+		defer cancel()
+		for seed := uint64(7); ctx.Err() == nil; seed++ {
+			left := ops - w.tally.Snapshot().Total()
+			if left <= 0 {
+				return
+			}
+			_, err := fooddelivery.Workload{Rate: rate, Ops: left, Workers: 4, Seed: seed, Tally: w.tally}.Run(ctx, dbs)
+			if err == nil {
+				return
+			}
+			if !w.failed(err) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-w.done
+	})
+	return w
+}
+
+// failed records err and reports whether the workload goes on.
+func (w *backgroundWorkload) failed(err error) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.tolerating {
+		w.failures = append(w.failures, err.Error())
+		return true
+	}
+	w.err = err
+	return false
+}
+
+// tolerate says whether failed changes are expected now.
+func (w *backgroundWorkload) tolerate(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tolerating = on
+}
+
+// progress is how many changes have been made so far.
+func (w *backgroundWorkload) progress() int { return w.tally.Snapshot().Total() }
+
+// wait blocks until the workload is done and fails the test if it failed
+// outside a fault or never made some kind of change.
+func (w *backgroundWorkload) wait(t *testing.T) fooddelivery.Counts {
+	t.Helper()
+	select {
+	case <-w.done:
+	case <-time.After(10 * time.Minute):
+		t.Fatal("the workload did not finish within 10 minutes")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		t.Fatalf("workload: %v", w.err)
+	}
+	if len(w.failures) > 0 {
+		t.Logf("%d workload runs were cut by the fault, first: %s", len(w.failures), w.failures[0])
+	}
+	counts := w.tally.Snapshot()
+	if missing := counts.Missing(); len(missing) > 0 {
+		t.Errorf("the workload never did %v", missing)
+	}
+	return counts
+}
+
+// versionWatch polls a view's alias and records every document version it
+// sees, to catch a document going back to an older revision. projector
+// writes external versions seeded from the clock, so a document's version
+// only grows, even across a delete and re-create or a rebuild into a new
+// index version.
+type versionWatch struct {
+	search *testbed.Search
+	alias  string
+	stop   chan struct{}
+	done   chan struct{}
+
+	mu          sync.Mutex
+	seen        map[string]int64
+	polls       int
+	failures    int
+	lastFailure string
+	regressions []string
+}
+
+// watchVersions starts polling the alias every 200 ms until finish.
+func watchVersions(t *testing.T, search *testbed.Search, alias string) *versionWatch {
+	w := &versionWatch{search: search, alias: alias, stop: make(chan struct{}), done: make(chan struct{}),
+		seen: map[string]int64{}}
+	go w.run()
+	t.Cleanup(w.halt)
+	return w
+}
+
+func (w *versionWatch) run() {
+	defer close(w.done)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-tick.C:
+			w.poll()
+		}
+	}
+}
+
+type versionHits struct {
+	Hits struct {
+		Hits []struct {
+			ID      string      `json:"_id"`
+			Index   string      `json:"_index"`
+			Version json.Number `json:"_version"`
+		} `json:"hits"`
+	} `json:"hits"`
+}
+
+// poll reads the version of every document the alias serves.
+func (w *versionWatch) poll() {
+	body, err := w.search.Do("POST", "/"+w.alias+"/_search",
+		strings.NewReader(`{"size":10000,"version":true,"_source":false,"sort":["_doc"]}`))
+	var res versionHits
+	if err == nil {
+		err = json.Unmarshal(body, &res)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		// The alias does not exist before the first snapshot starts.
+		w.failures++
+		w.lastFailure = err.Error()
+		return
+	}
+	w.polls++
+	for _, h := range res.Hits.Hits {
+		v, err := h.Version.Int64()
+		if err != nil {
+			w.regressions = append(w.regressions, fmt.Sprintf("%s: unreadable version %q", h.ID, h.Version))
+			continue
+		}
+		if prev, ok := w.seen[h.ID]; ok && v < prev {
+			w.regressions = append(w.regressions, fmt.Sprintf("%s went back from version %d to %d (in %s)", h.ID, prev, v, h.Index))
+		}
+		w.seen[h.ID] = max(v, w.seen[h.ID])
+	}
+}
+
+func (w *versionWatch) halt() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// finish stops polling and fails the test on any version that went back,
+// or when the watch never saw a document.
+func (w *versionWatch) finish(t *testing.T) {
+	t.Helper()
+	w.halt()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t.Logf("version watch: %d polls, %d documents seen, %d failed polls", w.polls, len(w.seen), w.failures)
+	if w.polls == 0 || len(w.seen) == 0 {
+		t.Errorf("the version watch saw no document (last failure: %s)", w.lastFailure)
+	}
+	for i, r := range w.regressions {
+		if i == 20 {
+			t.Errorf("... and %d more", len(w.regressions)-20)
+			break
+		}
+		t.Errorf("document version regressed: %s", r)
+	}
+}
+
+// scrape reads /metrics like process.metrics but reports failure instead
+// of failing the test: projector may still be starting or be busy.
+func scrape(d *process) map[string]*dto.MetricFamily {
+	code, body, err := d.get("/metrics")
+	if err != nil || code != 200 {
+		return nil
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		return nil
+	}
+	return families
+}
+
+// caughtUp reports whether projector is ready and every source's oldest
+// undelivered transaction is at most a second old: under a running
+// workload the lag is rarely exactly zero.
+func caughtUp(d *process) bool {
+	if d.exited() {
+		d.t.Fatalf("projector exited: %v", d.err)
+	}
+	code, _, err := d.get("/readyz")
+	if err != nil || code != 200 {
+		return false
+	}
+	f := scrape(d)["projector_source_lag_seconds"]
+	if f == nil || len(f.Metric) == 0 {
+		return false
+	}
+	for _, m := range f.Metric {
+		if m.GetGauge().GetValue() > 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// recovery waits until projector has caught up after a fault that ended
+// at end and returns how long that took.
+func recovery(t *testing.T, d *process, end time.Time, within time.Duration) time.Duration {
+	t.Helper()
+	eventually(t, within, func() bool { return caughtUp(d) },
+		func() string { return "projector did not catch up after the fault" })
+	took := time.Since(end)
+	t.Logf("RECOVERY %s: caught up %s after the fault ended", t.Name(), took.Round(10*time.Millisecond))
+	return took
+}
+
+// drained waits for projector to have delivered everything the finished
+// workload did (no committed transaction waits for the index) and logs how
+// long after end that was. Lag in bytes is not used: other databases on
+// the same servers move the WAL on.
+func drained(t *testing.T, d *process, end time.Time) {
+	t.Helper()
+	eventually(t, 3*time.Minute, func() bool {
+		f := scrape(d)["projector_source_lag_seconds"]
+		if f == nil || len(f.Metric) == 0 {
+			return false
+		}
+		for _, m := range f.Metric {
+			if m.GetGauge().GetValue() != 0 {
+				return false
+			}
+		}
+		return true
+	}, func() string { return "projector's lag did not go back to 0" })
+	t.Logf("LAG ZERO %s: %s after the fault ended", t.Name(), time.Since(end).Round(10*time.Millisecond))
+}

@@ -1,0 +1,14 @@
+//go:build chaos
+
+package e2e
+
+import "time"
+
+// The full fault-injection suite, `make chaos`.
+const (
+	chaosKills   = 5
+	chaosOutage  = 30 * time.Second
+	chaosOrders  = 2000
+	chaosOps     = 6000
+	chaosLongRun = true
+)
