@@ -79,6 +79,10 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 
 	for {
 		err := runOnce(ctx, cfg, opts, reg, m, capMetrics, trMetrics, &mon, log)
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			log.Info("stopped before the pipeline started")
+			return nil // SIGTERM while waiting for a server at start-up
+		}
 		if !errors.Is(err, errRebootstrap) || ctx.Err() != nil {
 			return err
 		}
