@@ -361,10 +361,50 @@ func scrape(d *process) map[string]*dto.MetricFamily {
 	return families
 }
 
-// caughtUp reports whether projector is ready and every source's oldest
-// undelivered transaction is at most a second old: under a running
-// workload the lag is rarely exactly zero.
-func caughtUp(d *process) bool {
+// faultEnd is the moment a fault ended and projector's counters then.
+type faultEnd struct {
+	at        time.Time
+	changes   map[string]float64 // per source
+	documents float64
+}
+
+// endOfFault notes the counters of d right after a fault; a process
+// started after the fault has none, which counts as zero.
+func endOfFault(d *process) faultEnd {
+	end := faultEnd{at: time.Now(), changes: map[string]float64{}}
+	families := scrape(d)
+	end.changes, end.documents = progressCounters(families)
+	return end
+}
+
+// progressCounters sums the changes captured per source and the documents
+// made durable.
+func progressCounters(families map[string]*dto.MetricFamily) (map[string]float64, float64) {
+	changes := map[string]float64{}
+	var docs float64
+	if f := families["projector_changes_total"]; f != nil {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "source" {
+					changes[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if f := families["projector_documents_written_total"]; f != nil {
+		for _, m := range f.Metric {
+			docs += m.GetCounter().GetValue()
+		}
+	}
+	return changes, docs
+}
+
+// caughtUp reports whether, since the fault ended, every source delivered
+// new changes and new documents became durable, and whether projector is
+// ready with every source's oldest undelivered transaction at most a
+// second old: under a running workload the lag is rarely exactly zero,
+// and right after a fault the lag gauges still show the time before it.
+func caughtUp(d *process, end faultEnd, sources int) bool {
 	if d.exited() {
 		d.t.Fatalf("projector exited: %v", d.err)
 	}
@@ -372,8 +412,18 @@ func caughtUp(d *process) bool {
 	if err != nil || code != 200 {
 		return false
 	}
-	f := scrape(d)["projector_source_lag_seconds"]
-	if f == nil || len(f.Metric) == 0 {
+	families := scrape(d)
+	changes, docs := progressCounters(families)
+	if len(changes) < sources || docs <= end.documents {
+		return false
+	}
+	for source, n := range changes {
+		if n <= end.changes[source] {
+			return false
+		}
+	}
+	f := families["projector_source_lag_seconds"]
+	if f == nil || len(f.Metric) < sources {
 		return false
 	}
 	for _, m := range f.Metric {
@@ -384,13 +434,17 @@ func caughtUp(d *process) bool {
 	return true
 }
 
-// recovery waits until projector has caught up after a fault that ended
-// at end and returns how long that took.
-func recovery(t *testing.T, d *process, end time.Time, within time.Duration) time.Duration {
+// recovery waits until projector has caught up with the running workload
+// after a fault and returns how long that took from the fault's end.
+func recovery(t *testing.T, d *process, end faultEnd, within time.Duration) time.Duration {
 	t.Helper()
-	eventually(t, within, func() bool { return caughtUp(d) },
-		func() string { return "projector did not catch up after the fault" })
-	took := time.Since(end)
+	eventually(t, within, func() bool { return caughtUp(d, end, 4) },
+		func() string {
+			changes, docs := progressCounters(scrape(d))
+			return fmt.Sprintf("projector did not catch up after the fault: changes per source %v (at the end of the fault %v), documents written %.0f (then %.0f)",
+				changes, end.changes, docs, end.documents)
+		})
+	took := time.Since(end.at)
 	t.Logf("RECOVERY %s: caught up %s after the fault ended", t.Name(), took.Round(10*time.Millisecond))
 	return took
 }
@@ -399,7 +453,7 @@ func recovery(t *testing.T, d *process, end time.Time, within time.Duration) tim
 // workload did (no committed transaction waits for the index) and logs how
 // long after end that was. Lag in bytes is not used: other databases on
 // the same servers move the WAL on.
-func drained(t *testing.T, d *process, end time.Time) {
+func drained(t *testing.T, d *process, end faultEnd) {
 	t.Helper()
 	eventually(t, 3*time.Minute, func() bool {
 		f := scrape(d)["projector_source_lag_seconds"]
@@ -413,5 +467,5 @@ func drained(t *testing.T, d *process, end time.Time) {
 		}
 		return true
 	}, func() string { return "projector's lag did not go back to 0" })
-	t.Logf("LAG ZERO %s: %s after the fault ended", t.Name(), time.Since(end).Round(10*time.Millisecond))
+	t.Logf("LAG ZERO %s: %s after the fault ended", t.Name(), time.Since(end.at).Round(10*time.Millisecond))
 }

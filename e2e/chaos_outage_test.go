@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"net/url"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/projector-dev/projector/internal/fooddelivery"
+	"github.com/projector-dev/projector/internal/testbed"
+)
+
+// TestChaosSearchEngineDown makes the search engine unreachable for
+// projector in the middle of the workload (every connection dropped, new
+// ones refused), then reachable again.
+func TestChaosSearchEngineDown(t *testing.T) {
+	engine := testbed.NewSearch(t)
+	u, err := url.Parse(engine.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testbed.NewProxy(t, u.Host)
+	fx := newChaosFixture(t, chaosOptions{size: fooddelivery.SizeForOrders(chaosOrders), searchURL: "http://" + proxy.Addr()})
+	watch := watchVersions(t, fx.search, fx.alias("order_history"))
+	d := fx.start(t)
+	d.waitReady(3 * time.Minute)
+
+	// The workload lasts well beyond the outage.
+	work := startWorkload(t, fx.dbs, chaosOps, float64(chaosOps)/(chaosOutage.Seconds()*2))
+	eventually(t, time.Minute, func() bool { return work.progress() >= chaosOps/4 },
+		func() string { return "the workload did not progress" })
+	proxy.Cut()
+	t.Logf("search engine cut off for %s", chaosOutage)
+	time.Sleep(chaosOutage) // the fault itself, not an assertion
+	if d.exited() {
+		t.Fatalf("projector exited while the search engine was down: %v", d.err)
+	}
+	proxy.Restore()
+	end := endOfFault(d)
+	recovery(t, d, end, 3*time.Minute)
+	counts := work.wait(t)
+	t.Logf("workload: %v", counts)
+	drained(t, d, end)
+	watch.finish(t)
+	fx.verify(t)
+	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
+		t.Errorf("projector exit: %v", err)
+	}
+}
+
+// TestChaosPostgresRestart puts the deliveries database on a server of its
+// own and restarts that server in fast mode in the middle of the workload:
+// projector's replication connection and the application's connections
+// are cut, and the server comes back with the slot where it was.
+func TestChaosPostgresRestart(t *testing.T) {
+	server := testbed.NewPrivateServer(t)
+	fx := newChaosFixture(t, chaosOptions{size: fooddelivery.SizeForOrders(chaosOrders), deliveries: server.NewDatabase()})
+	watch := watchVersions(t, fx.search, fx.alias("order_history"))
+	d := fx.start(t)
+	d.waitReady(3 * time.Minute)
+
+	work := startWorkload(t, fx.dbs, chaosOps, 300)
+	eventually(t, time.Minute, func() bool { return work.progress() >= chaosOps/3 },
+		func() string { return "the workload did not progress" })
+	work.tolerate(true)
+	started := time.Now()
+	server.Restart()
+	end := endOfFault(d)
+	t.Logf("deliveries server restarted in fast mode in %s", end.at.Sub(started).Round(10*time.Millisecond))
+	recovery(t, d, end, 3*time.Minute)
+	work.tolerate(false)
+	counts := work.wait(t)
+	t.Logf("workload: %v", counts)
+	drained(t, d, end)
+	watch.finish(t)
+	fx.verify(t)
+	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
+		t.Errorf("projector exit: %v", err)
+	}
+}
+
+// TestChaosWalsenderTerminated has the servers terminate the walsenders
+// of projector's slots, as an administrator or a failover tool would,
+// several times during the workload.
+func TestChaosWalsenderTerminated(t *testing.T) {
+	fx := newChaosFixture(t, chaosOptions{size: fooddelivery.SizeForOrders(chaosOrders)})
+	watch := watchVersions(t, fx.search, fx.alias("order_history"))
+	d := fx.start(t)
+	d.waitReady(3 * time.Minute)
+
+	// Slow enough to still run while projector recovers from the last cut.
+	work := startWorkload(t, fx.dbs, chaosOps, float64(chaosOps)/30)
+	var end faultEnd
+	for i := 1; i <= 3; i++ {
+		target := chaosOps * i / 5
+		eventually(t, 4*time.Minute, func() bool { return work.progress() >= target },
+			func() string { return "the workload did not progress" })
+		n := terminateWalsenders(t, fx.search.Prefix)
+		end = endOfFault(d)
+		t.Logf("terminated %d walsenders", n)
+		if n != 4 {
+			t.Errorf("terminated %d walsenders, want one per source (4)", n)
+		}
+		recovery(t, d, end, 3*time.Minute)
+	}
+	counts := work.wait(t)
+	t.Logf("workload: %v", counts)
+	drained(t, d, end)
+	watch.finish(t)
+	fx.verify(t)
+	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
+		t.Errorf("projector exit: %v", err)
+	}
+}
+
+// terminateWalsenders ends the walsender of every active slot whose name
+// starts with prefix on both shared servers and returns how many it ended.
+func terminateWalsenders(t *testing.T, prefix string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	total := 0
+	for _, s := range []testbed.Server{testbed.Primary, testbed.Secondary} {
+		admin := testbed.NewDatabase(t, s).AdminDSN()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Fatalf("connect to the server: %v", err)
+		}
+		var n int
+		err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(active_pid)) FROM pg_replication_slots
+			WHERE starts_with(slot_name, $1) AND active_pid IS NOT NULL`, prefix).Scan(&n)
+		conn.Close(ctx)
+		if err != nil {
+			t.Fatalf("terminate walsenders: %v", err)
+		}
+		total += n
+	}
+	return total
+}
