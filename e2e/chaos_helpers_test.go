@@ -157,6 +157,7 @@ type backgroundWorkload struct {
 	tolerating bool
 	failures   []string
 	err        error
+	finished   time.Time
 }
 
 // startWorkload makes ops changes at rate per second until they are done.
@@ -167,6 +168,7 @@ func startWorkload(t *testing.T, dbs *fooddelivery.DBs, ops int, rate float64) *
 	go func() {
 		defer close(w.done)
 		defer cancel()
+		defer w.finish()
 		for seed := uint64(7); ctx.Err() == nil; seed++ {
 			left := ops - w.tally.Snapshot().Total()
 			if left <= 0 {
@@ -201,6 +203,12 @@ func (w *backgroundWorkload) failed(err error) bool {
 	return false
 }
 
+func (w *backgroundWorkload) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.finished = time.Now()
+}
+
 // tolerate says whether failed changes are expected now.
 func (w *backgroundWorkload) tolerate(on bool) {
 	w.mu.Lock()
@@ -228,6 +236,7 @@ func (w *backgroundWorkload) wait(t *testing.T) fooddelivery.Counts {
 	if len(w.failures) > 0 {
 		t.Logf("%d workload runs were cut by the fault, first: %s", len(w.failures), w.failures[0])
 	}
+	t.Logf("workload finished at %s", w.finished.Format("15:04:05.000"))
 	counts := w.tally.Snapshot()
 	if missing := counts.Missing(); len(missing) > 0 {
 		t.Errorf("the workload never did %v", missing)
