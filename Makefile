@@ -49,3 +49,11 @@ down:
 # clean also removes the test bed's data.
 clean: down
 	rm -rf .testbed bin
+
+# chaos runs the full fault-injection suite (docs/reliability.md): five
+# SIGKILLs, a 30 s search-engine outage, a PostgreSQL restart, terminated
+# walsenders, a lost state directory and bad inputs. `make test` runs its
+# short form.
+.PHONY: chaos
+chaos: testbed
+	$(GO) test -tags chaos -race -count=1 -timeout 30m -run Chaos -v ./e2e/

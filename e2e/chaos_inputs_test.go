@@ -40,7 +40,7 @@ func TestChaosBadInputs(t *testing.T) {
 	watch := watchVersions(t, fx.search, fx.alias("order_history"))
 	d := fx.start(t)
 	d.waitReady(3 * time.Minute)
-	work := startWorkload(t, fx.dbs, chaosOps, float64(chaosOps)/30)
+	work := startWorkload(t, fx.dbs)
 
 	// doc.a was mapped as a number by the first rows.
 	fx.orders.Exec(`INSERT INTO probes VALUES (3, 3, '{"a": "not a number"}')`)
@@ -87,10 +87,10 @@ func TestChaosBadInputs(t *testing.T) {
 	// as the end of the table's changes.
 	fx.orders.Exec(`DROP TABLE probes`)
 	dropped := endOfFault(d)
-	recovery(t, d, dropped, 3*time.Minute)
+	recovery(t, d, dropped, work, 3*time.Minute)
 	counts := work.wait(t)
 	t.Logf("workload: %v", counts)
-	drained(t, d, dropped)
+	drained(t, d, dropped, work)
 	watch.finish(t)
 	fx.verifyView(t, "order_history")
 	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {

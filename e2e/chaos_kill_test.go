@@ -46,7 +46,7 @@ func TestChaosSIGKILL(t *testing.T) {
 	d.waitReady(3 * time.Minute)
 	t.Logf("RECOVERY %s/snapshot: ready %s after the kill", t.Name(), time.Since(killed.at).Round(10*time.Millisecond))
 
-	work := startWorkload(t, fx.dbs, chaosOps, 400)
+	work := startWorkload(t, fx.dbs)
 	var last faultEnd
 	for i := 1; i < chaosKills; i++ {
 		// Kills in the first half leave the workload running while
@@ -61,11 +61,11 @@ func TestChaosSIGKILL(t *testing.T) {
 			last = restart("at a random moment of the workload")
 		}
 		d.waitReady(3 * time.Minute)
-		recovery(t, d, last, 3*time.Minute)
+		recovery(t, d, last, work, 3*time.Minute)
 	}
 	counts := work.wait(t)
 	t.Logf("workload: %v", counts)
-	drained(t, d, last)
+	drained(t, d, last, work)
 	watch.finish(t)
 	fx.verify(t)
 	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {

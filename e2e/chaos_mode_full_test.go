@@ -4,11 +4,12 @@ package e2e
 
 import "time"
 
-// The full fault-injection suite, `make chaos`.
+// The full fault-injection suite, `make chaos`: a minute of workload per
+// scenario.
 const (
-	chaosKills   = 5
-	chaosOutage  = 30 * time.Second
-	chaosOrders  = 2000
-	chaosOps     = 6000
-	chaosLongRun = true
+	chaosKills  = 5
+	chaosOutage = 30 * time.Second
+	chaosOrders = 2000
+	chaosOps    = 6000
+	chaosRate   = 100
 )

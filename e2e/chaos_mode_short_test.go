@@ -5,11 +5,11 @@ package e2e
 import "time"
 
 // The short form of the fault-injection suite that runs in `make test`:
-// fewer kills, a shorter outage, less data.
+// fewer kills, a shorter outage, less data, 20 s of workload per scenario.
 const (
-	chaosKills   = 2
-	chaosOutage  = 10 * time.Second
-	chaosOrders  = 300
-	chaosOps     = 1500
-	chaosLongRun = false
+	chaosKills  = 2
+	chaosOutage = 10 * time.Second
+	chaosOrders = 300
+	chaosOps    = 1000
+	chaosRate   = 50
 )

@@ -26,7 +26,7 @@ func TestChaosStateLost(t *testing.T) {
 		t.Fatalf("alias %s points at %q, want %s_v1", alias, got, alias)
 	}
 
-	work := startWorkload(t, fx.dbs, chaosOps, float64(chaosOps)/30)
+	work := startWorkload(t, fx.dbs)
 	eventually(t, time.Minute, func() bool { return work.progress() >= chaosOps/4 },
 		func() string { return "the workload did not progress" })
 	if err := d.stop(syscall.SIGKILL, 30*time.Second); err == nil {
@@ -55,10 +55,10 @@ func TestChaosStateLost(t *testing.T) {
 		return fmt.Sprintf("after the state was lost, alias %s points at %q, not at a rebuilt %s_v2", alias, current, alias)
 	})
 	t.Logf("REBUILT %s: alias moved to %s %s after the restart", t.Name(), current, time.Since(end.at).Round(10*time.Millisecond))
-	recovery(t, d, end, 3*time.Minute)
+	recovery(t, d, end, work, 3*time.Minute)
 	counts := work.wait(t)
 	t.Logf("workload: %v", counts)
-	drained(t, d, end)
+	drained(t, d, end, work)
 	watch.finish(t)
 	fx.search.Refresh()
 	for _, id := range deleted {
