@@ -38,7 +38,7 @@ demo: testbed
 	deploy/local/demo.sh up
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) run ./bench/cmd/projector-bench -out docs/benchmarks.md $(BENCH_FLAGS)
 
 # down stops every service the test bed started; data stays in .testbed/.
 down:

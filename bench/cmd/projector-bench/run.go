@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/projector-dev/projector/bench"
+)
+
+// options are the command line; every size has a flag so that bigger
+// machines can run bigger benchmarks.
+type options struct {
+	out, only, benchtime string
+	env                  bench.Env
+	drain                bench.DrainSize
+	snapshot             bench.SnapshotOptions
+	stream               bench.StreamOptions
+	rates                string
+}
+
+func parse(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("projector-bench", flag.ContinueOnError)
+	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file to write the results to (- for standard output)")
+	fs.StringVar(&o.only, "only", "drain,snapshot,stream,micro", "benchmarks to run, comma-separated")
+	fs.StringVar(&o.benchtime, "benchtime", "2s", "-benchtime of the micro benchmarks")
+	fs.StringVar(&o.env.AdminDSN, "pg", envOr("PROJECTOR_TEST_PG", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
+		"PostgreSQL maintenance database DSN (env PROJECTOR_TEST_PG)")
+	fs.StringVar(&o.env.SearchURL, "search", envOr("PROJECTOR_TEST_SEARCH", "http://127.0.0.1:9200"), "search engine URL (env PROJECTOR_TEST_SEARCH)")
+
+	fs.IntVar(&o.drain.BulkRows, "drain-bulk-rows", 400000, "rows bulk-inserted, then bulk-updated, for the drain")
+	fs.IntVar(&o.drain.Batch, "drain-batch", 100000, "rows per bulk transaction")
+	fs.IntVar(&o.drain.PgbenchTxns, "drain-pgbench-txns", 50000, "pgbench transactions (4 row changes each)")
+	fs.IntVar(&o.drain.PgbenchClients, "drain-pgbench-clients", 2, "pgbench clients")
+	fs.IntVar(&o.drain.Rounds, "drain-rounds", 3, "drains per contender")
+
+	fs.IntVar(&o.snapshot.Size.Orders, "snapshot-orders", 200000, "root rows of the snapshot benchmark")
+	fs.IntVar(&o.snapshot.Size.Customers, "snapshot-customers", 20000, "belongs_to rows of the snapshot benchmark")
+	fs.IntVar(&o.snapshot.Rounds, "snapshot-rounds", 2, "snapshots per contender")
+
+	fs.IntVar(&o.stream.Size.Orders, "stream-orders", 50000, "root rows of the streaming benchmark")
+	fs.IntVar(&o.stream.Size.Customers, "stream-customers", 500, "customers of the streaming benchmark (orders/customers is the fan-out)")
+	fs.StringVar(&o.rates, "stream-rates", "500,1000,2000,0", "transactions per second of each streaming load; 0 is unpaced")
+	fs.Float64Var(&o.stream.FanoutRate, "stream-fanout-rate", 20, "customer renames per second of the fan-out load (0 skips it)")
+	fs.DurationVar(&o.stream.Duration, "stream-duration", 30*time.Second, "duration of each streaming load")
+	fs.IntVar(&o.stream.Workers, "stream-workers", 8, "connections of the streaming write load")
+
+	var bulk, concurrency, items int
+	fs.IntVar(&bulk, "bulk-actions", 1000, "projector's sink.bulk_actions, used by the loader too")
+	fs.IntVar(&concurrency, "concurrency", 4, "projector's sink.concurrency, used by the loader too")
+	fs.IntVar(&items, "items-per-order", 3, "has_many children per root")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.snapshot.BulkActions, o.snapshot.Concurrency, o.snapshot.Size.ItemsPerOrder = bulk, concurrency, items
+	o.stream.BulkActions, o.stream.Concurrency, o.stream.Size.ItemsPerOrder = bulk, concurrency, items
+	for _, r := range strings.Split(o.rates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil {
+			return o, fmt.Errorf("-stream-rates: %q is not a number", r)
+		}
+		o.stream.Rates = append(o.stream.Rates, v)
+	}
+	return o, nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context, args []string, log *slog.Logger) error {
+	o, err := parse(args)
+	if err != nil {
+		return err
+	}
+	only := strings.Split(o.only, ",")
+	dir, err := os.MkdirTemp("", "projector-bench-")
+	if err != nil {
+		return fmt.Errorf("create a work directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	rep := &bench.Report{Started: time.Now(), Command: "projector-bench " + strings.Join(args, " ")}
+	if rep.Machine, err = bench.DescribeMachine(ctx, o.env); err != nil {
+		return err
+	}
+	if slices.Contains(only, "micro") {
+		log.Info("micro benchmarks")
+		if rep.Micro, err = bench.RunMicro(ctx, dir, o.benchtime, bench.DefaultMicro()); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(only, "drain") {
+		log.Info("capture drain benchmark")
+		prof := filepath.Join(dir, "drain.pprof")
+		d, err := bench.RunDrain(ctx, o.env, o.drain, prof, log)
+		if err != nil {
+			return err
+		}
+		rep.Drain = &d
+		if rep.DrainTop, err = bench.PprofTop(ctx, "", prof, 8); err != nil {
+			return err
+		}
+	}
+	var bin string
+	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") {
+		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(only, "snapshot") {
+		log.Info("snapshot benchmark")
+		s, err := bench.RunSnapshot(ctx, o.env, bin, dir, o.snapshot, log)
+		if err != nil {
+			return err
+		}
+		rep.Snapshot = &s
+	}
+	if slices.Contains(only, "stream") {
+		log.Info("streaming benchmark")
+		s, err := bench.RunStream(ctx, o.env, bin, dir, o.stream, log)
+		if err != nil {
+			return err
+		}
+		rep.Stream = &s
+	}
+	rep.Took = time.Since(rep.Started)
+	var buf bytes.Buffer
+	rep.Write(&buf)
+	if o.out == "-" {
+		_, err = os.Stdout.Write(buf.Bytes())
+		return err
+	}
+	if err := os.WriteFile(o.out, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", o.out, err)
+	}
+	log.Info("results written", "file", o.out)
+	return nil
+}

@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"time"
+)
+
+// DrainReport is the capture drain benchmark's result: the same backlog
+// drained from identical slots by each contender.
+type DrainReport struct {
+	Size                       DrainSize
+	Rows                       int
+	Projector, Bare, Recv      time.Duration // summed over the rounds
+	ProfilePath                string        // CPU profile of one extra projector drain
+	ProjectorRows, BareRowsSum int
+}
+
+// Rate is rows per second for a summed duration.
+func (r DrainReport) Rate(d time.Duration) float64 {
+	return float64(r.Rows*r.Size.Rounds) / d.Seconds()
+}
+
+// RunDrain writes the backlog once and drains it Rounds times with each
+// contender, rotating their order, then once more with projector under the
+// CPU profiler (not counted) when profile is a path.
+func RunDrain(ctx context.Context, env Env, size DrainSize, profile string, log *slog.Logger) (DrainReport, error) {
+	rep := DrainReport{Size: size, ProfilePath: profile}
+	db, err := env.CreateDatabase(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		if err := db.Drop(); err != nil {
+			log.Error("clean up", "error", err)
+		}
+	}()
+	started := time.Now()
+	slots, endLSN, err := prepareDrain(ctx, db, size, 3*size.Rounds+1)
+	if err != nil {
+		return rep, err
+	}
+	log.Info("drain backlog written", "database", db.Name, "end_lsn", endLSN, "took", time.Since(started).Round(time.Millisecond))
+
+	contenders := []struct {
+		name  string
+		total *time.Duration
+		run   func(slot string) (drainResult, error)
+	}{
+		{"projector", &rep.Projector, func(slot string) (drainResult, error) { return drainProjector(ctx, db, slot) }},
+		{"bare", &rep.Bare, func(slot string) (drainResult, error) { return drainBare(ctx, db, slot) }},
+		{"pg_recvlogical", &rep.Recv, func(slot string) (drainResult, error) { return drainRecvlogical(ctx, db, slot, endLSN) }},
+	}
+	next := 0
+	for round := range size.Rounds {
+		for i := range contenders {
+			c := contenders[(i+round)%len(contenders)]
+			res, err := c.run(slots[next])
+			next++
+			if err != nil {
+				return rep, err
+			}
+			*c.total += res.elapsed
+			switch c.name {
+			case "bare":
+				rep.Rows = res.rows
+			case "projector":
+				rep.ProjectorRows = res.rows
+			}
+			log.Info("drained", "contender", c.name, "round", round+1, "rows", res.rows, "took", res.elapsed.Round(time.Millisecond))
+		}
+	}
+	if rep.Rows != rep.ProjectorRows {
+		return rep, fmt.Errorf("projector's capture stage delivered %d row changes, the bare loop parsed %d", rep.ProjectorRows, rep.Rows)
+	}
+	if profile != "" {
+		if err := profileDrain(ctx, db, slots[next], profile); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func profileDrain(ctx context.Context, db *Database, slot, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create CPU profile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return fmt.Errorf("start CPU profile: %w", err)
+	}
+	_, err = drainProjector(ctx, db, slot)
+	pprof.StopCPUProfile()
+	return err
+}

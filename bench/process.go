@@ -1,0 +1,211 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// BuildProjector builds the projector binary into dir, as `make build`
+// does, and returns its path.
+func BuildProjector(ctx context.Context, dir string) (string, error) {
+	bin := dir + "/projector"
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/projector")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build projector: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// process is a running `projector run`.
+type process struct {
+	cmd    *exec.Cmd
+	listen string
+	done   chan struct{}
+	err    error
+	client *http.Client
+}
+
+// startProjector runs `projector run -c config`, its output going to logPath.
+func startProjector(bin, config, listen, logPath string) (*process, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("create projector log: %w", err)
+	}
+	p := &process{listen: listen, done: make(chan struct{}), client: &http.Client{Timeout: 5 * time.Second}}
+	p.cmd = exec.Command(bin, "run", "-c", config, "--log-format", "text")
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	if err := p.cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start projector: %w", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// stop sends SIGTERM and waits for the exit; a projector that does not
+// exit within a minute is killed.
+func (p *process) stop() error {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal projector: %w", err)
+	}
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(time.Minute):
+		p.cmd.Process.Kill()
+		<-p.done
+		return errors.New("projector did not exit within a minute of SIGTERM")
+	}
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// metrics scrapes /metrics.
+func (p *process) metrics(ctx context.Context) (metricSet, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.listen+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape projector's metrics: %w", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("scrape projector's metrics: %w", err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		return nil, fmt.Errorf("parse projector's metrics: %w", err)
+	}
+	return families, nil
+}
+
+// metricSet is one scrape of /metrics.
+type metricSet map[string]*dto.MetricFamily
+
+// sum adds up the series of a counter or gauge whose labels include want.
+func (m metricSet) sum(name string, want map[string]string) float64 {
+	f := m[name]
+	if f == nil {
+		return 0
+	}
+	total := 0.0
+	for _, s := range f.Metric {
+		if !hasLabels(s, want) {
+			continue
+		}
+		switch {
+		case s.Counter != nil:
+			total += s.Counter.GetValue()
+		case s.Gauge != nil:
+			total += s.Gauge.GetValue()
+		}
+	}
+	return total
+}
+
+// max is the largest value of the gauge's series.
+func (m metricSet) max(name string) float64 {
+	f := m[name]
+	if f == nil {
+		return 0
+	}
+	best := 0.0
+	for _, s := range f.Metric {
+		best = max(best, s.GetGauge().GetValue())
+	}
+	return best
+}
+
+// histogram returns the cumulative bucket counts of a histogram, summed
+// over its series.
+func (m metricSet) histogram(name string) histogram {
+	h := histogram{}
+	f := m[name]
+	if f == nil {
+		return h
+	}
+	for _, s := range f.Metric {
+		hs := s.GetHistogram()
+		h.count += hs.GetSampleCount()
+		if h.bounds == nil {
+			for _, b := range hs.Bucket {
+				h.bounds = append(h.bounds, b.GetUpperBound())
+			}
+			h.cumulative = make([]uint64, len(h.bounds))
+		}
+		for i, b := range hs.Bucket {
+			h.cumulative[i] += b.GetCumulativeCount()
+		}
+	}
+	return h
+}
+
+func hasLabels(m *dto.Metric, want map[string]string) bool {
+	for k, v := range want {
+		found := false
+		for _, l := range m.Label {
+			found = found || l.GetName() == k && l.GetValue() == v
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// pollEvery calls f every interval until it returns true or an error, or
+// ctx ends.
+func pollEvery(ctx context.Context, interval time.Duration, f func() (bool, error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ok, err := f()
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/projector-dev/projector/sink"
+)
+
+// SnapshotOptions sizes the snapshot benchmark.
+type SnapshotOptions struct {
+	Size ShopSize
+	// BulkActions and Concurrency are projector's sink settings, used by
+	// the loader too.
+	BulkActions, Concurrency int
+	// Rounds is how many times each contender runs; the order alternates.
+	Rounds int
+}
+
+// SnapshotReport is the snapshot benchmark's result.
+type SnapshotReport struct {
+	Opts                SnapshotOptions
+	Docs                int
+	Projector, Loader   time.Duration // summed over the rounds
+	ProjectorPeakRSS    float64       // bytes
+	ProjectorCPUSeconds float64       // summed over the rounds
+}
+
+// Rate is documents per second for a summed duration.
+func (r SnapshotReport) Rate(d time.Duration) float64 {
+	return float64(r.Docs*r.Opts.Rounds) / d.Seconds()
+}
+
+// snapshotRun carries what every round of the snapshot benchmark shares.
+type snapshotRun struct {
+	env    Env
+	bin    string
+	dir    string
+	db     *Database
+	search *searchClient
+	prefix string
+	opts   SnapshotOptions
+	log    *slog.Logger
+	runs   int
+	docs   []storedDoc
+	first  string // projector's first index, whose documents the loader loads
+}
+
+// RunSnapshot fills a database, then alternately has projector snapshot it
+// into a fresh index and the loader bulk-load the same documents.
+func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOptions, log *slog.Logger) (SnapshotReport, error) {
+	rep := SnapshotReport{Opts: opts, Docs: opts.Size.Orders}
+	db, err := env.CreateDatabase(ctx)
+	if err != nil {
+		return rep, err
+	}
+	r := &snapshotRun{env: env, bin: bin, dir: dir, db: db, search: newSearchClient(env.SearchURL, opts.Concurrency),
+		prefix: db.Name + "_", opts: opts, log: log}
+	defer r.cleanup()
+	started := time.Now()
+	if err := createShop(ctx, db, opts.Size); err != nil {
+		return rep, err
+	}
+	log.Info("snapshot data loaded", "database", db.Name, "orders", opts.Size.Orders, "took", time.Since(started).Round(time.Millisecond))
+	for round := range opts.Rounds {
+		projectorFirst := round%2 == 0
+		for _, projector := range []bool{projectorFirst, !projectorFirst} {
+			if projector {
+				res, err := r.projector(ctx)
+				if err != nil {
+					return rep, err
+				}
+				rep.Projector += res.elapsed
+				rep.ProjectorCPUSeconds += res.cpu
+				rep.ProjectorPeakRSS = max(rep.ProjectorPeakRSS, res.rss)
+				log.Info("snapshot indexed", "contender", "projector", "round", round+1, "took", res.elapsed.Round(time.Millisecond))
+				continue
+			}
+			took, err := r.loader(ctx)
+			if err != nil {
+				return rep, err
+			}
+			rep.Loader += took
+			log.Info("snapshot indexed", "contender", "loader", "round", round+1, "took", took.Round(time.Millisecond))
+		}
+	}
+	return rep, nil
+}
+
+func (r *snapshotRun) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.search.deletePrefix(ctx, r.prefix); err != nil {
+		r.log.Error("clean up", "error", err)
+	}
+	if err := r.db.Drop(); err != nil {
+		r.log.Error("clean up", "error", err)
+	}
+}
+
+type projectorRun struct {
+	elapsed  time.Duration
+	cpu, rss float64
+}
+
+// projector runs `projector run` on a new slot and index prefix until
+// every order's document is acknowledged by the engine.
+func (r *snapshotRun) projector(ctx context.Context) (projectorRun, error) {
+	var res projectorRun
+	r.runs++
+	name := r.db.Name + "_p" + strconv.Itoa(r.runs)
+	listen, err := freeAddr()
+	if err != nil {
+		return res, err
+	}
+	cfg := shopConfig{DSN: r.db.DSN, Slot: name, SearchURL: r.env.SearchURL, Prefix: r.prefix + "p" + strconv.Itoa(r.runs) + "_",
+		StateDir: filepath.Join(r.dir, name), Listen: listen, BulkActions: r.opts.BulkActions, Concurrency: r.opts.Concurrency}
+	path, err := cfg.write(r.dir)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	p, err := startProjector(r.bin, path, listen, filepath.Join(r.dir, name+".log"))
+	if err != nil {
+		return res, err
+	}
+	defer p.stop()
+	want := float64(r.opts.Size.Orders)
+	var last metricSet
+	err = pollEvery(ctx, 50*time.Millisecond, func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("projector exited during the snapshot (%v); see %s.log", p.err, filepath.Join(r.dir, name))
+		}
+		m, err := p.metrics(ctx)
+		if err != nil {
+			return false, nil // not listening yet
+		}
+		last = m
+		res.rss = max(res.rss, m.sum("process_resident_memory_bytes", nil))
+		return m.sum("projector_documents_written_total", map[string]string{"action": "index"}) >= want, nil
+	})
+	res.elapsed = time.Since(start)
+	if err != nil {
+		return res, err
+	}
+	res.cpu = last.sum("process_cpu_seconds_total", nil)
+	if err := p.stop(); err != nil {
+		return res, fmt.Errorf("projector's exit: %w", err)
+	}
+	index := sink.IndexName(cfg.Prefix+shopView, 1)
+	if err := r.checkCount(ctx, index); err != nil {
+		return res, err
+	}
+	if r.first == "" {
+		r.first = index
+	}
+	return res, nil
+}
+
+// loader bulk-loads the documents of projector's first index into a new
+// index of the same shape. Reading and serialising them is not timed.
+func (r *snapshotRun) loader(ctx context.Context) (time.Duration, error) {
+	if r.docs == nil {
+		docs, err := readDocs(ctx, r.search, r.first)
+		if err != nil {
+			return 0, err
+		}
+		r.docs = docs
+	}
+	r.runs++
+	index := r.prefix + "l" + strconv.Itoa(r.runs)
+	if err := copyIndexShape(ctx, r.search, r.first, index); err != nil {
+		return 0, err
+	}
+	bodies := bulkBodies(r.docs, index, r.opts.BulkActions, 5<<20)
+	took, err := loadBulk(ctx, r.search, bodies, r.opts.Concurrency)
+	if err != nil {
+		return took, err
+	}
+	return took, r.checkCount(ctx, index)
+}
+
+func (r *snapshotRun) checkCount(ctx context.Context, index string) error {
+	n, err := r.search.count(ctx, index)
+	if err != nil {
+		return err
+	}
+	if n != r.opts.Size.Orders {
+		return fmt.Errorf("index %s holds %d documents, want %d", index, n, r.opts.Size.Orders)
+	}
+	return nil
+}

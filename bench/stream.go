@@ -1,0 +1,225 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// StreamOptions sizes the streaming benchmark.
+type StreamOptions struct {
+	Size ShopSize
+	// Rates are the transactions per second of the order-change phases; 0
+	// means as fast as the server takes them.
+	Rates []float64
+	// FanoutRate is the customer renames per second of the fan-out phase.
+	FanoutRate float64
+	Duration   time.Duration
+	Workers    int
+	// BulkActions and Concurrency are projector's sink settings.
+	BulkActions, Concurrency int
+}
+
+// StreamPhase is one write load while projector runs.
+type StreamPhase struct {
+	Name    string
+	Offered float64 // transactions per second; 0 when unpaced
+	// Written is what PostgreSQL achieved: transactions and row changes
+	// per second over the load's duration.
+	WrittenTPS, WrittenChanges float64
+	// Captured is projector's rate over the same window plus the time it
+	// needed to catch up after the load stopped.
+	CapturedChanges float64
+	Docs            float64 // documents written per second, same window
+	CatchUp         time.Duration
+	CaughtUp        bool
+	P50, P99, Max   float64 // seconds of lag
+	CPUPer1000      float64 // CPU seconds per 1,000 row changes
+	PeakRSS         float64 // bytes
+}
+
+// StreamReport is the streaming benchmark's result.
+type StreamReport struct {
+	Opts   StreamOptions
+	Phases []StreamPhase
+	VmHWM  string // the process's peak resident set, from /proc
+}
+
+// RunStream starts projector on a filled database, waits until it is
+// ready, then runs each write load and measures how projector follows.
+func RunStream(ctx context.Context, env Env, bin, dir string, opts StreamOptions, log *slog.Logger) (StreamReport, error) {
+	rep := StreamReport{Opts: opts}
+	db, err := env.CreateDatabase(ctx)
+	if err != nil {
+		return rep, err
+	}
+	search := newSearchClient(env.SearchURL, 1)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
+			log.Error("clean up", "error", err)
+		}
+		if err := db.Drop(); err != nil {
+			log.Error("clean up", "error", err)
+		}
+	}()
+	if err := createShop(ctx, db, opts.Size); err != nil {
+		return rep, err
+	}
+	listen, err := freeAddr()
+	if err != nil {
+		return rep, err
+	}
+	cfg := shopConfig{DSN: db.DSN, Slot: db.Name + "_s", SearchURL: env.SearchURL, Prefix: db.Name + "_",
+		StateDir: filepath.Join(dir, db.Name), Listen: listen, BulkActions: opts.BulkActions, Concurrency: opts.Concurrency}
+	path, err := cfg.write(dir)
+	if err != nil {
+		return rep, err
+	}
+	p, err := startProjector(bin, path, listen, filepath.Join(dir, cfg.Slot+".log"))
+	if err != nil {
+		return rep, err
+	}
+	defer p.stop()
+	if err := waitCaughtUp(ctx, p, float64(opts.Size.Orders), 5*time.Minute); err != nil {
+		return rep, fmt.Errorf("projector's snapshot of the streaming data set: %w", err)
+	}
+	load, err := newWriteLoad(ctx, db, opts.Size, opts.Workers)
+	if err != nil {
+		return rep, err
+	}
+	defer load.close()
+	for _, ph := range phases(opts) {
+		res, err := measurePhase(ctx, p, load, ph, opts)
+		if err != nil {
+			return rep, err
+		}
+		log.Info("streaming phase", "phase", res.Name, "written_tps", math.Round(res.WrittenTPS),
+			"captured_changes_per_s", math.Round(res.CapturedChanges), "p99_lag", res.P99, "max_lag", res.Max, "catch_up", res.CatchUp)
+		rep.Phases = append(rep.Phases, res)
+	}
+	rep.VmHWM = vmHWM(p.cmd.Process.Pid)
+	return rep, nil
+}
+
+type phase struct {
+	name string
+	kind loadKind
+	rate float64
+}
+
+func phases(opts StreamOptions) []phase {
+	var out []phase
+	for _, r := range opts.Rates {
+		name := strconv.Itoa(int(r)) + " txn/s"
+		if r == 0 {
+			name = "unpaced"
+		}
+		out = append(out, phase{name: name, kind: orderChanges, rate: r})
+	}
+	if opts.FanoutRate > 0 {
+		fan := opts.Size.Orders / opts.Size.Customers
+		out = append(out, phase{name: fmt.Sprintf("fan-out %d renames/s x %d docs", int(opts.FanoutRate), fan), kind: customerRenames, rate: opts.FanoutRate})
+	}
+	return out
+}
+
+// waitCaughtUp waits until at least docs documents are written and no
+// committed transaction is waiting for the index.
+func waitCaughtUp(ctx context.Context, p *process, docs float64, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	return pollEvery(ctx, 50*time.Millisecond, func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("projector exited: %v", p.err)
+		}
+		m, err := p.metrics(ctx)
+		if err != nil {
+			return false, nil
+		}
+		return m.sum("projector_documents_written_total", nil) >= docs && m.sum("projector_ready", nil) == 1 &&
+			m.max("projector_source_lag_seconds") == 0, nil
+	})
+}
+
+func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, opts StreamOptions) (StreamPhase, error) {
+	res := StreamPhase{Name: ph.name, Offered: ph.rate}
+	before, err := p.metrics(ctx)
+	if err != nil {
+		return res, err
+	}
+	// A parallel poll catches the highest lag and resident set; the
+	// histogram's buckets give the percentiles.
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		_ = pollEvery(pollCtx, 100*time.Millisecond, func() (bool, error) {
+			if m, err := p.metrics(pollCtx); err == nil {
+				res.Max = max(res.Max, m.max("projector_source_lag_seconds"))
+				res.PeakRSS = max(res.PeakRSS, m.sum("process_resident_memory_bytes", nil))
+			}
+			return false, nil
+		})
+	}()
+	start := time.Now()
+	written, err := load.run(ctx, ph.kind, ph.rate, opts.Duration, opts.Workers)
+	if err != nil {
+		stopPoll()
+		<-polled
+		return res, err
+	}
+	loadEnd := time.Now()
+	want := before.sum("projector_changes_total", nil) + float64(written.changes)
+	err = pollEvery(ctx, 50*time.Millisecond, func() (bool, error) {
+		m, err := p.metrics(ctx)
+		if err != nil {
+			return false, err
+		}
+		res.CaughtUp = m.sum("projector_changes_total", nil) >= want && m.max("projector_source_lag_seconds") == 0
+		return res.CaughtUp || time.Since(loadEnd) > 2*time.Minute, nil
+	})
+	res.CatchUp = time.Since(loadEnd)
+	window := time.Since(start).Seconds()
+	stopPoll()
+	<-polled
+	if err != nil {
+		return res, err
+	}
+	after, err := p.metrics(ctx)
+	if err != nil {
+		return res, err
+	}
+	changes := after.sum("projector_changes_total", nil) - before.sum("projector_changes_total", nil)
+	res.WrittenTPS = float64(written.txns) / written.elapsed.Seconds()
+	res.WrittenChanges = float64(written.changes) / written.elapsed.Seconds()
+	res.CapturedChanges = changes / window
+	res.Docs = (after.sum("projector_documents_written_total", nil) - before.sum("projector_documents_written_total", nil)) / window
+	lag := after.histogram("projector_view_lag_seconds").since(before.histogram("projector_view_lag_seconds"))
+	res.P50, res.P99 = lag.quantile(0.5), lag.quantile(0.99)
+	if changes > 0 {
+		res.CPUPer1000 = (after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)) / changes * 1000
+	}
+	return res, nil
+}
+
+// vmHWM reads the peak resident set of a process from /proc.
+func vmHWM(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
