@@ -464,6 +464,10 @@ func caughtUp(d *process, end faultEnd, sources int, workloadOver bool) bool {
 // after a fault and returns how long that took from the fault's end.
 func recovery(t *testing.T, d *process, end faultEnd, work *backgroundWorkload, within time.Duration) time.Duration {
 	t.Helper()
+	over := work.over()
+	if over {
+		t.Logf("the workload ended before this fault did; recovery is judged by the lag alone")
+	}
 	eventually(t, within, func() bool { return caughtUp(d, end, 4, work.over()) },
 		func() string {
 			changes, docs := progressCounters(scrape(d))

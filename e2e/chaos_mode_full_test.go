@@ -10,6 +10,6 @@ const (
 	chaosKills  = 5
 	chaosOutage = 30 * time.Second
 	chaosOrders = 2000
-	chaosOps    = 6000
-	chaosRate   = 100
+	chaosOps    = 3000
+	chaosRate   = 50
 )

@@ -87,6 +87,7 @@ func TestChaosPostgresRestart(t *testing.T) {
 // several times during the workload.
 func TestChaosWalsenderTerminated(t *testing.T) {
 	fx := newChaosFixture(t, chaosOptions{size: fooddelivery.SizeForOrders(chaosOrders)})
+	servers := []string{fx.orders.AdminDSN(), testbed.NewDatabase(t, testbed.Secondary).AdminDSN()}
 	watch := watchVersions(t, fx.search, fx.alias("order_history"))
 	d := fx.start(t)
 	d.waitReady(3 * time.Minute)
@@ -97,7 +98,10 @@ func TestChaosWalsenderTerminated(t *testing.T) {
 		target := chaosOps * i / 5
 		eventually(t, 4*time.Minute, func() bool { return work.progress() >= target },
 			func() string { return "the workload did not progress" })
-		n := terminateWalsenders(t, fx.search.Prefix)
+		// Every walsender is back from the previous round.
+		eventually(t, time.Minute, func() bool { return activeSlots(t, servers, fx.search.Prefix) == 4 },
+			func() string { return "projector did not reconnect all four slots" })
+		n := terminateWalsenders(t, servers, fx.search.Prefix)
 		end = endOfFault(d)
 		t.Logf("terminated %d walsenders", n)
 		if n != 4 {
@@ -115,25 +119,39 @@ func TestChaosWalsenderTerminated(t *testing.T) {
 	}
 }
 
+// activeSlots counts the slots whose name starts with prefix that have a
+// walsender on either shared server.
+func activeSlots(t *testing.T, servers []string, prefix string) int {
+	t.Helper()
+	return onServers(t, servers, `SELECT count(*) FROM pg_replication_slots
+		WHERE starts_with(slot_name, $1) AND active_pid IS NOT NULL`, prefix)
+}
+
 // terminateWalsenders ends the walsender of every active slot whose name
 // starts with prefix on both shared servers and returns how many it ended.
-func terminateWalsenders(t *testing.T, prefix string) int {
+func terminateWalsenders(t *testing.T, servers []string, prefix string) int {
+	t.Helper()
+	return onServers(t, servers, `SELECT count(pg_terminate_backend(active_pid)) FROM pg_replication_slots
+		WHERE starts_with(slot_name, $1) AND active_pid IS NOT NULL`, prefix)
+}
+
+// onServers runs a query returning one count on the servers of the admin
+// DSNs and returns the sum.
+func onServers(t *testing.T, servers []string, query string, args ...any) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	total := 0
-	for _, s := range []testbed.Server{testbed.Primary, testbed.Secondary} {
-		admin := testbed.NewDatabase(t, s).AdminDSN()
+	for _, admin := range servers {
 		conn, err := pgx.Connect(ctx, admin)
 		if err != nil {
 			t.Fatalf("connect to the server: %v", err)
 		}
 		var n int
-		err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(active_pid)) FROM pg_replication_slots
-			WHERE starts_with(slot_name, $1) AND active_pid IS NOT NULL`, prefix).Scan(&n)
+		err = conn.QueryRow(ctx, query, args...).Scan(&n)
 		conn.Close(ctx)
 		if err != nil {
-			t.Fatalf("terminate walsenders: %v", err)
+			t.Fatalf("query the server: %v", err)
 		}
 		total += n
 	}
