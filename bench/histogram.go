@@ -21,25 +21,19 @@ func (h histogram) since(earlier histogram) histogram {
 	return out
 }
 
-// quantile estimates the q-quantile by linear interpolation inside the
-// bucket it falls in, as Prometheus' histogram_quantile does; NaN when
-// nothing was observed.
-func (h histogram) quantile(q float64) float64 {
+// quantile returns the bounds of the bucket the q-quantile falls in:
+// between lower and upper seconds. ok is false when nothing was observed;
+// upper is +Inf beyond the last bound.
+func (h histogram) quantile(q float64) (lower, upper float64, ok bool) {
 	if h.count == 0 {
-		return math.NaN()
+		return 0, 0, false
 	}
 	rank := q * float64(h.count)
-	lower, below := 0.0, uint64(0)
-	for i, upper := range h.bounds {
+	for i, bound := range h.bounds {
 		if float64(h.cumulative[i]) >= rank {
-			inBucket := h.cumulative[i] - below
-			if inBucket == 0 {
-				return upper
-			}
-			return lower + (upper-lower)*(rank-float64(below))/float64(inBucket)
+			return lower, bound, true
 		}
-		lower, below = upper, h.cumulative[i]
+		lower = bound
 	}
-	// Beyond the last bound: the last bound is all that is known.
-	return lower
+	return lower, math.Inf(1), true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,8 +18,10 @@ type Report struct {
 	Drain    *DrainReport
 	DrainTop string // where the capture stage's CPU time goes
 	Snapshot *SnapshotReport
-	Stream   *StreamReport
-	Micro    []MicroBench
+	// SnapshotTop is where a profiled snapshot's CPU time goes.
+	SnapshotTop string
+	Stream      *StreamReport
+	Micro       []MicroBench
 }
 
 // Write renders the report as markdown.
@@ -66,7 +69,7 @@ func (r *Report) writeDrain(p printer) {
 		thousands(float64(d.Rows)), thousands(float64(s.BulkRows)), thousands(float64(s.Batch)))
 	p("then `pgbench -n -c %d -t %d` (TPC-B: three updates and an insert per transaction) on the same database.",
 		s.PgbenchClients, s.PgbenchTxns/s.PgbenchClients)
-	p("%d identical slots are made at one LSN (one slot, copied) before anything is written; each contender drains", 3*s.Rounds+1)
+	p("%d identical slots are made at one LSN (one slot, copied) before anything is written; after one untimed drain that warms the page cache, each contender drains", 3*s.Rounds+2)
 	p("its own, %d time(s) each, the order rotating every round. pgoutput v2 with streaming of large transactions on, as projector asks.", s.Rounds)
 	p("")
 	p("| contender | rows/s | vs bare loop | vs pg_recvlogical |")
@@ -93,8 +96,9 @@ func (r *Report) writeSnapshot(p printer) {
 	p("")
 	p("%s orders, each belonging to one of %s customers and having %d items (%s item rows). projector (`projector run`, the",
 		thousands(float64(o.Size.Orders)), thousands(float64(o.Size.Customers)), o.Size.ItemsPerOrder, thousands(float64(o.Size.Orders*o.Size.ItemsPerOrder)))
-	p("built binary, new slot, new state, new index each time) is timed from process start until `projector_documents_written_total`")
-	p("reaches the number of orders (polled every 50 ms; `_count` checked afterwards). The loader bulk-loads the same final documents,")
+	p("built binary, new slot, new state, new index each time) is timed from process start until its metrics (polled every 50 ms) show")
+	p("every snapshot row applied, a document written for every order and every document built acknowledged (`_count` is checked")
+	p("afterwards). The loader bulk-loads the same final documents,")
 	p("read back from projector's index and pre-serialised as NDJSON with the same versioned actions, into an index of the same")
 	p("mapping and settings, with plain net/http: %d documents per request, %d requests in flight, as projector's sink is set.", o.BulkActions, o.Concurrency)
 	p("%d round(s) each, the order alternating.", o.Rounds)
@@ -104,8 +108,14 @@ func (r *Report) writeSnapshot(p printer) {
 	p("| projector: snapshot, join, index | %s | %.2f |", thousands(s.Rate(s.Projector)), s.Loader.Seconds()/s.Projector.Seconds())
 	p("| minimal bulk loader | %s | 1.00 |", thousands(s.Rate(s.Loader)))
 	p("")
-	p("Target: ≥ 0.8 of the loader: **%s**. projector used %.1f CPU seconds per run and at most %s resident.",
+	p("Target: ≥ 0.8 of the loader: **%s**. projector used %.1f CPU seconds per run, at most %s resident, and built and wrote",
 		verdict(s.Loader.Seconds()/s.Projector.Seconds() >= 0.8), s.ProjectorCPUSeconds/float64(o.Rounds), mib(s.ProjectorPeakRSS))
+	p("%s documents per run (%.2f per order: a document is written again as its customer and items arrive after it).",
+		thousands(s.ProjectorBuilt), s.ProjectorBuilt/float64(s.Docs))
+	if r.SnapshotTop != "" {
+		p("")
+		p("CPU profile of one more snapshot (not timed; the daemon run inside the benchmark program), top functions by own time: %s.", r.SnapshotTop)
+	}
 }
 
 func (r *Report) writeStream(p printer) {
@@ -120,10 +130,12 @@ func (r *Report) writeStream(p printer) {
 		1+o.Size.ItemsPerOrder)
 	p("one document each, sent as one pipelined batch. Transactions are scheduled on a fixed clock; `unpaced` sends them as fast")
 	p("as PostgreSQL takes them (the rate this machine's PostgreSQL sustains with projector beside it). The fan-out load renames")
-	p("customers, each embedded in %d order documents. projector's rate is over the load plus the time it took to catch up.",
+	p("customers, each embedded in %d order documents. projector's rate is over the load plus the time it took to catch up (every",
 		o.Size.Orders/max(o.Size.Customers, 1))
-	p("Lag percentiles come from the `projector_view_lag_seconds` buckets (interpolated), the maximum from polling")
-	p("`projector_source_lag_seconds` every 100 ms.")
+	p("change applied, every document built acknowledged); projector/written is 1.00 only when catch-up is instant.")
+	p("Lag percentiles are the `projector_view_lag_seconds` buckets they fall in (observed per acknowledged group of documents, from")
+	p("the group's oldest commit), the maximum comes from polling")
+	p("`projector_source_lag_seconds` every 100 ms (projector refreshes that gauge every 2 s).")
 	p("")
 	p("| load | offered txn/s | written txn/s | written changes/s | projector changes/s | projector/written | docs/s | catch-up | lag p50 | lag p99 | lag max | CPU s / 1k changes | peak RSS |")
 	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -138,7 +150,7 @@ func (r *Report) writeStream(p printer) {
 		}
 		p("| %s | %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %.3f | %s |", ph.Name, offered, thousands(ph.WrittenTPS),
 			thousands(ph.WrittenChanges), thousands(ph.CapturedChanges), ph.CapturedChanges/ph.WrittenChanges, thousands(ph.Docs),
-			caught, seconds(ph.P50), seconds(ph.P99), seconds(ph.Max), ph.CPUPer1000, mib(ph.PeakRSS))
+			caught, span(ph.P50), span(ph.P99), seconds(ph.Max), ph.CPUPer1000, mib(ph.PeakRSS))
 	}
 	p("")
 	p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s. Targets: keep up where PostgreSQL", s.VmHWM)
@@ -149,7 +161,8 @@ func (r *Report) writeMicro(p printer) {
 	p("")
 	p("## 4. Micro benchmarks")
 	p("")
-	p("`go test -run '^$' -bench ... -benchmem` with `-cpuprofile`; the profile line lists the functions with the most own CPU time.")
+	p("`go test -run '^$' -bench ... -benchmem`; each stage's own benchmark then runs again with `-cpuprofile`, and its line below")
+	p("gives the Go runtime's share of own CPU time and the other functions with the most own time.")
 	p("")
 	p("| benchmark | ns/op | B/op | allocs/op | other |")
 	p("| --- | ---: | ---: | ---: | --- |")
@@ -161,7 +174,7 @@ func (r *Report) writeMicro(p printer) {
 	}
 	p("")
 	for _, mb := range r.Micro {
-		p("- %s (`%s`): %s", strings.TrimPrefix(mb.Package, "./"), mb.Pattern, mb.Top)
+		p("- %s (`%s`): %s", strings.TrimPrefix(mb.Package, "./"), mb.Profiled, mb.Top)
 	}
 }
 
@@ -172,14 +185,22 @@ func verdict(ok bool) string {
 	return "not met"
 }
 
+// span renders a histogram bucket as "lower–upper".
+func span(b [2]float64) string {
+	switch {
+	case math.IsNaN(b[1]):
+		return "-"
+	case math.IsInf(b[1], 1):
+		return "> " + seconds(b[0])
+	}
+	return strings.TrimSuffix(seconds(b[0]), " s") + "–" + seconds(b[1])
+}
+
 func seconds(s float64) string {
 	if math.IsNaN(s) {
 		return "-"
 	}
-	if s < 1 {
-		return fmt.Sprintf("%.0f ms", s*1000)
-	}
-	return fmt.Sprintf("%.1f s", s)
+	return strconv.FormatFloat(math.Round(s*100)/100, 'f', -1, 64) + " s"
 }
 
 func mib(b float64) string { return fmt.Sprintf("%.0f MiB", b/(1<<20)) }

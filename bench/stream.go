@@ -39,9 +39,12 @@ type StreamPhase struct {
 	Docs            float64 // documents written per second, same window
 	CatchUp         time.Duration
 	CaughtUp        bool
-	P50, P99, Max   float64 // seconds of lag
-	CPUPer1000      float64 // CPU seconds per 1,000 row changes
-	PeakRSS         float64 // bytes
+	// P50 and P99 are the bounds of the lag histogram's buckets the
+	// percentiles fall in; Max is the highest lag polled.
+	P50, P99   [2]float64
+	Max        float64 // seconds of lag
+	CPUPer1000 float64 // CPU seconds per 1,000 row changes
+	PeakRSS    float64 // bytes
 }
 
 // StreamReport is the streaming benchmark's result.
@@ -88,7 +91,7 @@ func RunStream(ctx context.Context, env Env, bin, dir string, opts StreamOptions
 		return rep, err
 	}
 	defer p.stop()
-	if err := waitCaughtUp(ctx, p, float64(opts.Size.Orders), 5*time.Minute); err != nil {
+	if err := waitCaughtUp(ctx, p, opts.Size, 5*time.Minute); err != nil {
 		return rep, fmt.Errorf("projector's snapshot of the streaming data set: %w", err)
 	}
 	load, err := newWriteLoad(ctx, db, opts.Size, opts.Workers)
@@ -102,7 +105,7 @@ func RunStream(ctx context.Context, env Env, bin, dir string, opts StreamOptions
 			return rep, err
 		}
 		log.Info("streaming phase", "phase", res.Name, "written_tps", math.Round(res.WrittenTPS),
-			"captured_changes_per_s", math.Round(res.CapturedChanges), "p99_lag", res.P99, "max_lag", res.Max, "catch_up", res.CatchUp)
+			"captured_changes_per_s", math.Round(res.CapturedChanges), "p99_lag", res.P99[1], "max_lag", res.Max, "catch_up", res.CatchUp)
 		rep.Phases = append(rep.Phases, res)
 	}
 	rep.VmHWM = vmHWM(p.cmd.Process.Pid)
@@ -131,9 +134,10 @@ func phases(opts StreamOptions) []phase {
 	return out
 }
 
-// waitCaughtUp waits until at least docs documents are written and no
-// committed transaction is waiting for the index.
-func waitCaughtUp(ctx context.Context, p *process, docs float64, within time.Duration) error {
+// waitCaughtUp waits until the snapshot of the data set is complete and
+// no committed transaction is waiting for the index.
+func waitCaughtUp(ctx context.Context, p *process, size ShopSize, within time.Duration) error {
+	complete := completion{size: size}
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	return pollEvery(ctx, 50*time.Millisecond, func() (bool, error) {
@@ -144,8 +148,7 @@ func waitCaughtUp(ctx context.Context, p *process, docs float64, within time.Dur
 		if err != nil {
 			return false, nil
 		}
-		return m.sum("projector_documents_written_total", nil) >= docs && m.sum("projector_ready", nil) == 1 &&
-			m.max("projector_source_lag_seconds") == 0, nil
+		return complete.seen(m) && m.sum("projector_ready", nil) == 1 && m.max("projector_source_lag_seconds") == 0, nil
 	})
 }
 
@@ -177,17 +180,33 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 		return res, err
 	}
 	loadEnd := time.Now()
-	want := before.sum("projector_changes_total", nil) + float64(written.changes)
+	// Caught up: every change written is applied, and every document built
+	// is acknowledged; as for the snapshot, on two scrapes in a row.
+	want := before.sum("projector_events_applied_total", nil) + float64(written.changes)
+	var caughtAt time.Time
 	err = pollEvery(ctx, 50*time.Millisecond, func() (bool, error) {
 		m, err := p.metrics(ctx)
 		if err != nil {
 			return false, err
 		}
-		res.CaughtUp = m.sum("projector_changes_total", nil) >= want && m.max("projector_source_lag_seconds") == 0
-		return res.CaughtUp || time.Since(loadEnd) > 2*time.Minute, nil
+		ok := m.sum("projector_events_applied_total", nil) >= want &&
+			m.sum("projector_documents_built_total", nil) == m.sum("projector_documents_written_total", nil)
+		switch {
+		case !ok:
+			caughtAt = time.Time{}
+		case caughtAt.IsZero():
+			caughtAt = time.Now()
+		default:
+			res.CaughtUp = true
+		}
+		return res.CaughtUp || time.Since(loadEnd) > 3*time.Minute, nil
 	})
-	res.CatchUp = time.Since(loadEnd)
-	window := time.Since(start).Seconds()
+	end := time.Now()
+	if res.CaughtUp {
+		end = caughtAt
+	}
+	res.CatchUp = end.Sub(loadEnd)
+	window := end.Sub(start).Seconds()
 	stopPoll()
 	<-polled
 	if err != nil {
@@ -203,7 +222,7 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	res.CapturedChanges = changes / window
 	res.Docs = (after.sum("projector_documents_written_total", nil) - before.sum("projector_documents_written_total", nil)) / window
 	lag := after.histogram("projector_view_lag_seconds").since(before.histogram("projector_view_lag_seconds"))
-	res.P50, res.P99 = lag.quantile(0.5), lag.quantile(0.99)
+	res.P50, res.P99 = bucket(lag, 0.5), bucket(lag, 0.99)
 	if changes > 0 {
 		res.CPUPer1000 = (after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)) / changes * 1000
 	}
@@ -222,4 +241,14 @@ func vmHWM(pid int) string {
 		}
 	}
 	return "unknown"
+}
+
+// bucket is the lag histogram bucket of the q-quantile; NaN when nothing
+// was observed.
+func bucket(h histogram, q float64) [2]float64 {
+	lower, upper, ok := h.quantile(q)
+	if !ok {
+		return [2]float64{math.NaN(), math.NaN()}
+	}
+	return [2]float64{lower, upper}
 }

@@ -122,11 +122,15 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	if slices.Contains(only, "snapshot") {
 		log.Info("snapshot benchmark")
-		s, err := bench.RunSnapshot(ctx, o.env, bin, dir, o.snapshot, log)
+		prof := filepath.Join(dir, "snapshot.pprof")
+		s, err := bench.RunSnapshot(ctx, o.env, bin, dir, o.snapshot, prof, log)
 		if err != nil {
 			return err
 		}
 		rep.Snapshot = &s
+		if rep.SnapshotTop, err = bench.PprofTop(ctx, "", prof, 8); err != nil {
+			return err
+		}
 	}
 	if slices.Contains(only, "stream") {
 		log.Info("streaming benchmark")
