@@ -41,6 +41,9 @@ func TestChaosSearchEngineDown(t *testing.T) {
 	proxy.Restore()
 	end := endOfFault(d)
 	recovery(t, d, end, work, 3*time.Minute)
+	if n, _ := sample(d.metrics(), "projector_bulk_retries_total", nil); n == 0 {
+		t.Errorf("no bulk request was retried: the outage did not reach projector")
+	}
 	counts := work.wait(t)
 	t.Logf("workload: %v", counts)
 	drained(t, d, end, work)
