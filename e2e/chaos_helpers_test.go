@@ -391,9 +391,8 @@ type faultEnd struct {
 // endOfFault notes the counters of d right after a fault; a process
 // started after the fault has none, which counts as zero.
 func endOfFault(d *process) faultEnd {
-	end := faultEnd{at: time.Now(), changes: map[string]float64{}}
-	families := scrape(d)
-	end.changes, end.documents = progressCounters(families)
+	end := faultEnd{at: time.Now()}
+	end.changes, end.documents = progressCounters(scrape(d))
 	return end
 }
 
