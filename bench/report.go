@@ -22,6 +22,8 @@ type Report struct {
 	SnapshotTop string
 	Stream      *StreamReport
 	Micro       []MicroBench
+	// Settings are the program's flags with the values used.
+	Settings []string
 }
 
 // Write renders the report as markdown.
@@ -55,6 +57,26 @@ func (r *Report) Write(w io.Writer) {
 	if r.Micro != nil {
 		r.writeMicro(p)
 	}
+	r.writeRunning(p)
+}
+
+func (r *Report) writeRunning(p printer) {
+	p("")
+	p("## Running")
+	p("")
+	p("`make bench` starts nothing: start the test bed first (`make testbed`). It runs `go run ./bench/cmd/projector-bench -out")
+	p("docs/benchmarks.md $(BENCH_FLAGS)`; every size is a flag, so a bigger machine can run the sizes the benchmarks are meant")
+	p("for, e.g. `make bench BENCH_FLAGS='-snapshot-orders 1000000 -snapshot-customers 100000 -stream-duration 60s'`.")
+	p("`-only drain,snapshot,stream,micro` picks benchmarks; `-out -` prints instead of writing. Each benchmark creates its")
+	p("own databases (`bench_<random>`), slots and index prefixes and removes them when it ends.")
+	p("")
+	p("Settings of this run:")
+	p("")
+	p("```")
+	for _, s := range r.Settings {
+		p("%s", s)
+	}
+	p("```")
 }
 
 type printer func(format string, args ...any)

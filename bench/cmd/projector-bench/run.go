@@ -19,12 +19,14 @@ import (
 // options are the command line; every size has a flag so that bigger
 // machines can run bigger benchmarks.
 type options struct {
+	settings             []string
 	out, only, benchtime string
 	env                  bench.Env
 	drain                bench.DrainSize
 	snapshot             bench.SnapshotOptions
 	stream               bench.StreamOptions
 	rates                string
+	profileSnapshot      bool
 }
 
 func parse(args []string) (options, error) {
@@ -46,6 +48,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.snapshot.Size.Orders, "snapshot-orders", 200000, "root rows of the snapshot benchmark")
 	fs.IntVar(&o.snapshot.Size.Customers, "snapshot-customers", 20000, "belongs_to rows of the snapshot benchmark")
 	fs.IntVar(&o.snapshot.Rounds, "snapshot-rounds", 2, "snapshots per contender")
+	fs.BoolVar(&o.profileSnapshot, "snapshot-profile", false, "run one more, untimed snapshot under the CPU profiler")
 
 	fs.IntVar(&o.stream.Size.Orders, "stream-orders", 50000, "root rows of the streaming benchmark")
 	fs.IntVar(&o.stream.Size.Customers, "stream-customers", 500, "customers of the streaming benchmark (orders/customers is the fan-out)")
@@ -61,6 +64,11 @@ func parse(args []string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name != "pg" && f.Name != "search" { // addresses, possibly with credentials
+			o.settings = append(o.settings, "-"+f.Name+"="+f.Value.String())
+		}
+	})
 	o.snapshot.BulkActions, o.snapshot.Concurrency, o.snapshot.Size.ItemsPerOrder = bulk, concurrency, items
 	o.stream.BulkActions, o.stream.Concurrency, o.stream.Size.ItemsPerOrder = bulk, concurrency, items
 	for _, r := range strings.Split(o.rates, ",") {
@@ -92,7 +100,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	defer os.RemoveAll(dir)
 
-	rep := &bench.Report{Started: time.Now(), Command: "projector-bench " + strings.Join(args, " ")}
+	rep := &bench.Report{Started: time.Now(), Command: "projector-bench " + strings.Join(publicArgs(args), " "), Settings: o.settings}
 	if rep.Machine, err = bench.DescribeMachine(ctx, o.env); err != nil {
 		return err
 	}
@@ -122,14 +130,19 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	if slices.Contains(only, "snapshot") {
 		log.Info("snapshot benchmark")
-		prof := filepath.Join(dir, "snapshot.pprof")
+		prof := ""
+		if o.profileSnapshot {
+			prof = filepath.Join(dir, "snapshot.pprof")
+		}
 		s, err := bench.RunSnapshot(ctx, o.env, bin, dir, o.snapshot, prof, log)
 		if err != nil {
 			return err
 		}
 		rep.Snapshot = &s
-		if rep.SnapshotTop, err = bench.PprofTop(ctx, "", prof, 8); err != nil {
-			return err
+		if prof != "" {
+			if rep.SnapshotTop, err = bench.PprofTop(ctx, "", prof, 8); err != nil {
+				return err
+			}
 		}
 	}
 	if slices.Contains(only, "stream") {
@@ -152,4 +165,22 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	log.Info("results written", "file", o.out)
 	return nil
+}
+
+// publicArgs drops the server addresses from the command line written to
+// the results: a DSN may carry a password.
+func publicArgs(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		name := strings.TrimLeft(args[i], "-")
+		name, _, inline := strings.Cut(name, "=")
+		if name == "pg" || name == "search" {
+			if !inline {
+				i++
+			}
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
