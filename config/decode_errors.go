@@ -15,13 +15,32 @@ var (
 	cannotDecode = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
 )
 
-// syntaxError puts the file name in front of a YAML syntax error.
-func (l *loader) syntaxError(err error) error {
+// syntaxError puts the file name and line in front of a YAML syntax error.
+func (l *loader) syntaxError(data []byte, err error) error {
 	if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return Pos{File: l.file, Line: line}.Errorf("invalid YAML: %s", m[2])
+		return Pos{File: l.file, Line: syntaxErrorLine(data, line, m[2])}.Errorf("invalid YAML: %s", m[2])
 	}
 	return Pos{File: l.file}.Errorf("invalid YAML: %w", err)
+}
+
+// syntaxErrorLine corrects the line yaml.v3 reports: its parser errors
+// ("did not find expected ...") count lines from zero, and a tab in the
+// indentation is reported where the enclosing block starts, not where the
+// tab is.
+func syntaxErrorLine(data []byte, line int, msg string) int {
+	switch {
+	case strings.HasPrefix(msg, "did not find expected"):
+		return line + 1
+	case strings.Contains(msg, "tab character"):
+		for i, text := range strings.Split(string(data), "\n") {
+			indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
+			if i+1 >= line && strings.Contains(indent, "\t") {
+				return i + 1
+			}
+		}
+	}
+	return line
 }
 
 // decodeError records each of the decoder's problems against its line, and

@@ -97,7 +97,7 @@ func (l *loader) parse(data []byte) (*Config, error) {
 func (l *loader) root(data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, l.syntaxError(err)
+		return nil, l.syntaxError(data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil

@@ -110,7 +110,8 @@ FILE:19:9: views[0].relations[0].source: source "customers" is not declared; use
 		{"field name with underscore", replace(t, "email: contact_email", "email: _email"), nil, `FILE:22:31: views[0].relations[0].fields: document field name "_email" starts with "_", which the search engine reserves; rename it`},
 		{"empty column", replace(t, "fields: [quantity, price_cents]", `fields: [quantity, ""]`), nil, `FILE:34:28: views[0].relations[2].fields: a column name is empty; write the column to copy`},
 		// YAML.
-		{"syntax", replace(t, "on: { consumer_id: id }", "on: { consumer_id: id"), nil, `FILE:20: invalid YAML: did not find expected ',' or '}'`},
+		{"syntax", replace(t, "on: { consumer_id: id }", "on: { consumer_id: id"), nil, `FILE:21: invalid YAML: did not find expected ',' or '}'`},
+		{"tab in indentation", replace(t, "        table: consumers\n", "        table: consumers\n\t\n"), nil, `FILE:21: invalid YAML: found a tab character that violates indentation`},
 		{"not a map", func(string) string { return "- sources\n" }, nil, `FILE:1:1: the configuration is a list; it must be a map with keys such as sources, sink and views`},
 		{"duplicate key", replace(t, "state:\n  dir: ./var/state\n", "state:\n  dir: ./var/state\n  dir: ./state\n"), nil, `FILE:10:8: state.dir: mapping key "dir" already defined at line 9`},
 		{"list for a map", replace(t, "state:\n  dir: ./var/state\n", "state: [./var/state]\n"), nil, `FILE:8:8: state: is a list; write a map of keys, e.g. { key: value }`},
