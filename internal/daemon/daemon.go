@@ -130,6 +130,8 @@ type pipeline struct {
 	rebuilds []*viewIndex
 	// rebuilt, when set, is called once every rebuild is complete.
 	rebuilt func()
+	// rebuilding lists the views whose alias has not moved yet.
+	rebuilding atomic.Pointer[[]string]
 }
 
 // prepare connects to the search engine and the sources, checks the views
@@ -230,8 +232,9 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 			return p.capture(streamCtx, cfg.Capture.OnSlotLost, s, engine, in, log)
 		})
 	}
+	p.setRebuilding(p.rebuilds)
 	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, maxLag: time.Duration(cfg.Readiness.MaxLag),
-		metrics: m, log: log}
+		rebuilding: p.rebuildingViews, metrics: m, log: log}
 	mon.Store(mm)
 	aux, auxCtx := errgroup.WithContext(auxCtx)
 	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })

@@ -172,7 +172,8 @@ func contains(list []string, s string) bool {
 func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*capture.Stream,
 	checkpoint func(string) (capture.Checkpoint, error), log *slog.Logger) error {
 	pending := p.rebuilds
-	tick := time.NewTicker(time.Second)
+	p.setRebuilding(pending)
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	if p.rebuilt != nil {
 		defer func() {
@@ -181,6 +182,11 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 			}
 		}()
 	}
+	// snapshotEnd is, per source, the applied position when its snapshot
+	// was first seen complete: once that is durable in the index, so is
+	// every row of the snapshot. Waiting for the latest applied position
+	// instead could wait forever under constant writes.
+	snapshotEnd := map[string]capture.LSN{}
 	for len(pending) > 0 {
 		select {
 		case <-ctx.Done():
@@ -189,7 +195,7 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 		}
 		var still []*viewIndex
 		for _, vi := range pending {
-			done, err := rebuilt(vi, streams, checkpoint)
+			done, err := rebuilt(vi, streams, checkpoint, snapshotEnd)
 			if err != nil {
 				return err
 			}
@@ -204,21 +210,49 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 				"view", vi.view, "alias", vi.alias, "index", vi.target, "deleted", vi.from)
 		}
 		pending = still
+		p.setRebuilding(pending)
 	}
 	return nil
 }
 
-func rebuilt(vi *viewIndex, streams map[string]*capture.Stream, checkpoint func(string) (capture.Checkpoint, error)) (bool, error) {
+func rebuilt(vi *viewIndex, streams map[string]*capture.Stream, checkpoint func(string) (capture.Checkpoint, error),
+	snapshotEnd map[string]capture.LSN) (bool, error) {
 	for _, s := range vi.sources {
-		cp, err := checkpoint(s)
-		if err != nil {
-			return false, err
+		end, seen := snapshotEnd[s]
+		if !seen {
+			cp, err := checkpoint(s)
+			if err != nil {
+				return false, err
+			}
+			if !cp.SnapshotDone {
+				return false, nil
+			}
+			end = cp.Applied
+			snapshotEnd[s] = end
 		}
-		if !cp.SnapshotDone || streams[s].Confirmed() < cp.Applied {
+		if streams[s].Confirmed() < end {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// setRebuilding records which views are still being rebuilt, for
+// readiness: until its alias moves, a view serves its old index.
+func (p *pipeline) setRebuilding(pending []*viewIndex) {
+	views := make([]string, len(pending))
+	for i, vi := range pending {
+		views[i] = vi.view + " (into " + vi.target + ")"
+	}
+	p.rebuilding.Store(&views)
+}
+
+// rebuildingViews lists the views whose new index is not serving yet.
+func (p *pipeline) rebuildingViews() []string {
+	if v := p.rebuilding.Load(); v != nil {
+		return *v
+	}
+	return nil
 }
 
 // stateless reports whether the local state lacks a finished snapshot of

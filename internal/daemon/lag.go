@@ -22,6 +22,8 @@ type monitor struct {
 	streams    []*capture.Stream
 	checkpoint func(source string) (capture.Checkpoint, error)
 	maxLag     time.Duration
+	// rebuilding lists views whose rebuilt index does not serve yet.
+	rebuilding func() []string
 	metrics    *metrics
 	log        *slog.Logger
 
@@ -86,6 +88,9 @@ func (m *monitor) measure(ctx context.Context) {
 		case m.maxLag > 0 && lag > m.maxLag.Seconds():
 			problems = append(problems, fmt.Sprintf("source %s: lag %.1fs over %s", name, lag, m.maxLag))
 		}
+	}
+	for _, v := range m.rebuilding() {
+		problems = append(problems, "view "+v+": rebuilding; queries still see the previous index")
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
