@@ -29,8 +29,13 @@ type session struct {
 	// an idle keepalive position can be confirmed.
 	decodedEnd LSN
 	inTxn      bool
-	lastStatus LSN
-	nextStatus time.Time
+	// serverWALEnd is the highest WAL end a keepalive reported: once
+	// downstream confirms what was decoded before it, the slot may follow
+	// it without waiting for the next keepalive, which can be half a
+	// wal_sender_timeout away (and a shutting-down server waits for it).
+	serverWALEnd LSN
+	lastStatus   LSN
+	nextStatus   time.Time
 }
 
 func (ss *session) run(ctx context.Context) error {
@@ -69,7 +74,7 @@ func (ss *session) run(ctx context.Context) error {
 		}
 	}
 	ss.floor = max(start, s.Confirmed())
-	ss.decodedEnd, ss.inTxn, ss.lastStatus = ss.delivered, false, 0
+	ss.decodedEnd, ss.inTxn, ss.lastStatus, ss.serverWALEnd = ss.delivered, false, 0, 0
 
 	err = pglogrepl.StartReplication(ctx, repl, s.src.SlotName(), pglogrepl.LSN(start),
 		pglogrepl.StartReplicationOptions{PluginArgs: proto.pluginArgs(s.src.PublicationName())})
@@ -227,7 +232,8 @@ func (ss *session) handleCopyData(ctx context.Context, conn *pgconn.PgConn, dec 
 		if err != nil {
 			return permanent(fmt.Errorf("parse keepalive: %w", err))
 		}
-		ss.idleProgress(LSN(ka.ServerWALEnd))
+		ss.serverWALEnd = max(ss.serverWALEnd, LSN(ka.ServerWALEnd))
+		ss.idleProgress(ss.serverWALEnd)
 		return ss.maybeSendStatus(ctx, conn, ka.ReplyRequested)
 	case pglogrepl.XLogDataByteID:
 		xld, err := pglogrepl.ParseXLogData(data[1:])
@@ -316,6 +322,7 @@ func (ss *session) nextWake() time.Time {
 // maybeSendStatus reports the durable position when forced, when it moved,
 // or when the status interval passed.
 func (ss *session) maybeSendStatus(ctx context.Context, conn *pgconn.PgConn, force bool) error {
+	ss.idleProgress(ss.serverWALEnd)
 	pos := ss.position()
 	now := time.Now()
 	if !force && pos == ss.lastStatus && now.Before(ss.nextStatus) {
