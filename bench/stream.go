@@ -154,6 +154,14 @@ func waitCaughtUp(ctx context.Context, p *process, size ShopSize, within time.Du
 
 func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, opts StreamOptions) (StreamPhase, error) {
 	res := StreamPhase{Name: ph.name, Offered: ph.rate}
+	// projector refreshes its lag gauge every 2 s: wait until it shows the
+	// previous load's lag gone, so that it is not taken for this one's.
+	settle, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_ = pollEvery(settle, 100*time.Millisecond, func() (bool, error) {
+		m, err := p.metrics(settle)
+		return err == nil && m.max("projector_source_lag_seconds") == 0, nil
+	})
+	cancel()
 	before, err := p.metrics(ctx)
 	if err != nil {
 		return res, err
