@@ -37,7 +37,8 @@ fuzz:
 demo: testbed
 	deploy/local/demo.sh up
 
-bench:
+# bench measures projector against its physical limits (docs/benchmarks.md).
+bench: testbed
 	$(GO) run ./bench/cmd/projector-bench -out docs/benchmarks.md $(BENCH_FLAGS)
 
 # down stops every service the test bed started; data stays in .testbed/.
