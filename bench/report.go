@@ -64,7 +64,7 @@ func (r *Report) writeRunning(p printer) {
 	p("")
 	p("## Running")
 	p("")
-	p("`make bench` starts nothing: start the test bed first (`make testbed`). It runs `go run ./bench/cmd/projector-bench -out")
+	p("`make bench` starts the test bed (`make testbed`), then runs `go run ./bench/cmd/projector-bench -out")
 	p("docs/benchmarks.md $(BENCH_FLAGS)`; every size is a flag, so a bigger machine can run the sizes the benchmarks are meant")
 	p("for, e.g. `make bench BENCH_FLAGS='-snapshot-orders 1000000 -snapshot-customers 100000 -stream-duration 60s'`.")
 	p("`-only drain,snapshot,stream,micro` picks benchmarks; `-out -` prints instead of writing. Each benchmark creates its")
