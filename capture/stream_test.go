@@ -167,7 +167,8 @@ func confirmedFlush(t *testing.T, adminDSN, slot string) LSN {
 func activePID(t *testing.T, adminDSN, slot string) int {
 	t.Helper()
 	var pid *int
-	queryRow(t, adminDSN, `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, &pid, slot)
+	// The subquery yields NULL, not no row, before the slot is created.
+	queryRow(t, adminDSN, `SELECT (SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1)`, &pid, slot)
 	if pid == nil {
 		return 0
 	}
