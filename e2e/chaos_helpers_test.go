@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,12 +15,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/projector-dev/projector/config"
-	"github.com/projector-dev/projector/internal/daemon"
 	"github.com/projector-dev/projector/internal/fooddelivery"
 	"github.com/projector-dev/projector/internal/testbed"
-	"github.com/projector-dev/projector/internal/verify"
-	"github.com/projector-dev/projector/sink"
 )
 
 // chaosOptions place the reference example for a fault: which server the
@@ -112,38 +107,7 @@ func (fx *chaosFixture) alias(view string) string { return fx.search.Index(view)
 // verifyView runs the oracle on one view and fails the test on any drift.
 func (fx *chaosFixture) verifyView(t *testing.T, view string) {
 	t.Helper()
-	for _, kv := range fx.env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	cfg, err := config.Load(fx.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	opts, err := daemon.SinkOptions(cfg.Sink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := sink.Connect(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	report, err := verify.Run(ctx, cfg, client, verify.Options{Views: []string{view}, Settle: time.Minute, ShowDiffs: 10},
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("verify %s: %v", view, err)
-	}
-	var out strings.Builder
-	report.Write(&out)
-	t.Logf("verify:\n%s", out.String())
-	if !report.Clean() {
-		t.Errorf("view %s drifted from the source databases", view)
-	}
-	if len(report.Views) != 1 || report.Views[0].Checked == 0 {
-		t.Errorf("verify checked nothing of %s", view)
-	}
+	verifyViews(t, fx.cfgPath, fx.env, view)
 }
 
 // backgroundWorkload is the randomized workload running beside a fault.
