@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/projector-dev/projector/capture"
@@ -32,7 +33,7 @@ func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebui
 	plans := make([]*indexPlan, len(p.views))
 	reset := map[string]bool{}
 	for i, v := range p.views {
-		plan, err := p.planIndex(ctx, cfg, &cfg.Views[i], v, contains(rebuild, v.Name))
+		plan, err := p.planIndex(ctx, cfg, &cfg.Views[i], v, slices.Contains(rebuild, v.Name))
 		if err != nil {
 			return err
 		}
@@ -99,7 +100,7 @@ func (p *pipeline) planIndex(ctx context.Context, cfg *config.Config, cv *config
 		plan.settings.RefreshInterval = cv.Settings.RefreshInterval.String()
 	}
 	for _, t := range cv.Tables() {
-		if !contains(plan.vi.sources, t.Source) {
+		if !slices.Contains(plan.vi.sources, t.Source) {
 			plan.vi.sources = append(plan.vi.sources, t.Source)
 		}
 	}
@@ -155,15 +156,6 @@ func fingerprintOf(meta map[string]any) string {
 	pm, _ := meta["projector"].(map[string]any)
 	fp, _ := pm["fingerprint"].(string)
 	return fp
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // watchRebuilds moves each rebuilt view's alias to its new index once the
