@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,86 +18,18 @@ import (
 	"github.com/projector-dev/projector/internal/testbed"
 )
 
-// chaosOptions place the reference example for a fault: which server the
-// deliveries database lives on, and what URL projector reaches the search
-// engine at.
-type chaosOptions struct {
-	size       fooddelivery.Size
-	deliveries *testbed.Database // nil: a database on the shared second server
-	searchURL  string            // "": the search engine itself
-	extraViews string            // YAML list items appended to the reference views
-}
+// chaosOptions place the reference example for a fault.
+type chaosOptions = foodOptions
 
 // chaosFixture is the reference example plus what a fault needs to reach.
 type chaosFixture struct {
 	*foodDelivery
-	stateDir string
-	orders   *testbed.Database
 }
 
 // newChaosFixture is newFoodDelivery with the placement of opts.
 func newChaosFixture(t *testing.T, opts chaosOptions) *chaosFixture {
 	t.Helper()
-	orders := testbed.NewDatabase(t, testbed.Primary)
-	consumers := testbed.NewDatabase(t, testbed.Primary)
-	restaurants := testbed.NewDatabase(t, testbed.Secondary)
-	deliveries := opts.deliveries
-	if deliveries == nil {
-		deliveries = testbed.NewDatabase(t, testbed.Secondary)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dbs, err := fooddelivery.Connect(ctx, fooddelivery.DSNs{
-		Orders: orders.DSN(), Consumers: consumers.DSN(), Restaurants: restaurants.DSN(), Deliveries: deliveries.DSN(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dbs.Close)
-	if err := fooddelivery.Setup(ctx, dbs); err != nil {
-		t.Fatal(err)
-	}
-	if opts.size.Orders > 0 {
-		if err := fooddelivery.Load(ctx, dbs, opts.size, 42); err != nil {
-			t.Fatal(err)
-		}
-	}
-	example, err := os.ReadFile(filepath.Join("..", "config", "testdata", "views-example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	views := string(example[strings.Index(string(example), "\nviews:"):])
-	search := testbed.NewSearch(t)
-	url := opts.searchURL
-	if url == "" {
-		url = search.URL
-	}
-	fx := &chaosFixture{
-		foodDelivery: &foodDelivery{dbs: dbs, search: search, addr: freePort(t),
-			env: []string{"DELIVERIES_DSN=" + deliveries.DSN()}},
-		stateDir: filepath.Join(t.TempDir(), "state"),
-		orders:   orders,
-	}
-	fx.cfgPath = writeConfig(t, fmt.Sprintf(`
-sources:
-  orders:      { dsn: %[1]q, slot: %[6]sorders }
-  consumers:   { dsn: %[2]q, slot: %[6]sconsumers }
-  restaurants: { dsn: %[3]q, slot: %[6]srestaurants }
-  deliveries:  { dsn: "${DELIVERIES_DSN}", slot: %[6]sdeliveries }
-sink:
-  urls: [%[4]q]
-  index_prefix: %[5]s
-  flush_interval: 100ms
-state:
-  dir: %[7]s
-http:
-  listen: %[8]s
-shutdown:
-  grace: 20s
-%[9]s
-%[10]s`, orders.DSN(), consumers.DSN(), restaurants.DSN(), url, search.Prefix, search.Prefix,
-		fx.stateDir, fx.addr, views, opts.extraViews))
-	return fx
+	return &chaosFixture{foodDelivery: newFoodDeliveryWith(t, opts)}
 }
 
 // alias is the index name clients query for view.
@@ -465,4 +396,19 @@ func drained(t *testing.T, d *process, end faultEnd, work *backgroundWorkload) {
 	work.mu.Unlock()
 	t.Logf("LAG ZERO %s: %s after the fault ended, %s after the workload ended", t.Name(),
 		time.Since(end.at).Round(10*time.Millisecond), time.Since(finished).Round(10*time.Millisecond))
+}
+
+// conclude ends a scenario: the workload finishes, projector drains it,
+// no document went back to an older revision, verify finds no drift and
+// projector stops cleanly.
+func (fx *chaosFixture) conclude(t *testing.T, d *process, end faultEnd, work *backgroundWorkload, watch *versionWatch) {
+	t.Helper()
+	counts := work.wait(t)
+	t.Logf("workload: %v", counts)
+	drained(t, d, end, work)
+	watch.finish(t)
+	fx.verify(t)
+	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
+		t.Errorf("projector exit: %v", err)
+	}
 }

@@ -63,14 +63,7 @@ func TestChaosSIGKILL(t *testing.T) {
 		d.waitReady(3 * time.Minute)
 		recovery(t, d, last, work, 3*time.Minute)
 	}
-	counts := work.wait(t)
-	t.Logf("workload: %v", counts)
-	drained(t, d, last, work)
-	watch.finish(t)
-	fx.verify(t)
-	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
-		t.Errorf("projector exit: %v", err)
-	}
+	fx.conclude(t, d, last, work, watch)
 }
 
 // waitForBulk returns as soon as two scrapes of /metrics show a bulk

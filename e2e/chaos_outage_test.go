@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"net/url"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,14 +43,7 @@ func TestChaosSearchEngineDown(t *testing.T) {
 	if n, _ := sample(d.metrics(), "projector_bulk_retries_total", nil); n == 0 {
 		t.Errorf("no bulk request was retried: the outage did not reach projector")
 	}
-	counts := work.wait(t)
-	t.Logf("workload: %v", counts)
-	drained(t, d, end, work)
-	watch.finish(t)
-	fx.verify(t)
-	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
-		t.Errorf("projector exit: %v", err)
-	}
+	fx.conclude(t, d, end, work, watch)
 }
 
 // TestChaosPostgresRestart puts the deliveries database on a server of its
@@ -75,14 +67,7 @@ func TestChaosPostgresRestart(t *testing.T) {
 	t.Logf("deliveries server restarted in fast mode in %s", end.at.Sub(started).Round(10*time.Millisecond))
 	recovery(t, d, end, work, 3*time.Minute)
 	work.tolerate(false)
-	counts := work.wait(t)
-	t.Logf("workload: %v", counts)
-	drained(t, d, end, work)
-	watch.finish(t)
-	fx.verify(t)
-	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
-		t.Errorf("projector exit: %v", err)
-	}
+	fx.conclude(t, d, end, work, watch)
 }
 
 // TestChaosWalsenderTerminated has the servers terminate the walsenders
@@ -112,14 +97,7 @@ func TestChaosWalsenderTerminated(t *testing.T) {
 		}
 		recovery(t, d, end, work, 3*time.Minute)
 	}
-	counts := work.wait(t)
-	t.Logf("workload: %v", counts)
-	drained(t, d, end, work)
-	watch.finish(t)
-	fx.verify(t)
-	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
-		t.Errorf("projector exit: %v", err)
-	}
+	fx.conclude(t, d, end, work, watch)
 }
 
 // activeSlots counts the slots whose name starts with prefix that have a

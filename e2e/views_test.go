@@ -23,19 +23,39 @@ import (
 // consumers on one server, restaurants and deliveries on the other, the
 // views of config/testdata/views-example.yaml taken verbatim.
 type foodDelivery struct {
-	dbs     *fooddelivery.DBs
-	search  *testbed.Search
-	cfgPath string
-	addr    string
-	env     []string
+	dbs      *fooddelivery.DBs
+	search   *testbed.Search
+	orders   *testbed.Database
+	stateDir string
+	cfgPath  string
+	addr     string
+	env      []string
+}
+
+// foodOptions place the reference example: how much data it starts
+// with, which server the deliveries database lives on, and what URL
+// projector reaches the search engine at.
+type foodOptions struct {
+	size       fooddelivery.Size
+	deliveries *testbed.Database // nil: a database on the shared second server
+	searchURL  string            // "": the search engine itself
+	extraViews string            // YAML list items appended to the reference views
 }
 
 func newFoodDelivery(t *testing.T, size fooddelivery.Size) *foodDelivery {
 	t.Helper()
+	return newFoodDeliveryWith(t, foodOptions{size: size})
+}
+
+func newFoodDeliveryWith(t *testing.T, opts foodOptions) *foodDelivery {
+	t.Helper()
 	orders := testbed.NewDatabase(t, testbed.Primary)
 	consumers := testbed.NewDatabase(t, testbed.Primary)
 	restaurants := testbed.NewDatabase(t, testbed.Secondary)
-	deliveries := testbed.NewDatabase(t, testbed.Secondary)
+	deliveries := opts.deliveries
+	if deliveries == nil {
+		deliveries = testbed.NewDatabase(t, testbed.Secondary)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dbs, err := fooddelivery.Connect(ctx, fooddelivery.DSNs{
@@ -48,8 +68,8 @@ func newFoodDelivery(t *testing.T, size fooddelivery.Size) *foodDelivery {
 	if err := fooddelivery.Setup(ctx, dbs); err != nil {
 		t.Fatal(err)
 	}
-	if size.Orders > 0 {
-		if err := fooddelivery.Load(ctx, dbs, size, 42); err != nil {
+	if opts.size.Orders > 0 {
+		if err := fooddelivery.Load(ctx, dbs, opts.size, 42); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -58,8 +78,12 @@ func newFoodDelivery(t *testing.T, size fooddelivery.Size) *foodDelivery {
 		t.Fatal(err)
 	}
 	views := string(example[strings.Index(string(example), "\nviews:"):])
-	fd := &foodDelivery{dbs: dbs, search: testbed.NewSearch(t), addr: freePort(t),
-		env: []string{"DELIVERIES_DSN=" + deliveries.DSN()}}
+	fd := &foodDelivery{dbs: dbs, search: testbed.NewSearch(t), orders: orders, addr: freePort(t),
+		stateDir: filepath.Join(t.TempDir(), "state"), env: []string{"DELIVERIES_DSN=" + deliveries.DSN()}}
+	url := opts.searchURL
+	if url == "" {
+		url = fd.search.URL
+	}
 	fd.cfgPath = writeConfig(t, fmt.Sprintf(`
 sources:
   orders:      { dsn: %[1]q, slot: %[6]sorders }
@@ -76,8 +100,9 @@ http:
   listen: %[8]s
 shutdown:
   grace: 20s
-%[9]s`, orders.DSN(), consumers.DSN(), restaurants.DSN(), fd.search.URL, fd.search.Prefix, fd.search.Prefix,
-		filepath.Join(t.TempDir(), "state"), fd.addr, views))
+%[9]s
+%[10]s`, orders.DSN(), consumers.DSN(), restaurants.DSN(), url, fd.search.Prefix, fd.search.Prefix,
+		fd.stateDir, fd.addr, views, opts.extraViews))
 	return fd
 }
 
