@@ -16,6 +16,10 @@ type applier struct {
 	plan  *plan
 	b     *pebble.Batch
 	dirty map[docRef]struct{}
+	// snapshotting holds the sources whose snapshot is under way. While a
+	// view's root table is being copied, every root row marks its own
+	// document, so a change below the root need not look its roots up.
+	snapshotting map[string]bool
 }
 
 func (a *applier) apply(ev *Event) error {
@@ -70,11 +74,7 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 			return err
 		}
 	}
-	v, err := json.Marshal(row)
-	if err != nil {
-		return err
-	}
-	if err := a.b.Set(rowKey(tp.id, pk), v, nil); err != nil {
+	if err := a.b.Set(rowKey(tp.id, pk), encodeRow(row), nil); err != nil {
 		return err
 	}
 	if err := a.writeIndexes(tp, row, pk, false); err != nil {
@@ -135,6 +135,9 @@ func (a *applier) writeIndexes(tp *tablePlan, row *storedRow, pk string, del boo
 // at every depth, by walking up the view trees through the join indexes.
 func (a *applier) markAffected(tp *tablePlan, row *storedRow, pk string) error {
 	for _, pl := range tp.nodes {
+		if pl.node.parent != nil && a.snapshotting[pl.view.Root.Source] {
+			continue
+		}
 		if err := a.ascend(pl.view, pl.node, []*storedRow{row}, []string{pk}); err != nil {
 			return err
 		}

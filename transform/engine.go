@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -55,6 +57,18 @@ type Engine struct {
 	settled  uint64              // the last group acknowledged and confirmed
 	early    map[uint64]groupAck // acknowledged before an earlier group
 
+	// snapshotting holds the sources whose initial snapshot is not
+	// complete. A view over any of them only marks its documents pending:
+	// building and writing each one as its rows arrive table by table
+	// would write most documents several times. They go out together once
+	// the view's last snapshot completes (release).
+	snapshotting map[string]bool
+	viewSources  map[string][]string
+	// released is the last group of the latest release; backlog reports
+	// whether it is not settled yet.
+	released     atomic.Uint64
+	settledShare atomic.Uint64
+
 	ackMu   sync.Mutex
 	acked   []groupAck
 	ackWake chan struct{}
@@ -86,8 +100,55 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 	if opts.IndexName == nil {
 		opts.IndexName = func(view string) string { return view }
 	}
-	return &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
-		metrics: metrics, versions: vs, ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{}}, nil
+	e := &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
+		metrics: metrics, versions: vs, ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{},
+		snapshotting: map[string]bool{}, viewSources: map[string][]string{}}
+	for _, v := range views {
+		v.Root.walk(func(n *Node) {
+			if !slices.Contains(e.viewSources[v.Name], n.Source) {
+				e.viewSources[v.Name] = append(e.viewSources[v.Name], n.Source)
+			}
+		})
+	}
+	for _, sources := range e.viewSources {
+		for _, source := range sources {
+			cp, err := store.Checkpoint(source)
+			if err != nil {
+				return nil, err
+			}
+			// A snapshot that a stop interrupted starts over, and the
+			// documents it left pending wait for it again.
+			if cp.Applied > 0 && !cp.SnapshotDone {
+				e.snapshotting[source] = true
+			}
+		}
+	}
+	return e, nil
+}
+
+// Backlog reports whether documents of a completed snapshot are still on
+// their way to the index: the snapshot is applied, but the view does not
+// answer with all of it yet. Safe to call from any goroutine.
+func (e *Engine) Backlog() bool { return e.settledShare.Load() < e.released.Load() }
+
+// deferred reports whether view's documents wait for a snapshot.
+func (e *Engine) deferred(view string) bool {
+	for _, source := range e.viewSources[view] {
+		if e.snapshotting[source] {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) deferredViews() map[string]bool {
+	views := map[string]bool{}
+	for view := range e.viewSources {
+		if e.deferred(view) {
+			views[view] = true
+		}
+	}
+	return views
 }
 
 // Checkpoint says where capture of source resumes.
@@ -162,7 +223,8 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	e.seq++
 	b := e.store.db.NewIndexedBatch()
 	defer b.Close()
-	a := &applier{plan: e.plan, b: b, dirty: map[docRef]struct{}{}}
+	a := &applier{plan: e.plan, b: b, dirty: map[docRef]struct{}{}, snapshotting: e.snapshotting}
+	waiting := e.deferredViews()
 	ack := groupAck{seq: e.seq, positions: map[string]capture.LSN{}, oldest: map[string]time.Time{}}
 	var oldest time.Time
 	for _, txn := range group {
@@ -170,9 +232,21 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		if err != nil {
 			return err
 		}
-		ack.positions[txn.Source] = max(ack.positions[txn.Source], txn.EndLSN)
+		// A snapshot is confirmed by its closing transaction alone, once
+		// its documents are durable; one cut short starts over anyway.
+		if !txn.Snapshot || txn.SnapshotDone {
+			ack.positions[txn.Source] = max(ack.positions[txn.Source], txn.EndLSN)
+		}
 		if applied && (oldest.IsZero() || txn.CommitTime.Before(oldest)) {
 			oldest = txn.CommitTime
+		}
+	}
+	// Views whose last snapshot completed in this group send all their
+	// pending documents below, these included.
+	complete := map[string]bool{}
+	for view := range waiting {
+		if !e.deferred(view) {
+			complete[view] = true
 		}
 	}
 	seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
@@ -180,13 +254,83 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
 			return err
 		}
+		if e.deferred(ref.view) || complete[ref.view] {
+			continue
+		}
 		ack.refs = append(ack.refs, ref)
 		ack.oldest[ref.view] = oldest
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
-	return e.send(ctx, ack)
+	if len(complete) == 0 {
+		return e.send(ctx, ack)
+	}
+	// The group's positions are confirmed only after the documents its
+	// snapshot completed: groups settle in order.
+	positions := ack.positions
+	ack.positions = map[string]capture.LSN{}
+	if err := e.send(ctx, ack); err != nil {
+		return err
+	}
+	n, err := e.release(ctx, func(view string) bool { return complete[view] }, positions)
+	if err != nil {
+		return err
+	}
+	e.log.Info("snapshot complete; documents sent", "views", len(complete), "documents", n)
+	return nil
+}
+
+// releasePage is how many pending documents release builds and submits at
+// a time.
+const releasePage = 2000
+
+// release sends every pending document of the views keep accepts, a page
+// at a time, and then confirms positions. It returns how many documents it
+// sent.
+func (e *Engine) release(ctx context.Context, keep func(view string) bool, positions map[string]capture.LSN) (int, error) {
+	var from []byte
+	sent := 0
+	for {
+		refs, next, err := e.store.dirtyPage(from, releasePage, keep)
+		if err != nil {
+			return sent, err
+		}
+		if len(refs) > 0 {
+			e.seq++
+			// Re-mark under this group's number so its acknowledgement
+			// clears them; losing this in a crash only means sending again.
+			b := e.store.db.NewBatch()
+			seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
+			for _, ref := range refs {
+				if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
+					b.Close()
+					return sent, err
+				}
+			}
+			if err := b.Commit(pebble.NoSync); err != nil {
+				return sent, fmt.Errorf("mark pending documents: %w", err)
+			}
+			if err := e.send(ctx, groupAck{seq: e.seq, refs: refs, positions: map[string]capture.LSN{}}); err != nil {
+				return sent, err
+			}
+			sent += len(refs)
+			select {
+			case <-e.ackWake:
+				if err := e.settle(); err != nil {
+					return sent, err
+				}
+			default:
+			}
+		}
+		if next == nil {
+			break
+		}
+		from = next
+	}
+	e.seq++
+	e.released.Store(e.seq)
+	return sent, e.send(ctx, groupAck{seq: e.seq, positions: positions})
 }
 
 // applyTxn applies one transaction unless the store already has it (a
@@ -198,6 +342,12 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 	}
 	if !txn.Snapshot && txn.EndLSN <= cp.Applied {
 		return false, nil
+	}
+	switch {
+	case txn.Snapshot && !txn.SnapshotDone:
+		e.snapshotting[txn.Source] = true
+	case !txn.Snapshot:
+		delete(e.snapshotting, txn.Source) // streaming: no snapshot under way
 	}
 	if txn.Reset {
 		if err := a.removeSource(txn.Source); err != nil {
@@ -212,7 +362,12 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 		}
 	}
 	cp.Applied = max(cp.Applied, txn.EndLSN)
-	cp.SnapshotDone = cp.SnapshotDone || txn.SnapshotDone
+	// Capture streams only after its snapshot, so a streamed transaction
+	// also says the snapshot is done.
+	cp.SnapshotDone = cp.SnapshotDone || txn.SnapshotDone || !txn.Snapshot
+	if txn.SnapshotDone {
+		delete(e.snapshotting, txn.Source)
+	}
 	e.metrics.events.Add(float64(len(txn.Events)))
 	return true, writeCheckpoint(a.b, txn.Source, cp)
 }
@@ -226,12 +381,14 @@ func (e *Engine) send(ctx context.Context, ack groupAck) error {
 	docs := make([]sink.Document, 0, len(ack.refs))
 	snap := e.store.db.NewSnapshot()
 	defer snap.Close()
+	builder := newDocBuilder(snap)
+	defer builder.close() //nolint:errcheck // a read-only iterator; the documents are built
 	for _, ref := range ack.refs {
 		v := e.plan.byName[ref.view]
 		if v == nil {
 			continue // a view removed from the configuration
 		}
-		src, err := buildDoc(snap, v, ref.id)
+		src, err := builder.build(v, ref.id)
 		if err != nil {
 			return fmt.Errorf("build %s document %s: %w", ref.view, ref.id, err)
 		}
@@ -307,44 +464,30 @@ func (e *Engine) settle() error {
 			e.confirm(source, lsn)
 		}
 		e.settled = ack.seq
+		e.settledShare.Store(e.settled)
 	}
 }
 
 // resendPending sends the documents that were derived but not acknowledged
-// when projector stopped, and confirms every source's applied position
-// once they are durable.
+// when projector stopped, except those of views still waiting for a
+// snapshot, and confirms every source's applied position once they are
+// durable.
 func (e *Engine) resendPending(ctx context.Context) error {
-	refs, err := e.store.dirtyDocs()
-	if err != nil {
-		return fmt.Errorf("read pending documents: %w", err)
-	}
-	e.seq++
-	ack := groupAck{seq: e.seq, refs: refs, positions: map[string]capture.LSN{}}
+	positions := map[string]capture.LSN{}
 	for _, pl := range e.plan.tables {
 		cp, err := e.store.Checkpoint(pl.id.source)
 		if err != nil {
 			return err
 		}
 		if cp.Applied > 0 {
-			ack.positions[pl.id.source] = cp.Applied
+			positions[pl.id.source] = cp.Applied
 		}
 	}
-	// Re-mark under this group's number so the acknowledgement clears them.
-	b := e.store.db.NewBatch()
-	seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
-	for _, ref := range refs {
-		if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
-			b.Close()
-			return err
-		}
+	n, err := e.release(ctx, func(view string) bool { return !e.deferred(view) }, positions)
+	if n > 0 {
+		e.log.Info("sent documents left pending at the last stop", "documents", n)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("mark pending documents: %w", err)
-	}
-	if len(refs) > 0 {
-		e.log.Info("sending documents left pending at the last stop", "documents", len(refs))
-	}
-	return e.send(ctx, ack)
+	return err
 }
 
 func positionsString(p map[string]capture.LSN) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/projector-dev/projector/capture"
 )
@@ -205,5 +206,66 @@ func TestRedeliveredTransactionIsSkipped(t *testing.T) {
 	h.sync("consumers", h.txn("consumers"))
 	if got := h.index.doc(t, "1")["consumer"].(map[string]any)["name"]; got != "Grace" {
 		t.Fatalf("a redelivered transaction was applied again: consumer is %v", got)
+	}
+}
+
+// snapshotTxn sends one chunk of a source's snapshot, all at the slot's
+// consistent point, as capture does.
+func (h *harness) snapshotTxn(source string, at capture.LSN, first, last bool, changes ...capture.Change) {
+	h.t.Helper()
+	for i := range changes {
+		changes[i].Op = capture.Read
+	}
+	ct := &capture.Transaction{Source: source, CommitLSN: at, EndLSN: at, CommitTime: time.Now(),
+		Snapshot: true, Reset: first, SnapshotDone: last, Changes: changes}
+	h.in <- FromCapture(ct, nil)
+}
+
+// TestSnapshotWritesEachDocumentOnce: while a view's sources are being
+// copied its documents are only marked; when the last snapshot completes
+// each is built and written once, and the snapshot's position is confirmed
+// only after they are all acknowledged. A restart in between loses none.
+func TestSnapshotWritesEachDocumentOnce(t *testing.T) {
+	dir := t.TempDir()
+	index := newMemoryIndex()
+	h := newHarness(t, index, dir)
+	const orders = 2500 // more than one release page
+	h.snapshotTxn("consumers", 50, true, false, ins("consumers", capture.Row{"id": int64(7), "name": "Ada", "email": "a@x"}))
+	h.snapshotTxn("restaurants", 60, true, true, ins("restaurants", capture.Row{"id": int64(3), "name": "Pho 99"}))
+	h.snapshotTxn("deliveries", 70, true, true)
+	var rows []capture.Change
+	for id := int64(1); id <= orders; id++ {
+		rows = append(rows,
+			ins("orders", capture.Row{"id": id, "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": id}),
+			ins("order_line_items", capture.Row{"id": id * 10, "order_id": id, "menu_item_id": int64(30), "quantity": int64(1)}),
+			ins("order_line_items", capture.Row{"id": id*10 + 1, "order_id": id, "menu_item_id": int64(30), "quantity": int64(2)}))
+	}
+	h.snapshotTxn("orders", 80, true, false, rows...)
+	h.snapshotTxn("orders", 80, false, true)
+	h.sync("orders", 80)
+	if index.writes != 0 {
+		t.Fatalf("%d documents written while the consumers snapshot is still running, want 0", index.writes)
+	}
+	h.mu.Lock()
+	if h.confirmed["orders"] != 80 {
+		t.Fatalf("orders confirmed at %s, want 80", h.confirmed["orders"])
+	}
+	h.mu.Unlock()
+
+	// A restart before the last snapshot completes: it starts over at a new
+	// consistent point, and the pending documents still wait for it.
+	h.stop()
+	h = newHarness(t, index, dir)
+	h.snapshotTxn("consumers", 90, true, false, ins("consumers", capture.Row{"id": int64(7), "name": "Ada", "email": "a@x"}))
+	h.snapshotTxn("consumers", 90, false, true)
+	h.sync("consumers", 90)
+	if index.writes != orders {
+		t.Fatalf("%d documents written for %d orders, want each once", index.writes, orders)
+	}
+	wantDoc(t, h, fmt.Sprint(orders), fmt.Sprintf(`{"id":%d,"consumer_id":7,"status":"new","total_cents":%d,
+		"consumer":{"name":"Ada","contact_email":"a@x"},"restaurant":{"name":"Pho 99"},
+		"line_items":[{"quantity":1,"menu_item":null},{"quantity":2,"menu_item":null}],"delivery":null}`, orders, orders))
+	if got := h.index.doc(t, "1")["line_items"].([]any); len(got) != 2 {
+		t.Fatalf("order 1 has %d line items, want 2", len(got))
 	}
 }

@@ -109,15 +109,34 @@ func readRow(rd pebble.Reader, t tableID, pk string) (*storedRow, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	var r storedRow
-	if err := json.Unmarshal(v, &r); err != nil {
+	r, err := decodeRow(v)
+	if err != nil {
 		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
 	}
-	return &r, nil
+	return r, nil
 }
 
 func indexPrefix(t tableID, cols []string, vals string) []byte {
-	return append(key(spaceIndex, t.source, t.table.String(), fmt.Sprint(cols), vals), 0)
+	return appendIndexPrefix(nil, t, cols, vals)
+}
+
+// appendIndexPrefix appends to b the key prefix of the index entries of the
+// rows of t whose cols equal vals.
+func appendIndexPrefix(b []byte, t tableID, cols []string, vals string) []byte {
+	b = append(b, spaceIndex...)
+	b = append(append(b, 0), t.source...)
+	b = append(append(b, 0), t.table.Schema...)
+	b = append(append(b, '.'), t.table.Name...)
+	b = append(append(b, 0), '[')
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, c...)
+	}
+	b = append(b, ']', 0)
+	b = append(b, vals...)
+	return append(b, 0)
 }
 
 // lookup returns the primary keys of the rows of t whose cols equal vals,
@@ -193,21 +212,33 @@ type docRef struct {
 
 func dirtyKey(ref docRef) []byte { return key(spaceDirty, ref.view, ref.id) }
 
-// dirtyDocs lists every document awaiting acknowledgement.
-func (s *Store) dirtyDocs() ([]docRef, error) {
+// dirtyPage lists up to n documents awaiting acknowledgement, starting at
+// the dirty key from, that keep accepts by view. next is where the following
+// page starts, nil after the last one. Paging keeps memory bounded however
+// many documents a snapshot left pending.
+func (s *Store) dirtyPage(from []byte, n int, keep func(view string) bool) (refs []docRef, next []byte, err error) {
 	prefix := []byte(spaceDirty + "\x00")
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, err
+	if from == nil {
+		from = prefix
 	}
-	var refs []docRef
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: from, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, nil, err
+	}
 	for it.First(); it.Valid(); it.Next() {
+		if len(refs) == n {
+			next = bytes.Clone(it.Key())
+			break
+		}
 		parts := bytes.SplitN(it.Key()[len(prefix):], []byte{0}, 2)
-		if len(parts) == 2 {
+		if len(parts) == 2 && keep(string(parts[0])) {
 			refs = append(refs, docRef{view: string(parts[0]), id: string(parts[1])})
 		}
 	}
-	return refs, it.Close()
+	if err := it.Close(); err != nil {
+		return nil, nil, fmt.Errorf("read pending documents: %w", err)
+	}
+	return refs, next, nil
 }
 
 // versionBlock is how many document versions are reserved at a time; the

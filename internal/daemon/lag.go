@@ -24,6 +24,9 @@ type monitor struct {
 	maxLag     time.Duration
 	// rebuilding lists views whose rebuilt index does not serve yet.
 	rebuilding func() []string
+	// backlog reports whether documents of a completed snapshot are still
+	// being written.
+	backlog func() bool
 	metrics    *metrics
 	log        *slog.Logger
 
@@ -88,6 +91,9 @@ func (m *monitor) measure(ctx context.Context) {
 		case m.maxLag > 0 && lag > m.maxLag.Seconds():
 			problems = append(problems, fmt.Sprintf("source %s: lag %.1fs over %s", name, lag, m.maxLag))
 		}
+	}
+	if m.backlog != nil && m.backlog() {
+		problems = append(problems, "views: documents of a completed snapshot are still being written")
 	}
 	for _, v := range m.rebuilding() {
 		problems = append(problems, "view "+v+": rebuilding; queries still see the previous index")
