@@ -2,22 +2,68 @@ package transform
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// buildDoc renders the document of view v for the root row pk from the
-// store, or returns nil when the root row no longer exists.
-func buildDoc(rd pebble.Reader, v *View, pk string) (json.RawMessage, error) {
-	row, err := readRow(rd, v.Root.id(), pk)
+// docBuilder renders documents from one consistent view of the store. It
+// keeps one iterator for every join lookup of every document it builds:
+// opening an iterator per lookup cost more than the lookup itself.
+type docBuilder struct {
+	rd     pebble.Reader
+	it     *pebble.Iterator
+	prefix []byte
+}
+
+func newDocBuilder(rd pebble.Reader) *docBuilder { return &docBuilder{rd: rd} }
+
+// close releases the builder's iterator.
+func (d *docBuilder) close() error {
+	if d.it == nil {
+		return nil
+	}
+	err := d.it.Close()
+	d.it = nil
+	return err
+}
+
+// build renders the document of view v for the root row pk, or returns
+// nil when the root row no longer exists.
+func (d *docBuilder) build(v *View, pk string) (json.RawMessage, error) {
+	row, err := readRow(d.rd, v.Root.id(), pk)
 	if err != nil || row == nil {
 		return nil, err
 	}
-	return writeNode(make([]byte, 0, 512), rd, v, v.Root, row)
+	return d.writeNode(make([]byte, 0, 512), v, v.Root, row)
 }
 
-func writeNode(b []byte, rd pebble.Reader, v *View, n *Node, row *storedRow) ([]byte, error) {
+// lookup returns the primary keys of the rows of t whose cols equal vals,
+// in key order.
+func (d *docBuilder) lookup(t tableID, cols []string, vals string) ([]string, error) {
+	d.prefix = appendIndexPrefix(d.prefix[:0], t, cols, vals)
+	upper := prefixEnd(d.prefix)
+	if d.it == nil {
+		it, err := d.rd.NewIter(&pebble.IterOptions{LowerBound: d.prefix, UpperBound: upper})
+		if err != nil {
+			return nil, err
+		}
+		d.it = it
+	} else {
+		d.it.SetBounds(d.prefix, upper)
+	}
+	var pks []string
+	for d.it.First(); d.it.Valid(); d.it.Next() {
+		pks = append(pks, string(d.it.Key()[len(d.prefix):]))
+	}
+	if err := d.it.Error(); err != nil {
+		return nil, fmt.Errorf("look up %s by %v: %w", t.table, cols, err)
+	}
+	return pks, nil
+}
+
+func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *storedRow) ([]byte, error) {
 	b = append(b, '{')
 	first := true
 	field := func(name string) {
@@ -42,7 +88,7 @@ func writeNode(b []byte, rd pebble.Reader, v *View, n *Node, row *storedRow) ([]
 	for _, c := range n.Children {
 		field(c.Name)
 		var err error
-		if b, err = writeRelation(b, rd, v, c, row); err != nil {
+		if b, err = d.writeRelation(b, v, c, row); err != nil {
 			return nil, err
 		}
 	}
@@ -51,11 +97,11 @@ func writeNode(b []byte, rd pebble.Reader, v *View, n *Node, row *storedRow) ([]
 
 // writeRelation embeds the rows of c that join row: an array for has_many,
 // otherwise the first related row (in key order) or null.
-func writeRelation(b []byte, rd pebble.Reader, v *View, c *Node, row *storedRow) ([]byte, error) {
+func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *storedRow) ([]byte, error) {
 	var pks []string
 	if vals, ok := joinValues(row, c.parentCols()); ok {
 		var err error
-		if pks, err = lookup(rd, c.id(), c.relatedCols(), vals); err != nil {
+		if pks, err = d.lookup(c.id(), c.relatedCols(), vals); err != nil {
 			return nil, err
 		}
 		sortKeys(pks)
@@ -65,7 +111,7 @@ func writeRelation(b []byte, rd pebble.Reader, v *View, c *Node, row *storedRow)
 	}
 	written := 0
 	for _, pk := range pks {
-		child, err := readRow(rd, c.id(), pk)
+		child, err := readRow(d.rd, c.id(), pk)
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +121,7 @@ func writeRelation(b []byte, rd pebble.Reader, v *View, c *Node, row *storedRow)
 		if written > 0 {
 			b = append(b, ',')
 		}
-		if b, err = writeNode(b, rd, v, c, child); err != nil {
+		if b, err = d.writeNode(b, v, c, child); err != nil {
 			return nil, err
 		}
 		written++

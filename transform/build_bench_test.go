@@ -60,8 +60,10 @@ func BenchmarkBuildDocument(b *testing.B) {
 	send("deliveries", ins("deliveries", capture.Row{"id": int64(100), "order_id": int64(1), "status": "delivered"}))
 
 	var size int
+	builder := newDocBuilder(store.db)
+	defer builder.close()
 	for b.Loop() {
-		doc, err := buildDoc(store.db, views[0], "[1]")
+		doc, err := builder.build(views[0], "[1]")
 		if err != nil || doc == nil {
 			b.Fatalf("build document: %v %s", err, doc)
 		}

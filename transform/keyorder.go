@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"slices"
+	"strconv"
 )
 
 // sortKeys puts encoded primary keys in the order of their values, as
@@ -13,6 +14,9 @@ import (
 // JSON form, where [10] sorts before [9].
 func sortKeys(pks []string) {
 	if len(pks) < 2 {
+		return
+	}
+	if sortIntKeys(pks) {
 		return
 	}
 	decoded := make([]keyOrder, len(pks))
@@ -70,4 +74,32 @@ func comparePart(a, b any) int {
 	sa, _ := json.Marshal(a)
 	sb, _ := json.Marshal(b)
 	return bytes.Compare(sa, sb)
+}
+
+// sortIntKeys sorts keys that are all a single integer column, the common
+// case, without decoding them as JSON; it reports false, leaving pks as
+// they were, when one is not.
+func sortIntKeys(pks []string) bool {
+	ints := make([]int64, len(pks))
+	for i, pk := range pks {
+		if len(pk) < 3 || pk[0] != '[' || pk[len(pk)-1] != ']' {
+			return false
+		}
+		n, err := strconv.ParseInt(pk[1:len(pk)-1], 10, 64)
+		if err != nil {
+			return false
+		}
+		ints[i] = n
+	}
+	idx := make([]int, len(pks))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(ints[a], ints[b]) })
+	sorted := make([]string, len(pks))
+	for i, j := range idx {
+		sorted[i] = pks[j]
+	}
+	copy(pks, sorted)
+	return true
 }

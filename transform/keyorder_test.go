@@ -16,6 +16,9 @@ func TestSortKeys(t *testing.T) {
 		{"composite", []string{"[2,1]", "[1,10]", "[1,9]"}, []string{"[1,9]", "[1,10]", "[2,1]"}},
 		{"text", []string{`["b"]`, `["a"]`, `["ab"]`}, []string{`["a"]`, `["ab"]`, `["b"]`}},
 		{"one", []string{"[3]"}, []string{"[3]"}},
+		{"beyond int64", []string{"[99999999999999999999]", "[5]", "[-99999999999999999999]"},
+			[]string{"[-99999999999999999999]", "[5]", "[99999999999999999999]"}},
+		{"ints and text", []string{`["7"]`, "[7]", "[11]"}, []string{"[7]", "[11]", `["7"]`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

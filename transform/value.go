@@ -57,6 +57,16 @@ func appendJSON(b []byte, v any) []byte {
 }
 
 func appendString(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	if plain { // column names and most keys: nothing to escape
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	out, err := json.Marshal(s)
 	if err != nil {
 		// A Go string always marshals; keep the document valid regardless.
