@@ -167,12 +167,16 @@ func (cp *copier) emit(ctx context.Context, rows []Change, t Table, last bool) e
 		Changes:      rows,
 	}
 	cp.reset = false
+	if err := cp.stream.snapshotRows.Acquire(ctx, cp.stream.snapshotWeight(txn)); err != nil {
+		return err
+	}
 	cp.stream.track(txn)
 	select {
 	case cp.out <- txn:
 		cp.delivered = cp.at
 		return nil
 	case <-ctx.Done():
+		cp.stream.snapshotRows.Release(cp.stream.snapshotWeight(txn))
 		return ctx.Err()
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 )
 
 // Checkpoint is the position downstream has durably applied for a source:
@@ -46,6 +47,10 @@ type Stream struct {
 	// oldest first, for the lag-in-seconds metric.
 	pendingMu sync.Mutex
 	pending   []pendingTxn
+	// snapshotRows bounds the snapshot rows decoded but not yet delivered:
+	// a chunk holds thousands of rows, so a buffer counted in transactions
+	// would hold far too many of them.
+	snapshotRows *semaphore.Weighted
 }
 
 type pendingTxn struct {
@@ -55,7 +60,21 @@ type pendingTxn struct {
 
 // NewStream prepares a stream for src; nothing connects before Run.
 func NewStream(src Source, opts Options, metrics *Metrics, log *slog.Logger) *Stream {
-	return &Stream{src: src, opts: opts.withDefaults(), metrics: metrics, log: log.With("source", src.Name)}
+	opts = opts.withDefaults()
+	return &Stream{src: src, opts: opts, metrics: metrics, log: log.With("source", src.Name),
+		snapshotRows: semaphore.NewWeighted(snapshotBufferChunks * int64(opts.SnapshotChunkRows))}
+}
+
+// snapshotBufferChunks is how many full snapshot chunks may wait for
+// downstream.
+const snapshotBufferChunks = 2
+
+// snapshotWeight is what a transaction counts against snapshotRows.
+func (s *Stream) snapshotWeight(txn *Transaction) int64 {
+	if !txn.Snapshot {
+		return 0
+	}
+	return min(max(int64(len(txn.Changes)), 1), snapshotBufferChunks*int64(s.opts.SnapshotChunkRows))
 }
 
 // Confirm marks every transaction with EndLSN <= lsn as durable downstream.
@@ -120,7 +139,9 @@ func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) 
 	})
 	g.Go(func() error {
 		for txn := range txns {
-			if err := deliver(ctx, txn); err != nil {
+			err := deliver(ctx, txn)
+			s.snapshotRows.Release(s.snapshotWeight(txn))
+			if err != nil {
 				return fmt.Errorf("source %q: deliver transaction %d at %s: %w", s.src.Name, txn.XID, txn.EndLSN, err)
 			}
 		}

@@ -206,7 +206,9 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	defer stopStreams()
 	auxCtx, stopAux := context.WithCancel(gctx)
 	defer stopAux()
-	in := newFeed(64)
+	// Each stream buffers on its own; a short feed keeps the snapshot
+	// chunks (thousands of rows each) held in memory few.
+	in := newFeed(4)
 
 	g.Go(func() error {
 		if err := writer.Run(writerCtx); err != nil {
