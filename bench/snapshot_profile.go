@@ -60,10 +60,27 @@ func (r *snapshotRun) profile(ctx context.Context, path string) error {
 		return complete.seen(m), nil
 	})
 	pprof.StopCPUProfile()
+	if err == nil {
+		err = writeHeapProfile(path + ".heap")
+	}
 	cancel()
 	if err != nil {
 		return err
 	}
 	<-done
 	return nil
+}
+
+// writeHeapProfile records what the daemon holds once the snapshot is
+// indexed, beside the CPU profile.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create heap profile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		return fmt.Errorf("write heap profile: %w", err)
+	}
+	return f.Close()
 }

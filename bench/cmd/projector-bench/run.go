@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -27,6 +28,7 @@ type options struct {
 	stream               bench.StreamOptions
 	rates                string
 	profileSnapshot      bool
+	profileDir           string
 }
 
 func parse(args []string) (options, error) {
@@ -49,6 +51,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.snapshot.Size.Customers, "snapshot-customers", 20000, "belongs_to rows of the snapshot benchmark")
 	fs.IntVar(&o.snapshot.Rounds, "snapshot-rounds", 2, "snapshots per contender")
 	fs.BoolVar(&o.profileSnapshot, "snapshot-profile", false, "run one more, untimed snapshot under the CPU profiler")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory")
 
 	fs.IntVar(&o.stream.Size.Orders, "stream-orders", 50000, "root rows of the streaming benchmark")
 	fs.IntVar(&o.stream.Size.Customers, "stream-customers", 500, "customers of the streaming benchmark (orders/customers is the fan-out)")
@@ -112,7 +115,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	if slices.Contains(only, "drain") {
 		log.Info("capture drain benchmark")
-		prof := filepath.Join(dir, "drain.pprof")
+		prof := filepath.Join(cmp.Or(o.profileDir, dir), "drain.pprof")
 		d, err := bench.RunDrain(ctx, o.env, o.drain, prof, log)
 		if err != nil {
 			return err
@@ -132,7 +135,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		log.Info("snapshot benchmark")
 		prof := ""
 		if o.profileSnapshot {
-			prof = filepath.Join(dir, "snapshot.pprof")
+			prof = filepath.Join(cmp.Or(o.profileDir, dir), "snapshot.pprof")
 		}
 		s, err := bench.RunSnapshot(ctx, o.env, bin, dir, o.snapshot, prof, log)
 		if err != nil {
