@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -20,6 +21,10 @@ type applier struct {
 	// view's root table is being copied, every root row marks its own
 	// document, so a change below the root need not look its roots up.
 	snapshotting map[string]bool
+	// copying is set while a snapshot transaction is applied: its source's
+	// rows were all removed when the snapshot began and each key is copied
+	// once, so there is never a previous row to read.
+	copying bool
 }
 
 func (a *applier) apply(ev *Event) error {
@@ -46,9 +51,11 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 	if err != nil {
 		return fmt.Errorf("%s into %s: %w", ev.Op, ev.Table, err)
 	}
-	old, err := readRow(a.b, tp.id, pk)
-	if err != nil {
-		return err
+	var old *storedRow
+	if !a.copying {
+		if old, err = readRow(a.b, tp.id, pk); err != nil {
+			return err
+		}
 	}
 	if ev.Op == capture.Update && ev.Before != nil {
 		// A changed primary key arrives as an update whose old key differs.
@@ -160,7 +167,7 @@ func (a *applier) ascend(v *View, n *Node, rows []*storedRow, pks []string) erro
 		if !ok {
 			continue
 		}
-		found, err := lookup(a.b, parent.id(), n.parentCols(), vals)
+		found, err := a.find(parent, n.parentCols(), vals)
 		if err != nil {
 			return err
 		}
@@ -185,6 +192,20 @@ func (a *applier) ascend(v *View, n *Node, rows []*storedRow, pks []string) erro
 		}
 	}
 	return a.ascend(v, parent, parentRows, parentPKs)
+}
+
+// find returns the primary keys of the rows of n's table whose cols equal
+// vals: through the join index, or, when cols are the table's key, by
+// reading the one row they name.
+func (a *applier) find(n *Node, cols []string, vals string) ([]string, error) {
+	if !slices.Equal(cols, n.Key) {
+		return lookup(a.b, n.id(), cols, vals)
+	}
+	_, ok, err := get(a.b, rowKey(n.id(), vals))
+	if err != nil || !ok {
+		return nil, err
+	}
+	return []string{vals}, nil
 }
 
 // project keeps the columns the views need, in document form. TOASTed

@@ -1,7 +1,9 @@
 package transform
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -9,30 +11,65 @@ import (
 )
 
 // docBuilder renders documents from one consistent view of the store. It
-// keeps one iterator for every join lookup of every document it builds:
-// opening an iterator per lookup cost more than the lookup itself.
+// keeps one iterator for every join lookup and one per table for reading
+// rows, for all the documents it builds: opening an iterator (or a point
+// read, which opens one inside) per lookup cost more than the lookup
+// itself, and documents built in key order read rows nearly in order.
 type docBuilder struct {
 	rd     pebble.Reader
 	it     *pebble.Iterator
+	rows   map[tableID]*pebble.Iterator
 	prefix []byte
 }
 
-func newDocBuilder(rd pebble.Reader) *docBuilder { return &docBuilder{rd: rd} }
+func newDocBuilder(rd pebble.Reader) *docBuilder {
+	return &docBuilder{rd: rd, rows: map[tableID]*pebble.Iterator{}}
+}
 
-// close releases the builder's iterator.
+// close releases the builder's iterators.
 func (d *docBuilder) close() error {
-	if d.it == nil {
-		return nil
+	var errs []error
+	if d.it != nil {
+		errs = append(errs, d.it.Close())
+		d.it = nil
 	}
-	err := d.it.Close()
-	d.it = nil
-	return err
+	for t, it := range d.rows {
+		errs = append(errs, it.Close())
+		delete(d.rows, t)
+	}
+	return errors.Join(errs...)
+}
+
+// row reads one stored row, or nil when there is none.
+func (d *docBuilder) row(t tableID, pk string) (*storedRow, error) {
+	it := d.rows[t]
+	if it == nil {
+		prefix := append(key(spaceRow, t.source, t.table.String()), 0)
+		var err error
+		if it, err = d.rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)}); err != nil {
+			return nil, err
+		}
+		d.rows[t] = it
+	}
+	k := rowKey(t, pk)
+	if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+		return nil, it.Error()
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return nil, fmt.Errorf("read %s row %s: %w", t.table, pk, err)
+	}
+	r, err := decodeRow(bytes.Clone(v))
+	if err != nil {
+		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
+	}
+	return r, nil
 }
 
 // build renders the document of view v for the root row pk, or returns
 // nil when the root row no longer exists.
 func (d *docBuilder) build(v *View, pk string) (json.RawMessage, error) {
-	row, err := readRow(d.rd, v.Root.id(), pk)
+	row, err := d.row(v.Root.id(), pk)
 	if err != nil || row == nil {
 		return nil, err
 	}
@@ -101,7 +138,9 @@ func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *storedRow) (
 	var pks []string
 	if vals, ok := joinValues(row, c.parentCols()); ok {
 		var err error
-		if pks, err = d.lookup(c.id(), c.relatedCols(), vals); err != nil {
+		if slices.Equal(c.relatedCols(), c.Key) {
+			pks = []string{vals} // the key names the row; a missing one is skipped below
+		} else if pks, err = d.lookup(c.id(), c.relatedCols(), vals); err != nil {
 			return nil, err
 		}
 		sortKeys(pks)
@@ -111,7 +150,7 @@ func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *storedRow) (
 	}
 	written := 0
 	for _, pk := range pks {
-		child, err := readRow(d.rd, c.id(), pk)
+		child, err := d.row(c.id(), pk)
 		if err != nil {
 			return nil, err
 		}

@@ -355,6 +355,7 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 		}
 		cp = capture.Checkpoint{}
 	}
+	a.copying = txn.Snapshot
 	for i := range txn.Events {
 		if err := a.apply(&txn.Events[i]); err != nil {
 			return false, fmt.Errorf("apply %s of transaction %d (%s at %s): %w",

@@ -88,6 +88,9 @@ func (tp *tablePlan) addIndex(cols []string) {
 	for _, c := range cols {
 		tp.columns[c] = true
 	}
+	if slices.Equal(cols, tp.key) {
+		return // rows are found by their key without an index
+	}
 	for _, have := range tp.indexes {
 		if slices.Equal(have, cols) {
 			return
