@@ -65,8 +65,8 @@ func (r *Report) writeRunning(p printer) {
 	p("## Running")
 	p("")
 	p("`make bench` starts the test bed (`make testbed`), then runs `go run ./bench/cmd/projector-bench -out")
-	p("docs/benchmarks.md $(BENCH_FLAGS)`; every size is a flag, so a bigger machine can run the sizes the benchmarks are meant")
-	p("for, e.g. `make bench BENCH_FLAGS='-snapshot-orders 1000000 -snapshot-customers 100000 -stream-duration 60s'`.")
+	p("docs/benchmarks.md $(BENCH_FLAGS)`. The defaults are the sizes the benchmarks are specified with; every size is a flag,")
+	p("e.g. `make bench BENCH_FLAGS='-snapshot-orders 200000 -snapshot-customers 20000 -stream-duration 30s'` for a quicker run.")
 	p("`-only drain,snapshot,stream,micro` picks benchmarks; `-out -` prints instead of writing. Each benchmark creates its")
 	p("own databases (`bench_<random>`), slots and index prefixes and removes them when it ends.")
 	p("")
@@ -134,6 +134,14 @@ func (r *Report) writeSnapshot(p printer) {
 		verdict(s.Loader.Seconds()/s.Projector.Seconds() >= 0.8), s.ProjectorCPUSeconds/float64(o.Rounds), mib(s.ProjectorPeakRSS))
 	p("%s documents per run (%.2f per order; documents are built once the snapshot is complete, so 1.00 means none was written twice).",
 		thousands(s.ProjectorBuilt), s.ProjectorBuilt/float64(s.Docs))
+	copied := s.ProjectorCopy.Seconds() / float64(o.Rounds)
+	p("Of a projector run, %.1f s went to copying the %s rows and applying them to the local state (%s rows/s) and %.1f s to",
+		copied, thousands(float64(o.Size.Orders*(1+o.Size.ItemsPerOrder)+o.Size.Customers)),
+		thousands(float64(o.Size.Orders*(1+o.Size.ItemsPerOrder)+o.Size.Customers)/copied),
+		s.Projector.Seconds()/float64(o.Rounds)-copied)
+	p("building and indexing the documents, which the loader, with nothing to build, does in %.1f s. The two phases follow each other",
+		s.Loader.Seconds()/float64(o.Rounds))
+	p("because a document is only final once every table it joins is copied; the search engine, PostgreSQL and projector share the machine's cores.")
 	if r.SnapshotTop != "" {
 		p("")
 		p("CPU profile of one more snapshot (not timed; the daemon run inside the benchmark program), top functions by own time: %s.", r.SnapshotTop)

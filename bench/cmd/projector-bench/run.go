@@ -47,8 +47,8 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.drain.PgbenchClients, "drain-pgbench-clients", 2, "pgbench clients")
 	fs.IntVar(&o.drain.Rounds, "drain-rounds", 3, "drains per contender")
 
-	fs.IntVar(&o.snapshot.Size.Orders, "snapshot-orders", 200000, "root rows of the snapshot benchmark")
-	fs.IntVar(&o.snapshot.Size.Customers, "snapshot-customers", 20000, "belongs_to rows of the snapshot benchmark")
+	fs.IntVar(&o.snapshot.Size.Orders, "snapshot-orders", 1000000, "root rows of the snapshot benchmark")
+	fs.IntVar(&o.snapshot.Size.Customers, "snapshot-customers", 100000, "belongs_to rows of the snapshot benchmark")
 	fs.IntVar(&o.snapshot.Rounds, "snapshot-rounds", 2, "snapshots per contender")
 	fs.BoolVar(&o.profileSnapshot, "snapshot-profile", false, "run one more, untimed snapshot under the CPU profiler")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory")
@@ -57,7 +57,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.stream.Size.Customers, "stream-customers", 500, "customers of the streaming benchmark (orders/customers is the fan-out)")
 	fs.StringVar(&o.rates, "stream-rates", "500,1000,2000,0", "transactions per second of each streaming load; 0 is unpaced")
 	fs.Float64Var(&o.stream.FanoutRate, "stream-fanout-rate", 20, "customer renames per second of the fan-out load (0 skips it)")
-	fs.DurationVar(&o.stream.Duration, "stream-duration", 30*time.Second, "duration of each streaming load")
+	fs.DurationVar(&o.stream.Duration, "stream-duration", 60*time.Second, "duration of each streaming load")
 	fs.IntVar(&o.stream.Workers, "stream-workers", 8, "connections of the streaming write load")
 
 	var bulk, concurrency, items int
