@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -289,6 +290,7 @@ const releasePage = 2000
 // at a time, and then confirms positions. It returns how many documents it
 // sent.
 func (e *Engine) release(ctx context.Context, keep func(view string) bool, positions map[string]capture.LSN) (int, error) {
+	e.released.Store(math.MaxUint64) // a backlog until the last group is known
 	var from []byte
 	sent := 0
 	for {
