@@ -269,3 +269,37 @@ func TestSnapshotWritesEachDocumentOnce(t *testing.T) {
 		t.Fatalf("order 1 has %d line items, want 2", len(got))
 	}
 }
+
+// TestBacklogUntilSnapshotDocumentsAreDurable: readiness hears of the
+// documents a completed snapshot still has to write.
+func TestBacklogUntilSnapshotDocumentsAreDurable(t *testing.T) {
+	index := newMemoryIndex()
+	index.hold = true
+	h := newHarness(t, index, t.TempDir())
+	for _, source := range []string{"consumers", "restaurants", "deliveries"} {
+		h.snapshotTxn(source, 50, true, true)
+	}
+	h.snapshotTxn("orders", 60, true, false,
+		ins("orders", capture.Row{"id": int64(1), "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": int64(5)}))
+	h.snapshotTxn("orders", 60, false, true)
+	deadline := time.Now().Add(10 * time.Second)
+	for !h.engine.Backlog() {
+		if time.Now().After(deadline) {
+			t.Fatal("no backlog reported while the snapshot's document is not acknowledged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	index.mu.Lock()
+	for _, ack := range index.held {
+		ack()
+	}
+	index.hold = false
+	index.mu.Unlock()
+	h.sync("orders", 60)
+	for h.engine.Backlog() {
+		if time.Now().After(deadline) {
+			t.Fatal("backlog still reported after every document was acknowledged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
