@@ -158,21 +158,12 @@ func appendIndexPrefix(b []byte, t tableID, cols []string, vals string) []byte {
 }
 
 // lookup returns the primary keys of the rows of t whose cols equal vals,
-// in key order so documents list related rows deterministically.
+// in key order, with an iterator of its own: rd may be a batch that
+// changes between lookups, which an iterator kept open would not see.
 func lookup(rd pebble.Reader, t tableID, cols []string, vals string) ([]string, error) {
-	prefix := indexPrefix(t, cols, vals)
-	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, err
-	}
-	var pks []string
-	for it.First(); it.Valid(); it.Next() {
-		pks = append(pks, string(it.Key()[len(prefix):]))
-	}
-	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("look up %s by %v: %w", t.table, cols, err)
-	}
-	return pks, nil
+	d := newDocBuilder(rd)
+	pks, err := d.lookup(t, cols, vals)
+	return pks, errors.Join(err, d.close())
 }
 
 // scanRows calls fn with the primary key of every stored row of t.
