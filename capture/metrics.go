@@ -25,7 +25,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Errors by pipeline stage; capture errors are followed by a reconnect.",
 		}, []string{"stage"}),
 	}
-	for _, stage := range []string{"capture", "transform", "sink"} {
+	for _, stage := range []string{"capture", "transform", "sink", "schema"} {
 		m.errors.WithLabelValues(stage) // export zeros, so alerts see the series before the first error
 	}
 	reg.MustRegister(m.changes, m.snapshotRows, m.errors)
@@ -40,6 +40,6 @@ func (m *Metrics) observe(txn *Transaction) {
 }
 
 // CountError counts an error of a pipeline stage ("capture", "transform",
-// "sink") in projector_errors_total, which capture registers because it is
+// "sink", or "schema" for a source schema change under a view) in projector_errors_total, which capture registers because it is
 // the first stage.
 func (m *Metrics) CountError(stage string) { m.errors.WithLabelValues(stage).Inc() }

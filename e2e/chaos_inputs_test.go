@@ -30,8 +30,9 @@ const probesView = `
 // object shape conflicts with the mapping, a 10 MB row, a column whose
 // type changes under the view, and finally the table dropped. Refused
 // documents must land in the dead-letter index with the engine's reason,
-// the reference views must lose nothing, and a restart on the dropped
-// table must stop with an error naming it.
+// the type change and the drop must be reported while projector runs, the
+// reference views must lose nothing, and a restart on the dropped table
+// must stop with an error naming it.
 func TestChaosBadInputs(t *testing.T) {
 	fx := newChaosFixture(t, chaosOptions{size: fooddelivery.SizeForOrders(chaosOrders), extraViews: probesView})
 	fx.orders.Exec(`CREATE TABLE probes (id bigint PRIMARY KEY, n bigint, doc jsonb)`)
@@ -82,11 +83,21 @@ func TestChaosBadInputs(t *testing.T) {
 	if !strings.Contains(d.out.String(), "dead-letter") {
 		t.Errorf("projector logged nothing about the refused documents")
 	}
+	// DDL is not replicated; projector compares the schemas every 10 s.
+	eventually(t, time.Minute, func() bool {
+		return strings.Contains(d.out.String(), "column n of public.probes changed type from bigint to text")
+	}, func() string { return "projector did not report the type change of probes.n" })
 
 	// Logical replication carries no DDL: the drop reaches projector only
 	// as the end of the table's changes.
 	fx.orders.Exec(`DROP TABLE probes`)
 	dropped := endOfFault(d)
+	eventually(t, time.Minute, func() bool {
+		return strings.Contains(d.out.String(), "table public.probes was dropped")
+	}, func() string { return "projector did not report the dropped table" })
+	if n, _ := sample(d.metrics(), "projector_errors_total", map[string]string{"stage": "schema"}); n != 2 {
+		t.Errorf("projector_errors_total{stage=schema} = %v, want 2 (the type change and the drop)", n)
+	}
 	recovery(t, d, dropped, work, 3*time.Minute)
 	counts := work.wait(t)
 	t.Logf("workload: %v", counts)

@@ -236,7 +236,8 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	}
 	p.setRebuilding(p.rebuilds)
 	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, maxLag: time.Duration(cfg.Readiness.MaxLag),
-		rebuilding: p.rebuildingViews, backlog: engine.Backlog, metrics: m, log: log}
+		rebuilding: p.rebuildingViews, backlog: engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
+		countError: capMetrics.CountError, metrics: m, log: log}
 	mon.Store(mm)
 	aux, auxCtx := errgroup.WithContext(auxCtx)
 	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })

@@ -27,6 +27,11 @@ type monitor struct {
 	// backlog reports whether documents of a completed snapshot are still
 	// being written.
 	backlog func() bool
+	// schema, when set, is compared with the sources every schemaEvery;
+	// countError counts each new difference as an error of stage "schema".
+	schema     *schemaWatch
+	countError func(stage string)
+	lastSchema time.Time
 	metrics    *metrics
 	log        *slog.Logger
 
@@ -95,6 +100,10 @@ func (m *monitor) measure(ctx context.Context) {
 	if m.backlog != nil && m.backlog() {
 		problems = append(problems, "views: documents of a completed snapshot are still being written")
 	}
+	if m.schema != nil && time.Since(m.lastSchema) >= schemaEvery {
+		m.lastSchema = time.Now()
+		m.checkSchema(ctx)
+	}
 	for _, v := range m.rebuilding() {
 		problems = append(problems, "view "+v+": rebuilding; queries still see the previous index")
 	}
@@ -107,6 +116,35 @@ func (m *monitor) measure(ctx context.Context) {
 		m.metrics.ready.Set(0)
 	} else {
 		m.metrics.ready.Set(1)
+	}
+}
+
+// schemaEvery is how often the sources' schemas are compared with the
+// one projector started with.
+const schemaEvery = 10 * time.Second
+
+// checkSchema reports schema changes under the views. They do not make
+// projector unready: the other views go on, and a sidecar's readiness
+// decides whether its application gets traffic.
+func (m *monitor) checkSchema(ctx context.Context) {
+	for _, s := range m.streams {
+		name := s.Source().Name
+		conn := m.conns[name]
+		if conn == nil || conn.IsClosed() {
+			continue // measureServer reports why
+		}
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		problems, err := m.schema.check(qctx, conn, name)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("cannot compare the source's schema with the views", "source", name, "error", err)
+			}
+			continue
+		}
+		for range m.schema.report(problems, m.log) {
+			m.countError("schema")
+		}
 	}
 }
 

@@ -1,0 +1,127 @@
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/transform"
+)
+
+// schemaWatch notices the schema changes logical replication does not
+// carry: a table of a view dropped, or a column a view reads dropped or
+// given another type. Without it a dropped table only shows as the end of
+// its changes, and a type change only as dead letters.
+type schemaWatch struct {
+	// started is each source's schema as the views were compiled against.
+	started transform.Schema
+	// used lists, per source and table, the columns the views read.
+	used map[string]map[capture.Table][]string
+	// reported holds the problems already logged, so each is logged once.
+	reported map[string]bool
+}
+
+func newSchemaWatch(started transform.Schema, views []*transform.View) *schemaWatch {
+	w := &schemaWatch{started: started, used: map[string]map[capture.Table][]string{}, reported: map[string]bool{}}
+	for _, v := range views {
+		w.addNode(v.Root, nil)
+	}
+	return w
+}
+
+func (w *schemaWatch) addNode(n, parent *transform.Node) {
+	var cols []string
+	if n.AllFields {
+		if info := w.started[n.Source][n.Table]; info != nil {
+			for _, c := range info.Columns {
+				cols = append(cols, c.Name)
+			}
+		}
+	}
+	for _, f := range n.Fields {
+		cols = append(cols, f.Column)
+	}
+	cols = append(cols, n.Key...)
+	for _, on := range n.On {
+		cols = append(cols, on.Related)
+		w.use(parent.Source, parent.Table, on.Parent)
+	}
+	w.use(n.Source, n.Table, cols...)
+	for _, c := range n.Children {
+		w.addNode(c, n)
+	}
+}
+
+func (w *schemaWatch) use(source string, t capture.Table, cols ...string) {
+	if w.used[source] == nil {
+		w.used[source] = map[capture.Table][]string{}
+	}
+	have := w.used[source][t]
+	for _, c := range cols {
+		if !slices.Contains(have, c) {
+			have = append(have, c)
+		}
+	}
+	w.used[source][t] = have
+}
+
+// check compares a source's tables with the schema projector started
+// with and returns every difference that matters to the views, each with
+// what to do about it.
+func (w *schemaWatch) check(ctx context.Context, conn *pgx.Conn, source string) ([]string, error) {
+	used := w.used[source]
+	tables := make([]capture.Table, 0, len(used))
+	for t := range used {
+		tables = append(tables, t)
+	}
+	slices.SortFunc(tables, func(a, b capture.Table) int { return cmp.Compare(a.String(), b.String()) })
+	now, err := capture.Describe(ctx, conn, tables)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	for _, t := range tables {
+		info, ok := now[t]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("source %s: table %s was dropped; the views over it no longer change. "+
+				"Restore the table, or remove it from the views and restart projector (it does not start while a view names a missing table)",
+				source, t))
+			continue
+		}
+		before := w.started[source][t]
+		for _, col := range used[t] {
+			was, known := before.Column(col)
+			is, ok := info.Column(col)
+			switch {
+			case !known:
+			case !ok:
+				problems = append(problems, fmt.Sprintf("source %s: column %s of %s was dropped; the views show it as null from now on. "+
+					"Restore the column, or remove it from the views and restart projector", source, col, t))
+			case is.Type != was.Type:
+				problems = append(problems, fmt.Sprintf("source %s: column %s of %s changed type from %s to %s; "+
+					"restart projector to rebuild the views over it with the new type (until then, values that do not fit the index mapping go to the dead-letter index)",
+					source, col, t, was.Type, is.Type))
+			}
+		}
+	}
+	return problems, nil
+}
+
+// report logs the problems not logged before and returns how many there
+// were.
+func (w *schemaWatch) report(problems []string, log *slog.Logger) int {
+	fresh := 0
+	for _, p := range problems {
+		if !w.reported[p] {
+			w.reported[p] = true
+			log.Error("source schema changed under a view", "problem", p)
+			fresh++
+		}
+	}
+	return fresh
+}
