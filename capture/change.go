@@ -99,9 +99,13 @@ type Transaction struct {
 	// Snapshot marks rows copied by the initial snapshot. Reset is set on
 	// the first snapshot transaction of a (re)bootstrap: everything captured
 	// from this source before is void. SnapshotDone is set on the last one.
+	// Copied lists the tables whose copy is complete as of a snapshot
+	// transaction: downstream can finish what depends on them alone before
+	// the whole snapshot is done.
 	Snapshot     bool      `json:"snapshot,omitempty"`
 	Reset        bool      `json:"reset,omitempty"`
 	SnapshotDone bool      `json:"snapshot_done,omitempty"`
+	Copied       []Table   `json:"copied,omitempty"`
 	Changes      []Change  `json:"changes"`
 	Messages     []Message `json:"messages,omitempty"`
 }

@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -47,6 +48,7 @@ func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, err
 		if err := cp.copyTable(ctx, t); err != nil {
 			return 0, fmt.Errorf("snapshot of %s: %w", t, err)
 		}
+		cp.copied = append(cp.copied, t)
 	}
 	// The closing marker tells downstream the snapshot is complete, so a
 	// restart after it resumes the stream instead of starting over.
@@ -66,6 +68,8 @@ type copier struct {
 	at    LSN
 	reset bool // the next transaction is the first of the snapshot
 	total int64
+	// copied lists the tables copied completely so far.
+	copied []Table
 }
 
 func (cp *copier) copyTable(ctx context.Context, t Table) error {
@@ -164,6 +168,7 @@ func (cp *copier) emit(ctx context.Context, rows []Change, t Table, last bool) e
 		Snapshot:     true,
 		SnapshotDone: last,
 		Reset:        cp.reset,
+		Copied:       slices.Clip(cp.copied),
 		Changes:      rows,
 	}
 	cp.reset = false

@@ -17,10 +17,9 @@ type applier struct {
 	plan  *plan
 	b     *pebble.Batch
 	dirty map[docRef]struct{}
-	// snapshotting holds the sources whose snapshot is under way. While a
-	// view's root table is being copied, every root row marks its own
-	// document, so a change below the root need not look its roots up.
-	snapshotting map[string]bool
+	// rootCopying reports whether a view's documents wait for a snapshot
+	// that may still copy its root table (Engine.rootCopying).
+	rootCopying func(v *View) bool
 	// copying is set while a snapshot transaction is applied: its source's
 	// rows were all removed when the snapshot began and each key is copied
 	// once, so there is never a previous row to read.
@@ -142,7 +141,7 @@ func (a *applier) writeIndexes(tp *tablePlan, row *storedRow, pk string, del boo
 // at every depth, by walking up the view trees through the join indexes.
 func (a *applier) markAffected(tp *tablePlan, row *storedRow, pk string) error {
 	for _, pl := range tp.nodes {
-		if pl.node.parent != nil && a.snapshotting[pl.view.Root.Source] {
+		if pl.node.parent != nil && a.rootCopying(pl.view) {
 			continue
 		}
 		if err := a.ascend(pl.view, pl.node, []*storedRow{row}, []string{pk}); err != nil {

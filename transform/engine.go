@@ -59,14 +59,17 @@ type Engine struct {
 	early    map[uint64]groupAck // acknowledged before an earlier group
 
 	// snapshotting holds the sources whose initial snapshot is not
-	// complete. A view over any of them only marks its documents pending:
-	// building and writing each one as its rows arrive table by table
-	// would write most documents several times. They go out together once
-	// the view's last snapshot completes (release).
-	snapshotting map[string]bool
+	// complete, with the tables already copied. A view over any of them
+	// only marks its documents pending: building and writing each one as
+	// its rows arrive table by table would write most documents several
+	// times. They go out together once the view's snapshots are complete
+	// (release), or, when everything but the root table is copied, as the
+	// root rows arrive.
+	snapshotting map[string]map[capture.Table]bool
 	viewSources  map[string][]string
-	// released is the last group of the latest release; backlog reports
-	// whether it is not settled yet.
+	viewTables   map[string][]tableID
+	// released is the last group carrying documents of a completed
+	// snapshot; Backlog reports whether it is not settled yet.
 	released     atomic.Uint64
 	settledShare atomic.Uint64
 
@@ -103,11 +106,14 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 	}
 	e := &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
 		metrics: metrics, versions: vs, ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{},
-		snapshotting: map[string]bool{}, viewSources: map[string][]string{}}
+		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]tableID{}}
 	for _, v := range views {
 		v.Root.walk(func(n *Node) {
 			if !slices.Contains(e.viewSources[v.Name], n.Source) {
 				e.viewSources[v.Name] = append(e.viewSources[v.Name], n.Source)
+			}
+			if !slices.Contains(e.viewTables[v.Name], n.id()) {
+				e.viewTables[v.Name] = append(e.viewTables[v.Name], n.id())
 			}
 		})
 	}
@@ -120,7 +126,7 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 			// A snapshot that a stop interrupted starts over, and the
 			// documents it left pending wait for it again.
 			if cp.Applied > 0 && !cp.SnapshotDone {
-				e.snapshotting[source] = true
+				e.snapshotting[source] = map[capture.Table]bool{}
 			}
 		}
 	}
@@ -132,14 +138,34 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 // answer with all of it yet. Safe to call from any goroutine.
 func (e *Engine) Backlog() bool { return e.settledShare.Load() < e.released.Load() }
 
-// deferred reports whether view's documents wait for a snapshot.
+// deferred reports whether view's documents wait for a snapshot: one of
+// its sources is being copied, unless only its root table remains to be,
+// in which case each root row arrives with everything it joins.
 func (e *Engine) deferred(view string) bool {
+	v := e.plan.byName[view]
 	for _, source := range e.viewSources[view] {
-		if e.snapshotting[source] {
+		copied, ok := e.snapshotting[source]
+		if !ok {
+			continue
+		}
+		if v == nil || source != v.Root.Source {
 			return true
+		}
+		for _, t := range e.viewTables[view] {
+			if t.source == source && t.table != v.Root.Table && !copied[t.table] {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// rootCopying reports whether v's root table may still be copied while
+// v's documents wait: every root row then marks its own document, so a
+// change below the root need not look its roots up.
+func (e *Engine) rootCopying(v *View) bool {
+	_, ok := e.snapshotting[v.Root.Source]
+	return ok && e.deferred(v.Name)
 }
 
 func (e *Engine) deferredViews() map[string]bool {
@@ -224,11 +250,13 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	e.seq++
 	b := e.store.db.NewIndexedBatch()
 	defer b.Close()
-	a := &applier{plan: e.plan, b: b, dirty: map[docRef]struct{}{}, snapshotting: e.snapshotting}
+	a := &applier{plan: e.plan, b: b, dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying}
 	waiting := e.deferredViews()
 	ack := groupAck{seq: e.seq, positions: map[string]capture.LSN{}, oldest: map[string]time.Time{}}
 	var oldest time.Time
+	ended := false // a snapshot ended in this group
 	for _, txn := range group {
+		ended = ended || txn.SnapshotDone
 		applied, err := e.applyTxn(a, txn)
 		if err != nil {
 			return err
@@ -265,6 +293,9 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		return fmt.Errorf("commit state: %w", err)
 	}
 	if len(complete) == 0 {
+		if ended {
+			e.released.Store(ack.seq) // the snapshot's last documents
+		}
 		return e.send(ctx, ack)
 	}
 	// The group's positions are confirmed only after the documents its
@@ -347,7 +378,11 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 	}
 	switch {
 	case txn.Snapshot && !txn.SnapshotDone:
-		e.snapshotting[txn.Source] = true
+		copied := map[capture.Table]bool{}
+		for _, t := range txn.Copied {
+			copied[t] = true
+		}
+		e.snapshotting[txn.Source] = copied
 	case !txn.Snapshot:
 		delete(e.snapshotting, txn.Source) // streaming: no snapshot under way
 	}

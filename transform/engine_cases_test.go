@@ -303,3 +303,57 @@ func TestBacklogUntilSnapshotDocumentsAreDurable(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRootRowsGoOutWhileTheirTableIsCopied: once every other table of a
+// view is copied, each root row arrives with everything it joins, so its
+// document is written then, once, before the snapshot ends.
+func TestRootRowsGoOutWhileTheirTableIsCopied(t *testing.T) {
+	index := newMemoryIndex()
+	h := newHarness(t, index, t.TempDir())
+	h.snapshotTxn("consumers", 50, true, true)
+	h.snapshotTxn("restaurants", 50, true, true)
+	h.snapshotTxn("deliveries", 50, true, true)
+	const orders = 2500
+	var items, roots []capture.Change
+	for id := int64(1); id <= orders; id++ {
+		items = append(items, ins("order_line_items", capture.Row{"id": id, "order_id": id, "menu_item_id": int64(30), "quantity": int64(1)}))
+		roots = append(roots, ins("orders", capture.Row{"id": id, "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": id}))
+	}
+	h.snapshotTxn("orders", 80, true, false, items...)
+	if index.writes != 0 {
+		t.Fatalf("%d documents written before any order was copied", index.writes)
+	}
+	itemsDone := &capture.Transaction{Source: "orders", CommitLSN: 80, EndLSN: 80, CommitTime: time.Now(), Snapshot: true,
+		Copied: []capture.Table{tbl("order_line_items")}, Changes: roots}
+	for i := range itemsDone.Changes {
+		itemsDone.Changes[i].Op = capture.Read
+	}
+	h.in <- FromCapture(itemsDone, nil)
+	eventually := time.Now().Add(10 * time.Second)
+	for {
+		index.mu.Lock()
+		n := index.writes
+		index.mu.Unlock()
+		if n == orders {
+			break
+		}
+		if time.Now().After(eventually) {
+			t.Fatalf("%d of %d documents written while the orders table was copied", n, orders)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.mu.Lock()
+	confirmed := h.confirmed["orders"]
+	h.mu.Unlock()
+	if confirmed >= 80 {
+		t.Fatalf("orders confirmed at %s before its snapshot ended", confirmed)
+	}
+	h.snapshotTxn("orders", 80, false, true)
+	h.sync("orders", 80)
+	if index.writes != orders {
+		t.Fatalf("%d documents written for %d orders, want each once", index.writes, orders)
+	}
+	if got := h.index.doc(t, "2500")["line_items"].([]any); len(got) != 1 {
+		t.Fatalf("order 2500 has %d line items, want 1", len(got))
+	}
+}

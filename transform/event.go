@@ -42,7 +42,10 @@ type Transaction struct {
 	Snapshot     bool        `json:"snapshot,omitempty"`
 	Reset        bool        `json:"reset,omitempty"`
 	SnapshotDone bool        `json:"snapshot_done,omitempty"`
-	Events       []Event     `json:"events"`
+	// Copied lists the tables of the source whose snapshot copy is
+	// complete as of a snapshot transaction.
+	Copied []capture.Table `json:"copied,omitempty"`
+	Events []Event         `json:"events"`
 }
 
 // EventTypes overrides event type names per table ("schema.table"), by
@@ -62,7 +65,7 @@ func FromCapture(txn *capture.Transaction, types EventTypes) *Transaction {
 	out := &Transaction{
 		Source: txn.Source, XID: txn.XID, CommitLSN: txn.CommitLSN, EndLSN: txn.EndLSN,
 		CommitTime: txn.CommitTime, Snapshot: txn.Snapshot, Reset: txn.Reset, SnapshotDone: txn.SnapshotDone,
-		Events: make([]Event, len(txn.Changes)),
+		Copied: txn.Copied, Events: make([]Event, len(txn.Changes)),
 	}
 	for i := range txn.Changes {
 		out.Events[i] = newEvent(txn.Source, &txn.Changes[i], types)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,6 +178,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		for _, t := range tables {
 			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
 		}
+		rootsLast(cs.Tables, source, p.views)
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress)}, capMetrics, log)
 		streams[source] = s
 		ordered = append(ordered, s)
@@ -346,4 +348,26 @@ func (sp *snapshotProgress) table(source string, report func(string, int64, int6
 		sp.mu.Unlock()
 		report("snapshot", d, e)
 	}
+}
+
+// rootsLast orders a source's tables for its snapshot: the root tables of
+// views last, so that a view's other tables are copied by the time its
+// root rows arrive, and its documents can be written as they do instead of
+// after the whole snapshot.
+func rootsLast(tables []capture.Table, source string, views []*transform.View) {
+	root := map[capture.Table]bool{}
+	for _, v := range views {
+		if v.Root.Source == source {
+			root[v.Root.Table] = true
+		}
+	}
+	slices.SortStableFunc(tables, func(a, b capture.Table) int {
+		switch {
+		case root[a] == root[b]:
+			return 0
+		case root[b]:
+			return -1
+		}
+		return 1
+	})
 }
