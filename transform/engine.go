@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -292,6 +293,10 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
+	// In key order, the builder's reads move forward through the store.
+	slices.SortFunc(ack.refs, func(a, b docRef) int {
+		return cmp.Or(cmp.Compare(a.view, b.view), cmp.Compare(a.id, b.id))
+	})
 	if len(complete) == 0 {
 		if ended {
 			e.released.Store(ack.seq) // the snapshot's last documents
