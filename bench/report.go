@@ -135,13 +135,13 @@ func (r *Report) writeSnapshot(p printer) {
 	p("%s documents per run (%.2f per order; documents are built once the snapshot is complete, so 1.00 means none was written twice).",
 		thousands(s.ProjectorBuilt), s.ProjectorBuilt/float64(s.Docs))
 	copied := s.ProjectorCopy.Seconds() / float64(o.Rounds)
-	p("Of a projector run, %.1f s went to copying the %s rows and applying them to the local state (%s rows/s) and %.1f s to",
-		copied, thousands(float64(o.Size.Orders*(1+o.Size.ItemsPerOrder)+o.Size.Customers)),
-		thousands(float64(o.Size.Orders*(1+o.Size.ItemsPerOrder)+o.Size.Customers)/copied),
+	joined := o.Size.Orders*o.Size.ItemsPerOrder + o.Size.Customers
+	p("Of a projector run, %.1f s went to copying the %s customer and item rows into the local state (%s rows/s) before the",
+		copied, thousands(float64(joined)), thousands(float64(joined)/copied))
+	p("first document could be built, and %.1f s to copying the orders while building and indexing their documents, which the loader,",
 		s.Projector.Seconds()/float64(o.Rounds)-copied)
-	p("building and indexing the documents, which the loader, with nothing to build, does in %.1f s. The two phases follow each other",
+	p("with nothing to copy or build, does in %.1f s. PostgreSQL, the search engine and projector share the machine's cores.",
 		s.Loader.Seconds()/float64(o.Rounds))
-	p("because a document is only final once every table it joins is copied; the search engine, PostgreSQL and projector share the machine's cores.")
 	if r.SnapshotTop != "" {
 		p("")
 		p("CPU profile of one more snapshot (not timed; the daemon run inside the benchmark program), top functions by own time: %s.", r.SnapshotTop)
