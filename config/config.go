@@ -93,7 +93,7 @@ func Default() Config {
 			Timeout:       Duration(30 * time.Second),
 			BulkActions:   1000,
 			BulkBytes:     5 << 20,
-			FlushInterval: Duration(time.Second),
+			FlushInterval: Duration(100 * time.Millisecond),
 			Concurrency:   2,
 		},
 		State:     State{Dir: "./var/state"},

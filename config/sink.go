@@ -30,7 +30,9 @@ type Sink struct {
 	// first sends it.
 	BulkActions int      `yaml:"bulk_actions"`
 	BulkBytes   ByteSize `yaml:"bulk_bytes"`
-	// FlushInterval sends a partly filled bulk request after this long.
+	// FlushInterval sends a partly filled bulk request after this long
+	// (default 100ms): it bounds how long a change waits for company on a
+	// quiet stream, so it adds directly to the view lag.
 	FlushInterval Duration `yaml:"flush_interval"`
 	// Concurrency is how many bulk requests may be in flight at once.
 	Concurrency int `yaml:"concurrency"`

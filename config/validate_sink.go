@@ -24,7 +24,7 @@ func (v *validator) sink() {
 		}
 	}
 	v.positive("sink.timeout", s.Timeout, "30s")
-	v.positive("sink.flush_interval", s.FlushInterval, "1s")
+	v.positive("sink.flush_interval", s.FlushInterval, "100ms")
 	if s.BulkActions < 1 {
 		v.add("sink.bulk_actions", "must be at least 1, got %d; e.g. 1000", s.BulkActions)
 	}
