@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"runtime/pprof"
 	"time"
 )
 
@@ -91,15 +89,8 @@ func RunDrain(ctx context.Context, env Env, size DrainSize, profile string, log 
 }
 
 func profileDrain(ctx context.Context, db *Database, slot, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("create CPU profile: %w", err)
-	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return fmt.Errorf("start CPU profile: %w", err)
-	}
-	_, err = drainProjector(ctx, db, slot)
-	pprof.StopCPUProfile()
-	return err
+	return underCPUProfile(path, func() error {
+		_, err := drainProjector(ctx, db, slot)
+		return err
+	})
 }

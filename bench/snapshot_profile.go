@@ -34,32 +34,26 @@ func (r *snapshotRun) profile(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("create CPU profile: %w", err)
-	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return fmt.Errorf("start CPU profile: %w", err)
-	}
 	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- daemon.Run(runCtx, cfg, "bench", slog.New(slog.DiscardHandler)) }()
-	p := &process{listen: listen, client: &http.Client{Timeout: 5 * time.Second}}
-	complete := completion{size: r.opts.Size}
-	err = pollEvery(ctx, 50*time.Millisecond, func() (bool, error) {
-		select {
-		case err := <-done:
-			return false, fmt.Errorf("projector stopped during the profiled snapshot: %w", err)
-		default:
-		}
-		m, err := p.metrics(ctx)
-		if err != nil {
-			return false, nil
-		}
-		return complete.seen(m), nil
+	err = underCPUProfile(path, func() error {
+		go func() { done <- daemon.Run(runCtx, cfg, "bench", slog.New(slog.DiscardHandler)) }()
+		p := &process{listen: listen, client: &http.Client{Timeout: 5 * time.Second}}
+		complete := completion{size: r.opts.Size}
+		return pollEvery(ctx, 50*time.Millisecond, func() (bool, error) {
+			select {
+			case err := <-done:
+				return false, fmt.Errorf("projector stopped during the profiled snapshot: %w", err)
+			default:
+			}
+			m, err := p.metrics(ctx)
+			if err != nil {
+				return false, nil
+			}
+			return complete.seen(m), nil
+		})
 	})
-	pprof.StopCPUProfile()
 	if err == nil {
 		err = writeHeapProfile(path + ".heap")
 	}
@@ -69,6 +63,21 @@ func (r *snapshotRun) profile(ctx context.Context, path string) error {
 	}
 	<-done
 	return nil
+}
+
+// underCPUProfile runs work with the CPU profiler writing to path.
+func underCPUProfile(path string, work func() error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create CPU profile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return fmt.Errorf("start CPU profile: %w", err)
+	}
+	err = work()
+	pprof.StopCPUProfile()
+	return err
 }
 
 // writeHeapProfile records what the daemon holds once the snapshot is
