@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/internal/testbed"
 	"github.com/projector-dev/projector/transform"
 )
 
@@ -165,7 +166,7 @@ func (p *bareParser) handle(data []byte) error {
 // drainRecvlogical is PostgreSQL's own client, writing the stream to
 // /dev/null up to endLSN.
 func drainRecvlogical(ctx context.Context, db *Database, slot, endLSN string) (drainResult, error) {
-	bin, err := pgBin("pg_recvlogical")
+	bin, err := testbed.PGBin("pg_recvlogical")
 	if err != nil {
 		return drainResult{}, err
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/projector-dev/projector/internal/testbed"
 )
 
 // DrainSize is the backlog the drain benchmark writes into its slots.
@@ -37,7 +39,7 @@ var drainTables = []string{"bench_rows", "pgbench_accounts", "pgbench_branches",
 // the backlog. It returns the slot names and the WAL position after the
 // last commit.
 func prepareDrain(ctx context.Context, db *Database, size DrainSize, slots int) ([]string, string, error) {
-	pgbench, err := pgBin("pgbench")
+	pgbench, err := testbed.PGBin("pgbench")
 	if err != nil {
 		return nil, "", err
 	}

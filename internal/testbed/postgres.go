@@ -73,42 +73,13 @@ func (d *Database) Exec(sql string, args ...any) {
 	}
 }
 
-// drop removes the slots of the database and then the database itself;
-// an active slot or connection would otherwise keep it alive.
+// drop removes the slots of the database and then the database itself.
 func (d *Database) drop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, d.adminDSN)
-	if err != nil {
-		d.t.Errorf("drop database %s: %v", d.Name, err)
-		return
+	if err := DropDatabase(ctx, d.adminDSN, d.Name); err != nil {
+		d.t.Error(err)
 	}
-	defer admin.Close(ctx)
-	// A terminated walsender takes a moment to release its slot.
-	for attempt := 0; ; attempt++ {
-		err = dropSlots(ctx, admin, d.Name)
-		if err == nil || attempt == 50 {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err == nil {
-		_, err = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{d.Name}.Sanitize()+" WITH (FORCE)")
-	}
-	if err != nil {
-		d.t.Errorf("drop database %s: %v", d.Name, err)
-	}
-}
-
-func dropSlots(ctx context.Context, admin *pgx.Conn, db string) error {
-	_, err := admin.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
-		WHERE database = $1 AND active_pid IS NOT NULL`, db)
-	if err != nil {
-		return err
-	}
-	_, err = admin.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-		WHERE database = $1`, db)
-	return err
 }
 
 func withDatabase(dsn, name string) string {

@@ -27,7 +27,7 @@ type PrivateServer struct {
 // deploy/local/pg.sh and removes it when the test ends.
 func NewPrivateServer(t testing.TB) *PrivateServer {
 	t.Helper()
-	if _, err := pgBin("initdb"); err != nil {
+	if _, err := PGBin("initdb"); err != nil {
 		unavailable(t, "PostgreSQL server binaries", err)
 	}
 	s := &PrivateServer{Port: freePort(t), t: t}
@@ -83,20 +83,6 @@ func (s *PrivateServer) script(cmd string) {
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-func pgBin(name string) (string, error) {
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		p := filepath.Join(string(out[:len(out)-1]), name)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
-	if len(matches) == 0 {
-		return "", fmt.Errorf("%s not found", name)
-	}
-	return matches[len(matches)-1], nil
 }
 
 func freePort(t testing.TB) int {
