@@ -22,9 +22,7 @@ type docBuilder struct {
 	prefix []byte
 }
 
-func newDocBuilder(rd pebble.Reader) *docBuilder {
-	return &docBuilder{rd: rd, rows: map[tableID]*pebble.Iterator{}}
-}
+func newDocBuilder(rd pebble.Reader) *docBuilder { return &docBuilder{rd: rd} }
 
 // close releases the builder's iterators.
 func (d *docBuilder) close() error {
@@ -44,6 +42,9 @@ func (d *docBuilder) close() error {
 func (d *docBuilder) row(t tableID, pk string) (*storedRow, error) {
 	it := d.rows[t]
 	if it == nil {
+		if d.rows == nil { // not needed by a builder used for lookups only
+			d.rows = map[tableID]*pebble.Iterator{}
+		}
 		prefix := append(key(spaceRow, t.source, t.table.String()), 0)
 		var err error
 		if it, err = d.rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)}); err != nil {

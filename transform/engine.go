@@ -56,7 +56,7 @@ type Engine struct {
 	metrics  *Metrics
 	versions *versions
 	seq      uint64              // the last group submitted
-	settled  uint64              // the last group acknowledged and confirmed
+	settled  atomic.Uint64       // the last group acknowledged and confirmed; read by Backlog
 	early    map[uint64]groupAck // acknowledged before an earlier group
 
 	// snapshotting holds the sources whose initial snapshot is not
@@ -71,8 +71,7 @@ type Engine struct {
 	viewTables   map[string][]tableID
 	// released is the last group carrying documents of a completed
 	// snapshot; Backlog reports whether it is not settled yet.
-	released     atomic.Uint64
-	settledShare atomic.Uint64
+	released atomic.Uint64
 
 	ackMu   sync.Mutex
 	acked   []groupAck
@@ -137,12 +136,15 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 // Backlog reports whether documents of a completed snapshot are still on
 // their way to the index: the snapshot is applied, but the view does not
 // answer with all of it yet. Safe to call from any goroutine.
-func (e *Engine) Backlog() bool { return e.settledShare.Load() < e.released.Load() }
+func (e *Engine) Backlog() bool { return e.settled.Load() < e.released.Load() }
 
 // deferred reports whether view's documents wait for a snapshot: one of
 // its sources is being copied, unless only its root table remains to be,
 // in which case each root row arrives with everything it joins.
 func (e *Engine) deferred(view string) bool {
+	if len(e.snapshotting) == 0 {
+		return false // streaming: the common case, on every changed document
+	}
 	v := e.plan.byName[view]
 	for _, source := range e.viewSources[view] {
 		copied, ok := e.snapshotting[source]
@@ -214,7 +216,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan *Transaction) error {
 
 // drain waits until every submitted group is acknowledged and settled.
 func (e *Engine) drain(ctx context.Context) error {
-	for e.settled < e.seq {
+	for e.settled.Load() < e.seq {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -475,7 +477,7 @@ func (e *Engine) settle() error {
 	// earlier groups the index has not acknowledged yet: settling strictly
 	// in group order keeps their positions from being confirmed early.
 	for {
-		ack, ok := e.early[e.settled+1]
+		ack, ok := e.early[e.settled.Load()+1]
 		if !ok {
 			return nil
 		}
@@ -506,8 +508,7 @@ func (e *Engine) settle() error {
 		for source, lsn := range ack.positions {
 			e.confirm(source, lsn)
 		}
-		e.settled = ack.seq
-		e.settledShare.Store(e.settled)
+		e.settled.Store(ack.seq)
 	}
 }
 
