@@ -30,6 +30,35 @@ func BuildProjector(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
+// cpuProfile saves a CPU profile of the process over d (whole seconds)
+// to path, from its /debug/pprof/profile endpoint (http.pprof).
+func (p *process) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+	secs := max(1, int(d.Seconds()))
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.listen, secs)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: d + 30*time.Second}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, res.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create CPU profile: %w", err)
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("save CPU profile: %w", err)
+	}
+	return f.Close()
+}
+
 // process is a running `projector run`.
 type process struct {
 	cmd    *exec.Cmd

@@ -20,6 +20,8 @@ type Report struct {
 	Snapshot *SnapshotReport
 	// SnapshotTop is where a profiled snapshot's CPU time goes.
 	SnapshotTop string
+	// StreamTop is where projector's CPU time goes under a streaming load.
+	StreamTop string
 	Stream      *StreamReport
 	Micro       []MicroBench
 	// Settings are the program's flags with the values used.
@@ -185,6 +187,10 @@ func (r *Report) writeStream(p printer) {
 	p("")
 	p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s. Targets: keep up where PostgreSQL", s.VmHWM)
 	p("does, p99 lag < 1 s where it keeps up, RSS < 200 MB.")
+	if r.StreamTop != "" {
+		p("")
+		p("CPU profile of projector over the %s load (`http.pprof`), top functions by own time: %s.", s.Profiled, r.StreamTop)
+	}
 }
 
 func (r *Report) writeMicro(p printer) {

@@ -43,6 +43,7 @@ func createShop(ctx context.Context, db *Database, size ShopSize) error {
 type shopConfig struct {
 	DSN, Slot, SearchURL, Prefix, StateDir, Listen string
 	BulkActions, Concurrency                       int
+	Pprof                                          bool // serve /debug/pprof/
 }
 
 const shopView = "orders"
@@ -60,6 +61,7 @@ state:
   dir: %s
 http:
   listen: %s
+  pprof: %t
 views:
   - name: %s
     root: { source: shop, table: orders }
@@ -77,7 +79,7 @@ views:
         table: order_items
         on: { id: order_id }
         fields: [sku, quantity, price_cents]
-`, c.DSN, c.Slot, c.Slot, c.SearchURL, c.Prefix, c.BulkActions, c.Concurrency, c.StateDir, c.Listen, shopView)
+`, c.DSN, c.Slot, c.Slot, c.SearchURL, c.Prefix, c.BulkActions, c.Concurrency, c.StateDir, c.Listen, c.Pprof, shopView)
 	path := filepath.Join(dir, c.Slot+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		return "", fmt.Errorf("write projector configuration: %w", err)

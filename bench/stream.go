@@ -24,6 +24,9 @@ type StreamOptions struct {
 	Workers    int
 	// BulkActions and Concurrency are projector's sink settings.
 	BulkActions, Concurrency int
+	// ProfilePath, when set, receives a CPU profile of projector taken
+	// over the last order-change load (the unpaced one by default).
+	ProfilePath string
 }
 
 // StreamPhase is one write load while projector runs.
@@ -52,6 +55,8 @@ type StreamReport struct {
 	Opts   StreamOptions
 	Phases []StreamPhase
 	VmHWM  string // the process's peak resident set, from /proc
+	// Profiled names the load the CPU profile covers, if one was taken.
+	Profiled string
 }
 
 // RunStream starts projector on a filled database, waits until it is
@@ -81,7 +86,8 @@ func RunStream(ctx context.Context, env Env, bin, dir string, opts StreamOptions
 		return rep, err
 	}
 	cfg := shopConfig{DSN: db.DSN, Slot: db.Name + "_s", SearchURL: env.SearchURL, Prefix: db.Name + "_",
-		StateDir: filepath.Join(dir, db.Name), Listen: listen, BulkActions: opts.BulkActions, Concurrency: opts.Concurrency}
+		StateDir: filepath.Join(dir, db.Name), Listen: listen, BulkActions: opts.BulkActions, Concurrency: opts.Concurrency,
+		Pprof: opts.ProfilePath != ""}
 	path, err := cfg.write(dir)
 	if err != nil {
 		return rep, err
@@ -99,8 +105,20 @@ func RunStream(ctx context.Context, env Env, bin, dir string, opts StreamOptions
 		return rep, err
 	}
 	defer load.close()
-	for _, ph := range phases(opts) {
-		res, err := measurePhase(ctx, p, load, ph, opts)
+	all := phases(opts)
+	profiled := -1
+	for i, ph := range all {
+		if ph.kind == orderChanges && opts.ProfilePath != "" {
+			profiled = i
+		}
+	}
+	for i, ph := range all {
+		profile := ""
+		if i == profiled {
+			profile = opts.ProfilePath
+			rep.Profiled = ph.name
+		}
+		res, err := measurePhase(ctx, p, load, ph, opts, profile)
 		if err != nil {
 			return rep, err
 		}
@@ -152,7 +170,9 @@ func waitCaughtUp(ctx context.Context, p *process, size ShopSize, within time.Du
 	})
 }
 
-func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, opts StreamOptions) (StreamPhase, error) {
+// measurePhase runs one write load and measures how projector follows it;
+// with a profile path, projector's CPU profile over the load is kept there.
+func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, opts StreamOptions, profile string) (StreamPhase, error) {
 	res := StreamPhase{Name: ph.name, Offered: ph.rate}
 	// projector refreshes its lag gauge every 2 s: wait until it shows the
 	// previous load's lag gone, so that it is not taken for this one's.
@@ -180,8 +200,17 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 			return false, nil
 		})
 	}()
+	profiled := make(chan error, 1)
+	if profile != "" {
+		go func() { profiled <- p.cpuProfile(ctx, opts.Duration, profile) }()
+	} else {
+		profiled <- nil
+	}
 	start := time.Now()
 	written, err := load.run(ctx, ph.kind, ph.rate, opts.Duration, opts.Workers)
+	if perr := <-profiled; err == nil && perr != nil {
+		err = fmt.Errorf("profile projector during %s: %w", ph.name, perr)
+	}
 	if err != nil {
 		stopPoll()
 		<-polled

@@ -41,6 +41,10 @@ type State struct {
 type HTTP struct {
 	// Listen is a host:port; an empty host listens on every interface.
 	Listen string `yaml:"listen"`
+	// Pprof also serves Go's runtime profiles under /debug/pprof/, for
+	// finding where CPU time and memory go on a live daemon. Off by
+	// default: profiles reveal internals to whoever can reach the port.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Capture holds choices about the replication streams.

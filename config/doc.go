@@ -32,7 +32,7 @@
 // gzip, bulk_actions, bulk_bytes, flush_interval, concurrency and
 // index_prefix (put in front of every alias and index name); a view
 // takes numeric (string or number) and settings (shards, replicas,
-// refresh_interval). state.dir, http.listen, capture.on_slot_lost (stop or
+// refresh_interval). state.dir, http.listen, http.pprof, capture.on_slot_lost (stop or
 // rebootstrap), readiness.max_lag, shutdown.grace, log.format and log.level
 // complete the file; Default shows every default.
 //

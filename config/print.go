@@ -37,6 +37,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("sink", c.Sink),
 		slog.String("state_dir", c.State.Dir),
 		slog.String("http_listen", c.HTTP.Listen),
+		slog.Bool("http_pprof", c.HTTP.Pprof),
 		slog.String("on_slot_lost", string(c.Capture.OnSlotLost)),
 		slog.String("max_lag", c.Readiness.MaxLag.String()),
 		slog.String("shutdown_grace", c.Shutdown.Grace.String()),

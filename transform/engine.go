@@ -41,6 +41,10 @@ type Options struct {
 	// DeadLetterIndex maps a view to the index its refused documents go to;
 	// the sink's default ("<view>-deadletter") when nil.
 	DeadLetterIndex func(view string) string
+	// Taken, when set, is called with every transaction as the engine takes
+	// it from its input, so that an input bounded by what it holds can make
+	// room for more.
+	Taken func(*Transaction)
 }
 
 // Engine keeps the views' documents equal to the join of their source
@@ -207,10 +211,17 @@ func (e *Engine) Run(ctx context.Context, in <-chan *Transaction) error {
 			if !ok {
 				return e.drain(ctx)
 			}
+			e.taken(txn)
 			if err := e.applyGroup(ctx, e.collect(txn, in)); err != nil {
 				return err
 			}
 		}
+	}
+}
+
+func (e *Engine) taken(txn *Transaction) {
+	if e.opts.Taken != nil {
+		e.opts.Taken(txn)
 	}
 }
 
@@ -240,6 +251,7 @@ func (e *Engine) collect(first *Transaction, in <-chan *Transaction) []*Transact
 			if !ok {
 				return group
 			}
+			e.taken(txn)
 			group = append(group, txn)
 			events += len(txn.Events)
 		default:

@@ -70,7 +70,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}
 	httpCtx, stopHTTP := context.WithCancel(context.Background())
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- serveHTTP(httpCtx, ln, reg, ready, log) }()
+	go func() { httpDone <- serveHTTP(httpCtx, ln, reg, cfg.HTTP.Pprof, ready, log) }()
 	defer func() {
 		stopHTTP()
 		if err := <-httpDone; err != nil {
@@ -188,8 +188,13 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 			s.Confirm(lsn)
 		}
 	}
+	// Two of the engine's groups may wait: enough that a busy engine always
+	// finds a whole group, few enough that snapshot chunks stay few.
+	in := newFeed(feedTransactions, 2*maxGroupEvents)
 	engine, err := transform.NewEngine(p.store, p.views, writer, confirm,
 		transform.Options{
+			MaxGroupEvents:  maxGroupEvents,
+			Taken:           in.taken,
 			IndexName:       func(view string) string { return p.indices[view].target },
 			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].alias) },
 		}, trMetrics, log)
@@ -208,9 +213,6 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	defer stopStreams()
 	auxCtx, stopAux := context.WithCancel(gctx)
 	defer stopAux()
-	// Each stream buffers on its own; a short feed keeps the snapshot
-	// chunks (thousands of rows each) held in memory few.
-	in := newFeed(4)
 
 	g.Go(func() error {
 		if err := writer.Run(writerCtx); err != nil {

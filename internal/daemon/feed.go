@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/projector-dev/projector/transform"
 )
 
@@ -11,24 +13,53 @@ import (
 // Closing it is how shutdown stops reading: senders then block until
 // their stream ends, so a transaction is either handed to the engine or
 // never confirmed (and sent again by the server on the next start).
+//
+// The feed is bounded by the events it holds, not by transactions: under
+// a write load of small transactions the engine must find whole groups
+// waiting (each group costs one synced commit), while snapshot chunks of
+// thousands of rows must be held few.
 type feed struct {
-	ch       chan *transform.Transaction
-	draining chan struct{}
-	once     sync.Once
-	mu       sync.RWMutex // held for reading while sending, so close never races a send
-	closed   bool
+	ch        chan *transform.Transaction
+	room      *semaphore.Weighted
+	maxEvents int64
+	draining  chan struct{}
+	once      sync.Once
+	mu        sync.RWMutex // held for reading while sending, so close never races a send
+	closed    bool
 }
 
-func newFeed(buffer int) *feed {
-	return &feed{ch: make(chan *transform.Transaction, buffer), draining: make(chan struct{})}
+// The engine applies up to maxGroupEvents events in one atomic, synced
+// commit; the feed holds up to feedTransactions transactions.
+const (
+	maxGroupEvents   = 10000
+	feedTransactions = 4096
+)
+
+func newFeed(maxTxns int, maxEvents int64) *feed {
+	return &feed{ch: make(chan *transform.Transaction, maxTxns), room: semaphore.NewWeighted(maxEvents),
+		maxEvents: maxEvents, draining: make(chan struct{})}
 }
 
 func (f *feed) out() <-chan *transform.Transaction { return f.ch }
 
+// weight is what txn counts against the feed's room; a transaction bigger
+// than all of it still passes, alone.
+func (f *feed) weight(txn *transform.Transaction) int64 {
+	return min(max(int64(len(txn.Events)), 1), f.maxEvents)
+}
+
+// taken makes room for the events of a transaction the engine took.
+func (f *feed) taken(txn *transform.Transaction) { f.room.Release(f.weight(txn)) }
+
 func (f *feed) send(ctx context.Context, txn *transform.Transaction) error {
+	w := f.weight(txn)
+	if err := f.room.Acquire(ctx, w); err != nil {
+		return err
+	}
 	f.mu.RLock()
 	if f.closed {
 		f.mu.RUnlock()
+		f.room.Release(w)
 		<-ctx.Done()
 		return ctx.Err()
 	}
@@ -38,10 +69,12 @@ func (f *feed) send(ctx context.Context, txn *transform.Transaction) error {
 		return nil
 	case <-f.draining:
 		f.mu.RUnlock()
+		f.room.Release(w)
 		<-ctx.Done()
 		return ctx.Err()
 	case <-ctx.Done():
 		f.mu.RUnlock()
+		f.room.Release(w)
 		return ctx.Err()
 	}
 }

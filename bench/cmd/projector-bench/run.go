@@ -51,7 +51,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.snapshot.Size.Customers, "snapshot-customers", 100000, "belongs_to rows of the snapshot benchmark")
 	fs.IntVar(&o.snapshot.Rounds, "snapshot-rounds", 2, "snapshots per contender")
 	fs.BoolVar(&o.profileSnapshot, "snapshot-profile", false, "run one more, untimed snapshot under the CPU profiler")
-	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory; also profiles projector over the last order-change streaming load")
 
 	fs.IntVar(&o.stream.Size.Orders, "stream-orders", 50000, "root rows of the streaming benchmark")
 	fs.IntVar(&o.stream.Size.Customers, "stream-customers", 500, "customers of the streaming benchmark (orders/customers is the fan-out)")
@@ -150,11 +150,20 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	if slices.Contains(only, "stream") {
 		log.Info("streaming benchmark")
-		s, err := bench.RunStream(ctx, o.env, bin, dir, o.stream, log)
+		opts := o.stream
+		if o.profileDir != "" {
+			opts.ProfilePath = filepath.Join(o.profileDir, "stream.pprof")
+		}
+		s, err := bench.RunStream(ctx, o.env, bin, dir, opts, log)
 		if err != nil {
 			return err
 		}
 		rep.Stream = &s
+		if opts.ProfilePath != "" {
+			if rep.StreamTop, err = bench.PprofTop(ctx, "", opts.ProfilePath, 8); err != nil {
+				return err
+			}
+		}
 	}
 	rep.Took = time.Since(rep.Started)
 	var buf bytes.Buffer
