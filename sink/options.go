@@ -35,6 +35,9 @@ type WriterOptions struct {
 }
 
 // withDefaults fills zero fields and rejects negative ones.
+// DefaultMaxBufferedBytes is MaxBufferedBytes when it is not set.
+const DefaultMaxBufferedBytes = 16 << 20
+
 func (o WriterOptions) withDefaults() (WriterOptions, error) {
 	if o.BulkActions < 0 || o.BulkBytes < 0 || o.FlushInterval < 0 || o.Concurrency < 0 ||
 		o.MaxBufferedBytes < 0 || o.RetryInitial < 0 || o.RetryMax < 0 || o.DrainTimeout < 0 {
@@ -44,7 +47,7 @@ func (o WriterOptions) withDefaults() (WriterOptions, error) {
 	setDefault(&o.BulkBytes, 5<<20)
 	setDefault(&o.FlushInterval, 50*time.Millisecond)
 	setDefault(&o.Concurrency, 4)
-	setDefault(&o.MaxBufferedBytes, 16<<20)
+	setDefault(&o.MaxBufferedBytes, DefaultMaxBufferedBytes)
 	setDefault(&o.RetryInitial, 100*time.Millisecond)
 	setDefault(&o.RetryMax, 10*time.Second)
 	setDefault(&o.DrainTimeout, 10*time.Second)

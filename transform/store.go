@@ -56,15 +56,28 @@ func OpenStore(dir string, log *slog.Logger) (*Store, error) {
 // index blocks and the hot rows decoded.
 func storeOptions(log *slog.Logger) *pebble.Options {
 	opts := &pebble.Options{
-		Logger:       storeLogger{log.With("component", "state")},
-		CacheSize:    64 << 20,
-		MemTableSize: 16 << 20,
+		Logger:                      storeLogger{log.With("component", "state")},
+		CacheSize:                   storeCacheSize,
+		MemTableSize:                storeMemTableSize,
+		MemTableStopWritesThreshold: storeMemTables,
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	return opts
 }
+
+// The store's memory: its block cache and up to storeMemTables memtables
+// (one taking writes, the others being flushed).
+const (
+	storeCacheSize    = 64 << 20
+	storeMemTableSize = 16 << 20
+	storeMemTables    = 2
+)
+
+// StoreMemory is the most memory the state store holds in its block cache
+// and memtables, for sizing the process's memory budget.
+const StoreMemory = storeCacheSize + storeMemTables*storeMemTableSize
 
 // Close flushes and closes the store.
 func (s *Store) Close() error { return s.db.Close() }

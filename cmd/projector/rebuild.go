@@ -30,6 +30,7 @@ changes in the configuration.`,
 			if err != nil {
 				return err
 			}
+			limitMemory(log)
 			opts := daemon.Options{Version: buildVersion(), Rebuild: views, StopWhenRebuilt: true}
 			defer showSnapshotProgress(&opts, log)()
 			return daemon.RunWith(cmd.Context(), cfg, opts, log)

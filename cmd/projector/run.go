@@ -23,6 +23,7 @@ exits within shutdown.grace.`,
 			}
 			log.Info("starting projector", "version", buildVersion(), "config", cfg.File,
 				"sources", len(cfg.Sources), "views", len(cfg.Views))
+			limitMemory(log)
 			opts := daemon.Options{Version: buildVersion()}
 			defer showSnapshotProgress(&opts, log)()
 			return daemon.RunWith(cmd.Context(), cfg, opts, log)

@@ -190,7 +190,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	}
 	// Two of the engine's groups may wait: enough that a busy engine always
 	// finds a whole group, few enough that snapshot chunks stay few.
-	in := newFeed(feedTransactions, 2*maxGroupEvents)
+	in := newFeed(feedTransactions, maxGroupEvents)
 	engine, err := transform.NewEngine(p.store, p.views, writer, confirm,
 		transform.Options{
 			MaxGroupEvents:  maxGroupEvents,
