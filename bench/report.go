@@ -22,8 +22,8 @@ type Report struct {
 	SnapshotTop string
 	// StreamTop is where projector's CPU time goes under a streaming load.
 	StreamTop string
-	Stream      *StreamReport
-	Micro       []MicroBench
+	Stream    *StreamReport
+	Micro     []MicroBench
 	// Settings are the program's flags with the values used.
 	Settings []string
 }
