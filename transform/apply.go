@@ -24,6 +24,22 @@ type applier struct {
 	// rows were all removed when the snapshot began and each key is copied
 	// once, so there is never a previous row to read.
 	copying bool
+	// checkpoints holds each source's checkpoint as the group advances it;
+	// only the last one is written, once, with the group.
+	checkpoints map[string]capture.Checkpoint
+}
+
+// checkpoint is what the store and the group so far have applied of source.
+func (a *applier) checkpoint(source string) (capture.Checkpoint, error) {
+	if cp, ok := a.checkpoints[source]; ok {
+		return cp, nil
+	}
+	cp, err := readCheckpoint(a.b, source)
+	if err != nil {
+		return cp, err
+	}
+	a.checkpoints[source] = cp
+	return cp, nil
 }
 
 func (a *applier) apply(ev *Event) error {

@@ -265,7 +265,8 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	e.seq++
 	b := e.store.db.NewIndexedBatch()
 	defer b.Close()
-	a := &applier{plan: e.plan, b: b, dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying}
+	a := &applier{plan: e.plan, b: b, dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
+		checkpoints: map[string]capture.Checkpoint{}}
 	waiting := e.deferredViews()
 	ack := groupAck{seq: e.seq, positions: map[string]capture.LSN{}, oldest: map[string]time.Time{}}
 	var oldest time.Time
@@ -291,6 +292,11 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	for view := range waiting {
 		if !e.deferred(view) {
 			complete[view] = true
+		}
+	}
+	for source, cp := range a.checkpoints {
+		if err := writeCheckpoint(b, source, cp); err != nil {
+			return fmt.Errorf("write checkpoint of source %q: %w", source, err)
 		}
 	}
 	seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
@@ -388,7 +394,7 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 // applyTxn applies one transaction unless the store already has it (a
 // redelivery after a restart), and advances the source's checkpoint.
 func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
-	cp, err := readCheckpoint(a.b, txn.Source)
+	cp, err := a.checkpoint(txn.Source)
 	if err != nil {
 		return false, err
 	}
@@ -426,7 +432,8 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 		delete(e.snapshotting, txn.Source)
 	}
 	e.metrics.events.Add(float64(len(txn.Events)))
-	return true, writeCheckpoint(a.b, txn.Source, cp)
+	a.checkpoints[txn.Source] = cp
+	return true, nil
 }
 
 // send builds the documents of a group from the committed state and
