@@ -60,6 +60,7 @@ type Engine struct {
 	metrics  *Metrics
 	versions *versions
 	seq      uint64              // the last group submitted
+	synced   uint64              // the last group whose commit is synced
 	settled  atomic.Uint64       // the last group acknowledged and confirmed; read by Backlog
 	early    map[uint64]groupAck // acknowledged before an earlier group
 
@@ -310,7 +311,10 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		ack.refs = append(ack.refs, ref)
 		ack.oldest[ref.view] = oldest
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	// Not synced here: nothing of the group is confirmed to a source
+	// before settle has synced the log, and a group lost in a crash is
+	// sent again by the source and applied again.
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
 	// In key order, the builder's reads move forward through the store.
@@ -524,11 +528,27 @@ func (e *Engine) settle() error {
 				e.metrics.viewLag.WithLabelValues(view).Observe(ack.at.Sub(t).Seconds())
 			}
 		}
+		if len(ack.positions) > 0 && e.synced < ack.seq {
+			if err := e.syncLog(); err != nil {
+				return err
+			}
+		}
 		for source, lsn := range ack.positions {
 			e.confirm(source, lsn)
 		}
 		e.settled.Store(ack.seq)
 	}
+}
+
+// syncLog makes every group committed so far durable: the store's log is
+// written in order, so syncing it syncs all of them. One sync per settled
+// round of acknowledgements replaces one per group.
+func (e *Engine) syncLog() error {
+	if err := e.store.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("sync state: %w", err)
+	}
+	e.synced = e.seq
+	return nil
 }
 
 // resendPending sends the documents that were derived but not acknowledged

@@ -19,8 +19,10 @@ import (
 // Store is projector's durable local state: the columns the views need of
 // every captured row, reverse indexes over join columns, each source's
 // applied position and the documents not yet acknowledged by the index.
-// All of a group of transactions is committed in one atomic, synced batch,
-// so state, positions and pending documents never disagree after a crash.
+// All of a group of transactions is committed in one atomic batch, so
+// state, positions and pending documents never disagree after a crash; the
+// log is synced before any position a group reached is confirmed to its
+// source, so a group lost in a crash is one the source sends again.
 type Store struct {
 	db *pebble.DB
 }

@@ -16,8 +16,8 @@ import (
 //
 // The feed is bounded by the events it holds, not by transactions: under
 // a write load of small transactions the engine must find whole groups
-// waiting (each group costs one synced commit), while snapshot chunks of
-// thousands of rows must be held few.
+// waiting (each group costs one commit and one pass of the builder),
+// while snapshot chunks of thousands of rows must be held few.
 type feed struct {
 	ch        chan *transform.Transaction
 	room      *semaphore.Weighted
@@ -28,8 +28,8 @@ type feed struct {
 	closed    bool
 }
 
-// The engine applies up to maxGroupEvents events in one atomic, synced
-// commit; the feed holds up to feedTransactions transactions.
+// The engine applies up to maxGroupEvents events in one atomic commit;
+// the feed holds up to feedTransactions transactions.
 const (
 	maxGroupEvents   = 10000
 	feedTransactions = 4096
