@@ -187,6 +187,10 @@ func (r *Report) writeStream(p printer) {
 	p("")
 	p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s. Targets: keep up where PostgreSQL", s.VmHWM)
 	p("does, p99 lag < 1 s where it keeps up, RSS < 200 MB.")
+	p("")
+	for _, line := range streamVerdicts(s.Phases) {
+		p("%s", line)
+	}
 	if r.StreamTop != "" {
 		p("")
 		p("CPU profile of projector over the %s load (`http.pprof`), top functions by own time: %s.", s.Profiled, r.StreamTop)
@@ -212,6 +216,40 @@ func (r *Report) writeMicro(p printer) {
 	for _, mb := range r.Micro {
 		p("- %s (`%s`): %s", strings.TrimPrefix(mb.Package, "./"), mb.Profiled, mb.Top)
 	}
+}
+
+// streamVerdicts checks the streaming targets phase by phase. A load is
+// kept up with when projector's rate over it is within 2% of what was
+// written and it caught up within a second of the load's end.
+func streamVerdicts(phases []StreamPhase) []string {
+	var out []string
+	var best, unpaced *StreamPhase
+	lagOK, rssOK := true, true
+	var peak float64
+	for i := range phases {
+		ph := &phases[i]
+		kept := ph.CaughtUp && ph.CatchUp <= time.Second && ph.CapturedChanges >= 0.98*ph.WrittenChanges
+		if kept && ph.Offered > 0 && (best == nil || ph.Offered > best.Offered) && !strings.HasPrefix(ph.Name, "fan-out") {
+			best = ph
+		}
+		if ph.Offered == 0 {
+			unpaced = ph
+		}
+		if kept && !(ph.P99[1] <= 1) {
+			lagOK = false
+		}
+		peak = max(peak, ph.PeakRSS)
+		rssOK = rssOK && ph.PeakRSS < 200e6
+	}
+	if best != nil && unpaced != nil {
+		out = append(out, fmt.Sprintf("- Keeps up: the highest paced load followed is %s (%s changes/s), %.2f of PostgreSQL's unpaced rate (%s changes/s);"+
+			" unpaced, projector follows at %.2f of it: keeping up where PostgreSQL does is **%s**.", best.Name, thousands(best.WrittenChanges),
+			best.WrittenChanges/unpaced.WrittenChanges, thousands(unpaced.WrittenChanges), unpaced.CapturedChanges/unpaced.WrittenChanges,
+			verdict(unpaced.CapturedChanges >= 0.98*unpaced.WrittenChanges)))
+	}
+	out = append(out, fmt.Sprintf("- p99 lag < 1 s on every load kept up with: **%s**.", verdict(lagOK)))
+	out = append(out, fmt.Sprintf("- Peak RSS < 200 MB during every load (highest %s): **%s**.", mib(peak), verdict(rssOK)))
+	return out
 }
 
 func verdict(ok bool) string {

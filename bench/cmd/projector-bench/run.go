@@ -55,7 +55,7 @@ func parse(args []string) (options, error) {
 
 	fs.IntVar(&o.stream.Size.Orders, "stream-orders", 50000, "root rows of the streaming benchmark")
 	fs.IntVar(&o.stream.Size.Customers, "stream-customers", 500, "customers of the streaming benchmark (orders/customers is the fan-out)")
-	fs.StringVar(&o.rates, "stream-rates", "500,1000,2000,0", "transactions per second of each streaming load; 0 is unpaced")
+	fs.StringVar(&o.rates, "stream-rates", "500,1000,2000,4000,0", "transactions per second of each streaming load; 0 is unpaced")
 	fs.Float64Var(&o.stream.FanoutRate, "stream-fanout-rate", 20, "customer renames per second of the fan-out load (0 skips it)")
 	fs.DurationVar(&o.stream.Duration, "stream-duration", 60*time.Second, "duration of each streaming load")
 	fs.IntVar(&o.stream.Workers, "stream-workers", 8, "connections of the streaming write load")
