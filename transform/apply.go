@@ -16,6 +16,7 @@ import (
 type applier struct {
 	plan  *plan
 	b     *pebble.Batch
+	read  *reader // reads b as it is written
 	dirty map[docRef]struct{}
 	// rootCopying reports whether a view's documents wait for a snapshot
 	// that may still copy its root table (Engine.rootCopying).
@@ -68,14 +69,14 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 	}
 	var old *storedRow
 	if !a.copying {
-		if old, err = readRow(a.b, tp.id, pk); err != nil {
+		if old, err = a.read.row(tp.id, pk); err != nil {
 			return err
 		}
 	}
 	if ev.Op == capture.Update && ev.Before != nil {
 		// A changed primary key arrives as an update whose old key differs.
 		if oldPK, err := encodeKey(tp.key, ev.Before); err == nil && oldPK != pk {
-			moved, err := readRow(a.b, tp.id, oldPK)
+			moved, err := a.read.row(tp.id, oldPK)
 			if err != nil {
 				return err
 			}
@@ -106,7 +107,7 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 }
 
 func (a *applier) remove(tp *tablePlan, pk string) error {
-	old, err := readRow(a.b, tp.id, pk)
+	old, err := a.read.row(tp.id, pk)
 	if err != nil || old == nil {
 		return err
 	}
@@ -198,7 +199,7 @@ func (a *applier) ascend(v *View, n *Node, rows []*storedRow, pks []string) erro
 	}
 	parentRows := make([]*storedRow, 0, len(parentPKs))
 	for _, pk := range parentPKs {
-		r, err := readRow(a.b, parent.id(), pk)
+		r, err := a.read.row(parent.id(), pk)
 		if err != nil {
 			return err
 		}
@@ -214,10 +215,10 @@ func (a *applier) ascend(v *View, n *Node, rows []*storedRow, pks []string) erro
 // reading the one row they name.
 func (a *applier) find(n *Node, cols []string, vals string) ([]string, error) {
 	if !slices.Equal(cols, n.Key) {
-		return lookup(a.b, n.id(), cols, vals)
+		return a.read.lookup(n.id(), cols, vals)
 	}
-	_, ok, err := get(a.b, rowKey(n.id(), vals))
-	if err != nil || !ok {
+	v, err := a.read.rowValue(n.id(), vals)
+	if err != nil || v == nil {
 		return nil, err
 	}
 	return []string{vals}, nil

@@ -266,8 +266,9 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	e.seq++
 	b := e.store.db.NewIndexedBatch()
 	defer b.Close()
-	a := &applier{plan: e.plan, b: b, dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
+	a := &applier{plan: e.plan, b: b, read: newLiveReader(b), dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
 		checkpoints: map[string]capture.Checkpoint{}}
+	defer a.read.close() //nolint:errcheck // read-only iterators; an error shows in the reads themselves
 	waiting := e.deferredViews()
 	ack := groupAck{seq: e.seq, positions: map[string]capture.LSN{}, oldest: map[string]time.Time{}}
 	var oldest time.Time

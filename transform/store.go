@@ -147,18 +147,6 @@ func get(rd pebble.Reader, k []byte) ([]byte, bool, error) {
 
 func rowKey(t tableID, pk string) []byte { return key(spaceRow, t.source, t.table.String(), pk) }
 
-func readRow(rd pebble.Reader, t tableID, pk string) (*storedRow, error) {
-	v, ok, err := get(rd, rowKey(t, pk))
-	if err != nil || !ok {
-		return nil, err
-	}
-	r, err := decodeRow(v)
-	if err != nil {
-		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
-	}
-	return r, nil
-}
-
 func indexPrefix(t tableID, cols []string, vals string) []byte {
 	return appendIndexPrefix(nil, t, cols, vals)
 }
@@ -180,15 +168,6 @@ func appendIndexPrefix(b []byte, t tableID, cols []string, vals string) []byte {
 	b = append(b, ']', 0)
 	b = append(b, vals...)
 	return append(b, 0)
-}
-
-// lookup returns the primary keys of the rows of t whose cols equal vals,
-// in key order, with an iterator of its own: rd may be a batch that
-// changes between lookups, which an iterator kept open would not see.
-func lookup(rd pebble.Reader, t tableID, cols []string, vals string) ([]string, error) {
-	d := newDocBuilder(rd)
-	pks, err := d.lookup(t, cols, vals)
-	return pks, errors.Join(err, d.close())
 }
 
 // scanRows calls fn with the primary key of every stored row of t.

@@ -1,0 +1,141 @@
+package transform
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// reader reads stored rows and join lookups through iterators it keeps,
+// one per table for rows and one for the join indexes: opening an
+// iterator per read (as a point read does inside) costs more than the read
+// itself.
+//
+// Over an indexed batch that is still being written (live), every read
+// first refreshes its iterator's view of the batch, so it sees the writes
+// made since, and rows are read with prefix seeks, which let the bloom
+// filters answer for keys that do not exist (every insert looks its row
+// up first). Over a snapshot, rows are read with plain seeks: documents
+// built in key order read rows nearly in order.
+type reader struct {
+	rd     pebble.Reader
+	live   bool
+	rows   map[tableID]*rowIter
+	index  *pebble.Iterator
+	bounds pebble.IterOptions // the index iterator's, kept while it uses them
+	// prefixes are two buffers for the index bounds, used in turn: the
+	// iterator may compare its new bounds with the ones it had, so those
+	// must stay unchanged until it has the new ones.
+	prefixes [2][]byte
+	turn     int
+}
+
+// rowIter is the iterator over one table's rows, with the bounds it was
+// made with: a live refresh passes them again.
+type rowIter struct {
+	it   *pebble.Iterator
+	opts pebble.IterOptions
+}
+
+func newReader(rd pebble.Reader) *reader { return &reader{rd: rd} }
+
+// newLiveReader reads b, an indexed batch, as it is being written.
+func newLiveReader(b *pebble.Batch) *reader { return &reader{rd: b, live: true} }
+
+// close releases the reader's iterators; it must come before the batch or
+// snapshot read is closed.
+func (r *reader) close() error {
+	var errs []error
+	if r.index != nil {
+		errs = append(errs, r.index.Close())
+		r.index = nil
+	}
+	for t, ri := range r.rows {
+		errs = append(errs, ri.it.Close())
+		delete(r.rows, t)
+	}
+	return errors.Join(errs...)
+}
+
+// rowValue returns the stored form of a row, or nil when there is none.
+// The bytes are the caller's.
+func (r *reader) rowValue(t tableID, pk string) ([]byte, error) {
+	ri := r.rows[t]
+	if ri == nil {
+		if r.rows == nil {
+			r.rows = map[tableID]*rowIter{}
+		}
+		prefix := append(key(spaceRow, t.source, t.table.String()), 0)
+		ri = &rowIter{opts: pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)}}
+		var err error
+		if ri.it, err = r.rd.NewIter(&ri.opts); err != nil {
+			return nil, fmt.Errorf("read %s rows: %w", t.table, err)
+		}
+		r.rows[t] = ri
+	} else if r.live {
+		ri.it.SetOptions(&ri.opts)
+	}
+	k := rowKey(t, pk)
+	var found bool
+	if r.live {
+		found = ri.it.SeekPrefixGE(k)
+	} else {
+		found = ri.it.SeekGE(k)
+	}
+	found = found && bytes.Equal(ri.it.Key(), k)
+	if !found {
+		if err := ri.it.Error(); err != nil {
+			return nil, fmt.Errorf("read %s row %s: %w", t.table, pk, err)
+		}
+		return nil, nil
+	}
+	v, err := ri.it.ValueAndErr()
+	if err != nil {
+		return nil, fmt.Errorf("read %s row %s: %w", t.table, pk, err)
+	}
+	return bytes.Clone(v), nil
+}
+
+// row reads one stored row, or nil when there is none.
+func (r *reader) row(t tableID, pk string) (*storedRow, error) {
+	v, err := r.rowValue(t, pk)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	row, err := decodeRow(v)
+	if err != nil {
+		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
+	}
+	return row, nil
+}
+
+// lookup returns the primary keys of the rows of t whose cols equal vals,
+// in key order.
+func (r *reader) lookup(t tableID, cols []string, vals string) ([]string, error) {
+	r.turn = 1 - r.turn
+	prefix := appendIndexPrefix(r.prefixes[r.turn][:0], t, cols, vals)
+	r.prefixes[r.turn] = prefix
+	r.bounds = pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)}
+	switch {
+	case r.index == nil:
+		it, err := r.rd.NewIter(&r.bounds)
+		if err != nil {
+			return nil, err
+		}
+		r.index = it
+	case r.live:
+		r.index.SetOptions(&r.bounds)
+	default:
+		r.index.SetBounds(r.bounds.LowerBound, r.bounds.UpperBound)
+	}
+	var pks []string
+	for r.index.First(); r.index.Valid(); r.index.Next() {
+		pks = append(pks, string(r.index.Key()[len(prefix):]))
+	}
+	if err := r.index.Error(); err != nil {
+		return nil, fmt.Errorf("look up %s by %v: %w", t.table, cols, err)
+	}
+	return pks, nil
+}
