@@ -82,7 +82,7 @@ func storeOptions(log *slog.Logger) *pebble.Options {
 // The store's memory: its block cache and up to storeMemTables memtables
 // (one taking writes, the others being flushed).
 const (
-	storeCacheSize    = 64 << 20
+	storeCacheSize    = 48 << 20
 	storeMemTableSize = 16 << 20
 	storeMemTables    = 2
 )

@@ -12,7 +12,7 @@ import (
 // heapHeadroom is the memory budget beyond the state store and the sink's
 // buffer: decoded transactions waiting to be applied, the group being
 // applied and its documents, requests being encoded.
-const heapHeadroom = 48 << 20
+const heapHeadroom = 72 << 20
 
 // limitMemory asks the Go runtime to keep the heap within what projector
 // sizes for itself, unless GOMEMLIMIT says otherwise. Without a limit the
