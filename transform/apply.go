@@ -227,27 +227,36 @@ func (a *applier) find(n *Node, cols []string, vals string) ([]string, error) {
 // project keeps the columns the views need, in document form. TOASTed
 // columns the update did not resend keep their previous value.
 func project(tp *tablePlan, after capture.Row, unchanged []string, old *storedRow) *storedRow {
-	row := &storedRow{Values: make(map[string]json.RawMessage, len(after))}
+	// The values are rendered into one buffer, made one string: one
+	// allocation for all of them.
+	type span struct {
+		name       string
+		start, end int
+		numeric    bool
+	}
+	spans := make([]span, 0, len(after))
+	var buf []byte
 	for col, v := range after {
 		if !tp.stores(col) {
 			continue
 		}
-		row.Values[col] = appendJSON(nil, v)
-		if isNumeric(v) {
-			row.Numeric = append(row.Numeric, col)
-		}
+		start := len(buf)
+		buf = appendJSON(buf, v)
+		spans = append(spans, span{name: col, start: start, end: len(buf), numeric: isNumeric(v)})
 	}
-	if old == nil {
-		return row
+	all := string(buf)
+	row := &storedRow{cols: make([]storedColumn, 0, len(spans)+len(unchanged))}
+	for _, sp := range spans {
+		row.cols = append(row.cols, storedColumn{name: sp.name, value: all[sp.start:sp.end], numeric: sp.numeric})
 	}
-	for _, col := range unchanged {
-		if prev, ok := old.Values[col]; ok && tp.stores(col) {
-			row.Values[col] = prev
-			if old.isNumeric(col) {
-				row.Numeric = append(row.Numeric, col)
+	if old != nil {
+		for _, col := range unchanged {
+			if prev, ok := old.value(col); ok && tp.stores(col) {
+				row.cols = append(row.cols, storedColumn{name: col, value: prev, numeric: old.isNumeric(col)})
 			}
 		}
 	}
+	row.sortColumns()
 	return row
 }
 
@@ -276,8 +285,8 @@ func encodeKey(cols []string, row capture.Row) (string, error) {
 func joinValues(row *storedRow, cols []string) (string, bool) {
 	b := []byte{'['}
 	for i, c := range cols {
-		raw, ok := row.Values[c]
-		if !ok || string(raw) == "null" {
+		raw, ok := row.value(c)
+		if !ok || raw == "null" {
 			return "", false
 		}
 		if i > 0 {

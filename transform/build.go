@@ -38,10 +38,10 @@ func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *storedRow) ([]by
 	}
 	for _, f := range fieldsOf(n, row) {
 		field(f.Name)
-		raw, ok := row.Values[f.Column]
+		raw, ok := row.value(f.Column)
 		switch {
 		case !ok:
-			raw = json.RawMessage("null")
+			raw = "null"
 		case v.NumericAsNumber && row.isNumeric(f.Column):
 			raw = numberForm(raw)
 		}
@@ -108,18 +108,9 @@ func fieldsOf(n *Node, row *storedRow) []Field {
 	if !n.AllFields {
 		return n.Fields
 	}
-	fields := make([]Field, 0, len(row.Values))
-	for col := range row.Values {
-		fields = append(fields, Field{Column: col, Name: col})
+	fields := make([]Field, 0, len(row.cols))
+	for _, c := range row.cols {
+		fields = append(fields, Field{Column: c.name, Name: c.name})
 	}
-	slices.SortFunc(fields, func(a, b Field) int {
-		if a.Column < b.Column {
-			return -1
-		}
-		if a.Column > b.Column {
-			return 1
-		}
-		return 0
-	})
 	return fields
 }

@@ -60,7 +60,7 @@ func (r *reader) close() error {
 }
 
 // rowValue returns the stored form of a row, or nil when there is none.
-// The bytes are the caller's.
+// The bytes are the storage engine's, valid until the reader's next read.
 func (r *reader) rowValue(t tableID, pk string) ([]byte, error) {
 	ri := r.rows[t]
 	if ri == nil {
@@ -95,7 +95,7 @@ func (r *reader) rowValue(t tableID, pk string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s row %s: %w", t.table, pk, err)
 	}
-	return bytes.Clone(v), nil
+	return v, nil
 }
 
 // row reads one stored row, or nil when there is none.

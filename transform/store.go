@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -116,21 +118,44 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
-// storedRow is a row as kept in the store: column values already in their
-// document JSON form, and which of them are PostgreSQL numerics (kept as
-// exact strings; a view may ask for numbers).
+// storedRow is a row as kept in the store: the columns the views need, in
+// name order, with their values already in document JSON form. A row has
+// few columns: a slice searched in order is cheaper to build and read than
+// a map.
 type storedRow struct {
-	Values  map[string]json.RawMessage `json:"v"`
-	Numeric []string                   `json:"n,omitempty"`
+	cols []storedColumn
+}
+
+// storedColumn is one column of a stored row. Numeric marks a PostgreSQL
+// numeric, kept as an exact string; a view may ask for numbers.
+type storedColumn struct {
+	name    string
+	value   string // JSON
+	numeric bool
+}
+
+// value returns the JSON value of col, if the row has it.
+func (r *storedRow) value(col string) (string, bool) {
+	for i := range r.cols {
+		if r.cols[i].name == col {
+			return r.cols[i].value, true
+		}
+	}
+	return "", false
 }
 
 func (r *storedRow) isNumeric(col string) bool {
-	for _, c := range r.Numeric {
-		if c == col {
-			return true
+	for i := range r.cols {
+		if r.cols[i].name == col {
+			return r.cols[i].numeric
 		}
 	}
 	return false
+}
+
+// sortColumns puts the columns in name order, the order they are stored in.
+func (r *storedRow) sortColumns() {
+	slices.SortFunc(r.cols, func(a, b storedColumn) int { return strings.Compare(a.name, b.name) })
 }
 
 func get(rd pebble.Reader, k []byte) ([]byte, bool, error) {

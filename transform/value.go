@@ -92,13 +92,16 @@ func isNumeric(v any) bool {
 
 // numberForm turns an exact numeric string into a JSON number when it is
 // finite; NaN and infinities stay strings.
-func numberForm(raw json.RawMessage) json.RawMessage {
+func numberForm(raw string) string {
+	if len(raw) < 2 || raw[0] != '"' {
+		return raw
+	}
 	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	if json.Unmarshal([]byte(raw), &s) != nil {
 		return raw
 	}
 	if _, err := strconv.ParseFloat(s, 64); err != nil || s == "NaN" || s == "Infinity" || s == "-Infinity" {
 		return raw
 	}
-	return json.RawMessage(s)
+	return s
 }
