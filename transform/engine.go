@@ -343,9 +343,8 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	return nil
 }
 
-// releasePage is how many pending documents release builds and submits at
-// a time.
-const releasePage = 2000
+// pageDocs is how many documents are built and submitted at a time.
+const pageDocs = 2000
 
 // release sends every pending document of the views keep accepts, a page
 // at a time, and then confirms positions. It returns how many documents it
@@ -355,7 +354,7 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 	var from []byte
 	sent := 0
 	for {
-		refs, next, err := e.store.dirtyPage(from, releasePage, keep)
+		refs, next, err := e.store.dirtyPage(from, pageDocs, keep)
 		if err != nil {
 			return sent, err
 		}
@@ -442,16 +441,22 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 }
 
 // send builds the documents of a group from the committed state and
-// submits them; the acknowledgement comes back through settle.
+// submits them, a page at a time: a group of a few events can affect tens
+// of thousands of documents (a renamed customer embedded in every order),
+// which must not all be held at once. The writer acknowledges submissions
+// in order, so the group's acknowledgement rides on its last page and
+// comes back through settle.
 func (e *Engine) send(ctx context.Context, ack groupAck) error {
 	if err := e.store.reserve(e.versions, len(ack.refs)); err != nil {
 		return fmt.Errorf("reserve document versions: %w", err)
 	}
-	docs := make([]sink.Document, 0, len(ack.refs))
 	snap := e.store.db.NewSnapshot()
 	defer snap.Close()
 	builder := newDocBuilder(snap)
 	defer builder.close() //nolint:errcheck // a read-only iterator; the documents are built
+	position := positionsString(ack.positions)
+	docs := make([]sink.Document, 0, min(len(ack.refs), pageDocs))
+	submitted := false
 	for _, ref := range ack.refs {
 		v := e.plan.byName[ref.view]
 		if v == nil {
@@ -463,12 +468,20 @@ func (e *Engine) send(ctx context.Context, ack groupAck) error {
 		}
 		docs = append(docs, sink.Document{
 			Index: e.opts.IndexName(ref.view), ID: docID(ref.id), Version: e.versions.take(),
-			Source: src, View: ref.view, Position: positionsString(ack.positions),
+			Source: src, View: ref.view, Position: position,
 			DeadLetters: e.deadLetters(ref.view),
 		})
+		if len(docs) == pageDocs {
+			e.metrics.documents.Add(float64(len(docs)))
+			if err := e.out.Submit(ctx, docs, func() {}); err != nil {
+				return err
+			}
+			submitted = true
+			docs = make([]sink.Document, 0, pageDocs)
+		}
 	}
 	e.metrics.documents.Add(float64(len(docs)))
-	if len(docs) == 0 {
+	if len(docs) == 0 && !submitted {
 		e.acknowledged(ack)
 		return nil
 	}
