@@ -161,8 +161,8 @@ func (r *Report) writeStream(p printer) {
 	p("connections. Order transactions insert an order with its items or update an order and its items: %d row changes and",
 		1+o.Size.ItemsPerOrder)
 	p("one document each, sent as one pipelined batch. Transactions are scheduled on a fixed clock; `unpaced` sends them as fast")
-	p("as PostgreSQL takes them (the rate this machine's PostgreSQL sustains with projector beside it). The fan-out load renames")
-	p("customers, each embedded in %d order documents. projector's rate is over the load plus the time it took to catch up (every",
+	p("as PostgreSQL takes them (the rate this machine's PostgreSQL sustains with projector beside it). The fan-out load, run first,")
+	p("renames customers, each embedded in %d order documents. projector's rate is over the load plus the time it took to catch up (every",
 		o.Size.Orders/max(o.Size.Customers, 1))
 	p("change applied, every document built acknowledged); projector/written is 1.00 only when catch-up is instant.")
 	p("Lag percentiles are the `projector_view_lag_seconds` buckets they fall in (observed per acknowledged group of documents, from")

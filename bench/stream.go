@@ -136,18 +136,21 @@ type phase struct {
 	rate float64
 }
 
+// phases lists the loads in the order they run. The fan-out load comes
+// first, while every customer has the specified number of orders: the
+// order loads insert orders and would multiply its documents per rename.
 func phases(opts StreamOptions) []phase {
 	var out []phase
+	if opts.FanoutRate > 0 {
+		fan := opts.Size.Orders / opts.Size.Customers
+		out = append(out, phase{name: fmt.Sprintf("fan-out %d renames/s x %d docs", int(opts.FanoutRate), fan), kind: customerRenames, rate: opts.FanoutRate})
+	}
 	for _, r := range opts.Rates {
 		name := strconv.Itoa(int(r)) + " txn/s"
 		if r == 0 {
 			name = "unpaced"
 		}
 		out = append(out, phase{name: name, kind: orderChanges, rate: r})
-	}
-	if opts.FanoutRate > 0 {
-		fan := opts.Size.Orders / opts.Size.Customers
-		out = append(out, phase{name: fmt.Sprintf("fan-out %d renames/s x %d docs", int(opts.FanoutRate), fan), kind: customerRenames, rate: opts.FanoutRate})
 	}
 	return out
 }
