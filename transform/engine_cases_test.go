@@ -119,20 +119,29 @@ func TestRootDeleteRemovesDocument(t *testing.T) {
 	wantDoc(t, h, "1", "")
 }
 
+// A rename embedded in 4,500 documents builds and submits them in pages,
+// and every one of them shows it.
 func TestFanOut(t *testing.T) {
+	const orders = 4500
 	h := newHarness(t, newMemoryIndex(), t.TempDir())
 	seed(h)
 	var changes []capture.Change
-	for i := int64(2); i <= 2000; i++ {
+	for i := int64(2); i <= orders; i++ {
 		changes = append(changes, ins("orders", capture.Row{"id": i, "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": i}))
 	}
 	h.sync("orders", h.txn("orders", changes...))
 	h.sync("restaurants", h.txn("restaurants", upd("restaurants", capture.Row{"id": int64(3), "name": "Pho Palace"})))
-	for i := 1; i <= 2000; i++ {
+	for i := 1; i <= orders; i++ {
 		doc := h.index.doc(t, fmt.Sprint(i))
 		if name := doc["restaurant"].(map[string]any)["name"]; name != "Pho Palace" {
 			t.Fatalf("order %d still shows restaurant %v", i, name)
 		}
+	}
+	h.index.mu.Lock()
+	largest := h.index.largest
+	h.index.mu.Unlock()
+	if largest > pageDocs {
+		t.Fatalf("a submission carried %d documents, more than a page of %d", largest, pageDocs)
 	}
 }
 

@@ -22,6 +22,7 @@ type memoryIndex struct {
 	docs     map[string]json.RawMessage
 	versions map[string]int64
 	writes   int
+	largest  int  // the most documents one submission carried
 	hold     bool // when set, acknowledgements are kept back
 	held     []func()
 }
@@ -33,6 +34,7 @@ func newMemoryIndex() *memoryIndex {
 func (m *memoryIndex) Submit(_ context.Context, docs []sink.Document, ack func()) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.largest = max(m.largest, len(docs))
 	for _, d := range docs {
 		m.writes++
 		if d.Version <= m.versions[d.ID] {
