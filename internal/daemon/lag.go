@@ -36,6 +36,13 @@ type monitor struct {
 	log        *slog.Logger
 
 	conns map[string]*pgx.Conn
+	// catchUp holds, for each source that connected since it last caught
+	// up, the server's WAL position when it connected: until the slot has
+	// confirmed that far, the source is streaming an older backlog (WAL
+	// written while projector was stopped, its own and other databases'
+	// alike), which the lag in seconds cannot see before it is decoded.
+	catchUp   map[string]capture.LSN
+	connected map[string]bool
 
 	mu     sync.Mutex
 	ready  bool
@@ -44,6 +51,7 @@ type monitor struct {
 
 func (m *monitor) run(ctx context.Context, every time.Duration) error {
 	m.conns = map[string]*pgx.Conn{}
+	m.catchUp, m.connected = map[string]capture.LSN{}, map[string]bool{}
 	defer func() {
 		for _, c := range m.conns {
 			c.Close(context.Background())
@@ -77,7 +85,12 @@ func (m *monitor) measure(ctx context.Context) {
 		name := s.Source().Name
 		lag := s.LagSeconds(time.Now())
 		m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
-		switch err := m.measureServer(ctx, s); {
+		connected := s.Connected()
+		current, confirmed, err := m.measureServer(ctx, s)
+		if err == nil {
+			m.trackCatchUp(name, connected, current, confirmed)
+		}
+		switch {
 		case err == nil, ctx.Err() != nil:
 		case errors.Is(err, errNoSlot):
 			problems = append(problems, fmt.Sprintf("source %s: no replication slot yet", name))
@@ -95,6 +108,9 @@ func (m *monitor) measure(ctx context.Context) {
 			problems = append(problems, fmt.Sprintf("source %s: not streaming", name))
 		case m.maxLag > 0 && lag > m.maxLag.Seconds():
 			problems = append(problems, fmt.Sprintf("source %s: lag %.1fs over %s", name, lag, m.maxLag))
+		case m.catchUp[name] > 0:
+			problems = append(problems, fmt.Sprintf("source %s: catching up with the WAL written before it connected (%d bytes to go)",
+				name, diff(m.catchUp[name], max(confirmed, s.Confirmed()))))
 		}
 	}
 	if m.backlog != nil && m.backlog() {
@@ -148,8 +164,21 @@ func (m *monitor) checkSchema(ctx context.Context) {
 	}
 }
 
-// measureServer reads the server's WAL position and the slot's positions.
-func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) error {
+// trackCatchUp notes the server's WAL position when a source's stream
+// connects, and forgets it once the slot has confirmed that far.
+func (m *monitor) trackCatchUp(source string, connected bool, current, confirmed capture.LSN) {
+	if connected && !m.connected[source] {
+		m.catchUp[source] = current
+	}
+	m.connected[source] = connected
+	if target, ok := m.catchUp[source]; ok && (confirmed >= target || !connected) {
+		delete(m.catchUp, source)
+	}
+}
+
+// measureServer reads the server's WAL position and the slot's confirmed
+// position, and sets the lag and retained WAL gauges.
+func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) (capture.LSN, capture.LSN, error) {
 	src := s.Source()
 	conn := m.conns[src.Name]
 	if conn == nil || conn.IsClosed() {
@@ -157,7 +186,7 @@ func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) error {
 		defer cancel()
 		c, err := pgx.Connect(cctx, src.DSN)
 		if err != nil {
-			return fmt.Errorf("connect: %w", err)
+			return 0, 0, fmt.Errorf("connect: %w", err)
 		}
 		conn, m.conns[src.Name] = c, c
 	}
@@ -169,27 +198,27 @@ func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) error {
 		Scan(&current, &confirmed, &restart)
 	if err != nil {
 		conn.Close(context.Background())
-		return fmt.Errorf("read WAL positions: %w", err)
+		return 0, 0, fmt.Errorf("read WAL positions: %w", err)
 	}
 	cur, err := parseLSN(current)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	conf, err := parseLSN(confirmed)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	rest, err := parseLSN(restart)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if conf == 0 {
-		return errNoSlot
+		return 0, 0, errNoSlot
 	}
 	conf = max(conf, s.Confirmed())
 	m.metrics.lagBytes.WithLabelValues(src.Name).Set(float64(diff(cur, conf)))
 	m.metrics.retainedWAL.WithLabelValues(src.Name).Set(float64(diff(cur, rest)))
-	return nil
+	return cur, conf, nil
 }
 
 // errNoSlot means the source's slot is not created yet: lag has no
