@@ -39,7 +39,9 @@ r = show("orders per status", {"size": 0, "aggs": {"status": {"terms": {"field":
 for b in r["aggregations"]["status"]["buckets"]:
     print("  %-11s %d" % (b["key"], b["doc_count"]))
 
-top = search({"size": 0, "aggs": {"c": {"terms": {"field": "consumer_id", "size": 1}}}})
+# The workload deletes restaurants: pick a consumer among orders that still name theirs.
+top = search({"size": 0, "query": {"exists": {"field": "restaurant.name"}},
+              "aggs": {"c": {"terms": {"field": "consumer_id", "size": 1}}}})
 consumer = top["aggregations"]["c"]["buckets"][0]["key"]
 fav = search({"size": 0, "query": {"term": {"consumer_id": consumer}},
               "aggs": {"r": {"terms": {"field": "restaurant.name.keyword", "size": 1}}}})
