@@ -229,7 +229,7 @@ func streamVerdicts(phases []StreamPhase) []string {
 	for i := range phases {
 		ph := &phases[i]
 		kept := ph.CaughtUp && ph.CatchUp <= time.Second && ph.CapturedChanges >= 0.98*ph.WrittenChanges
-		if kept && ph.Offered > 0 && (best == nil || ph.Offered > best.Offered) && !strings.HasPrefix(ph.Name, "fan-out") {
+		if kept && ph.Offered > 0 && !ph.Fanout && (best == nil || ph.Offered > best.Offered) {
 			best = ph
 		}
 		if ph.Offered == 0 {

@@ -32,6 +32,7 @@ type StreamOptions struct {
 // StreamPhase is one write load while projector runs.
 type StreamPhase struct {
 	Name    string
+	Fanout  bool    // customer renames, not order changes
 	Offered float64 // transactions per second; 0 when unpaced
 	// Written is what PostgreSQL achieved: transactions and row changes
 	// per second over the load's duration.
@@ -176,7 +177,7 @@ func waitCaughtUp(ctx context.Context, p *process, size ShopSize, within time.Du
 // measurePhase runs one write load and measures how projector follows it;
 // with a profile path, projector's CPU profile over the load is kept there.
 func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, opts StreamOptions, profile string) (StreamPhase, error) {
-	res := StreamPhase{Name: ph.name, Offered: ph.rate}
+	res := StreamPhase{Name: ph.name, Fanout: ph.kind == customerRenames, Offered: ph.rate}
 	// projector refreshes its lag gauge every 2 s: wait until it shows the
 	// previous load's lag gone, so that it is not taken for this one's.
 	settle, cancel := context.WithTimeout(ctx, 10*time.Second)

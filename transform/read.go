@@ -39,10 +39,16 @@ type rowIter struct {
 	opts pebble.IterOptions
 }
 
-func newReader(rd pebble.Reader) *reader { return &reader{rd: rd} }
+func newReader(rd pebble.Reader) *reader {
+	return &reader{rd: rd, rows: map[tableID]*rowIter{}}
+}
 
 // newLiveReader reads b, an indexed batch, as it is being written.
-func newLiveReader(b *pebble.Batch) *reader { return &reader{rd: b, live: true} }
+func newLiveReader(b *pebble.Batch) *reader {
+	r := newReader(b)
+	r.live = true
+	return r
+}
 
 // close releases the reader's iterators; it must come before the batch or
 // snapshot read is closed.
@@ -64,9 +70,6 @@ func (r *reader) close() error {
 func (r *reader) rowValue(t tableID, pk string) ([]byte, error) {
 	ri := r.rows[t]
 	if ri == nil {
-		if r.rows == nil {
-			r.rows = map[tableID]*rowIter{}
-		}
 		prefix := append(key(spaceRow, t.source, t.table.String()), 0)
 		ri = &rowIter{opts: pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)}}
 		var err error

@@ -49,36 +49,33 @@ func blocks(t *testing.T, f *feed, txn *transform.Transaction) bool {
 }
 
 func TestFeedIsBoundedByEvents(t *testing.T) {
+	// Each step first lets the engine take some transactions, then sends
+	// one of the given size into a feed of 10 events.
+	steps := []struct {
+		take, events int
+		fits         bool
+		what         string
+	}{
+		{0, 4, true, "4 events into an empty feed"},
+		{0, 4, true, "8 of 10 events"},
+		{0, 4, false, "12 events"},
+		{0, 2, true, "10 of 10 events"},
+		{1, 3, true, "room made by a transaction taken"},
+		{3, 50, true, "a transaction larger than the feed, alone"},
+		{0, 0, false, "an empty transaction beside one filling the feed"},
+		{1, 0, true, "an empty transaction into an empty feed"},
+	}
 	f := newFeed(100, 10)
-	for range 2 {
-		if !fits(t, f, txnOf(4)) {
-			t.Fatal("8 of 10 events did not fit")
+	for i, st := range steps {
+		for range st.take {
+			f.taken(<-f.out())
 		}
-	}
-	if !blocks(t, f, txnOf(4)) {
-		t.Fatal("12 events fit in a feed of 10")
-	}
-	if !fits(t, f, txnOf(2)) {
-		t.Fatal("10 of 10 events did not fit")
-	}
-	// Taking a transaction makes room for its events.
-	f.taken(<-f.out())
-	if !fits(t, f, txnOf(3)) {
-		t.Fatal("no room after a transaction was taken")
-	}
-	for range 3 {
-		f.taken(<-f.out())
-	}
-	// A transaction larger than the whole feed passes, alone.
-	if !fits(t, f, txnOf(50)) {
-		t.Fatal("a transaction of 50 events never fits a feed of 10")
-	}
-	if !blocks(t, f, txnOf(0)) {
-		t.Fatal("an empty transaction fit beside one filling the feed")
-	}
-	f.taken(<-f.out())
-	if !fits(t, f, txnOf(0)) {
-		t.Fatal("an empty transaction did not fit an empty feed")
+		if st.fits && !fits(t, f, txnOf(st.events)) {
+			t.Fatalf("step %d: %s: blocked, want it to fit", i, st.what)
+		}
+		if !st.fits && !blocks(t, f, txnOf(st.events)) {
+			t.Fatalf("step %d: %s: fit, want it to wait", i, st.what)
+		}
 	}
 }
 

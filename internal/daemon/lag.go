@@ -87,8 +87,9 @@ func (m *monitor) measure(ctx context.Context) {
 		m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
 		connected := s.Connected()
 		current, confirmed, err := m.measureServer(ctx, s)
+		toGo := uint64(0) // bytes of the backlog the source connected behind
 		if err == nil {
-			m.trackCatchUp(name, connected, current, confirmed)
+			toGo = m.trackCatchUp(name, connected, current, confirmed)
 		}
 		switch {
 		case err == nil, ctx.Err() != nil:
@@ -108,9 +109,9 @@ func (m *monitor) measure(ctx context.Context) {
 			problems = append(problems, fmt.Sprintf("source %s: not streaming", name))
 		case m.maxLag > 0 && lag > m.maxLag.Seconds():
 			problems = append(problems, fmt.Sprintf("source %s: lag %.1fs over %s", name, lag, m.maxLag))
-		case m.catchUp[name] > 0:
-			problems = append(problems, fmt.Sprintf("source %s: catching up with the WAL written before it connected (%d bytes to go)",
-				name, diff(m.catchUp[name], max(confirmed, s.Confirmed()))))
+		case toGo > 0:
+			problems = append(problems, fmt.Sprintf("source %s: catching up with the WAL written before it connected (%d MB to go)",
+				name, max(toGo>>20, 1)))
 		}
 	}
 	if m.backlog != nil && m.backlog() {
@@ -165,15 +166,19 @@ func (m *monitor) checkSchema(ctx context.Context) {
 }
 
 // trackCatchUp notes the server's WAL position when a source's stream
-// connects, and forgets it once the slot has confirmed that far.
-func (m *monitor) trackCatchUp(source string, connected bool, current, confirmed capture.LSN) {
+// connects, forgets it once the slot has confirmed that far, and returns
+// how many bytes are still to go (0 when the source is not catching up).
+func (m *monitor) trackCatchUp(source string, connected bool, current, confirmed capture.LSN) uint64 {
 	if connected && !m.connected[source] {
 		m.catchUp[source] = current
 	}
 	m.connected[source] = connected
-	if target, ok := m.catchUp[source]; ok && (confirmed >= target || !connected) {
+	target, ok := m.catchUp[source]
+	if ok && (confirmed >= target || !connected) {
 		delete(m.catchUp, source)
+		return 0
 	}
+	return diff(target, confirmed)
 }
 
 // measureServer reads the server's WAL position and the slot's confirmed

@@ -39,9 +39,12 @@ func TestTrackCatchUp(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := &monitor{catchUp: map[string]capture.LSN{}, connected: map[string]bool{}}
 			for i, tk := range tt.ticks {
-				m.trackCatchUp("orders", tk.connected, tk.current, tk.confirmed)
-				if got := m.catchUp["orders"] > 0; got != tk.catchingUp {
-					t.Fatalf("tick %d: catching up %v, want %v", i, got, tk.catchingUp)
+				toGo := m.trackCatchUp("orders", tk.connected, tk.current, tk.confirmed)
+				if got := toGo > 0; got != tk.catchingUp {
+					t.Fatalf("tick %d: %d bytes to go, want catching up %v", i, toGo, tk.catchingUp)
+				}
+				if tk.catchingUp && toGo != uint64(m.catchUp["orders"]-tk.confirmed) {
+					t.Fatalf("tick %d: %d bytes to go, want %d", i, toGo, m.catchUp["orders"]-tk.confirmed)
 				}
 			}
 		})
