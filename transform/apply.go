@@ -73,15 +73,16 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 			return err
 		}
 	}
+	moved := false
 	if ev.Op == capture.Update && ev.Before != nil {
 		// A changed primary key arrives as an update whose old key differs.
 		if oldPK, err := encodeKey(tp.key, ev.Before); err == nil && oldPK != pk {
-			moved, err := a.read.row(tp.id, oldPK)
+			prev, err := a.read.row(tp.id, oldPK)
 			if err != nil {
 				return err
 			}
 			if old == nil {
-				old = moved
+				old, moved = prev, true
 			}
 			if err := a.remove(tp, oldPK); err != nil {
 				return err
@@ -89,6 +90,14 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 		}
 	}
 	row := project(tp, ev.After, ev.Unchanged, old)
+	if old != nil && !moved && sameJoins(tp, old, row) {
+		// Most updates change no join column: the row's index entries
+		// stay, and it is embedded in the same documents as before.
+		if err := a.b.Set(rowKey(tp.id, pk), encodeRow(row), nil); err != nil {
+			return err
+		}
+		return a.markAffected(tp, row, pk)
+	}
 	if old != nil {
 		if err := a.markAffected(tp, old, pk); err != nil {
 			return err
@@ -104,6 +113,23 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 		return err
 	}
 	return a.markAffected(tp, row, pk)
+}
+
+// sameJoins reports whether two versions of a row (same key) agree on
+// every indexed column. Every column that places a row in a document is
+// indexed or part of the key, so such rows are embedded in the same
+// documents and have the same index entries.
+func sameJoins(tp *tablePlan, old, row *storedRow) bool {
+	for _, cols := range tp.indexes {
+		for _, c := range cols {
+			ov, oldOK := old.value(c)
+			nv, newOK := row.value(c)
+			if oldOK != newOK || ov != nv {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (a *applier) remove(tp *tablePlan, pk string) error {

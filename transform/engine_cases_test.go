@@ -112,6 +112,41 @@ func TestLineItemMovesBetweenOrders(t *testing.T) {
 	}
 }
 
+// TestIndexesFollowUpdates checks that an update keeps the row's index
+// entries when it changes no join column, and moves them when it does.
+func TestIndexesFollowUpdates(t *testing.T) {
+	h := newHarness(t, newMemoryIndex(), t.TempDir())
+	seed(h)
+	restaurant := func() any { return h.index.doc(t, "1")["restaurant"] }
+	order := func(restaurantID int64, status string) capture.Change {
+		return upd("orders", capture.Row{"id": int64(1), "consumer_id": int64(7), "restaurant_id": restaurantID, "status": status, "total_cents": int64(1250)})
+	}
+	rename := func(id int64, name string) {
+		h.sync("restaurants", h.txn("restaurants", upd("restaurants", capture.Row{"id": id, "name": name})))
+	}
+
+	h.sync("orders", h.txn("orders", order(3, "paid")))
+	rename(3, "Pho 100")
+	if got := restaurant(); !reflect.DeepEqual(got, map[string]any{"name": "Pho 100"}) {
+		t.Fatalf("after a status change and a rename: restaurant %v, want Pho 100", got)
+	}
+
+	h.sync("restaurants", h.txn("restaurants", ins("restaurants", capture.Row{"id": int64(4), "name": "Banh Mi Bar"})))
+	h.sync("orders", h.txn("orders", order(4, "paid")))
+	if got := restaurant(); !reflect.DeepEqual(got, map[string]any{"name": "Banh Mi Bar"}) {
+		t.Fatalf("after moving the order: restaurant %v, want Banh Mi Bar", got)
+	}
+	written := h.index.writes
+	rename(3, "Pho 101")
+	if got := h.index.writes; got != written {
+		t.Fatalf("renaming the order's former restaurant wrote %d documents, want 0", got-written)
+	}
+	rename(4, "Banh Mi Place")
+	if got := restaurant(); !reflect.DeepEqual(got, map[string]any{"name": "Banh Mi Place"}) {
+		t.Fatalf("after renaming its new restaurant: restaurant %v, want Banh Mi Place", got)
+	}
+}
+
 func TestRootDeleteRemovesDocument(t *testing.T) {
 	h := newHarness(t, newMemoryIndex(), t.TempDir())
 	seed(h)
