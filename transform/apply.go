@@ -93,7 +93,7 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 	if old != nil && !moved && sameJoins(tp, old, row) {
 		// Most updates change no join column: the row's index entries
 		// stay, and it is embedded in the same documents as before.
-		if err := a.b.Set(rowKey(tp.id, pk), encodeRow(row), nil); err != nil {
+		if err := a.setRow(tp, pk, row); err != nil {
 			return err
 		}
 		return a.markAffected(tp, row, pk)
@@ -106,7 +106,7 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 			return err
 		}
 	}
-	if err := a.b.Set(rowKey(tp.id, pk), encodeRow(row), nil); err != nil {
+	if err := a.setRow(tp, pk, row); err != nil {
 		return err
 	}
 	if err := a.writeIndexes(tp, row, pk, false); err != nil {
@@ -143,7 +143,14 @@ func (a *applier) remove(tp *tablePlan, pk string) error {
 	if err := a.writeIndexes(tp, old, pk, true); err != nil {
 		return err
 	}
+	a.read.cache.remove(rowRef{tp.id, pk})
 	return a.b.Delete(rowKey(tp.id, pk), nil)
+}
+
+// setRow writes a row's new version to the batch and the row cache.
+func (a *applier) setRow(tp *tablePlan, pk string, row *storedRow) error {
+	a.read.cache.put(rowRef{tp.id, pk}, row)
+	return a.b.Set(rowKey(tp.id, pk), encodeRow(row), nil)
 }
 
 // removeSource forgets every row of a source, marking what they affected:
@@ -243,8 +250,8 @@ func (a *applier) find(n *Node, cols []string, vals string) ([]string, error) {
 	if !slices.Equal(cols, n.Key) {
 		return a.read.lookup(n.id(), cols, vals)
 	}
-	v, err := a.read.rowValue(n.id(), vals)
-	if err != nil || v == nil {
+	row, err := a.read.row(n.id(), vals)
+	if err != nil || row == nil {
 		return nil, err
 	}
 	return []string{vals}, nil

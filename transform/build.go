@@ -13,7 +13,9 @@ type docBuilder struct {
 	*reader
 }
 
-func newDocBuilder(rd pebble.Reader) *docBuilder { return &docBuilder{reader: newReader(rd)} }
+func newDocBuilder(rd pebble.Reader, cache *rowCache) *docBuilder {
+	return &docBuilder{reader: newReader(rd, cache)}
+}
 
 // build renders the document of view v for the root row pk, or returns
 // nil when the root row no longer exists.

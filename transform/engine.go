@@ -59,6 +59,7 @@ type Engine struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	versions *versions
+	rows     *rowCache           // rows as committed, and as the group being applied wrote them
 	seq      uint64              // the last group submitted
 	synced   uint64              // the last group whose commit is synced
 	settled  atomic.Uint64       // the last group acknowledged and confirmed; read by Backlog
@@ -110,7 +111,7 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 		opts.IndexName = func(view string) string { return view }
 	}
 	e := &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
-		metrics: metrics, versions: vs, ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{},
+		metrics: metrics, versions: vs, rows: newRowCache(rowCacheSize), ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{},
 		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]tableID{}}
 	for _, v := range views {
 		v.Root.walk(func(n *Node) {
@@ -266,7 +267,13 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	e.seq++
 	b := e.store.db.NewIndexedBatch()
 	defer b.Close()
-	a := &applier{plan: e.plan, b: b, read: newLiveReader(b), dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
+	committed := false
+	defer func() {
+		if !committed {
+			e.rows.reset() // it holds rows of the batch that was not committed
+		}
+	}()
+	a := &applier{plan: e.plan, b: b, read: newLiveReader(b, e.rows), dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
 		checkpoints: map[string]capture.Checkpoint{}}
 	defer a.read.close() //nolint:errcheck // read-only iterators; an error shows in the reads themselves
 	waiting := e.deferredViews()
@@ -318,6 +325,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
+	committed = true
 	// In key order, the builder's reads move forward through the store.
 	slices.SortFunc(ack.refs, func(a, b docRef) int {
 		return cmp.Or(cmp.Compare(a.view, b.view), cmp.Compare(a.id, b.id))
@@ -452,7 +460,7 @@ func (e *Engine) send(ctx context.Context, ack groupAck) error {
 	}
 	snap := e.store.db.NewSnapshot()
 	defer snap.Close()
-	builder := newDocBuilder(snap)
+	builder := newDocBuilder(snap, e.rows)
 	defer builder.close() //nolint:errcheck // a read-only iterator; the documents are built
 	position := positionsString(ack.positions)
 	docs := make([]sink.Document, 0, min(len(ack.refs), pageDocs))

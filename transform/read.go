@@ -22,6 +22,7 @@ import (
 type reader struct {
 	rd     pebble.Reader
 	live   bool
+	cache  *rowCache // nil: every row is read from rd
 	rows   map[tableID]*rowIter
 	index  *pebble.Iterator
 	bounds pebble.IterOptions // the index iterator's, kept while it uses them
@@ -39,13 +40,15 @@ type rowIter struct {
 	opts pebble.IterOptions
 }
 
-func newReader(rd pebble.Reader) *reader {
-	return &reader{rd: rd, rows: map[tableID]*rowIter{}}
+// newReader reads rd, through cache when it is not nil: the cache must
+// then agree with rd on every row it holds.
+func newReader(rd pebble.Reader, cache *rowCache) *reader {
+	return &reader{rd: rd, cache: cache, rows: map[tableID]*rowIter{}}
 }
 
 // newLiveReader reads b, an indexed batch, as it is being written.
-func newLiveReader(b *pebble.Batch) *reader {
-	r := newReader(b)
+func newLiveReader(b *pebble.Batch, cache *rowCache) *reader {
+	r := newReader(b, cache)
 	r.live = true
 	return r
 }
@@ -101,8 +104,12 @@ func (r *reader) rowValue(t tableID, pk string) ([]byte, error) {
 	return v, nil
 }
 
-// row reads one stored row, or nil when there is none.
+// row reads one stored row, or nil when there is none. The row may be
+// shared through the cache: it must not be changed.
 func (r *reader) row(t tableID, pk string) (*storedRow, error) {
+	if row, ok := r.cache.get(rowRef{t, pk}); ok {
+		return row, nil
+	}
 	v, err := r.rowValue(t, pk)
 	if err != nil || v == nil {
 		return nil, err
@@ -111,6 +118,7 @@ func (r *reader) row(t tableID, pk string) (*storedRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
 	}
+	r.cache.put(rowRef{t, pk}, row)
 	return row, nil
 }
 

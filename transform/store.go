@@ -81,17 +81,18 @@ func storeOptions(log *slog.Logger) *pebble.Options {
 	return opts
 }
 
-// The store's memory: its block cache and up to storeMemTables memtables
-// (one taking writes, the others being flushed).
+// The store's memory: its block cache, up to storeMemTables memtables (one
+// taking writes, the others being flushed) and the engine's row cache.
 const (
 	storeCacheSize    = 48 << 20
 	storeMemTableSize = 16 << 20
 	storeMemTables    = 2
+	rowCacheSize      = 8 << 20
 )
 
-// StoreMemory is the most memory the state store holds in its block cache
-// and memtables, for sizing the process's memory budget.
-const StoreMemory = storeCacheSize + storeMemTables*storeMemTableSize
+// StoreMemory is the most memory the state store holds in its caches and
+// memtables, for sizing the process's memory budget.
+const StoreMemory = storeCacheSize + storeMemTables*storeMemTableSize + rowCacheSize
 
 // Close flushes and closes the store.
 func (s *Store) Close() error { return s.db.Close() }

@@ -12,12 +12,12 @@ import (
 // heapHeadroom is the memory budget beyond the state store and the sink's
 // buffer: decoded transactions waiting to be applied, the group being
 // applied and its documents, requests being encoded.
-const heapHeadroom = 72 << 20
+const heapHeadroom = 64 << 20
 
 // limitMemory asks the Go runtime to keep the heap within what projector
 // sizes for itself, unless GOMEMLIMIT says otherwise. Without a limit the
 // collector lets the heap grow to twice what is live, and the store's
-// block cache and memtables alone are ~100 MB live: a sidecar would sit at
+// caches and memtables alone are ~100 MB live: a sidecar would sit at
 // 250-300 MB resident for no benefit. The limit is soft: when more is
 // live (a huge transaction), the collector works harder but nothing fails.
 func limitMemory(log *slog.Logger) {

@@ -1,0 +1,101 @@
+package transform
+
+// rowCache keeps decoded rows the engine read or wrote recently, so that
+// an update finds its previous version, and a document the rows it was
+// just built from, without a seek through the store's levels. The block
+// cache cannot do this as well: a row is a few dozen bytes of a 4 KB
+// block, and every compaction moves the rows it caches into blocks of new
+// files, which start out uncached.
+//
+// It holds two generations of at most half the budget each. Entries go
+// into the current one; a hit in the previous one is copied forward; when
+// the current one is full, it becomes the previous one and the oldest is
+// dropped whole. Rows used within the last half a budget of traffic stay.
+//
+// A nil cache holds nothing. The cache is exact, not a hint: every row the engine writes or deletes
+// passes through put and remove, and the engine drops the cache when a
+// group fails to commit. Only the engine's goroutine uses it.
+type rowCache struct {
+	half      int // bytes per generation
+	cur, prev map[rowRef]*storedRow
+	curBytes  int
+}
+
+// rowRef names a row in the cache.
+type rowRef struct {
+	t  tableID
+	pk string
+}
+
+// A cached row's bookkeeping beyond its names and values: the map entry
+// and the row, and each column's slot in it.
+const (
+	rowEntryOverhead  = 96
+	rowColumnOverhead = 40
+)
+
+func newRowCache(budget int) *rowCache {
+	c := &rowCache{half: budget / 2}
+	c.reset()
+	return c
+}
+
+// reset forgets every row.
+func (c *rowCache) reset() {
+	c.cur, c.prev, c.curBytes = map[rowRef]*storedRow{}, map[rowRef]*storedRow{}, 0
+}
+
+// get returns the cached row, or false when the cache does not know it.
+func (c *rowCache) get(ref rowRef) (*storedRow, bool) {
+	if c == nil {
+		return nil, false
+	}
+	if row, ok := c.cur[ref]; ok {
+		return row, true
+	}
+	row, ok := c.prev[ref]
+	if ok {
+		c.add(ref, row, rowSize(ref, row))
+	}
+	return row, ok
+}
+
+// put records row as the current version of ref. Rows too big to be
+// worth a share of the cache are forgotten instead.
+func (c *rowCache) put(ref rowRef, row *storedRow) {
+	if c == nil {
+		return
+	}
+	size := rowSize(ref, row)
+	if size > c.half/32 {
+		c.remove(ref)
+		return
+	}
+	c.add(ref, row, size)
+}
+
+// remove forgets ref: it was deleted, or is too big to keep.
+func (c *rowCache) remove(ref rowRef) {
+	if c == nil {
+		return
+	}
+	delete(c.cur, ref)
+	delete(c.prev, ref)
+}
+
+func (c *rowCache) add(ref rowRef, row *storedRow, size int) {
+	if c.curBytes+size > c.half {
+		c.prev, c.cur, c.curBytes = c.cur, map[rowRef]*storedRow{}, 0
+	}
+	c.cur[ref] = row
+	c.curBytes += size
+}
+
+// rowSize estimates a cached row's memory from its columns.
+func rowSize(ref rowRef, row *storedRow) int {
+	size := len(ref.pk) + rowEntryOverhead
+	for _, col := range row.cols {
+		size += len(col.name) + len(col.value) + rowColumnOverhead
+	}
+	return size
+}
