@@ -147,9 +147,15 @@ func (a *applier) remove(tp *tablePlan, pk string) error {
 	return a.b.Delete(rowKey(tp.id, pk), nil)
 }
 
-// setRow writes a row's new version to the batch and the row cache.
+// setRow writes a row's new version to the batch and the row cache. A
+// copied row is left out of the cache: a snapshot writes each row once,
+// and would only push out the rows streaming reads again.
 func (a *applier) setRow(tp *tablePlan, pk string, row *storedRow) error {
-	a.read.cache.put(rowRef{tp.id, pk}, row)
+	if a.copying {
+		a.read.cache.remove(rowRef{tp.id, pk})
+	} else {
+		a.read.cache.put(rowRef{tp.id, pk}, row)
+	}
 	return a.b.Set(rowKey(tp.id, pk), encodeRow(row), nil)
 }
 

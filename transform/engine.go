@@ -279,9 +279,11 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	waiting := e.deferredViews()
 	ack := groupAck{seq: e.seq, positions: map[string]capture.LSN{}, oldest: map[string]time.Time{}}
 	var oldest time.Time
-	ended := false // a snapshot ended in this group
+	ended := false  // a snapshot ended in this group
+	copied := false // the group holds snapshot rows
 	for _, txn := range group {
 		ended = ended || txn.SnapshotDone
+		copied = copied || txn.Snapshot
 		applied, err := e.applyTxn(a, txn)
 		if err != nil {
 			return err
@@ -334,13 +336,13 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		if ended {
 			e.released.Store(ack.seq) // the snapshot's last documents
 		}
-		return e.send(ctx, ack)
+		return e.send(ctx, ack, !copied)
 	}
 	// The group's positions are confirmed only after the documents its
 	// snapshot completed: groups settle in order.
 	positions := ack.positions
 	ack.positions = map[string]capture.LSN{}
-	if err := e.send(ctx, ack); err != nil {
+	if err := e.send(ctx, ack, !copied); err != nil {
 		return err
 	}
 	n, err := e.release(ctx, func(view string) bool { return complete[view] }, positions)
@@ -381,7 +383,7 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 			if err := b.Commit(pebble.NoSync); err != nil {
 				return sent, fmt.Errorf("mark pending documents: %w", err)
 			}
-			if err := e.send(ctx, groupAck{seq: e.seq, refs: refs, positions: map[string]capture.LSN{}}); err != nil {
+			if err := e.send(ctx, groupAck{seq: e.seq, refs: refs, positions: map[string]capture.LSN{}}, false); err != nil {
 				return sent, err
 			}
 			sent += len(refs)
@@ -400,7 +402,7 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 	}
 	e.seq++
 	e.released.Store(e.seq)
-	return sent, e.send(ctx, groupAck{seq: e.seq, positions: positions})
+	return sent, e.send(ctx, groupAck{seq: e.seq, positions: positions}, false)
 }
 
 // applyTxn applies one transaction unless the store already has it (a
@@ -453,14 +455,16 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 // of thousands of documents (a renamed customer embedded in every order),
 // which must not all be held at once. The writer acknowledges submissions
 // in order, so the group's acknowledgement rides on its last page and
-// comes back through settle.
-func (e *Engine) send(ctx context.Context, ack groupAck) error {
+// comes back through settle. With streamed, the rows read are added to the
+// row cache: streamed changes touch the same rows again soon, a
+// snapshot's documents each read their rows once.
+func (e *Engine) send(ctx context.Context, ack groupAck, streamed bool) error {
 	if err := e.store.reserve(e.versions, len(ack.refs)); err != nil {
 		return fmt.Errorf("reserve document versions: %w", err)
 	}
 	snap := e.store.db.NewSnapshot()
 	defer snap.Close()
-	builder := newDocBuilder(snap, e.rows)
+	builder := newDocBuilder(snap, e.rows, streamed)
 	defer builder.close() //nolint:errcheck // a read-only iterator; the documents are built
 	position := positionsString(ack.positions)
 	docs := make([]sink.Document, 0, min(len(ack.refs), pageDocs))

@@ -23,6 +23,7 @@ type reader struct {
 	rd     pebble.Reader
 	live   bool
 	cache  *rowCache // nil: every row is read from rd
+	fill   bool      // rows read from rd are added to cache
 	rows   map[tableID]*rowIter
 	index  *pebble.Iterator
 	bounds pebble.IterOptions // the index iterator's, kept while it uses them
@@ -41,14 +42,16 @@ type rowIter struct {
 }
 
 // newReader reads rd, through cache when it is not nil: the cache must
-// then agree with rd on every row it holds.
-func newReader(rd pebble.Reader, cache *rowCache) *reader {
-	return &reader{rd: rd, cache: cache, rows: map[tableID]*rowIter{}}
+// then agree with rd on every row it holds. With fill, the rows read from
+// rd are added to the cache; a pass over many rows each read once (a
+// snapshot's documents) would only push out the ones read again.
+func newReader(rd pebble.Reader, cache *rowCache, fill bool) *reader {
+	return &reader{rd: rd, cache: cache, fill: fill, rows: map[tableID]*rowIter{}}
 }
 
 // newLiveReader reads b, an indexed batch, as it is being written.
 func newLiveReader(b *pebble.Batch, cache *rowCache) *reader {
-	r := newReader(b, cache)
+	r := newReader(b, cache, true)
 	r.live = true
 	return r
 }
@@ -118,7 +121,9 @@ func (r *reader) row(t tableID, pk string) (*storedRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
 	}
-	r.cache.put(rowRef{t, pk}, row)
+	if r.fill {
+		r.cache.put(rowRef{t, pk}, row)
+	}
 	return row, nil
 }
 
