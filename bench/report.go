@@ -184,11 +184,21 @@ func (r *Report) writeStream(p printer) {
 			thousands(ph.WrittenChanges), thousands(ph.CapturedChanges), ph.CapturedChanges/ph.WrittenChanges, thousands(ph.Docs),
 			caught, span(ph.P50), span(ph.P99), seconds(ph.Max), ph.CPUPer1000, mib(ph.PeakRSS))
 	}
+	if b := s.Bare; b != nil {
+		p("| unpaced, bare pglogrepl loop instead of projector | max | %s | %s | %s (loop) | %.2f | - | %s | - | - | - | - | - |",
+			thousands(b.WrittenTPS), thousands(b.WrittenChanges), thousands(b.ReadChanges), b.ReadChanges/b.WrittenChanges,
+			b.CatchUp.Round(100*time.Millisecond))
+		p("")
+		p("The last row is the baseline of the unpaced load: the same load once more, projector stopped and the search engine idle,")
+		p("read by the bare loop of the capture drain (a replication connection that only parses the pgoutput messages) on a slot")
+		p("of its own. It is the rate at which this machine's walsender delivers changes while PostgreSQL takes writes as fast as it")
+		p("can: no consumer can follow the unpaced load faster.")
+	}
 	p("")
 	p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s. Targets: keep up where PostgreSQL", s.VmHWM)
 	p("does, p99 lag < 1 s where it keeps up, RSS < 200 MB.")
 	p("")
-	for _, line := range streamVerdicts(s.Phases) {
+	for _, line := range streamVerdicts(s.Phases, s.Bare) {
 		p("%s", line)
 	}
 	if r.StreamTop != "" {
@@ -221,7 +231,7 @@ func (r *Report) writeMicro(p printer) {
 // streamVerdicts checks the streaming targets phase by phase. A load is
 // kept up with when projector's rate over it is within 2% of what was
 // written and it caught up within a second of the load's end.
-func streamVerdicts(phases []StreamPhase) []string {
+func streamVerdicts(phases []StreamPhase, bare *BareStream) []string {
 	var out []string
 	var best, unpaced *StreamPhase
 	lagOK, rssOK := true, true
@@ -246,6 +256,12 @@ func streamVerdicts(phases []StreamPhase) []string {
 			" unpaced, projector follows at %.2f of it: keeping up where PostgreSQL does is **%s**.", best.Name, thousands(best.WrittenChanges),
 			best.WrittenChanges/unpaced.WrittenChanges, thousands(unpaced.WrittenChanges), unpaced.CapturedChanges/unpaced.WrittenChanges,
 			verdict(unpaced.CapturedChanges >= 0.98*unpaced.WrittenChanges)))
+	}
+	if bare != nil && unpaced != nil {
+		own := unpaced.CapturedChanges / unpaced.WrittenChanges
+		loop := bare.ReadChanges / bare.WrittenChanges
+		out = append(out, fmt.Sprintf("- Against the ceiling: the bare loop follows the unpaced load at %.2f of what PostgreSQL writes,"+
+			" projector at %.2f, so projector reaches **%.2f** of the rate any consumer can follow here.", loop, own, own/loop))
 	}
 	out = append(out, fmt.Sprintf("- p99 lag < 1 s on every load kept up with: **%s**.", verdict(lagOK)))
 	out = append(out, fmt.Sprintf("- Peak RSS < 200 MB during every load (highest %s): **%s**.", mib(peak), verdict(rssOK)))

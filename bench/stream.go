@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,11 +52,26 @@ type StreamPhase struct {
 	PeakRSS    float64 // bytes
 }
 
+// BareStream is the unpaced load once more, with a bare pglogrepl loop
+// reading the changes in projector's place: the rate at which this
+// machine's walsender delivers changes while PostgreSQL takes writes as
+// fast as it can, the ceiling of any consumer.
+type BareStream struct {
+	WrittenTPS, WrittenChanges float64
+	// ReadChanges is the loop's rate over the load plus the time it took
+	// to read the rest.
+	ReadChanges float64
+	CatchUp     time.Duration
+}
+
 // StreamReport is the streaming benchmark's result.
 type StreamReport struct {
 	Opts   StreamOptions
 	Phases []StreamPhase
-	VmHWM  string // the process's peak resident set, from /proc
+	// Bare is the unpaced load read by a bare loop, when an unpaced load
+	// ran.
+	Bare  *BareStream
+	VmHWM string // the process's peak resident set, from /proc
 	// Profiled names the load the CPU profile covers, if one was taken.
 	Profiled string
 }
@@ -128,7 +144,68 @@ func RunStream(ctx context.Context, env Env, bin, dir string, opts StreamOptions
 		rep.Phases = append(rep.Phases, res)
 	}
 	rep.VmHWM = vmHWM(p.cmd.Process.Pid)
+	if !slices.Contains(opts.Rates, 0) {
+		return rep, nil
+	}
+	if err := p.stop(); err != nil {
+		return rep, err
+	}
+	bare, err := measureBare(ctx, db, load, opts)
+	if err != nil {
+		return rep, fmt.Errorf("unpaced load read by a bare loop: %w", err)
+	}
+	log.Info("streaming baseline", "phase", "unpaced, bare loop", "written_tps", math.Round(bare.WrittenTPS),
+		"read_changes_per_s", math.Round(bare.ReadChanges), "catch_up", bare.CatchUp)
+	rep.Bare = &bare
 	return rep, nil
+}
+
+// measureBare runs the unpaced load while drainBare reads a slot of its
+// own on the same tables, projector stopped and the search engine idle.
+// A bench_end row written after the load tells the loop where to stop.
+func measureBare(ctx context.Context, db *Database, load *writeLoad, opts StreamOptions) (BareStream, error) {
+	var res BareStream
+	slot := db.Name + "_bare"
+	err := db.Exec(ctx, `CREATE TABLE bench_end (id int PRIMARY KEY);
+		CREATE PUBLICATION `+drainPublication+` FOR TABLE customers, orders, order_items, bench_end`)
+	if err != nil {
+		return res, err
+	}
+	if err := db.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot); err != nil {
+		return res, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Duration+3*time.Minute)
+	defer cancel()
+	type drained struct {
+		res drainResult
+		err error
+	}
+	done := make(chan drained, 1)
+	start := time.Now()
+	go func() {
+		r, err := drainBare(ctx, db, slot)
+		done <- drained{r, err}
+	}()
+	written, err := load.run(ctx, orderChanges, 0, opts.Duration, opts.Workers)
+	loadEnd := time.Now()
+	if err == nil {
+		err = db.Exec(ctx, "INSERT INTO bench_end VALUES (1)")
+	}
+	if err != nil {
+		cancel()
+		<-done
+		return res, err
+	}
+	d := <-done
+	if d.err != nil {
+		return res, d.err
+	}
+	end := time.Now()
+	res.WrittenTPS = float64(written.txns) / written.elapsed.Seconds()
+	res.WrittenChanges = float64(written.changes) / written.elapsed.Seconds()
+	res.ReadChanges = float64(d.res.rows-1) / end.Sub(start).Seconds() // less the bench_end row
+	res.CatchUp = end.Sub(loadEnd)
+	return res, nil
 }
 
 type phase struct {
