@@ -68,7 +68,10 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 		return fmt.Errorf("%s into %s: %w", ev.Op, ev.Table, err)
 	}
 	var old *storedRow
-	if !a.copying {
+	// A table without join indexes is only ever found by its key, so its
+	// previous version places it in no other document; it is needed only
+	// for the TOASTed values an update did not send again.
+	if !a.copying && (len(tp.indexes) > 0 || len(ev.Unchanged) > 0) {
 		if old, err = a.read.row(tp.id, pk); err != nil {
 			return err
 		}
