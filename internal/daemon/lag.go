@@ -57,17 +57,25 @@ func (m *monitor) run(ctx context.Context, every time.Duration) error {
 			c.Close(context.Background())
 		}
 	}()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
 	for {
 		m.measure(ctx)
+		// Not ready, the next measurement comes sooner: a restarted
+		// sidecar turns ready as soon as its sources have caught up,
+		// not up to a whole interval later.
+		wait := every
+		if ready, _ := m.status(); !ready {
+			wait = min(every, notReadyEvery)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-time.After(wait):
 		}
 	}
 }
+
+// notReadyEvery is how often the monitor measures while not ready.
+const notReadyEvery = 250 * time.Millisecond
 
 // status is what /readyz answers.
 func (m *monitor) status() (bool, string) {
