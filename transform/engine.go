@@ -64,6 +64,11 @@ type Engine struct {
 	synced   uint64              // the last group whose commit is synced
 	settled  atomic.Uint64       // the last group acknowledged and confirmed; read by Backlog
 	early    map[uint64]groupAck // acknowledged before an earlier group
+	// sent holds, for each document sent and not settled yet, the group
+	// that last marked it pending and sent it: settle clears a mark only
+	// if no later group marked the document again, and knows that without
+	// reading the mark back.
+	sent map[docRef]uint64
 
 	// snapshotting holds the sources whose initial snapshot is not
 	// complete, with the tables already copied. A view over any of them
@@ -111,7 +116,7 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 		opts.IndexName = func(view string) string { return view }
 	}
 	e := &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
-		metrics: metrics, versions: vs, rows: newRowCache(rowCacheSize), ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{},
+		metrics: metrics, versions: vs, rows: newRowCache(rowCacheSize), ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{}, sent: map[docRef]uint64{},
 		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]tableID{}}
 	for _, v := range views {
 		v.Root.walk(func(n *Node) {
@@ -328,6 +333,12 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		return fmt.Errorf("commit state: %w", err)
 	}
 	committed = true
+	for ref := range a.dirty {
+		delete(e.sent, ref) // marked again: an earlier group's settle must leave the mark
+	}
+	for _, ref := range ack.refs {
+		e.sent[ref] = ack.seq
+	}
 	// In key order, the builder's reads move forward through the store.
 	slices.SortFunc(ack.refs, func(a, b docRef) int {
 		return cmp.Or(cmp.Compare(a.view, b.view), cmp.Compare(a.id, b.id))
@@ -382,6 +393,9 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 			}
 			if err := b.Commit(pebble.NoSync); err != nil {
 				return sent, fmt.Errorf("mark pending documents: %w", err)
+			}
+			for _, ref := range refs {
+				e.sent[ref] = e.seq
 			}
 			if err := e.send(ctx, groupAck{seq: e.seq, refs: refs, positions: map[string]capture.LSN{}}, false); err != nil {
 				return sent, err
@@ -533,16 +547,13 @@ func (e *Engine) settle() error {
 		delete(e.early, ack.seq)
 		b := e.store.db.NewBatch()
 		for _, ref := range ack.refs {
-			v, ok, err := get(e.store.db, dirtyKey(ref))
-			if err != nil {
+			if e.sent[ref] != ack.seq {
+				continue // marked again since; a later group clears it
+			}
+			delete(e.sent, ref)
+			if err := b.Delete(dirtyKey(ref), nil); err != nil {
 				b.Close()
 				return err
-			}
-			if ok && binary.BigEndian.Uint64(v) == ack.seq {
-				if err := b.Delete(dirtyKey(ref), nil); err != nil {
-					b.Close()
-					return err
-				}
 			}
 		}
 		// Losing these deletes in a crash only means sending again.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -399,5 +400,61 @@ func TestRootRowsGoOutWhileTheirTableIsCopied(t *testing.T) {
 	}
 	if got := h.index.doc(t, "2500")["line_items"].([]any); len(got) != 1 {
 		t.Fatalf("order 2500 has %d line items, want 1", len(got))
+	}
+}
+
+// TestDocumentMarkedAgainStaysPending checks that the acknowledgement of
+// a document's earlier version does not clear the pending mark a later
+// group set: the later version must be sent again after a crash.
+func TestDocumentMarkedAgainStaysPending(t *testing.T) {
+	dir := t.TempDir()
+	index := newMemoryIndex()
+	h := newHarness(t, index, dir)
+	seed(h)
+	held := func() int {
+		index.mu.Lock()
+		defer index.mu.Unlock()
+		return len(index.held)
+	}
+	waitHeld := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for held() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d acknowledgements held, want %d", held(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	status := func(s string) capture.Change {
+		return upd("orders", capture.Row{"id": int64(1), "consumer_id": int64(7), "restaurant_id": int64(3), "status": s, "total_cents": int64(1250)})
+	}
+	index.mu.Lock()
+	index.hold = true
+	index.mu.Unlock()
+	first := h.txn("orders", status("paid"))
+	waitHeld(1) // the second change goes in a group of its own
+	second := h.txn("orders", status("delivered"))
+	waitHeld(2)
+
+	index.mu.Lock()
+	ack := index.held[0]
+	index.mu.Unlock()
+	ack()
+	h.sync("orders", first)
+	refs, _, err := h.store.dirtyPage(nil, 10, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(refs, docRef{view: "order_history", id: "[1]"}) {
+		t.Fatalf("pending documents after the first acknowledgement: %v, want order 1 still pending", refs)
+	}
+	h.stop()
+
+	fresh := newMemoryIndex()
+	h2 := newHarness(t, fresh, dir)
+	h2.sync("orders", second)
+	if got := fresh.doc(t, "1")["status"]; got != "delivered" {
+		t.Fatalf("order 1 sent again after the restart with status %v, want delivered", got)
 	}
 }
