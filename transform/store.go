@@ -90,8 +90,9 @@ const (
 	rowCacheSize      = 8 << 20
 )
 
-// StoreMemory is the most memory the state store holds in its caches and
-// memtables, for sizing the process's memory budget.
+// StoreMemory is the most memory projector's local state takes: the
+// store's block cache and memtables and the engine's row cache, for sizing
+// the process's memory budget.
 const StoreMemory = storeCacheSize + storeMemTables*storeMemTableSize + rowCacheSize
 
 // Close flushes and closes the store.
