@@ -83,6 +83,10 @@ type Engine struct {
 	// released is the last group carrying documents of a completed
 	// snapshot; Backlog reports whether it is not settled yet.
 	released atomic.Uint64
+	// unmarked is the last group that sent documents without pending
+	// marks (see copyOnly); a snapshot's closing transaction is committed
+	// only once it is settled.
+	unmarked uint64
 
 	ackMu   sync.Mutex
 	acked   []groupAck
@@ -233,8 +237,12 @@ func (e *Engine) taken(txn *Transaction) {
 }
 
 // drain waits until every submitted group is acknowledged and settled.
-func (e *Engine) drain(ctx context.Context) error {
-	for e.settled.Load() < e.seq {
+func (e *Engine) drain(ctx context.Context) error { return e.settleUpTo(ctx, e.seq) }
+
+// settleUpTo waits until every group up to seq is acknowledged and
+// settled.
+func (e *Engine) settleUpTo(ctx context.Context, seq uint64) error {
+	for e.settled.Load() < seq {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -268,7 +276,31 @@ func (e *Engine) collect(first *Transaction, in <-chan *Transaction) []*Transact
 	return group
 }
 
+// copyOnly reports whether a group holds nothing but snapshot rows: no
+// snapshot's start, which removes rows, and no snapshot's end. The
+// documents such a group sends need no pending marks: until the closing
+// transaction of its snapshot is committed, a crash starts the snapshot
+// over, and copying the rows again marks every one of those documents
+// again. Leaving the marks out spares the store a write and a delete per
+// document of a snapshot.
+func copyOnly(group []*Transaction) bool {
+	for _, txn := range group {
+		if !txn.Snapshot || txn.Reset || txn.SnapshotDone {
+			return false
+		}
+	}
+	return true
+}
+
 func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
+	if slices.ContainsFunc(group, func(txn *Transaction) bool { return txn.SnapshotDone }) {
+		// The documents sent unmarked must be durable before a snapshot
+		// can no longer start over.
+		if err := e.settleUpTo(ctx, e.unmarked); err != nil {
+			return err
+		}
+	}
+	unmarked := copyOnly(group)
 	e.seq++
 	b := e.store.db.NewIndexedBatch()
 	defer b.Close()
@@ -316,12 +348,19 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		}
 	}
 	seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
+	var marked []docRef // sent documents that carry a pending mark
 	for ref := range a.dirty {
-		if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
-			return err
+		sendNow := !e.deferred(ref.view) && !complete[ref.view]
+		if !sendNow || !unmarked {
+			if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
+				return err
+			}
 		}
-		if e.deferred(ref.view) || complete[ref.view] {
+		if !sendNow {
 			continue
+		}
+		if !unmarked {
+			marked = append(marked, ref)
 		}
 		ack.refs = append(ack.refs, ref)
 		ack.oldest[ref.view] = oldest
@@ -336,8 +375,11 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	for ref := range a.dirty {
 		delete(e.sent, ref) // marked again: an earlier group's settle must leave the mark
 	}
-	for _, ref := range ack.refs {
+	for _, ref := range marked {
 		e.sent[ref] = ack.seq
+	}
+	if unmarked && len(ack.refs) > 0 {
+		e.unmarked = ack.seq
 	}
 	// In key order, the builder's reads move forward through the store.
 	slices.SortFunc(ack.refs, func(a, b docRef) int {

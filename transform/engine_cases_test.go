@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -456,5 +458,90 @@ func TestDocumentMarkedAgainStaysPending(t *testing.T) {
 	h2.sync("orders", second)
 	if got := fresh.doc(t, "1")["status"]; got != "delivered" {
 		t.Fatalf("order 1 sent again after the restart with status %v, want delivered", got)
+	}
+}
+
+// TestCopiedDocumentsCloseTheSnapshot: documents built while their root
+// table is copied carry no pending marks, so the snapshot's closing
+// transaction must wait for their acknowledgement: until it is committed,
+// a crash starts the snapshot over and sends them again.
+func TestCopiedDocumentsCloseTheSnapshot(t *testing.T) {
+	index := newMemoryIndex()
+	h := newHarness(t, index, t.TempDir())
+	for _, source := range []string{"consumers", "restaurants", "deliveries"} {
+		h.snapshotTxn(source, 50, true, true)
+	}
+	h.snapshotTxn("orders", 80, true, false, ins("order_line_items", capture.Row{"id": int64(10), "order_id": int64(1), "menu_item_id": int64(30), "quantity": int64(1)}))
+	// Applied once a later transaction is confirmed: the root rows below
+	// then go in a group of their own, not with the snapshot's start.
+	h.sync("consumers", h.txn("consumers"))
+	index.mu.Lock()
+	index.hold = true
+	index.mu.Unlock()
+	// The first chunk of root rows ends the view's wait for its other
+	// tables, so its documents go out with those the wait left pending;
+	// the second chunk's are sent as they are built.
+	const orders = 300
+	for _, chunk := range [][2]int64{{1, orders / 2}, {orders/2 + 1, orders}} {
+		var roots []capture.Change
+		for id := chunk[0]; id <= chunk[1]; id++ {
+			roots = append(roots, capture.Change{Op: capture.Read, Table: tbl("orders"), Key: []string{"id"},
+				New: capture.Row{"id": id, "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": id}})
+		}
+		h.in <- FromCapture(&capture.Transaction{Source: "orders", CommitLSN: 80, EndLSN: 80, CommitTime: time.Now(), Snapshot: true,
+			Copied: []capture.Table{tbl("order_line_items")}, Changes: roots}, nil)
+		sent := time.Now().Add(10 * time.Second)
+		for {
+			index.mu.Lock()
+			n := index.writes
+			index.mu.Unlock()
+			if n == int(chunk[1]) {
+				break // sent before the next chunk arrives: in a group of its own
+			}
+			if time.Now().After(sent) {
+				t.Fatalf("%d of %d documents sent while the orders table was copied", n, chunk[1])
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	h.snapshotTxn("orders", 80, false, true)
+
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		cp, err := h.engine.Checkpoint("orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.SnapshotDone {
+			t.Fatal("snapshot of orders closed before its documents were acknowledged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	refs, _, err := h.store.dirtyPage(nil, orders, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range refs {
+		if id, _ := strconv.Atoi(strings.Trim(ref.id, "[]")); id > orders/2 {
+			t.Fatalf("pending mark for %v, sent while its root table was copied", ref)
+		}
+	}
+
+	index.mu.Lock()
+	for _, ack := range index.held {
+		ack()
+	}
+	index.held, index.hold = nil, false
+	index.mu.Unlock()
+	h.sync("orders", 80)
+	cp, err := h.engine.Checkpoint("orders")
+	if err != nil || !cp.SnapshotDone {
+		t.Fatalf("checkpoint of orders after the acknowledgements: %+v, %v; want the snapshot done", cp, err)
+	}
+	if index.writes != orders {
+		t.Fatalf("%d documents written for %d orders, want each once", index.writes, orders)
+	}
+	if got := h.index.doc(t, "1")["line_items"].([]any); len(got) != 1 {
+		t.Fatalf("order 1 has %d line items, want 1", len(got))
 	}
 }
