@@ -15,6 +15,7 @@ import (
 // later changes in a group see the earlier ones.
 type applier struct {
 	plan  *plan
+	cols  *columnSets
 	b     *pebble.Batch
 	read  *reader // reads b as it is written
 	dirty map[docRef]struct{}
@@ -159,7 +160,11 @@ func (a *applier) setRow(tp *tablePlan, pk string, row *storedRow) error {
 	} else {
 		a.read.cache.put(rowRef{tp.id, pk}, row)
 	}
-	return a.b.Set(rowKey(tp.id, pk), encodeRow(row), nil)
+	v, err := a.cols.encode(row)
+	if err != nil {
+		return fmt.Errorf("store %s row %s: %w", tp.id.table, pk, err)
+	}
+	return a.b.Set(rowKey(tp.id, pk), v, nil)
 }
 
 // removeSource forgets every row of a source, marking what they affected:

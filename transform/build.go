@@ -13,8 +13,8 @@ type docBuilder struct {
 	*reader
 }
 
-func newDocBuilder(rd pebble.Reader, cache *rowCache, fill bool) *docBuilder {
-	return &docBuilder{reader: newReader(rd, cache, fill)}
+func newDocBuilder(rd pebble.Reader, cols *columnSets, cache *rowCache, fill bool) *docBuilder {
+	return &docBuilder{reader: newReader(rd, cols, cache, fill)}
 }
 
 // build renders the document of view v for the root row pk, or returns

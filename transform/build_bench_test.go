@@ -60,7 +60,7 @@ func BenchmarkBuildDocument(b *testing.B) {
 	send("deliveries", ins("deliveries", capture.Row{"id": int64(100), "order_id": int64(1), "status": "delivered"}))
 
 	var size int
-	builder := newDocBuilder(store.db, nil, false)
+	builder := newDocBuilder(store.db, store.cols, nil, false)
 	defer builder.close()
 	for b.Loop() {
 		doc, err := builder.build(views[0], "[1]")

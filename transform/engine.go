@@ -310,7 +310,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 			e.rows.reset() // it holds rows of the batch that was not committed
 		}
 	}()
-	a := &applier{plan: e.plan, b: b, read: newLiveReader(b, e.rows), dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
+	a := &applier{plan: e.plan, cols: e.store.cols, b: b, read: newLiveReader(b, e.store.cols, e.rows), dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
 		checkpoints: map[string]capture.Checkpoint{}}
 	defer a.read.close() //nolint:errcheck // read-only iterators; an error shows in the reads themselves
 	waiting := e.deferredViews()
@@ -520,7 +520,7 @@ func (e *Engine) send(ctx context.Context, ack groupAck, streamed bool) error {
 	}
 	snap := e.store.db.NewSnapshot()
 	defer snap.Close()
-	builder := newDocBuilder(snap, e.rows, streamed)
+	builder := newDocBuilder(snap, e.store.cols, e.rows, streamed)
 	defer builder.close() //nolint:errcheck // a read-only iterator; the documents are built
 	position := positionsString(ack.positions)
 	docs := make([]sink.Document, 0, min(len(ack.refs), pageDocs))

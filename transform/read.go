@@ -21,6 +21,7 @@ import (
 // built in key order read rows nearly in order.
 type reader struct {
 	rd     pebble.Reader
+	cols   *columnSets // the column lists of the rows rd holds
 	live   bool
 	cache  *rowCache // nil: every row is read from rd
 	fill   bool      // rows read from rd are added to cache
@@ -45,13 +46,13 @@ type rowIter struct {
 // then agree with rd on every row it holds. With fill, the rows read from
 // rd are added to the cache; a pass over many rows each read once (a
 // snapshot's documents) would only push out the ones read again.
-func newReader(rd pebble.Reader, cache *rowCache, fill bool) *reader {
-	return &reader{rd: rd, cache: cache, fill: fill, rows: map[tableID]*rowIter{}}
+func newReader(rd pebble.Reader, cols *columnSets, cache *rowCache, fill bool) *reader {
+	return &reader{rd: rd, cols: cols, cache: cache, fill: fill, rows: map[tableID]*rowIter{}}
 }
 
 // newLiveReader reads b, an indexed batch, as it is being written.
-func newLiveReader(b *pebble.Batch, cache *rowCache) *reader {
-	r := newReader(b, cache, true)
+func newLiveReader(b *pebble.Batch, cols *columnSets, cache *rowCache) *reader {
+	r := newReader(b, cols, cache, true)
 	r.live = true
 	return r
 }
@@ -117,7 +118,7 @@ func (r *reader) row(t tableID, pk string) (*storedRow, error) {
 	if err != nil || v == nil {
 		return nil, err
 	}
-	row, err := decodeRow(v)
+	row, err := r.cols.decode(v)
 	if err != nil {
 		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
 	}

@@ -7,35 +7,14 @@ import (
 	"slices"
 )
 
-// rowFormat tags the binary form of a stored row. Rows written before it
-// existed are JSON objects and start with '{'; they are still read.
-const rowFormat = 0x01
-
-// encodeRow is the stored form of a row: a tag, the column count, and per
-// column its name, whether it is numeric and its JSON value, each with a
-// length, in name order. Reading it back copies the row once and slices
-// every name and value out of that copy.
-func encodeRow(r *storedRow) []byte {
-	size := 2 + binary.MaxVarintLen64
-	for _, c := range r.cols {
-		size += len(c.name) + len(c.value) + 1 + 2*binary.MaxVarintLen64
-	}
-	b := make([]byte, 0, size)
-	b = append(b, rowFormat)
-	b = binary.AppendUvarint(b, uint64(len(r.cols)))
-	for _, c := range r.cols {
-		b = binary.AppendUvarint(b, uint64(len(c.name)))
-		b = append(b, c.name...)
-		var numeric byte
-		if c.numeric {
-			numeric = 1
-		}
-		b = append(b, numeric)
-		b = binary.AppendUvarint(b, uint64(len(c.value)))
-		b = append(b, c.value...)
-	}
-	return b
-}
+// Stored row forms, told apart by their first byte. Rows are written in
+// rowSetFormat (see columnSets); the earlier forms are still read:
+// rowFormat carries each column's name, and the first rows were JSON
+// objects, which start with '{'.
+const (
+	rowFormat    = 0x01
+	rowSetFormat = 0x02
+)
 
 var errCorruptRow = errors.New("malformed row")
 
@@ -45,7 +24,8 @@ type jsonRow struct {
 	Numeric []string                   `json:"n,omitempty"`
 }
 
-// decodeRow reads a stored row. Its names and values share one copy of b.
+// decodeRow reads a row stored in a form from before column lists. Its
+// names and values share one copy of b.
 func decodeRow(b []byte) (*storedRow, error) {
 	if len(b) > 0 && b[0] == '{' {
 		var old jsonRow

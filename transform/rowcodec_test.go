@@ -2,11 +2,37 @@ package transform
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
 )
+
+// encodeRow writes a row in rowFormat, as projector stored rows before
+// column lists: a tag, the column count, and per column its name, whether
+// it is numeric and its JSON value, each with a length, in name order.
+func encodeRow(r *storedRow) []byte {
+	size := 2 + binary.MaxVarintLen64
+	for _, c := range r.cols {
+		size += len(c.name) + len(c.value) + 1 + 2*binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, size)
+	b = append(b, rowFormat)
+	b = binary.AppendUvarint(b, uint64(len(r.cols)))
+	for _, c := range r.cols {
+		b = binary.AppendUvarint(b, uint64(len(c.name)))
+		b = append(b, c.name...)
+		var numeric byte
+		if c.numeric {
+			numeric = 1
+		}
+		b = append(b, numeric)
+		b = binary.AppendUvarint(b, uint64(len(c.value)))
+		b = append(b, c.value...)
+	}
+	return b
+}
 
 func TestRowCodec(t *testing.T) {
 	tests := []struct {

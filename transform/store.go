@@ -26,7 +26,8 @@ import (
 // log is synced before any position a group reached is confirmed to its
 // source, so a group lost in a crash is one the source sends again.
 type Store struct {
-	db *pebble.DB
+	db   *pebble.DB
+	cols *columnSets
 }
 
 // Key spaces. Parts are separated by 0x00, which JSON-encoded values and
@@ -50,7 +51,12 @@ func OpenStore(dir string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
-	return &Store{db: db}, nil
+	cols, err := loadColumnSets(db)
+	if err != nil {
+		db.Close() //nolint:errcheck // the read error is the one to report
+		return nil, fmt.Errorf("open state store %s: read column lists: %w", dir, err)
+	}
+	return &Store{db: db, cols: cols}, nil
 }
 
 // storeOptions tunes pebble for how projector reads: every change looks
