@@ -83,7 +83,14 @@ func storeOptions(log *slog.Logger) *pebble.Options {
 	opts.L0CompactionThreshold = 8
 	opts.L0StopWritesThreshold = 32
 	opts.LBaseMaxBytes = 256 << 20
-	opts.TargetFileSizes[0] = 8 << 20
+	// Level 0 files stay at the default 2 MB, so a flush (16 MiB of rows,
+	// join index entries and pending marks, all over the key space) is
+	// split into several files, each over a narrow key range. A compaction
+	// can then take the level 0 files of one range and rewrite only the
+	// files below that overlap it; one file per flush overlapped them all.
+	// Measured at 1,000,000 orders: compactions wrote 262 MB instead of
+	// 730 MB, and the snapshot took 50.9 CPU s instead of 57.1.
+	opts.TargetFileSizes[0] = 2 << 20
 	return opts
 }
 
