@@ -18,10 +18,12 @@ type Event struct {
 	Source string        `json:"source"`
 	Table  capture.Table `json:"table"`
 	Op     capture.Op    `json:"op"`
-	// Key holds the primary key (replica identity) values of the row.
-	Key    capture.Row `json:"key,omitempty"`
-	Before capture.Row `json:"before,omitempty"`
-	After  capture.Row `json:"after,omitempty"`
+	// KeyColumns names the columns that identify the row (its replica
+	// identity, the primary key by default), in key order; their values
+	// are in After, or in Before for a delete.
+	KeyColumns []string    `json:"key_columns,omitempty"`
+	Before     capture.Row `json:"before,omitempty"`
+	After      capture.Row `json:"after,omitempty"`
 	// Changed lists the columns an update changed, as far as the server
 	// told: without REPLICA IDENTITY FULL the old values are unknown and
 	// every column sent counts as changed.
@@ -67,29 +69,40 @@ func FromCapture(txn *capture.Transaction, types EventTypes) *Transaction {
 		CommitTime: txn.CommitTime, Snapshot: txn.Snapshot, Reset: txn.Reset, SnapshotDone: txn.SnapshotDone,
 		Copied: txn.Copied, Events: make([]Event, len(txn.Changes)),
 	}
+	var names typeNames
 	for i := range txn.Changes {
-		out.Events[i] = newEvent(txn.Source, &txn.Changes[i], types)
+		out.Events[i] = newEvent(txn.Source, &txn.Changes[i], names.of(txn.Changes[i].Table, txn.Changes[i].Op, types))
 	}
 	return out
 }
 
-func newEvent(source string, c *capture.Change, types EventTypes) Event {
-	verb := opVerbs[c.Op]
-	typ := c.Table.Name + "." + verb
-	if names, ok := types[c.Table.String()]; ok && names[verb] != "" {
-		typ = names[verb]
+// typeNames remembers the last event type name it made: the changes of a
+// transaction, and all the rows of a snapshot chunk, are mostly of one
+// table and operation, and each name is a string to build.
+type typeNames struct {
+	table capture.Table
+	op    capture.Op
+	name  string
+}
+
+func (n *typeNames) of(t capture.Table, op capture.Op, types EventTypes) string {
+	if n.name != "" && n.table == t && n.op == op {
+		return n.name
 	}
-	ev := Event{Type: typ, Source: source, Table: c.Table, Op: c.Op, Before: c.Old, After: c.New, Unchanged: c.Unchanged}
-	row := c.New
-	if c.Op == capture.Delete {
-		row = c.Old
-	}
-	if len(c.Key) > 0 && row != nil {
-		ev.Key = make(capture.Row, len(c.Key))
-		for _, k := range c.Key {
-			ev.Key[k] = row[k]
+	verb := opVerbs[op]
+	name := t.Name + "." + verb
+	if len(types) > 0 {
+		if names, ok := types[t.String()]; ok && names[verb] != "" {
+			name = names[verb]
 		}
 	}
+	*n = typeNames{table: t, op: op, name: name}
+	return name
+}
+
+func newEvent(source string, c *capture.Change, typ string) Event {
+	ev := Event{Type: typ, Source: source, Table: c.Table, Op: c.Op, KeyColumns: c.Key,
+		Before: c.Old, After: c.New, Unchanged: c.Unchanged}
 	if c.Op == capture.Update {
 		ev.Changed = changedColumns(c)
 	}
