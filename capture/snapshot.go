@@ -142,6 +142,9 @@ func (cp *copier) fetch(ctx context.Context, sql string, t Table, key []string) 
 	fields := result.FieldDescriptions()
 	var changes []Change
 	for result.NextRow() {
+		if changes == nil {
+			changes = make([]Change, 0, cp.stream.opts.SnapshotChunkRows) // a full chunk, but for the last
+		}
 		row := make(Row, len(fields))
 		for i, raw := range result.Values() {
 			v, err := cp.types.decodeText(ctx, fields[i].DataTypeOID, raw)

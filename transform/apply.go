@@ -281,7 +281,8 @@ func project(tp *tablePlan, after capture.Row, unchanged []string, old *storedRo
 		start, end int
 		numeric    bool
 	}
-	spans := make([]span, 0, len(after))
+	var room [16]span // most tables: no allocation
+	spans := room[:0]
 	var buf []byte
 	for col, v := range after {
 		if !tp.stores(col) {
