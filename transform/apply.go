@@ -18,6 +18,7 @@ type applier struct {
 	cols  *columnSets
 	b     *pebble.Batch
 	read  *reader // reads b as it is written
+	key   []byte  // index entry keys are built here
 	dirty map[docRef]struct{}
 	// rootCopying reports whether a view's documents wait for a snapshot
 	// that may still copy its root table (Engine.rootCopying).
@@ -147,24 +148,26 @@ func (a *applier) remove(tp *tablePlan, pk string) error {
 	if err := a.writeIndexes(tp, old, pk, true); err != nil {
 		return err
 	}
-	a.read.cache.remove(rowRef{tp.id, pk})
-	return a.b.Delete(rowKey(tp.id, pk), nil)
+	k := rowKey(tp.id, pk)
+	a.read.cache.remove(k)
+	return a.b.Delete(k, nil)
 }
 
 // setRow writes a row's new version to the batch and the row cache. A
 // copied row is left out of the cache: a snapshot writes each row once,
 // and would only push out the rows streaming reads again.
 func (a *applier) setRow(tp *tablePlan, pk string, row *storedRow) error {
+	k := rowKey(tp.id, pk)
 	if a.copying {
-		a.read.cache.remove(rowRef{tp.id, pk})
+		a.read.cache.remove(k)
 	} else {
-		a.read.cache.put(rowRef{tp.id, pk}, row)
+		a.read.cache.put(k, row)
 	}
 	v, err := a.cols.encode(row)
 	if err != nil {
 		return fmt.Errorf("store %s row %s: %w", tp.id.table, pk, err)
 	}
-	return a.b.Set(rowKey(tp.id, pk), v, nil)
+	return a.b.Set(k, v, nil)
 }
 
 // removeSource forgets every row of a source, marking what they affected:
@@ -187,7 +190,9 @@ func (a *applier) writeIndexes(tp *tablePlan, row *storedRow, pk string, del boo
 		if !ok {
 			continue // NULL joins nothing
 		}
-		k := append(indexPrefix(tp.id, cols, vals), pk...)
+		// The batch copies the key: one buffer serves every entry.
+		k := append(appendIndexPrefix(a.key[:0], tp.id, cols, vals), pk...)
+		a.key = k
 		var err error
 		if del {
 			err = a.b.Delete(k, nil)

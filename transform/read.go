@@ -33,6 +33,8 @@ type reader struct {
 	// must stay unchanged until it has the new ones.
 	prefixes [2][]byte
 	turn     int
+	keys     [2][]byte // row keys, used in turn like prefixes
+	keyTurn  int
 }
 
 // rowIter is the iterator over one table's rows, with the bounds it was
@@ -73,11 +75,12 @@ func (r *reader) close() error {
 }
 
 // rowValue returns the stored form of a row, or nil when there is none.
-// The bytes are the storage engine's, valid until the reader's next read.
-func (r *reader) rowValue(t tableID, pk string) ([]byte, error) {
+// k is the row's key. The bytes are the storage engine's, valid until the
+// reader's next read.
+func (r *reader) rowValue(t tableID, pk string, k []byte) ([]byte, error) {
 	ri := r.rows[t]
 	if ri == nil {
-		prefix := append(key(spaceRow, t.source, t.table.String()), 0)
+		prefix := appendRowPrefix(nil, t)
 		ri = &rowIter{opts: pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)}}
 		var err error
 		if ri.it, err = r.rd.NewIter(&ri.opts); err != nil {
@@ -87,7 +90,6 @@ func (r *reader) rowValue(t tableID, pk string) ([]byte, error) {
 	} else if r.live {
 		ri.it.SetOptions(&ri.opts)
 	}
-	k := rowKey(t, pk)
 	var found bool
 	if r.live {
 		found = ri.it.SeekPrefixGE(k)
@@ -111,10 +113,15 @@ func (r *reader) rowValue(t tableID, pk string) ([]byte, error) {
 // row reads one stored row, or nil when there is none. The row may be
 // shared through the cache: it must not be changed.
 func (r *reader) row(t tableID, pk string) (*storedRow, error) {
-	if row, ok := r.cache.get(rowRef{t, pk}); ok {
+	// The key is built in one of two buffers used in turn: a seek may hold
+	// on to its key until the next one.
+	r.keyTurn = 1 - r.keyTurn
+	k := appendRowKey(r.keys[r.keyTurn][:0], t, pk)
+	r.keys[r.keyTurn] = k
+	if row, ok := r.cache.get(k); ok {
 		return row, nil
 	}
-	v, err := r.rowValue(t, pk)
+	v, err := r.rowValue(t, pk, k)
 	if err != nil || v == nil {
 		return nil, err
 	}
@@ -123,7 +130,7 @@ func (r *reader) row(t tableID, pk string) (*storedRow, error) {
 		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
 	}
 	if r.fill {
-		r.cache.put(rowRef{t, pk}, row)
+		r.cache.put(k, row)
 	}
 	return row, nil
 }

@@ -15,16 +15,14 @@ package transform
 // A nil cache holds nothing. The cache is exact, not a hint: every row the engine writes or deletes
 // passes through put and remove, and the engine drops the cache when a
 // group fails to commit. Only the engine's goroutine uses it.
+//
+// Rows are found by their key in the store (rowKey): the reads that miss
+// need it anyway, and one string hashes faster than the table's names and
+// the primary key apart.
 type rowCache struct {
 	half      int // bytes per generation
-	cur, prev map[rowRef]*storedRow
+	cur, prev map[string]*storedRow
 	curBytes  int
-}
-
-// rowRef names a row in the cache.
-type rowRef struct {
-	t  tableID
-	pk string
 }
 
 // A cached row's bookkeeping beyond its names and values: the map entry
@@ -42,58 +40,60 @@ func newRowCache(budget int) *rowCache {
 
 // reset forgets every row.
 func (c *rowCache) reset() {
-	c.cur, c.prev, c.curBytes = map[rowRef]*storedRow{}, map[rowRef]*storedRow{}, 0
+	c.cur, c.prev, c.curBytes = map[string]*storedRow{}, map[string]*storedRow{}, 0
 }
 
-// get returns the cached row, or false when the cache does not know it.
-func (c *rowCache) get(ref rowRef) (*storedRow, bool) {
+// get returns the row stored under k, or false when the cache does not
+// know it.
+func (c *rowCache) get(k []byte) (*storedRow, bool) {
 	if c == nil {
 		return nil, false
 	}
-	if row, ok := c.cur[ref]; ok {
+	if row, ok := c.cur[string(k)]; ok {
 		return row, true
 	}
-	row, ok := c.prev[ref]
+	row, ok := c.prev[string(k)]
 	if ok {
-		c.add(ref, row, rowSize(ref, row))
+		c.add(string(k), row, rowSize(k, row))
 	}
 	return row, ok
 }
 
-// put records row as the current version of ref. Rows too big to be
-// worth a share of the cache are forgotten instead.
-func (c *rowCache) put(ref rowRef, row *storedRow) {
+// put records row as the current version of the row stored under k.
+// Rows too big to be worth a share of the cache are forgotten instead.
+func (c *rowCache) put(k []byte, row *storedRow) {
 	if c == nil {
 		return
 	}
-	size := rowSize(ref, row)
+	size := rowSize(k, row)
 	if size > c.half/32 {
-		c.remove(ref)
+		c.remove(k)
 		return
 	}
-	c.add(ref, row, size)
+	c.add(string(k), row, size)
 }
 
-// remove forgets ref: it was deleted, or is too big to keep.
-func (c *rowCache) remove(ref rowRef) {
+// remove forgets the row stored under k: it was deleted, or is too big to
+// keep.
+func (c *rowCache) remove(k []byte) {
 	if c == nil {
 		return
 	}
-	delete(c.cur, ref)
-	delete(c.prev, ref)
+	delete(c.cur, string(k))
+	delete(c.prev, string(k))
 }
 
-func (c *rowCache) add(ref rowRef, row *storedRow, size int) {
+func (c *rowCache) add(k string, row *storedRow, size int) {
 	if c.curBytes+size > c.half {
-		c.prev, c.cur, c.curBytes = c.cur, map[rowRef]*storedRow{}, 0
+		c.prev, c.cur, c.curBytes = c.cur, map[string]*storedRow{}, 0
 	}
-	c.cur[ref] = row
+	c.cur[k] = row
 	c.curBytes += size
 }
 
 // rowSize estimates a cached row's memory from its columns.
-func rowSize(ref rowRef, row *storedRow) int {
-	size := len(ref.pk) + rowEntryOverhead
+func rowSize(k []byte, row *storedRow) int {
+	size := len(k) + rowEntryOverhead
 	for _, col := range row.cols {
 		size += len(col.name) + len(col.value) + rowColumnOverhead
 	}

@@ -19,7 +19,7 @@ func cachedRow(value string) *storedRow {
 
 func TestRowCache(t *testing.T) {
 	orders := tableID{"shop", tbl("orders")}
-	ref := func(i int) rowRef { return rowRef{orders, fmt.Sprintf("[%03d]", i)} }
+	ref := func(i int) []byte { return rowKey(orders, fmt.Sprintf("[%03d]", i)) }
 	// Every test row is the same size, so a generation holds perRow rows.
 	size := rowSize(ref(0), cachedRow("x"))
 	const perRow = 64
@@ -100,7 +100,7 @@ func TestFailedGroupDropsRowCache(t *testing.T) {
 	if err := e.applyGroup(context.Background(), []*Transaction{txn}); err == nil {
 		t.Fatal("a group with a row without its key was applied")
 	}
-	if row, ok := e.rows.get(rowRef{tableID{"consumers", tbl("consumers")}, "[7]"}); ok {
+	if row, ok := e.rows.get(rowKey(tableID{"consumers", tbl("consumers")}, "[7]")); ok {
 		t.Fatalf("the row cache kept %v from a group that failed", row.cols)
 	}
 }

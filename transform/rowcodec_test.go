@@ -110,14 +110,19 @@ func FuzzDecodeRow(f *testing.F) {
 	})
 }
 
-// The index key layout is part of the stored state: stores written before
-// appendIndexPrefix existed must still be found.
+// The index and row key layouts are part of the stored state: stores
+// written before appendIndexPrefix and appendRowKey existed must still be
+// found.
 func TestIndexPrefixLayout(t *testing.T) {
 	id := tableID{source: "orders", table: tbl("order_line_items")}
 	cols := []string{"order_id", "kind"}
 	want := append(key(spaceIndex, id.source, id.table.String(), fmt.Sprint(cols), "[7]"), 0)
-	if got := indexPrefix(id, cols, "[7]"); !bytes.Equal(got, want) {
+	if got := appendIndexPrefix(nil, id, cols, "[7]"); !bytes.Equal(got, want) {
 		t.Fatalf("index prefix %q, want %q", got, want)
+	}
+	// So is the row key layout.
+	if got, want := rowKey(id, "[7]"), key(spaceRow, id.source, id.table.String(), "[7]"); !bytes.Equal(got, want) {
+		t.Fatalf("row key %q, want %q", got, want)
 	}
 }
 

@@ -185,10 +185,20 @@ func get(rd pebble.Reader, k []byte) ([]byte, bool, error) {
 	return out, true, closer.Close()
 }
 
-func rowKey(t tableID, pk string) []byte { return key(spaceRow, t.source, t.table.String(), pk) }
+func rowKey(t tableID, pk string) []byte { return appendRowKey(nil, t, pk) }
 
-func indexPrefix(t tableID, cols []string, vals string) []byte {
-	return appendIndexPrefix(nil, t, cols, vals)
+// appendRowKey appends the key of t's row pk to b.
+func appendRowKey(b []byte, t tableID, pk string) []byte {
+	return append(appendRowPrefix(b, t), pk...)
+}
+
+// appendRowPrefix appends the prefix of the keys of t's rows.
+func appendRowPrefix(b []byte, t tableID) []byte {
+	b = append(b, spaceRow...)
+	b = append(append(b, 0), t.source...)
+	b = append(append(b, 0), t.table.Schema...)
+	b = append(append(b, '.'), t.table.Name...)
+	return append(b, 0)
 }
 
 // appendIndexPrefix appends to b the key prefix of the index entries of the
@@ -212,7 +222,7 @@ func appendIndexPrefix(b []byte, t tableID, cols []string, vals string) []byte {
 
 // scanRows calls fn with the primary key of every stored row of t.
 func scanRows(rd pebble.Reader, t tableID, fn func(pk string) error) error {
-	prefix := append(key(spaceRow, t.source, t.table.String()), 0)
+	prefix := appendRowPrefix(nil, t)
 	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return err
