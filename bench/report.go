@@ -169,7 +169,7 @@ func (r *Report) writeStream(p printer) {
 	p("the group's oldest commit), the maximum comes from polling")
 	p("`projector_source_lag_seconds` every 100 ms (projector refreshes that gauge every 2 s).")
 	p("")
-	p("| load | offered txn/s | written txn/s | written changes/s | projector changes/s | projector/written | docs/s | catch-up | lag p50 | lag p99 | lag max | CPU s / 1k changes | peak RSS |")
+	p("| load | offered txn/s | written txn/s | written changes/s | projector changes/s | projector/written | docs/s | catch-up | lag p50 | lag p99 | source lag max | CPU s / 1k changes | peak RSS |")
 	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, ph := range s.Phases {
 		offered := "max"
