@@ -46,10 +46,12 @@ func loadColumnSets(db *pebble.DB) (*columnSets, error) {
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
-		n := binary.BigEndian.Uint64(it.Key()[len(prefix):])
-		if n != uint64(len(t.names)+1) {
-			return nil, fmt.Errorf("column list %d follows list %d", n, len(t.names))
+		num := it.Key()[len(prefix):]
+		if len(num) != 8 || binary.BigEndian.Uint64(num) != uint64(len(t.names)+1) {
+			return nil, fmt.Errorf("column list %x follows list %d: the state is corrupt; "+
+				"remove the state directory to rebuild it with a new snapshot", num, len(t.names))
 		}
+		n := uint64(len(t.names) + 1)
 		var names []string
 		if len(it.Value()) > 0 {
 			names = strings.Split(string(it.Value()), "\x00")

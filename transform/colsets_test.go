@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -99,4 +100,22 @@ func FuzzDecodeStoredRow(f *testing.F) {
 			t.Fatalf("re-encoding a decoded row: got %+v, %v; want %+v", back, err, r)
 		}
 	})
+}
+
+func TestColumnSetsGap(t *testing.T) {
+	dir := t.TempDir()
+	store, err := OpenStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.db.Set(columnSetKey(2), []byte("id"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenStore(dir, nil)
+	if err == nil || !strings.Contains(err.Error(), "the state is corrupt") {
+		t.Fatalf("opening a store whose column lists skip one: %v, want a corrupt state", err)
+	}
 }
