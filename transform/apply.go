@@ -15,7 +15,6 @@ import (
 // later changes in a group see the earlier ones.
 type applier struct {
 	plan  *plan
-	cols  *columnSets
 	b     *pebble.Batch
 	read  *reader // reads b as it is written
 	key   []byte  // index entry keys are built here
@@ -163,7 +162,7 @@ func (a *applier) setRow(tp *tablePlan, pk string, row *storedRow) error {
 	} else {
 		a.read.cache.put(k, row)
 	}
-	v, err := a.cols.encode(row)
+	v, err := a.read.cols.encode(row)
 	if err != nil {
 		return fmt.Errorf("store %s row %s: %w", tp.id.table, pk, err)
 	}

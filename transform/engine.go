@@ -310,7 +310,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 			e.rows.reset() // it holds rows of the batch that was not committed
 		}
 	}()
-	a := &applier{plan: e.plan, cols: e.store.cols, b: b, read: newLiveReader(b, e.store.cols, e.rows), dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
+	a := &applier{plan: e.plan, b: b, read: newLiveReader(b, e.store.cols, e.rows), dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
 		checkpoints: map[string]capture.Checkpoint{}}
 	defer a.read.close() //nolint:errcheck // read-only iterators; an error shows in the reads themselves
 	waiting := e.deferredViews()
@@ -351,7 +351,8 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	var marked []docRef // sent documents that carry a pending mark
 	for ref := range a.dirty {
 		sendNow := !e.deferred(ref.view) && !complete[ref.view]
-		if !sendNow || !unmarked {
+		mark := !sendNow || !unmarked // see copyOnly
+		if mark {
 			if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
 				return err
 			}
@@ -359,7 +360,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		if !sendNow {
 			continue
 		}
-		if !unmarked {
+		if mark {
 			marked = append(marked, ref)
 		}
 		ack.refs = append(ack.refs, ref)
