@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -352,6 +353,9 @@ func joinValues(row *storedRow, cols []string) (string, bool) {
 // docID turns a stored key into the document _id: the bare value for a
 // single-column key, the values joined by "|" for a composite one.
 func docID(pk string) string {
+	if id, ok := singleInteger(pk); ok {
+		return id // most keys: no JSON decoding
+	}
 	var parts []json.RawMessage
 	if json.Unmarshal([]byte(pk), &parts) != nil {
 		return pk
@@ -369,4 +373,23 @@ func docID(pk string) string {
 		}
 	}
 	return id
+}
+
+// singleInteger returns the integer of a key of one integer in the form
+// encodeKey writes it ("[-12]").
+func singleInteger(pk string) (string, bool) {
+	if len(pk) < 3 || pk[0] != '[' || pk[len(pk)-1] != ']' {
+		return "", false
+	}
+	n := pk[1 : len(pk)-1]
+	digits := strings.TrimPrefix(n, "-")
+	if digits == "" || (digits[0] == '0' && len(n) > 1) {
+		return "", false // empty, or a leading zero, or "-0": not encodeKey's form
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return "", false
+		}
+	}
+	return n, true
 }

@@ -135,3 +135,25 @@ func TestAppendString(t *testing.T) {
 		}
 	}
 }
+
+func TestDocID(t *testing.T) {
+	for pk, want := range map[string]string{
+		`[123]`:                  "123",
+		`[-5]`:                   "-5",
+		`[0]`:                    "0",
+		`[1.5]`:                  "1.5",
+		`["a|b"]`:                "a|b",
+		`[7,"x"]`:                "7|x",
+		`["x",7]`:                "x|7",
+		`[01]`:                   "[01]", // not JSON: the key as stored
+		`[-0]`:                   "-0",
+		`[-]`:                    "[-]",
+		`[1e3]`:                  "1e3",
+		`[true]`:                 "true",
+		`[12345678901234567890]`: "12345678901234567890",
+	} {
+		if got := docID(pk); got != want {
+			t.Errorf("docID(%s) = %q, want %q", pk, got, want)
+		}
+	}
+}
