@@ -17,6 +17,11 @@ type Machine struct {
 	CPU, Cores, RAM, Kernel  string
 	PostgreSQL, SearchEngine string
 	Go                       string
+	// BusySlots are the replication slots some other consumer was
+	// streaming from when the run began (a demo left running): WAL is
+	// the server's, so their walsenders read and decode this run's
+	// writes too and take CPU from every benchmark.
+	BusySlots []string
 }
 
 // DescribeMachine reads the machine's CPU, memory and the versions of the
@@ -33,6 +38,13 @@ func DescribeMachine(ctx context.Context, env Env) (Machine, error) {
 	defer conn.Close(ctx)
 	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&m.PostgreSQL); err != nil {
 		return m, fmt.Errorf("read the PostgreSQL version: %w", err)
+	}
+	rows, err := conn.Query(ctx, "SELECT slot_name FROM pg_replication_slots WHERE active ORDER BY slot_name")
+	if err != nil {
+		return m, fmt.Errorf("list the active replication slots: %w", err)
+	}
+	if m.BusySlots, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return m, fmt.Errorf("list the active replication slots: %w", err)
 	}
 	if m.SearchEngine, err = newSearchClient(env.SearchURL, 1).version(ctx); err != nil {
 		return m, fmt.Errorf("read the search engine's version: %w", err)

@@ -47,6 +47,12 @@ func (r *Report) Write(w io.Writer) {
 	p("| PostgreSQL | %s |", r.Machine.PostgreSQL)
 	p("| search engine | %s |", r.Machine.SearchEngine)
 	p("| Go | %s |", r.Machine.Go)
+	if len(r.Machine.BusySlots) == 0 {
+		p("| other replication | none active at the start |")
+	} else {
+		p("| other replication | **%d slot(s) streaming at the start** (%s): their walsenders decode this run's WAL too, so every rate below is low (stop them, e.g. `make down`, and run again) |",
+			len(r.Machine.BusySlots), strings.Join(r.Machine.BusySlots, ", "))
+	}
 	if r.Drain != nil {
 		r.writeDrain(p)
 	}
@@ -70,7 +76,9 @@ func (r *Report) writeRunning(p printer) {
 	p("docs/benchmarks.md $(BENCH_FLAGS)`. The defaults are the sizes the benchmarks are specified with; every size is a flag,")
 	p("e.g. `make bench BENCH_FLAGS='-snapshot-orders 200000 -snapshot-customers 20000 -stream-duration 30s'` for a quicker run.")
 	p("`-only drain,snapshot,stream,micro` picks benchmarks; `-out -` prints instead of writing. Each benchmark creates its")
-	p("own databases (`bench_<random>`), slots and index prefixes and removes them when it ends.")
+	p("own databases (`bench_<random>`), slots and index prefixes and removes them when it ends. Run it with nothing else")
+	p("streaming from the test bed's PostgreSQL (`make down` stops a demo left running): WAL belongs to the whole server, so")
+	p("every other walsender reads and decodes the benchmarks' writes too. The machine table says whether any was.")
 	p("")
 	p("Settings of this run:")
 	p("")

@@ -107,6 +107,10 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	if rep.Machine, err = bench.DescribeMachine(ctx, o.env); err != nil {
 		return err
 	}
+	if len(rep.Machine.BusySlots) > 0 {
+		log.Warn("other consumers are streaming from this PostgreSQL server; their walsenders decode the benchmarks' WAL too and skew every rate (make down stops the demo)",
+			"slots", rep.Machine.BusySlots)
+	}
 	if slices.Contains(only, "micro") {
 		log.Info("micro benchmarks")
 		if rep.Micro, err = bench.RunMicro(ctx, dir, o.benchtime, bench.DefaultMicro()); err != nil {
