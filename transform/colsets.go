@@ -3,10 +3,7 @@ package transform
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/maphash"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -16,19 +13,13 @@ import (
 // third of its bytes: fewer bytes to log, flush and compact, and more rows
 // in every cached block. A store sees a few lists per table, one for each
 // set of columns its views have used. Lists are made durable before a row
-// that uses one is written, and never removed.
+// that uses one is written, and never removed. Only the engine's goroutine
+// uses them, as it does the row cache.
 type columnSets struct {
-	db   *pebble.DB
-	seed maphash.Seed
-	mu   sync.Mutex                     // serialises additions
-	list atomic.Pointer[columnSetTable] // read without the lock
-}
-
-// columnSetTable is one immutable version of the lists: an addition
-// replaces it whole.
-type columnSetTable struct {
-	names  [][]string          // list number - 1 → names, in name order
-	byHash map[uint64][]uint64 // hash of the names → list numbers
+	db      *pebble.DB
+	names   [][]string        // list number - 1 → names, in name order
+	numbers map[string]uint64 // names joined by 0x00 → list number
+	joined  []byte            // where number joins the names it looks up
 }
 
 func columnSetKey(n uint64) []byte {
@@ -37,8 +28,7 @@ func columnSetKey(n uint64) []byte {
 
 // loadColumnSets reads the lists db holds.
 func loadColumnSets(db *pebble.DB) (*columnSets, error) {
-	c := &columnSets{db: db, seed: maphash.MakeSeed()}
-	t := &columnSetTable{byHash: map[uint64][]uint64{}}
+	c := &columnSets{db: db, numbers: map[string]uint64{}}
 	prefix := append(key(spaceMeta, "columns"), 0)
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
@@ -47,107 +37,52 @@ func loadColumnSets(db *pebble.DB) (*columnSets, error) {
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
 		num := it.Key()[len(prefix):]
-		if len(num) != 8 || binary.BigEndian.Uint64(num) != uint64(len(t.names)+1) {
+		if len(num) != 8 || binary.BigEndian.Uint64(num) != uint64(len(c.names)+1) {
 			return nil, fmt.Errorf("column list %x follows list %d: the state is corrupt; "+
-				"remove the state directory to rebuild it with a new snapshot", num, len(t.names))
+				"remove the state directory to rebuild it with a new snapshot", num, len(c.names))
 		}
-		n := uint64(len(t.names) + 1)
-		var names []string
-		if len(it.Value()) > 0 {
-			names = strings.Split(string(it.Value()), "\x00")
-		}
-		t.names = append(t.names, names)
-		h := c.hashNames(names)
-		t.byHash[h] = append(t.byHash[h], n)
+		c.add(string(it.Value()))
 	}
 	if err := it.Error(); err != nil {
 		return nil, err
 	}
-	c.list.Store(t)
 	return c, nil
 }
 
-func (c *columnSets) hashNames(names []string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	for _, n := range names {
-		h.WriteString(n)
-		h.WriteByte(0)
+// add numbers the list joined, the names joined by 0x00.
+func (c *columnSets) add(joined string) uint64 {
+	var names []string
+	if joined != "" {
+		names = strings.Split(joined, "\x00")
 	}
-	return h.Sum64()
+	c.names = append(c.names, names)
+	n := uint64(len(c.names))
+	c.numbers[joined] = n
+	return n
 }
 
-func (c *columnSets) hashColumns(cols []storedColumn) uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	for i := range cols {
-		h.WriteString(cols[i].name)
-		h.WriteByte(0)
-	}
-	return h.Sum64()
-}
-
-func sameNames(names []string, cols []storedColumn) bool {
-	if len(names) != len(cols) {
-		return false
-	}
-	for i := range cols {
-		if names[i] != cols[i].name {
-			return false
-		}
-	}
-	return true
-}
-
-// number returns the number of the list of cols' names, adding the list
+// number returns the number of the list of cols' names, storing the list
 // when it is new.
 func (c *columnSets) number(cols []storedColumn) (uint64, error) {
-	h := c.hashColumns(cols)
-	if n, ok := c.find(c.list.Load(), h, cols); ok {
-		return n, nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.list.Load()
-	if n, ok := c.find(t, h, cols); ok {
-		return n, nil
-	}
-	names := make([]string, len(cols))
+	c.joined = c.joined[:0]
 	for i := range cols {
-		names[i] = strings.Clone(cols[i].name)
-		if strings.IndexByte(names[i], 0) >= 0 {
-			return 0, fmt.Errorf("column name %q holds a NUL byte", names[i])
+		if i > 0 {
+			c.joined = append(c.joined, 0)
+		}
+		c.joined = append(c.joined, cols[i].name...)
+	}
+	if n, ok := c.numbers[string(c.joined)]; ok {
+		return n, nil
+	}
+	for i := range cols {
+		if strings.IndexByte(cols[i].name, 0) >= 0 {
+			return 0, fmt.Errorf("column name %q holds a NUL byte", cols[i].name)
 		}
 	}
-	n := uint64(len(t.names) + 1)
-	if err := c.db.Set(columnSetKey(n), []byte(strings.Join(names, "\x00")), pebble.Sync); err != nil {
-		return 0, fmt.Errorf("store column list %d: %w", n, err)
+	if err := c.db.Set(columnSetKey(uint64(len(c.names)+1)), c.joined, pebble.Sync); err != nil {
+		return 0, fmt.Errorf("store column list %d: %w", len(c.names)+1, err)
 	}
-	next := &columnSetTable{names: append(t.names[:len(t.names):len(t.names)], names), byHash: make(map[uint64][]uint64, len(t.byHash)+1)}
-	for k, v := range t.byHash {
-		next.byHash[k] = v
-	}
-	next.byHash[h] = append(next.byHash[h][:len(next.byHash[h]):len(next.byHash[h])], n)
-	c.list.Store(next)
-	return n, nil
-}
-
-func (c *columnSets) find(t *columnSetTable, h uint64, cols []storedColumn) (uint64, bool) {
-	for _, n := range t.byHash[h] {
-		if sameNames(t.names[n-1], cols) {
-			return n, true
-		}
-	}
-	return 0, false
-}
-
-// names returns list n.
-func (c *columnSets) names(n uint64) ([]string, bool) {
-	t := c.list.Load()
-	if n == 0 || n > uint64(len(t.names)) {
-		return nil, false
-	}
-	return t.names[n-1], true
+	return c.add(string(c.joined)), nil
 }
 
 // encode is the stored form of a row: rowSetFormat, the number of its
@@ -187,10 +122,10 @@ func (c *columnSets) decode(b []byte) (*storedRow, error) {
 	if w <= 0 {
 		return nil, errCorruptRow
 	}
-	names, ok := c.names(n)
-	if !ok {
+	if n == 0 || n > uint64(len(c.names)) {
 		return nil, fmt.Errorf("%w: unknown column list %d", errCorruptRow, n)
 	}
+	names := c.names[n-1]
 	pos := 1 + w
 	s := string(b[pos:]) // the one copy: b may be the storage engine's memory
 	b = b[pos:]

@@ -27,7 +27,7 @@ func TestColumnSets(t *testing.T) {
 		}
 		stored = append(stored, b)
 	}
-	if got := len(store.cols.list.Load().names); got != 3 {
+	if got := len(store.cols.names); got != 3 {
 		t.Fatalf("%d column lists for 3 distinct name lists", got)
 	}
 	if err := store.Close(); err != nil {
