@@ -194,21 +194,22 @@ func appendRowKey(b []byte, t tableID, pk string) []byte {
 
 // appendRowPrefix appends the prefix of the keys of t's rows.
 func appendRowPrefix(b []byte, t tableID) []byte {
-	b = append(b, spaceRow...)
+	return append(appendTable(b, spaceRow, t), 0)
+}
+
+// appendTable appends the start of t's keys in space: the space, the
+// source and the table, separated by 0x00.
+func appendTable(b []byte, space string, t tableID) []byte {
+	b = append(b, space...)
 	b = append(append(b, 0), t.source...)
 	b = append(append(b, 0), t.table.Schema...)
-	b = append(append(b, '.'), t.table.Name...)
-	return append(b, 0)
+	return append(append(b, '.'), t.table.Name...)
 }
 
 // appendIndexPrefix appends to b the key prefix of the index entries of the
 // rows of t whose cols equal vals.
 func appendIndexPrefix(b []byte, t tableID, cols []string, vals string) []byte {
-	b = append(b, spaceIndex...)
-	b = append(append(b, 0), t.source...)
-	b = append(append(b, 0), t.table.Schema...)
-	b = append(append(b, '.'), t.table.Name...)
-	b = append(append(b, 0), '[')
+	b = append(appendTable(b, spaceIndex, t), 0, '[')
 	for i, c := range cols {
 		if i > 0 {
 			b = append(b, ' ')
