@@ -152,10 +152,22 @@ func (r *Report) writeSnapshot(p printer) {
 		s.Projector.Seconds()/float64(o.Rounds)-copied)
 	p("with nothing to copy or build, does in %.1f s. PostgreSQL, the search engine and projector share the machine's cores.",
 		s.Loader.Seconds()/float64(o.Rounds))
+	p("")
+	p("Where the machine's CPU went while each contender ran (cores busy on average, of %s; from /proc; projector-bench is the loader):", r.Machine.Cores)
+	p("")
+	writeCPUHeader(p, "contender")
+	p("| projector | %s |", cpuRow(s.ProjectorCPU))
+	p("| minimal bulk loader | %s |", cpuRow(s.LoaderCPU))
 	if r.SnapshotTop != "" {
 		p("")
 		p("CPU profile of one more snapshot (not timed; the daemon run inside the benchmark program), top functions by own time: %s.", r.SnapshotTop)
 	}
+}
+
+// writeCPUHeader starts a table of CPUShare rows, first named by what.
+func writeCPUHeader(p printer, what string) {
+	p("| %s | %s | idle |", what, strings.Join(cpuKinds, " | "))
+	p("|%s", strings.Repeat(" --- |", 1)+strings.Repeat(" ---: |", len(cpuKinds)+1))
 }
 
 func (r *Report) writeStream(p printer) {
@@ -201,6 +213,17 @@ func (r *Report) writeStream(p printer) {
 		p("read by the bare loop of the capture drain (a replication connection that only parses the pgoutput messages) on a slot")
 		p("of its own. It is the rate at which this machine's walsender delivers changes while PostgreSQL takes writes as fast as it")
 		p("can: no consumer can follow the unpaced load faster.")
+	}
+	p("")
+	p("Where the machine's CPU went during each load and its catch-up (cores busy on average, of %s; from /proc;", r.Machine.Cores)
+	p("projector-bench is the load generator, and the bare loop in the last row):")
+	p("")
+	writeCPUHeader(p, "load")
+	for _, ph := range s.Phases {
+		p("| %s | %s |", ph.Name, cpuRow(ph.CPU))
+	}
+	if b := s.Bare; b != nil {
+		p("| unpaced, bare loop | %s |", cpuRow(b.CPU))
 	}
 	p("")
 	p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s. Targets: keep up where PostgreSQL", s.VmHWM)

@@ -35,6 +35,9 @@ type SnapshotReport struct {
 	// ProjectorCopy is the part of Projector before the first document was
 	// built: copying and applying the snapshot (summed over the rounds).
 	ProjectorCopy time.Duration
+	// ProjectorCPU and LoaderCPU are where the machine's CPU time went
+	// while each contender ran (summed over the rounds).
+	ProjectorCPU, LoaderCPU CPUShare
 }
 
 // Rate is documents per second for a summed duration.
@@ -88,14 +91,16 @@ func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOpt
 				rep.ProjectorCPUSeconds += res.cpu
 				rep.ProjectorPeakRSS = max(rep.ProjectorPeakRSS, res.rss)
 				rep.ProjectorBuilt = res.built
+				rep.ProjectorCPU = rep.ProjectorCPU.add(res.share)
 				log.Info("snapshot indexed", "contender", "projector", "round", round+1, "took", res.elapsed.Round(time.Millisecond))
 				continue
 			}
-			took, err := r.loader(ctx)
+			took, share, err := r.loader(ctx)
 			if err != nil {
 				return rep, err
 			}
 			rep.Loader += took
+			rep.LoaderCPU = rep.LoaderCPU.add(share)
 			log.Info("snapshot indexed", "contender", "loader", "round", round+1, "took", took.Round(time.Millisecond))
 		}
 	}
@@ -121,6 +126,7 @@ func (r *snapshotRun) cleanup() {
 type projectorRun struct {
 	elapsed, copy   time.Duration
 	cpu, rss, built float64
+	share           CPUShare
 }
 
 // projector runs `projector run` on a new slot and index prefix until
@@ -140,6 +146,8 @@ func (r *snapshotRun) projector(ctx context.Context) (projectorRun, error) {
 		return res, err
 	}
 	start := time.Now()
+	cpu := startCPUSampler()
+	defer cpu.finish()
 	p, err := startProjector(r.bin, path, listen, filepath.Join(r.dir, name+".log"))
 	if err != nil {
 		return res, err
@@ -163,6 +171,7 @@ func (r *snapshotRun) projector(ctx context.Context) (projectorRun, error) {
 		return done.seen(m), nil
 	})
 	res.elapsed = done.at.Sub(start)
+	res.share = cpu.finish()
 	if err != nil {
 		return res, err
 	}
@@ -183,25 +192,28 @@ func (r *snapshotRun) projector(ctx context.Context) (projectorRun, error) {
 
 // loader bulk-loads the documents of projector's first index into a new
 // index of the same shape. Reading and serialising them is not timed.
-func (r *snapshotRun) loader(ctx context.Context) (time.Duration, error) {
+// It returns how long the load took and where the CPU went meanwhile.
+func (r *snapshotRun) loader(ctx context.Context) (time.Duration, CPUShare, error) {
 	if r.docs == nil {
 		docs, err := readDocs(ctx, r.search, r.first)
 		if err != nil {
-			return 0, err
+			return 0, CPUShare{}, err
 		}
 		r.docs = docs
 	}
 	r.runs++
 	index := r.prefix + "l" + strconv.Itoa(r.runs)
 	if err := copyIndexShape(ctx, r.search, r.first, index); err != nil {
-		return 0, err
+		return 0, CPUShare{}, err
 	}
 	bodies := bulkBodies(r.docs, index, r.opts.BulkActions, 5<<20)
+	cpu := startCPUSampler()
 	took, err := loadBulk(ctx, r.search, bodies, r.opts.Concurrency)
+	share := cpu.finish()
 	if err != nil {
-		return took, err
+		return took, share, err
 	}
-	return took, r.checkCount(ctx, index)
+	return took, share, r.checkCount(ctx, index)
 }
 
 func (r *snapshotRun) checkCount(ctx context.Context, index string) error {

@@ -50,6 +50,8 @@ type StreamPhase struct {
 	Max        float64 // seconds of lag
 	CPUPer1000 float64 // CPU seconds per 1,000 row changes
 	PeakRSS    float64 // bytes
+	// CPU is where the machine's CPU time went over the same window.
+	CPU CPUShare
 }
 
 // BareStream is the unpaced load once more, with a bare pglogrepl loop
@@ -62,6 +64,7 @@ type BareStream struct {
 	// to read the rest.
 	ReadChanges float64
 	CatchUp     time.Duration
+	CPU         CPUShare // over the load plus the time the loop took to read the rest
 }
 
 // StreamReport is the streaming benchmark's result.
@@ -182,6 +185,8 @@ func measureBare(ctx context.Context, db *Database, load *writeLoad, opts Stream
 	}
 	done := make(chan drained, 1)
 	start := time.Now()
+	cpu := startCPUSampler()
+	defer cpu.finish()
 	go func() {
 		r, err := drainBare(ctx, db, slot)
 		done <- drained{r, err}
@@ -201,6 +206,7 @@ func measureBare(ctx context.Context, db *Database, load *writeLoad, opts Stream
 		return res, d.err
 	}
 	end := time.Now()
+	res.CPU = cpu.finish()
 	res.WrittenTPS = float64(written.txns) / written.elapsed.Seconds()
 	res.WrittenChanges = float64(written.changes) / written.elapsed.Seconds()
 	res.ReadChanges = float64(d.res.rows-1) / end.Sub(start).Seconds() // less the bench_end row
@@ -288,6 +294,8 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 		profiled <- nil
 	}
 	start := time.Now()
+	cpu := startCPUSampler()
+	defer cpu.finish()
 	written, err := load.run(ctx, ph.kind, ph.rate, opts.Duration, opts.Workers)
 	if perr := <-profiled; err == nil && perr != nil {
 		err = fmt.Errorf("profile projector during %s: %w", ph.name, perr)
@@ -320,6 +328,7 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 		return res.CaughtUp || time.Since(loadEnd) > 3*time.Minute, nil
 	})
 	end := time.Now()
+	res.CPU = cpu.finish()
 	if res.CaughtUp {
 		end = caughtAt
 	}
