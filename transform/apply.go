@@ -191,7 +191,7 @@ func (a *applier) writeIndexes(tp *tablePlan, row *storedRow, pk string, del boo
 			continue // NULL joins nothing
 		}
 		// The batch copies the key: one buffer serves every entry.
-		k := append(appendIndexPrefix(a.key[:0], tp.id, cols, vals), pk...)
+		k := appendKeyValue(appendIndexPrefix(a.key[:0], tp.id, cols, vals), pk)
 		a.key = k
 		var err error
 		if del {

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -382,10 +381,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	if unmarked && len(ack.refs) > 0 {
 		e.unmarked = ack.seq
 	}
-	// In key order, the builder's reads move forward through the store.
-	slices.SortFunc(ack.refs, func(a, b docRef) int {
-		return cmp.Or(cmp.Compare(a.view, b.view), cmp.Compare(a.id, b.id))
-	})
+	sortRefs(ack.refs)
 	if len(complete) == 0 {
 		if ended {
 			e.released.Store(ack.seq) // the snapshot's last documents

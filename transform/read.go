@@ -156,7 +156,11 @@ func (r *reader) lookup(t tableID, cols []string, vals string) ([]string, error)
 	}
 	var pks []string
 	for r.index.First(); r.index.Valid(); r.index.Next() {
-		pks = append(pks, string(r.index.Key()[len(prefix):]))
+		pk, ok := keyValue(r.index.Key()[len(prefix):])
+		if !ok {
+			return nil, corruptKey(r.index.Key())
+		}
+		pks = append(pks, pk)
 	}
 	if err := r.index.Error(); err != nil {
 		return nil, fmt.Errorf("look up %s by %v: %w", t.table, cols, err)

@@ -116,12 +116,12 @@ func FuzzDecodeRow(f *testing.F) {
 func TestIndexPrefixLayout(t *testing.T) {
 	id := tableID{source: "orders", table: tbl("order_line_items")}
 	cols := []string{"order_id", "kind"}
-	want := append(key(spaceIndex, id.source, id.table.String(), fmt.Sprint(cols), "[7]"), 0)
+	want := append(key(spaceIndex, id.source, id.table.String(), fmt.Sprint(cols), "\x01\x80\x00\x00\x00\x00\x00\x00\x07"), 0)
 	if got := appendIndexPrefix(nil, id, cols, "[7]"); !bytes.Equal(got, want) {
 		t.Fatalf("index prefix %q, want %q", got, want)
 	}
 	// So is the row key layout.
-	if got, want := rowKey(id, "[7]"), key(spaceRow, id.source, id.table.String(), "[7]"); !bytes.Equal(got, want) {
+	if got, want := rowKey(id, `["a"]`), key(spaceRow, id.source, id.table.String(), "\x02[\"a\"]"); !bytes.Equal(got, want) {
 		t.Fatalf("row key %q, want %q", got, want)
 	}
 }

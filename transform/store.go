@@ -31,7 +31,8 @@ type Store struct {
 }
 
 // Key spaces. Parts are separated by 0x00, which JSON-encoded values and
-// identifiers never contain.
+// identifiers never contain; row and index keys end in key values in
+// their store form (appendKeyValue), which delimits itself.
 const (
 	spaceRow        = "r"
 	spaceIndex      = "x"
@@ -55,6 +56,10 @@ func OpenStore(dir string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		db.Close() //nolint:errcheck // the read error is the one to report
 		return nil, fmt.Errorf("open state store %s: read column lists: %w", dir, err)
+	}
+	if err := migrateKeyForm(db, log); err != nil {
+		db.Close() //nolint:errcheck // the migration error is the one to report
+		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
 	return &Store{db: db, cols: cols}, nil
 }
@@ -189,7 +194,7 @@ func rowKey(t tableID, pk string) []byte { return appendRowKey(nil, t, pk) }
 
 // appendRowKey appends the key of t's row pk to b.
 func appendRowKey(b []byte, t tableID, pk string) []byte {
-	return append(appendRowPrefix(b, t), pk...)
+	return appendKeyValue(appendRowPrefix(b, t), pk)
 }
 
 // appendRowPrefix appends the prefix of the keys of t's rows.
@@ -217,8 +222,7 @@ func appendIndexPrefix(b []byte, t tableID, cols []string, vals string) []byte {
 		b = append(b, c...)
 	}
 	b = append(b, ']', 0)
-	b = append(b, vals...)
-	return append(b, 0)
+	return append(appendKeyValue(b, vals), 0)
 }
 
 // scanRows calls fn with the primary key of every stored row of t.
@@ -229,11 +233,20 @@ func scanRows(rd pebble.Reader, t tableID, fn func(pk string) error) error {
 		return err
 	}
 	var pks []string
+	var bad []byte
 	for it.First(); it.Valid(); it.Next() {
-		pks = append(pks, string(it.Key()[len(prefix):]))
+		pk, ok := keyValue(it.Key()[len(prefix):])
+		if !ok {
+			bad = bytes.Clone(it.Key())
+			break
+		}
+		pks = append(pks, pk)
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("scan %s: %w", t.table, err)
+	}
+	if bad != nil {
+		return corruptKey(bad)
 	}
 	for _, pk := range pks {
 		if err := fn(pk); err != nil {

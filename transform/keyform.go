@@ -1,0 +1,77 @@
+package transform
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// Key values (a row's primary key, the values of a join index entry) are
+// kept in memory as JSON arrays, "[42]" or "[\"eu\",7]". In store keys a
+// single integer is written as keyInt and eight big-endian bytes, its sign
+// bit flipped, so that the store keeps rows in numeric key order: rows
+// copied or inserted in key order then append to the key space instead of
+// landing all over it, which spares the store most of its compaction
+// work, and reads in key order move forward. Every other value is written
+// as keyJSON and its JSON text, which never holds a 0x00 byte: both forms
+// are self-delimiting before the 0x00 that ends an index entry's values.
+const (
+	keyInt  = 0x01
+	keyJSON = 0x02
+)
+
+// appendKeyValue appends the store form of the key value v to b.
+func appendKeyValue(b []byte, v string) []byte {
+	if digits, ok := singleInteger(v); ok {
+		if n, err := strconv.ParseInt(digits, 10, 64); err == nil {
+			b = append(b, keyInt)
+			return binary.BigEndian.AppendUint64(b, uint64(n)^(1<<63))
+		}
+	}
+	return append(append(b, keyJSON), v...)
+}
+
+// keyValue reads a key value back from its store form.
+func keyValue(b []byte) (string, bool) {
+	switch {
+	case len(b) == 9 && b[0] == keyInt:
+		n := int64(binary.BigEndian.Uint64(b[1:]) ^ (1 << 63))
+		return "[" + strconv.FormatInt(n, 10) + "]", true
+	case len(b) > 0 && b[0] == keyJSON:
+		return string(b[1:]), true
+	}
+	return "", false
+}
+
+// corruptKey is the error for a store key whose key value cannot be read.
+func corruptKey(k []byte) error {
+	return fmt.Errorf("the state is corrupt: store key %q holds no key value; remove the state directory to rebuild it", k)
+}
+
+// sortRefs puts documents in the store's order of their root rows, view by
+// view: the builder's reads then move forward through the store.
+func sortRefs(refs []docRef) {
+	if len(refs) < 2 {
+		return
+	}
+	type sortable struct {
+		ref        docRef
+		start, end int // of its store form in forms
+	}
+	var forms []byte
+	s := make([]sortable, len(refs))
+	for i, ref := range refs {
+		start := len(forms)
+		forms = appendKeyValue(forms, ref.id)
+		s[i] = sortable{ref: ref, start: start, end: len(forms)}
+	}
+	slices.SortFunc(s, func(a, b sortable) int {
+		return cmp.Or(cmp.Compare(a.ref.view, b.ref.view), bytes.Compare(forms[a.start:a.end], forms[b.start:b.end]))
+	})
+	for i := range s {
+		refs[i] = s[i].ref
+	}
+}
