@@ -289,13 +289,23 @@ func project(tp *tablePlan, after capture.Row, unchanged []string, old *storedRo
 	var room [16]span // most tables: no allocation
 	spans := room[:0]
 	var buf []byte
-	for col, v := range after {
-		if !tp.stores(col) {
-			continue
+	if tp.allColumns {
+		for col, v := range after {
+			start := len(buf)
+			buf = appendJSON(buf, v)
+			spans = append(spans, span{name: col, start: start, end: len(buf), numeric: isNumeric(v)})
 		}
-		start := len(buf)
-		buf = appendJSON(buf, v)
-		spans = append(spans, span{name: col, start: start, end: len(buf), numeric: isNumeric(v)})
+	} else {
+		// In name order: the row needs no sorting.
+		for _, col := range tp.sorted {
+			v, ok := after[col]
+			if !ok {
+				continue
+			}
+			start := len(buf)
+			buf = appendJSON(buf, v)
+			spans = append(spans, span{name: col, start: start, end: len(buf), numeric: isNumeric(v)})
+		}
 	}
 	all := string(buf)
 	row := &storedRow{cols: make([]storedColumn, 0, len(spans)+len(unchanged))}
@@ -309,7 +319,9 @@ func project(tp *tablePlan, after capture.Row, unchanged []string, old *storedRo
 			}
 		}
 	}
-	row.sortColumns()
+	if tp.allColumns || len(row.cols) > len(spans) {
+		row.sortColumns()
+	}
 	return row
 }
 

@@ -13,6 +13,8 @@ type tablePlan struct {
 	// columns lists what is stored; allColumns stores every column sent.
 	columns    map[string]bool
 	allColumns bool
+	// sorted lists columns in name order, the order rows store them in.
+	sorted []string
 	// indexes are the column lists rows are findable by: the join columns
 	// on both sides of every relation the table takes part in.
 	indexes [][]string
@@ -51,6 +53,12 @@ func newPlan(views []*View) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	for _, tp := range p.tables {
+		for col := range tp.columns {
+			tp.sorted = append(tp.sorted, col)
+		}
+		slices.Sort(tp.sorted)
 	}
 	return p, nil
 }
