@@ -158,6 +158,10 @@ func (r *Report) writeSnapshot(p printer) {
 	writeCPUHeader(p, "contender")
 	p("| projector | %s |", cpuRow(s.ProjectorCPU))
 	p("| minimal bulk loader | %s |", cpuRow(s.LoaderCPU))
+	p("")
+	p("The search engine kept %.2f cores busy while the loader ran and %.2f while projector ran, next to projector's %.2f and",
+		s.LoaderCPU.Cores(cpuSearch), s.ProjectorCPU.Cores(cpuSearch), s.ProjectorCPU.Cores(cpuProjector))
+	p("PostgreSQL's %.2f.", s.ProjectorCPU.Cores(cpuPostgres))
 	if r.SnapshotTop != "" {
 		p("")
 		p("CPU profile of one more snapshot (not timed; the daemon run inside the benchmark program), top functions by own time: %s.", r.SnapshotTop)
