@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -26,61 +27,81 @@ func migrateKeyForm(db *pebble.DB, log *slog.Logger) error {
 	if err != nil || done {
 		return err
 	}
-	rewritten := 0
+	p := &migration{log: log, started: time.Now(), lastLog: time.Now()}
 	for _, space := range []struct {
 		name  string
 		parts int // 0x00-separated parts before the key values
 	}{{spaceRow, 3}, {spaceIndex, 4}} {
-		n, err := rewriteSpace(db, space.name, space.parts)
-		if err != nil {
+		if err := p.rewriteSpace(db, space.name, space.parts); err != nil {
 			return fmt.Errorf("rewrite keys of space %q in numeric key order: %w", space.name, err)
 		}
-		rewritten += n
 	}
-	if rewritten > 0 {
-		log.Info("state keys rewritten in numeric key order", "keys", rewritten)
+	if p.rewritten > 0 {
+		log.Info("state keys rewritten in numeric key order", "keys", p.rewritten, "took", time.Since(p.started).Round(time.Millisecond))
 	}
 	return db.Set(keyFormKey(), []byte{1}, pebble.Sync)
 }
 
+// migration tells operators about a rewrite of the state's keys: on a large
+// state it takes minutes, during which projector is not ready.
+type migration struct {
+	log       *slog.Logger
+	started   time.Time
+	lastLog   time.Time
+	rewritten int
+}
+
+// progress counts one rewritten key and logs the first one and then every
+// ten seconds.
+func (p *migration) progress() {
+	p.rewritten++
+	switch {
+	case p.rewritten == 1:
+		p.log.Info("rewriting the state's keys in numeric key order, once, for this version of projector; it is not ready until this is done")
+	case p.rewritten%migrateChunk == 0 && time.Since(p.lastLog) >= 10*time.Second:
+		p.log.Info("rewriting the state's keys", "keys", p.rewritten, "elapsed", time.Since(p.started).Round(time.Second))
+		p.lastLog = time.Now()
+	}
+}
+
 // rewriteSpace rewrites the keys of one space that still hold JSON key
-// values and returns how many it rewrote.
-func rewriteSpace(db *pebble.DB, space string, parts int) (int, error) {
+// values.
+func (p *migration) rewriteSpace(db *pebble.DB, space string, parts int) error {
 	prefix := []byte(space + "\x00")
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer it.Close()
 	b := db.NewBatch()
 	defer func() { b.Close() }()
-	n := 0
 	for it.First(); it.Valid(); it.Next() {
 		k, ok, err := storeFormKey(it.Key(), parts)
 		if err != nil {
-			return n, err
+			return err
 		}
 		if !ok {
 			continue
 		}
 		if err := b.Delete(it.Key(), nil); err != nil {
-			return n, err
+			return err
 		}
 		if err := b.Set(k, it.Value(), nil); err != nil {
-			return n, err
+			return err
 		}
-		if n++; n%migrateChunk == 0 {
+		p.progress()
+		if p.rewritten%migrateChunk == 0 {
 			if err := b.Commit(pebble.NoSync); err != nil {
-				return n, err
+				return err
 			}
 			b.Close()
 			b = db.NewBatch()
 		}
 	}
 	if err := it.Error(); err != nil {
-		return n, err
+		return err
 	}
-	return n, b.Commit(pebble.NoSync)
+	return b.Commit(pebble.NoSync)
 }
 
 // storeFormKey returns k with its JSON key values in store form: after
