@@ -18,7 +18,7 @@ type applier struct {
 	plan  *plan
 	b     *pebble.Batch
 	read  *reader // reads b as it is written
-	key   []byte  // index entry keys are built here
+	key   []byte  // row and index entry keys are built here
 	dirty map[docRef]struct{}
 	// rootCopying reports whether a view's documents wait for a snapshot
 	// that may still copy its root table (Engine.rootCopying).
@@ -157,7 +157,9 @@ func (a *applier) remove(tp *tablePlan, pk string) error {
 // copied row is left out of the cache: a snapshot writes each row once,
 // and would only push out the rows streaming reads again.
 func (a *applier) setRow(tp *tablePlan, pk string, row *storedRow) error {
-	k := rowKey(tp.id, pk)
+	// The batch and the cache copy the key: one buffer serves every row.
+	k := appendRowKey(a.key[:0], tp.id, pk)
+	a.key = k
 	if a.copying {
 		a.read.cache.remove(k)
 	} else {
@@ -288,7 +290,8 @@ func project(tp *tablePlan, after capture.Row, unchanged []string, old *storedRo
 	}
 	var room [16]span // most tables: no allocation
 	spans := room[:0]
-	var buf []byte
+	var values [256]byte // most rows: the string below is the one allocation
+	buf := values[:0]
 	if tp.allColumns {
 		for col, v := range after {
 			start := len(buf)
@@ -331,7 +334,8 @@ func encodeKey(cols []string, row capture.Row) (string, error) {
 	if row == nil {
 		return "", fmt.Errorf("no row values for key %v", cols)
 	}
-	b := []byte{'['}
+	var room [64]byte // most keys: the string is the one allocation
+	b := append(room[:0], '[')
 	for i, c := range cols {
 		v, ok := row[c]
 		if !ok || v == nil {
@@ -348,7 +352,8 @@ func encodeKey(cols []string, row capture.Row) (string, error) {
 // joinValues renders a stored row's join columns like encodeKey does; a
 // NULL or absent column joins nothing.
 func joinValues(row *storedRow, cols []string) (string, bool) {
-	b := []byte{'['}
+	var room [64]byte // most values: the string is the one allocation
+	b := append(room[:0], '[')
 	for i, c := range cols {
 		raw, ok := row.value(c)
 		if !ok || raw == "null" {
