@@ -19,8 +19,10 @@ const (
 	cpuOther     = "other"
 )
 
-// cpuKinds is the order the report lists the kinds in.
-var cpuKinds = []string{cpuPostgres, cpuSearch, cpuProjector, cpuBench, cpuOther}
+// cpuKinds lists the kinds in the order the report shows them.
+func cpuKinds() []string {
+	return []string{cpuPostgres, cpuSearch, cpuProjector, cpuBench, cpuOther}
+}
 
 // userHZ is the unit of the CPU times in /proc/<pid>/stat and /proc/stat:
 // Linux reports them in USER_HZ ticks, 100 per second on every platform
@@ -56,7 +58,7 @@ func (s CPUShare) IdleCores() float64 {
 // add sums two windows, such as the rounds of one contender.
 func (s CPUShare) add(o CPUShare) CPUShare {
 	sum := CPUShare{Window: s.Window + o.Window, Seconds: map[string]float64{}, Idle: s.Idle + o.Idle}
-	for _, kind := range cpuKinds {
+	for _, kind := range cpuKinds() {
 		sum.Seconds[kind] = s.Seconds[kind] + o.Seconds[kind]
 	}
 	return sum
@@ -225,8 +227,9 @@ func machineIdleTicks() int64 {
 // cpuRow formats a share as the cells of a report row: cores per kind,
 // then idle cores.
 func cpuRow(s CPUShare) string {
-	cells := make([]string, 0, len(cpuKinds)+1)
-	for _, kind := range cpuKinds {
+	kinds := cpuKinds()
+	cells := make([]string, 0, len(kinds)+1)
+	for _, kind := range kinds {
 		cells = append(cells, fmt.Sprintf("%.2f", s.Cores(kind)))
 	}
 	cells = append(cells, fmt.Sprintf("%.2f", s.IdleCores()))

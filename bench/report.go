@@ -170,8 +170,9 @@ func (r *Report) writeSnapshot(p printer) {
 
 // writeCPUHeader starts a table of CPUShare rows, first named by what.
 func writeCPUHeader(p printer, what string) {
-	p("| %s | %s | idle |", what, strings.Join(cpuKinds, " | "))
-	p("|%s", strings.Repeat(" --- |", 1)+strings.Repeat(" ---: |", len(cpuKinds)+1))
+	kinds := cpuKinds()
+	p("| %s | %s | idle |", what, strings.Join(kinds, " | "))
+	p("| --- |%s", strings.Repeat(" ---: |", len(kinds)+1))
 }
 
 func (r *Report) writeStream(p printer) {
