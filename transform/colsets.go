@@ -38,8 +38,7 @@ func loadColumnSets(db *pebble.DB) (*columnSets, error) {
 	for it.First(); it.Valid(); it.Next() {
 		num := it.Key()[len(prefix):]
 		if len(num) != 8 || binary.BigEndian.Uint64(num) != uint64(len(c.names)+1) {
-			return nil, fmt.Errorf("column list %x follows list %d: the state is corrupt; "+
-				"remove the state directory to rebuild it with a new snapshot", num, len(c.names))
+			return nil, corruptState("column list %x follows list %d", num, len(c.names))
 		}
 		c.add(string(it.Value()))
 	}

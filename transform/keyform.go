@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
-	"fmt"
 	"slices"
 	"strconv"
 )
@@ -25,21 +24,53 @@ const (
 
 // appendKeyValue appends the store form of the key value v to b.
 func appendKeyValue(b []byte, v string) []byte {
-	if digits, ok := singleInteger(v); ok {
-		if n, err := strconv.ParseInt(digits, 10, 64); err == nil {
-			b = append(b, keyInt)
-			return binary.BigEndian.AppendUint64(b, uint64(n)^(1<<63))
-		}
+	if n, ok := keyInteger(v); ok {
+		b = append(b, keyInt)
+		return binary.BigEndian.AppendUint64(b, uint64(n)^(1<<63))
 	}
 	return append(append(b, keyJSON), v...)
+}
+
+// keyInteger returns the integer of a key value that is one int64 in the
+// form encodeKey writes: "[42]" or "[-7]", without a leading zero, a plus
+// sign or "-0". It reads v once: it runs for every store key.
+func keyInteger(v string) (int64, bool) {
+	if len(v) < 3 || v[0] != '[' || v[len(v)-1] != ']' {
+		return 0, false
+	}
+	digits := v[1 : len(v)-1]
+	neg := digits[0] == '-'
+	if neg {
+		digits = digits[1:]
+	}
+	if digits == "" || len(digits) > 19 || (digits[0] == '0' && (len(digits) > 1 || neg)) {
+		return 0, false
+	}
+	var n uint64 // 19 digits fit
+	for i := 0; i < len(digits); i++ {
+		d := digits[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		n = n*10 + uint64(d)
+	}
+	switch {
+	case neg && n <= 1<<63:
+		return int64(-n), true // -(1<<63) wraps to math.MinInt64, as it should
+	case !neg && n < 1<<63:
+		return int64(n), true
+	}
+	return 0, false
 }
 
 // keyValue reads a key value back from its store form.
 func keyValue(b []byte) (string, bool) {
 	switch {
 	case len(b) == 9 && b[0] == keyInt:
-		n := int64(binary.BigEndian.Uint64(b[1:]) ^ (1 << 63))
-		return "[" + strconv.FormatInt(n, 10) + "]", true
+		var text [22]byte // room for "[-9223372036854775808]"; the string below is the one allocation
+		t := append(text[:0], '[')
+		t = strconv.AppendInt(t, int64(binary.BigEndian.Uint64(b[1:])^(1<<63)), 10)
+		return string(append(t, ']')), true
 	case len(b) > 0 && b[0] == keyJSON:
 		return string(b[1:]), true
 	}
@@ -48,7 +79,7 @@ func keyValue(b []byte) (string, bool) {
 
 // corruptKey is the error for a store key whose key value cannot be read.
 func corruptKey(k []byte) error {
-	return fmt.Errorf("the state is corrupt: store key %q holds no key value; remove the state directory to rebuild it", k)
+	return corruptState("store key %q holds no key value", k)
 }
 
 // sortRefs puts documents in the store's order of their root rows, view by

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,6 +29,14 @@ func TestKeyValue(t *testing.T) {
 		{`["eu",7]`, keyJSON},
 		{`[7,"eu"]`, keyJSON},
 		{"", keyJSON},
+		{"[-9223372036854775809]", keyJSON},
+		{"[99999999999999999999]", keyJSON},
+		{"[+1]", keyJSON},
+		{"[1a]", keyJSON},
+		{"[-]", keyJSON},
+		{"[]", keyJSON},
+		{"[-07]", keyJSON},
+		{"[10]", keyInt},
 	}
 	for _, tt := range tests {
 		b := appendKeyValue(nil, tt.value)
@@ -70,6 +79,12 @@ func FuzzKeyValue(f *testing.F) {
 		b := appendKeyValue(nil, v)
 		if got, ok := keyValue(b); !ok || got != v {
 			t.Fatalf("%q is stored as %q and reads back as %q, %v", v, b, got, ok)
+		}
+		// Integers are those docID reads as one: the two must agree.
+		digits, single := singleInteger(v)
+		_, err := strconv.ParseInt(digits, 10, 64)
+		if isInt := single && err == nil; isInt != (b[0] == keyInt) {
+			t.Fatalf("%q is stored in form %#x; singleInteger says %v, ParseInt %v", v, b[0], single, err)
 		}
 		if bytes.IndexByte(b, 0) >= 0 && b[0] != keyInt {
 			t.Fatalf("%q is stored as %q: text forms must hold no 0x00", v, b)

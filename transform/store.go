@@ -64,6 +64,12 @@ func OpenStore(dir string, log *slog.Logger) (*Store, error) {
 	return &Store{db: db, cols: cols}, nil
 }
 
+// corruptState is the error for state that cannot be read, with the way
+// out: projector rebuilds a lost state from new snapshots.
+func corruptState(format string, args ...any) error {
+	return fmt.Errorf(format+": the state is corrupt; remove the state directory to rebuild it with a new snapshot", args...)
+}
+
 // storeOptions tunes pebble for how projector reads: every change looks
 // its row up, usually missing during a snapshot, and every document reads
 // several rows. Bloom filters answer most misses without touching a
