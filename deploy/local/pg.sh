@@ -2,6 +2,7 @@
 # Throwaway PostgreSQL servers for projector's tests and demo.
 #
 #   deploy/local/pg.sh up|down|status|restart [--version N] [PORT ...]
+#   deploy/local/pg.sh bindir [--version N]
 #
 # Each port gets its own independent cluster under .testbed/pg/PORT (git-ignored),
 # configured for logical replication and listening on 127.0.0.1 only. Service
@@ -17,7 +18,8 @@
 # is downloaded once (checked against the SHA-1 pinned below), cached in
 # ${PROJECTOR_CACHE:-~/.cache/projector}/postgres and unpacked under
 # .testbed/pgbin/VERSION. Those builds bring their own shared libraries and the
-# pgoutput plugin; unpacking needs unzip and xz.
+# pgoutput plugin; unpacking needs unzip and xz. `bindir` prints the directory
+# of the server programs used (fetching them if needed), for PG_BINDIR.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -176,7 +178,7 @@ status() {
   fi
 }
 
-usage="usage: pg.sh up|down|status|restart [--version 13|14|15|16|17|18] [PORT ...]"
+usage="usage: pg.sh up|down|status|restart|bindir [--version 13|14|15|16|17|18] [PORT ...]"
 cmd=${1:-}
 shift || true
 major=""
@@ -189,7 +191,7 @@ while [ $# -gt 0 ]; do
     *) ports+=("$1"); shift ;;
   esac
 done
-case "$cmd" in up | down | restart | status) ;; *) die "$usage" ;; esac
+case "$cmd" in up | down | restart | status | bindir) ;; *) die "$usage" ;; esac
 if [ -n "$major" ]; then
   [[ "$major" =~ ^1[3-8]$ ]] || die "PostgreSQL $major is not supported: use --version 13, 14, 15, 16, 17 or 18"
   [ ${#ports[@]} -gt 0 ] || ports=("55$major")
@@ -203,6 +205,7 @@ ISREADY="$BIN/pg_isready"
 [ -x "$ISREADY" ] || ISREADY=$(command -v pg_isready || true)
 [ -n "$ISREADY" ] || ISREADY=true
 case "$cmd" in
+  bindir) echo "$BIN" ;;
   up | down | restart)
     for p in "${ports[@]}"; do "$cmd" "$p"; done ;;
   status)

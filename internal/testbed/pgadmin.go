@@ -50,9 +50,19 @@ func dropSlots(ctx context.Context, admin *pgx.Conn, db string) error {
 	return err
 }
 
-// PGBin finds a PostgreSQL program: pg_config's bindir first, then the
-// Debian layout (the newest version installed).
+// PGBin finds a PostgreSQL program: in PG_BINDIR when set and holding it,
+// then pg_config's bindir, then the Debian layout (the newest version
+// installed).
 func PGBin(name string) (string, error) {
+	// The version matrix points PG_BINDIR at the server version under test;
+	// deploy/local/pg.sh follows it too. The builds it downloads bring only
+	// the server, so client programs still come from the machine.
+	if dir := os.Getenv("PG_BINDIR"); dir != "" {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
 		p := filepath.Join(strings.TrimSpace(string(out)), name)
 		if _, err := os.Stat(p); err == nil {
