@@ -27,6 +27,9 @@ type Decoder struct {
 	// whose segment is being received, between StreamStart and StreamStop.
 	streams map[uint32]*streamedTxn
 	segment *streamedTxn
+	// abortInfo says Stream Abort messages carry the abort LSN and time
+	// (protocol 4, streaming 'parallel').
+	abortInfo bool
 }
 
 // NewDecoder returns a decoder for the source named source. types
@@ -61,8 +64,15 @@ func (d *Decoder) Decode(ctx context.Context, walStart LSN, data []byte) (txn *T
 		}
 	}()
 	inStream := d.segment != nil
-	if err := checkFrame(data, inStream); err != nil {
+	if err := checkFrame(data, inStream, d.abortInfo); err != nil {
 		return nil, fmt.Errorf("malformed pgoutput message at %s: %w", walStart, err)
+	}
+	if data[0] == byte(pglogrepl.MessageTypeStreamAbort) {
+		// pglogrepl reads only the fields of protocol 2 here.
+		if err := d.streamAbort(parseStreamAbort(data, d.abortInfo)); err != nil {
+			return nil, fmt.Errorf("pgoutput StreamAbort message at %s: %w", walStart, err)
+		}
+		return nil, nil
 	}
 	msg, err := pglogrepl.ParseV2(data, inStream)
 	if err != nil {
@@ -105,8 +115,6 @@ func (d *Decoder) apply(ctx context.Context, msg pglogrepl.Message) (*Transactio
 		return nil, d.streamStop()
 	case *pglogrepl.StreamCommitMessageV2:
 		return d.streamCommit(m)
-	case *pglogrepl.StreamAbortMessageV2:
-		return nil, d.streamAbort(m)
 	default:
 		return nil, fmt.Errorf("unexpected message %T", msg)
 	}

@@ -11,7 +11,10 @@ import (
 // size allocations from length fields, so a garbled length could otherwise
 // panic or allocate gigabytes. Fields the protocol may append in later
 // versions are allowed after the known ones.
-func checkFrame(data []byte, inStream bool) error {
+//
+// abortInfo says the stream was started with streaming 'parallel', under
+// which a Stream Abort carries its LSN and time.
+func checkFrame(data []byte, inStream, abortInfo bool) error {
 	if len(data) == 0 {
 		return errors.New("empty message")
 	}
@@ -31,6 +34,9 @@ func checkFrame(data []byte, inStream bool) error {
 		r.skip(29, "stream commit")
 	case 'A':
 		r.skip(8, "stream abort")
+		if abortInfo {
+			r.skip(16, "stream abort LSN and time")
+		}
 	case 'M':
 		r.xid(inStream)
 		r.message()

@@ -1,7 +1,9 @@
 package capture
 
 import (
+	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 )
@@ -107,9 +109,35 @@ func (d *Decoder) streamCommit(m *pglogrepl.StreamCommitMessageV2) (*Transaction
 	return txn, nil
 }
 
+// streamAbortMessage is a Stream Abort. Under protocol 4 with streaming
+// 'parallel' (PostgreSQL 16+) it also carries where and when the
+// transaction aborted; pglogrepl's StreamAbortMessageV2 stops before them.
+type streamAbortMessage struct {
+	Xid    uint32
+	SubXid uint32 // equals Xid when the whole transaction aborted
+	// AbortLSN and AbortTime are zero unless the server sent them.
+	AbortLSN  LSN
+	AbortTime time.Time
+}
+
+// parseStreamAbort reads a Stream Abort that checkFrame accepted: 8 bytes
+// of transaction ids after the type, then, with abortInfo, 16 of LSN and
+// time.
+func parseStreamAbort(data []byte, abortInfo bool) streamAbortMessage {
+	b := data[1:]
+	m := streamAbortMessage{Xid: binary.BigEndian.Uint32(b), SubXid: binary.BigEndian.Uint32(b[4:])}
+	if abortInfo {
+		m.AbortLSN = LSN(binary.BigEndian.Uint64(b[8:]))
+		micros := int64(binary.BigEndian.Uint64(b[16:]))
+		// PostgreSQL timestamps count microseconds from 2000-01-01 UTC.
+		m.AbortTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(micros) * time.Microsecond)
+	}
+	return m
+}
+
 // streamAbort drops a streamed transaction, or only one subtransaction of
 // it when SubXid names another transaction than Xid.
-func (d *Decoder) streamAbort(m *pglogrepl.StreamAbortMessageV2) error {
+func (d *Decoder) streamAbort(m streamAbortMessage) error {
 	if d.segment != nil {
 		return fmt.Errorf("stream abort of transaction %d inside a stream segment", m.Xid)
 	}

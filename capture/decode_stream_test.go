@@ -1,7 +1,12 @@
 package capture
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -108,4 +113,61 @@ func TestDecodeStreamedRelationScope(t *testing.T) {
 		)
 		mustEqual(t, out[0].Changes[0].New, Row{"id": int64(2)})
 	})
+}
+
+// Under protocol 4 with streaming 'parallel' (PostgreSQL 16+) a Stream
+// Abort carries the abort's LSN and time after the two transaction ids.
+// It must read as the same abort, byte for byte, and a message cut inside
+// the new fields is malformed, not a shorter abort.
+func TestDecodeStreamAbortV4(t *testing.T) {
+	at := time.Date(2026, 12, 6, 15, 4, 5, 678901000, time.UTC)
+	msg := streamAbortV4Msg(930, 931, 0x1_0000_00a8, at)
+	want := []byte{'A',
+		0, 0, 0x03, 0xa2, // xid 930
+		0, 0, 0x03, 0xa3, // subxid 931
+		0, 0, 0, 0x01, 0, 0, 0, 0xa8, // abort LSN 1/A8
+	}
+	micros := at.Sub(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).Microseconds()
+	want = binary.BigEndian.AppendUint64(want, uint64(micros))
+	if !bytes.Equal(msg, want) {
+		t.Fatalf("test message is % x, want % x", msg, want)
+	}
+	if got := parseStreamAbort(msg, true); got != (streamAbortMessage{Xid: 930, SubXid: 931, AbortLSN: 0x1_0000_00a8, AbortTime: at}) {
+		t.Fatalf("parsed %+v", got)
+	}
+	if got := parseStreamAbort(streamAbortMsg(930, 930), false); got != (streamAbortMessage{Xid: 930, SubXid: 930}) {
+		t.Fatalf("parsed protocol 2 abort as %+v", got)
+	}
+
+	v4 := protocol{version: 4, streaming: true, parallel: true, messages: true}
+	d := v4.newDecoder("kitchen", nil)
+	out := feed(t, d,
+		dishesRelation(0),
+		streamStartMsg(930, true),
+		insertMsg(930, dishesOID, txt("1"), txt("pho"), nullCell()),
+		insertMsg(931, dishesOID, txt("2"), txt("laksa"), nullCell()),
+		streamStopMsg(),
+		streamAbortV4Msg(930, 931, 0x90, at),
+		streamCommitMsg(930, 0xa0, 0xa8, commitTime),
+		streamStartMsg(932, true),
+		insertMsg(932, dishesOID, txt("3"), txt("curry"), nullCell()),
+		streamStopMsg(),
+		streamAbortV4Msg(932, 932, 0xb0, at),
+	)
+	if len(out) != 1 || out[0].XID != 930 || len(out[0].Changes) != 1 || out[0].Changes[0].New["id"] != int64(1) {
+		t.Fatalf("got %s", dump(out))
+	}
+	if len(d.streams) != 0 {
+		t.Fatalf("streams left in progress: %v", d.streams)
+	}
+
+	for n := range len(msg) {
+		_, err := v4.newDecoder("kitchen", nil).Decode(context.Background(), 0x10, msg[:n])
+		if n > 9 && (err == nil || !strings.Contains(err.Error(), "stream abort LSN and time")) {
+			t.Errorf("abort cut to %d bytes: got %v, want an error naming the missing fields", n, err)
+		}
+		if err == nil {
+			t.Errorf("abort cut to %d bytes: no error", n)
+		}
+	}
 }

@@ -135,3 +135,9 @@ func streamCommitMsg(xid uint32, commit, end LSN, at time.Time) []byte {
 }
 
 func streamAbortMsg(xid, subxid uint32) []byte { return wireMsg('A').u32(xid).u32(subxid).b }
+
+// streamAbortV4Msg is a Stream Abort of protocol 4 with streaming
+// 'parallel', which appends the abort LSN and time.
+func streamAbortV4Msg(xid, subxid uint32, lsn LSN, at time.Time) []byte {
+	return wireMsg('A').u32(xid).u32(subxid).u64(uint64(lsn)).ts(at).b
+}

@@ -63,10 +63,13 @@ func (r *replica) deliver(ctx context.Context, txn *Transaction) error {
 	r.snapshot = r.snapshot || txn.SnapshotDone
 	r.txns++
 	for _, c := range txn.Changes {
+		if c.Table == fencesTable {
+			if c.Op == Insert {
+				r.fences[fmt.Sprint(c.New["id"])] = txn.EndLSN
+			}
+			continue
+		}
 		r.apply(c)
-	}
-	for _, m := range txn.Messages {
-		r.fences[string(m.Content)] = txn.EndLSN
 	}
 	r.mu.Unlock()
 	if r.ack.Load() {
@@ -119,9 +122,14 @@ func (r *replica) violate(format string, args ...any) {
 	}
 }
 
-// waitFence writes a logical decoding message into the source and waits
-// until it comes out of the stream: then everything committed before it has
-// been delivered.
+// fencesTable holds the fences waitFence writes. A row rather than a
+// logical decoding message, because pgoutput sends messages only from
+// PostgreSQL 14 on.
+var fencesTable = Table{Schema: "public", Name: "fences"}
+
+// waitFence writes a fence row into the source and waits until it comes
+// out of the stream: then everything committed before it has been
+// delivered.
 func (r *replica) waitFence(t *testing.T, db *testbed.Database, timeout time.Duration) {
 	t.Helper()
 	// A message written before the slot exists would never arrive.
@@ -131,7 +139,7 @@ func (r *replica) waitFence(t *testing.T, db *testbed.Database, timeout time.Dur
 		return r.snapshot
 	})
 	fence := testbed.UniqueName("fence_")
-	db.Exec(`SELECT pg_logical_emit_message(true, 'projector_test', $1::text)`, fence)
+	db.Exec(`INSERT INTO fences (id) VALUES ($1)`, fence)
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		r.mu.Lock()
@@ -195,9 +203,10 @@ func (r *replica) compare(t *testing.T, db *testbed.Database) {
 	t.Logf("captured state equals the table: %d rows, %d transactions", len(want), r.txns)
 }
 
-// itemsTable creates the items table with n rows.
+// itemsTable creates the items table with n rows, and the fences table.
 func itemsTable(db *testbed.Database, n int) {
 	db.Exec(`CREATE TABLE items (id bigint PRIMARY KEY, v bigint NOT NULL DEFAULT 0, payload text NOT NULL)`)
+	db.Exec(`CREATE TABLE fences (id text PRIMARY KEY)`)
 	db.Exec(`INSERT INTO items (id, payload) SELECT g, repeat('x', g % 100) FROM generate_series(1, $1::int) g`, n)
 }
 
@@ -310,7 +319,7 @@ func testLogger(t *testing.T) *slog.Logger {
 // ends.
 func runStream(t *testing.T, db *testbed.Database, r *replica, opts Options) *Stream {
 	t.Helper()
-	src := Source{Name: db.Name, DSN: db.DSN(), Tables: []Table{{Schema: "public", Name: "items"}}}
+	src := Source{Name: db.Name, DSN: db.DSN(), Tables: []Table{{Schema: "public", Name: "items"}, fencesTable}}
 	if opts.StatusInterval == 0 {
 		opts.StatusInterval = 500 * time.Millisecond
 	}

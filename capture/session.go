@@ -85,7 +85,7 @@ func (ss *session) run(ctx context.Context) error {
 	s.connected.Store(true)
 	defer s.connected.Store(false)
 	defer ss.finalStatus(repl)
-	return ss.receive(ctx, repl, NewDecoder(s.src.Name, NewCatalogTypes(conn)))
+	return ss.receive(ctx, repl, proto.newDecoder(s.src.Name, NewCatalogTypes(conn)))
 }
 
 // finalStatus reports the durable position one last time as the session

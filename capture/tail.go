@@ -52,7 +52,7 @@ func Tail(ctx context.Context, src Source, log *slog.Logger, deliver DeliverFunc
 		return classifyStartError(slot, err)
 	}
 	s.log.Info("tailing", "from", LSN(start), "temporary_slot", slot)
-	return tailLoop(ctx, repl, NewDecoder(src.Name, NewCatalogTypes(conn)), deliver)
+	return tailLoop(ctx, repl, proto.newDecoder(src.Name, NewCatalogTypes(conn)), deliver)
 }
 
 func tailLoop(ctx context.Context, repl *pgconn.PgConn, dec *Decoder, deliver DeliverFunc) error {
