@@ -66,6 +66,9 @@ func (ss *session) run(ctx context.Context) error {
 		return err
 	}
 	defer repl.Close(context.Background())
+	if err := ensureFailoverSlot(ctx, conn, repl, s.src.SlotName(), s.opts.FailoverSlot, s.log); err != nil {
+		return err
+	}
 
 	start := slot.ConfirmedLSN
 	if !ss.snapshotDone {

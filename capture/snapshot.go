@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -19,10 +18,9 @@ import (
 // so the copy runs to completion before streaming starts on it.
 func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, error) {
 	s := ss.stream
-	res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.src.SlotName(), "pgoutput",
-		pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication})
+	res, err := createSlot(ctx, repl, s.src.SlotName(), s.opts.FailoverSlot)
 	if err != nil {
-		return 0, fmt.Errorf("create slot %q: %w", s.src.SlotName(), err)
+		return 0, err
 	}
 	consistent, err := ParseLSN(res.ConsistentPoint)
 	if err != nil {

@@ -37,6 +37,11 @@ type Options struct {
 	// Progress, when set, hears after every snapshot chunk how many rows of
 	// a table are copied, out of an estimate from the table's statistics.
 	Progress func(table Table, done, estimate int64)
+	// FailoverSlot creates the replication slot with failover on, or turns
+	// it on for an existing slot, so that PostgreSQL 17+ keeps it on
+	// standbys that synchronize slots. On older servers the stream stops
+	// with a permanent error.
+	FailoverSlot bool
 }
 
 func (o Options) withDefaults() Options {

@@ -52,6 +52,12 @@ type Capture struct {
 	// OnSlotLost says what to do when a source's replication slot has
 	// disappeared or been invalidated, so changes may have been missed.
 	OnSlotLost SlotLostAction `yaml:"on_slot_lost"`
+	// FailoverSlot creates replication slots with failover on, or turns it
+	// on for existing ones (PostgreSQL 17+), so that standbys synchronizing
+	// slots keep them and projector
+	// resumes after a failover without a new snapshot. A source on an
+	// older server stops with an error saying so.
+	FailoverSlot bool `yaml:"failover_slot"`
 }
 
 // SlotLostAction is what projector does about a lost replication slot.

@@ -33,8 +33,13 @@
 // index_prefix (put in front of every alias and index name); a view
 // takes numeric (string or number) and settings (shards, replicas,
 // refresh_interval). state.dir, http.listen, http.pprof, capture.on_slot_lost (stop or
-// rebootstrap), readiness.max_lag, shutdown.grace, log.format and log.level
-// complete the file; Default shows every default.
+// rebootstrap), capture.failover_slot (true creates the replication slots
+// with failover on, or turns it on for existing ones, which needs
+// PostgreSQL 17 or later: a standby with sync_replication_slots keeps
+// them, so a failover does not lose the slot; a source on an older server
+// stops with an error),
+// readiness.max_lag, shutdown.grace, log.format and log.level complete the
+// file; Default shows every default.
 //
 // # Values
 //

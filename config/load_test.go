@@ -260,3 +260,23 @@ func TestLoadSecretFiles(t *testing.T) {
 		t.Errorf("api key = %q, want a2V5", cfg.Sink.APIKey)
 	}
 }
+
+// capture.failover_slot is off unless the file turns it on.
+func TestLoadFailoverSlot(t *testing.T) {
+	for _, tc := range []struct {
+		block string
+		want  bool
+	}{
+		{"", false},
+		{"capture:\n  failover_slot: true\n", true},
+		{"capture:\n  failover_slot: false\n", false},
+	} {
+		cfg, _, err := loadEdited(t, replace(t, "views:\n", tc.block+"views:\n"), exampleEnv)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.block, err)
+		}
+		if cfg.Capture.FailoverSlot != tc.want {
+			t.Errorf("%q: failover_slot = %v, want %v", tc.block, cfg.Capture.FailoverSlot, tc.want)
+		}
+	}
+}

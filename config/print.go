@@ -39,6 +39,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("http_listen", c.HTTP.Listen),
 		slog.Bool("http_pprof", c.HTTP.Pprof),
 		slog.String("on_slot_lost", string(c.Capture.OnSlotLost)),
+		slog.Bool("failover_slot", c.Capture.FailoverSlot),
 		slog.String("max_lag", c.Readiness.MaxLag.String()),
 		slog.String("shutdown_grace", c.Shutdown.Grace.String()),
 		slog.Any("views", c.viewNames()),

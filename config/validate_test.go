@@ -64,6 +64,7 @@ FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"listen without port", replace(t, "  listen: 127.0.0.1:9464", "  listen: 127.0.0.1"), nil, `FILE:11:3: http.listen: "127.0.0.1" is not host:port; write it like 127.0.0.1:9464, or :9464 for every interface`},
 		{"listen with named port", replace(t, "  listen: 127.0.0.1:9464", "  listen: localhost:http"), nil, `FILE:11:3: http.listen: "localhost:http" is not host:port; write it like 127.0.0.1:9464, or :9464 for every interface`},
 		{"slot lost action", addTop("capture:\n  on_slot_lost: ignore\n"), nil, `FILE:13:3: capture.on_slot_lost: "ignore" is not an action; use stop, or rebootstrap to rebuild the views from a new snapshot`},
+		{"failover slot not a boolean", addTop("capture:\n  failover_slot: maybe\n"), nil, `FILE:13:18: capture.failover_slot: "maybe" is not a boolean; write true or false`},
 		{"negative max lag", addTop("readiness:\n  max_lag: -1s\n"), nil, `FILE:13:3: readiness.max_lag: must not be negative, got -1s; use 0 to ignore lag`},
 		{"negative grace", addTop("shutdown:\n  grace: -10s\n"), nil, `FILE:13:3: shutdown.grace: must not be negative, got -10s; e.g. 10s`},
 		{"log format", addTop("log:\n  format: xml\n"), nil, `FILE:13:3: log.format: "xml" is not a log format; use json or text`},

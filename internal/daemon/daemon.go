@@ -179,7 +179,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
 		}
 		rootsLast(cs.Tables, source, p.views)
-		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress)}, capMetrics, log)
+		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress), FailoverSlot: cfg.Capture.FailoverSlot}, capMetrics, log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
