@@ -9,7 +9,16 @@ PKGS  ?= ./...
 FUZZTIME ?= 50000x
 FUZZMINIMIZETIME ?= 200x
 
-.PHONY: all build testbed test unit fuzz demo bench down clean
+# The PostgreSQL version matrix (`make matrix`): the major versions it
+# runs on, each a server of its own on port 55NN started by
+# `deploy/local/pg.sh up --version NN`, and what it runs on each: the
+# capture package's tests and the end-to-end test of the reference views.
+# `make test` runs the same on the oldest and the newest, MATRIX_EDGES.
+PG_VERSIONS  ?= 13 14 15 16 17 18
+MATRIX_EDGES ?= 13 18
+MATRIX_E2E   ?= ^TestViewsExampleStaysEqualToTheJoin$$
+
+.PHONY: all build testbed test unit fuzz demo bench down clean matrix matrix-run
 
 all: build
 
@@ -22,12 +31,32 @@ testbed:
 	deploy/local/pg.sh up
 	deploy/local/search.sh up
 
-# test runs vet, every unit and integration test with the race detector, and
-# a short run of every fuzz target.
+# test runs vet, every unit and integration test with the race detector, a
+# short run of every fuzz target, and the version matrix on the oldest and
+# the newest supported PostgreSQL.
 test: testbed
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
+	$(MAKE) matrix-run VERSIONS="$(MATRIX_EDGES)"
+
+# matrix runs the capture tests and the reference views' end-to-end test on
+# every supported PostgreSQL version. Under CI=true a version that cannot be
+# started or reached fails the run instead of being skipped.
+matrix:
+	deploy/local/search.sh up
+	$(MAKE) matrix-run VERSIONS="$(PG_VERSIONS)"
+
+# matrix-run is matrix without starting the search engine, for VERSIONS.
+matrix-run:
+	@set -e; for v in $(VERSIONS); do \
+	  echo "== PostgreSQL $$v"; \
+	  deploy/local/pg.sh up --version $$v; \
+	  dsn="postgres://postgres@127.0.0.1:55$$v/postgres?sslmode=disable"; \
+	  export PROJECTOR_TEST_PG="$$dsn" PROJECTOR_TEST_PG2="$$dsn" PG_BINDIR="$$(deploy/local/pg.sh bindir --version $$v)"; \
+	  $(GO) test -race -count=1 -timeout 15m ./capture/; \
+	  $(GO) test -race -count=1 -timeout 15m -run '$(MATRIX_E2E)' ./e2e/; \
+	done
 
 fuzz:
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
@@ -50,6 +79,7 @@ down:
 	-deploy/local/demo.sh stop
 	-deploy/local/search.sh down
 	-deploy/local/pg.sh down
+	-for v in $(PG_VERSIONS); do deploy/local/pg.sh down --version $$v; done
 
 # clean also removes the test bed's data.
 clean: down

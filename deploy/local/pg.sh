@@ -195,6 +195,12 @@ case "$cmd" in up | down | restart | status | bindir) ;; *) die "$usage" ;; esac
 if [ -n "$major" ]; then
   [[ "$major" =~ ^1[3-8]$ ]] || die "PostgreSQL $major is not supported: use --version 13, 14, 15, 16, 17 or 18"
   [ ${#ports[@]} -gt 0 ] || ports=("55$major")
+  # Stopping what was never started needs no download.
+  if [ "$cmd" = down ]; then
+    started=0
+    for p in "${ports[@]}"; do [ -f "$base/$p/data/postmaster.pid" ] && started=1; done
+    [ $started = 1 ] || exit 0
+  fi
   BIN=$(versioned_bindir "$major")
 else
   [ ${#ports[@]} -gt 0 ] || read -r -a ports <<<"${PG_PORTS:-5433 5434}"
