@@ -28,7 +28,10 @@ type protocol struct {
 //     a prepared transaction is of no use to a view until it commits.
 //   - 16 and later: version 4 with streaming 'parallel'. The messages are
 //     those of version 2, except that a Stream Abort carries the abort's
-//     LSN and time, which the decoder checks.
+//     LSN and time, which the decoder must read (newDecoder tells it to).
+//     projector applies streamed transactions at their commit, so the
+//     subscriber-side parallel apply the option is named for changes
+//     nothing else here.
 func protocolFor(ctx context.Context, conn *pgx.Conn) (protocol, error) {
 	var num int
 	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {

@@ -37,7 +37,6 @@ zonky_release() {
     16) echo "16.16.0 7ef0bf0582e0f319188c5d2ce73e6e60336eeef8" ;;
     17) echo "17.12.0 6b54b2c54c7dc702f3dd617d3ebdd928dc788dae" ;;
     18) echo "18.7.0 0144780c9a700f4400664256b52e5e9ceb8c6807" ;;
-    *) return 1 ;;
   esac
 }
 
@@ -49,8 +48,7 @@ versioned_bindir() {
     echo "/usr/lib/postgresql/$major/bin"
     return
   fi
-  read -r release sha1 <<<"$(zonky_release "$major")" ||
-    die "PostgreSQL $major is not supported: use --version 13, 14, 15, 16, 17 or 18"
+  read -r release sha1 <<<"$(zonky_release "$major")"
   local dest="$root/.testbed/pgbin/$release"
   if [ -x "$dest/bin/postgres" ]; then echo "$dest/bin"; return; fi
   command -v unzip >/dev/null && command -v xz >/dev/null ||
@@ -64,7 +62,7 @@ versioned_bindir() {
     curl -fsSL --retry 3 --connect-timeout 20 -o "$cache/$name.part" "$url" ||
       die "download of PostgreSQL $release failed ($url); check the network or proxy, or install postgresql-$major from apt"
     echo "$sha1  $cache/$name.part" | sha1sum -c --status ||
-      die "download of PostgreSQL $release does not match its SHA-1 $sha1 ($url); removed it, try again"
+      { rm -f "$cache/$name.part"; die "download of PostgreSQL $release does not match its SHA-1 $sha1 ($url); removed it, try again"; }
     mv "$cache/$name.part" "$cache/$name"
   fi
   rm -rf "$dest.part"
@@ -206,7 +204,8 @@ else
   [ ${#ports[@]} -gt 0 ] || read -r -a ports <<<"${PG_PORTS:-5433 5434}"
   BIN=$(bindir)
 fi
-# The downloaded builds carry only the server; any pg_isready will do.
+# The downloaded builds carry only the server; any pg_isready will do, and
+# without one pg_ctl status alone decides.
 ISREADY="$BIN/pg_isready"
 [ -x "$ISREADY" ] || ISREADY=$(command -v pg_isready || true)
 [ -n "$ISREADY" ] || ISREADY=true
