@@ -12,11 +12,12 @@ FUZZMINIMIZETIME ?= 200x
 # The PostgreSQL version matrix (`make matrix`): the major versions it
 # runs on, each a server of its own on port 55NN started by
 # `deploy/local/pg.sh up --version NN`, and what it runs on each: the
-# capture package's tests and the end-to-end test of the reference views.
+# capture package's tests, the end-to-end test of the reference views and
+# the one of failover slots.
 # `make test` runs the same on the oldest and the newest, MATRIX_EDGES.
 PG_VERSIONS  ?= 13 14 15 16 17 18
 MATRIX_EDGES ?= 13 18
-MATRIX_E2E   ?= ^TestViewsExampleStaysEqualToTheJoin$$
+MATRIX_E2E   ?= ^(TestViewsExampleStaysEqualToTheJoin|TestFailoverSlotSetting)$$
 
 .PHONY: all build testbed test unit fuzz demo bench down clean matrix matrix-run
 
@@ -40,7 +41,7 @@ test: testbed
 	$(MAKE) fuzz
 	$(MAKE) matrix-run VERSIONS="$(MATRIX_EDGES)"
 
-# matrix runs the capture tests and the reference views' end-to-end test on
+# matrix runs the capture tests and the end-to-end tests of MATRIX_E2E on
 # every supported PostgreSQL version. Under CI=true a version that cannot be
 # started or reached fails the run instead of being skipped.
 matrix:
