@@ -178,6 +178,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		for _, t := range tables {
 			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
 		}
+		cs.ExistingPublication, cs.Columns = publicationNeeds(cfg, source)
 		rootsLast(cs.Tables, source, p.views)
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress)}, capMetrics, log)
 		streams[source] = s

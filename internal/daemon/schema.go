@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/transform"
 )
 
@@ -124,4 +125,51 @@ func (w *schemaWatch) report(problems []string, log *slog.Logger) int {
 		}
 	}
 	return fresh
+}
+
+// publicationNeeds says how a source's publication is owned and which
+// columns its views read, by table; a table a view shows whole (no fields
+// listed) is left out, meaning every column. The publication check uses
+// it to refuse column lists and generated columns that would hide a value
+// from a document.
+func publicationNeeds(cfg *config.Config, source string) (existing bool, columns map[capture.Table][]string) {
+	whole := map[capture.Table]bool{}
+	columns = map[capture.Table][]string{}
+	add := func(ref config.TableRef, cols ...string) {
+		if ref.Source != source {
+			return
+		}
+		t := capture.Table{Schema: ref.Schema, Name: ref.Name}
+		have := columns[t]
+		for _, c := range cols {
+			if !slices.Contains(have, c) {
+				have = append(have, c)
+			}
+		}
+		columns[t] = have
+	}
+	fieldCols := func(ref config.TableRef, all bool, fields []config.Field) {
+		if all && ref.Source == source {
+			whole[capture.Table{Schema: ref.Schema, Name: ref.Name}] = true
+		}
+		for _, f := range fields {
+			add(ref, f.Column)
+		}
+	}
+	for i := range cfg.Views {
+		v := &cfg.Views[i]
+		fieldCols(v.Root, v.AllColumns, v.Fields)
+		for _, j := range v.Joins() {
+			r := j.Relation
+			fieldCols(r.Table, r.AllColumns, r.Fields)
+			for _, on := range r.On {
+				add(j.Parent, on.Parent)
+				add(r.Table, on.Related)
+			}
+		}
+	}
+	for t := range whole {
+		delete(columns, t)
+	}
+	return cfg.Sources[source].PublicationMode == config.PublicationExisting, columns
 }
