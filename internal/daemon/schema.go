@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -23,12 +24,17 @@ type schemaWatch struct {
 	started transform.Schema
 	// used lists, per source and table, the columns the views read.
 	used map[string]map[capture.Table][]string
+	// whole marks, per source, the tables some view shows whole (no
+	// fields listed): a column added to or dropped from one changes the
+	// documents' shape, so the views over it are rebuilt.
+	whole map[string]map[capture.Table]bool
 	// reported holds the problems already logged, so each is logged once.
 	reported map[string]bool
 }
 
 func newSchemaWatch(started transform.Schema, views []*transform.View) *schemaWatch {
-	w := &schemaWatch{started: started, used: map[string]map[capture.Table][]string{}, reported: map[string]bool{}}
+	w := &schemaWatch{started: started, used: map[string]map[capture.Table][]string{},
+		whole: map[string]map[capture.Table]bool{}, reported: map[string]bool{}}
 	for _, v := range views {
 		w.addNode(v.Root, nil)
 	}
@@ -38,6 +44,10 @@ func newSchemaWatch(started transform.Schema, views []*transform.View) *schemaWa
 func (w *schemaWatch) addNode(n, parent *transform.Node) {
 	var cols []string
 	if n.AllFields {
+		if w.whole[n.Source] == nil {
+			w.whole[n.Source] = map[capture.Table]bool{}
+		}
+		w.whole[n.Source][n.Table] = true
 		if info := w.started[n.Source][n.Table]; info != nil {
 			for _, c := range info.Columns {
 				cols = append(cols, c.Name)
@@ -73,8 +83,11 @@ func (w *schemaWatch) use(source string, t capture.Table, cols ...string) {
 
 // check compares a source's tables with the schema projector started
 // with and returns every difference that matters to the views, each with
-// what to do about it.
-func (w *schemaWatch) check(ctx context.Context, conn *pgx.Conn, source string) ([]string, error) {
+// what to do about it. rebuild is true when a table a view shows whole
+// gained or lost a column: the documents' shape changed, and only new
+// index versions built from a fresh snapshot give every document the new
+// shape (and the index a mapping for it).
+func (w *schemaWatch) check(ctx context.Context, conn *pgx.Conn, source string) (problems []string, rebuild bool, err error) {
 	used := w.used[source]
 	tables := make([]capture.Table, 0, len(used))
 	for t := range used {
@@ -83,9 +96,8 @@ func (w *schemaWatch) check(ctx context.Context, conn *pgx.Conn, source string) 
 	slices.SortFunc(tables, func(a, b capture.Table) int { return cmp.Compare(a.String(), b.String()) })
 	now, err := capture.Describe(ctx, conn, tables)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var problems []string
 	for _, t := range tables {
 		info, ok := now[t]
 		if !ok {
@@ -95,6 +107,15 @@ func (w *schemaWatch) check(ctx context.Context, conn *pgx.Conn, source string) 
 			continue
 		}
 		before := w.started[source][t]
+		if w.whole[source][t] {
+			if added, dropped := columnChanges(before, info); len(added)+len(dropped) > 0 {
+				problems = append(problems, fmt.Sprintf("source %s: table %s, which a view shows whole, %s; "+
+					"rebuilding the views of source %s into new index versions from a fresh snapshot while queries keep using the current ones",
+					source, t, describeColumnChanges(added, dropped), source))
+				rebuild = true
+				continue
+			}
+		}
 		for _, col := range used[t] {
 			was, known := before.Column(col)
 			is, ok := info.Column(col)
@@ -110,8 +131,43 @@ func (w *schemaWatch) check(ctx context.Context, conn *pgx.Conn, source string) 
 			}
 		}
 	}
-	return problems, nil
+	return problems, rebuild, nil
 }
+
+// columnChanges lists the columns a table gained and lost.
+func columnChanges(before, now *capture.TableInfo) (added, dropped []string) {
+	if before == nil || now == nil {
+		return nil, nil
+	}
+	for _, c := range now.Columns {
+		if _, ok := before.Column(c.Name); !ok {
+			added = append(added, c.Name)
+		}
+	}
+	for _, c := range before.Columns {
+		if _, ok := now.Column(c.Name); !ok {
+			dropped = append(dropped, c.Name)
+		}
+	}
+	return added, dropped
+}
+
+func describeColumnChanges(added, dropped []string) string {
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, "gained column "+strings.Join(added, ", "))
+	}
+	if len(dropped) > 0 {
+		parts = append(parts, "lost column "+strings.Join(dropped, ", "))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// errSchemaChanged asks for the pipeline to start over because a table a
+// view shows whole changed its columns: start-up sees the views' new
+// shape and rebuilds them into new index versions, as after a change of
+// the views, while queries keep using the current ones.
+var errSchemaChanged = fmt.Errorf("%w: a table a view shows whole changed its columns", errRebootstrap)
 
 // report logs the problems not logged before and returns how many there
 // were.
