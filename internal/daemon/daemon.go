@@ -123,7 +123,11 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 	scoped := &scopedRegisterer{reg: reg}
 	defer scoped.unregisterAll()
 	err = p.run(runCtx, cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
-	if cause := context.Cause(runCtx); ctx.Err() == nil && errors.Is(cause, errSchemaChanged) {
+	var changed *schemaChanged
+	if cause := context.Cause(runCtx); ctx.Err() == nil && errors.As(cause, &changed) {
+		if err := p.store.ResetSource(changed.source); err != nil {
+			return err
+		}
 		return cause
 	}
 	return err

@@ -174,7 +174,7 @@ func (m *monitor) checkSchema(ctx context.Context) {
 			m.countError("schema")
 		}
 		if rebuild && m.restart != nil {
-			m.restart(errSchemaChanged)
+			m.restart(&schemaChanged{source: name})
 		}
 	}
 }

@@ -28,13 +28,18 @@ type schemaWatch struct {
 	// fields listed): a column added to or dropped from one changes the
 	// documents' shape, so the views over it are rebuilt.
 	whole map[string]map[capture.Table]bool
+	// partitions holds, per source, the leaf partitions of each
+	// partitioned table as first seen: attaching or detaching one changes
+	// the table's rows without a single change in the stream.
+	partitions map[string]map[capture.Table][]string
 	// reported holds the problems already logged, so each is logged once.
 	reported map[string]bool
 }
 
 func newSchemaWatch(started transform.Schema, views []*transform.View) *schemaWatch {
 	w := &schemaWatch{started: started, used: map[string]map[capture.Table][]string{},
-		whole: map[string]map[capture.Table]bool{}, reported: map[string]bool{}}
+		whole: map[string]map[capture.Table]bool{}, partitions: map[string]map[capture.Table][]string{},
+		reported: map[string]bool{}}
 	for _, v := range views {
 		w.addNode(v.Root, nil)
 	}
@@ -84,9 +89,10 @@ func (w *schemaWatch) use(source string, t capture.Table, cols ...string) {
 // check compares a source's tables with the schema projector started
 // with and returns every difference that matters to the views, each with
 // what to do about it. rebuild is true when a table a view shows whole
-// gained or lost a column: the documents' shape changed, and only new
-// index versions built from a fresh snapshot give every document the new
-// shape (and the index a mapping for it).
+// gained or lost a column, or a partitioned table gained or lost a
+// partition: only new index versions built from a fresh snapshot give
+// every document the new shape (and the index a mapping for it), or the
+// rows of the partition that came or went.
 func (w *schemaWatch) check(ctx context.Context, conn *pgx.Conn, source string) (problems []string, rebuild bool, err error) {
 	used := w.used[source]
 	tables := make([]capture.Table, 0, len(used))
@@ -98,12 +104,26 @@ func (w *schemaWatch) check(ctx context.Context, conn *pgx.Conn, source string) 
 	if err != nil {
 		return nil, false, err
 	}
+	parts, err := capture.Partitions(ctx, conn, tables)
+	if err != nil {
+		return nil, false, err
+	}
+	if w.partitions[source] == nil {
+		w.partitions[source] = parts
+	}
 	for _, t := range tables {
 		info, ok := now[t]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("source %s: table %s was dropped; the views over it no longer change. "+
 				"Restore the table, or remove it from the views and restart projector (it does not start while a view names a missing table)",
 				source, t))
+			continue
+		}
+		if was, is := w.partitions[source][t], parts[t]; !slices.Equal(was, is) {
+			problems = append(problems, fmt.Sprintf("source %s: partitions of %s changed (%s); the rows they carry never pass through the replication stream, so "+
+				"the views of source %s are rebuilt into new index versions from a fresh snapshot while queries keep using the current ones",
+				source, t, describePartitionChanges(was, is), source))
+			rebuild = true
 			continue
 		}
 		before := w.started[source][t]
@@ -163,11 +183,40 @@ func describeColumnChanges(added, dropped []string) string {
 	return strings.Join(parts, " and ")
 }
 
-// errSchemaChanged asks for the pipeline to start over because a table a
-// view shows whole changed its columns: start-up sees the views' new
-// shape and rebuilds them into new index versions, as after a change of
+func describePartitionChanges(was, is []string) string {
+	var attached, detached []string
+	for _, p := range is {
+		if !slices.Contains(was, p) {
+			attached = append(attached, p)
+		}
+	}
+	for _, p := range was {
+		if !slices.Contains(is, p) {
+			detached = append(detached, p)
+		}
+	}
+	var parts []string
+	if len(attached) > 0 {
+		parts = append(parts, "attached "+strings.Join(attached, ", "))
+	}
+	if len(detached) > 0 {
+		parts = append(parts, "detached "+strings.Join(detached, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// schemaChanged ends a run of the pipeline because a table a view shows
+// whole changed its columns, or a partitioned table its partitions. The
+// source's state is reset, so the next run rebuilds every view over it
+// into a new index version from a fresh snapshot, as after a change of
 // the views, while queries keep using the current ones.
-var errSchemaChanged = fmt.Errorf("%w: a table a view shows whole changed its columns", errRebootstrap)
+type schemaChanged struct{ source string }
+
+func (e *schemaChanged) Error() string {
+	return fmt.Sprintf("%v: the schema of source %s changed under its views", errRebootstrap, e.source)
+}
+
+func (e *schemaChanged) Unwrap() error { return errRebootstrap }
 
 // report logs the problems not logged before and returns how many there
 // were.
