@@ -84,8 +84,18 @@ func planChanges(f *pubFacts, src Source) pubPlan {
 		if f.version >= 180000 {
 			with = append(with, "publish_generated_columns = stored")
 		}
+		var present []Table // a missing table is reported by the prerequisites
+		for _, t := range src.Tables {
+			if _, ok := f.tables[t]; ok {
+				present = append(present, t)
+			}
+		}
+		forTables := ""
+		if len(present) > 0 {
+			forTables = " FOR TABLE " + quotedTables(present)
+		}
 		p.statements = append(p.statements,
-			"CREATE PUBLICATION "+q+" FOR TABLE "+quotedTables(src.Tables)+" WITH ("+strings.Join(with, ", ")+")",
+			"CREATE PUBLICATION "+q+forTables+" WITH ("+strings.Join(with, ", ")+")",
 			"COMMENT ON PUBLICATION "+q+" IS "+quoteLiteral(createdMark+" for source "+src.Name+"; projector may change its options and add tables to it"))
 		return p
 	}
