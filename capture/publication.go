@@ -101,6 +101,12 @@ func planChanges(f *pubFacts, src Source) pubPlan {
 	}
 
 	fixable := managed && f.ours
+	// A publication an earlier projector created carries no mark; its
+	// owner can hand it over instead of fixing it by hand.
+	handOver := ""
+	if managed {
+		handOver = fmt.Sprintf(" (or, if projector created it, hand it back with COMMENT ON PUBLICATION %s IS '%s' and projector fixes it)", q, createdMark)
+	}
 	var set []string
 	var missingOps []string
 	for _, op := range []struct {
@@ -115,8 +121,8 @@ func planChanges(f *pubFacts, src Source) pubPlan {
 	case fixable && (len(missingOps) > 0 || !f.truncate):
 		set = append(set, "publish = '"+publishAll+"'")
 	case len(missingOps) > 0:
-		p.problem(Table{}, "publication %q does not publish %s, so the views would miss those changes: have its owner run ALTER PUBLICATION %s SET (publish = '%s')",
-			f.name, strings.Join(missingOps, ", "), q, publishAll)
+		p.problem(Table{}, "publication %q does not publish %s, so the views would miss those changes: have its owner run ALTER PUBLICATION %s SET (publish = '%s')%s",
+			f.name, strings.Join(missingOps, ", "), q, publishAll, handOver)
 	case !f.truncate:
 		p.warnings = append(p.warnings, fmt.Sprintf("publication %q does not publish truncate: a TRUNCATE leaves the table's documents in place until the view is rebuilt; ALTER PUBLICATION %s SET (publish = '%s') sends it",
 			f.name, q, publishAll))
@@ -130,15 +136,15 @@ func planChanges(f *pubFacts, src Source) pubPlan {
 	case fixable:
 		set = append(set, "publish_via_partition_root = true")
 	case partitioned:
-		p.problem(Table{}, "publication %q publishes the changes of partitioned tables under their partitions' names, which no view uses: have its owner run ALTER PUBLICATION %s SET (publish_via_partition_root = true)",
-			f.name, q)
+		p.problem(Table{}, "publication %q publishes the changes of partitioned tables under their partitions' names, which no view uses: have its owner run ALTER PUBLICATION %s SET (publish_via_partition_root = true)%s",
+			f.name, q, handOver)
 	}
 	if needGenerated && !f.storedGenerated {
 		if fixable {
 			set = append(set, "publish_generated_columns = stored")
 		} else {
-			p.problem(Table{}, "publication %q does not send stored generated columns, which the views read: have its owner run ALTER PUBLICATION %s SET (publish_generated_columns = stored)",
-				f.name, q)
+			p.problem(Table{}, "publication %q does not send stored generated columns, which the views read: have its owner run ALTER PUBLICATION %s SET (publish_generated_columns = stored)%s",
+				f.name, q, handOver)
 		}
 	}
 	if len(set) > 0 {

@@ -88,6 +88,18 @@ func TestPublishInsertOnlyRefused(t *testing.T) {
 	if update {
 		t.Error("another owner's publication was altered")
 	}
+
+	// Handed over with projector's mark, it is fixed.
+	db.Exec(`COMMENT ON PUBLICATION inserts IS 'created by projector'`)
+	if err := ensure(t, db, Source{Name: "s", Tables: []Table{items}, Publication: "inserts"}); err != nil {
+		t.Fatalf("a publication marked as projector's was not fixed: %v", err)
+	}
+	if err := conn.QueryRow(context.Background(), `SELECT pubupdate AND pubdelete AND pubtruncate AND pubviaroot FROM pg_publication WHERE pubname = 'inserts'`).Scan(&update); err != nil {
+		t.Fatal(err)
+	}
+	if !update {
+		t.Error("projector's own publication was not given every operation and publish_via_partition_root")
+	}
 }
 
 // TestForAllTablesManaged: a DBA's FOR ALL TABLES publication covers the
