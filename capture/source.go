@@ -19,6 +19,14 @@ type Source struct {
 	// Slot and Publication default to projector_<name>.
 	Slot        string
 	Publication string
+	// ExistingPublication says the publication belongs to someone else and
+	// is used as it is: projector neither creates nor alters it, and
+	// refuses to stream unless it publishes what the views need.
+	ExistingPublication bool
+	// Columns lists, by table, the columns the views read; a table absent
+	// from it is read whole. A publication's column list must keep them,
+	// and none of them may be a generated column the server does not send.
+	Columns map[Table][]string
 }
 
 // Options tunes a Stream. The zero value is usable.

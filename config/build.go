@@ -26,6 +26,9 @@ func (l *loader) sources(root *yaml.Node, decoded map[string]Source, cfg *Config
 		if _, ok := l.positions[path+".publication"]; !ok {
 			src.Publication = "projector_" + name
 		}
+		if _, ok := l.positions[path+".publication_mode"]; !ok {
+			src.PublicationMode = PublicationManaged
+		}
 		l.sourcePassword(&src, path)
 		cfg.Sources[name] = src
 		cfg.SourceNames = append(cfg.SourceNames, name)

@@ -26,7 +26,12 @@
 //
 // Leaving fields out copies every column. Each source gets the replication
 // slot and publication "projector_<name>" unless slot and publication say
-// otherwise, and may rename its tables' domain events with event_types,
+// otherwise. publication_mode says who owns the publication: managed (the
+// default) creates it, adds the tables the views need and never removes
+// one it did not add; existing uses a publication an administrator made
+// (FOR ALL TABLES, FOR TABLES IN SCHEMA or a list) as it is, never
+// altering it, and refuses to start unless it publishes what the views
+// need. A source may also rename its tables' domain events with event_types,
 // e.g. event_types: { orders: { created: OrderPlaced } }. The sink also takes username with password or password_file,
 // api_key or api_key_file, ca_cert_file, insecure_skip_verify, timeout,
 // gzip, bulk_actions, bulk_bytes, flush_interval, concurrency and

@@ -58,7 +58,8 @@ func TestLoadExample(t *testing.T) {
 	if diff := cmp.Diff(wantNames, cfg.SourceNames); diff != "" {
 		t.Errorf("SourceNames (-want +got):\n%s", diff)
 	}
-	wantDeliveries := Source{Name: "deliveries", DSN: deliveriesDS, Slot: "projector_deliveries", Publication: "projector_deliveries"}
+	wantDeliveries := Source{Name: "deliveries", DSN: deliveriesDS, Slot: "projector_deliveries", Publication: "projector_deliveries",
+		PublicationMode: PublicationManaged}
 	if got := cfg.Sources["deliveries"]; !reflect.DeepEqual(got, wantDeliveries) {
 		t.Errorf("Sources[deliveries] = %#v, want %#v", got, wantDeliveries)
 	}

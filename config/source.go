@@ -20,11 +20,29 @@ type Source struct {
 	Slot string `yaml:"slot"`
 	// Publication lists the captured tables; "projector_<name>" by default.
 	Publication string `yaml:"publication"`
+	// PublicationMode says who owns the publication: PublicationManaged
+	// (the default; Load sets it, and empty means the same) or
+	// PublicationExisting.
+	PublicationMode PublicationMode `yaml:"publication_mode"`
 	// EventTypes renames the domain events of the source's tables, by table
 	// ("orders" or "public.orders"); unnamed operations keep the default
 	// "<table>.created|updated|deleted|truncated".
 	EventTypes map[string]EventNames `yaml:"event_types"`
 }
+
+// PublicationMode says whether projector creates and maintains a source's
+// publication or uses one a database administrator made.
+type PublicationMode string
+
+const (
+	// PublicationManaged creates the publication when it is missing, adds
+	// the tables the views need and never removes tables it did not add; it
+	// changes the publication's options only when projector created it.
+	PublicationManaged PublicationMode = "managed"
+	// PublicationExisting uses the publication as it is, never altering it,
+	// and refuses to start unless it publishes what the views need.
+	PublicationExisting PublicationMode = "existing"
+)
 
 // EventNames are a table's domain event types by operation.
 type EventNames struct {
@@ -64,7 +82,7 @@ func qualifiedTable(name string) string {
 
 // String describes the source without its password.
 func (s Source) String() string {
-	return fmt.Sprintf("Source{Name:%s DSN:%s Slot:%s Publication:%s}", s.Name, s.RedactedDSN(), s.Slot, s.Publication)
+	return fmt.Sprintf("Source{Name:%s DSN:%s Slot:%s Publication:%s PublicationMode:%s}", s.Name, s.RedactedDSN(), s.Slot, s.Publication, s.PublicationMode)
 }
 
 // GoString keeps %#v from printing the password.
@@ -77,6 +95,7 @@ func (s Source) LogValue() slog.Value {
 		slog.String("dsn", s.RedactedDSN()),
 		slog.String("slot", s.Slot),
 		slog.String("publication", s.Publication),
+		slog.String("publication_mode", string(s.PublicationMode)),
 	)
 }
 

@@ -85,7 +85,8 @@ func pickSources(cfg *config.Config, names []string) ([]string, error) {
 
 func captureSource(cfg *config.Config, name string, tables []config.TableRef) capture.Source {
 	src := cfg.Sources[name]
-	cs := capture.Source{Name: name, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication}
+	cs := capture.Source{Name: name, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication,
+		ExistingPublication: src.PublicationMode == config.PublicationExisting}
 	for _, t := range tables {
 		cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
 	}

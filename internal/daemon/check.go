@@ -54,6 +54,10 @@ func Check(ctx context.Context, cfg *config.Config) []CheckResult {
 		for _, r := range capture.CheckPrerequisites(ctx, conn, cs) {
 			results = append(results, CheckResult{Scope: scope, Name: r.Name, Err: r.Err})
 		}
+		cs.ExistingPublication, cs.Columns = publicationNeeds(cfg, name)
+		for _, r := range capture.CheckPublication(ctx, conn, cs) {
+			results = append(results, CheckResult{Scope: scope, Name: r.Name, Detail: r.Detail, Err: r.Err})
+		}
 		infos, err := capture.Describe(ctx, conn, tables)
 		conn.Close(context.Background())
 		if err != nil {

@@ -107,9 +107,14 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 			log.Error("close state store", "error", err)
 		}
 	}()
+	// A schema change that reshapes a view ends this run, and the next
+	// one rebuilds the view; the caller's ctx still decides shutdown.
+	runCtx, restart := context.WithCancelCause(ctx)
+	defer restart(nil)
+	p.restart = restart
 	if opts.StopWhenRebuilt {
 		var stop context.CancelFunc
-		ctx, stop = context.WithCancel(ctx)
+		runCtx, stop = context.WithCancel(runCtx)
 		defer stop()
 		p.rebuilt = stop
 	}
@@ -117,7 +122,15 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 	// run registers its own.
 	scoped := &scopedRegisterer{reg: reg}
 	defer scoped.unregisterAll()
-	return p.run(ctx, cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
+	err = p.run(runCtx, cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
+	var changed *schemaChanged
+	if cause := context.Cause(runCtx); ctx.Err() == nil && errors.As(cause, &changed) {
+		if err := p.store.ResetSource(changed.source); err != nil {
+			return err
+		}
+		return cause
+	}
+	return err
 }
 
 // pipeline is everything prepared before the first change is read.
@@ -131,6 +144,9 @@ type pipeline struct {
 	rebuilds []*viewIndex
 	// rebuilt, when set, is called once every rebuild is complete.
 	rebuilt func()
+	// restart ends this run of the pipeline so that the next one starts
+	// over, for the reason given.
+	restart func(reason error)
 	// rebuilding lists the views whose alias has not moved yet.
 	rebuilding atomic.Pointer[[]string]
 }
@@ -178,6 +194,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		for _, t := range tables {
 			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
 		}
+		cs.ExistingPublication, cs.Columns = publicationNeeds(cfg, source)
 		rootsLast(cs.Tables, source, p.views)
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress), FailoverSlot: cfg.Capture.FailoverSlot}, capMetrics, log)
 		streams[source] = s
@@ -241,7 +258,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	p.setRebuilding(p.rebuilds)
 	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, maxLag: time.Duration(cfg.Readiness.MaxLag),
 		rebuilding: p.rebuildingViews, backlog: engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
-		countError: capMetrics.CountError, metrics: m, log: log}
+		countError: capMetrics.CountError, restart: p.restart, metrics: m, log: log}
 	mon.Store(mm)
 	aux, auxCtx := errgroup.WithContext(auxCtx)
 	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })

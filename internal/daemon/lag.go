@@ -31,6 +31,9 @@ type monitor struct {
 	// countError counts each new difference as an error of stage "schema".
 	schema     *schemaWatch
 	countError func(stage string)
+	// restart, when set, stops the pipeline so that it starts over with
+	// the reason given: a schema change that needs the views rebuilt.
+	restart    func(reason error)
 	lastSchema time.Time
 	metrics    *metrics
 	log        *slog.Logger
@@ -159,7 +162,7 @@ func (m *monitor) checkSchema(ctx context.Context) {
 			continue // measureServer reports why
 		}
 		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		problems, err := m.schema.check(qctx, conn, name)
+		problems, rebuild, err := m.schema.check(qctx, conn, name)
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
@@ -169,6 +172,9 @@ func (m *monitor) checkSchema(ctx context.Context) {
 		}
 		for range m.schema.report(problems, m.log) {
 			m.countError("schema")
+		}
+		if rebuild && m.restart != nil {
+			m.restart(&schemaChanged{source: name})
 		}
 	}
 }
