@@ -23,7 +23,9 @@ type Column struct {
 type TableInfo struct {
 	Table   Table
 	Columns []Column
-	// Key lists the replica identity columns: the primary key by default.
+	// Key lists the columns that identify a row, in index order: the
+	// replica identity index under REPLICA IDENTITY USING INDEX, the
+	// primary key otherwise. Empty when the table has neither.
 	Key []string
 }
 
@@ -83,4 +85,31 @@ func describeColumns(ctx context.Context, conn *pgx.Conn, t Table) ([]Column, er
 		return nil, fmt.Errorf("describe %s: %w", t, err)
 	}
 	return cols, nil
+}
+
+// identityColumns lists the columns that identify a row of t and so make
+// its document _id. Under REPLICA IDENTITY USING INDEX that is the index's
+// columns, the only ones a delete carries. Otherwise it is the primary
+// key, also under REPLICA IDENTITY FULL: there the old row carries every
+// column, and a key made of all of them would change on every update,
+// fail on a NULL and outgrow the engine's id limit. A table with neither
+// has no key, which Compile and check refuse.
+func identityColumns(ctx context.Context, conn *pgx.Conn, t Table) ([]string, error) {
+	rows, err := conn.Query(ctx, `
+		SELECT a.attname FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_index i ON i.indrelid = c.oid
+			AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+		WHERE n.nspname = $1 AND c.relname = $2
+		ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+		t.Schema, t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read key columns: %w", err)
+	}
+	key, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read key columns: %w", err)
+	}
+	return key, nil
 }

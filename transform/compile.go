@@ -49,7 +49,7 @@ func (c *compiler) table(pos config.Pos, ref config.TableRef) *capture.TableInfo
 		return nil
 	}
 	if len(info.Key) == 0 {
-		c.fail(pos.Errorf("table %s in source %q has no primary key: add one, or set REPLICA IDENTITY FULL", t, ref.Source))
+		c.fail(pos.Errorf("table %s in source %q has no primary key to make document ids of: add one, or set REPLICA IDENTITY USING INDEX on a unique index of NOT NULL columns", t, ref.Source))
 		return nil
 	}
 	return info
