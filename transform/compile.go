@@ -2,6 +2,7 @@ package transform
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
@@ -107,6 +108,13 @@ func (c *compiler) joins(r config.Relation, parent, n *Node) {
 		default:
 			n.On = append(n.On, JoinPair{Parent: p.Parent, Related: p.Related})
 		}
+	}
+	if r.Type == config.HasOne && len(n.On) == len(r.On) && !nInfo.UniqueOn(n.relatedCols()) {
+		// Several rows could match one parent; the document would show
+		// one of them and never say so.
+		cols := strings.Join(n.relatedCols(), ", ")
+		c.fail(r.Pos.Errorf("relation %q is has_one, but no unique index of %s covers (%s), so several rows could match one %s: add one (CREATE UNIQUE INDEX ON %s (%s)), or make the relation has_many",
+			r.Name, n.Table, cols, parent.Table, n.Table, cols))
 	}
 }
 
