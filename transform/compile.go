@@ -25,6 +25,7 @@ func Compile(views []config.View, schema Schema) ([]*View, error) {
 		if root != nil {
 			root.Kind = Root
 			root.Children = c.relations(cv.Relations, root)
+			c.reserved(cv, root)
 		}
 		errs = append(errs, c.errs...)
 		out = append(out, &View{Name: cv.Name, Root: root, NumericAsNumber: cv.Numeric == config.NumericNumber})
@@ -41,6 +42,26 @@ type compiler struct {
 }
 
 func (c *compiler) fail(err error) { c.errs = append(c.errs, err) }
+
+// reserved refuses a root field named KeyField, which a document whose id
+// is a hash of its key uses to keep the key.
+func (c *compiler) reserved(cv config.View, root *Node) {
+	for _, f := range cv.Fields {
+		if f.Name == KeyField {
+			c.fail(f.Pos.Errorf("field %q is where a document with a hashed id keeps its key; name the field otherwise", KeyField))
+		}
+	}
+	for _, r := range cv.Relations {
+		if r.Name == KeyField {
+			c.fail(r.Pos.Errorf("relation %q is where a document with a hashed id keeps its key; name the relation otherwise", KeyField))
+		}
+	}
+	if info := c.schema[root.Source][root.Table]; root.AllFields && info != nil {
+		if _, ok := info.Column(KeyField); ok {
+			c.fail(cv.Pos.Errorf("column %q of %s is where a document with a hashed id keeps its key; list the view's fields and name that one otherwise", KeyField, root.Table))
+		}
+	}
+}
 
 func (c *compiler) table(pos config.Pos, ref config.TableRef) *capture.TableInfo {
 	t := capture.Table{Schema: ref.Schema, Name: ref.Name}

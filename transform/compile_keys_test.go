@@ -69,3 +69,25 @@ func TestCompileHasOneNeedsUniqueKey(t *testing.T) {
 		t.Errorf("a FULL table without a key: %v, want a refusal with the fix", err)
 	}
 }
+
+// TestCompileReservesKeyField checks that no root field can take the name
+// of the field a hashed id's document keeps its key in.
+func TestCompileReservesKeyField(t *testing.T) {
+	schema := Schema{"crm": {capture.Table{Schema: "public", Name: "t"}: &capture.TableInfo{
+		Table: capture.Table{Schema: "public", Name: "t"}, Key: []string{"id"},
+		Columns: []capture.Column{{Name: "id", Base: "int4"}, {Name: KeyField, Base: "text"}},
+	}}}
+	root := config.TableRef{Source: "crm", Schema: "public", Name: "t"}
+	for name, v := range map[string]config.View{
+		"all columns": {Name: "v", Root: root, AllColumns: true},
+		"field":       {Name: "v", Root: root, Fields: []config.Field{{Column: "id", Name: KeyField}}},
+	} {
+		if _, err := Compile([]config.View{v}, schema); err == nil || !strings.Contains(err.Error(), KeyField) {
+			t.Errorf("%s: %v, want a refusal naming %s", name, err, KeyField)
+		}
+	}
+	ok := config.View{Name: "v", Root: root, Fields: []config.Field{{Column: KeyField, Name: "key_text"}}}
+	if _, err := Compile([]config.View{ok}, schema); err != nil {
+		t.Errorf("a renamed column: %v", err)
+	}
+}
