@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -23,8 +24,29 @@ type Column struct {
 type TableInfo struct {
 	Table   Table
 	Columns []Column
-	// Key lists the replica identity columns: the primary key by default.
+	// Key lists the columns that identify a row, in index order: the
+	// replica identity index under REPLICA IDENTITY USING INDEX, the
+	// primary key otherwise. Empty when the table has neither.
 	Key []string
+	// Unique lists the column sets that no two rows share a value of: the
+	// primary key and every valid unique index on plain columns without a
+	// WHERE clause.
+	Unique [][]string
+}
+
+// UniqueOn reports whether no two rows can match the same values of cols:
+// a unique column set lies within them.
+func (ti *TableInfo) UniqueOn(cols []string) bool {
+	for _, set := range ti.Unique {
+		within := true
+		for _, c := range set {
+			within = within && slices.Contains(cols, c)
+		}
+		if within {
+			return true
+		}
+	}
+	return false
 }
 
 // Column returns the named column, if the table has it.
@@ -53,7 +75,11 @@ func Describe(ctx context.Context, conn *pgx.Conn, tables []Table) (map[Table]*T
 		if err != nil {
 			return nil, fmt.Errorf("describe %s: %w", t, err)
 		}
-		out[t] = &TableInfo{Table: t, Columns: cols, Key: key}
+		unique, err := uniqueColumnSets(ctx, conn, t)
+		if err != nil {
+			return nil, fmt.Errorf("describe %s: %w", t, err)
+		}
+		out[t] = &TableInfo{Table: t, Columns: cols, Key: key, Unique: unique}
 	}
 	return out, nil
 }
@@ -83,4 +109,53 @@ func describeColumns(ctx context.Context, conn *pgx.Conn, t Table) ([]Column, er
 		return nil, fmt.Errorf("describe %s: %w", t, err)
 	}
 	return cols, nil
+}
+
+// identityColumns lists the columns that identify a row of t and so make
+// its document _id. Under REPLICA IDENTITY USING INDEX that is the index's
+// columns, the only ones a delete carries. Otherwise it is the primary
+// key, also under REPLICA IDENTITY FULL: there the old row carries every
+// column, and a key made of all of them would change on every update,
+// fail on a NULL and outgrow the engine's id limit. A table with neither
+// has no key, which Compile and check refuse.
+func identityColumns(ctx context.Context, conn *pgx.Conn, t Table) ([]string, error) {
+	rows, err := conn.Query(ctx, `
+		SELECT a.attname FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_index i ON i.indrelid = c.oid
+			AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+		WHERE n.nspname = $1 AND c.relname = $2
+		ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+		t.Schema, t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read key columns: %w", err)
+	}
+	key, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read key columns: %w", err)
+	}
+	return key, nil
+}
+
+// uniqueColumnSets lists the column sets of t's unique indexes that hold
+// for every row: not partial, not on expressions, and valid.
+func uniqueColumnSets(ctx context.Context, conn *pgx.Conn, t Table) ([][]string, error) {
+	rows, err := conn.Query(ctx, `
+		SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+		WHERE n.nspname = $1 AND c.relname = $2
+			AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+		GROUP BY i.indexrelid ORDER BY i.indexrelid`,
+		t.Schema, t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read unique indexes: %w", err)
+	}
+	sets, err := pgx.CollectRows(rows, pgx.RowTo[[]string])
+	if err != nil {
+		return nil, fmt.Errorf("read unique indexes: %w", err)
+	}
+	return sets, nil
 }

@@ -90,16 +90,18 @@ func checkCapacity(ctx context.Context, conn *pgx.Conn, slot string) error {
 	return nil
 }
 
-// checkTable requires the table to exist and to identify its rows: updates
-// and deletes of a table without a primary key (or REPLICA IDENTITY FULL or
-// USING INDEX) carry no old key, so projector could not tell which row changed.
+// checkTable requires the table to exist and to identify its rows: the
+// document _id is made of the primary key, or of the replica identity
+// index under REPLICA IDENTITY USING INDEX. REPLICA IDENTITY FULL alone is
+// not enough: a key made of every column changes on every update.
 func checkTable(ctx context.Context, conn *pgx.Conn, t Table) error {
 	var identity string
-	var hasPK bool
+	var hasPK, hasIdentityIndex bool
 	err := conn.QueryRow(ctx, `SELECT c.relreplident::text,
-			EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+			EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
+			EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.Schema, t.Name).Scan(&identity, &hasPK)
+		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.Schema, t.Name).Scan(&identity, &hasPK, &hasIdentityIndex)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("table %s does not exist: create it, or fix the table name in the view", t)
 	}
@@ -109,8 +111,10 @@ func checkTable(ctx context.Context, conn *pgx.Conn, t Table) error {
 	switch {
 	case identity == "n":
 		return fmt.Errorf("table %s has REPLICA IDENTITY NOTHING: run ALTER TABLE %s REPLICA IDENTITY DEFAULT (with a primary key) or FULL", t, t.quoted())
-	case identity == "d" && !hasPK:
-		return fmt.Errorf("table %s has no primary key: add one, or run ALTER TABLE %s REPLICA IDENTITY FULL", t, t.quoted())
+	case identity == "i" && !hasIdentityIndex:
+		return fmt.Errorf("table %s has REPLICA IDENTITY USING INDEX but the index is gone: run ALTER TABLE %s REPLICA IDENTITY USING INDEX <unique index on NOT NULL columns>, or add a primary key and set REPLICA IDENTITY DEFAULT", t, t.quoted())
+	case identity != "i" && !hasPK:
+		return fmt.Errorf("table %s has no primary key to make document ids of: add one, or run ALTER TABLE %s REPLICA IDENTITY USING INDEX <unique index on NOT NULL columns>", t, t.quoted())
 	}
 	return nil
 }

@@ -187,30 +187,6 @@ func (cp *copier) emit(ctx context.Context, rows []Change, t Table, last bool) e
 	}
 }
 
-// identityColumns lists the columns pgoutput flags as the row's key: the
-// replica identity index (the primary key by default), or every column
-// under REPLICA IDENTITY FULL.
-func identityColumns(ctx context.Context, conn *pgx.Conn, t Table) ([]string, error) {
-	rows, err := conn.Query(ctx, `
-		SELECT a.attname FROM pg_class c
-		JOIN pg_namespace n ON n.oid = c.relnamespace
-		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-		LEFT JOIN pg_index i ON i.indrelid = c.oid
-			AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))
-		WHERE n.nspname = $1 AND c.relname = $2
-			AND (c.relreplident = 'f' OR a.attnum = ANY (i.indkey))
-		ORDER BY CASE WHEN c.relreplident = 'f' THEN a.attnum ELSE array_position(i.indkey::int2[], a.attnum) END`,
-		t.Schema, t.Name)
-	if err != nil {
-		return nil, fmt.Errorf("read key columns: %w", err)
-	}
-	key, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("read key columns: %w", err)
-	}
-	return key, nil
-}
-
 func estimateRows(ctx context.Context, conn *pgx.Conn, t Table) (int64, error) {
 	var n float64
 	err := conn.QueryRow(ctx, `SELECT greatest(c.reltuples, 0) FROM pg_class c

@@ -14,17 +14,18 @@
 //	  urls: ["http://127.0.0.1:9200"]
 //	views:
 //	  - name: order_history                    # the alias clients query
-//	    root: { source: orders, table: orders } # _id = primary key
+//	    root: { source: orders, table: orders } # _id = primary key (docs/adr/0001)
 //	    fields: [id, status]                    # a list keeps column names
 //	    relations:
 //	      - name: consumer
-//	        type: belongs_to                    # belongs_to | has_one | has_many
+//	        type: belongs_to                    # belongs_to | has_one (unique key) | has_many
 //	        source: consumers
 //	        table: consumers                    # or "schema.table"; public by default
 //	        on: { consumer_id: id }             # parent column: related column
 //	        fields: { email: contact_email }    # a map renames column: field
 //
-// Leaving fields out copies every column. Each source gets the replication
+// Leaving fields out copies every column. A view may not be named like
+// another view's dead-letter index ("<name>-deadletter"). Each source gets the replication
 // slot and publication "projector_<name>" unless slot and publication say
 // otherwise. publication_mode says who owns the publication: managed (the
 // default) creates it, adds the tables the views need and never removes

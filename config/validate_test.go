@@ -78,6 +78,9 @@ FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"duplicate view name", func(s string) string {
 			return s + "  - name: order_history\n    root: { source: orders, table: orders }\n"
 		}, nil, `FILE:48:5: views[1].name: view "order_history" is already declared at line 13; give each view its own name`},
+		{"view name is a dead-letter index", func(s string) string {
+			return s + "  - name: order_history-deadletter\n    root: { source: orders, table: orders }\n"
+		}, nil, `FILE:48:5: views[1].name: view "order_history-deadletter" would share its index with the dead letters of view "order_history" (line 13), which go to "order_history-deadletter"; rename one of them`},
 		{"root source not declared", replace(t, "root: { source: orders,", "root: { source: order,"), nil, `FILE:14:13: views[0].root.source: source "order" is not declared; use one of orders, consumers, restaurants, deliveries, or declare it under sources`},
 		{"root table empty", replace(t, "table: orders }", `table: "" }`), nil, `FILE:14:29: views[0].root.table: is empty; name the table, as "table" or "schema.table"`},
 		{"root schema empty", replace(t, "table: orders }", `table: orders, schema: "" }`), nil, `FILE:14:44: views[0].root.schema: is empty; name the schema, or leave it out for "public"`},

@@ -20,7 +20,18 @@ func (v *validator) views() {
 	for i := range v.c.Views {
 		v.view(&v.c.Views[i], fmt.Sprintf("views[%d]", i), seen)
 	}
+	for i, view := range v.c.Views {
+		owner, ok := strings.CutSuffix(view.Name, DeadLetterSuffix)
+		if first, taken := seen[owner]; ok && taken {
+			v.add(fmt.Sprintf("views[%d].name", i), "view %q would share its index with the dead letters of view %q (line %d), which go to %q; rename one of them",
+				view.Name, owner, first.Line, owner+DeadLetterSuffix)
+		}
+	}
 }
+
+// DeadLetterSuffix ends the name of the index that holds a view's
+// refused documents: the view's name and this.
+const DeadLetterSuffix = "-deadletter"
 
 func (v *validator) view(view *View, path string, seen map[string]Pos) {
 	switch first, dup := seen[view.Name]; {

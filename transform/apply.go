@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -367,29 +366,35 @@ func joinValues(row *storedRow, cols []string) (string, bool) {
 	return string(append(b, ']')), true
 }
 
-// docID turns a stored key into the document _id: the bare value for a
-// single-column key, the values joined by "|" for a composite one.
+// docID turns a stored key into the document _id (see DocID).
 func docID(pk string) string {
 	if id, ok := singleInteger(pk); ok {
 		return id // most keys: no JSON decoding
 	}
-	var parts []json.RawMessage
-	if json.Unmarshal([]byte(pk), &parts) != nil {
-		return pk
+	parts, err := KeyParts([]byte(pk))
+	if err != nil {
+		// Stored keys are written by encodeKey and always read; should
+		// one not, it still gets a valid id of its own.
+		parts = []string{pk}
 	}
-	id := ""
-	for i, p := range parts {
-		if i > 0 {
-			id += "|"
-		}
-		var s string
-		if json.Unmarshal(p, &s) == nil {
-			id += s
-		} else {
-			id += string(p)
-		}
+	return DocID(parts)
+}
+
+// withKeyField adds KeyField to a document whose id is a hash of its key
+// pk, so that the key is not lost with the id.
+func withKeyField(src []byte, id, pk string) []byte {
+	if src == nil || !IsHashedID(id) {
+		return src
 	}
-	return id
+	out := make([]byte, 0, len(src)+len(KeyField)+len(pk)+4)
+	out = append(out, '{')
+	out = appendString(out, KeyField)
+	out = append(out, ':')
+	out = append(out, pk...)
+	if rest := src[1:]; len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, src[1:]...)
 }
 
 // singleInteger returns the integer of a key of one integer in the form

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
@@ -24,6 +25,7 @@ func Compile(views []config.View, schema Schema) ([]*View, error) {
 		if root != nil {
 			root.Kind = Root
 			root.Children = c.relations(cv.Relations, root)
+			c.reserved(cv, root)
 		}
 		errs = append(errs, c.errs...)
 		out = append(out, &View{Name: cv.Name, Root: root, NumericAsNumber: cv.Numeric == config.NumericNumber})
@@ -41,6 +43,26 @@ type compiler struct {
 
 func (c *compiler) fail(err error) { c.errs = append(c.errs, err) }
 
+// reserved refuses a root field named KeyField, which a document whose id
+// is a hash of its key uses to keep the key.
+func (c *compiler) reserved(cv config.View, root *Node) {
+	for _, f := range cv.Fields {
+		if f.Name == KeyField {
+			c.fail(f.Pos.Errorf("field %q is where a document with a hashed id keeps its key; name the field otherwise", KeyField))
+		}
+	}
+	for _, r := range cv.Relations {
+		if r.Name == KeyField {
+			c.fail(r.Pos.Errorf("relation %q is where a document with a hashed id keeps its key; name the relation otherwise", KeyField))
+		}
+	}
+	if info := c.schema[root.Source][root.Table]; root.AllFields && info != nil {
+		if _, ok := info.Column(KeyField); ok {
+			c.fail(cv.Pos.Errorf("column %q of %s is where a document with a hashed id keeps its key; list the view's fields and name that one otherwise", KeyField, root.Table))
+		}
+	}
+}
+
 func (c *compiler) table(pos config.Pos, ref config.TableRef) *capture.TableInfo {
 	t := capture.Table{Schema: ref.Schema, Name: ref.Name}
 	info := c.schema[ref.Source][t]
@@ -49,7 +71,7 @@ func (c *compiler) table(pos config.Pos, ref config.TableRef) *capture.TableInfo
 		return nil
 	}
 	if len(info.Key) == 0 {
-		c.fail(pos.Errorf("table %s in source %q has no primary key: add one, or set REPLICA IDENTITY FULL", t, ref.Source))
+		c.fail(pos.Errorf("table %s in source %q has no primary key to make document ids of: add one, or set REPLICA IDENTITY USING INDEX on a unique index of NOT NULL columns", t, ref.Source))
 		return nil
 	}
 	return info
@@ -107,6 +129,13 @@ func (c *compiler) joins(r config.Relation, parent, n *Node) {
 		default:
 			n.On = append(n.On, JoinPair{Parent: p.Parent, Related: p.Related})
 		}
+	}
+	if r.Type == config.HasOne && len(n.On) == len(r.On) && !nInfo.UniqueOn(n.relatedCols()) {
+		// Several rows could match one parent; the document would show
+		// one of them and never say so.
+		cols := strings.Join(n.relatedCols(), ", ")
+		c.fail(r.Pos.Errorf("relation %q is has_one, but no unique index of %s covers (%s), so several rows could match one %s: add one (CREATE UNIQUE INDEX ON %s (%s)), or make the relation has_many",
+			r.Name, n.Table, cols, parent.Table, n.Table, cols))
 	}
 }
 

@@ -531,9 +531,10 @@ func (e *Engine) send(ctx context.Context, ack groupAck, streamed bool) error {
 		if err != nil {
 			return fmt.Errorf("build %s document %s: %w", ref.view, ref.id, err)
 		}
+		id := docID(ref.id)
 		docs = append(docs, sink.Document{
-			Index: e.opts.IndexName(ref.view), ID: docID(ref.id), Version: e.versions.take(),
-			Source: src, View: ref.view, Position: position,
+			Index: e.opts.IndexName(ref.view), ID: id, Version: e.versions.take(),
+			Source: withKeyField(src, id, ref.id), View: ref.view, Position: position,
 			DeadLetters: e.deadLetters(ref.view),
 		})
 		if len(docs) == pageDocs {

@@ -19,10 +19,16 @@ func viewMapping(v *transform.View, schema transform.Schema, flavour sink.Flavou
 	}
 	fields := nodeFields(v.Root, schema, opts)
 	mapping := sink.Mapping(fields, flavour)
+	// A document whose _id is a hash of its key keeps the key here;
+	// exact matches find it.
+	mapping["properties"].(map[string]any)[transform.KeyField] = map[string]any{"type": "keyword", "ignore_above": 8191}
+	// The id scheme is part of the shape: ids it changes must not leave
+	// the documents under their old ids behind in the same index.
 	shape, _ := json.Marshal(struct {
-		Fields  []sink.Field
-		Numeric bool
-	}{fields, v.NumericAsNumber}) // marshalling plain structs cannot fail
+		Fields   []sink.Field
+		Numeric  bool
+		IDScheme int `json:",omitempty"`
+	}{fields, v.NumericAsNumber, transform.DocIDScheme}) // marshalling plain structs cannot fail
 	sum := sha256.Sum256(shape)
 	fingerprint := hex.EncodeToString(sum[:8])
 	mapping["_meta"] = map[string]any{"projector": map[string]any{"view": v.Name, "fingerprint": fingerprint}}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/transform"
 )
 
 // canonDoc normalises a document read from the index by the view's shape,
@@ -60,5 +61,24 @@ func canonSource(n *node, source json.RawMessage) ([]byte, error) {
 	if !ok {
 		return json.Marshal(canonJSON(v))
 	}
-	return json.Marshal(canonDoc(n, obj))
+	doc := canonDoc(n, obj)
+	if key, ok := obj[transform.KeyField]; ok {
+		// The key kept beside a hashed id compares as the id's parts.
+		doc[transform.KeyField] = canonKey(key)
+	}
+	return json.Marshal(doc)
+}
+
+// canonKey turns a document's kept key into the text parts of its id, or
+// leaves it as it is when it is no key.
+func canonKey(key any) any {
+	raw, err := json.Marshal(key)
+	if err != nil {
+		return canonJSON(key)
+	}
+	parts, err := transform.KeyParts(raw)
+	if err != nil {
+		return canonJSON(key)
+	}
+	return parts
 }

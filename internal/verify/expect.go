@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/transform"
 )
 
 // expected holds the documents a view should have, as canonical JSON by
@@ -20,11 +21,16 @@ func expect(root *node, tables nodeData) (expected, error) {
 	out := make(expected, len(td.rows))
 	for i := range td.rows {
 		doc := b.doc(root, i)
+		parts := keyParts(root, td, i)
+		id := transform.DocID(parts)
+		if transform.IsHashedID(id) {
+			doc[transform.KeyField] = parts
+		}
 		enc, err := json.Marshal(doc)
 		if err != nil {
 			return nil, err
 		}
-		out[docID(root, td, i)] = enc
+		out[id] = enc
 	}
 	return out, nil
 }
@@ -136,10 +142,11 @@ func (td *tableData) lookup(cols []string, value string) []int {
 	return idx[value]
 }
 
-// docID is the document _id projector gives a root row: the key value's
-// text for a single-column key, the values joined by "|" for a composite
-// one. Values that projector reformats (instants, bytes) take that form.
-func docID(root *node, td *tableData, i int) string {
+// keyParts returns the values of a root row's key in the text form
+// transform.DocID makes the document _id of: a string as it is, any other
+// value as JSON. Values that projector reformats (instants, bytes) take
+// that form.
+func keyParts(root *node, td *tableData, i int) []string {
 	parts := make([]string, len(root.Key))
 	for k, col := range root.Key {
 		raw := td.keys[i][k]
@@ -156,5 +163,5 @@ func docID(root *node, td *tableData, i int) string {
 		}
 		parts[k] = s
 	}
-	return strings.Join(parts, "|")
+	return parts
 }

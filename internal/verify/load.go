@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/transform"
 )
 
 // nodeData is the rows read for each node of a view's tree. After a full
@@ -113,11 +114,12 @@ func (db *sources) canSubset(root *node) bool {
 func (db *sources) loadSubset(ctx context.Context, root *node, ids []string) (nodeData, error) {
 	filter := make([]map[string]any, 0, len(ids))
 	for _, id := range ids {
-		parts := []string{id}
-		if len(root.Key) > 1 {
-			parts = strings.Split(id, "|")
+		if transform.IsHashedID(id) {
+			// The key is in the document, not the id: read in full.
+			return nil, fmt.Errorf("document %s: the id is a hash of the key", id)
 		}
-		if len(parts) != len(root.Key) {
+		parts, err := transform.ParseDocID(id, len(root.Key))
+		if err != nil {
 			continue
 		}
 		obj := map[string]any{}
