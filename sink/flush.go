@@ -32,7 +32,14 @@ func (l *lane) run(ctx context.Context) error {
 
 // drain keeps writing, for at most DrainTimeout, what the lane still
 // holds after ctx ended: the rest of the batch in flight, then the queue.
+// With NoDrain it only says what stays unwritten.
 func (l *lane) drain(parent context.Context, pending []item) error {
+	if l.w.opts.NoDrain {
+		if n := len(pending) + l.queued(); n > 0 {
+			l.w.log.Warn("stopped before these documents were written; they stay unacknowledged", "documents", n)
+		}
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), l.w.opts.DrainTimeout)
 	defer cancel()
 	for {

@@ -75,8 +75,9 @@ func NewWriter(client *Client, opts WriterOptions, reg prometheus.Registerer, lo
 // Run writes submitted documents until ctx is cancelled or a fatal error
 // occurs (the engine refuses the credentials or the requests themselves,
 // or refuses a dead letter). On cancellation it keeps writing what it
-// holds for up to DrainTimeout, delivers the acks that became due and
-// returns nil; documents not written by then are never acknowledged.
+// holds for up to DrainTimeout (not at all with NoDrain), delivers the
+// acks that became due and returns nil; documents not written by then are
+// never acknowledged.
 func (w *Writer) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("sink writer: Run called twice")

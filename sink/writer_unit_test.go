@@ -148,3 +148,38 @@ func TestSubmitRejectsIncompleteDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWithoutDrainCancelsRequestsInFlight stops a writer whose engine
+// never answers: with NoDrain, Run must return at once, without the
+// acknowledgement of what was in flight.
+func TestRunWithoutDrainCancelsRequestsInFlight(t *testing.T) {
+	engine := &okEngine{release: make(chan struct{})} // released only when the test ends
+	defer close(engine.release)
+	opts := fastOptions()
+	opts.NoDrain = true
+	opts.DrainTimeout = time.Minute
+	w, err := NewWriter(fakeClient(t, engine), opts, nil, nil)
+	if err != nil {
+		t.Fatalf("NewWriter: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	if err := w.Submit(context.Background(), []Document{doc("1", 1)}, func() { t.Error("acked a document the engine never took") }); err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // the request is in flight
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run returned %v, want nil", err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("Run took %s to return after cancellation", took)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run kept waiting for an engine that never answers")
+	}
+}
