@@ -172,6 +172,14 @@ func (l *lane) encode(items []item) ([]item, error) {
 	l.enc.reset()
 	sent := make([]item, 0, len(items))
 	for _, it := range items {
+		if it.stage == stageRevision && it.doc.ID == "" {
+			// Sent, it would make the engine refuse the whole request.
+			var err error
+			if it, _, err = l.refuse(it, &itemError{Type: "missing_id", Reason: "the document has no id " +
+				"(a row whose key is empty cannot be indexed)"}); err != nil {
+				return nil, err
+			}
+		}
 		if err := l.enc.add(&it.doc, it.stage != stageDeadLetter); err != nil {
 			var rerr error
 			if it, _, rerr = l.refuse(it, &itemError{Type: "invalid_source", Reason: err.Error()}); rerr != nil {

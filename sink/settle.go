@@ -15,7 +15,8 @@ func (l *lane) settle(sent []item, results []itemResult) (next []item, cause, er
 		r := &results[i]
 		switch classify(r, it.doc.isDelete()) {
 		case written:
-			if it.stage == stageDeadLetter && !it.refused.isDelete() {
+			// A document without an id has no older revision to delete.
+			if it.stage == stageDeadLetter && !it.refused.isDelete() && it.refused.ID != "" {
 				next = append(next, retraction(it))
 				continue
 			}

@@ -142,7 +142,7 @@ func TestSubmitRejectsIncompleteDocuments(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewWriter: %v", err)
 	}
-	for _, d := range []Document{{ID: "1"}, {Index: "v"}, {Index: "v", ID: "1", Version: -1}} {
+	for _, d := range []Document{{ID: "1"}, {Index: "v", ID: "1", Version: -1}} {
 		if err := w.Submit(context.Background(), []Document{d}, nil); err == nil {
 			t.Errorf("Submit(%+v) accepted a document the engine cannot take", d)
 		}
@@ -181,5 +181,37 @@ func TestRunWithoutDrainCancelsRequestsInFlight(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run kept waiting for an engine that never answers")
+	}
+}
+
+// TestWriterDeadLettersDocumentsWithoutAnID submits a document without an
+// id among valid ones: it must be dead-lettered, the others indexed, and
+// nothing sent that would make the engine refuse the whole request.
+func TestWriterDeadLettersDocumentsWithoutAnID(t *testing.T) {
+	engine := &rulesEngine{refuseRequest: func(action string) bool { return strings.Contains(action, `"_id":""`) }}
+	opts := fastOptions()
+	opts.Concurrency = 1
+	w, _, done := startWriter(t, fakeClient(t, engine), opts)
+	acked := make(chan struct{})
+	if err := w.Submit(context.Background(), []Document{doc("1", 1), doc("", 1), doc("2", 1)}, func() { close(acked) }); err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	waitClosed(t, acked, "the ack")
+	if got := testutil.ToFloat64(w.metrics.written.WithLabelValues("v", actionIndex)); got != 2 {
+		t.Errorf("indexed %v documents, want 2", got)
+	}
+	dls := deadLettersIn(t, engine.bodies())
+	if len(dls) != 1 || dls[0].ID != "" || dls[0].Error.Type != "missing_id" {
+		t.Errorf("dead letters %+v, want one for the document without an id", dls)
+	}
+	for _, b := range engine.bodies() {
+		if strings.Contains(b, `"_id":""`) {
+			t.Errorf("sent a document without an id: %q", b)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("writer stopped: %v", err)
+	default:
 	}
 }
