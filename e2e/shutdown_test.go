@@ -84,7 +84,9 @@ views:
 `, db.DSN(), slot, sinkURL, search.Prefix, state, addr, grace))
 	}
 	addr := freePort(t)
-	d := startDaemon(t, config(srv.URL, addr), addr)
+	// A binary built with -race sleeps a second before it exits; that
+	// second is the test's, not projector's.
+	d := startDaemon(t, config(srv.URL, addr), addr, "GORACE=atexit_sleep_ms=0")
 	d.waitReady(2 * time.Minute)
 
 	engine.hang.Store(true)
