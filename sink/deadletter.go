@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -104,12 +105,27 @@ func deadLetterMapping() map[string]any {
 // alias, DeadLetterIndex(alias), with the view's shards and replicas
 // unless it exists; left to the engine, it would be created on the first
 // refusal with the engine's defaults (one replica, which a single-node
-// cluster never allocates). An existing index is left as it is.
+// cluster never allocates). An existing index is given the view's number
+// of replicas, as earlier versions let the engine create it; its shards
+// and mapping stay as they are.
 func (c *Client) EnsureDeadLetterIndex(ctx context.Context, alias string, settings IndexSettings) error {
 	index := DeadLetterIndex(alias)
 	settings.RefreshInterval = ""
-	if _, err := c.createIndex(ctx, index, deadLetterMapping(), settings); err != nil {
+	created, err := c.createIndex(ctx, index, deadLetterMapping(), settings)
+	if err != nil {
 		return fmt.Errorf("create dead-letter index %s: %w", index, err)
+	}
+	if created {
+		return nil
+	}
+	body, err := json.Marshal(map[string]any{"index": map[string]any{"number_of_replicas": settings.Replicas}})
+	if err != nil {
+		return fmt.Errorf("encode settings of dead-letter index %s: %w", index, err)
+	}
+	put := c.API.Indices.PutSettings
+	res, err := put(bytes.NewReader(body), put.WithIndex(index), put.WithContext(ctx))
+	if err := checkResponse(res, err); err != nil {
+		return fmt.Errorf("set the replicas of dead-letter index %s: %w", index, err)
 	}
 	return nil
 }

@@ -238,3 +238,26 @@ func TestRequestRefusedAsWholeIsSplit(t *testing.T) {
 	default:
 	}
 }
+
+// TestExistingDeadLetterIndexTakesTheViewsReplicas lets the engine create
+// a dead-letter index with its default of one replica, as earlier versions
+// did: ensuring it must set the view's replicas.
+func TestExistingDeadLetterIndexTakesTheViewsReplicas(t *testing.T) {
+	search := testbed.NewSearch(t)
+	c := connect(t, search.URL)
+	view := search.Index("orders")
+	if _, err := search.Do(http.MethodPut, "/"+DeadLetterIndex(view), strings.NewReader(
+		`{"settings":{"index":{"number_of_replicas":1}}}`)); err != nil {
+		t.Fatalf("create the dead-letter index as the engine would: %v", err)
+	}
+	if err := c.EnsureDeadLetterIndex(context.Background(), view, IndexSettings{Shards: 1, Replicas: 0}); err != nil {
+		t.Fatalf("EnsureDeadLetterIndex: %v", err)
+	}
+	settings, err := search.Do(http.MethodGet, "/"+DeadLetterIndex(view)+"/_settings/index.number_of_replicas", nil)
+	if err != nil {
+		t.Fatalf("read dead-letter index settings: %v", err)
+	}
+	if !strings.Contains(string(settings), `"number_of_replicas":"0"`) {
+		t.Errorf("dead-letter index settings %s, want the view's 0 replicas", settings)
+	}
+}
