@@ -617,7 +617,8 @@ type manifest struct {
 }
 
 type podSpec struct {
-	SecurityContext struct {
+	TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
+	SecurityContext               struct {
 		RunAsNonRoot bool `yaml:"runAsNonRoot"`
 	} `yaml:"securityContext"`
 	Containers []container `yaml:"containers"`
@@ -731,6 +732,11 @@ func TestKubernetesSidecar(t *testing.T) {
 		t.Error("projector container: ELASTIC_PASSWORD does not come from a Secret")
 	}
 	checkStateVolume(t, pod, c, cfg.State.Dir)
+	// projector exits within shutdown.grace and about a second; a shorter
+	// termination grace period ends in SIGKILL.
+	if grace, limit := time.Duration(cfg.Shutdown.Grace), time.Duration(pod.TerminationGracePeriodSeconds)*time.Second; limit < grace+5*time.Second {
+		t.Errorf("terminationGracePeriodSeconds %s is not at least shutdown.grace %s plus 5s", limit, grace)
+	}
 }
 
 func checkSidecarPort(t *testing.T, c container, listen string) {

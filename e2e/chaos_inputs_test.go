@@ -125,6 +125,10 @@ func TestChaosBadInputs(t *testing.T) {
 // deadLetterSeen is what the test reads back from a dead letter.
 type deadLetterSeen struct {
 	ID       string `json:"id"`
+	View     string `json:"view"`
+	Version  int64  `json:"version"`
+	Position string `json:"position"`
+	Time     string `json:"time"`
 	Document string `json:"document"`
 	Error    struct {
 		Type   string `json:"type"`

@@ -58,14 +58,13 @@ func (d *Document) cost() int64 {
 	return int64(len(d.Index) + len(d.ID) + len(d.Source) + actionOverhead)
 }
 
-// validate rejects documents the engine could never accept in any form,
-// so they fail the submission instead of stalling the pipeline.
+// validate rejects documents that no writer could place anywhere, not
+// even in a dead-letter index: they are a caller's mistake. A document
+// without an id is a fault of the data, and is dead-lettered when sent.
 func (d *Document) validate() error {
 	switch {
 	case d.Index == "":
 		return errors.New("document without an index")
-	case d.ID == "":
-		return fmt.Errorf("document in %s without an id", d.Index)
 	case d.Version < 0:
 		return fmt.Errorf("document %s/%s: version %d is negative", d.Index, d.ID, d.Version)
 	}

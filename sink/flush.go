@@ -32,7 +32,14 @@ func (l *lane) run(ctx context.Context) error {
 
 // drain keeps writing, for at most DrainTimeout, what the lane still
 // holds after ctx ended: the rest of the batch in flight, then the queue.
+// With NoDrain it only says what stays unwritten.
 func (l *lane) drain(parent context.Context, pending []item) error {
+	if l.w.opts.NoDrain {
+		if n := len(pending) + l.queued(); n > 0 {
+			l.w.log.Warn("stopped before these documents were written; they stay unacknowledged", "documents", n)
+		}
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), l.w.opts.DrainTimeout)
 	defer cancel()
 	for {
@@ -117,25 +124,36 @@ func (l *lane) round(ctx context.Context, items []item) (next []item, cause, err
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(sent) == 0 {
+		return nil, nil, nil
+	}
 	results, err := l.w.sendBulk(ctx, l.enc.bytes(), len(sent))
+	var refused *refusedError
 	switch {
 	case isTransient(err):
 		return sent, err, nil
-	case errors.Is(err, errTooLarge):
-		return l.split(ctx, sent)
+	case errors.As(err, &refused):
+		return l.split(ctx, sent, refused)
 	case err != nil:
 		return nil, nil, err
 	}
 	return l.settle(sent, results)
 }
 
-// split sends the two halves of a batch the engine found too large; a
-// single document that is too large on its own is dead-lettered.
-func (l *lane) split(ctx context.Context, items []item) (next []item, cause, err error) {
+// split sends the two halves of a batch the engine refused as a whole, so
+// that every document it was not about goes through; a single document
+// refused on its own is settled as a refused document. It takes about two
+// requests per halving for each bad document.
+func (l *lane) split(ctx context.Context, items []item, refused *refusedError) (next []item, cause, err error) {
 	if len(items) == 1 {
-		it, err := l.refuse(items[0], &itemError{Type: "request_entity_too_large", Reason: errTooLarge.Error()})
-		return []item{it}, nil, err
+		dl, ok, err := l.refuse(items[0], refused.cause)
+		if err != nil || !ok {
+			return nil, nil, err
+		}
+		return []item{dl}, nil, nil
 	}
+	l.w.log.Debug("search engine refused a bulk request as a whole; splitting it to find the documents it refuses",
+		"documents", len(items), "error", refused.Error())
 	half := len(items) / 2
 	first, cause1, err := l.round(ctx, items[:half])
 	if err != nil {
@@ -154,9 +172,17 @@ func (l *lane) encode(items []item) ([]item, error) {
 	l.enc.reset()
 	sent := make([]item, 0, len(items))
 	for _, it := range items {
-		if err := l.enc.add(&it.doc, !it.deadLetter); err != nil {
+		if it.stage == stageRevision && it.doc.ID == "" {
+			// Sent, it would make the engine refuse the whole request.
+			var err error
+			if it, _, err = l.refuse(it, &itemError{Type: "missing_id", Reason: "the document has no id " +
+				"(a row whose key is empty cannot be indexed)"}); err != nil {
+				return nil, err
+			}
+		}
+		if err := l.enc.add(&it.doc, it.stage != stageDeadLetter); err != nil {
 			var rerr error
-			if it, rerr = l.refuse(it, &itemError{Type: "invalid_source", Reason: err.Error()}); rerr != nil {
+			if it, _, rerr = l.refuse(it, &itemError{Type: "invalid_source", Reason: err.Error()}); rerr != nil {
 				return nil, rerr
 			}
 			if err := l.enc.add(&it.doc, false); err != nil {

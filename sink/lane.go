@@ -12,10 +12,23 @@ type item struct {
 	view string // metric label of the original document
 	sub  *submission
 	cost int64
-	// deadLetter marks an item whose doc is the dead letter of a refused
-	// revision rather than the revision itself.
-	deadLetter bool
+	// stage says what doc is: the submitted revision, or one of the steps
+	// that settle a revision the engine refused.
+	stage stage
+	// refused is the refused revision, from stageDeadLetter on.
+	refused *Document
 }
+
+// stage is how far an item got. A refused revision is settled in two
+// steps: its dead letter is written, then the older revision it would
+// have replaced is deleted, so that the view never shows it as current.
+type stage uint8
+
+const (
+	stageRevision   stage = iota // doc is the revision as submitted
+	stageDeadLetter              // doc is the dead letter of the refused revision
+	stageRetract                 // doc deletes the older revisions of the refused one
+)
 
 // lane queues the documents that hash to it and writes them one bulk
 // request at a time, so two revisions of one document are never in

@@ -32,6 +32,12 @@ type WriterOptions struct {
 	// DrainTimeout bounds how long Run keeps writing what it holds after
 	// its context is cancelled (default 10 s).
 	DrainTimeout time.Duration
+	// NoDrain makes Run return as soon as its context is cancelled,
+	// cancelling the bulk requests in flight, instead of draining. It suits
+	// a caller that waits for the acknowledgements it needs before it
+	// cancels Run, and cancels it earlier only when it must stop at once,
+	// such as at the end of a shutdown grace period.
+	NoDrain bool
 }
 
 // withDefaults fills zero fields and rejects negative ones.

@@ -23,6 +23,8 @@ func TestBulkAnswers(t *testing.T) {
 		requests int
 		// lastBody is a substring the last request must contain.
 		lastBody string
+		// sent are substrings some request must contain.
+		sent []string
 	}{
 		{
 			name:     "indexed",
@@ -75,10 +77,12 @@ func TestBulkAnswers(t *testing.T) {
 			answers: []cannedAnswer{
 				{200, mappingError},
 				{200, `{"items":[{"index":{"status":201}}]}`},
+				{200, `{"items":[{"delete":{"status":200}}]}`},
 			},
 			written:  map[string]float64{actionDeadLetter: 1},
-			requests: 2,
-			lastBody: `"_index":"v-deadletter"`,
+			requests: 3,
+			sent:     []string{`"_index":"v-deadletter"`},
+			lastBody: `{"delete":{"_index":"v_v1","_id":"1","version":2,"version_type":"external"}}`,
 		},
 		{
 			name: "413 for one document is dead-lettered",
@@ -86,10 +90,25 @@ func TestBulkAnswers(t *testing.T) {
 			answers: []cannedAnswer{
 				{413, ``},
 				{200, `{"items":[{"index":{"status":201}}]}`},
+				{200, `{"items":[{"delete":{"status":404}}]}`},
 			},
 			written:  map[string]float64{actionDeadLetter: 1},
-			requests: 2,
-			lastBody: `"type":"request_entity_too_large"`,
+			requests: 3,
+			sent:     []string{`"type":"request_entity_too_large"`},
+			lastBody: `{"delete":{"_index":"v","_id":"1","version":2,"version_type":"external"}}`,
+		},
+		{
+			name: "400 for the whole request of one document is dead-lettered, not retried",
+			doc:  Document{Index: "v", ID: strings.Repeat("k", 513), Version: 2, Source: json.RawMessage(`{"n":1}`), View: "v"},
+			answers: []cannedAnswer{
+				{400, `{"error":{"type":"action_request_validation_exception","reason":"Validation Failed: 1: id is too long"},"status":400}`},
+				{200, `{"items":[{"index":{"status":201}}]}`},
+				{400, `{"error":{"type":"action_request_validation_exception","reason":"Validation Failed: 1: id is too long"},"status":400}`},
+			},
+			written:  map[string]float64{actionDeadLetter: 1},
+			requests: 3,
+			sent:     []string{`"type":"action_request_validation_exception","reason":"Validation Failed: 1: id is too long"`},
+			lastBody: `{"delete":{"_index":"v","_id":"` + strings.Repeat("k", 513),
 		},
 	}
 	for _, tt := range tests {
@@ -118,6 +137,11 @@ func TestBulkAnswers(t *testing.T) {
 			if last := bodies[len(bodies)-1]; !strings.Contains(last, tt.lastBody) {
 				t.Errorf("last request %q does not contain %q", last, tt.lastBody)
 			}
+			for _, want := range tt.sent {
+				if !strings.Contains(strings.Join(bodies, ""), want) {
+					t.Errorf("requests %q do not contain %q", bodies, want)
+				}
+			}
 		})
 	}
 }
@@ -141,9 +165,12 @@ func TestDeadLetterKeepsTheDocumentAndTheError(t *testing.T) {
 	}
 	waitClosed(t, acked, "the ack")
 	bodies := engine.bodies()
-	lines := strings.Split(strings.TrimSpace(bodies[len(bodies)-1]), "\n")
+	if len(bodies) != 3 {
+		t.Fatalf("requests %q, want the batch, the dead letter and the retraction of document 2", bodies)
+	}
+	lines := strings.Split(strings.TrimSpace(bodies[1]), "\n")
 	if len(lines) != 2 {
-		t.Fatalf("dead-letter request %q, want one action", bodies[len(bodies)-1])
+		t.Fatalf("dead-letter request %q, want one action", bodies[1])
 	}
 	var rec deadLetterRecord
 	if err := json.Unmarshal([]byte(lines[1]), &rec); err != nil {

@@ -75,8 +75,9 @@ func NewWriter(client *Client, opts WriterOptions, reg prometheus.Registerer, lo
 // Run writes submitted documents until ctx is cancelled or a fatal error
 // occurs (the engine refuses the credentials or the requests themselves,
 // or refuses a dead letter). On cancellation it keeps writing what it
-// holds for up to DrainTimeout, delivers the acks that became due and
-// returns nil; documents not written by then are never acknowledged.
+// holds for up to DrainTimeout (not at all with NoDrain), delivers the
+// acks that became due and returns nil; documents not written by then are
+// never acknowledged.
 func (w *Writer) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("sink writer: Run called twice")
@@ -106,8 +107,9 @@ func (w *Writer) Run(ctx context.Context) error {
 // called once they are all durable. It blocks while the writer holds
 // MaxBufferedBytes of documents not yet durable, and returns ctx.Err() if
 // ctx ends first, or ErrStopped once the writer is stopping. A document
-// without an index or id, or with a negative version, fails the whole
-// submission and nothing of it is queued. The sources are sent as they
+// without an index, or with a negative version, fails the whole
+// submission and nothing of it is queued; one without an id is
+// dead-lettered, as the engine could never take it. The sources are sent as they
 // are, without a copy: they must not change after Submit.
 func (w *Writer) Submit(ctx context.Context, docs []Document, ack func()) error {
 	var total int64

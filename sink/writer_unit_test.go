@@ -142,9 +142,76 @@ func TestSubmitRejectsIncompleteDocuments(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewWriter: %v", err)
 	}
-	for _, d := range []Document{{ID: "1"}, {Index: "v"}, {Index: "v", ID: "1", Version: -1}} {
+	for _, d := range []Document{{ID: "1"}, {Index: "v", ID: "1", Version: -1}} {
 		if err := w.Submit(context.Background(), []Document{d}, nil); err == nil {
 			t.Errorf("Submit(%+v) accepted a document the engine cannot take", d)
 		}
+	}
+}
+
+// TestRunWithoutDrainCancelsRequestsInFlight stops a writer whose engine
+// never answers: with NoDrain, Run must return at once, without the
+// acknowledgement of what was in flight.
+func TestRunWithoutDrainCancelsRequestsInFlight(t *testing.T) {
+	engine := &okEngine{release: make(chan struct{})} // released only when the test ends
+	defer close(engine.release)
+	opts := fastOptions()
+	opts.NoDrain = true
+	opts.DrainTimeout = time.Minute
+	w, err := NewWriter(fakeClient(t, engine), opts, nil, nil)
+	if err != nil {
+		t.Fatalf("NewWriter: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	if err := w.Submit(context.Background(), []Document{doc("1", 1)}, func() { t.Error("acked a document the engine never took") }); err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // the request is in flight
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run returned %v, want nil", err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("Run took %s to return after cancellation", took)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run kept waiting for an engine that never answers")
+	}
+}
+
+// TestWriterDeadLettersDocumentsWithoutAnID submits a document without an
+// id among valid ones: it must be dead-lettered, the others indexed, and
+// nothing sent that would make the engine refuse the whole request.
+func TestWriterDeadLettersDocumentsWithoutAnID(t *testing.T) {
+	engine := &rulesEngine{refuseRequest: func(action string) bool { return strings.Contains(action, `"_id":""`) }}
+	opts := fastOptions()
+	opts.Concurrency = 1
+	w, _, done := startWriter(t, fakeClient(t, engine), opts)
+	acked := make(chan struct{})
+	if err := w.Submit(context.Background(), []Document{doc("1", 1), doc("", 1), doc("2", 1)}, func() { close(acked) }); err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	waitClosed(t, acked, "the ack")
+	if got := testutil.ToFloat64(w.metrics.written.WithLabelValues("v", actionIndex)); got != 2 {
+		t.Errorf("indexed %v documents, want 2", got)
+	}
+	dls := deadLettersIn(t, engine.bodies())
+	if len(dls) != 1 || dls[0].ID != "" || dls[0].Error.Type != "missing_id" {
+		t.Errorf("dead letters %+v, want one for the document without an id", dls)
+	}
+	for _, b := range engine.bodies() {
+		if strings.Contains(b, `"_id":""`) {
+			t.Errorf("sent a document without an id: %q", b)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("writer stopped: %v", err)
+	default:
 	}
 }

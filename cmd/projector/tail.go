@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -50,6 +51,7 @@ slot and position are untouched and tail may run beside it.`,
 				mu.Lock()
 				defer mu.Unlock()
 				for _, e := range ev.Events {
+					e.Before, e.After = printableRow(e.Before), printableRow(e.After)
 					if err := enc.Encode(eventLine{Event: e, XID: ev.XID, CommitLSN: ev.CommitLSN, CommitTime: ev.CommitTime}); err != nil {
 						return fmt.Errorf("write event: %w", err)
 					}
@@ -68,6 +70,62 @@ slot and position are untouched and tail may run beside it.`,
 	g.addConfigFlag(cmd)
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "source to follow (repeatable; default: every source)")
 	return cmd
+}
+
+// printableRow returns row with every value JSON can carry: a time whose
+// year has more than four digits or is before 1 BC, which
+// time.Time.MarshalJSON refuses, becomes the same RFC 3339 text with the
+// year widened (ISO 8601's expanded years, "10000-01-01T00:00:00Z"), and a
+// non-finite float, which JSON has no number for, becomes PostgreSQL's
+// text for it: "NaN", "Infinity" or "-Infinity". Every event the server
+// sends is printed; none stops tail.
+func printableRow(row capture.Row) capture.Row {
+	if row == nil {
+		return nil
+	}
+	out := make(capture.Row, len(row))
+	for col, v := range row {
+		out[col] = printable(v)
+	}
+	return out
+}
+
+func printable(v any) any {
+	switch v := v.(type) {
+	case time.Time:
+		if y := v.Year(); y < 0 || y > 9999 {
+			return v.Format(time.RFC3339Nano)
+		}
+	case float64:
+		return printableFloat(v)
+	case float32:
+		return printableFloat(float64(v))
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = printable(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = printable(e)
+		}
+		return out
+	}
+	return v
+}
+
+func printableFloat(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return f
 }
 
 // pickSources checks the --source names against the configuration.

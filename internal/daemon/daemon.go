@@ -334,7 +334,10 @@ func writerOptions(cfg *config.Config) sink.WriterOptions {
 		BulkBytes:     int(cfg.Sink.BulkBytes),
 		FlushInterval: time.Duration(cfg.Sink.FlushInterval),
 		Concurrency:   cfg.Sink.Concurrency,
-		DrainTimeout:  time.Duration(cfg.Shutdown.Grace),
+		// The engine waits for every acknowledgement before it stops the
+		// writer; stopped earlier, the grace period is over and the
+		// requests in flight are cancelled at once.
+		NoDrain: true,
 	}
 }
 

@@ -140,6 +140,9 @@ func (p *pipeline) createIndex(ctx context.Context, plan *indexPlan, log *slog.L
 	if _, err := p.client.EnsureIndex(ctx, vi.alias, next, plan.mapping, plan.settings); err != nil {
 		return fmt.Errorf("view %q: %w", vi.view, err)
 	}
+	if err := p.client.EnsureDeadLetterIndex(ctx, vi.alias, plan.settings); err != nil {
+		return fmt.Errorf("view %q: %w", vi.view, err)
+	}
 	vi.target = sink.IndexName(vi.alias, next)
 	if !plan.rebuild {
 		log.Info("view index ready", "view", vi.view, "alias", vi.alias, "index", vi.target)

@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/projector-dev/projector/internal/testbed"
+)
+
+// TestTailPrintsEveryValue follows rows whose values JSON cannot carry as
+// they are (years above 9999 and before 1 BC, NaN and infinite floats,
+// also in arrays): tail must print each as a string, keep running, and
+// print the row after them.
+func TestTailPrintsEveryValue(t *testing.T) {
+	db := testbed.NewDatabase(t, testbed.Primary)
+	db.Exec(`CREATE TABLE odd (id bigint PRIMARY KEY, at timestamptz, ts timestamp, d date, f float8, r real, fs float8[])`)
+	cfg := writeConfig(t, fmt.Sprintf(`
+sources:
+  shop: { dsn: %q }
+sink:
+  urls: ["http://127.0.0.1:9200"]
+views:
+  - name: odd
+    root: { source: shop, table: odd }
+`, db.DSN()))
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tail := exec.CommandContext(ctx, binary, "tail", "-c", cfg)
+	stdout, err := tail.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	tail.Stderr = stderr
+	if err := tail.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- tail.Wait() }()
+	defer func() {
+		tail.Process.Kill()
+		<-exited
+	}()
+	eventually(t, 30*time.Second, func() bool { return strings.Contains(stderr.String(), "tailing") },
+		func() string { return "tail did not start: " + stderr.String() })
+	db.Exec(`INSERT INTO odd VALUES
+		(1, '10000-01-01 00:00:00+00', '12345-06-07 08:09:10', '10000-01-01', 'NaN', 'Infinity', '{1.5,-Infinity,NaN}'),
+		(2, '0001-01-01 00:00:00+00 BC', '4713-01-01 00:00:00 BC', '0002-01-01 BC', '-Infinity', '-Infinity', '{}'),
+		(3, 'infinity', '-infinity', 'infinity', 1.5, 2.5, '{1}')`)
+	db.Exec(`INSERT INTO odd VALUES (4, '2026-01-01 00:00:00+00', NULL, NULL, 0, 0, NULL)`)
+
+	lines := bufio.NewScanner(stdout)
+	got := map[string]map[string]any{}
+	for len(got) < 4 && lines.Scan() {
+		var ev struct {
+			After map[string]any `json:"after"`
+		}
+		if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
+			t.Fatalf("tail printed a line that is not JSON: %q", lines.Text())
+		}
+		got[fmt.Sprint(ev.After["id"])] = ev.After
+	}
+	if len(got) < 4 {
+		select {
+		case err := <-exited:
+			t.Fatalf("tail exited after %d events: %v\n%s", len(got), err, stderr.String())
+		default:
+			t.Fatalf("tail printed %d events: %v\n%s", len(got), lines.Err(), stderr.String())
+		}
+	}
+	want := map[string]map[string]any{
+		"1": {"at": "10000-01-01T00:00:00Z", "ts": "12345-06-07T08:09:10Z", "d": "10000-01-01T00:00:00Z",
+			"f": "NaN", "r": "Infinity", "fs": []any{1.5, "-Infinity", "NaN"}},
+		"2": {"at": "0000-01-01T00:00:00Z", "ts": "-4712-01-01T00:00:00Z", "d": "-0001-01-01T00:00:00Z",
+			"f": "-Infinity", "r": "-Infinity"},
+		"3": {"at": "infinity", "ts": "-infinity", "d": "infinity", "f": 1.5, "r": 2.5},
+		"4": {"at": "2026-01-01T00:00:00Z", "f": 0.0},
+	}
+	for id, cols := range want {
+		for col, v := range cols {
+			if fmt.Sprint(got[id][col]) != fmt.Sprint(v) {
+				t.Errorf("row %s column %s printed as %#v, want %#v", id, col, got[id][col], v)
+			}
+		}
+	}
+}
