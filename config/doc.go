@@ -32,7 +32,10 @@
 // gzip, bulk_actions, bulk_bytes, flush_interval, concurrency and
 // index_prefix (put in front of every alias and index name); a view
 // takes numeric (string or number) and settings (shards, replicas,
-// refresh_interval). state.dir, http.listen, http.pprof, capture.on_slot_lost (stop or
+// refresh_interval). state.dir, http.listen (127.0.0.1:9464 by default;
+// write :9464 or the pod's address where Prometheus scrapes from elsewhere),
+// http.pprof with http.pprof_token_file (the bearer token profile requests
+// must send; pprof is refused without it), capture.on_slot_lost (stop or
 // rebootstrap), readiness.max_lag, shutdown.grace, log.format and log.level
 // complete the file; Default shows every default.
 //

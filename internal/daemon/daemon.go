@@ -70,7 +70,11 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}
 	httpCtx, stopHTTP := context.WithCancel(context.Background())
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- serveHTTP(httpCtx, ln, reg, cfg.HTTP.Pprof, ready, log) }()
+	pprofToken := ""
+	if cfg.HTTP.Pprof {
+		pprofToken = cfg.HTTP.PprofToken
+	}
+	go func() { httpDone <- serveHTTP(httpCtx, ln, reg, pprofToken, ready, log) }()
 	defer func() {
 		stopHTTP()
 		if err := <-httpDone; err != nil {
