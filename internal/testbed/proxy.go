@@ -206,16 +206,17 @@ func (p *Proxy) untrack(conns ...net.Conn) {
 
 // pipe copies until either side fails or closes; forward then closes both,
 // which is how HTTP connections end anyway. During a black hole what was
-// read waits, unsent, and the kernel's buffers fill up behind it.
+// read waits, unsent, and the kernel's buffers fill up behind it; so does
+// the end of the connection, which the other side must not see either.
 func (p *Proxy) pipe(dst, src net.Conn, done chan<- struct{}) {
 	defer func() { done <- struct{}{} }()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if !p.flow() {
+			return
+		}
 		if n > 0 {
-			if !p.flow() {
-				return
-			}
 			if _, err := dst.Write(buf[:n]); err != nil {
 				return // the end of a connection is its only outcome here
 			}

@@ -162,3 +162,41 @@ func roundTripWith(conn net.Conn, r *bufio.Reader, msg string, d time.Duration) 
 	}
 	return r.ReadString('\n')
 }
+
+// TestProxyBlackholeHoldsClose: a client that gives up in a black hole is
+// not seen closing by the server until the black hole ends, as with a
+// network that drops every packet, FIN included.
+func TestProxyBlackholeHoldsClose(t *testing.T) {
+	server, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	p := NewProxy(t, server.Addr().String())
+	client, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream, err := server.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer upstream.Close()
+
+	p.Blackhole()
+	client.Close()
+	if err := upstream.SetReadDeadline(time.Now().Add(300 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	var ne net.Error
+	if _, err := upstream.Read(make([]byte, 1)); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("server side in a black hole: %v; want a read timeout, not the client's close", err)
+	}
+	p.Restore()
+	if err := upstream.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := upstream.Read(make([]byte, 1)); err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("server side after Restore: %v; want the client's close", err)
+	}
+}
