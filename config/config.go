@@ -68,6 +68,11 @@ type Capture struct {
 	// OnSlotLost says what to do when a source's replication slot has
 	// disappeared or been invalidated, so changes may have been missed.
 	OnSlotLost SlotLostAction `yaml:"on_slot_lost"`
+	// ReceiveTimeout is how long a replication stream may stay silent,
+	// though asked for a reply halfway, before projector gives up the
+	// connection and reconnects, like a standby's wal_receiver_timeout. It
+	// also bounds connecting when the DSN sets no connect_timeout.
+	ReceiveTimeout Duration `yaml:"receive_timeout"`
 }
 
 // SlotLostAction is what projector does about a lost replication slot.
@@ -118,7 +123,7 @@ func Default() Config {
 		},
 		State:     State{Dir: "./var/state"},
 		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
-		Capture:   Capture{OnSlotLost: SlotLostStop},
+		Capture:   Capture{OnSlotLost: SlotLostStop, ReceiveTimeout: Duration(time.Minute)},
 		Readiness: Readiness{MaxLag: Duration(time.Minute)},
 		Shutdown:  Shutdown{Grace: Duration(10 * time.Second)},
 		Log:       Log{Format: "json", Level: "info"},

@@ -36,7 +36,9 @@
 // write :9464 or the pod's address where Prometheus scrapes from elsewhere),
 // http.pprof with http.pprof_token_file (the bearer token profile requests
 // must send; pprof is refused without it), capture.on_slot_lost (stop or
-// rebootstrap), readiness.max_lag, shutdown.grace, log.format and log.level
+// rebootstrap), capture.receive_timeout (1m: a replication stream silent
+// that long, though asked for a reply halfway, is reconnected),
+// readiness.max_lag, shutdown.grace, log.format and log.level
 // complete the file; Default shows every default.
 //
 // # Values

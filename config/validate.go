@@ -172,6 +172,7 @@ func (v *validator) service() {
 	if c.Capture.OnSlotLost != SlotLostStop && c.Capture.OnSlotLost != SlotLostRebootstrap {
 		v.add("capture.on_slot_lost", "%q is not an action; use stop, or rebootstrap to rebuild the views from a new snapshot", c.Capture.OnSlotLost)
 	}
+	v.positive("capture.receive_timeout", c.Capture.ReceiveTimeout, "1m, like PostgreSQL's wal_receiver_timeout")
 	v.nonNegative("readiness.max_lag", c.Readiness.MaxLag, "use 0 to ignore lag")
 	v.nonNegative("shutdown.grace", c.Shutdown.Grace, "e.g. 10s")
 	if c.Log.Format != "json" && c.Log.Format != "text" {

@@ -66,6 +66,7 @@ FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"pprof without token", replace(t, "  listen: 127.0.0.1:9464", "  listen: 127.0.0.1:9464\n  pprof: true"), nil, `FILE:12:3: http.pprof: is on without http.pprof_token_file; profiles are only served to requests bearing a token, so write one into a file (e.g. openssl rand -hex 32 > pprof.token) and name it in http.pprof_token_file`},
 		{"pprof token file missing", replace(t, "  listen: 127.0.0.1:9464", "  listen: 127.0.0.1:9464\n  pprof: true\n  pprof_token_file: /nonexistent/token"), nil, `FILE:13:3: http.pprof_token_file: open /nonexistent/token: no such file or directory; check the path and that projector may read it`},
 		{"slot lost action", addTop("capture:\n  on_slot_lost: ignore\n"), nil, `FILE:13:3: capture.on_slot_lost: "ignore" is not an action; use stop, or rebootstrap to rebuild the views from a new snapshot`},
+		{"zero receive timeout", addTop("capture:\n  receive_timeout: 0s\n"), nil, `FILE:13:3: capture.receive_timeout: must be greater than 0, got 0s; e.g. 1m, like PostgreSQL's wal_receiver_timeout`},
 		{"negative max lag", addTop("readiness:\n  max_lag: -1s\n"), nil, `FILE:13:3: readiness.max_lag: must not be negative, got -1s; use 0 to ignore lag`},
 		{"negative grace", addTop("shutdown:\n  grace: -10s\n"), nil, `FILE:13:3: shutdown.grace: must not be negative, got -10s; e.g. 10s`},
 		{"log format", addTop("log:\n  format: xml\n"), nil, `FILE:13:3: log.format: "xml" is not a log format; use json or text`},

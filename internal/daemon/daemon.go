@@ -183,7 +183,8 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
 		}
 		rootsLast(cs.Tables, source, p.views)
-		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress)}, capMetrics, log)
+		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress),
+			ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout)}, capMetrics, log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
