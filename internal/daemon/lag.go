@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/internal/lograte"
 )
 
 // monitor measures how far each source's documents trail its server and
@@ -34,6 +36,12 @@ type monitor struct {
 	lastSchema time.Time
 	metrics    *metrics
 	log        *slog.Logger
+	// warnings keeps each source's repeated warnings to one line per
+	// warnEvery: the monitor measures four times a second while not ready.
+	warnings *lograte.Limiter
+	// unreachable lists the sources whose last measurement failed, to say
+	// once when they can be measured again.
+	unreachable map[string]bool
 
 	conns map[string]*pgx.Conn
 	// catchUp holds, for each source that connected since it last caught
@@ -50,8 +58,7 @@ type monitor struct {
 }
 
 func (m *monitor) run(ctx context.Context, every time.Duration) error {
-	m.conns = map[string]*pgx.Conn{}
-	m.catchUp, m.connected = map[string]capture.LSN{}, map[string]bool{}
+	m.init()
 	defer func() {
 		for _, c := range m.conns {
 			c.Close(context.Background())
@@ -77,6 +84,26 @@ func (m *monitor) run(ctx context.Context, every time.Duration) error {
 // notReadyEvery is how often the monitor measures while not ready.
 const notReadyEvery = 250 * time.Millisecond
 
+// warnEvery is how often the same warning about a source is logged; the
+// line says how many were held back in between.
+const warnEvery = 30 * time.Second
+
+// init prepares what measurements keep, and creates each source's series
+// at zero, so that dashboards and alerts see them before the first
+// measurement.
+func (m *monitor) init() {
+	m.conns = map[string]*pgx.Conn{}
+	m.catchUp, m.connected = map[string]capture.LSN{}, map[string]bool{}
+	m.warnings, m.unreachable = lograte.New(warnEvery), map[string]bool{}
+	for _, s := range m.streams {
+		name := s.Source().Name
+		for _, g := range []*prometheus.GaugeVec{m.metrics.lagBytes, m.metrics.lagSeconds, m.metrics.retainedWAL,
+			m.metrics.connected, m.metrics.lastMessageAge} {
+			g.WithLabelValues(name).Set(0)
+		}
+	}
+}
+
 // status is what /readyz answers.
 func (m *monitor) status() (bool, string) {
 	m.mu.Lock()
@@ -91,21 +118,36 @@ func (m *monitor) measure(ctx context.Context) {
 	var problems []string
 	for _, s := range m.streams {
 		name := s.Source().Name
-		lag := s.LagSeconds(time.Now())
+		now := time.Now()
+		lag := s.LagSeconds(now)
 		m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
 		connected := s.Connected()
+		m.metrics.connected.WithLabelValues(name).Set(gaugeBool(connected))
+		if last := s.LastMessage(); !last.IsZero() {
+			m.metrics.lastMessageAge.WithLabelValues(name).Set(max(now.Sub(last).Seconds(), 0))
+		}
 		current, confirmed, err := m.measureServer(ctx, s)
 		toGo := uint64(0) // bytes of the backlog the source connected behind
 		if err == nil {
 			toGo = m.trackCatchUp(name, connected, current, confirmed)
 		}
 		switch {
-		case err == nil, ctx.Err() != nil:
-		case errors.Is(err, errNoSlot):
-			problems = append(problems, fmt.Sprintf("source %s: no replication slot yet", name))
+		case ctx.Err() != nil:
+		case err == nil, errors.Is(err, errNoSlot):
+			if m.unreachable[name] {
+				delete(m.unreachable, name)
+				m.warnings.Reset(name)
+				m.log.Info("source lag can be measured again", "source", name)
+			}
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("source %s: no replication slot yet", name))
+			}
 		default:
-			m.log.Warn("cannot measure source lag", "source", name, "error", err)
-			problems = append(problems, fmt.Sprintf("source %s: lag unknown: %v", name, err))
+			// The error names the user, database and address: the log may
+			// say so, /readyz answers whoever can reach the port.
+			m.unreachable[name] = true
+			m.warnings.Log(m.log, slog.LevelWarn, name, "cannot measure source lag", "source", name, "error", err)
+			problems = append(problems, fmt.Sprintf("source %s: cannot query its database to measure lag; the log says why", name))
 		}
 		cp, err := m.checkpoint(name)
 		switch {
@@ -163,7 +205,7 @@ func (m *monitor) checkSchema(ctx context.Context) {
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
-				m.log.Warn("cannot compare the source's schema with the views", "source", name, "error", err)
+				m.warnings.Log(m.log, slog.LevelWarn, "schema:"+name, "cannot compare the source's schema with the views", "source", name, "error", err)
 			}
 			continue
 		}
@@ -232,6 +274,13 @@ func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) (capture
 	m.metrics.lagBytes.WithLabelValues(src.Name).Set(float64(diff(cur, conf)))
 	m.metrics.retainedWAL.WithLabelValues(src.Name).Set(float64(diff(cur, rest)))
 	return cur, conf, nil
+}
+
+func gaugeBool(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // errNoSlot means the source's slot is not created yet: lag has no

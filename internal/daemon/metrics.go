@@ -14,6 +14,11 @@ type metrics struct {
 	lagSeconds  *prometheus.GaugeVec
 	retainedWAL *prometheus.GaugeVec
 	ready       prometheus.Gauge
+	// connected and lastMessageAge say whether a source's stream can be
+	// trusted at all: lag_bytes cannot be measured while its server is
+	// unreachable and keeps its last value.
+	connected      *prometheus.GaugeVec
+	lastMessageAge *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
@@ -30,6 +35,14 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 			Name: "projector_slot_retained_wal_bytes",
 			Help: "WAL the source server keeps for projector's replication slot (current position minus restart_lsn).",
 		}, []string{"source"}),
+		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_source_connected",
+			Help: "1 while the source's replication stream is connected and streaming; 0 while snapshotting, reconnecting or unreachable.",
+		}, []string{"source"}),
+		lastMessageAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_source_last_message_age_seconds",
+			Help: "Seconds since the source's replication stream last heard from its server (a change or a keepalive); 0 before the first.",
+		}, []string{"source"}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "projector_ready",
 			Help: "1 when every snapshot is done, every source is streaming and lag is under readiness.max_lag.",
@@ -41,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	info.Set(1)
-	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, info,
+	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, m.connected, m.lastMessageAge, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
