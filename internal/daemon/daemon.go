@@ -244,7 +244,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		})
 	}
 	p.setRebuilding(p.rebuilds)
-	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, maxLag: time.Duration(cfg.Readiness.MaxLag),
+	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, stateErr: p.store.Err, maxLag: time.Duration(cfg.Readiness.MaxLag),
 		rebuilding: p.rebuildingViews, backlog: engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
 		countError: capMetrics.CountError, metrics: m, log: log}
 	mon.Store(mm)

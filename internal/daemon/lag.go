@@ -23,7 +23,9 @@ import (
 type monitor struct {
 	streams    []*capture.Stream
 	checkpoint func(source string) (capture.Checkpoint, error)
-	maxLag     time.Duration
+	// stateErr, when set, reports a state store that can no longer write.
+	stateErr func() error
+	maxLag   time.Duration
 	// rebuilding lists views whose rebuilt index does not serve yet.
 	rebuilding func() []string
 	// backlog reports whether documents of a completed snapshot are still
@@ -162,6 +164,11 @@ func (m *monitor) measure(ctx context.Context) {
 		case toGo > 0:
 			problems = append(problems, fmt.Sprintf("source %s: catching up with the WAL written before it connected (%d MB to go)",
 				name, max(toGo>>20, 1)))
+		}
+	}
+	if m.stateErr != nil {
+		if err := m.stateErr(); err != nil {
+			problems = append(problems, "local state: "+err.Error())
 		}
 	}
 	if m.backlog != nil && m.backlog() {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -108,5 +109,24 @@ func TestMonitorUnreachableSource(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(m.metrics.lastMessageAge); n != 1 {
 		t.Errorf("%d projector_source_last_message_age_seconds series, want 1 (exported at zero)", n)
+	}
+}
+
+// TestMonitorStateStoreFailure: a state store that cannot write makes
+// projector not ready, saying why.
+func TestMonitorStateStoreFailure(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := &monitor{
+		checkpoint: func(string) (capture.Checkpoint, error) { return capture.Checkpoint{SnapshotDone: true}, nil },
+		stateErr:   func() error { return errors.New("state store cannot write to /var/lib/projector: no space left on device") },
+		rebuilding: func() []string { return nil },
+		metrics:    newMetrics(reg, "test"),
+		log:        slog.New(slog.DiscardHandler),
+	}
+	m.init()
+	m.measure(context.Background())
+	ready, reason := m.status()
+	if ready || !strings.Contains(reason, "no space left on device") {
+		t.Errorf("/readyz: ready=%v %q; want not ready, with the store's error", ready, reason)
 	}
 }
