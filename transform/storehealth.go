@@ -39,16 +39,18 @@ func newStoreHealth(dir string, log *slog.Logger) *storeHealth {
 // job; it may come from any of its goroutines.
 func (h *storeHealth) backgroundError(err error) {
 	if !localIOError(err) {
-		h.limit.Log(h.log, slog.LevelError, "background", "state store background work failed; it is retried", "error", err)
+		h.limit.Log(h.log, slog.LevelError, "background", "state store background work failed; it is retried", "error", err.Error())
 		return
 	}
 	h.once.Do(func() {
 		h.err = fmt.Errorf("state store cannot write to %s: %w; free space on (or repair) the file system of state.dir, "+
 			"then restart projector: positions not yet durable were not confirmed, so the sources send those changes again", h.dir, err)
-		h.log.Error("state store cannot write; stopping", "dir", h.dir, "error", err)
+		// The text alone: the storage engine's errors format with stack
+		// traces otherwise.
+		h.log.Error("state store cannot write; stopping", "dir", h.dir, "error", err.Error())
 		close(h.failed)
 	})
-	h.limit.Log(h.log, slog.LevelDebug, "io", "state store write failed again", "error", err)
+	h.limit.Log(h.log, slog.LevelDebug, "io", "state store write failed again", "error", err.Error())
 }
 
 // localIOError reports whether err is a file system failure that lasts

@@ -66,6 +66,14 @@ func (m *monitor) run(ctx context.Context, every time.Duration) error {
 			c.Close(context.Background())
 		}
 	}()
+	// The streams' own gauges move every second even while a measurement
+	// waits for a server that does not answer.
+	followed := make(chan struct{})
+	defer func() { <-followed }()
+	go func() {
+		defer close(followed)
+		m.followStreams(ctx, time.Second)
+	}()
 	for {
 		m.measure(ctx)
 		// Not ready, the next measurement comes sooner: a restarted
@@ -120,14 +128,7 @@ func (m *monitor) measure(ctx context.Context) {
 	var problems []string
 	for _, s := range m.streams {
 		name := s.Source().Name
-		now := time.Now()
-		lag := s.LagSeconds(now)
-		m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
-		connected := s.Connected()
-		m.metrics.connected.WithLabelValues(name).Set(gaugeBool(connected))
-		if last := s.LastMessage(); !last.IsZero() {
-			m.metrics.lastMessageAge.WithLabelValues(name).Set(max(now.Sub(last).Seconds(), 0))
-		}
+		lag, connected := m.streamGauges(s, time.Now())
 		current, confirmed, err := m.measureServer(ctx, s)
 		toGo := uint64(0) // bytes of the backlog the source connected behind
 		if err == nil {
@@ -281,6 +282,37 @@ func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) (capture
 	m.metrics.lagBytes.WithLabelValues(src.Name).Set(float64(diff(cur, conf)))
 	m.metrics.retainedWAL.WithLabelValues(src.Name).Set(float64(diff(cur, rest)))
 	return cur, conf, nil
+}
+
+// followStreams sets the gauges the streams know by themselves every
+// interval until ctx ends.
+func (m *monitor) followStreams(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			for _, s := range m.streams {
+				m.streamGauges(s, now)
+			}
+		}
+	}
+}
+
+// streamGauges sets a stream's lag in seconds, whether it is connected
+// and the age of its last message, and returns the first two.
+func (m *monitor) streamGauges(s *capture.Stream, now time.Time) (float64, bool) {
+	name := s.Source().Name
+	lag := s.LagSeconds(now)
+	m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
+	connected := s.Connected()
+	m.metrics.connected.WithLabelValues(name).Set(gaugeBool(connected))
+	if last := s.LastMessage(); !last.IsZero() {
+		m.metrics.lastMessageAge.WithLabelValues(name).Set(max(now.Sub(last).Seconds(), 0))
+	}
+	return lag, connected
 }
 
 func gaugeBool(b bool) float64 {

@@ -118,7 +118,9 @@ func TestMonitorStateStoreFailure(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := &monitor{
 		checkpoint: func(string) (capture.Checkpoint, error) { return capture.Checkpoint{SnapshotDone: true}, nil },
-		stateErr:   func() error { return errors.New("state store cannot write to /var/lib/projector: no space left on device") },
+		stateErr: func() error {
+			return errors.New("state store cannot write to /var/lib/projector: no space left on device")
+		},
 		rebuilding: func() []string { return nil },
 		metrics:    newMetrics(reg, "test"),
 		log:        slog.New(slog.DiscardHandler),
