@@ -59,13 +59,14 @@ func openStore(dir string, log *slog.Logger, fs vfs.FS) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if fs == nil {
+		fs = vfs.Default
+	}
 	engineLog := log.With("component", "state")
-	health := newStoreHealth(dir, engineLog)
+	health := newStoreHealth(dir, fs, engineLog)
 	opts := storeOptions(storeLogger{log: engineLog, limit: health.limit})
 	opts.EventListener = &pebble.EventListener{BackgroundError: health.backgroundError}
-	if fs != nil {
-		opts.FS = fs
-	}
+	opts.FS = watchedFS{FS: fs, health: health}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)

@@ -26,7 +26,16 @@ import (
 // compactions that fail first.
 type fullDisk struct {
 	vfs.FS
-	full atomic.Bool
+	full     atomic.Bool
+	lowSpace atomic.Bool // free space reported as 1 MiB
+}
+
+func (f *fullDisk) GetDiskUsage(path string) (vfs.DiskUsage, error) {
+	usage, err := f.FS.GetDiskUsage(path)
+	if f.lowSpace.Load() {
+		usage.AvailBytes = 1 << 20
+	}
+	return usage, err
 }
 
 func (f *fullDisk) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
@@ -146,5 +155,35 @@ func TestLocalIOError(t *testing.T) {
 		if got := localIOError(tt.err); got != tt.want {
 			t.Errorf("localIOError(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestStoreSpaceReserve: the store fails before its file system is full,
+// while the storage engine can still stop cleanly.
+func TestStoreSpaceReserve(t *testing.T) {
+	fs := &fullDisk{FS: vfs.Default}
+	store, err := openStore(t.TempDir(), nil, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Err(); err != nil {
+		t.Fatalf("with room to spare: %v", err)
+	}
+	fs.lowSpace.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for store.Err() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("1 MiB free is not reported as a failure")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := store.Err(); !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "1 MiB free, below the 32 MiB") {
+		t.Errorf("Err() = %v; want the free space, the reserve and ENOSPC", err)
+	}
+	select {
+	case <-store.Failed():
+	default:
+		t.Error("Failed() is not closed along with Err()")
 	}
 }
