@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		}, []string{"source"}),
 		lagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "projector_source_lag_seconds",
-			Help: "Age of the oldest committed source transaction not yet durable in the index; 0 when caught up.",
+			Help: "Age of the oldest committed source transaction not yet durable in the index; 0 when caught up; while the source is disconnected, at least the time since its last message.",
 		}, []string{"source"}),
 		retainedWAL: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "projector_slot_retained_wal_bytes",
