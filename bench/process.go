@@ -31,7 +31,8 @@ func BuildProjector(ctx context.Context, dir string) (string, error) {
 }
 
 // cpuProfile saves a CPU profile of the process over d (whole seconds)
-// to path, from its /debug/pprof/profile endpoint (http.pprof).
+// to path, from its /debug/pprof/profile endpoint (http.pprof), which
+// answers requests bearing the process's profiling token.
 func (p *process) cpuProfile(ctx context.Context, d time.Duration, path string) error {
 	secs := max(1, int(d.Seconds()))
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.listen, secs)
@@ -39,6 +40,7 @@ func (p *process) cpuProfile(ctx context.Context, d time.Duration, path string) 
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Authorization", "Bearer "+p.pprofToken)
 	client := &http.Client{Timeout: d + 30*time.Second}
 	res, err := client.Do(req)
 	if err != nil {
@@ -63,9 +65,11 @@ func (p *process) cpuProfile(ctx context.Context, d time.Duration, path string) 
 type process struct {
 	cmd    *exec.Cmd
 	listen string
-	done   chan struct{}
-	err    error
-	client *http.Client
+	// pprofToken is the bearer token of its /debug/pprof/ endpoints.
+	pprofToken string
+	done       chan struct{}
+	err        error
+	client     *http.Client
 }
 
 // startProjector runs `projector run -c config`, its output going to logPath.

@@ -43,12 +43,20 @@ func createShop(ctx context.Context, db *Database, size ShopSize) error {
 type shopConfig struct {
 	DSN, Slot, SearchURL, Prefix, StateDir, Listen string
 	BulkActions, Concurrency                       int
-	Pprof                                          bool // serve /debug/pprof/
+	Pprof                                          bool   // serve /debug/pprof/
+	PprofToken                                     string // bearer token for /debug/pprof/, when Pprof
 }
 
 const shopView = "orders"
 
 func (c shopConfig) write(dir string) (string, error) {
+	tokenFile := `""`
+	if c.Pprof {
+		tokenFile = filepath.Join(dir, c.Slot+".pprof-token")
+		if err := os.WriteFile(tokenFile, []byte(c.PprofToken), 0o600); err != nil {
+			return "", fmt.Errorf("write profiling token: %w", err)
+		}
+	}
 	yaml := fmt.Sprintf(`
 sources:
   shop: { dsn: %q, slot: %s, publication: %s }
@@ -62,6 +70,7 @@ state:
 http:
   listen: %s
   pprof: %t
+  pprof_token_file: %s
 views:
   - name: %s
     root: { source: shop, table: orders }
@@ -79,7 +88,7 @@ views:
         table: order_items
         on: { id: order_id }
         fields: [sku, quantity, price_cents]
-`, c.DSN, c.Slot, c.Slot, c.SearchURL, c.Prefix, c.BulkActions, c.Concurrency, c.StateDir, c.Listen, c.Pprof, shopView)
+`, c.DSN, c.Slot, c.Slot, c.SearchURL, c.Prefix, c.BulkActions, c.Concurrency, c.StateDir, c.Listen, c.Pprof, tokenFile, shopView)
 	path := filepath.Join(dir, c.Slot+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		return "", fmt.Errorf("write projector configuration: %w", err)

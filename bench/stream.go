@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"math"
@@ -107,7 +108,7 @@ func RunStream(ctx context.Context, env Env, bin, dir string, opts StreamOptions
 	}
 	cfg := shopConfig{DSN: db.DSN, Slot: db.Name + "_s", SearchURL: env.SearchURL, Prefix: db.Name + "_",
 		StateDir: filepath.Join(dir, db.Name), Listen: listen, BulkActions: opts.BulkActions, Concurrency: opts.Concurrency,
-		Pprof: opts.ProfilePath != ""}
+		Pprof: opts.ProfilePath != "", PprofToken: rand.Text()}
 	path, err := cfg.write(dir)
 	if err != nil {
 		return rep, err
@@ -117,6 +118,7 @@ func RunStream(ctx context.Context, env Env, bin, dir string, opts StreamOptions
 		return rep, err
 	}
 	defer p.stop()
+	p.pprofToken = cfg.PprofToken
 	if err := waitCaughtUp(ctx, p, opts.Size, 5*time.Minute); err != nil {
 		return rep, fmt.Errorf("projector's snapshot of the streaming data set: %w", err)
 	}

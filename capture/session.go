@@ -151,6 +151,9 @@ func (s *Stream) replicationConn(ctx context.Context) (*pgconn.PgConn, error) {
 	}
 	cfg.RuntimeParams["replication"] = "database"
 	setSessionFormats(cfg.RuntimeParams)
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = s.opts.ReceiveTimeout
+	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open replication connection to source %q: %w", s.src.Name, err)
@@ -160,7 +163,8 @@ func (s *Stream) replicationConn(ctx context.Context) (*pgconn.PgConn, error) {
 
 // receive reads the replication protocol until an error. Every wait is
 // bounded so that status updates go out well within wal_sender_timeout,
-// even while downstream applies backpressure.
+// even while downstream applies backpressure, and so that a server that
+// went silent is given up after the receive timeout (see silence).
 //
 // Waits are bounded by the socket's read deadline rather than by a context
 // with a deadline: a context per message cost a timer and a cancellation
@@ -170,6 +174,7 @@ func (ss *session) receive(ctx context.Context, conn *pgconn.PgConn, dec *Decode
 	wait := readDeadline{conn: conn.Conn()}
 	stop := context.AfterFunc(ctx, wait.interrupt)
 	defer stop()
+	quiet := silence{timeout: ss.stream.opts.ReceiveTimeout, since: time.Now()}
 	for {
 		if err := ss.maybeSendStatus(ctx, conn, false); err != nil {
 			return err
@@ -185,6 +190,9 @@ func (ss *session) receive(ctx context.Context, conn *pgconn.PgConn, dec *Decode
 		msg, err := conn.ReceiveMessage(context.Background())
 		if err != nil {
 			if pgconn.Timeout(err) && ctx.Err() == nil {
+				if err := ss.checkSilence(ctx, conn, &quiet, time.Now()); err != nil {
+					return err
+				}
 				continue
 			}
 			return fmt.Errorf("receive replication message: %w", err)
@@ -194,12 +202,46 @@ func (ss *session) receive(ctx context.Context, conn *pgconn.PgConn, dec *Decode
 			if err := ss.handleCopyData(ctx, conn, dec, msg.Data); err != nil {
 				return err
 			}
+			// Noted once the message is handled, so that time spent
+			// waiting for downstream is not taken for the server's silence.
+			now := time.Now()
+			quiet.heard(now)
+			ss.stream.heard(now)
 		case *pgproto3.ErrorResponse:
 			return fmt.Errorf("replication stream: %w", pgconn.ErrorResponseToPgError(msg))
 		case *pgproto3.CopyDone:
 			return errors.New("replication stream ended by the server")
 		}
 	}
+}
+
+// silence tracks how long the server has said nothing, as a standby's
+// wal_receiver_timeout does. A healthy walsender answers a status update
+// that requests a reply at once, so a server silent for the whole timeout,
+// though asked halfway, is taken as unreachable: a network that drops
+// packets without a reset leaves the connection open and every read just
+// waits.
+type silence struct {
+	timeout time.Duration
+	since   time.Time // the last message, or the start of streaming
+	asked   bool      // a reply was requested since
+}
+
+func (q *silence) heard(now time.Time) { q.since, q.asked = now, false }
+
+// checkSilence asks the server for a reply once the stream has been quiet
+// for half the receive timeout, and gives the connection up after all of it.
+func (ss *session) checkSilence(ctx context.Context, conn *pgconn.PgConn, q *silence, now time.Time) error {
+	quiet := now.Sub(q.since)
+	switch {
+	case quiet >= q.timeout:
+		return fmt.Errorf("no message from the server in %s (capture.receive_timeout), though a reply was requested: "+
+			"giving up the connection as unreachable", quiet.Round(time.Second))
+	case quiet >= q.timeout/2 && !q.asked:
+		q.asked = true
+		return ss.sendStatus(ctx, conn, now, true)
+	}
+	return nil
 }
 
 // readDeadline bounds the wait for the next message.
@@ -331,11 +373,19 @@ func (ss *session) maybeSendStatus(ctx context.Context, conn *pgconn.PgConn, for
 	if !force && pos == ss.lastStatus && now.Before(ss.nextStatus) {
 		return nil
 	}
+	return ss.sendStatus(ctx, conn, now, false)
+}
+
+// sendStatus reports the durable position; with replyRequested the server
+// answers with a keepalive at once, which proves the connection alive.
+func (ss *session) sendStatus(ctx context.Context, conn *pgconn.PgConn, now time.Time, replyRequested bool) error {
+	pos := ss.position()
 	err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: pglogrepl.LSN(pos),
 		WALFlushPosition: pglogrepl.LSN(pos),
 		WALApplyPosition: pglogrepl.LSN(pos),
 		ClientTime:       now,
+		ReplyRequested:   replyRequested,
 	})
 	if err != nil {
 		return fmt.Errorf("send standby status update: %w", err)

@@ -42,6 +42,14 @@ type Options struct {
 	Buffer int
 	// MaxBackoff caps the wait between reconnection attempts.
 	MaxBackoff time.Duration
+	// ReceiveTimeout is how long the replication stream may stay silent
+	// before projector gives up the connection and reconnects, like a
+	// standby's wal_receiver_timeout: after half of it a status update asks
+	// the server for a reply. It also bounds connecting, unless the DSN sets
+	// connect_timeout. A network that drops packets without a reset is
+	// otherwise noticed only after the kernel's retransmissions give up,
+	// many minutes later.
+	ReceiveTimeout time.Duration
 	// Progress, when set, hears after every snapshot chunk how many rows of
 	// a table are copied, out of an estimate from the table's statistics.
 	Progress func(table Table, done, estimate int64)
@@ -51,6 +59,10 @@ type Options struct {
 	// with a permanent error.
 	FailoverSlot bool
 }
+
+// DefaultReceiveTimeout is Options.ReceiveTimeout when unset: the default
+// of PostgreSQL's wal_receiver_timeout and wal_sender_timeout.
+const DefaultReceiveTimeout = 60 * time.Second
 
 func (o Options) withDefaults() Options {
 	if o.StatusInterval <= 0 {
@@ -64,6 +76,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
+	}
+	if o.ReceiveTimeout <= 0 {
+		o.ReceiveTimeout = DefaultReceiveTimeout
 	}
 	return o
 }

@@ -43,6 +43,9 @@ type Stream struct {
 	confirmed atomic.Uint64
 	// connected is true while a replication connection is streaming.
 	connected atomic.Bool
+	// lastMessage is when the replication stream last heard from the
+	// server, in Unix nanoseconds; 0 before the first message.
+	lastMessage atomic.Int64
 	// pending holds the commit times of delivered, unconfirmed transactions,
 	// oldest first, for the lag-in-seconds metric.
 	pendingMu sync.Mutex
@@ -109,15 +112,36 @@ func (s *Stream) Source() Source { return s.src }
 // Confirmed returns the highest LSN confirmed by downstream.
 func (s *Stream) Confirmed() LSN { return LSN(s.confirmed.Load()) }
 
+// LastMessage is when the replication stream last heard from the server
+// (a change or a keepalive), and the zero time before it ever did.
+func (s *Stream) LastMessage() time.Time {
+	ns := s.lastMessage.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// heard notes that a message came from the server at now.
+func (s *Stream) heard(now time.Time) { s.lastMessage.Store(now.UnixNano()) }
+
 // LagSeconds is the age of the oldest committed transaction not yet durable
-// downstream, and 0 when everything delivered is confirmed.
+// downstream, and 0 when everything delivered is confirmed. While the
+// stream is not connected after it once was, whatever was committed since
+// it last heard from the server is unknown and may be waiting: the lag is
+// then at least the time since that last message, so it keeps growing
+// while the server cannot be reached instead of standing still.
 func (s *Stream) LagSeconds(now time.Time) float64 {
+	lag := 0.0
+	if last := s.LastMessage(); !last.IsZero() && !s.Connected() {
+		lag = max(now.Sub(last).Seconds(), 0)
+	}
 	s.pendingMu.Lock()
 	defer s.pendingMu.Unlock()
 	if len(s.pending) == 0 {
-		return 0
+		return lag
 	}
-	return now.Sub(s.pending[0].commitTime).Seconds()
+	return max(lag, now.Sub(s.pending[0].commitTime).Seconds())
 }
 
 func (s *Stream) track(txn *Transaction) {
@@ -183,6 +207,9 @@ func (s *Stream) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("source %q: the DSN cannot be parsed; check its syntax (postgres://user@host:port/db)", s.src.Name)
 	}
 	setSessionFormats(cfg.RuntimeParams)
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = s.opts.ReceiveTimeout
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to source %q: %w", s.src.Name, err)

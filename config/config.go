@@ -40,12 +40,28 @@ type State struct {
 // HTTP is the server for /metrics, /healthz and /readyz.
 type HTTP struct {
 	// Listen is a host:port; an empty host listens on every interface.
+	// The default is loopback only: a deployment that is scraped from
+	// elsewhere (a pod IP, another container) names its address.
 	Listen string `yaml:"listen"`
 	// Pprof also serves Go's runtime profiles under /debug/pprof/, for
 	// finding where CPU time and memory go on a live daemon. Off by
-	// default: profiles reveal internals to whoever can reach the port.
+	// default: profiles reveal internals to whoever can reach the port,
+	// so they are only served to requests bearing PprofToken.
 	Pprof bool `yaml:"pprof"`
+	// PprofTokenFile is a file holding the bearer token profile requests
+	// must send; required when Pprof is on.
+	PprofTokenFile string `yaml:"pprof_token_file"`
+	// PprofToken is the content of PprofTokenFile, read by Load.
+	PprofToken string `yaml:"-"`
 }
+
+// String hides the profiling token.
+func (h HTTP) String() string {
+	return fmt.Sprintf("{Listen:%s Pprof:%v PprofTokenFile:%s}", h.Listen, h.Pprof, h.PprofTokenFile)
+}
+
+// GoString keeps %#v from printing the profiling token.
+func (h HTTP) GoString() string { return h.String() }
 
 // Capture holds choices about the replication streams.
 type Capture struct {
@@ -58,6 +74,11 @@ type Capture struct {
 	// resumes after a failover without a new snapshot. A source on an
 	// older server stops with an error saying so.
 	FailoverSlot bool `yaml:"failover_slot"`
+	// ReceiveTimeout is how long a replication stream may stay silent,
+	// though asked for a reply halfway, before projector gives up the
+	// connection and reconnects, like a standby's wal_receiver_timeout. It
+	// also bounds connecting when the DSN sets no connect_timeout.
+	ReceiveTimeout Duration `yaml:"receive_timeout"`
 }
 
 // SlotLostAction is what projector does about a lost replication slot.
@@ -107,8 +128,8 @@ func Default() Config {
 			Concurrency:   2,
 		},
 		State:     State{Dir: "./var/state"},
-		HTTP:      HTTP{Listen: ":9464"},
-		Capture:   Capture{OnSlotLost: SlotLostStop},
+		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
+		Capture:   Capture{OnSlotLost: SlotLostStop, ReceiveTimeout: Duration(time.Minute)},
 		Readiness: Readiness{MaxLag: Duration(time.Minute)},
 		Shutdown:  Shutdown{Grace: Duration(10 * time.Second)},
 		Log:       Log{Format: "json", Level: "info"},

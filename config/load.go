@@ -121,6 +121,7 @@ func (l *loader) decode(root *yaml.Node, cfg *Config) {
 	cfg.Sink, cfg.State, cfg.HTTP, cfg.Capture = d.Sink, d.State, d.HTTP, d.Capture
 	cfg.Readiness, cfg.Shutdown, cfg.Log = d.Readiness, d.Shutdown, d.Log
 	l.sinkSecrets(&cfg.Sink)
+	l.httpSecrets(&cfg.HTTP)
 	l.sources(root, d.Sources, cfg)
 	for i, rv := range d.Views {
 		cfg.Views = append(cfg.Views, l.view(rv, fmt.Sprintf("views[%d]", i)))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -279,5 +280,39 @@ func TestLoadFailoverSlot(t *testing.T) {
 		if cfg.Capture.FailoverSlot != tc.want {
 			t.Errorf("%q: failover_slot = %v, want %v", tc.block, cfg.Capture.FailoverSlot, tc.want)
 		}
+	}
+}
+
+// TestLoadPprofToken: the profiling token is read from its file and never
+// printed with the configuration.
+func TestLoadPprofToken(t *testing.T) {
+	token := filepath.Join(t.TempDir(), "pprof.token")
+	if err := os.WriteFile(token, []byte("tok3n-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	edit := replace(t, "  listen: 127.0.0.1:9464", "  listen: 127.0.0.1:9464\n  pprof: true\n  pprof_token_file: "+token)
+	cfg, _, err := loadEdited(t, edit, exampleEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.PprofToken != "tok3n-value" {
+		t.Errorf("pprof token = %q, want the file's content without its line break", cfg.HTTP.PprofToken)
+	}
+	for _, printed := range []string{cfg.String(), fmt.Sprintf("%#v", *cfg), fmt.Sprintf("%+v", cfg.HTTP)} {
+		if strings.Contains(printed, "tok3n") {
+			t.Errorf("the configuration prints the pprof token: %s", printed)
+		}
+	}
+}
+
+// TestDefaultListensOnLoopback: without http.listen, /metrics and pprof
+// are not reachable from other hosts.
+func TestDefaultListensOnLoopback(t *testing.T) {
+	cfg, _, err := loadEdited(t, replace(t, "http:\n  listen: 127.0.0.1:9464        # /metrics, /healthz, /readyz\n", ""), exampleEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Listen != "127.0.0.1:9464" {
+		t.Errorf("default http.listen = %q, want 127.0.0.1:9464", cfg.HTTP.Listen)
 	}
 }

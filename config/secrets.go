@@ -20,6 +20,13 @@ func (l *loader) sinkSecrets(s *Sink) {
 	}
 }
 
+// httpSecrets reads the token that guards the runtime profiles.
+func (l *loader) httpSecrets(h *HTTP) {
+	if h.PprofTokenFile != "" {
+		h.PprofToken = l.secret(h.PprofTokenFile, "http.pprof_token_file")
+	}
+}
+
 // sourcePassword puts the content of a source's password file into its DSN,
 // so that everything downstream connects with the DSN alone.
 func (l *loader) sourcePassword(src *Source, path string) {

@@ -168,9 +168,14 @@ func (v *validator) service() {
 	if !validListen(c.HTTP.Listen) {
 		v.add("http.listen", "%q is not host:port; write it like 127.0.0.1:9464, or :9464 for every interface", c.HTTP.Listen)
 	}
+	if c.HTTP.Pprof && c.HTTP.PprofToken == "" {
+		v.add("http.pprof", "is on without http.pprof_token_file; profiles are only served to requests bearing a token, "+
+			"so write one into a file (e.g. openssl rand -hex 32 > pprof.token) and name it in http.pprof_token_file")
+	}
 	if c.Capture.OnSlotLost != SlotLostStop && c.Capture.OnSlotLost != SlotLostRebootstrap {
 		v.add("capture.on_slot_lost", "%q is not an action; use stop, or rebootstrap to rebuild the views from a new snapshot", c.Capture.OnSlotLost)
 	}
+	v.positive("capture.receive_timeout", c.Capture.ReceiveTimeout, "1m, like PostgreSQL's wal_receiver_timeout")
 	v.nonNegative("readiness.max_lag", c.Readiness.MaxLag, "use 0 to ignore lag")
 	v.nonNegative("shutdown.grace", c.Shutdown.Grace, "e.g. 10s")
 	if c.Log.Format != "json" && c.Log.Format != "text" {

@@ -213,6 +213,8 @@ func (e *Engine) Run(ctx context.Context, in <-chan *Transaction) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-e.store.Failed():
+			return e.store.Err()
 		case <-e.ackWake:
 			if err := e.settle(); err != nil {
 				return err
@@ -368,6 +370,9 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	// Not synced here: nothing of the group is confirmed to a source
 	// before settle has synced the log, and a group lost in a crash is
 	// sent again by the source and applied again.
+	if err := e.store.Err(); err != nil {
+		return err // committing would soon stall behind the failed writes
+	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
@@ -621,6 +626,9 @@ func (e *Engine) settle() error {
 // written in order, so syncing it syncs all of them. One sync per settled
 // round of acknowledgements replaces one per group.
 func (e *Engine) syncLog() error {
+	if err := e.store.Err(); err != nil {
+		return err
+	}
 	if err := e.store.db.LogData(nil, pebble.Sync); err != nil {
 		return fmt.Errorf("sync state: %w", err)
 	}

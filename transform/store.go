@@ -14,8 +14,10 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/internal/lograte"
 )
 
 // Store is projector's durable local state: the columns the views need of
@@ -26,8 +28,9 @@ import (
 // log is synced before any position a group reached is confirmed to its
 // source, so a group lost in a crash is one the source sends again.
 type Store struct {
-	db   *pebble.DB
-	cols *columnSets
+	db     *pebble.DB
+	cols   *columnSets
+	health *storeHealth
 }
 
 // Key spaces. Parts are separated by 0x00, which JSON-encoded values and
@@ -43,12 +46,28 @@ const (
 
 // OpenStore opens (creating if needed) the store in dir. The storage
 // engine's own messages go to log: its routine chatter at debug level, its
-// errors as errors.
+// errors as errors, each kind at most once per storeWarnEvery. A write
+// failure of its background work on a full or broken file system is kept
+// as Err, which stops the engine.
 func OpenStore(dir string, log *slog.Logger) (*Store, error) {
+	return openStore(dir, log, nil)
+}
+
+// openStore is OpenStore on a given file system; nil is the operating
+// system's.
+func openStore(dir string, log *slog.Logger, fs vfs.FS) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := pebble.Open(dir, storeOptions(log))
+	if fs == nil {
+		fs = vfs.Default
+	}
+	engineLog := log.With("component", "state")
+	health := newStoreHealth(dir, fs, engineLog)
+	opts := storeOptions(storeLogger{log: engineLog, limit: health.limit})
+	opts.EventListener = &pebble.EventListener{BackgroundError: health.backgroundError}
+	opts.FS = watchedFS{FS: fs, health: health}
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
@@ -61,7 +80,7 @@ func OpenStore(dir string, log *slog.Logger) (*Store, error) {
 		db.Close() //nolint:errcheck // the migration error is the one to report
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
-	return &Store{db: db, cols: cols}, nil
+	return &Store{db: db, cols: cols, health: health}, nil
 }
 
 // corruptState is the error for state that cannot be read, with the way
@@ -75,9 +94,9 @@ func corruptState(format string, args ...any) error {
 // several rows. Bloom filters answer most misses without touching a
 // table's blocks; a block cache bigger than the default 8 MB keeps the
 // index blocks and the hot rows decoded.
-func storeOptions(log *slog.Logger) *pebble.Options {
+func storeOptions(log storeLogger) *pebble.Options {
 	opts := &pebble.Options{
-		Logger:                      storeLogger{log.With("component", "state")},
+		Logger:                      log,
 		CacheSize:                   storeCacheSize,
 		MemTableSize:                storeMemTableSize,
 		MemTableStopWritesThreshold: storeMemTables,
@@ -380,11 +399,23 @@ func (s *Store) ResetSource(source string) error {
 	return nil
 }
 
-// storeLogger passes the storage engine's messages to slog.
-type storeLogger struct{ log *slog.Logger }
+// storeLogger passes the storage engine's messages to slog. Its errors
+// repeat as fast as it retries, so each kind is logged once per
+// storeWarnEvery when limit is set.
+type storeLogger struct {
+	log   *slog.Logger
+	limit *lograte.Limiter
+}
 
-func (l storeLogger) Infof(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
-func (l storeLogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }
+func (l storeLogger) Infof(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+
+func (l storeLogger) Errorf(format string, args ...any) {
+	if l.limit == nil {
+		l.log.Error(fmt.Sprintf(format, args...))
+		return
+	}
+	l.limit.Log(l.log, slog.LevelError, "errorf:"+format, fmt.Sprintf(format, args...))
+}
 
 // Fatalf is called on corruption the storage engine cannot continue from;
 // like its default logger, it ends the process, but says why first.

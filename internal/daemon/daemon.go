@@ -70,7 +70,11 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}
 	httpCtx, stopHTTP := context.WithCancel(context.Background())
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- serveHTTP(httpCtx, ln, reg, cfg.HTTP.Pprof, ready, log) }()
+	pprofToken := ""
+	if cfg.HTTP.Pprof {
+		pprofToken = cfg.HTTP.PprofToken
+	}
+	go func() { httpDone <- serveHTTP(httpCtx, ln, reg, pprofToken, ready, log) }()
 	defer func() {
 		stopHTTP()
 		if err := <-httpDone; err != nil {
@@ -196,7 +200,8 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		}
 		cs.ExistingPublication, cs.Columns = publicationNeeds(cfg, source)
 		rootsLast(cs.Tables, source, p.views)
-		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress), FailoverSlot: cfg.Capture.FailoverSlot}, capMetrics, log)
+		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress),
+			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout)}, capMetrics, log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
@@ -256,7 +261,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		})
 	}
 	p.setRebuilding(p.rebuilds)
-	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, maxLag: time.Duration(cfg.Readiness.MaxLag),
+	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, stateErr: p.store.Err, maxLag: time.Duration(cfg.Readiness.MaxLag),
 		rebuilding: p.rebuildingViews, backlog: engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
 		countError: capMetrics.CountError, restart: p.restart, metrics: m, log: log}
 	mon.Store(mm)

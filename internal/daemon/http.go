@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,8 +16,10 @@ import (
 )
 
 // serveHTTP serves /metrics, /healthz and /readyz on ln until ctx ends,
-// and the runtime profiles under /debug/pprof/ when withPprof is set.
-func serveHTTP(ctx context.Context, ln net.Listener, reg *prometheus.Registry, withPprof bool, ready func() (bool, string), log *slog.Logger) error {
+// and the runtime profiles under /debug/pprof/ when pprofToken is set: only
+// to requests bearing it, since profiles show internals to whoever can
+// reach the port.
+func serveHTTP(ctx context.Context, ln net.Listener, reg *prometheus.Registry, pprofToken string, ready func() (bool, string), log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -29,12 +32,14 @@ func serveHTTP(ctx context.Context, ln net.Listener, reg *prometheus.Registry, w
 		}
 		fmt.Fprintln(w, why)
 	})
-	if withPprof {
-		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	if pprofToken != "" {
+		// /debug/pprof/cmdline is left out: the command line may carry
+		// what an operator did not mean to publish, even to a token holder.
+		mux.Handle("GET /debug/pprof/", bearer(pprofToken, http.HandlerFunc(pprof.Index)))
+		mux.Handle("GET /debug/pprof/cmdline", http.NotFoundHandler())
+		mux.Handle("GET /debug/pprof/profile", bearer(pprofToken, http.HandlerFunc(pprof.Profile)))
+		mux.Handle("GET /debug/pprof/symbol", bearer(pprofToken, http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("GET /debug/pprof/trace", bearer(pprofToken, http.HandlerFunc(pprof.Trace)))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
@@ -54,4 +59,20 @@ func serveHTTP(ctx context.Context, ln net.Listener, reg *prometheus.Registry, w
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// bearer passes on only requests with "Authorization: Bearer token". The
+// comparison takes the same time whatever the request sent, so the token
+// cannot be guessed byte by byte.
+func bearer(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="projector pprof"`)
+			http.Error(w, "send the token of http.pprof_token_file as Authorization: Bearer <token>", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

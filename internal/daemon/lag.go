@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/internal/lograte"
 )
 
 // monitor measures how far each source's documents trail its server and
@@ -21,7 +23,9 @@ import (
 type monitor struct {
 	streams    []*capture.Stream
 	checkpoint func(source string) (capture.Checkpoint, error)
-	maxLag     time.Duration
+	// stateErr, when set, reports a state store that can no longer write.
+	stateErr func() error
+	maxLag   time.Duration
 	// rebuilding lists views whose rebuilt index does not serve yet.
 	rebuilding func() []string
 	// backlog reports whether documents of a completed snapshot are still
@@ -37,6 +41,12 @@ type monitor struct {
 	lastSchema time.Time
 	metrics    *metrics
 	log        *slog.Logger
+	// warnings keeps each source's repeated warnings to one line per
+	// warnEvery: the monitor measures four times a second while not ready.
+	warnings *lograte.Limiter
+	// unreachable lists the sources whose last measurement failed, to say
+	// once when they can be measured again.
+	unreachable map[string]bool
 
 	conns map[string]*pgx.Conn
 	// catchUp holds, for each source that connected since it last caught
@@ -53,12 +63,19 @@ type monitor struct {
 }
 
 func (m *monitor) run(ctx context.Context, every time.Duration) error {
-	m.conns = map[string]*pgx.Conn{}
-	m.catchUp, m.connected = map[string]capture.LSN{}, map[string]bool{}
+	m.init()
 	defer func() {
 		for _, c := range m.conns {
 			c.Close(context.Background())
 		}
+	}()
+	// The streams' own gauges move every second even while a measurement
+	// waits for a server that does not answer.
+	followed := make(chan struct{})
+	defer func() { <-followed }()
+	go func() {
+		defer close(followed)
+		m.followStreams(ctx, time.Second)
 	}()
 	for {
 		m.measure(ctx)
@@ -80,6 +97,26 @@ func (m *monitor) run(ctx context.Context, every time.Duration) error {
 // notReadyEvery is how often the monitor measures while not ready.
 const notReadyEvery = 250 * time.Millisecond
 
+// warnEvery is how often the same warning about a source is logged; the
+// line says how many were held back in between.
+const warnEvery = 30 * time.Second
+
+// init prepares what measurements keep, and creates each source's series
+// at zero, so that dashboards and alerts see them before the first
+// measurement.
+func (m *monitor) init() {
+	m.conns = map[string]*pgx.Conn{}
+	m.catchUp, m.connected = map[string]capture.LSN{}, map[string]bool{}
+	m.warnings, m.unreachable = lograte.New(warnEvery), map[string]bool{}
+	for _, s := range m.streams {
+		name := s.Source().Name
+		for _, g := range []*prometheus.GaugeVec{m.metrics.lagBytes, m.metrics.lagSeconds, m.metrics.retainedWAL,
+			m.metrics.connected, m.metrics.lastMessageAge} {
+			g.WithLabelValues(name).Set(0)
+		}
+	}
+}
+
 // status is what /readyz answers.
 func (m *monitor) status() (bool, string) {
 	m.mu.Lock()
@@ -94,21 +131,29 @@ func (m *monitor) measure(ctx context.Context) {
 	var problems []string
 	for _, s := range m.streams {
 		name := s.Source().Name
-		lag := s.LagSeconds(time.Now())
-		m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
-		connected := s.Connected()
+		lag, connected := m.streamGauges(s, time.Now())
 		current, confirmed, err := m.measureServer(ctx, s)
 		toGo := uint64(0) // bytes of the backlog the source connected behind
 		if err == nil {
 			toGo = m.trackCatchUp(name, connected, current, confirmed)
 		}
 		switch {
-		case err == nil, ctx.Err() != nil:
-		case errors.Is(err, errNoSlot):
-			problems = append(problems, fmt.Sprintf("source %s: no replication slot yet", name))
+		case ctx.Err() != nil:
+		case err == nil, errors.Is(err, errNoSlot):
+			if m.unreachable[name] {
+				delete(m.unreachable, name)
+				m.warnings.Reset(name)
+				m.log.Info("source lag can be measured again", "source", name)
+			}
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("source %s: no replication slot yet", name))
+			}
 		default:
-			m.log.Warn("cannot measure source lag", "source", name, "error", err)
-			problems = append(problems, fmt.Sprintf("source %s: lag unknown: %v", name, err))
+			// The error names the user, database and address: the log may
+			// say so, /readyz answers whoever can reach the port.
+			m.unreachable[name] = true
+			m.warnings.Log(m.log, slog.LevelWarn, name, "cannot measure source lag", "source", name, "error", err)
+			problems = append(problems, fmt.Sprintf("source %s: cannot query its database to measure lag; the log says why", name))
 		}
 		cp, err := m.checkpoint(name)
 		switch {
@@ -123,6 +168,11 @@ func (m *monitor) measure(ctx context.Context) {
 		case toGo > 0:
 			problems = append(problems, fmt.Sprintf("source %s: catching up with the WAL written before it connected (%d MB to go)",
 				name, max(toGo>>20, 1)))
+		}
+	}
+	if m.stateErr != nil {
+		if err := m.stateErr(); err != nil {
+			problems = append(problems, "local state: "+err.Error())
 		}
 	}
 	if m.backlog != nil && m.backlog() {
@@ -166,7 +216,7 @@ func (m *monitor) checkSchema(ctx context.Context) {
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
-				m.log.Warn("cannot compare the source's schema with the views", "source", name, "error", err)
+				m.warnings.Log(m.log, slog.LevelWarn, "schema:"+name, "cannot compare the source's schema with the views", "source", name, "error", err)
 			}
 			continue
 		}
@@ -238,6 +288,44 @@ func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) (capture
 	m.metrics.lagBytes.WithLabelValues(src.Name).Set(float64(diff(cur, conf)))
 	m.metrics.retainedWAL.WithLabelValues(src.Name).Set(float64(diff(cur, rest)))
 	return cur, conf, nil
+}
+
+// followStreams sets the gauges the streams know by themselves every
+// interval until ctx ends.
+func (m *monitor) followStreams(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			for _, s := range m.streams {
+				m.streamGauges(s, now)
+			}
+		}
+	}
+}
+
+// streamGauges sets a stream's lag in seconds, whether it is connected
+// and the age of its last message, and returns the first two.
+func (m *monitor) streamGauges(s *capture.Stream, now time.Time) (float64, bool) {
+	name := s.Source().Name
+	lag := s.LagSeconds(now)
+	m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
+	connected := s.Connected()
+	m.metrics.connected.WithLabelValues(name).Set(gaugeBool(connected))
+	if last := s.LastMessage(); !last.IsZero() {
+		m.metrics.lastMessageAge.WithLabelValues(name).Set(max(now.Sub(last).Seconds(), 0))
+	}
+	return lag, connected
+}
+
+func gaugeBool(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // errNoSlot means the source's slot is not created yet: lag has no

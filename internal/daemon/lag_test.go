@@ -1,7 +1,16 @@
 package daemon
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/projector-dev/projector/capture"
 )
@@ -48,5 +57,78 @@ func TestTrackCatchUp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMonitorUnreachableSource: a source whose server cannot be reached
+// is named on /readyz without its user, database or address, its warning
+// is logged once however often it is measured, and its series say it is
+// not connected.
+func TestMonitorUnreachableSource(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connecting is refused at once
+
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	reg := prometheus.NewRegistry()
+	src := capture.Source{Name: "orders", DSN: "postgres://secretuser@" + addr + "/secretdb?connect_timeout=2"}
+	s := capture.NewStream(src, capture.Options{}, capture.NewMetrics(reg), log)
+	m := &monitor{
+		streams:    []*capture.Stream{s},
+		checkpoint: func(string) (capture.Checkpoint, error) { return capture.Checkpoint{SnapshotDone: true}, nil },
+		rebuilding: func() []string { return nil },
+		metrics:    newMetrics(reg, "test"),
+		log:        log,
+	}
+	m.init()
+	for range 5 {
+		m.measure(context.Background())
+	}
+
+	ready, reason := m.status()
+	if ready {
+		t.Fatal("ready with an unreachable source")
+	}
+	if !strings.Contains(reason, "source orders") {
+		t.Errorf("/readyz does not name the source: %q", reason)
+	}
+	for _, secret := range []string{"secretuser", "secretdb", addr} {
+		if strings.Contains(reason, secret) {
+			t.Errorf("/readyz shows %q: %q", secret, reason)
+		}
+	}
+	if n := strings.Count(logged.String(), "cannot measure source lag"); n != 1 {
+		t.Errorf("%d warnings for 5 measurements within %s, want 1:\n%s", n, warnEvery, logged.String())
+	}
+	if got := testutil.ToFloat64(m.metrics.connected.WithLabelValues("orders")); got != 0 {
+		t.Errorf("projector_source_connected = %v, want 0", got)
+	}
+	if n := testutil.CollectAndCount(m.metrics.lastMessageAge); n != 1 {
+		t.Errorf("%d projector_source_last_message_age_seconds series, want 1 (exported at zero)", n)
+	}
+}
+
+// TestMonitorStateStoreFailure: a state store that cannot write makes
+// projector not ready, saying why.
+func TestMonitorStateStoreFailure(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := &monitor{
+		checkpoint: func(string) (capture.Checkpoint, error) { return capture.Checkpoint{SnapshotDone: true}, nil },
+		stateErr: func() error {
+			return errors.New("state store cannot write to /var/lib/projector: no space left on device")
+		},
+		rebuilding: func() []string { return nil },
+		metrics:    newMetrics(reg, "test"),
+		log:        slog.New(slog.DiscardHandler),
+	}
+	m.init()
+	m.measure(context.Background())
+	ready, reason := m.status()
+	if ready || !strings.Contains(reason, "no space left on device") {
+		t.Errorf("/readyz: ready=%v %q; want not ready, with the store's error", ready, reason)
 	}
 }

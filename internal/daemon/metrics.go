@@ -14,6 +14,11 @@ type metrics struct {
 	lagSeconds  *prometheus.GaugeVec
 	retainedWAL *prometheus.GaugeVec
 	ready       prometheus.Gauge
+	// connected and lastMessageAge say whether a source's stream can be
+	// trusted at all: lag_bytes cannot be measured while its server is
+	// unreachable and keeps its last value.
+	connected      *prometheus.GaugeVec
+	lastMessageAge *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
@@ -24,11 +29,19 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		}, []string{"source"}),
 		lagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "projector_source_lag_seconds",
-			Help: "Age of the oldest committed source transaction not yet durable in the index; 0 when caught up.",
+			Help: "Age of the oldest committed source transaction not yet durable in the index; 0 when caught up; while the source is disconnected, at least the time since its last message.",
 		}, []string{"source"}),
 		retainedWAL: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "projector_slot_retained_wal_bytes",
 			Help: "WAL the source server keeps for projector's replication slot (current position minus restart_lsn).",
+		}, []string{"source"}),
+		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_source_connected",
+			Help: "1 while the source's replication stream is connected and streaming; 0 while snapshotting, reconnecting or unreachable.",
+		}, []string{"source"}),
+		lastMessageAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_source_last_message_age_seconds",
+			Help: "Seconds since the source's replication stream last heard from its server (a change or a keepalive); 0 before the first.",
 		}, []string{"source"}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "projector_ready",
@@ -41,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	info.Set(1)
-	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, info,
+	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, m.connected, m.lastMessageAge, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -10,8 +9,9 @@ import (
 
 // Proxy forwards TCP connections from a loopback port to a target and can
 // make the target look down: Cut drops every connection and refuses new
-// ones, Restore accepts again on the same port. It stands in for stopping
-// a service that other tests share.
+// ones, Blackhole stops forwarding without closing anything (as a network
+// that drops packets does), Restore undoes either on the same port. It
+// stands in for stopping a service that other tests share.
 type Proxy struct {
 	target string
 	addr   string
@@ -20,7 +20,12 @@ type Proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener // nil while cut
 	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	// flowing is closed while bytes are forwarded and open during a black
+	// hole; cut is closed by Cut, so that what waits for the black hole to
+	// end also stops when its connections are dropped.
+	flowing chan struct{}
+	cut     chan struct{}
+	wg      sync.WaitGroup
 }
 
 // NewProxy listens on 127.0.0.1 and forwards to target (host:port) until
@@ -31,7 +36,8 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("proxy to %s: listen: %v", target, err)
 	}
-	p := &Proxy{target: target, addr: ln.Addr().String(), t: t, ln: ln, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{target: target, addr: ln.Addr().String(), t: t, ln: ln, conns: map[net.Conn]struct{}{},
+		flowing: closedChan(), cut: make(chan struct{})}
 	p.serve(ln)
 	t.Cleanup(func() {
 		p.Cut()
@@ -48,6 +54,11 @@ func (p *Proxy) Addr() string { return p.addr }
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	select {
+	case <-p.cut:
+	default:
+		close(p.cut)
+	}
 	if p.ln != nil {
 		p.ln.Close()
 		p.ln = nil
@@ -58,14 +69,35 @@ func (p *Proxy) Cut() {
 	}
 }
 
-// Restore accepts connections again on the same port.
+// Blackhole stops forwarding in both directions while every connection
+// stays open: nothing is closed or reset, and new connections are accepted
+// but get no answer, so only a timeout can tell. Restore resumes, and what
+// was held back is delivered then, as TCP retransmits it.
+func (p *Proxy) Blackhole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.flowing:
+		p.flowing = make(chan struct{})
+	default:
+	}
+}
+
+// Restore ends a black hole, and after Cut accepts connections again on
+// the same port.
 func (p *Proxy) Restore() {
 	p.t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	select {
+	case <-p.flowing:
+	default:
+		close(p.flowing)
+	}
 	if p.ln != nil {
 		return
 	}
+	p.cut = make(chan struct{})
 	ln, err := listenAgain(p.addr)
 	if err != nil {
 		p.t.Fatalf("proxy to %s: listen again on %s: %v", p.target, p.addr, err)
@@ -104,23 +136,46 @@ func (p *Proxy) serve(ln net.Listener) {
 	}()
 }
 
+// flow waits until bytes may be forwarded: at once unless in a black hole.
+// It reports false when Cut dropped the connections meanwhile.
+func (p *Proxy) flow() bool {
+	p.mu.Lock()
+	flowing, cut := p.flowing, p.cut
+	p.mu.Unlock()
+	select {
+	case <-flowing:
+		return true
+	case <-cut:
+		return false
+	}
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
 // forward copies both ways until either side closes or Cut closes both.
 // The upstream connection is made only now, so a refused target shows as
-// a closed connection.
+// a closed connection; in a black hole, only once it ends.
 func (p *Proxy) forward(from net.Listener, client net.Conn) {
+	if !p.track(from, client) || !p.flow() {
+		p.untrack(client)
+		return
+	}
 	upstream, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		client.Close()
 		return
 	}
-	if !p.track(from, client, upstream) {
-		client.Close()
-		upstream.Close()
+	if !p.track(from, upstream) {
+		p.untrack(client, upstream)
 		return
 	}
 	done := make(chan struct{}, 2)
-	go pipe(upstream, client, done)
-	go pipe(client, upstream, done)
+	go p.pipe(upstream, client, done)
+	go p.pipe(client, upstream, done)
 	<-done
 	p.untrack(client, upstream)
 	<-done
@@ -150,8 +205,24 @@ func (p *Proxy) untrack(conns ...net.Conn) {
 }
 
 // pipe copies until either side fails or closes; forward then closes both,
-// which is how HTTP connections end anyway.
-func pipe(dst, src net.Conn, done chan<- struct{}) {
-	_, _ = io.Copy(dst, src) // the end of a connection is its only outcome here
-	done <- struct{}{}
+// which is how HTTP connections end anyway. During a black hole what was
+// read waits, unsent, and the kernel's buffers fill up behind it; so does
+// the end of the connection, which the other side must not see either.
+func (p *Proxy) pipe(dst, src net.Conn, done chan<- struct{}) {
+	defer func() { done <- struct{}{} }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if !p.flow() {
+			return
+		}
+		if n > 0 {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return // the end of a connection is its only outcome here
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
