@@ -31,8 +31,11 @@
 // api_key or api_key_file, ca_cert_file, insecure_skip_verify, timeout,
 // gzip, bulk_actions, bulk_bytes, flush_interval, concurrency and
 // index_prefix (put in front of every alias and index name); a view
-// takes numeric (string or number) and settings (shards, replicas,
-// refresh_interval). state.dir, http.listen, http.pprof, capture.on_slot_lost (stop or
+// takes numeric (string or number), json (how each json or jsonb field is
+// indexed, by document field path: stored, the default, keeps any shape
+// unsearchable; flattened indexes an object's leaves as keywords; object
+// maps its keys dynamically, e.g. json: { payload: flattened }) and
+// settings (shards, replicas, refresh_interval). state.dir, http.listen, http.pprof, capture.on_slot_lost (stop or
 // rebootstrap), readiness.max_lag, shutdown.grace, log.format and log.level
 // complete the file; Default shows every default.
 //
