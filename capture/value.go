@@ -2,8 +2,10 @@ package capture
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -78,6 +80,11 @@ func (c *valueCodecs) build(ctx context.Context, oid uint32, depth int) (*valueD
 		return nil, fmt.Errorf("resolve type %d: %w", oid, err)
 	}
 	switch info.Kind {
+	case BaseType:
+		if info.Name == "hstore" || strings.HasSuffix(info.Name, ".hstore") {
+			return &valueDecoder{kind: hstoreValue, oid: oid}, nil
+		}
+		return &valueDecoder{kind: textValue, oid: oid}, nil
 	case EnumType:
 		return &valueDecoder{kind: textValue, oid: oid, binaryText: true}, nil
 	case DomainType:
@@ -111,6 +118,8 @@ func (c *valueCodecs) decode(v *valueDecoder, format int16, src []byte) (any, er
 		return c.decodeText(v, format, src)
 	case v.kind == arrayValue:
 		return c.decodeArray(v, format, src)
+	case v.kind == hstoreValue:
+		return c.decodeHstore(format, src)
 	case format == pgtype.TextFormatCode && (v.kind == numericValue || v.kind == intervalValue):
 		// The server's text is already the exact value wanted; parsing a
 		// numeric into a big.Int and printing it again would only cost.
@@ -122,7 +131,12 @@ func (c *valueCodecs) decode(v *valueDecoder, format int16, src []byte) (any, er
 		}
 		return nil, fmt.Errorf("decode %s value: %w", c.typeName(v.oid), err)
 	}
-	return c.scanned(v.kind)
+	val, err := c.scanned(v.kind)
+	if err == nil && v.oid == pgtype.JSONOID {
+		// jsonb has unique keys already; json keeps what was written.
+		return uniqueKeys(val.(json.RawMessage))
+	}
+	return val, err
 }
 
 // typeName names a type for error messages.
