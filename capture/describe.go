@@ -68,7 +68,8 @@ func describeColumns(ctx context.Context, conn *pgx.Conn, t Table) ([]Column, er
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_type t ON t.oid = a.atttypid
 		JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-		LEFT JOIN pg_type et ON bt.typcategory = 'A' AND et.oid = bt.typelem
+		LEFT JOIN pg_type de ON bt.typcategory = 'A' AND de.oid = bt.typelem
+		LEFT JOIN pg_type et ON et.oid = CASE WHEN de.typtype = 'd' THEN de.typbasetype ELSE de.oid END
 		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attnum`, t.Schema, t.Name)
 	if err != nil {
