@@ -13,7 +13,8 @@ type Column struct {
 	// Type is the declared type as PostgreSQL prints it ("numeric(10,2)").
 	Type string
 	// Base is the type name after resolving domains and array elements
-	// ("int8", "text", "timestamptz"); enums report "enum".
+	// ("int8", "text", "timestamptz"); enums report "enum" and composite
+	// types "composite".
 	Base    string
 	Array   bool
 	NotNull bool
@@ -61,7 +62,8 @@ func Describe(ctx context.Context, conn *pgx.Conn, tables []Table) (map[Table]*T
 func describeColumns(ctx context.Context, conn *pgx.Conn, t Table) ([]Column, error) {
 	rows, err := conn.Query(ctx, `
 		SELECT a.attname, format_type(a.atttypid, a.atttypmod),
-			CASE WHEN coalesce(et.typtype, bt.typtype) = 'e' THEN 'enum' ELSE coalesce(et.typname, bt.typname)::text END,
+			CASE coalesce(et.typtype, bt.typtype) WHEN 'e' THEN 'enum' WHEN 'c' THEN 'composite'
+				ELSE coalesce(et.typname, bt.typname)::text END,
 			et.oid IS NOT NULL, a.attnotnull
 		FROM pg_attribute a
 		JOIN pg_class c ON c.oid = a.attrelid

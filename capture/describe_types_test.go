@@ -16,7 +16,8 @@ func TestDescribeResolvesDomains(t *testing.T) {
 	db := testbed.NewDatabase(t, testbed.Primary)
 	db.Exec(`CREATE DOMAIN price AS numeric(10,2);
 		CREATE TYPE mood AS ENUM ('ok');
-		CREATE TABLE t (id int PRIMARY KEY, p price, ps price[], m mood, ms mood[], j jsonb[])`)
+		CREATE TYPE pair AS (n int, s text);
+		CREATE TABLE t (id int PRIMARY KEY, p price, ps price[], m mood, ms mood[], j jsonb[], c pair, cs pair[])`)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tbl := Table{Schema: "public", Name: "t"}
@@ -27,7 +28,8 @@ func TestDescribeResolvesDomains(t *testing.T) {
 	want := map[string]struct {
 		base  string
 		array bool
-	}{"id": {"int4", false}, "p": {"numeric", false}, "ps": {"numeric", true}, "m": {"enum", false}, "ms": {"enum", true}, "j": {"jsonb", true}}
+	}{"id": {"int4", false}, "p": {"numeric", false}, "ps": {"numeric", true}, "m": {"enum", false}, "ms": {"enum", true}, "j": {"jsonb", true},
+		"c": {"composite", false}, "cs": {"composite", true}}
 	for _, c := range got[tbl].Columns {
 		w := want[c.Name]
 		if c.Base != w.base || c.Array != w.array {
