@@ -23,6 +23,7 @@ type valueCodecs struct {
 	resolver TypeResolver
 	byOID    map[uint32]*valueDecoder
 	scratch  scratch
+	lossy    lossyCounts // since the last takeLossy
 }
 
 func newValueCodecs(resolver TypeResolver) *valueCodecs {
@@ -123,7 +124,9 @@ func (c *valueCodecs) decode(v *valueDecoder, format int16, src []byte) (any, er
 	case format == pgtype.TextFormatCode && (v.kind == numericValue || v.kind == intervalValue):
 		// The server's text is already the exact value wanted; parsing a
 		// numeric into a big.Int and printing it again would only cost.
-		return exactText(v.kind, src), nil
+		val := exactText(v.kind, src)
+		c.noteLossy(v.kind, val)
+		return val, nil
 	}
 	if err := v.plans[format].Scan(src, c.scratch.target(v.kind)); err != nil {
 		if val, ok := fallback(v.kind, format, src); ok {
@@ -132,11 +135,15 @@ func (c *valueCodecs) decode(v *valueDecoder, format int16, src []byte) (any, er
 		return nil, fmt.Errorf("decode %s value: %w", c.typeName(v.oid), err)
 	}
 	val, err := c.scanned(v.kind)
-	if err == nil && v.oid == pgtype.JSONOID {
-		// jsonb has unique keys already; json keeps what was written.
-		return uniqueKeys(val.(json.RawMessage))
+	if err != nil {
+		return nil, err
 	}
-	return val, err
+	if v.oid == pgtype.JSONOID {
+		// jsonb has unique keys already; json keeps what was written.
+		return c.uniqueKeysCounted(val.(json.RawMessage))
+	}
+	c.noteLossy(v.kind, val)
+	return val, nil
 }
 
 // typeName names a type for error messages.

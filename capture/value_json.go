@@ -15,18 +15,18 @@ import (
 // last of each: the value jsonb and every JSON reader keep, and the only
 // form search engines accept (they refuse a document with a repeated key).
 // A value without repeated keys, which is nearly every value, is returned
-// as it is.
-func uniqueKeys(raw json.RawMessage) (json.RawMessage, error) {
+// as it is; repeated says whether a key was dropped.
+func uniqueKeys(raw json.RawMessage) (out json.RawMessage, repeated bool, err error) {
 	if !repeatsKey(raw) {
-		return raw, nil
+		return raw, false, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	out, err := appendUnique(nil, dec)
+	out, err = appendUnique(nil, dec)
 	if err != nil {
-		return nil, fmt.Errorf("read json value: %w", err)
+		return nil, false, fmt.Errorf("read json value: %w", err)
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // repeatsKey reports whether any object in raw has a key twice. Invalid

@@ -331,3 +331,46 @@ func TestDecodedValuesDoNotAliasInput(t *testing.T) {
 		}
 	}
 }
+
+// TestLossyValuesCounted checks that the values docs/types.md calls lossy
+// are counted by reason, and others are not.
+func TestLossyValuesCounted(t *testing.T) {
+	tests := []struct {
+		name string
+		oid  uint32
+		in   string
+		want lossyReason
+		lost bool
+	}{
+		{"float NaN", pgtype.Float8OID, "NaN", notFinite, true},
+		{"float -Infinity", pgtype.Float4OID, "-Infinity", notFinite, true},
+		{"float", pgtype.Float8OID, "-0", notFinite, false},
+		{"numeric Infinity", pgtype.NumericOID, "Infinity", notFinite, true},
+		{"numeric", pgtype.NumericOID, "12.50", notFinite, false},
+		{"date infinity", pgtype.DateOID, "infinity", infiniteDate, true},
+		{"timestamptz -infinity in an array", pgtype.TimestamptzArrayOID, "{-infinity}", infiniteDate, true},
+		{"date BC", pgtype.DateOID, "0001-01-01 BC", infiniteDate, false},
+		{"json repeated key", pgtype.JSONOID, `{"a":1,"a":2}`, jsonRepeatedKey, true},
+		{"jsonb", pgtype.JSONBOID, `{"a":1}`, jsonRepeatedKey, false},
+		{"array bounds", pgtype.Int4ArrayOID, "[2:3]={1,2}", arrayBounds, true},
+		{"array", pgtype.Int4ArrayOID, "{{1,2}}", arrayBounds, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewDecoder("kitchen", newFakeTypes())
+			if _, err := decodeValue(t, d, tt.oid, txt(tt.in)); err != nil {
+				t.Fatal(err)
+			}
+			var want lossyCounts
+			if tt.lost {
+				want[tt.want] = 1
+			}
+			if got := d.takeLossy(); got != want {
+				t.Errorf("counted %v, want %v", got, want)
+			}
+			if again := d.takeLossy(); again != (lossyCounts{}) {
+				t.Errorf("counted %v again", again)
+			}
+		})
+	}
+}

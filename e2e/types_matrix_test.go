@@ -158,6 +158,14 @@ views:
 	d := startDaemon(t, cfg, addr)
 	d.waitReady(2 * time.Minute)
 	verifyViews(t, cfg, nil, "matrix", "matrix_searchable")
+	// The snapshot held NaN and infinite floats and numerics, infinite
+	// dates, a json object with a repeated key and arrays with bounds.
+	families := d.metrics()
+	for _, reason := range []string{"not_finite", "infinite_date", "json_repeated_key", "array_bounds"} {
+		if n, _ := sample(families, "projector_lossy_values_total", map[string]string{"source": "matrix", "reason": reason}); n == 0 {
+			t.Errorf("projector_lossy_values_total{reason=%q} is %v after the snapshot, want more than 0", reason, n)
+		}
+	}
 
 	// Streaming: new rows, every column updated to the next value of its
 	// list, an update that leaves the TOASTed text unchanged, deletes.
