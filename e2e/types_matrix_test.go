@@ -89,21 +89,29 @@ var matrixColumns = []matrixColumn{
 	{"dot.ted", "integer", []string{"7"}},
 }
 
-// TestTypeMatrixSnapshotAndStream runs every type of the matrix through
-// the daemon: rows present at the snapshot, then rows inserted, updated
-// and deleted while it streams. The oracle compares every document with
-// PostgreSQL's own rendering of the row, and nothing may be dead-lettered.
-func TestTypeMatrixSnapshotAndStream(t *testing.T) {
-	db := testbed.NewDatabase(t, testbed.Primary)
-	search := testbed.NewSearch(t)
+// typeMatrix is a database holding the matrix table, in a schema and
+// table whose names have spaces, and a configuration with two views of it.
+type typeMatrix struct {
+	db     *testbed.Database
+	search *testbed.Search
+	cfg    string
+	addr   string
+	rows   int // rows of the snapshot, besides pk 0 (every column NULL)
+	insert func(pk, shift int)
+}
+
+// newTypeMatrix creates the matrix table with rows 1..rows, each column
+// taking its values in turn, and row 0 with every column NULL.
+func newTypeMatrix(t *testing.T) *typeMatrix {
+	t.Helper()
+	m := &typeMatrix{db: testbed.NewDatabase(t, testbed.Primary), search: testbed.NewSearch(t), addr: freePort(t)}
 	columns := matrixColumns
-	withHstore := hasHstore(t, db)
-	if withHstore {
+	if hasHstore(t, m.db) {
 		columns = append(columns[:len(columns):len(columns)], matrixColumn{"kv", "hstore", []string{
 			`'a=>1, b=>NULL, ""=>x, "k.k"=>"v\"q"'`, `''`,
 		}}, matrixColumn{"kvs", "hstore[]", []string{`ARRAY['a=>1'::hstore, NULL]`}})
 	}
-	db.Exec(`CREATE SCHEMA "odd schema";
+	m.db.Exec(`CREATE SCHEMA "odd schema";
 		CREATE TYPE "odd schema".mood AS ENUM ('happy', 'so "sad"');
 		CREATE DOMAIN "odd schema".price AS numeric(10,2);
 		CREATE TYPE "odd schema".pair AS (n int, s text);`)
@@ -113,27 +121,23 @@ func TestTypeMatrixSnapshotAndStream(t *testing.T) {
 		names[i] = pgx.Identifier{c.name}.Sanitize()
 		defs = append(defs, names[i]+" "+c.typ)
 	}
-	db.Exec(fmt.Sprintf(`CREATE TABLE "odd schema"."type matrix" (%s)`, strings.Join(defs, ", ")))
-
-	rows := 0
+	m.db.Exec(fmt.Sprintf(`CREATE TABLE "odd schema"."type matrix" (%s)`, strings.Join(defs, ", ")))
 	for _, c := range columns {
-		rows = max(rows, len(c.values))
+		m.rows = max(m.rows, len(c.values))
 	}
-	insert := func(pk, shift int) {
+	m.insert = func(pk, shift int) {
 		vals := []string{fmt.Sprint(pk)}
 		for _, c := range columns {
 			vals = append(vals, c.values[(pk+shift)%len(c.values)])
 		}
-		db.Exec(fmt.Sprintf(`INSERT INTO "odd schema"."type matrix" (pk, %s) VALUES (%s)`,
+		m.db.Exec(fmt.Sprintf(`INSERT INTO "odd schema"."type matrix" (pk, %s) VALUES (%s)`,
 			strings.Join(names, ", "), strings.Join(vals, ", ")))
 	}
-	for pk := 1; pk <= rows; pk++ {
-		insert(pk, 0)
+	for pk := 1; pk <= m.rows; pk++ {
+		m.insert(pk, 0)
 	}
-	db.Exec(`INSERT INTO "odd schema"."type matrix" (pk) VALUES (0)`) // every column NULL
-
-	addr := freePort(t)
-	cfg := writeConfig(t, fmt.Sprintf(`
+	m.db.Exec(`INSERT INTO "odd schema"."type matrix" (pk) VALUES (0)`)
+	m.cfg = writeConfig(t, fmt.Sprintf(`
 sources:
   matrix: { dsn: %[1]q, slot: %[2]smatrix }
 sink:
@@ -154,10 +158,37 @@ views:
     fields: { pk: pk, num: num, f8: f8, d: d, tstz: tstz, kw: kw, jsb: jsb }
     json: { jsb: stored }
     settings: { replicas: 0 }
-`, db.DSN(), search.Prefix, search.URL, t.TempDir()+"/state", addr))
-	d := startDaemon(t, cfg, addr)
+`, m.db.DSN(), m.search.Prefix, m.search.URL, t.TempDir()+"/state", m.addr))
+	return m
+}
+
+// check has the oracle compare both views with the table, and fails the
+// test unless each holds docs documents and nothing was dead-lettered.
+func (m *typeMatrix) check(t *testing.T, docs int) {
+	t.Helper()
+	verifyViews(t, m.cfg, nil, "matrix", "matrix_searchable")
+	m.search.Refresh()
+	for _, view := range []string{"matrix", "matrix_searchable"} {
+		if n := matrixCount(t, m.search, m.search.Index(view)); n != docs {
+			t.Errorf("view %s holds %d documents, want %d", view, n, docs)
+		}
+		dead := sink.DeadLetterIndex(m.search.Index(view))
+		if n := matrixCount(t, m.search, dead); n != 0 {
+			body, _ := m.search.Do("GET", "/"+dead+"/_search?size=3", nil)
+			t.Errorf("view %s dead-lettered %d documents, want none: %.2000s", view, n, body)
+		}
+	}
+}
+
+// TestTypeMatrixSnapshotAndStream runs every type of the matrix through
+// the daemon: rows present at the snapshot, then rows inserted, updated
+// and deleted while it streams. The oracle compares every document with
+// PostgreSQL's own rendering of the row, and nothing may be dead-lettered.
+func TestTypeMatrixSnapshotAndStream(t *testing.T) {
+	m := newTypeMatrix(t)
+	d := startDaemon(t, m.cfg, m.addr)
 	d.waitReady(2 * time.Minute)
-	verifyViews(t, cfg, nil, "matrix", "matrix_searchable")
+	m.check(t, m.rows+1)
 	// The snapshot held NaN and infinite floats and numerics, infinite
 	// dates, a json object with a repeated key and arrays with bounds.
 	families := d.metrics()
@@ -169,28 +200,18 @@ views:
 
 	// Streaming: new rows, every column updated to the next value of its
 	// list, an update that leaves the TOASTed text unchanged, deletes.
+	rows := m.rows
 	for pk := rows + 1; pk <= 2*rows; pk++ {
-		insert(pk, 1)
+		m.insert(pk, 1)
 	}
 	for pk := 1; pk <= rows; pk += 2 {
-		db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type matrix" WHERE pk = %d`, pk))
-		insert(pk, 2)
+		m.db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type matrix" WHERE pk = %d`, pk))
+		m.insert(pk, 2)
 	}
-	db.Exec(`UPDATE "odd schema"."type matrix" SET i2 = i2 + 1 WHERE pk % 2 = 0 AND i2 < 32767`)
-	db.Exec(`UPDATE "odd schema"."type matrix" SET txt = NULL, js = '{"k": [1]}' WHERE pk = 0`)
-	db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type matrix" WHERE pk = %d`, 2*rows))
-	verifyViews(t, cfg, nil, "matrix", "matrix_searchable")
-
-	search.Refresh()
-	for _, view := range []string{"matrix", "matrix_searchable"} {
-		if n := matrixCount(t, search, search.Index(view)); n != 2*rows {
-			t.Errorf("view %s holds %d documents, want %d", view, n, 2*rows)
-		}
-		if n := matrixCount(t, search, sink.DeadLetterIndex(search.Index(view))); n != 0 {
-			body, _ := search.Do("GET", "/"+sink.DeadLetterIndex(search.Index(view))+"/_search?size=3", nil)
-			t.Errorf("view %s dead-lettered %d documents, want none: %.2000s", view, n, body)
-		}
-	}
+	m.db.Exec(`UPDATE "odd schema"."type matrix" SET i2 = i2 + 1 WHERE pk % 2 = 0 AND i2 < 32767`)
+	m.db.Exec(`UPDATE "odd schema"."type matrix" SET txt = NULL, js = '{"k": [1]}' WHERE pk = 0`)
+	m.db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type matrix" WHERE pk = %d`, 2*rows))
+	m.check(t, 2*rows)
 	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
 		t.Errorf("projector exit: %v", err)
 	}
