@@ -92,9 +92,6 @@ const (
 	JSONObject JSONMapping = "object"
 )
 
-// JSONMappings lists the accepted JSONMapping values.
-func JSONMappings() []JSONMapping { return []JSONMapping{JSONStored, JSONFlattened, JSONObject} }
-
 func (j JSONMapping) fieldType() FieldType {
 	switch j {
 	case JSONFlattened:
