@@ -31,15 +31,15 @@ func TestChaosTypeMatrixSIGKILL(t *testing.T) {
 			m.insert(next, round+i)
 			next++
 		}
-		m.db.Exec(fmt.Sprintf(`UPDATE "odd schema"."type matrix" SET i2 = (i2 %% 1000) + %d, b = NOT b WHERE pk %% 3 = %d`, round, round%3))
-		m.db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type matrix" WHERE pk = %d`, next-1-round%m.rows))
+		m.db.Exec(fmt.Sprintf(`UPDATE "odd schema"."type.matrix v2" SET i2 = (i2 %% 1000) + %d, b = NOT b WHERE pk %% 3 = %d`, round, round%3))
+		m.db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type.matrix v2" WHERE pk = %d`, next-1-round%m.rows))
 		if round == rounds/2 {
 			d = startDaemon(t, m.cfg, m.addr)
 		}
 	}
 	d.waitReady(3 * time.Minute)
 	var docs int
-	if err := m.db.Connect().QueryRow(t.Context(), `SELECT count(*) FROM "odd schema"."type matrix"`).Scan(&docs); err != nil {
+	if err := m.db.Connect().QueryRow(t.Context(), `SELECT count(*) FROM "odd schema"."type.matrix v2"`).Scan(&docs); err != nil {
 		t.Fatal(err)
 	}
 	m.check(t, docs)

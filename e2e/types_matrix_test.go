@@ -90,7 +90,7 @@ var matrixColumns = []matrixColumn{
 }
 
 // typeMatrix is a database holding the matrix table, in a schema and
-// table whose names have spaces, and a configuration with two views of it.
+// table whose names have spaces and a dot, and a configuration with two views of it.
 type typeMatrix struct {
 	db     *testbed.Database
 	search *testbed.Search
@@ -121,7 +121,7 @@ func newTypeMatrix(t *testing.T) *typeMatrix {
 		names[i] = pgx.Identifier{c.name}.Sanitize()
 		defs = append(defs, names[i]+" "+c.typ)
 	}
-	m.db.Exec(fmt.Sprintf(`CREATE TABLE "odd schema"."type matrix" (%s)`, strings.Join(defs, ", ")))
+	m.db.Exec(fmt.Sprintf(`CREATE TABLE "odd schema"."type.matrix v2" (%s)`, strings.Join(defs, ", ")))
 	for _, c := range columns {
 		m.rows = max(m.rows, len(c.values))
 	}
@@ -130,13 +130,13 @@ func newTypeMatrix(t *testing.T) *typeMatrix {
 		for _, c := range columns {
 			vals = append(vals, c.values[(pk+shift)%len(c.values)])
 		}
-		m.db.Exec(fmt.Sprintf(`INSERT INTO "odd schema"."type matrix" (pk, %s) VALUES (%s)`,
+		m.db.Exec(fmt.Sprintf(`INSERT INTO "odd schema"."type.matrix v2" (pk, %s) VALUES (%s)`,
 			strings.Join(names, ", "), strings.Join(vals, ", ")))
 	}
 	for pk := 1; pk <= m.rows; pk++ {
 		m.insert(pk, 0)
 	}
-	m.db.Exec(`INSERT INTO "odd schema"."type matrix" (pk) VALUES (0)`)
+	m.db.Exec(`INSERT INTO "odd schema"."type.matrix v2" (pk) VALUES (0)`)
 	m.cfg = writeConfig(t, fmt.Sprintf(`
 sources:
   matrix: { dsn: %[1]q, slot: %[2]smatrix }
@@ -150,10 +150,10 @@ http:
   listen: %[5]s
 views:
   - name: matrix
-    root: { source: matrix, schema: odd schema, table: type matrix }
+    root: { source: matrix, schema: odd schema, table: type.matrix v2 }
     settings: { replicas: 0 }
   - name: matrix_searchable
-    root: { source: matrix, schema: odd schema, table: type matrix }
+    root: { source: matrix, schema: odd schema, table: type.matrix v2 }
     numeric: number
     fields: { pk: pk, num: num, f8: f8, d: d, tstz: tstz, kw: kw, jsb: jsb }
     json: { jsb: stored }
@@ -205,12 +205,12 @@ func TestTypeMatrixSnapshotAndStream(t *testing.T) {
 		m.insert(pk, 1)
 	}
 	for pk := 1; pk <= rows; pk += 2 {
-		m.db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type matrix" WHERE pk = %d`, pk))
+		m.db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type.matrix v2" WHERE pk = %d`, pk))
 		m.insert(pk, 2)
 	}
-	m.db.Exec(`UPDATE "odd schema"."type matrix" SET i2 = i2 + 1 WHERE pk % 2 = 0 AND i2 < 32767`)
-	m.db.Exec(`UPDATE "odd schema"."type matrix" SET txt = NULL, js = '{"k": [1]}' WHERE pk = 0`)
-	m.db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type matrix" WHERE pk = %d`, 2*rows))
+	m.db.Exec(`UPDATE "odd schema"."type.matrix v2" SET i2 = i2 + 1 WHERE pk % 2 = 0 AND i2 < 32767`)
+	m.db.Exec(`UPDATE "odd schema"."type.matrix v2" SET txt = NULL, js = '{"k": [1]}' WHERE pk = 0`)
+	m.db.Exec(fmt.Sprintf(`DELETE FROM "odd schema"."type.matrix v2" WHERE pk = %d`, 2*rows))
 	m.check(t, 2*rows)
 	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
 		t.Errorf("projector exit: %v", err)
