@@ -14,7 +14,8 @@ type Column struct {
 	// Type is the declared type as PostgreSQL prints it ("numeric(10,2)").
 	Type string
 	// Base is the type name after resolving domains and array elements
-	// ("int8", "text", "timestamptz"); enums report "enum".
+	// ("int8", "text", "timestamptz"); enums report "enum" and composite
+	// types "composite".
 	Base    string
 	Array   bool
 	NotNull bool
@@ -87,14 +88,16 @@ func Describe(ctx context.Context, conn *pgx.Conn, tables []Table) (map[Table]*T
 func describeColumns(ctx context.Context, conn *pgx.Conn, t Table) ([]Column, error) {
 	rows, err := conn.Query(ctx, `
 		SELECT a.attname, format_type(a.atttypid, a.atttypmod),
-			CASE WHEN coalesce(et.typtype, bt.typtype) = 'e' THEN 'enum' ELSE coalesce(et.typname, bt.typname)::text END,
+			CASE coalesce(et.typtype, bt.typtype) WHEN 'e' THEN 'enum' WHEN 'c' THEN 'composite'
+				ELSE coalesce(et.typname, bt.typname)::text END,
 			et.oid IS NOT NULL, a.attnotnull
 		FROM pg_attribute a
 		JOIN pg_class c ON c.oid = a.attrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_type t ON t.oid = a.atttypid
 		JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-		LEFT JOIN pg_type et ON bt.typcategory = 'A' AND et.oid = bt.typelem
+		LEFT JOIN pg_type de ON bt.typcategory = 'A' AND de.oid = bt.typelem
+		LEFT JOIN pg_type et ON et.oid = CASE WHEN de.typtype = 'd' THEN de.typbasetype ELSE de.oid END
 		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attnum`, t.Schema, t.Name)
 	if err != nil {

@@ -7,6 +7,7 @@ type Metrics struct {
 	changes      *prometheus.CounterVec
 	snapshotRows *prometheus.CounterVec
 	errors       *prometheus.CounterVec
+	lossy        *prometheus.CounterVec
 }
 
 // NewMetrics creates capture's metrics and registers them on reg.
@@ -24,11 +25,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "projector_errors_total",
 			Help: "Errors by pipeline stage; capture errors are followed by a reconnect.",
 		}, []string{"stage"}),
+		lossy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "projector_lossy_values_total",
+			Help: "Values captured whose document or index form cannot hold all of them (docs/types.md), by source and reason: not_finite, infinite_date (kept as strings, not indexed), json_repeated_key (earlier values dropped), array_bounds (lower bounds dropped).",
+		}, []string{"source", "reason"}),
 	}
 	for _, stage := range []string{"capture", "transform", "sink", "schema"} {
 		m.errors.WithLabelValues(stage) // export zeros, so alerts see the series before the first error
 	}
-	reg.MustRegister(m.changes, m.snapshotRows, m.errors)
+	reg.MustRegister(m.changes, m.snapshotRows, m.errors, m.lossy)
 	return m
 }
 
@@ -43,3 +48,24 @@ func (m *Metrics) observe(txn *Transaction) {
 // "sink", or "schema" for a source schema change under a view) in projector_errors_total, which capture registers because it is
 // the first stage.
 func (m *Metrics) CountError(stage string) { m.errors.WithLabelValues(stage).Inc() }
+
+// declareSource exports a source's labelled series at zero, so that
+// alerts see them before the first value is counted. A nil m (tail, which
+// exports no metrics) does nothing.
+func (m *Metrics) declareSource(source string) {
+	if m == nil {
+		return
+	}
+	for r := range lossyReasons {
+		m.lossy.WithLabelValues(source, r.String())
+	}
+}
+
+// countLossy adds the lossy values a decoder met.
+func (m *Metrics) countLossy(source string, n lossyCounts) {
+	for r, count := range n {
+		if count > 0 {
+			m.lossy.WithLabelValues(source, lossyReason(r).String()).Add(float64(count))
+		}
+	}
+}

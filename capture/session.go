@@ -306,6 +306,7 @@ func (ss *session) handleWAL(ctx context.Context, conn *pgconn.PgConn, dec *Deco
 	if txn == nil {
 		return nil
 	}
+	ss.stream.metrics.countLossy(ss.stream.src.Name, dec.takeLossy())
 	if txn.EndLSN == 0 {
 		txn.EndLSN = txn.CommitLSN
 	}

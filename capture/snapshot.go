@@ -102,6 +102,7 @@ func (cp *copier) copyTable(ctx context.Context, t Table) error {
 		done += int64(len(rows))
 		cp.total += int64(len(rows))
 		cp.stream.metrics.snapshotRows.WithLabelValues(cp.stream.src.Name, t.String()).Add(float64(len(rows)))
+		cp.stream.metrics.countLossy(cp.stream.src.Name, cp.types.takeLossy())
 		if err := cp.emit(ctx, rows, t, false); err != nil {
 			return err
 		}

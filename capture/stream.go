@@ -64,6 +64,7 @@ type pendingTxn struct {
 // NewStream prepares a stream for src; nothing connects before Run.
 func NewStream(src Source, opts Options, metrics *Metrics, log *slog.Logger) *Stream {
 	opts = opts.withDefaults()
+	metrics.declareSource(src.Name)
 	return &Stream{src: src, opts: opts, metrics: metrics, log: log.With("source", src.Name),
 		snapshotRows: semaphore.NewWeighted(snapshotBufferChunks * int64(opts.SnapshotChunkRows))}
 }

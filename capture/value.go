@@ -2,8 +2,10 @@ package capture
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -21,6 +23,7 @@ type valueCodecs struct {
 	resolver TypeResolver
 	byOID    map[uint32]*valueDecoder
 	scratch  scratch
+	lossy    lossyCounts // since the last takeLossy
 }
 
 func newValueCodecs(resolver TypeResolver) *valueCodecs {
@@ -78,6 +81,11 @@ func (c *valueCodecs) build(ctx context.Context, oid uint32, depth int) (*valueD
 		return nil, fmt.Errorf("resolve type %d: %w", oid, err)
 	}
 	switch info.Kind {
+	case BaseType:
+		if info.Name == "hstore" || strings.HasSuffix(info.Name, ".hstore") {
+			return &valueDecoder{kind: hstoreValue, oid: oid}, nil
+		}
+		return &valueDecoder{kind: textValue, oid: oid}, nil
 	case EnumType:
 		return &valueDecoder{kind: textValue, oid: oid, binaryText: true}, nil
 	case DomainType:
@@ -111,10 +119,14 @@ func (c *valueCodecs) decode(v *valueDecoder, format int16, src []byte) (any, er
 		return c.decodeText(v, format, src)
 	case v.kind == arrayValue:
 		return c.decodeArray(v, format, src)
+	case v.kind == hstoreValue:
+		return c.decodeHstore(format, src)
 	case format == pgtype.TextFormatCode && (v.kind == numericValue || v.kind == intervalValue):
 		// The server's text is already the exact value wanted; parsing a
 		// numeric into a big.Int and printing it again would only cost.
-		return exactText(v.kind, src), nil
+		val := exactText(v.kind, src)
+		c.noteLossy(v.kind, val)
+		return val, nil
 	}
 	if err := v.plans[format].Scan(src, c.scratch.target(v.kind)); err != nil {
 		if val, ok := fallback(v.kind, format, src); ok {
@@ -122,7 +134,16 @@ func (c *valueCodecs) decode(v *valueDecoder, format int16, src []byte) (any, er
 		}
 		return nil, fmt.Errorf("decode %s value: %w", c.typeName(v.oid), err)
 	}
-	return c.scanned(v.kind)
+	val, err := c.scanned(v.kind)
+	if err != nil {
+		return nil, err
+	}
+	if v.oid == pgtype.JSONOID {
+		// jsonb has unique keys already; json keeps what was written.
+		return c.uniqueKeysCounted(val.(json.RawMessage))
+	}
+	c.noteLossy(v.kind, val)
+	return val, nil
 }
 
 // typeName names a type for error messages.

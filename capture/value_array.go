@@ -37,6 +37,12 @@ func (c *valueCodecs) decodeArray(v *valueDecoder, format int16, src []byte) (an
 	if err := v.plans[format].Scan(src, a); err != nil {
 		return nil, fmt.Errorf("decode array: %w", err)
 	}
+	for _, d := range a.dims {
+		if d.LowerBound != 1 {
+			c.lossy[arrayBounds]++
+			break
+		}
+	}
 	return nest(a.values, a.dims), nil
 }
 

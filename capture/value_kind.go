@@ -26,6 +26,7 @@ const (
 	jsonValue                         // json.RawMessage, json and jsonb
 	byteaValue                        // []byte
 	arrayValue                        // []any, nested per dimension
+	hstoreValue                       // json.RawMessage, an object of strings and nulls
 )
 
 // kindOf picks the shape of a type pgx knows.

@@ -23,6 +23,8 @@ const (
 	compositeOID      = 70006 // CREATE TYPE pair AS (a int, b text)
 	domainDomainOID   = 70007 // CREATE DOMAIN small_portion AS portion
 	rangeOID          = 70008 // CREATE TYPE floatrange AS RANGE (subtype = float8)
+	hstoreOID         = 70009 // CREATE EXTENSION hstore
+	hstoreArrayOID    = 70010 // hstore[]
 	droppedOID        = 79999 // no longer in the catalog
 )
 
@@ -44,6 +46,8 @@ func newFakeTypes() *fakeTypes {
 		compositeOID:      {OID: compositeOID, Name: "pair", Kind: CompositeType},
 		domainDomainOID:   {OID: domainDomainOID, Name: "small_portion", Kind: DomainType, BaseOID: intDomainOID},
 		rangeOID:          {OID: rangeOID, Name: "floatrange", Kind: RangeType},
+		hstoreOID:         {OID: hstoreOID, Name: "hstore", Kind: BaseType},
+		hstoreArrayOID:    {OID: hstoreArrayOID, Name: "hstore[]", Kind: ArrayType, ElemOID: hstoreOID},
 	}}
 }
 
@@ -135,6 +139,18 @@ var textValueCases = []valueCase{
 	{"json", pgtype.JSONOID, txt(`{"a": [1, 2]}`), rawJSON(`{"a": [1, 2]}`)},
 	{"json null is not NULL", pgtype.JSONOID, txt("null"), rawJSON("null")},
 	{"jsonb", pgtype.JSONBOID, txt(`{"a": [1, 2]}`), rawJSON(`{"a": [1, 2]}`)},
+	{"json repeated key keeps the last", pgtype.JSONOID, txt(`{"a": 1, "b": {"c": 1, "c": [2]}, "a": 18446744073709551616}`),
+		rawJSON(`{"a":18446744073709551616,"b":{"c":[2]}}`)},
+	{"json repeated key in an array", pgtype.JSONOID, txt(`[{"a":1,"a":1.5e300}, {"a":2}]`), rawJSON(`[{"a":1.5e300},{"a":2}]`)},
+	{"json same key in two objects", pgtype.JSONOID, txt(`[{"a": 1}, {"a": 2, "": 3}]`), rawJSON(`[{"a": 1}, {"a": 2, "": 3}]`)},
+	{"json scalar", pgtype.JSONOID, txt(` 12.50 `), rawJSON(` 12.50 `)},
+	{"hstore", hstoreOID, txt(`"b"=>"2", "a"=>NULL, ""=>"x", "k.k"=>"v\"q"`), rawJSON(`{"":"x","a":null,"b":"2","k.k":"v\"q"}`)},
+	{"hstore empty", hstoreOID, txt(``), rawJSON(`{}`)},
+	{"hstore[]", hstoreArrayOID, txt(`{"\"a\"=>\"1\""}`), []any{rawJSON(`{"a":"1"}`)}},
+	{"date year 10000", pgtype.DateOID, txt("10000-01-01"), utcTime(10000, 1, 1, 0, 0, 0, 0)},
+	{"date 1 BC is year 0", pgtype.DateOID, txt("0001-01-01 BC"), utcTime(0, 1, 1, 0, 0, 0, 0)},
+	{"timestamp year 294276", pgtype.TimestampOID, txt("294276-12-31 23:59:59.999999"), utcTime(294276, 12, 31, 23, 59, 59, 999999000)},
+	{"int4[] 2-d with bounds", pgtype.Int4ArrayOID, txt("[2:3][0:0]={{1},{2}}"), []any{[]any{int64(1)}, []any{int64(2)}}},
 	{"jsonb NULL", pgtype.JSONBOID, nullCell(), nil},
 	{"bytea", pgtype.ByteaOID, txt(`\x0102ff`), []byte{1, 2, 255}},
 	{"bytea empty", pgtype.ByteaOID, txt(`\x`), []byte{}},
@@ -313,5 +329,48 @@ func TestDecodedValuesDoNotAliasInput(t *testing.T) {
 		if !sameValue(got, tc.want) {
 			t.Errorf("%s: got %#v after the input changed, want %#v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestLossyValuesCounted checks that the values docs/types.md calls lossy
+// are counted by reason, and others are not.
+func TestLossyValuesCounted(t *testing.T) {
+	tests := []struct {
+		name string
+		oid  uint32
+		in   string
+		want lossyReason
+		lost bool
+	}{
+		{"float NaN", pgtype.Float8OID, "NaN", notFinite, true},
+		{"float -Infinity", pgtype.Float4OID, "-Infinity", notFinite, true},
+		{"float", pgtype.Float8OID, "-0", notFinite, false},
+		{"numeric Infinity", pgtype.NumericOID, "Infinity", notFinite, true},
+		{"numeric", pgtype.NumericOID, "12.50", notFinite, false},
+		{"date infinity", pgtype.DateOID, "infinity", infiniteDate, true},
+		{"timestamptz -infinity in an array", pgtype.TimestamptzArrayOID, "{-infinity}", infiniteDate, true},
+		{"date BC", pgtype.DateOID, "0001-01-01 BC", infiniteDate, false},
+		{"json repeated key", pgtype.JSONOID, `{"a":1,"a":2}`, jsonRepeatedKey, true},
+		{"jsonb", pgtype.JSONBOID, `{"a":1}`, jsonRepeatedKey, false},
+		{"array bounds", pgtype.Int4ArrayOID, "[2:3]={1,2}", arrayBounds, true},
+		{"array", pgtype.Int4ArrayOID, "{{1,2}}", arrayBounds, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewDecoder("kitchen", newFakeTypes())
+			if _, err := decodeValue(t, d, tt.oid, txt(tt.in)); err != nil {
+				t.Fatal(err)
+			}
+			var want lossyCounts
+			if tt.lost {
+				want[tt.want] = 1
+			}
+			if got := d.takeLossy(); got != want {
+				t.Errorf("counted %v, want %v", got, want)
+			}
+			if again := d.takeLossy(); again != (lossyCounts{}) {
+				t.Errorf("counted %v again", again)
+			}
+		})
 	}
 }

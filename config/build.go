@@ -51,6 +51,7 @@ func (l *loader) view(rv rawView, path string) View {
 		Name:     rv.Name,
 		Root:     l.tableRef(rv.Root, path+".root"),
 		Numeric:  rv.Numeric,
+		JSON:     rv.JSON,
 		Settings: rv.Settings,
 		Pos:      l.positions[path],
 	}

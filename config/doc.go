@@ -37,18 +37,22 @@
 // api_key or api_key_file, ca_cert_file, insecure_skip_verify, timeout,
 // gzip, bulk_actions, bulk_bytes, flush_interval, concurrency and
 // index_prefix (put in front of every alias and index name); a view
-// takes numeric (string or number) and settings (shards, replicas,
-// refresh_interval). state.dir, http.listen (127.0.0.1:9464 by default;
-// write :9464 or the pod's address where Prometheus scrapes from elsewhere),
-// http.pprof with http.pprof_token_file (the bearer token profile requests
-// must send; pprof is refused without it), capture.on_slot_lost (stop or
-// rebootstrap), capture.failover_slot (true creates the replication slots
-// with failover on, or turns it on for existing ones, which needs
-// PostgreSQL 17 or later: a standby with sync_replication_slots keeps
-// them, so a failover does not lose the slot; a source on an older server
-// stops with an error), capture.receive_timeout (1m: a replication stream
-// silent that long, though asked for a reply halfway, is reconnected),
-// readiness.max_lag, shutdown.grace, log.format and log.level
+// takes numeric (string or number), json (how each json or jsonb field is
+// indexed, by document field path: stored, the default, keeps any shape
+// unsearchable; flattened indexes an object's leaves as keywords; object
+// maps its keys dynamically, e.g. json: { payload: flattened }) and
+// settings (shards, replicas, refresh_interval). state.dir, http.listen
+// (127.0.0.1:9464 by default; write :9464 or the pod's address where
+// Prometheus scrapes from elsewhere), http.pprof with http.pprof_token_file
+// (the bearer token profile requests must send; pprof is refused without
+// it), capture.on_slot_lost (stop or rebootstrap), capture.failover_slot
+// (true creates the replication slots with failover on, or turns it on for
+// existing ones, which needs PostgreSQL 17 or later: a standby with
+// sync_replication_slots keeps them, so a failover does not lose the slot;
+// a source on an older server stops with an error), capture.receive_timeout
+// (1m: a replication stream silent that long, though asked for a reply
+// halfway, is reconnected), readiness.max_lag, shutdown.grace, log.format
+// and log.level
 // complete the file; Default shows every default.
 //
 // # Values

@@ -88,10 +88,11 @@ FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"root table empty", replace(t, "table: orders }", `table: "" }`), nil, `FILE:14:29: views[0].root.table: is empty; name the table, as "table" or "schema.table"`},
 		{"root schema empty", replace(t, "table: orders }", `table: orders, schema: "" }`), nil, `FILE:14:44: views[0].root.schema: is empty; name the schema, or leave it out for "public"`},
 		{"numeric", replace(t, "    root:", "    numeric: float\n    root:"), nil, `FILE:14:5: views[0].numeric: "float" is not a numeric format; use string (exact) or number (aggregatable, loses precision past float64)`},
+		{"json mapping", replace(t, "    root:", "    json: { payload: flattened, meta: text }\n    root:"), nil, `FILE:14:33: views[0].json.meta: "text" is not a json mapping; use stored (any shape, not searchable), flattened (objects, leaves searchable as keywords) or object (typed keys)`},
 		{"shards", replace(t, "    root:", "    settings: { shards: 0 }\n    root:"), nil, `FILE:14:17: views[0].settings.shards: must be at least 1, got 0`},
 		{"replicas", replace(t, "    root:", "    settings: { replicas: -1 }\n    root:"), nil, `FILE:14:17: views[0].settings.replicas: must not be negative, got -1; use 0 for none`},
 		{"refresh interval", replace(t, "    root:", "    settings: { refresh_interval: 0s }\n    root:"), nil, `FILE:14:17: views[0].settings.refresh_interval: must be greater than 0, got 0s; e.g. 1s`},
-		{"unknown view key", replace(t, "    root:", "    alias: orders\n    root:"), nil, `FILE:14:5: unknown key "alias" in views[0]; valid keys there are fields, name, numeric, relations, root, settings`},
+		{"unknown view key", replace(t, "    root:", "    alias: orders\n    root:"), nil, `FILE:14:5: unknown key "alias" in views[0]; valid keys there are fields, json, name, numeric, relations, root, settings`},
 		// Relations.
 		{"relation source not declared", replace(t, "        source: consumers\n", "        source: customers\n"), nil, `FILE:3:3: sources.consumers: no view uses source "consumers"; remove it, since its replication slot would hold back WAL for nothing
 FILE:19:9: views[0].relations[0].source: source "customers" is not declared; use one of orders, consumers, restaurants, deliveries, or declare it under sources`},

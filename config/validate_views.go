@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -48,10 +50,24 @@ func (v *validator) view(view *View, path string, seen map[string]Pos) {
 	if view.Numeric != NumericString && view.Numeric != NumericNumber {
 		v.add(path+".numeric", "%q is not a numeric format; use string (exact) or number (aggregatable, loses precision past float64)", view.Numeric)
 	}
+	v.jsonMappings(view.JSON, path+".json")
 	v.settings(view.Settings, path+".settings")
 	v.level(view.Fields, view.Relations, path)
 	for i := range view.Relations {
 		v.relation(&view.Relations[i], fmt.Sprintf("%s.relations[%d]", path, i), []TableRef{view.Root})
+	}
+}
+
+// jsonMappings checks the json mapping chosen for each listed field. That
+// the fields exist and are json is checked against the live schema.
+func (v *validator) jsonMappings(m map[string]JSONMapping, path string) {
+	for _, field := range slices.Sorted(maps.Keys(m)) {
+		switch mode := m[field]; {
+		case field == "":
+			v.add(path, "names an empty field; write the document field path, e.g. payload or customer.prefs")
+		case mode != JSONStored && mode != JSONFlattened && mode != JSONObject:
+			v.add(path+"."+field, "%q is not a json mapping; use stored (any shape, not searchable), flattened (objects, leaves searchable as keywords) or object (typed keys)", mode)
+		}
 	}
 }
 

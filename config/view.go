@@ -22,7 +22,10 @@ type View struct {
 	// Numeric says how PostgreSQL numeric values are written: as JSON
 	// strings, which keep every digit, or as JSON numbers, which the search
 	// engine can aggregate but which lose precision past float64.
-	Numeric  Numeric
+	Numeric Numeric
+	// JSON says how json and jsonb fields are indexed, by document field
+	// path ("payload", "customer.prefs"); fields not listed are JSONStored.
+	JSON     map[string]JSONMapping
 	Settings IndexSettings
 	Pos      Pos
 }
@@ -68,6 +71,23 @@ const (
 	NumericNumber Numeric = "number"
 )
 
+// JSONMapping is how a json or jsonb field is indexed. The document holds
+// the value as PostgreSQL has it whatever the choice.
+type JSONMapping string
+
+// The ways of indexing json and jsonb fields.
+const (
+	// JSONStored keeps the value in the document without indexing it, so
+	// a value of any shape is accepted. The default.
+	JSONStored JSONMapping = "stored"
+	// JSONFlattened indexes the leaves of an object as keywords under the
+	// field; a value that is not an object is dead-lettered.
+	JSONFlattened JSONMapping = "flattened"
+	// JSONObject maps the keys dynamically, typed as first seen; a row
+	// that does not fit them is dead-lettered.
+	JSONObject JSONMapping = "object"
+)
+
 // TableRef names one table of one source database.
 type TableRef struct {
 	Source string
@@ -109,12 +129,13 @@ func DefaultIndexSettings() IndexSettings {
 // rawView is a view as written in the file, before fields, on and table
 // names are given their single internal form.
 type rawView struct {
-	Name      string        `yaml:"name"`
-	Root      rawTable      `yaml:"root"`
-	Fields    yaml.Node     `yaml:"fields"`
-	Relations []rawRelation `yaml:"relations"`
-	Numeric   Numeric       `yaml:"numeric"`
-	Settings  IndexSettings `yaml:"settings"`
+	Name      string                 `yaml:"name"`
+	Root      rawTable               `yaml:"root"`
+	Fields    yaml.Node              `yaml:"fields"`
+	Relations []rawRelation          `yaml:"relations"`
+	Numeric   Numeric                `yaml:"numeric"`
+	JSON      map[string]JSONMapping `yaml:"json"`
+	Settings  IndexSettings          `yaml:"settings"`
 }
 
 // UnmarshalYAML starts from the view defaults so that only the keys the file

@@ -26,7 +26,20 @@ const (
 	// Nested keeps each element of an array of objects separate, so a
 	// query matches fields of the same element.
 	Nested FieldType = "nested"
+	// Binary stores base64 bytes without indexing them: bytea values of
+	// any length fit, where a keyword refuses terms over 32 kB.
+	Binary FieldType = "binary"
+	// Stored keeps a value in _source without parsing it, so a JSON value
+	// of any shape (scalar, array, an object whose keys change type) is
+	// accepted; it is returned but not searchable.
+	Stored FieldType = "stored"
 )
+
+// keywordLimit is the ignore_above of keyword fields, in characters: a
+// UTF-8 character takes at most four bytes, so 8191 of them stay under
+// Lucene's 32766-byte limit on one term. Longer values stay in _source and
+// are not indexed, instead of having the document refused.
+const keywordLimit = 8191
 
 // Field is one field of a view's documents. Fields lists the sub-fields
 // of an Object or Nested field.
@@ -59,13 +72,43 @@ func (n NumericMapping) fieldType() FieldType {
 	return Keyword
 }
 
+// JSONMapping chooses how a json or jsonb column is indexed. Documents
+// hold the value as PostgreSQL has it whatever the choice.
+type JSONMapping string
+
+const (
+	// JSONStored keeps the value in _source only: never refused, whatever
+	// its shape, but not searchable. It is the default.
+	JSONStored JSONMapping = "stored"
+	// JSONFlattened indexes every leaf of an object as a keyword under one
+	// field (flat_object on OpenSearch, flattened on Elasticsearch), so
+	// keys never grow the mapping. A value that is not an object is
+	// refused and dead-lettered.
+	JSONFlattened JSONMapping = "flattened"
+	// JSONObject maps the keys dynamically, with their types as the first
+	// row that has them shows them. A later row whose key holds another
+	// type, an empty key or a number beyond the engine's range is refused
+	// and dead-lettered.
+	JSONObject JSONMapping = "object"
+)
+
+func (j JSONMapping) fieldType() FieldType {
+	switch j {
+	case JSONFlattened:
+		return Flattened
+	case JSONObject:
+		return Object
+	}
+	return Stored
+}
+
 // ColumnOptions choose between mappings that trade precision or
 // flexibility for query features.
 type ColumnOptions struct {
 	Numeric NumericMapping
-	// FlattenJSON maps json and jsonb columns as Flattened instead of
-	// Object, for documents whose keys vary without bound.
-	FlattenJSON bool
+	// JSON is how json and jsonb columns are indexed; JSONStored when
+	// empty.
+	JSON JSONMapping
 }
 
 // ColumnType maps a PostgreSQL type name (as format_type or pgoutput's
@@ -78,11 +121,13 @@ func ColumnType(pgType string, opts ColumnOptions) FieldType {
 	case "numeric", "decimal":
 		return opts.Numeric.fieldType()
 	case "json", "jsonb":
-		if opts.FlattenJSON {
-			return Flattened
-		}
-		return Object
-	case "text", "character varying", "varchar", "character", "char", "bpchar", "citext", "name":
+		return opts.JSON.fieldType()
+	case "hstore":
+		// Keys are arbitrary strings, empty or dotted ones included.
+		return Flattened
+	case "bytea":
+		return Binary
+	case "text", "character varying", "varchar", "character", "char", "bpchar", "citext", "name", "xml":
 		return Text
 	case "smallint", "integer", "bigint", "int", "int2", "int4", "int8", "serial", "bigserial", "oid":
 		return Long
@@ -141,12 +186,24 @@ func fieldMapping(f Field, flavour Flavour) map[string]any {
 		return map[string]any{"type": "text", "fields": map[string]any{
 			"keyword": map[string]any{"type": "keyword", "ignore_above": 256},
 		}}
+	case Keyword:
+		return map[string]any{"type": "keyword", "ignore_above": keywordLimit}
+	case Double, Date:
+		// NaN, ±Infinity, numerics beyond double's range and infinite
+		// dates stay in _source as strings; the engine leaves them out of
+		// the index (and lists the field in _ignored) instead of refusing
+		// the document.
+		return map[string]any{"type": string(f.Type), "ignore_malformed": true}
 	case ScaledFloat:
 		factor := f.ScalingFactor
 		if factor == 0 {
 			factor = 100
 		}
-		return map[string]any{"type": "scaled_float", "scaling_factor": factor}
+		return map[string]any{"type": "scaled_float", "scaling_factor": factor, "ignore_malformed": true}
+	case Binary:
+		return map[string]any{"type": "binary"}
+	case Stored:
+		return map[string]any{"type": "object", "enabled": false}
 	case Flattened:
 		if flavour == OpenSearch {
 			return map[string]any{"type": "flat_object"}

@@ -25,8 +25,15 @@ func TestColumnType(t *testing.T) {
 		{"date", ColumnOptions{}, Date},
 		{"time without time zone", ColumnOptions{}, Keyword},
 		{"boolean", ColumnOptions{}, Boolean},
-		{"jsonb", ColumnOptions{}, Object},
-		{"jsonb", ColumnOptions{FlattenJSON: true}, Flattened},
+		{"jsonb", ColumnOptions{}, Stored},
+		{"json", ColumnOptions{JSON: JSONStored}, Stored},
+		{"jsonb", ColumnOptions{JSON: JSONFlattened}, Flattened},
+		{"jsonb", ColumnOptions{JSON: JSONObject}, Object},
+		{"jsonb[]", ColumnOptions{}, Stored},
+		{"hstore", ColumnOptions{}, Flattened},
+		{"bytea", ColumnOptions{}, Binary},
+		{"xml", ColumnOptions{}, Text},
+		{"money", ColumnOptions{}, Keyword},
 		{"integer[]", ColumnOptions{}, Long},
 		{"_text", ColumnOptions{}, Text},
 		{"order_status", ColumnOptions{}, Keyword},
@@ -53,6 +60,9 @@ func TestMapping(t *testing.T) {
 		{Name: "price", Type: ScaledFloat},
 		{Name: "attrs", Type: Flattened},
 		{Name: "extra", Type: Object},
+		{Name: "doc", Type: Stored},
+		{Name: "blob", Type: Binary},
+		{Name: "score", Type: Double},
 		{Name: "customer", Type: Object, Fields: []Field{{Name: "name", Type: Text}}},
 		{Name: "lines", Type: Nested, Fields: []Field{{Name: "qty", Type: Long}, {Name: "at", Type: Date}}},
 	}
@@ -62,19 +72,25 @@ func TestMapping(t *testing.T) {
 	}{
 		{Elasticsearch, `{"dynamic":false,"properties":{` +
 			`"attrs":{"type":"flattened"},` +
+			`"blob":{"type":"binary"},` +
 			`"customer":{"properties":{"name":{"fields":{"keyword":{"ignore_above":256,"type":"keyword"}},"type":"text"}},"type":"object"},` +
+			`"doc":{"enabled":false,"type":"object"},` +
 			`"extra":{"dynamic":true,"type":"object"},` +
-			`"id":{"type":"keyword"},` +
-			`"lines":{"properties":{"at":{"type":"date"},"qty":{"type":"long"}},"type":"nested"},` +
-			`"price":{"scaling_factor":100,"type":"scaled_float"},` +
+			`"id":{"ignore_above":8191,"type":"keyword"},` +
+			`"lines":{"properties":{"at":{"ignore_malformed":true,"type":"date"},"qty":{"type":"long"}},"type":"nested"},` +
+			`"price":{"ignore_malformed":true,"scaling_factor":100,"type":"scaled_float"},` +
+			`"score":{"ignore_malformed":true,"type":"double"},` +
 			`"title":{"fields":{"keyword":{"ignore_above":256,"type":"keyword"}},"type":"text"}}}`},
 		{OpenSearch, `{"dynamic":false,"properties":{` +
 			`"attrs":{"type":"flat_object"},` +
+			`"blob":{"type":"binary"},` +
 			`"customer":{"properties":{"name":{"fields":{"keyword":{"ignore_above":256,"type":"keyword"}},"type":"text"}},"type":"object"},` +
+			`"doc":{"enabled":false,"type":"object"},` +
 			`"extra":{"dynamic":true,"type":"object"},` +
-			`"id":{"type":"keyword"},` +
-			`"lines":{"properties":{"at":{"type":"date"},"qty":{"type":"long"}},"type":"nested"},` +
-			`"price":{"scaling_factor":100,"type":"scaled_float"},` +
+			`"id":{"ignore_above":8191,"type":"keyword"},` +
+			`"lines":{"properties":{"at":{"ignore_malformed":true,"type":"date"},"qty":{"type":"long"}},"type":"nested"},` +
+			`"price":{"ignore_malformed":true,"scaling_factor":100,"type":"scaled_float"},` +
+			`"score":{"ignore_malformed":true,"type":"double"},` +
 			`"title":{"fields":{"keyword":{"ignore_above":256,"type":"keyword"}},"type":"text"}}}`},
 	}
 	for _, tt := range tests {

@@ -29,6 +29,11 @@ func Compile(views []config.View, schema Schema) ([]*View, error) {
 		}
 		errs = append(errs, c.errs...)
 		out = append(out, &View{Name: cv.Name, Root: root, NumericAsNumber: cv.Numeric == config.NumericNumber})
+		if len(cv.JSON) > 0 && root != nil && len(c.errs) == 0 {
+			jc := compiler{schema: schema}
+			out[len(out)-1].JSON = jc.jsonModes(cv, root)
+			errs = append(errs, jc.errs...)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

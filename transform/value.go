@@ -12,8 +12,10 @@ import (
 )
 
 // appendJSON writes a captured value in its document form: timestamps as
-// RFC 3339, numerics as exact strings, bytea as base64, json as is. NaN and
-// infinite floats have no JSON form and become null.
+// RFC 3339 (years past 9999 with ISO 8601's "+", 1 BC as year 0000),
+// numerics as exact strings, bytea as base64, json as is. NaN and infinite
+// floats have no JSON number, so they are written as the strings
+// PostgreSQL prints: "NaN", "Infinity", "-Infinity".
 func appendJSON(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case nil:
@@ -23,8 +25,13 @@ func appendJSON(b []byte, v any) []byte {
 	case int32:
 		return strconv.AppendInt(b, int64(x), 10)
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return append(b, "null"...)
+		switch {
+		case math.IsNaN(x):
+			return append(b, `"NaN"`...)
+		case math.IsInf(x, 1):
+			return append(b, `"Infinity"`...)
+		case math.IsInf(x, -1):
+			return append(b, `"-Infinity"`...)
 		}
 		return strconv.AppendFloat(b, x, 'g', -1, 64)
 	case bool:
@@ -34,7 +41,12 @@ func appendJSON(b []byte, v any) []byte {
 	case capture.Numeric:
 		return appendString(b, string(x))
 	case time.Time:
-		return appendString(b, x.UTC().Format(time.RFC3339Nano))
+		b = append(b, '"')
+		if x.Year() > 9999 {
+			b = append(b, '+') // ISO 8601's expanded year, which the engines read
+		}
+		b = x.UTC().AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
 	case []byte:
 		return appendString(b, base64.StdEncoding.EncodeToString(x))
 	case json.RawMessage:

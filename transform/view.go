@@ -56,6 +56,9 @@ type View struct {
 	// exact strings; values beyond float64 precision may then be rounded by
 	// the search engine.
 	NumericAsNumber bool
+	// JSON names the index mapping of json and jsonb fields, by document
+	// field path; documents do not depend on it.
+	JSON map[string]string
 }
 
 // tableID identifies a table across sources.

@@ -17,7 +17,7 @@ func viewMapping(v *transform.View, schema transform.Schema, flavour sink.Flavou
 	if v.NumericAsNumber {
 		opts.Numeric = sink.NumericAsDouble
 	}
-	fields := nodeFields(v.Root, schema, opts)
+	fields := nodeFields(v.Root, schema, opts, v.JSON, "")
 	mapping := sink.Mapping(fields, flavour)
 	// A document whose _id is a hash of its key keeps the key here;
 	// exact matches find it.
@@ -35,23 +35,30 @@ func viewMapping(v *transform.View, schema transform.Schema, flavour sink.Flavou
 	return mapping, fingerprint
 }
 
-func nodeFields(n *transform.Node, schema transform.Schema, opts sink.ColumnOptions) []sink.Field {
+// nodeFields lists the fields of node n's part of the document, whose
+// path in the document is prefix ("" at the root, "customer." below).
+func nodeFields(n *transform.Node, schema transform.Schema, opts sink.ColumnOptions, jsonModes map[string]string, prefix string) []sink.Field {
 	info := schema[n.Source][n.Table]
+	field := func(name, base string) sink.Field {
+		o := opts
+		o.JSON = sink.JSONMapping(jsonModes[prefix+name]) // stored when not listed
+		return sink.Field{Name: name, Type: sink.ColumnType(base, o)}
+	}
 	var out []sink.Field
 	if n.AllFields {
 		for _, c := range info.Columns {
-			out = append(out, sink.Field{Name: c.Name, Type: sink.ColumnType(c.Base, opts)})
+			out = append(out, field(c.Name, c.Base))
 		}
 	}
 	for _, f := range n.Fields {
 		c, _ := info.Column(f.Column) // Compile checked that it exists
-		out = append(out, sink.Field{Name: f.Name, Type: sink.ColumnType(c.Base, opts)})
+		out = append(out, field(f.Name, c.Base))
 	}
 	for _, child := range n.Children {
 		out = append(out, sink.Field{
 			Name:   child.Name,
 			Type:   sink.RelationType(string(child.Kind)),
-			Fields: nodeFields(child, schema, opts),
+			Fields: nodeFields(child, schema, opts, jsonModes, prefix+child.Name+"."),
 		})
 	}
 	return out

@@ -78,7 +78,9 @@ func canonString(base, s string) any {
 }
 
 // canonNumber normalises a number. Floats that are not finite have no JSON
-// form, so projector writes null for them.
+// number: both PostgreSQL's to_jsonb and projector write them as the
+// strings "NaN", "Infinity" and "-Infinity". Minus zero equals zero, since
+// jsonb, which stores numbers as numeric, has no -0.
 func canonNumber(base, s string) any {
 	switch base {
 	case "float4", "float8":
@@ -90,8 +92,15 @@ func canonNumber(base, s string) any {
 		if err != nil {
 			return "s:" + s
 		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil
+		switch {
+		case math.IsNaN(f):
+			return "f:NaN"
+		case math.IsInf(f, 1):
+			return "f:Infinity"
+		case math.IsInf(f, -1):
+			return "f:-Infinity"
+		case f == 0:
+			return "f:0"
 		}
 		return "f:" + strconv.FormatFloat(f, 'g', -1, bits)
 	case "int2", "int4", "int8":
@@ -135,11 +144,43 @@ func decimal(s string) (string, bool) {
 }
 
 // parseInstant reads RFC 3339 with or without an offset (PostgreSQL's
-// timestamp without time zone has none) and plain dates, all as UTC.
+// timestamp without time zone has none) and plain dates, all as UTC. Years
+// may have more than four digits and a sign, as ISO 8601's expanded years
+// ("+10000-01-01") or as PostgreSQL prints them ("10000-01-01"), and may
+// end in PostgreSQL's " BC": 1 BC is ISO year 0000, 2 BC year -0001.
 func parseInstant(s string) (time.Time, bool) {
+	s, bc := strings.CutSuffix(s, " BC")
+	sign := 1
+	switch {
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	case strings.HasPrefix(s, "-"):
+		s, sign = s[1:], -1
+	}
+	end := strings.IndexByte(s, '-')
+	if end < 4 || (bc && sign < 0) {
+		return time.Time{}, false
+	}
+	year, err := strconv.Atoi(s[:end])
+	if err != nil || s[0] == '+' || s[0] == '-' {
+		return time.Time{}, false
+	}
+	year *= sign
+	if bc {
+		year = 1 - year
+	}
+	// time.Parse reads four-digit years only: parse the rest in a
+	// stand-in year that has the same February, then put the year back.
+	stand := 2001
+	if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+		stand = 2000
+	}
+	rest := strconv.Itoa(stand) + s[end:]
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02"} {
-		if ts, err := time.Parse(layout, s); err == nil {
-			return ts.UTC(), true
+		if ts, err := time.Parse(layout, rest); err == nil {
+			_, month, day := ts.Date()
+			hour, minute, sec := ts.Clock()
+			return time.Date(year, month, day, hour, minute, sec, ts.Nanosecond(), ts.Location()).UTC(), true
 		}
 	}
 	return time.Time{}, false

@@ -71,6 +71,19 @@ type tableData struct {
 	indexes map[string]map[string][]int
 }
 
+// textCast is the cast that makes to_jsonb render a column as projector
+// writes it: composite values are their row literal text, not an object.
+func textCast(col capture.Column) string {
+	switch {
+	case col.Base != "composite":
+		return ""
+	case col.Array:
+		return "::text[]"
+	default:
+		return "::text"
+	}
+}
+
 // loadTable reads the named columns of every row in primary-key order.
 // Each value is read as to_jsonb, whose form the normaliser understands.
 // A filter, when given, is a JSON array of objects keyed by filterCols:
@@ -83,8 +96,8 @@ func loadTable(ctx context.Context, tx pgx.Tx, info *capture.TableInfo, cols []s
 	types := make([]colType, len(cols))
 	for i, c := range cols {
 		td.colIdx[c] = i
-		sel[i] = fmt.Sprintf("coalesce(to_jsonb(q.%s), 'null')::text", pgx.Identifier{c}.Sanitize())
 		col, _ := info.Column(c)
+		sel[i] = fmt.Sprintf("coalesce(to_jsonb(q.%s%s), 'null')::text", pgx.Identifier{c}.Sanitize(), textCast(col))
 		types[i] = colType{Base: col.Base, Array: col.Array}
 	}
 	order := make([]string, len(info.Key))
