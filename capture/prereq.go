@@ -43,18 +43,33 @@ func CheckPrerequisites(ctx context.Context, conn *pgx.Conn, src Source) []Check
 	return results
 }
 
-// prerequisitesError joins the failed checks into one error.
+// prerequisitesFailed is the error of a source whose server lacks what
+// logical replication needs.
+type prerequisitesFailed struct{ err error }
+
+func (e prerequisitesFailed) Error() string { return e.err.Error() }
+func (e prerequisitesFailed) Unwrap() error { return e.err }
+
+// prerequisitesError joins the failed checks into one error. It is
+// permanent unless a check could not run for a reason that heals, such as
+// the connection dropping: then it is worth trying again.
 func prerequisitesError(src Source, results []CheckResult) error {
 	var errs []error
+	healing := false
 	for _, r := range results {
 		if r.Err != nil {
 			errs = append(errs, r.Err)
+			healing = healing || Classify(r.Err) == Transient
 		}
 	}
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("source %q is not ready for logical replication:\n%w", src.Name, errors.Join(errs...))
+	err := fmt.Errorf("source %q is not ready for logical replication:\n%w", src.Name, errors.Join(errs...))
+	if healing {
+		return err
+	}
+	return permanent(prerequisitesFailed{err})
 }
 
 func checkWALLevel(ctx context.Context, conn *pgx.Conn, p Platform) error {
