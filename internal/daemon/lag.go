@@ -33,7 +33,10 @@ type monitor struct {
 	countError func(stage string)
 	lastSchema time.Time
 	metrics    *metrics
-	log        *slog.Logger
+	// health lists the sources stopped for good, which are not measured,
+	// and the views left out: each makes projector unready.
+	health *health
+	log    *slog.Logger
 
 	conns map[string]*pgx.Conn
 	// catchUp holds, for each source that connected since it last caught
@@ -89,8 +92,12 @@ func (m *monitor) status() (bool, string) {
 
 func (m *monitor) measure(ctx context.Context) {
 	var problems []string
+	problems = append(problems, m.health.problems()...)
 	for _, s := range m.streams {
 		name := s.Source().Name
+		if m.health.stopped(name) != "" {
+			continue
+		}
 		lag := s.LagSeconds(time.Now())
 		m.metrics.lagSeconds.WithLabelValues(name).Set(lag)
 		connected := s.Connected()
