@@ -188,7 +188,7 @@ func TestTableOwnershipAndAccess(t *testing.T) {
 		{
 			name:  "owned by a superuser",
 			setup: `GRANT SELECT ON orders, lines TO app`,
-			pub:   `table public.orders is owned by postgres, and only its owner may publish it: have postgres run CREATE PUBLICATION`,
+			pub:   `tables public.lines, public.orders are owned by postgres, and only a table's owner may publish it: have postgres run CREATE PUBLICATION`,
 		},
 		{
 			name: "owned by a role the app belongs to",

@@ -140,16 +140,31 @@ func checkPublicationRights(ctx context.Context, conn *pgx.Conn, src Source) (st
 		errs = append(errs, fmt.Errorf("publication %s is owned by %s and lacks %s: have %s run %s, or run GRANT %s TO %s",
 			name, deref(pubOwner), tableNames(missing), deref(pubOwner), stmt, pgx.Identifier{deref(pubOwner)}.Sanitize(), role))
 	}
+	// One line per owner: the fix is the same for all of its tables.
+	var owners []string
+	owned := map[string][]Table{}
+	ownerSU := map[string]bool{}
 	for _, tr := range rights {
-		switch {
-		case tr.Owns:
-		case tr.OwnerSU:
-			errs = append(errs, fmt.Errorf("table %s is owned by %s, and only its owner may publish it: have %s run %s (projector then uses the publication as it is), or run ALTER TABLE %s OWNER TO %s",
-				tr.Table, tr.Owner, tr.Owner, stmt, tr.Table.quoted(), role))
-		default:
-			errs = append(errs, fmt.Errorf("table %s is owned by %s, and only its owner may publish it: have %s run %s (projector then uses the publication as it is), or run GRANT %s TO %s to make the role a member of the owning role",
-				tr.Table, tr.Owner, tr.Owner, stmt, pgx.Identifier{tr.Owner}.Sanitize(), role))
+		if tr.Owns {
+			continue
 		}
+		if _, ok := owned[tr.Owner]; !ok {
+			owners = append(owners, tr.Owner)
+		}
+		owned[tr.Owner] = append(owned[tr.Owner], tr.Table)
+		ownerSU[tr.Owner] = tr.OwnerSU
+	}
+	for _, owner := range owners {
+		what := fmt.Sprintf("table %s is", tableNames(owned[owner]))
+		if len(owned[owner]) > 1 {
+			what = fmt.Sprintf("tables %s are", tableNames(owned[owner]))
+		}
+		fix := fmt.Sprintf("run GRANT %s TO %s to make the role a member of the owning role", pgx.Identifier{owner}.Sanitize(), role)
+		if ownerSU[owner] {
+			fix = fmt.Sprintf("run ALTER TABLE ... OWNER TO %s", role)
+		}
+		errs = append(errs, fmt.Errorf("%s owned by %s, and only a table's owner may publish it: have %s run %s (projector then uses the publication as it is), or %s",
+			what, owner, owner, stmt, fix))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return "", err

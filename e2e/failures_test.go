@@ -180,7 +180,7 @@ views:
 	}
 	time.Sleep(5 * time.Second)
 	out := d.out.String()
-	if n := strings.Count(out, "only its owner may publish it"); n != 1 {
+	if n := strings.Count(out, "only a table's owner may publish it"); n != 1 {
 		t.Errorf("the ownership problem is logged %d times, want once:\n%s", n, out)
 	}
 	if strings.Contains(out, "replication interrupted; reconnecting") {
