@@ -19,8 +19,11 @@ func newCheckCommand(g *globals) *cobra.Command {
 		Use:   "check",
 		Short: "Check the configuration and every prerequisite on the live servers",
 		Long: `check validates the configuration file, then connects to every source and the
-search engine and verifies what run needs: connectivity, wal_level, the
-REPLICATION privilege, free slots and senders, that every table exists and
+search engine and verifies what run needs: the platform the server runs on
+(self-hosted, Amazon RDS or Aurora, Cloud SQL, Azure, Supabase, Neon), with
+that platform's fixes; connectivity, wal_level, the right to replicate, to
+read the tables and to create the publication (table ownership), free
+slots and senders, that every table exists and
 has a primary key or REPLICA IDENTITY FULL, that every view's columns exist
 and join columns have matching types, and the search engine's flavour.
 Each check prints OK or FAIL with a fix; the exit status is 1 on any failure.
