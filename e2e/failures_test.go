@@ -245,3 +245,64 @@ views:
 		t.Errorf("stop: %v", err)
 	}
 }
+
+// TestSourceFailingWhileRunningStopsAlone revokes the login of one
+// source's role while projector streams from two sources, and ends its
+// connections: the reconnect is refused for good (SQLSTATE 28000). Before,
+// that ended the process; now that source stops after one try, says why,
+// and the other source goes on streaming.
+func TestSourceFailingWhileRunningStopsAlone(t *testing.T) {
+	menu := testbed.NewDatabase(t, testbed.Primary)
+	menu.Exec(`CREATE TABLE dishes (id bigint PRIMARY KEY, name text);
+		INSERT INTO dishes SELECT g, 'dish ' || g FROM generate_series(1, 10) g`)
+	stock := testbed.NewDatabase(t, testbed.Primary)
+	role := testbed.UniqueName("app_")
+	stock.Exec(`CREATE ROLE ` + role + ` LOGIN REPLICATION`)
+	t.Cleanup(func() { stock.Exec(`DROP OWNED BY ` + role + `; DROP ROLE ` + role) })
+	stock.Exec(`CREATE TABLE items (id bigint PRIMARY KEY, name text); ALTER TABLE items OWNER TO ` + role +
+		`; GRANT CREATE ON DATABASE ` + stock.Name + ` TO ` + role + `;
+		INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 10) g`)
+	search := testbed.NewSearch(t)
+	addr := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+sources:
+  menu:  { dsn: %q }
+  stock: { dsn: %q }
+sink: { urls: [%q], index_prefix: %s, flush_interval: 100ms }
+state: { dir: %q }
+http: { listen: %q }
+views:
+  - name: dishes
+    root: { source: menu, table: dishes }
+    settings: { replicas: 0 }
+  - name: items
+    root: { source: stock, table: items }
+    settings: { replicas: 0 }
+`, menu.DSN(), strings.Replace(stock.DSN(), "postgres://postgres@", "postgres://"+role+"@", 1),
+		search.URL, search.Prefix, t.TempDir(), addr))
+	d := startDaemon(t, cfg, addr)
+	d.waitReady(2 * time.Minute)
+	waitCount(t, search, search.Index("items"), 10)
+
+	stock.Exec(`ALTER ROLE ` + role + ` NOLOGIN`)
+	stock.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, role)
+	d.waitUnready(30*time.Second, "source stock: stopped", "credentials", "SQLSTATE 28000")
+	menu.Exec(`INSERT INTO dishes VALUES (11, 'still streaming')`)
+	waitDoc(t, search, search.Index("dishes"), "11", func(doc map[string]any) bool { return doc["name"] == "still streaming" })
+	if got := d.gauge("projector_source_failed", map[string]string{"source": "stock", "reason": "authentication"}); got != 1 {
+		t.Errorf("projector_source_failed{stock,authentication} = %v, want 1", got)
+	}
+	time.Sleep(5 * time.Second)
+	out := d.out.String()
+	if n := strings.Count(out, "source stopped"); n != 1 {
+		t.Errorf("the stop is logged %d times, want once", n)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "replication interrupted") && strings.Contains(line, "is not permitted to log in") {
+			t.Errorf("the refused login was retried: %s", line)
+		}
+	}
+	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+}
