@@ -325,9 +325,10 @@ func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s 
 		}
 		return errRebootstrap
 	case err != nil && !errors.Is(err, capture.ErrSlotLost) && !errors.Is(err, context.Canceled) &&
-		capture.Classify(err) == capture.Permanent:
+		capture.Classify(err) == capture.Permanent && p.rebuilt == nil:
 		// Only this source stops: the others, and the views that do not
-		// need it, keep running; /readyz and the metrics say why.
+		// need it, keep running; /readyz and the metrics say why. A
+		// rebuild (p.rebuilt set) fails instead: it could never finish.
 		p.health.sourceFailed(name, err)
 		return nil
 	}
