@@ -292,6 +292,11 @@ views:
 	if got := d.gauge("projector_source_failed", map[string]string{"source": "stock", "reason": "authentication"}); got != 1 {
 		t.Errorf("projector_source_failed{stock,authentication} = %v, want 1", got)
 	}
+	for view, want := range map[string]float64{"items": 0, "dishes": 1} {
+		if got := d.gauge("projector_view_available", map[string]string{"view": view}); got != want {
+			t.Errorf("projector_view_available{%s} = %v, want %v", view, got, want)
+		}
+	}
 	time.Sleep(5 * time.Second)
 	out := d.out.String()
 	if n := strings.Count(out, "source stopped"); n != 1 {

@@ -22,6 +22,8 @@ import (
 type health struct {
 	metrics *metrics
 	log     *slog.Logger
+	// uses lists, for each source, the views that need it.
+	uses map[string][]string
 
 	mu      sync.Mutex
 	sources map[string]string // stopped source -> why, for /readyz
@@ -34,14 +36,21 @@ func newHealth(m *metrics, cfg *config.Config, log *slog.Logger) *health {
 			m.sourceFailed.WithLabelValues(name, reason)
 		}
 	}
+	uses := map[string][]string{}
 	for _, v := range cfg.Views {
 		m.viewAvailable.WithLabelValues(v.Name)
+		for _, t := range v.Tables() {
+			if !slices.Contains(uses[t.Source], v.Name) {
+				uses[t.Source] = append(uses[t.Source], v.Name)
+			}
+		}
 	}
-	return &health{metrics: m, log: log, sources: map[string]string{}, views: map[string]string{}}
+	return &health{metrics: m, log: log, uses: uses, sources: map[string]string{}, views: map[string]string{}}
 }
 
-// sourceFailed records that source stopped for good because of err.
-// Only the first failure of a source is logged and counted.
+// sourceFailed records that source stopped for good because of err, and
+// that the views over it are no longer maintained. Only the first failure
+// of a source is logged and counted.
 func (h *health) sourceFailed(source string, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -53,12 +62,19 @@ func (h *health) sourceFailed(source string, err error) {
 	h.metrics.sourceFailed.WithLabelValues(source, reason).Set(1)
 	h.log.Error("source stopped: retrying cannot fix this; the other sources keep running. Fix it, then restart projector",
 		"source", source, "reason", reason, "error", err)
+	for _, view := range h.uses[source] {
+		h.unavailable(view, fmt.Sprintf("its source %s stopped", source))
+	}
 }
 
 // viewUnavailable records that view is not maintained, and why.
 func (h *health) viewUnavailable(view, why string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.unavailable(view, why)
+}
+
+func (h *health) unavailable(view, why string) {
 	if _, ok := h.views[view]; ok {
 		return
 	}

@@ -138,4 +138,15 @@ func TestSourceFailedOnce(t *testing.T) {
 	if h.stopped("people") != "" {
 		t.Errorf("people stopped too")
 	}
+	for view, want := range map[string]float64{"orders": 0, "notes": 0, "customers": 1} {
+		if view == "customers" {
+			h.viewRunning(view)
+		}
+		if v := testutil.ToFloat64(m.viewAvailable.WithLabelValues(view)); v != want {
+			t.Errorf("projector_view_available{%s} = %v, want %v", view, v, want)
+		}
+	}
+	if problems := strings.Join(h.problems(), "\n"); !strings.Contains(problems, "view orders: not maintained: its source shop stopped") {
+		t.Errorf("problems do not name the views of the stopped source:\n%s", problems)
+	}
 }
