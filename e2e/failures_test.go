@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -306,6 +307,74 @@ views:
 		if strings.Contains(line, "replication interrupted") && strings.Contains(line, "is not permitted to log in") {
 			t.Errorf("the refused login was retried: %s", line)
 		}
+	}
+	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+}
+
+// notPostgres listens on a loopback port and answers every connection
+// with an HTTP error, as a DSN pointing at the wrong service would.
+func notPostgres(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("HTTP/1.0 400 Bad Request\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestUnknownErrorIsRetriedABoundedNumberOfTimes points a source at a
+// service that is not PostgreSQL: an error of no known kind, which might
+// heal. projector tries it five times, then stops that source saying it
+// gave up; the other source runs meanwhile.
+func TestUnknownErrorIsRetriedABoundedNumberOfTimes(t *testing.T) {
+	menu := testbed.NewDatabase(t, testbed.Primary)
+	menu.Exec(`CREATE TABLE dishes (id bigint PRIMARY KEY, name text); INSERT INTO dishes VALUES (1, 'soup')`)
+	search := testbed.NewSearch(t)
+	addr := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+sources:
+  menu:  { dsn: %q }
+  stock: { dsn: "postgres://app@%s/stock?sslmode=disable" }
+sink: { urls: [%q], index_prefix: %s, flush_interval: 100ms }
+state: { dir: %q }
+http: { listen: %q }
+views:
+  - name: dishes
+    root: { source: menu, table: dishes }
+    settings: { replicas: 0 }
+  - name: items
+    root: { source: stock, table: items }
+    settings: { replicas: 0 }
+`, menu.DSN(), notPostgres(t), search.URL, search.Prefix, t.TempDir(), addr))
+	d := startDaemon(t, cfg, addr)
+	d.waitUnready(time.Minute, "source stock: stopped", "an error persisted through every retry")
+	out := d.out.String()
+	if n := strings.Count(out, "retrying: describe source stock"); n != 4 {
+		t.Errorf("retried %d times before giving up, want 4 (5 tries)", n)
+	}
+	if !strings.Contains(out, "gave up after 5 tries") {
+		t.Errorf("the stop does not say it gave up after 5 tries")
+	}
+	if got := d.gauge("projector_source_failed", map[string]string{"source": "stock", "reason": "retries_exhausted"}); got != 1 {
+		t.Errorf("projector_source_failed{stock,retries_exhausted} = %v, want 1", got)
+	}
+	waitDoc(t, search, search.Index("dishes"), "1", func(doc map[string]any) bool { return doc["name"] == "soup" })
+	time.Sleep(3 * time.Second)
+	if n := strings.Count(d.out.String(), "retrying: describe source stock"); n != 4 {
+		t.Errorf("retried again after giving up: %d retries", n)
 	}
 	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
 		t.Errorf("stop: %v", err)
