@@ -14,59 +14,99 @@ import (
 type CheckResult struct {
 	Name string
 	Err  error
+	// Detail says what a passed check found, such as the platform
+	// detected or how the role may replicate.
+	Detail string
 }
 
 // CheckPrerequisites verifies everything logical replication of src needs
 // on the live server, and reports every problem rather than the first.
+// The platform the server runs on is detected first: the fixes it names
+// are the ones that platform allows.
 func CheckPrerequisites(ctx context.Context, conn *pgx.Conn, src Source) []CheckResult {
+	info, err := DetectPlatform(ctx, conn)
+	platform := CheckResult{Name: "server platform", Err: err, Detail: info.Platform.String() + ": " + info.Evidence}
+	how, roleErr := checkReplicationRole(ctx, conn, info.Platform)
 	results := []CheckResult{
-		{"wal_level is logical", checkWALLevel(ctx, conn)},
-		{"role may replicate", checkReplicationRole(ctx, conn)},
-		{"free replication slot and sender", checkCapacity(ctx, conn, src.SlotName())},
+		platform,
+		{Name: "wal_level is logical", Err: checkWALLevel(ctx, conn, info.Platform)},
+		{Name: "role may replicate", Err: roleErr, Detail: how},
+		{Name: "role may read the tables", Err: checkTableAccess(ctx, conn, src.Tables)},
 	}
+	pubDetail, pubErr := checkPublicationRights(ctx, conn, src)
+	results = append(results,
+		CheckResult{Name: "role may create or extend the publication", Err: pubErr, Detail: pubDetail},
+		CheckResult{Name: "free replication slot and sender", Err: checkCapacity(ctx, conn, src.SlotName())})
 	for _, t := range src.Tables {
-		results = append(results, CheckResult{"table " + t.String() + " is replicable", checkTable(ctx, conn, t)})
+		results = append(results, CheckResult{Name: "table " + t.String() + " is replicable", Err: checkTable(ctx, conn, t)})
 	}
 	return results
 }
 
-// prerequisitesError joins the failed checks into one error.
+// prerequisitesFailed is the error of a source whose server lacks what
+// logical replication needs.
+type prerequisitesFailed struct{ err error }
+
+func (e prerequisitesFailed) Error() string { return e.err.Error() }
+func (e prerequisitesFailed) Unwrap() error { return e.err }
+
+// prerequisitesError joins the failed checks into one error. It is
+// permanent unless a check could not run for a reason that heals, such as
+// the connection dropping: then it is worth trying again.
 func prerequisitesError(src Source, results []CheckResult) error {
 	var errs []error
+	healing := false
 	for _, r := range results {
 		if r.Err != nil {
 			errs = append(errs, r.Err)
+			healing = healing || Classify(r.Err) == Transient
 		}
 	}
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("source %q is not ready for logical replication:\n%w", src.Name, errors.Join(errs...))
+	err := fmt.Errorf("source %q is not ready for logical replication:\n%w", src.Name, errors.Join(errs...))
+	if healing {
+		return err
+	}
+	return permanent(prerequisitesFailed{err})
 }
 
-func checkWALLevel(ctx context.Context, conn *pgx.Conn) error {
+func checkWALLevel(ctx context.Context, conn *pgx.Conn, p Platform) error {
 	var level string
 	if err := conn.QueryRow(ctx, "SHOW wal_level").Scan(&level); err != nil {
 		return fmt.Errorf("read wal_level: %w", err)
 	}
 	if level != "logical" {
-		return fmt.Errorf("wal_level is %q: set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart the server", level)
+		return fmt.Errorf("wal_level is %q on %s: %s", level, p, walLevelFix(p))
 	}
 	return nil
 }
 
-func checkReplicationRole(ctx context.Context, conn *pgx.Conn) error {
+// checkReplicationRole requires the role to be allowed to open a
+// replication connection: a superuser, the REPLICATION attribute, or, on
+// platforms that grant replication by membership (RDS and Aurora), a
+// member of the platform's replication role. It returns how the role may
+// replicate.
+func checkReplicationRole(ctx context.Context, conn *pgx.Conn, p Platform) (string, error) {
 	var user string
-	var ok bool
-	err := conn.QueryRow(ctx, `SELECT current_user, rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&user, &ok)
+	var super, repl bool
+	var member *string
+	err := conn.QueryRow(ctx, `SELECT current_user, r.rolsuper, r.rolreplication,
+			(SELECT min(g.rolname) FROM pg_roles g WHERE g.rolname = ANY($1) AND pg_has_role(current_user, g.oid, 'MEMBER'))
+		FROM pg_roles r WHERE r.rolname = current_user`, replicationGrantRoles(p)).Scan(&user, &super, &repl, &member)
 	if err != nil {
-		return fmt.Errorf("read role attributes: %w", err)
+		return "", fmt.Errorf("read role attributes: %w", err)
 	}
-	if !ok {
-		return fmt.Errorf("role %q lacks the REPLICATION attribute: run ALTER ROLE %s WITH REPLICATION as a superuser",
-			user, pgx.Identifier{user}.Sanitize())
+	switch {
+	case super:
+		return fmt.Sprintf("role %s is a superuser", user), nil
+	case repl:
+		return fmt.Sprintf("role %s has the REPLICATION attribute", user), nil
+	case member != nil:
+		return fmt.Sprintf("role %s is a member of %s", user, *member), nil
 	}
-	return nil
+	return "", fmt.Errorf("role %q may not replicate on %s: %s", user, p, replicationFix(p, user))
 }
 
 func checkCapacity(ctx context.Context, conn *pgx.Conn, slot string) error {

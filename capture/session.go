@@ -47,7 +47,7 @@ func (ss *session) run(ctx context.Context) error {
 	defer conn.Close(context.Background())
 
 	if err := prerequisitesError(s.src, CheckPrerequisites(ctx, conn, s.src)); err != nil {
-		return permanent(err)
+		return err
 	}
 	if err := ensurePublication(ctx, conn, s.src, s.log); err != nil {
 		return err

@@ -177,27 +177,27 @@ func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) 
 
 func (s *Stream) captureLoop(ctx context.Context, from Checkpoint, out chan<- *Transaction) error {
 	sess := &session{stream: s, out: out, delivered: from.Applied, snapshotDone: from.SnapshotDone}
-	backoff := time.Second
+	retry := Retrier{MaxBackoff: s.opts.MaxBackoff}
 	for {
 		started := time.Now()
 		err := sess.run(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !isTransient(err) {
-			return fmt.Errorf("source %q: %w", s.src.Name, err)
-		}
 		if time.Since(started) > time.Minute {
-			backoff = time.Second
+			retry.Reset() // it worked for a while: count failures afresh
+		}
+		wait, stop := retry.Next(err)
+		if stop != nil {
+			return fmt.Errorf("source %q: %w", s.src.Name, stop)
 		}
 		s.metrics.errors.WithLabelValues("capture").Inc()
-		s.log.Warn("replication interrupted; reconnecting", "error", err, "retry_in", backoff)
+		s.log.Warn("replication interrupted; reconnecting", "error", err, "class", Classify(err).String(), "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(jitter(backoff)):
+		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, s.opts.MaxBackoff)
 	}
 }
 

@@ -19,12 +19,15 @@ func newCheckCommand(g *globals) *cobra.Command {
 		Use:   "check",
 		Short: "Check the configuration and every prerequisite on the live servers",
 		Long: `check validates the configuration file, then connects to every source and the
-search engine and verifies what run needs: connectivity, wal_level, the
-REPLICATION privilege, free slots and senders, that every table exists and
-has a primary key or a REPLICA IDENTITY USING INDEX index to make document
-ids of, what the publication covers and publishes (and what run would add to
-it), that every view's columns exist, join columns have matching types and
-has_one relations join on a unique key, and the search engine's flavour.
+search engine and verifies what run needs: the platform the server runs on
+(self-hosted, Amazon RDS or Aurora, Cloud SQL, Azure, Supabase, Neon), with
+that platform's fixes; connectivity, wal_level, the right to replicate, to
+read the tables and to create the publication (table ownership), free
+slots and senders, that every table exists and has a primary key or a
+REPLICA IDENTITY USING INDEX index to make document ids of, what the
+publication covers and publishes (and what run would add to it), that every
+view's columns exist, join columns have matching types and has_one
+relations join on a unique key, and the search engine's flavour.
 Each check prints OK or FAIL with a fix; the exit status is 1 on any failure.
 Nothing is created or changed.`,
 		Args: cobra.NoArgs,

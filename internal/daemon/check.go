@@ -52,7 +52,7 @@ func Check(ctx context.Context, cfg *config.Config) []CheckResult {
 		results = append(results, CheckResult{Scope: scope, Name: "connect to " + src.RedactedDSN()})
 		cs := capture.Source{Name: name, DSN: src.DSN, Tables: tables, Slot: src.Slot, Publication: src.Publication}
 		for _, r := range capture.CheckPrerequisites(ctx, conn, cs) {
-			results = append(results, CheckResult{Scope: scope, Name: r.Name, Err: r.Err})
+			results = append(results, CheckResult{Scope: scope, Name: r.Name, Err: r.Err, Detail: r.Detail})
 		}
 		cs.ExistingPublication, cs.Columns = publicationNeeds(cfg, name)
 		for _, r := range capture.CheckPublication(ctx, conn, cs) {

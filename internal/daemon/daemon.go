@@ -56,6 +56,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	m := newMetrics(reg, version)
 	capMetrics := capture.NewMetrics(reg)
 	trMetrics := transform.NewMetrics(reg)
+	h := newHealth(m, cfg, log)
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -83,7 +84,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}()
 
 	for {
-		err := runOnce(ctx, cfg, opts, reg, m, capMetrics, trMetrics, &mon, log)
+		err := runOnce(ctx, cfg, opts, reg, m, capMetrics, trMetrics, &mon, h, log)
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			log.Info("stopped before the pipeline started")
 			return nil // SIGTERM while waiting for a server at start-up
@@ -101,8 +102,8 @@ var errRebootstrap = errors.New("source re-bootstrap requested")
 
 // runOnce prepares the pipeline and runs it until ctx ends or it fails.
 func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometheus.Registry, m *metrics,
-	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], log *slog.Logger) error {
-	p, err := prepare(ctx, cfg, opts.Rebuild, log)
+	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], h *health, log *slog.Logger) error {
+	p, err := prepare(ctx, cfg, opts.Rebuild, h, log)
 	if err != nil {
 		return err
 	}
@@ -117,6 +118,11 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 	defer restart(nil)
 	p.restart = restart
 	if opts.StopWhenRebuilt {
+		// A rebuild is a command that ends: it fails rather than rebuild
+		// without a source or a view.
+		if err := h.err(); err != nil {
+			return fmt.Errorf("cannot rebuild:\n%w", err)
+		}
 		var stop context.CancelFunc
 		runCtx, stop = context.WithCancel(runCtx)
 		defer stop()
@@ -126,7 +132,7 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 	// run registers its own.
 	scoped := &scopedRegisterer{reg: reg}
 	defer scoped.unregisterAll()
-	err = p.run(runCtx, cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
+	err = p.run(runCtx, p.cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
 	var changed *schemaChanged
 	if cause := context.Cause(runCtx); ctx.Err() == nil && errors.As(cause, &changed) {
 		if err := p.store.ResetSource(changed.source); err != nil {
@@ -153,19 +159,27 @@ type pipeline struct {
 	restart func(reason error)
 	// rebuilding lists the views whose alias has not moved yet.
 	rebuilding atomic.Pointer[[]string]
+	// health records the sources stopped for good and the views left out.
+	health *health
 }
 
 // prepare connects to the search engine and the sources, checks the views
-// against the live schemas and creates or picks each view's index.
-func prepare(ctx context.Context, cfg *config.Config, rebuild []string, log *slog.Logger) (*pipeline, error) {
+// against the live schemas and creates or picks each view's index. A
+// source that cannot start for good, or a table that does not exist,
+// leaves out the views that need it (recorded in h); the rest run.
+func prepare(ctx context.Context, cfg *config.Config, rebuild []string, h *health, log *slog.Logger) (*pipeline, error) {
 	client, err := connectSink(ctx, cfg.Sink, log)
 	if err != nil {
 		return nil, err
 	}
-	schema, err := describeSources(ctx, cfg, log)
+	schema, failed, err := describeSources(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	for name, err := range failed {
+		h.sourceFailed(name, err)
+	}
+	cfg = availableViews(cfg, schema, failed, h)
 	views, err := transform.Compile(cfg.Views, schema)
 	if err != nil {
 		return nil, fmt.Errorf("the views do not match the source databases:\n%w", err)
@@ -174,7 +188,10 @@ func prepare(ctx context.Context, cfg *config.Config, rebuild []string, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("open state store in state.dir %q (is another projector using it?): %w", cfg.State.Dir, err)
 	}
-	p := &pipeline{cfg: cfg, client: client, schema: schema, views: views, store: store}
+	for _, v := range views {
+		h.viewRunning(v.Name)
+	}
+	p := &pipeline{cfg: cfg, client: client, schema: schema, views: views, store: store, health: h}
 	if err := p.prepareIndices(ctx, cfg, rebuild, log); err != nil {
 		store.Close()
 		return nil, err
@@ -263,7 +280,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	p.setRebuilding(p.rebuilds)
 	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, stateErr: p.store.Err, maxLag: time.Duration(cfg.Readiness.MaxLag),
 		rebuilding: p.rebuildingViews, backlog: engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
-		countError: capMetrics.CountError, restart: p.restart, metrics: m, log: log}
+		countError: capMetrics.CountError, restart: p.restart, metrics: m, health: p.health, log: log}
 	mon.Store(mm)
 	aux, auxCtx := errgroup.WithContext(auxCtx)
 	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })
@@ -329,6 +346,13 @@ func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s 
 			return err
 		}
 		return errRebootstrap
+	case err != nil && !errors.Is(err, capture.ErrSlotLost) && !errors.Is(err, context.Canceled) &&
+		capture.Classify(err) == capture.Permanent && p.rebuilt == nil:
+		// Only this source stops: the others, and the views that do not
+		// need it, keep running; /readyz and the metrics say why. A
+		// rebuild (p.rebuilt set) fails instead: it could never finish.
+		p.health.sourceFailed(name, err)
+		return nil
 	}
 	return err
 }

@@ -47,6 +47,9 @@ type monitor struct {
 	// unreachable lists the sources whose last measurement failed, to say
 	// once when they can be measured again.
 	unreachable map[string]bool
+	// health lists the sources stopped for good, which are not measured,
+	// and the views left out: each makes projector unready.
+	health *health
 
 	conns map[string]*pgx.Conn
 	// catchUp holds, for each source that connected since it last caught
@@ -129,8 +132,12 @@ func (m *monitor) status() (bool, string) {
 
 func (m *monitor) measure(ctx context.Context) {
 	var problems []string
+	problems = append(problems, m.health.problems()...)
 	for _, s := range m.streams {
 		name := s.Source().Name
+		if m.health.stopped(name) != "" {
+			continue
+		}
 		lag, connected := m.streamGauges(s, time.Now())
 		current, confirmed, err := m.measureServer(ctx, s)
 		toGo := uint64(0) // bytes of the backlog the source connected behind

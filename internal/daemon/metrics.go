@@ -19,6 +19,9 @@ type metrics struct {
 	// unreachable and keeps its last value.
 	connected      *prometheus.GaugeVec
 	lastMessageAge *prometheus.GaugeVec
+	// sourceFailed and viewAvailable say what stopped for good: see health.
+	sourceFailed  *prometheus.GaugeVec
+	viewAvailable *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
@@ -47,6 +50,14 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 			Name: "projector_ready",
 			Help: "1 when every snapshot is done, every source is streaming and lag is under readiness.max_lag.",
 		}),
+		sourceFailed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_source_failed",
+			Help: "1 when the source stopped for a reason retrying cannot fix (the reason label says which); the other sources keep running.",
+		}, []string{"source", "reason"}),
+		viewAvailable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_view_available",
+			Help: "1 while the view is maintained; 0 when it cannot be (a table it needs does not exist, or its source stopped).",
+		}, []string{"view"}),
 	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "projector_build_info",
@@ -54,7 +65,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	info.Set(1)
-	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, m.connected, m.lastMessageAge, info,
+	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, m.connected, m.lastMessageAge, m.sourceFailed, m.viewAvailable, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/projector-dev/projector/capture"
@@ -44,7 +43,7 @@ func connectSink(ctx context.Context, s config.Sink, log *slog.Logger) (*sink.Cl
 	if err != nil {
 		return nil, err
 	}
-	client, err := retry(ctx, log, "connect to the search engine", func() (*sink.Client, error) {
+	client, err := retry(ctx, log, "connect to the search engine", sinkErrorClass, func() (*sink.Client, error) {
 		return sink.Connect(ctx, opts)
 	})
 	if err != nil {
@@ -55,9 +54,12 @@ func connectSink(ctx context.Context, s config.Sink, log *slog.Logger) (*sink.Cl
 }
 
 // describeSources reads the catalog of every source for the tables its
-// views use.
-func describeSources(ctx context.Context, cfg *config.Config, log *slog.Logger) (transform.Schema, error) {
+// views use. A source that cannot be described for a reason retrying
+// cannot fix (a wrong password, a missing database) is returned in failed
+// rather than stopping the others.
+func describeSources(ctx context.Context, cfg *config.Config, log *slog.Logger) (transform.Schema, map[string]error, error) {
 	schema := transform.Schema{}
+	failed := map[string]error{}
 	byName := cfg.TablesBySource()
 	for _, name := range cfg.SourceNames {
 		refs, ok := byName[name]
@@ -69,15 +71,19 @@ func describeSources(ctx context.Context, cfg *config.Config, log *slog.Logger) 
 			tables[i] = capture.Table{Schema: t.Schema, Name: t.Name}
 		}
 		src := cfg.Sources[name]
-		infos, err := retry(ctx, log, "describe source "+name, func() (map[capture.Table]*capture.TableInfo, error) {
+		infos, err := retry(ctx, log, "describe source "+name, capture.Classify, func() (map[capture.Table]*capture.TableInfo, error) {
 			return describe(ctx, src, tables)
 		})
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, nil, err
+			}
+			failed[name] = err
+			continue
 		}
 		schema[name] = infos
 	}
-	return schema, nil
+	return schema, failed, nil
 }
 
 func describe(ctx context.Context, src config.Source, tables []capture.Table) (map[capture.Table]*capture.TableInfo, error) {
@@ -94,24 +100,37 @@ func describe(ctx context.Context, src config.Source, tables []capture.Table) (m
 }
 
 // retry repeats op while it fails for reasons that go away by themselves
-// (a server still starting, a network blip), logging each failure; other
+// (a server still starting, a network blip), logging each failure, and a
+// few times for errors that may or may not (see capture.Retrier); other
 // errors, such as a wrong password, are returned at once.
-func retry[T any](ctx context.Context, log *slog.Logger, what string, op func() (T, error)) (T, error) {
-	bo := backoff.NewExponentialBackOff()
-	bo.MaxInterval = 15 * time.Second
-	return backoff.Retry(ctx, func() (T, error) {
+func retry[T any](ctx context.Context, log *slog.Logger, what string, classify func(error) capture.ErrorClass,
+	op func() (T, error)) (T, error) {
+	r := capture.Retrier{MaxBackoff: 15 * time.Second, Classify: classify}
+	for {
 		v, err := op()
-		if err != nil && !transient(err) {
-			return v, backoff.Permanent(err)
+		if err == nil || ctx.Err() != nil {
+			return v, err
 		}
-		return v, err
-	}, backoff.WithBackOff(bo), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, wait time.Duration) {
+		wait, stop := r.Next(err)
+		if stop != nil {
+			return v, stop
+		}
 		log.Warn("retrying: "+what, "error", err, "retry_in", wait.Round(time.Millisecond))
-	}))
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
-func transient(err error) bool {
+// sinkErrorClass retries only network errors of the search engine: its
+// other errors (a refused login, a bad certificate) need a fix.
+func sinkErrorClass(err error) capture.ErrorClass {
 	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	if errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return capture.Transient
+	}
+	return capture.Permanent
 }
