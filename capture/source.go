@@ -37,6 +37,10 @@ type Options struct {
 	// Progress, when set, hears after every snapshot chunk how many rows of
 	// a table are copied, out of an estimate from the table's statistics.
 	Progress func(table Table, done, estimate int64)
+	// Marks, when set, records every position before it is confirmed to
+	// the slot beyond what downstream applied, so that a slot found ahead
+	// of everything ever confirmed is known to be another slot.
+	Marks SlotMarks
 }
 
 func (o Options) withDefaults() Options {

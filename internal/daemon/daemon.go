@@ -42,6 +42,9 @@ type Options struct {
 	// Progress, when set, hears how many snapshot rows are copied out of
 	// the estimated total over every source, for a progress bar.
 	Progress func(work string, done, total int64)
+	// Standby waits for the sources' locks held by another projector with
+	// the same configuration, instead of refusing to start.
+	Standby bool
 }
 
 // RunWith is Run with options.
@@ -78,8 +81,26 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		}
 	}()
 
+	fence, err := takeFences(ctx, cfg, opts.Standby, log)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			log.Info("stopped before the pipeline started")
+			return nil
+		}
+		return err
+	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer func() {
+		stopWatch()
+		fence.release()
+	}()
+	fence.watch(watchCtx, log)
+
 	for {
-		err := runOnce(ctx, cfg, opts, reg, m, capMetrics, trMetrics, &mon, log)
+		err := runOnce(ctx, cfg, opts, fence, reg, m, capMetrics, trMetrics, &mon, log)
+		if lost := fence.err(); lost != nil {
+			return lost
+		}
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			log.Info("stopped before the pipeline started")
 			return nil // SIGTERM while waiting for a server at start-up
@@ -96,7 +117,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 var errRebootstrap = errors.New("source re-bootstrap requested")
 
 // runOnce prepares the pipeline and runs it until ctx ends or it fails.
-func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometheus.Registry, m *metrics,
+func runOnce(ctx context.Context, cfg *config.Config, opts Options, fence *fences, reg *prometheus.Registry, m *metrics,
 	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], log *slog.Logger) error {
 	p, err := prepare(ctx, cfg, opts.Rebuild, log)
 	if err != nil {
@@ -107,6 +128,7 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 			log.Error("close state store", "error", err)
 		}
 	}()
+	p.fence = fence
 	if opts.StopWhenRebuilt {
 		var stop context.CancelFunc
 		ctx, stop = context.WithCancel(ctx)
@@ -133,6 +155,8 @@ type pipeline struct {
 	rebuilt func()
 	// rebuilding lists the views whose alias has not moved yet.
 	rebuilding atomic.Pointer[[]string]
+	// fence makes this process the one writer of the views.
+	fence *fences
 }
 
 // prepare connects to the search engine and the sources, checks the views
@@ -179,7 +203,8 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
 		}
 		rootsLast(cs.Tables, source, p.views)
-		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress)}, capMetrics, log)
+		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress),
+			Marks: slotMarks{store: p.store, source: source}}, capMetrics, log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
@@ -246,6 +271,22 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	aux, auxCtx := errgroup.WithContext(auxCtx)
 	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })
 	aux.Go(func() error { return p.watchRebuilds(auxCtx, streams, engine.Checkpoint, log) })
+	if p.fence != nil {
+		aux.Go(func() error {
+			select {
+			case <-auxCtx.Done():
+				return nil
+			case <-p.fence.lost.Done():
+			}
+			err := p.fence.err()
+			if err == nil {
+				return nil // released at the end of the process
+			}
+			log.Error("another projector took the lock of a source; stopping at once, without writing anything more", "error", err)
+			endLife()
+			return err
+		})
+	}
 
 	var grace *time.Timer
 	g.Go(func() error {
@@ -310,6 +351,16 @@ func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s 
 	}
 	return err
 }
+
+// slotMarks keeps a source's slot marks in the state, beside its
+// checkpoint, so that the slot they describe is the state's own.
+type slotMarks struct {
+	store  *transform.Store
+	source string
+}
+
+func (m slotMarks) SlotMark() (capture.LSN, bool, error) { return m.store.SlotMark(m.source) }
+func (m slotMarks) SetSlotMark(lsn capture.LSN) error    { return m.store.SetSlotMark(m.source, lsn) }
 
 func writerOptions(cfg *config.Config) sink.WriterOptions {
 	return sink.WriterOptions{

@@ -195,6 +195,9 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 				still = append(still, vi)
 				continue
 			}
+			if err := p.fence.guard(); err != nil {
+				return fmt.Errorf("view %q: not moving alias %s: %w", vi.view, vi.alias, err)
+			}
 			if err := p.client.SwapAlias(ctx, vi.alias, vi.from, vi.target); err != nil {
 				return fmt.Errorf("view %q: %w", vi.view, err)
 			}
