@@ -2,6 +2,7 @@ package transform
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -31,6 +32,41 @@ func (s *Store) SlotMark(source string) (capture.LSN, bool, error) {
 func (s *Store) SetSlotMark(source string, lsn capture.LSN) error {
 	if err := s.db.Set(slotMarkKey(source), binary.BigEndian.AppendUint64(nil, uint64(lsn)), pebble.Sync); err != nil {
 		return fmt.Errorf("record slot position of source %q: %w", source, err)
+	}
+	return nil
+}
+
+func tableOIDsKey(source string) []byte { return key(spaceMeta, "table-oids", source) }
+
+// TableOIDs returns the catalog identities (OIDs, by "schema.table") of
+// source's tables as last recorded, nil when none were.
+func (s *Store) TableOIDs(source string) (map[string]uint32, error) {
+	v, ok, err := get(s.db, tableOIDsKey(source))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var oids map[string]uint32
+	if err := json.Unmarshal(v, &oids); err != nil {
+		return nil, corruptState("table identities of source %q: %v", source, err)
+	}
+	return oids, nil
+}
+
+// SetTableOIDs records the catalog identities of source's tables; nil
+// forgets them, so that the next ones seen are recorded.
+func (s *Store) SetTableOIDs(source string, oids map[string]uint32) error {
+	if oids == nil {
+		if err := s.db.Delete(tableOIDsKey(source), pebble.Sync); err != nil {
+			return fmt.Errorf("forget table identities of source %q: %w", source, err)
+		}
+		return nil
+	}
+	v, err := json.Marshal(oids)
+	if err != nil {
+		return err
+	}
+	if err := s.db.Set(tableOIDsKey(source), v, pebble.Sync); err != nil {
+		return fmt.Errorf("record table identities of source %q: %w", source, err)
 	}
 	return nil
 }

@@ -129,6 +129,12 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, fence *fence
 		}
 	}()
 	p.fence = fence
+	// A re-created table ends this run gracefully; its source is reset
+	// once the pipeline stopped, and the next run rebuilds its views.
+	parent := ctx
+	ctx, restart := context.WithCancelCause(ctx)
+	defer restart(nil)
+	p.replaced = &replacedSources{restart: restart}
 	if opts.StopWhenRebuilt {
 		var stop context.CancelFunc
 		ctx, stop = context.WithCancel(ctx)
@@ -139,7 +145,14 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, fence *fence
 	// run registers its own.
 	scoped := &scopedRegisterer{reg: reg}
 	defer scoped.unregisterAll()
-	return p.run(ctx, cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
+	err = p.run(ctx, cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
+	if parent.Err() == nil && errors.Is(context.Cause(ctx), errTableReplaced) {
+		if rerr := p.replaced.reset(p.store, log); rerr != nil {
+			return rerr
+		}
+		return errRebootstrap
+	}
+	return err
 }
 
 // pipeline is everything prepared before the first change is read.
@@ -157,6 +170,8 @@ type pipeline struct {
 	rebuilding atomic.Pointer[[]string]
 	// fence makes this process the one writer of the views.
 	fence *fences
+	// replaced collects sources with a re-created table.
+	replaced *replacedSources
 }
 
 // prepare connects to the search engine and the sources, checks the views
@@ -266,7 +281,8 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	p.setRebuilding(p.rebuilds)
 	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, maxLag: time.Duration(cfg.Readiness.MaxLag),
 		rebuilding: p.rebuildingViews, backlog: engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
-		countError: capMetrics.CountError, metrics: m, log: log}
+		countError: capMetrics.CountError, metrics: m, log: log,
+		identity: newTableIdentity(p.store, ordered), replaced: p.replaced.add}
 	mon.Store(mm)
 	aux, auxCtx := errgroup.WithContext(auxCtx)
 	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })

@@ -31,6 +31,12 @@ type monitor struct {
 	// countError counts each new difference as an error of stage "schema".
 	schema     *schemaWatch
 	countError func(stage string)
+	// identity, when set, is checked with the schema; replaced hears of
+	// each source with a re-created table, which replacing lists for
+	// readiness.
+	identity   *tableIdentity
+	replaced   func(source string)
+	replacing  map[string]string
 	lastSchema time.Time
 	metrics    *metrics
 	log        *slog.Logger
@@ -52,6 +58,7 @@ type monitor struct {
 func (m *monitor) run(ctx context.Context, every time.Duration) error {
 	m.conns = map[string]*pgx.Conn{}
 	m.catchUp, m.connected = map[string]capture.LSN{}, map[string]bool{}
+	m.replacing = map[string]string{}
 	defer func() {
 		for _, c := range m.conns {
 			c.Close(context.Background())
@@ -129,6 +136,9 @@ func (m *monitor) measure(ctx context.Context) {
 		m.lastSchema = time.Now()
 		m.checkSchema(ctx)
 	}
+	for _, p := range m.replacing {
+		problems = append(problems, p)
+	}
 	for _, v := range m.rebuilding() {
 		problems = append(problems, "view "+v+": rebuilding; queries still see the previous index")
 	}
@@ -169,6 +179,11 @@ func (m *monitor) checkSchema(ctx context.Context) {
 		}
 		for range m.schema.report(problems, m.log) {
 			m.countError("schema")
+		}
+		if m.identity != nil {
+			qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			m.checkIdentity(qctx, conn, name)
+			cancel()
 		}
 	}
 }
