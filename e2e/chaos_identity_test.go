@@ -67,6 +67,42 @@ func TestChaosSecondInstance(t *testing.T) {
 	fx.conclude(t, d, end, work, watch)
 }
 
+// TestChaosTableRecreated drops the consumers table and creates it again
+// with the same name, columns and rows in one transaction during the
+// workload. projector must notice the new table, take the consumers
+// source again and rebuild the view, ending with zero drift.
+func TestChaosTableRecreated(t *testing.T) {
+	fx := newChaosFixture(t, chaosOptions{size: fooddelivery.SizeForOrders(chaosOrders)})
+	alias := fx.alias("order_history")
+	watch := watchVersions(t, fx.search, alias)
+	d := fx.start(t)
+	d.waitReady(3 * time.Minute)
+
+	work := startWorkload(t, fx.dbs)
+	eventually(t, 4*time.Minute, func() bool { return work.progress() >= chaosOps/3 },
+		func() string { return "the workload did not progress" })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := fx.dbs.Consumers.Exec(ctx, `BEGIN;
+		LOCK TABLE consumers IN ACCESS EXCLUSIVE MODE;
+		CREATE TABLE consumers_new (LIKE consumers INCLUDING ALL);
+		ALTER SEQUENCE consumers_id_seq OWNED BY consumers_new.id;
+		INSERT INTO consumers_new SELECT * FROM consumers;
+		DROP TABLE consumers;
+		ALTER TABLE consumers_new RENAME TO consumers;
+		COMMIT`)
+	if err != nil {
+		t.Fatalf("re-create consumers: %v", err)
+	}
+	end := endOfFault(d)
+	waitAlias(t, fx.search, alias, alias+"_v2")
+	recovery(t, d, end, work, 3*time.Minute)
+	fx.conclude(t, d, end, work, watch)
+	if n := strings.Count(d.out.String(), "source table re-created under a view"); n != 1 {
+		t.Errorf("the re-created table was reported %d times, want once", n)
+	}
+}
+
 // appendConfig adds top-level YAML to the configuration file at path.
 func appendConfig(t *testing.T, path, yaml string) {
 	t.Helper()
