@@ -81,7 +81,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		}
 	}()
 
-	fence, err := takeFences(ctx, cfg, opts.Standby, log)
+	fence, err := takeFences(ctx, fenceSources(cfg), opts.Standby, log)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			log.Info("stopped before the pipeline started")

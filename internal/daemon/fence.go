@@ -37,18 +37,26 @@ type heldFence struct {
 	holding atomic.Bool
 }
 
-// takeFences takes every source's fence. Without standby a fence held by
-// another process is an error naming it; with standby it is waited for.
-func takeFences(ctx context.Context, cfg *config.Config, standby bool, log *slog.Logger) (*fences, error) {
-	f := &fences{}
-	f.lost, f.lose = context.WithCancelCause(context.Background())
+// fenceSources lists the sources the views use, whose fences a run takes.
+func fenceSources(cfg *config.Config) []capture.Source {
+	var out []capture.Source
 	used := cfg.TablesBySource()
 	for _, name := range cfg.SourceNames {
 		if _, ok := used[name]; !ok {
 			continue
 		}
 		s := cfg.Sources[name]
-		src := capture.Source{Name: name, DSN: s.DSN, Slot: s.Slot, Publication: s.Publication}
+		out = append(out, capture.Source{Name: name, DSN: s.DSN, Slot: s.Slot, Publication: s.Publication})
+	}
+	return out
+}
+
+// takeFences takes every source's fence. Without standby a fence held by
+// another process is an error naming it; with standby it is waited for.
+func takeFences(ctx context.Context, sources []capture.Source, standby bool, log *slog.Logger) (*fences, error) {
+	f := &fences{}
+	f.lost, f.lose = context.WithCancelCause(context.Background())
+	for _, src := range sources {
 		fence, err := takeFence(ctx, src, standby, log)
 		if err != nil {
 			f.release()
