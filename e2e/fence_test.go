@@ -88,6 +88,12 @@ views:
 	}
 
 	standby := startStandby(t, second, secondAddr)
+	var body string
+	eventually(t, time.Minute, func() bool {
+		code, b, err := standby.get("/readyz")
+		body = b
+		return err == nil && code == http.StatusServiceUnavailable && strings.Contains(b, "standby: another projector is running")
+	}, func() string { return "the standby's /readyz does not say it waits: " + body })
 	db.Exec(`DELETE FROM dishes WHERE id <= 100`)
 	db.Exec(`UPDATE dishes SET name = 'renamed' WHERE id = 200`)
 	db.Exec(`INSERT INTO dishes VALUES (1001, 'while the standby waits')`)

@@ -65,9 +65,13 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		return fmt.Errorf("listen on http.listen %q: %w; choose a free host:port", cfg.HTTP.Listen, err)
 	}
 	var mon atomic.Pointer[monitor]
+	var standing atomic.Pointer[string] // why a standby waits
 	ready := func() (bool, string) {
 		if mm := mon.Load(); mm != nil {
 			return mm.status()
+		}
+		if why := standing.Load(); why != nil {
+			return false, *why
 		}
 		return false, "starting"
 	}
@@ -81,7 +85,8 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		}
 	}()
 
-	fence, err := takeFences(ctx, fenceSources(cfg), opts.Standby, log)
+	fence, err := takeFences(ctx, fenceSources(cfg), opts.Standby,
+		func(why string) { standing.Store(&why) }, log)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			log.Info("stopped before the pipeline started")
@@ -89,6 +94,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		}
 		return err
 	}
+	standing.Store(nil)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer func() {
 		stopWatch()

@@ -52,12 +52,13 @@ func fenceSources(cfg *config.Config) []capture.Source {
 }
 
 // takeFences takes every source's fence. Without standby a fence held by
-// another process is an error naming it; with standby it is waited for.
-func takeFences(ctx context.Context, sources []capture.Source, standby bool, log *slog.Logger) (*fences, error) {
+// another process is an error naming it; with standby it is waited for,
+// and waiting, when set, hears why (for readiness).
+func takeFences(ctx context.Context, sources []capture.Source, standby bool, waiting func(string), log *slog.Logger) (*fences, error) {
 	f := &fences{}
 	f.lost, f.lose = context.WithCancelCause(context.Background())
 	for _, src := range sources {
-		fence, err := takeFence(ctx, src, standby, log)
+		fence, err := takeFence(ctx, src, standby, waiting, log)
 		if err != nil {
 			f.release()
 			return nil, err
@@ -69,7 +70,7 @@ func takeFences(ctx context.Context, sources []capture.Source, standby bool, log
 	return f, nil
 }
 
-func takeFence(ctx context.Context, src capture.Source, standby bool, log *slog.Logger) (*capture.Fence, error) {
+func takeFence(ctx context.Context, src capture.Source, standby bool, notify func(string), log *slog.Logger) (*capture.Fence, error) {
 	refuseAt := time.Now().Add(fenceGrace)
 	waiting := false
 	for {
@@ -88,6 +89,9 @@ func takeFence(ctx context.Context, src capture.Source, standby bool, log *slog.
 			return nil, err
 		case standby && !waiting:
 			log.Info("standby: waiting for the running projector to stop", "source", src.Name, "reason", err)
+			if notify != nil {
+				notify("standby: " + err.Error())
+			}
 			waiting = true
 		}
 		select {
