@@ -301,9 +301,6 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 			case <-p.fence.lost.Done():
 			}
 			err := p.fence.err()
-			if err == nil {
-				return nil // released at the end of the process
-			}
 			log.Error("another projector took the lock of a source; stopping at once, without writing anything more", "error", err)
 			endLife()
 			return err
