@@ -60,13 +60,15 @@ func (c ErrorClass) String() string {
 
 // Classify is the one place that decides whether an error from a source
 // is worth retrying; capture's reconnect loop and the daemon's start-up
-// both ask it.
+// both ask it. A lost slot and a source fenced by another projector are
+// permanent: retrying cannot change either.
 func Classify(err error) ErrorClass {
 	if err == nil {
 		return Transient
 	}
 	var perm permanentError
-	if errors.As(err, &perm) || errors.Is(err, context.Canceled) || errors.Is(err, ErrSlotLost) {
+	if errors.As(err, &perm) || errors.Is(err, context.Canceled) || errors.Is(err, ErrSlotLost) ||
+		errors.Is(err, ErrFenced) {
 		return Permanent
 	}
 	var pgErr *pgconn.PgError

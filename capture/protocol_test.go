@@ -34,7 +34,7 @@ func TestProtocolForVersion(t *testing.T) {
 			t.Errorf("%d: plugin args %q, want %q", tc.num, args, tc.args)
 		}
 	}
-	if _, err := protocolForVersion(120017); err == nil || isTransient(err) {
+	if _, err := protocolForVersion(120017); err == nil || (Classify(err) != Permanent) {
 		t.Errorf("PostgreSQL 12: got %v, want a permanent error", err)
 	}
 }

@@ -73,7 +73,7 @@ func TestPublishInsertOnlyRefused(t *testing.T) {
 	if err == nil {
 		t.Fatal("a publication without update and delete was accepted")
 	}
-	if isTransient(err) {
+	if Classify(err) != Permanent {
 		t.Errorf("refusal is retried: %v", err)
 	}
 	if want := `ALTER PUBLICATION "inserts" SET (publish = 'insert, update, delete, truncate')`; !strings.Contains(err.Error(), want) {
@@ -259,7 +259,7 @@ func TestGeneratedColumn(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "leave it out of the view's fields") {
 		t.Fatalf("want the generated column refused with the fix, got %v", err)
 	}
-	if isTransient(err) {
+	if Classify(err) != Permanent {
 		t.Errorf("refusal is retried: %v", err)
 	}
 	err = ensure(t, db, Source{Name: "s", Tables: []Table{lines}, Columns: map[Table][]string{lines: {"id", "qty", "price"}}})

@@ -36,6 +36,12 @@ type session struct {
 	serverWALEnd LSN
 	lastStatus   LSN
 	nextStatus   time.Time
+	// applied is the state's applied position when the stream started;
+	// recorded is the highest position known durable in the slot marks
+	// (see SlotMarks), and lastRecord when it was last written.
+	applied    LSN
+	recorded   LSN
+	lastRecord time.Time
 }
 
 func (ss *session) run(ctx context.Context) error {
@@ -131,6 +137,11 @@ func (ss *session) prepareSlot(ctx context.Context, conn *pgx.Conn) (slotState, 
 		}
 		return slotState{}, nil
 	}
+	if slot.Exists && slot.WALStatus != "lost" {
+		if err := ss.checkIdentity(slot); err != nil {
+			return slot, err
+		}
+	}
 	switch {
 	case !slot.Exists:
 		return slot, permanent(fmt.Errorf("%w: slot %q no longer exists, so changes since the last confirmed position are gone; "+
@@ -144,12 +155,82 @@ func (ss *session) prepareSlot(ctx context.Context, conn *pgx.Conn) (slotState, 
 	return slot, nil
 }
 
+// checkIdentity fails with ErrSlotLost when the slot is ahead of every
+// position projector ever confirmed to it: it is not the slot the state
+// follows but one created again under the same name, and the changes
+// between the two are gone.
+func (ss *session) checkIdentity(slot slotState) error {
+	marks := ss.stream.opts.Marks
+	if marks == nil {
+		return nil
+	}
+	name := ss.stream.src.SlotName()
+	mark, ok, err := marks.SlotMark()
+	if err != nil {
+		return permanent(fmt.Errorf("read the recorded position of slot %q: %w", name, err))
+	}
+	if !ok {
+		// State from a version that kept no marks: the slot is trusted
+		// once, and checked from now on.
+		ss.stream.log.Info("recording the slot's position to recognise the slot from now on", "slot", name, "lsn", slot.ConfirmedLSN)
+		if err := ss.record(slot.ConfirmedLSN); err != nil {
+			return err
+		}
+		return nil
+	}
+	known := max(mark, ss.applied, ss.stream.Confirmed(), ss.recorded)
+	if slot.ConfirmedLSN > known {
+		return permanent(fmt.Errorf("%w: slot %q is not the slot projector's state follows: its confirmed position %s is ahead of "+
+			"the last position projector confirmed (%s), so it was dropped and created again (a failover, a restore or a script) "+
+			"and the changes in between are gone; re-bootstrap the source (capture.on_slot_lost: rebootstrap) to take a new snapshot",
+			ErrSlotLost, name, slot.ConfirmedLSN, known))
+	}
+	ss.recorded = known
+	return nil
+}
+
+// record durably marks lsn as confirmed to the slot before the server
+// hears of it. A state that cannot be written is not fixed by
+// reconnecting.
+func (ss *session) record(lsn LSN) error {
+	if err := ss.stream.opts.Marks.SetSlotMark(lsn); err != nil {
+		return permanent(err)
+	}
+	ss.recorded, ss.lastRecord = lsn, time.Now()
+	return nil
+}
+
+// reportable is the position the next status update may report: the
+// session's position, unless it is ahead of both what downstream applied
+// and the recorded mark, in which case the mark moves first, at most once
+// a second unless forced (idle progress, which is all this concerns, can
+// wait that long).
+func (ss *session) reportable(force bool) (LSN, error) {
+	pos := ss.position()
+	if ss.stream.opts.Marks == nil {
+		return pos, nil
+	}
+	known := max(ss.recorded, ss.stream.Confirmed())
+	if pos <= known {
+		return pos, nil
+	}
+	if !force && time.Since(ss.lastRecord) < time.Second {
+		return known, nil
+	}
+	if err := ss.record(pos); err != nil {
+		return 0, err
+	}
+	return pos, nil
+}
+
 func (s *Stream) replicationConn(ctx context.Context) (*pgconn.PgConn, error) {
 	cfg, err := pgconn.ParseConfig(s.src.DSN)
 	if err != nil {
 		return nil, permanent(fmt.Errorf("source %q: the DSN cannot be parsed; check its syntax", s.src.Name))
 	}
 	cfg.RuntimeParams["replication"] = "database"
+	// How dropSlot tells projector's own walsenders from other consumers.
+	cfg.RuntimeParams["application_name"] = walsenderApplication
 	setSessionFormats(cfg.RuntimeParams)
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = s.opts.ReceiveTimeout
@@ -239,7 +320,11 @@ func (ss *session) checkSilence(ctx context.Context, conn *pgconn.PgConn, q *sil
 			"giving up the connection as unreachable", quiet.Round(time.Second))
 	case quiet >= q.timeout/2 && !q.asked:
 		q.asked = true
-		return ss.sendStatus(ctx, conn, now, true)
+		pos, err := ss.reportable(true)
+		if err != nil {
+			return err
+		}
+		return ss.sendStatus(ctx, conn, now, pos, true)
 	}
 	return nil
 }
@@ -369,18 +454,21 @@ func (ss *session) nextWake() time.Time {
 // or when the status interval passed.
 func (ss *session) maybeSendStatus(ctx context.Context, conn *pgconn.PgConn, force bool) error {
 	ss.idleProgress(ss.serverWALEnd)
-	pos := ss.position()
+	pos, err := ss.reportable(force)
+	if err != nil {
+		return err
+	}
 	now := time.Now()
 	if !force && pos == ss.lastStatus && now.Before(ss.nextStatus) {
 		return nil
 	}
-	return ss.sendStatus(ctx, conn, now, false)
+	return ss.sendStatus(ctx, conn, now, pos, false)
 }
 
-// sendStatus reports the durable position; with replyRequested the server
-// answers with a keepalive at once, which proves the connection alive.
-func (ss *session) sendStatus(ctx context.Context, conn *pgconn.PgConn, now time.Time, replyRequested bool) error {
-	pos := ss.position()
+// sendStatus reports pos, a durable position reportable gave; with
+// replyRequested the server answers with a keepalive at once, which proves
+// the connection alive.
+func (ss *session) sendStatus(ctx context.Context, conn *pgconn.PgConn, now time.Time, pos LSN, replyRequested bool) error {
 	err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: pglogrepl.LSN(pos),
 		WALFlushPosition: pglogrepl.LSN(pos),

@@ -47,9 +47,33 @@ func readSlot(ctx context.Context, conn *pgx.Conn, name string) (slotState, erro
 	return s, nil
 }
 
+// walsenderApplication is the application_name of projector's replication
+// connections.
+const walsenderApplication = "projector"
+
 // dropSlot removes a slot, first ending a walsender that still holds it
-// (for instance one left behind by a crashed projector).
+// when it is projector's own (one left behind by a crashed projector: the
+// caller holds the source's fence, so no live projector streams it). A
+// walsender of any other consumer is not ended: that is an error.
 func dropSlot(ctx context.Context, conn *pgx.Conn, name string) error {
+	var pid *int
+	var app *string
+	err := conn.QueryRow(ctx, `SELECT s.active_pid, a.application_name FROM pg_replication_slots s
+		LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid WHERE s.slot_name = $1`, name).Scan(&pid, &app)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("look up the walsender of slot %q: %w", name, err)
+	}
+	if pid != nil && deref(app) != walsenderApplication {
+		return permanent(fmt.Errorf("slot %q is in use by another consumer (pid %d, application %q); stop it or give this source a slot of its own",
+			name, *pid, deref(app)))
+	}
+	return DropSlot(ctx, conn, name)
+}
+
+// DropSlot drops the slot name, first ending a connection that still
+// holds it. Dropping a slot loses the changes it held for projector: the
+// source then needs a new snapshot.
+func DropSlot(ctx context.Context, conn *pgx.Conn, name string) error {
 	_, err := conn.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
 		WHERE slot_name = $1 AND active_pid IS NOT NULL`, name)
 	if err != nil {
@@ -110,13 +134,6 @@ func InspectSlot(ctx context.Context, conn *pgx.Conn, name string) (SlotInfo, er
 		return info, err
 	}
 	return info, nil
-}
-
-// DropSlot drops the slot name, first ending a connection that still
-// holds it. Dropping a slot loses the changes it held for projector: the
-// source then needs a new snapshot.
-func DropSlot(ctx context.Context, conn *pgx.Conn, name string) error {
-	return dropSlot(ctx, conn, name)
 }
 
 func deref(s *string) string {

@@ -26,6 +26,13 @@ func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, err
 	if err != nil {
 		return 0, permanent(err)
 	}
+	if s.opts.Marks != nil {
+		// The new slot starts here: recorded before anything else, so that
+		// a restart recognises it.
+		if err := ss.record(consistent); err != nil {
+			return 0, err
+		}
+	}
 	s.log.Info("created slot; snapshot starts", "slot", res.SlotName, "consistent_point", consistent, "tables", len(s.src.Tables))
 
 	conn, err := s.connect(ctx)

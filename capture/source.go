@@ -58,6 +58,10 @@ type Options struct {
 	// standbys that synchronize slots. On older servers the stream stops
 	// with a permanent error.
 	FailoverSlot bool
+	// Marks, when set, records every position before it is confirmed to
+	// the slot beyond what downstream applied, so that a slot found ahead
+	// of everything ever confirmed is known to be another slot.
+	Marks SlotMarks
 }
 
 // DefaultReceiveTimeout is Options.ReceiveTimeout when unset: the default

@@ -176,7 +176,7 @@ func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) 
 }
 
 func (s *Stream) captureLoop(ctx context.Context, from Checkpoint, out chan<- *Transaction) error {
-	sess := &session{stream: s, out: out, delivered: from.Applied, snapshotDone: from.SnapshotDone}
+	sess := &session{stream: s, out: out, delivered: from.Applied, applied: from.Applied, snapshotDone: from.SnapshotDone}
 	retry := Retrier{MaxBackoff: s.opts.MaxBackoff}
 	for {
 		started := time.Now()
@@ -226,4 +226,16 @@ func setSessionFormats(params map[string]string) {
 	params["IntervalStyle"] = "postgres"
 	params["extra_float_digits"] = "3"
 	params["TimeZone"] = "UTC"
+}
+
+// SlotMarks durably records the highest position confirmed to a source's
+// replication slot. A slot is dropped and created again under the same
+// name by a failover, a restore or a script; the new slot starts at the
+// server's current position, ahead of anything projector confirmed, which
+// is how it is told apart from the slot the state follows.
+type SlotMarks interface {
+	// SlotMark returns the recorded position, and false when none is.
+	SlotMark() (LSN, bool, error)
+	// SetSlotMark records lsn; it is durable when it returns.
+	SetSlotMark(lsn LSN) error
 }

@@ -7,6 +7,7 @@ import (
 )
 
 func newRunCommand(g *globals) *cobra.Command {
+	var standby bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the daemon: capture changes and keep the views' indices up to date",
@@ -24,11 +25,13 @@ exits within shutdown.grace.`,
 			log.Info("starting projector", "version", buildVersion(), "config", cfg.File,
 				"sources", len(cfg.Sources), "views", len(cfg.Views))
 			limitMemory(log)
-			opts := daemon.Options{Version: buildVersion()}
+			opts := daemon.Options{Version: buildVersion(), Standby: standby}
 			defer showSnapshotProgress(&opts, log)()
 			return daemon.RunWith(cmd.Context(), cfg, opts, log)
 		},
 	}
 	g.addConfigFlag(cmd)
+	cmd.Flags().BoolVar(&standby, "standby", false,
+		"wait for a running projector with the same configuration to stop, then take over (active/standby pairs)")
 	return cmd
 }

@@ -42,6 +42,9 @@ type Options struct {
 	// Progress, when set, hears how many snapshot rows are copied out of
 	// the estimated total over every source, for a progress bar.
 	Progress func(work string, done, total int64)
+	// Standby waits for the sources' locks held by another projector with
+	// the same configuration, instead of refusing to start.
+	Standby bool
 }
 
 // RunWith is Run with options.
@@ -63,9 +66,13 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		return fmt.Errorf("listen on http.listen %q: %w; choose a free host:port", cfg.HTTP.Listen, err)
 	}
 	var mon atomic.Pointer[monitor]
+	var standing atomic.Pointer[string] // why a standby waits
 	ready := func() (bool, string) {
 		if mm := mon.Load(); mm != nil {
 			return mm.status()
+		}
+		if why := standing.Load(); why != nil {
+			return false, *why
 		}
 		return false, "starting"
 	}
@@ -83,8 +90,28 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		}
 	}()
 
+	fence, err := takeFences(ctx, fenceSources(cfg), opts.Standby,
+		func(why string) { standing.Store(&why) }, log)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			log.Info("stopped before the pipeline started")
+			return nil
+		}
+		return err
+	}
+	standing.Store(nil)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer func() {
+		stopWatch()
+		fence.release()
+	}()
+	fence.watch(watchCtx, log)
+
 	for {
-		err := runOnce(ctx, cfg, opts, reg, m, capMetrics, trMetrics, &mon, h, log)
+		err := runOnce(ctx, cfg, opts, fence, h, reg, m, capMetrics, trMetrics, &mon, log)
+		if lost := fence.err(); lost != nil {
+			return lost
+		}
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			log.Info("stopped before the pipeline started")
 			return nil // SIGTERM while waiting for a server at start-up
@@ -101,8 +128,8 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 var errRebootstrap = errors.New("source re-bootstrap requested")
 
 // runOnce prepares the pipeline and runs it until ctx ends or it fails.
-func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometheus.Registry, m *metrics,
-	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], h *health, log *slog.Logger) error {
+func runOnce(ctx context.Context, cfg *config.Config, opts Options, fence *fences, h *health, reg *prometheus.Registry, m *metrics,
+	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], log *slog.Logger) error {
 	p, err := prepare(ctx, cfg, opts.Rebuild, h, log)
 	if err != nil {
 		return err
@@ -112,11 +139,14 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 			log.Error("close state store", "error", err)
 		}
 	}()
-	// A schema change that reshapes a view ends this run, and the next
-	// one rebuilds the view; the caller's ctx still decides shutdown.
+	p.fence = fence
+	// A schema change that reshapes a view, or a re-created table, ends
+	// this run; the source is reset once the pipeline stopped, and the
+	// next run rebuilds its views. The caller's ctx still decides shutdown.
 	runCtx, restart := context.WithCancelCause(ctx)
 	defer restart(nil)
 	p.restart = restart
+	p.replaced = &replacedSources{restart: restart}
 	if opts.StopWhenRebuilt {
 		// A rebuild is a command that ends: it fails rather than rebuild
 		// without a source or a view.
@@ -133,12 +163,21 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, reg *prometh
 	scoped := &scopedRegisterer{reg: reg}
 	defer scoped.unregisterAll()
 	err = p.run(runCtx, p.cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
+	if ctx.Err() != nil {
+		return err
+	}
 	var changed *schemaChanged
-	if cause := context.Cause(runCtx); ctx.Err() == nil && errors.As(cause, &changed) {
+	switch cause := context.Cause(runCtx); {
+	case errors.As(cause, &changed):
 		if err := p.store.ResetSource(changed.source); err != nil {
 			return err
 		}
 		return cause
+	case errors.Is(cause, errTableReplaced):
+		if err := p.replaced.reset(p.store, log); err != nil {
+			return err
+		}
+		return errRebootstrap
 	}
 	return err
 }
@@ -161,6 +200,10 @@ type pipeline struct {
 	rebuilding atomic.Pointer[[]string]
 	// health records the sources stopped for good and the views left out.
 	health *health
+	// fence makes this process the one writer of the views.
+	fence *fences
+	// replaced collects sources with a re-created table.
+	replaced *replacedSources
 }
 
 // prepare connects to the search engine and the sources, checks the views
@@ -218,7 +261,8 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		cs.ExistingPublication, cs.Columns = publicationNeeds(cfg, source)
 		rootsLast(cs.Tables, source, p.views)
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress),
-			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout)}, capMetrics, log)
+			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout),
+			Marks: slotMarks{store: p.store, source: source}}, capMetrics, log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
@@ -280,11 +324,25 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	p.setRebuilding(p.rebuilds)
 	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, stateErr: p.store.Err, maxLag: time.Duration(cfg.Readiness.MaxLag),
 		rebuilding: p.rebuildingViews, backlog: engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
-		countError: capMetrics.CountError, restart: p.restart, metrics: m, health: p.health, log: log}
+		countError: capMetrics.CountError, restart: p.restart, metrics: m, health: p.health, log: log,
+		identity: newTableIdentity(p.store, ordered), replaced: p.replaced.add}
 	mon.Store(mm)
 	aux, auxCtx := errgroup.WithContext(auxCtx)
 	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })
 	aux.Go(func() error { return p.watchRebuilds(auxCtx, streams, engine.Checkpoint, log) })
+	if p.fence != nil {
+		aux.Go(func() error {
+			select {
+			case <-auxCtx.Done():
+				return nil
+			case <-p.fence.lost.Done():
+			}
+			err := p.fence.err()
+			log.Error("another projector took the lock of a source; stopping at once, without writing anything more", "error", err)
+			endLife()
+			return err
+		})
+	}
 
 	var grace *time.Timer
 	g.Go(func() error {
@@ -356,6 +414,16 @@ func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s 
 	}
 	return err
 }
+
+// slotMarks keeps a source's slot marks in the state, beside its
+// checkpoint, so that the slot they describe is the state's own.
+type slotMarks struct {
+	store  *transform.Store
+	source string
+}
+
+func (m slotMarks) SlotMark() (capture.LSN, bool, error) { return m.store.SlotMark(m.source) }
+func (m slotMarks) SetSlotMark(lsn capture.LSN) error    { return m.store.SetSlotMark(m.source, lsn) }
 
 func writerOptions(cfg *config.Config) sink.WriterOptions {
 	return sink.WriterOptions{

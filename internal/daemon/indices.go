@@ -198,6 +198,15 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 				still = append(still, vi)
 				continue
 			}
+			if err := p.fence.guard(); err != nil {
+				if lost := p.fence.err(); lost != nil {
+					return fmt.Errorf("view %q: not moving alias %s: %w", vi.view, vi.alias, lost)
+				}
+				// A lock connection is being re-established: the alias
+				// moves once the lock is proven held again.
+				still = append(still, vi)
+				continue
+			}
 			if err := p.client.SwapAlias(ctx, vi.alias, vi.from, vi.target); err != nil {
 				return fmt.Errorf("view %q: %w", vi.view, err)
 			}

@@ -37,7 +37,13 @@ type monitor struct {
 	countError func(stage string)
 	// restart, when set, stops the pipeline so that it starts over with
 	// the reason given: a schema change that needs the views rebuilt.
-	restart    func(reason error)
+	restart func(reason error)
+	// identity, when set, is checked with the schema; replaced hears of
+	// each source with a re-created table, which replacing lists for
+	// readiness.
+	identity   *tableIdentity
+	replaced   func(source string)
+	replacing  map[string]string
 	lastSchema time.Time
 	metrics    *metrics
 	log        *slog.Logger
@@ -67,6 +73,7 @@ type monitor struct {
 
 func (m *monitor) run(ctx context.Context, every time.Duration) error {
 	m.init()
+	m.replacing = map[string]string{}
 	defer func() {
 		for _, c := range m.conns {
 			c.Close(context.Background())
@@ -189,6 +196,9 @@ func (m *monitor) measure(ctx context.Context) {
 		m.lastSchema = time.Now()
 		m.checkSchema(ctx)
 	}
+	for _, p := range m.replacing {
+		problems = append(problems, p)
+	}
 	for _, v := range m.rebuilding() {
 		problems = append(problems, "view "+v+": rebuilding; queries still see the previous index")
 	}
@@ -232,6 +242,11 @@ func (m *monitor) checkSchema(ctx context.Context) {
 		}
 		if rebuild && m.restart != nil {
 			m.restart(&schemaChanged{source: name})
+		}
+		if m.identity != nil {
+			qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			m.checkIdentity(qctx, conn, name)
+			cancel()
 		}
 	}
 }

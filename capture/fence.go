@@ -1,0 +1,101 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// fenceClass is the first key of projector's advisory locks ("proj"), so
+// that they do not collide with an application's own advisory locks.
+const fenceClass = 0x70726f6a
+
+// ErrFenced means another process holds a source's fence: it is the
+// writer of the source's views, and this one must not touch its slot or
+// its indices.
+var ErrFenced = errors.New("another projector is running with this configuration")
+
+// Fence is a session-level advisory lock on a source's database, keyed by
+// its slot name, held for as long as its connection lives. Holding every
+// source's fence makes a projector the one writer of its views: a second
+// instance with the same configuration finds them taken and neither ends
+// the first one's walsenders, nor drops its slots, nor moves its aliases.
+type Fence struct {
+	src  Source
+	conn *pgx.Conn
+}
+
+// Holder describes the process holding a fence.
+type Holder struct {
+	PID         int
+	Client      string // client address, "local" for a Unix socket
+	Application string
+	Since       string // when its connection started
+}
+
+func (h Holder) String() string {
+	return fmt.Sprintf("pid %d from %s (application %q, connected since %s)", h.PID, h.Client, h.Application, h.Since)
+}
+
+// TryFence connects to src and takes its fence. It returns ErrFenced,
+// wrapped with who holds the fence, when another session has it.
+func TryFence(ctx context.Context, src Source) (*Fence, error) {
+	cfg, err := pgx.ParseConfig(src.DSN)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("source %q: the DSN cannot be parsed; check its syntax", src.Name))
+	}
+	cfg.RuntimeParams["application_name"] = "projector"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to source %q to take its lock: %w", src.Name, err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, fenceClass, src.SlotName()).Scan(&got); err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("take the lock of source %q: %w", src.Name, err)
+	}
+	if got {
+		return &Fence{src: src, conn: conn}, nil
+	}
+	defer conn.Close(context.Background())
+	h, err := fenceHolder(ctx, conn, src)
+	if err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%w: source %q (slot %q) is locked by %s; stop that projector first, or start this one with --standby to take over when it stops",
+		ErrFenced, src.Name, src.SlotName(), h)
+}
+
+func fenceHolder(ctx context.Context, conn *pgx.Conn, src Source) (Holder, error) {
+	var h Holder
+	err := conn.QueryRow(ctx, `SELECT l.pid, coalesce(host(a.client_addr), 'local'), coalesce(a.application_name, ''),
+			coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '')
+		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid AND l.objid = hashtext($2)::oid
+			AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		LIMIT 1`, fenceClass, src.SlotName()).Scan(&h.PID, &h.Client, &h.Application, &h.Since)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Released between the attempt and the look-up.
+		return Holder{Client: "a session that has just ended", Since: "unknown"}, nil
+	}
+	if err != nil {
+		return h, fmt.Errorf("look up who holds the lock of source %q: %w", src.Name, err)
+	}
+	return h, nil
+}
+
+// Check fails when the fence's connection is gone, and with it the lock.
+func (f *Fence) Check(ctx context.Context) error {
+	if err := f.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("the lock connection of source %q: %w", f.src.Name, err)
+	}
+	return nil
+}
+
+// Source is the source the fence guards.
+func (f *Fence) Source() Source { return f.src }
+
+// Close releases the fence.
+func (f *Fence) Close() { f.conn.Close(context.Background()) }
