@@ -85,6 +85,11 @@ func checkTableAccess(ctx context.Context, conn *pgx.Conn, tables []Table) error
 // publishes every table needs no rights at all. It returns what it found.
 func checkPublicationRights(ctx context.Context, conn *pgx.Conn, src Source) (string, error) {
 	name := src.PublicationName()
+	if src.ExistingPublication {
+		// What such a publication must cover is checked with the publication
+		// itself; projector needs no right to change it, as it never does.
+		return "publication_mode existing: " + name + " is used as it is", nil
+	}
 	user, err := currentUser(ctx, conn)
 	if err != nil {
 		return "", err
