@@ -29,7 +29,7 @@ func TestSilentConnection(t *testing.T) {
 
 	const timeout = 3 * time.Second
 	r := newReplica()
-	src := Source{Name: db.Name, DSN: u.String(), Tables: []Table{{Schema: "public", Name: "items"}}}
+	src := Source{Name: db.Name, DSN: u.String(), Tables: []Table{{Schema: "public", Name: "items"}, fencesTable}}
 	s := NewStream(src, Options{StatusInterval: 500 * time.Millisecond, MaxBackoff: time.Second, ReceiveTimeout: timeout},
 		NewMetrics(prometheus.NewRegistry()), testLogger(t))
 	r.stream = s
