@@ -25,8 +25,9 @@ func newVerifyCommand(g *globals) *cobra.Command {
 		Long: `verify is projector's correctness oracle. It computes the documents each view
 should hold with plain SQL reads of the source databases (not projector's own
 state), compares them with the index behind the view's alias and reports per
-view the documents checked, missing, stale (with the first few field
-differences) and extra. Under load, mismatches are re-checked for --settle
+view the documents checked, missing, stale and extra, then lists every
+drifted document (up to --max-drifts, saying how many were left out) with
+its field differences. Under load, mismatches are re-checked for --settle
 before they are reported. The exit status is 0 only when there is no drift.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,6 +64,8 @@ before they are reported. The exit status is 0 only when there is no drift.`,
 	g.addConfigFlag(cmd)
 	cmd.Flags().StringSliceVar(&views, "view", nil, "view to check (repeatable; default: every view)")
 	cmd.Flags().DurationVar(&settle, "settle", 30*time.Second, "how long mismatches are re-checked before they count as drift")
-	cmd.Flags().IntVar(&diffs, "diffs", 5, "how many mismatches per view to describe field by field")
+	cmd.Flags().IntVar(&diffs, "max-drifts", 1000, "how many drifted documents per view to list field by field (0: all); the counts are always complete")
+	cmd.Flags().IntVar(&diffs, "diffs", 1000, "old name of --max-drifts")
+	_ = cmd.Flags().MarkDeprecated("diffs", "use --max-drifts") // the flag exists: cannot fail
 	return cmd
 }

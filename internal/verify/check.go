@@ -186,7 +186,12 @@ func (c *checker) report(view string, root *node, checked int, bad map[string]mi
 		}
 	}
 	slices.Sort(ids)
-	for _, id := range ids[:min(len(ids), max(c.opts.ShowDiffs, 0))] {
+	shown := len(ids)
+	if c.opts.ShowDiffs != 0 {
+		shown = min(shown, max(c.opts.ShowDiffs, 0))
+	}
+	vr.Omitted = len(ids) - shown
+	for _, id := range ids[:shown] {
 		m := bad[id]
 		d := Diff{ID: id, Kind: m.kind()}
 		if d.Kind == KindStale {

@@ -10,8 +10,9 @@ type Options struct {
 	// so that changes still on their way to the index are not taken for
 	// drift. Zero means 30 seconds; a negative value reports at once.
 	Settle time.Duration
-	// ShowDiffs is how many mismatches per view are described in detail;
-	// zero means 5 and a negative value none.
+	// ShowDiffs is how many drifted documents per view are listed, each
+	// with its field differences; zero lists every one and a negative value
+	// none. The counts are complete whatever the limit.
 	ShowDiffs int
 	// Progress, when set, is told how many index documents of a view have
 	// been read out of how many.
@@ -21,9 +22,6 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.Settle == 0 {
 		o.Settle = 30 * time.Second
-	}
-	if o.ShowDiffs == 0 {
-		o.ShowDiffs = 5
 	}
 	return o
 }

@@ -25,8 +25,10 @@ type ViewReport struct {
 	Missing int
 	Stale   int
 	Extra   int
-	// Diffs are the first few mismatches, in document _id order.
-	Diffs []Diff
+	// Diffs are the drifted documents in document _id order, as many as
+	// Options.ShowDiffs allows; Omitted counts those left out.
+	Diffs   []Diff
+	Omitted int
 }
 
 // Diff is one document that differs between the sources and the index.
@@ -60,7 +62,7 @@ func (r Report) Clean() bool {
 func (v ViewReport) Clean() bool { return v.Missing == 0 && v.Stale == 0 && v.Extra == 0 }
 
 // Write prints the report for a person: one summary line per view, then
-// the sample diffs.
+// every listed drift, and a line saying how many drifts the limit left out.
 func (r Report) Write(w io.Writer) error {
 	for _, v := range r.Views {
 		status := "ok"
@@ -79,6 +81,12 @@ func (r Report) Write(w io.Writer) error {
 				if _, err := fmt.Fprintf(w, "    %s: want %s, got %s\n", f.Path, f.Want, f.Got); err != nil {
 					return err
 				}
+			}
+		}
+		if v.Omitted > 0 {
+			if _, err := fmt.Fprintf(w, "  ... %d more drifted documents not listed (the list stops at %d; --max-drifts 0 lists all)\n",
+				v.Omitted, len(v.Diffs)); err != nil {
+				return err
 			}
 		}
 	}
