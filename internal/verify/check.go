@@ -25,6 +25,9 @@ type checker struct {
 // a nil side is a document that side lacks.
 type mismatch struct {
 	want, got []byte
+	// source is the document as the index holds it, for naming the
+	// positions of differences as the document has them.
+	source json.RawMessage
 }
 
 func (m mismatch) kind() string {
@@ -111,11 +114,11 @@ func compare(root *node, exp expected, id string, source json.RawMessage, found 
 	if !found {
 		return mismatch{want: want}, want == nil
 	}
-	got, err := canonSource(root, source)
+	got, err := canonSource(root, source, false)
 	if err != nil {
 		got = append([]byte(nil), source...) // unreadable: reported as it is
 	}
-	return mismatch{want: want, got: got}, want != nil && string(want) == string(got)
+	return mismatch{want: want, got: got, source: source}, want != nil && string(want) == string(got)
 }
 
 // settle re-reads both sides of the mismatched documents, and only those,
@@ -195,7 +198,11 @@ func (c *checker) report(view string, root *node, checked int, bad map[string]mi
 		m := bad[id]
 		d := Diff{ID: id, Kind: m.kind()}
 		if d.Kind == KindStale {
-			d.Fields = fieldDiffs(root, m.want, m.got)
+			got, err := canonSource(root, m.source, true)
+			if err != nil {
+				got = m.got
+			}
+			d.Fields = fieldDiffs(root, m.want, got)
 		}
 		vr.Diffs = append(vr.Diffs, d)
 	}

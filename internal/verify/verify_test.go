@@ -203,6 +203,16 @@ func TestDrift(t *testing.T) {
 		want: ViewReport{Stale: 1},
 		diff: Diff{ID: "1", Kind: KindStale, Fields: []FieldDiff{{Path: "lines[1].qty", Want: "2", Got: "3"}}},
 	}, {
+		// The document holds apple first; sorted, it would come second.
+		name: "stale has_many element named by its position in the document",
+		change: func(t *testing.T) {
+			f.write(t, map[string]string{"1": strings.Replace(fixtureDocs["1"],
+				`"lines":[{"sku":"pear","qty":1},{"qty":2,"sku":"apple"}]`,
+				`"lines":[{"qty":3,"sku":"apple"},{"sku":"pear","qty":1}]`, 1)})
+		},
+		want: ViewReport{Stale: 1},
+		diff: Diff{ID: "1", Kind: KindStale, Fields: []FieldDiff{{Path: "lines[0].qty", Want: "2", Got: "3"}}},
+	}, {
 		name: "stale instant",
 		change: func(t *testing.T) {
 			f.write(t, map[string]string{"2": strings.Replace(fixtureDocs["2"], "06:30:00.5Z", "08:30:00.5Z", 1)})
