@@ -14,6 +14,13 @@ type Options struct {
 	// with its field differences; zero lists every one and a negative value
 	// none. The counts are complete whatever the limit.
 	ShowDiffs int
+	// VersionSlack is how far ahead of this machine's clock a document's
+	// _version may be before it is reported as ahead: projector's external
+	// versions start from the clock in microseconds and only run ahead of it
+	// by the documents written faster than one per microsecond and by about
+	// a second per restart. Zero means 24 hours; a negative value turns the
+	// check off.
+	VersionSlack time.Duration
 	// Progress, when set, is told how many index documents of a view have
 	// been read out of how many.
 	Progress func(view string, done, total int64)
@@ -23,7 +30,22 @@ func (o Options) withDefaults() Options {
 	if o.Settle == 0 {
 		o.Settle = 30 * time.Second
 	}
+	if o.VersionSlack == 0 {
+		o.VersionSlack = DefaultVersionSlack
+	}
 	return o
+}
+
+// DefaultVersionSlack is the VersionSlack used when none is set.
+const DefaultVersionSlack = 24 * time.Hour
+
+// versionLimit is the highest _version projector could have written by
+// now; zero when the check is off.
+func (o Options) versionLimit() int64 {
+	if o.VersionSlack < 0 {
+		return 0
+	}
+	return time.Now().Add(o.VersionSlack).UnixMicro()
 }
 
 // pollInterval is how long the settle period waits between re-checks.
