@@ -31,8 +31,14 @@ drifted document (up to --max-drifts, saying how many were left out) with
 its field differences. A document whose _version is ahead of any projector
 could have written (more than --version-slack past the clock, as after a
 re-index by hand with a huge external version) is reported as version-ahead:
-the engine would refuse every later update of it. Under load, mismatches are re-checked for --settle
-before they are reported. The exit status is 0 only when there is no drift.`,
+the engine would refuse every later update of it.
+
+A mismatch may be a change still on its way to the index. verify re-checks
+mismatched documents only until the daemon has confirmed, on each source's
+slot, the WAL position read before the re-check; what still differs then is
+drift. With no daemon reading a slot, nothing can change, and the re-check is
+immediate. --settle bounds the wait for a daemon that lags. The exit status
+is 0 only when there is no drift.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := g.load(cmd.ErrOrStderr())
@@ -67,7 +73,7 @@ before they are reported. The exit status is 0 only when there is no drift.`,
 	}
 	g.addConfigFlag(cmd)
 	cmd.Flags().StringSliceVar(&views, "view", nil, "view to check (repeatable; default: every view)")
-	cmd.Flags().DurationVar(&settle, "settle", 30*time.Second, "how long mismatches are re-checked before they count as drift")
+	cmd.Flags().DurationVar(&settle, "settle", 30*time.Second, "the longest wait for the daemon to confirm changes before mismatches count as drift (negative: no re-check)")
 	cmd.Flags().IntVar(&diffs, "max-drifts", 1000, "how many drifted documents per view to list field by field (0: all); the counts are always complete")
 	cmd.Flags().IntVar(&diffs, "diffs", 1000, "old name of --max-drifts")
 	cmd.Flags().DurationVar(&versionSlack, "version-slack", verify.DefaultVersionSlack,

@@ -136,48 +136,6 @@ func compare(root *node, exp expected, id string, source json.RawMessage, found 
 	return mismatch{want: want, got: got, source: source}, want != nil && string(want) == string(got)
 }
 
-// settle re-reads both sides of the mismatched documents, and only those,
-// until they agree or the settle period ends; what still differs is
-// returned.
-func (c *checker) settle(ctx context.Context, view string, root *node, bad map[string]mismatch) (map[string]mismatch, error) {
-	deadline := time.Now().Add(c.opts.Settle)
-	var lastLoad time.Duration
-	for len(bad) > 0 && time.Now().Before(deadline) {
-		c.log.Debug("re-checking mismatches", "view", view, "documents", len(bad))
-		// Waiting at least as long as a load took keeps a large view from
-		// reading its sources back to back.
-		if err := sleep(ctx, min(max(c.opts.pollInterval(), lastLoad), time.Until(deadline))); err != nil {
-			return nil, err
-		}
-		if err := refresh(ctx, c.client, c.alias); err != nil {
-			return nil, err
-		}
-		ids := make([]string, 0, len(bad))
-		for id := range bad {
-			ids = append(ids, id)
-		}
-		start := time.Now()
-		exp, err := c.expected(ctx, root, ids)
-		if err != nil {
-			return nil, err
-		}
-		lastLoad = time.Since(start)
-		docs, err := fetchIDs(ctx, c.client, c.alias, ids)
-		if err != nil {
-			return nil, err
-		}
-		next := map[string]mismatch{}
-		for _, id := range ids {
-			src, found := docs[id]
-			if m, ok := compare(root, exp, id, src, found); !ok {
-				next[id] = m
-			}
-		}
-		bad = next
-	}
-	return bad, nil
-}
-
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -6,9 +6,12 @@ import "time"
 type Options struct {
 	// Views names the views to check; empty checks all of them.
 	Views []string
-	// Settle is how long mismatches are re-checked before they are reported,
-	// so that changes still on their way to the index are not taken for
-	// drift. Zero means 30 seconds; a negative value reports at once.
+	// Settle bounds how long mismatches are re-checked before they are
+	// reported, so that changes still on their way to the index are not
+	// taken for drift. Re-checking ends as soon as the daemon has confirmed,
+	// on every source's slot, the WAL position read before the sources were
+	// (see checker.settle); Settle only matters while it lags. Zero means 30
+	// seconds; a negative value reports at once.
 	Settle time.Duration
 	// ShowDiffs is how many drifted documents per view are listed, each
 	// with its field differences; zero lists every one and a negative value
@@ -48,7 +51,8 @@ func (o Options) versionLimit() int64 {
 	return time.Now().Add(o.VersionSlack).UnixMicro()
 }
 
-// pollInterval is how long the settle period waits between re-checks.
+// pollInterval is the longest pause between two looks at the slots, or
+// between re-checks when the WAL position cannot be read.
 func (o Options) pollInterval() time.Duration {
-	return max(o.Settle/10, 200*time.Millisecond)
+	return min(max(o.Settle/10, 100*time.Millisecond), time.Second)
 }

@@ -65,6 +65,8 @@ type fixture struct {
 	client *sink.Client
 	search *testbed.Search
 	index  string
+	// orders is the database of the orders source.
+	orders *testbed.Database
 }
 
 // newFixture creates the orders database on the primary server, the people
@@ -99,7 +101,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatalf("load configuration: %v", err)
 	}
-	f := &fixture{cfg: cfg, client: connectSink(t, search.URL), search: search, index: search.Index("orders")}
+	f := &fixture{cfg: cfg, client: connectSink(t, search.URL), search: search, index: search.Index("orders"), orders: orders}
 	f.write(t, fixtureDocs)
 	return f
 }
