@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"slices"
 	"time"
@@ -33,10 +32,17 @@ func (c *checker) settle(ctx context.Context, view string, root *node, bad map[s
 	}
 	deadline := time.Now().Add(c.opts.Settle)
 	drift := map[string]mismatch{}
+	warned := false
 	for len(bad) > 0 {
 		c.log.Debug("re-checking mismatches", "view", view, "documents", len(bad))
 		ids := slices.Sorted(maps.Keys(bad))
-		marks, known := c.db.walPositions(ctx, root, c.log)
+		marks, werr := c.db.walPositions(ctx, root)
+		known := werr == nil
+		if !known && !warned {
+			c.log.Warn("cannot tell whether the daemon has caught up; re-checking mismatches until the settle period ends",
+				"view", view, "error", werr)
+			warned = true
+		}
 		before, err := c.expected(ctx, root, ids)
 		if err != nil {
 			return nil, err
@@ -93,9 +99,10 @@ type slotMark struct {
 }
 
 // walPositions reads the current WAL position of every source the view
-// reads; known is false when a source cannot tell (a standby, say), and
+// reads. A source that cannot tell (a standby, say) is an error, and
 // settling then falls back to re-checking until Options.Settle ends.
-func (db *sources) walPositions(ctx context.Context, root *node, log *slog.Logger) (marks []slotMark, known bool) {
+func (db *sources) walPositions(ctx context.Context, root *node) ([]slotMark, error) {
+	var marks []slotMark
 	names := map[string]bool{}
 	root.walk(func(n *node) { names[n.Table.Source] = true })
 	for _, name := range slices.Sorted(maps.Keys(names)) {
@@ -103,19 +110,15 @@ func (db *sources) walPositions(ctx context.Context, root *node, log *slog.Logge
 		slot := capture.Source{Name: name, Slot: src.Slot}.SlotName()
 		var text string
 		if err := db.conns[name].QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&text); err != nil {
-			log.Warn("cannot read the WAL position; re-checking mismatches until the settle period ends",
-				"source", name, "error", err)
-			return nil, false
+			return nil, db.sourceErr(name, fmt.Errorf("read the WAL position: %w", err))
 		}
 		lsn, err := capture.ParseLSN(text)
 		if err != nil {
-			log.Warn("cannot read the WAL position; re-checking mismatches until the settle period ends",
-				"source", name, "error", err)
-			return nil, false
+			return nil, db.sourceErr(name, fmt.Errorf("read the WAL position: %w", err))
 		}
 		marks = append(marks, slotMark{source: name, slot: slot, lsn: lsn})
 	}
-	return marks, true
+	return marks, nil
 }
 
 // waitConfirmed polls the slots until each has confirmed its mark or no
