@@ -1,11 +1,15 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/projector-dev/projector/config"
@@ -19,12 +23,18 @@ type checker struct {
 	opts   Options
 	log    *slog.Logger
 	alias  string
+	// versionLimit is the highest _version projector could have written
+	// when the check began; zero turns the version check off.
+	versionLimit int64
 }
 
 // mismatch is one document whose two sides differ, in canonical form;
 // a nil side is a document that side lacks.
 type mismatch struct {
 	want, got []byte
+	// source is the document as the index holds it, for naming the
+	// positions of differences as the document has them.
+	source json.RawMessage
 }
 
 func (m mismatch) kind() string {
@@ -46,14 +56,14 @@ func (c *checker) view(ctx context.Context, v *config.View) (ViewReport, error) 
 	if err != nil {
 		return ViewReport{}, err
 	}
-	bad, err := c.scan(ctx, v.Name, root, exp)
+	bad, ahead, err := c.scan(ctx, v.Name, root, exp)
 	if err != nil {
 		return ViewReport{}, err
 	}
 	if bad, err = c.settle(ctx, v.Name, root, bad); err != nil {
 		return ViewReport{}, err
 	}
-	return c.report(v.Name, root, len(exp), bad), nil
+	return c.report(v.Name, root, len(exp), bad, ahead), nil
 }
 
 // expected builds the view's documents: all of them when ids is nil, else
@@ -77,13 +87,21 @@ func (c *checker) expected(ctx context.Context, root *node, ids []string) (expec
 	return expect(root, tables)
 }
 
-// scan reads the whole index and returns every mismatch.
-func (c *checker) scan(ctx context.Context, view string, root *node, exp expected) (map[string]mismatch, error) {
+// scan reads the whole index and returns every mismatch, and the _version
+// of every document whose version is ahead of any projector could have
+// written. A version does not change unless the document is written again,
+// and projector cannot write it again, so the versions are not re-checked.
+func (c *checker) scan(ctx context.Context, view string, root *node, exp expected) (map[string]mismatch, map[string]int64, error) {
 	bad := map[string]mismatch{}
+	ahead := map[string]int64{}
 	seen := make(map[string]bool, len(exp))
+	limit := c.versionLimit
 	var done int64
 	err := scanIndex(ctx, c.client, c.alias, func(h hit, total int64) error {
 		seen[h.ID] = true
+		if limit > 0 && h.Version > limit {
+			ahead[h.ID] = h.Version
+		}
 		if m, ok := compare(root, exp, h.ID, h.Source, true); !ok {
 			bad[h.ID] = m
 		}
@@ -95,14 +113,14 @@ func (c *checker) scan(ctx context.Context, view string, root *node, exp expecte
 	if errors.Is(err, errNoIndex) {
 		c.log.Warn("the view's alias does not exist; every document counts as missing", "view", view, "alias", c.alias)
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for id, want := range exp {
 		if !seen[id] {
 			bad[id] = mismatch{want: want}
 		}
 	}
-	return bad, nil
+	return bad, ahead, nil
 }
 
 // compare checks one document id; found says whether the index has it.
@@ -111,53 +129,11 @@ func compare(root *node, exp expected, id string, source json.RawMessage, found 
 	if !found {
 		return mismatch{want: want}, want == nil
 	}
-	got, err := canonSource(root, source)
+	got, err := canonSource(root, source, false)
 	if err != nil {
 		got = append([]byte(nil), source...) // unreadable: reported as it is
 	}
-	return mismatch{want: want, got: got}, want != nil && string(want) == string(got)
-}
-
-// settle re-reads both sides of the mismatched documents, and only those,
-// until they agree or the settle period ends; what still differs is
-// returned.
-func (c *checker) settle(ctx context.Context, view string, root *node, bad map[string]mismatch) (map[string]mismatch, error) {
-	deadline := time.Now().Add(c.opts.Settle)
-	var lastLoad time.Duration
-	for len(bad) > 0 && time.Now().Before(deadline) {
-		c.log.Debug("re-checking mismatches", "view", view, "documents", len(bad))
-		// Waiting at least as long as a load took keeps a large view from
-		// reading its sources back to back.
-		if err := sleep(ctx, min(max(c.opts.pollInterval(), lastLoad), time.Until(deadline))); err != nil {
-			return nil, err
-		}
-		if err := refresh(ctx, c.client, c.alias); err != nil {
-			return nil, err
-		}
-		ids := make([]string, 0, len(bad))
-		for id := range bad {
-			ids = append(ids, id)
-		}
-		start := time.Now()
-		exp, err := c.expected(ctx, root, ids)
-		if err != nil {
-			return nil, err
-		}
-		lastLoad = time.Since(start)
-		docs, err := fetchIDs(ctx, c.client, c.alias, ids)
-		if err != nil {
-			return nil, err
-		}
-		next := map[string]mismatch{}
-		for _, id := range ids {
-			src, found := docs[id]
-			if m, ok := compare(root, exp, id, src, found); !ok {
-				next[id] = m
-			}
-		}
-		bad = next
-	}
-	return bad, nil
+	return mismatch{want: want, got: got, source: source}, want != nil && string(want) == string(got)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -171,11 +147,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (c *checker) report(view string, root *node, checked int, bad map[string]mismatch) ViewReport {
-	vr := ViewReport{View: view, Checked: checked}
-	ids := make([]string, 0, len(bad))
+// report counts the drift and lists it in document _id order, a document
+// both drifted and ahead once for each.
+func (c *checker) report(view string, root *node, checked int, bad map[string]mismatch, ahead map[string]int64) ViewReport {
+	vr := ViewReport{View: view, Checked: checked, Ahead: len(ahead)}
+	type entry struct {
+		id   string
+		kind string
+	}
+	entries := make([]entry, 0, len(bad)+len(ahead))
 	for id, m := range bad {
-		ids = append(ids, id)
+		entries = append(entries, entry{id, m.kind()})
 		switch m.kind() {
 		case KindMissing:
 			vr.Missing++
@@ -185,12 +167,29 @@ func (c *checker) report(view string, root *node, checked int, bad map[string]mi
 			vr.Stale++
 		}
 	}
-	slices.Sort(ids)
-	for _, id := range ids[:min(len(ids), max(c.opts.ShowDiffs, 0))] {
-		m := bad[id]
-		d := Diff{ID: id, Kind: m.kind()}
-		if d.Kind == KindStale {
-			d.Fields = fieldDiffs(root, m.want, m.got)
+	for id := range ahead {
+		entries = append(entries, entry{id, KindAhead})
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		return cmp.Or(strings.Compare(a.id, b.id), strings.Compare(a.kind, b.kind))
+	})
+	shown := len(entries)
+	if c.opts.ShowDiffs != 0 {
+		shown = min(shown, max(c.opts.ShowDiffs, 0))
+	}
+	vr.Omitted = len(entries) - shown
+	for _, e := range entries[:shown] {
+		d := Diff{ID: e.id, Kind: e.kind}
+		switch e.kind {
+		case KindAhead:
+			d.Fields = []FieldDiff{{Path: "_version", Want: fmt.Sprintf("<= %d", c.versionLimit), Got: strconv.FormatInt(ahead[e.id], 10)}}
+		case KindStale:
+			m := bad[e.id]
+			got, err := canonSource(root, m.source, true)
+			if err != nil {
+				got = m.got
+			}
+			d.Fields = fieldDiffs(root, m.want, got)
 		}
 		vr.Diffs = append(vr.Diffs, d)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/projector-dev/projector/config"
 )
 
 // absent stands for a field one side does not have.
@@ -60,7 +62,7 @@ func child(n *node, k string) *node {
 }
 
 func diffValue(n *node, path string, w, g any, out *[]FieldDiff) {
-	if equal(w, g) {
+	if equal(setForm(n, w), setForm(n, g)) {
 		return
 	}
 	switch wv := w.(type) {
@@ -81,10 +83,11 @@ func diffValue(n *node, path string, w, g any, out *[]FieldDiff) {
 // diffArray pairs up array elements. The rows of a has_many relation have
 // no order, so elements both sides share are set aside first and the rest
 // are paired in order; other arrays are compared position by position.
+// Positions are those of g, the indexed document, which keeps its order.
 func diffArray(n *node, path string, w, g []any, out *[]FieldDiff) {
 	wi, gi := indexes(len(w)), indexes(len(g))
 	if n != nil {
-		wi, gi = unmatched(w, g)
+		wi, gi = unmatched(n, w, g)
 	}
 	if len(wi) != len(gi) {
 		*out = append(*out, FieldDiff{Path: path, Want: display(w), Got: display(g)})
@@ -105,12 +108,12 @@ func indexes(n int) []int {
 
 // unmatched returns the positions of the elements of w and g that the other
 // side does not hold (as a multiset).
-func unmatched(w, g []any) (wi, gi []int) {
+func unmatched(n *node, w, g []any) (wi, gi []int) {
 	used := make([]bool, len(g))
 	for i, e := range w {
 		found := false
 		for j, f := range g {
-			if !used[j] && equal(e, f) {
+			if !used[j] && equal(setForm(n, e), setForm(n, f)) {
 				used[j], found = true, true
 				break
 			}
@@ -125,6 +128,33 @@ func unmatched(w, g []any) (wi, gi []int) {
 		}
 	}
 	return wi, gi
+}
+
+// setForm returns v, a value of relation n (nil for a plain field), with
+// every has_many array in it sorted, so that values compare as the view
+// defines them whatever order the document keeps.
+func setForm(n *node, v any) any {
+	if n == nil {
+		return v
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[k] = setForm(child(n, k), e)
+		}
+		return m
+	case []any:
+		if n.Rel != config.HasMany {
+			return v
+		}
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = setForm(n, e)
+		}
+		return sortSet(out)
+	}
+	return v
 }
 
 func equal(a, b any) bool {

@@ -24,6 +24,9 @@ const pageSize = 1000
 type hit struct {
 	ID     string          `json:"_id"`
 	Source json.RawMessage `json:"_source"`
+	// Version is the document's _version: for documents projector wrote,
+	// the external version it assigned.
+	Version int64 `json:"_version"`
 }
 
 type searchResponse struct {
@@ -54,7 +57,7 @@ func (r *searchResponse) total() int64 {
 func scanIndex(ctx context.Context, c *sink.Client, alias string, fn func(h hit, total int64) error) (err error) {
 	res, err := c.API.Search(c.API.Search.WithContext(ctx), c.API.Search.WithIndex(alias),
 		c.API.Search.WithScroll(2*time.Minute), c.API.Search.WithSize(pageSize),
-		c.API.Search.WithTrackTotalHits(true),
+		c.API.Search.WithTrackTotalHits(true), c.API.Search.WithVersion(true),
 		c.API.Search.WithBody(strings.NewReader(`{"sort":["_doc"]}`)))
 	page, err := decodeSearch(res, err, "scroll "+alias)
 	if err != nil {

@@ -129,7 +129,7 @@ func mustCanon(t *testing.T, typ colType, text string) any {
 
 func mustCanonDoc(t *testing.T, root *node, text string) []byte {
 	t.Helper()
-	out, err := canonSource(root, []byte(text))
+	out, err := canonSource(root, []byte(text), false)
 	if err != nil {
 		t.Fatal(err)
 	}

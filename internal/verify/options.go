@@ -6,13 +6,24 @@ import "time"
 type Options struct {
 	// Views names the views to check; empty checks all of them.
 	Views []string
-	// Settle is how long mismatches are re-checked before they are reported,
-	// so that changes still on their way to the index are not taken for
-	// drift. Zero means 30 seconds; a negative value reports at once.
+	// Settle bounds how long mismatches are re-checked before they are
+	// reported, so that changes still on their way to the index are not
+	// taken for drift. Re-checking ends as soon as the daemon has confirmed,
+	// on every source's slot, the WAL position read before the sources were
+	// (see checker.settle); Settle only matters while it lags. Zero means 30
+	// seconds; a negative value reports at once.
 	Settle time.Duration
-	// ShowDiffs is how many mismatches per view are described in detail;
-	// zero means 5 and a negative value none.
+	// ShowDiffs is how many drifted documents per view are listed, each
+	// with its field differences; zero lists every one and a negative value
+	// none. The counts are complete whatever the limit.
 	ShowDiffs int
+	// VersionSlack is how far ahead of this machine's clock a document's
+	// _version may be before it is reported as ahead: projector's external
+	// versions start from the clock in microseconds and only run ahead of it
+	// by the documents written faster than one per microsecond and by about
+	// a second per restart. Zero means 24 hours; a negative value turns the
+	// check off.
+	VersionSlack time.Duration
 	// Progress, when set, is told how many index documents of a view have
 	// been read out of how many.
 	Progress func(view string, done, total int64)
@@ -22,13 +33,26 @@ func (o Options) withDefaults() Options {
 	if o.Settle == 0 {
 		o.Settle = 30 * time.Second
 	}
-	if o.ShowDiffs == 0 {
-		o.ShowDiffs = 5
+	if o.VersionSlack == 0 {
+		o.VersionSlack = DefaultVersionSlack
 	}
 	return o
 }
 
-// pollInterval is how long the settle period waits between re-checks.
+// DefaultVersionSlack is the VersionSlack used when none is set.
+const DefaultVersionSlack = 24 * time.Hour
+
+// versionLimit is the highest _version projector could have written by
+// now; zero when the check is off.
+func (o Options) versionLimit() int64 {
+	if o.VersionSlack < 0 {
+		return 0
+	}
+	return time.Now().Add(o.VersionSlack).UnixMicro()
+}
+
+// pollInterval is the longest pause between two looks at the slots, or
+// between re-checks when the WAL position cannot be read.
 func (o Options) pollInterval() time.Duration {
-	return max(o.Settle/10, 200*time.Millisecond)
+	return min(max(o.Settle/10, 100*time.Millisecond), time.Second)
 }

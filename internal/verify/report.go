@@ -10,6 +10,10 @@ const (
 	KindMissing = "missing" // the source rows yield a document the index lacks
 	KindStale   = "stale"   // the index holds the document with different fields
 	KindExtra   = "extra"   // the index holds a document no source row yields
+	// KindAhead is a document whose _version is above any projector could
+	// have written (say, re-indexed by hand with a huge external version):
+	// the engine would refuse every later update of it as a conflict.
+	KindAhead = "version-ahead"
 )
 
 // Report is the outcome of one verification, one entry per view.
@@ -25,15 +29,20 @@ type ViewReport struct {
 	Missing int
 	Stale   int
 	Extra   int
-	// Diffs are the first few mismatches, in document _id order.
-	Diffs []Diff
+	// Ahead counts documents whose _version is ahead of projector's.
+	Ahead int
+	// Diffs are the drifted documents in document _id order, as many as
+	// Options.ShowDiffs allows; Omitted counts those left out.
+	Diffs   []Diff
+	Omitted int
 }
 
 // Diff is one document that differs between the sources and the index.
 type Diff struct {
 	ID   string
 	Kind string
-	// Fields lists what differs in a stale document.
+	// Fields lists what differs in a stale document; for a document ahead,
+	// the _version found and the highest projector could have written.
 	Fields []FieldDiff
 }
 
@@ -57,18 +66,20 @@ func (r Report) Clean() bool {
 }
 
 // Clean reports whether the view's index equals its sources.
-func (v ViewReport) Clean() bool { return v.Missing == 0 && v.Stale == 0 && v.Extra == 0 }
+func (v ViewReport) Clean() bool {
+	return v.Missing == 0 && v.Stale == 0 && v.Extra == 0 && v.Ahead == 0
+}
 
 // Write prints the report for a person: one summary line per view, then
-// the sample diffs.
+// every listed drift, and a line saying how many drifts the limit left out.
 func (r Report) Write(w io.Writer) error {
 	for _, v := range r.Views {
 		status := "ok"
 		if !v.Clean() {
 			status = "DRIFT"
 		}
-		if _, err := fmt.Fprintf(w, "%s: %s checked=%d missing=%d stale=%d extra=%d\n",
-			v.View, status, v.Checked, v.Missing, v.Stale, v.Extra); err != nil {
+		if _, err := fmt.Fprintf(w, "%s: %s checked=%d missing=%d stale=%d extra=%d version-ahead=%d\n",
+			v.View, status, v.Checked, v.Missing, v.Stale, v.Extra, v.Ahead); err != nil {
 			return err
 		}
 		for _, d := range v.Diffs {
@@ -79,6 +90,12 @@ func (r Report) Write(w io.Writer) error {
 				if _, err := fmt.Fprintf(w, "    %s: want %s, got %s\n", f.Path, f.Want, f.Got); err != nil {
 					return err
 				}
+			}
+		}
+		if v.Omitted > 0 {
+			if _, err := fmt.Fprintf(w, "  ... %d more drifted documents not listed (the list stops at %d; --max-drifts 0 lists all)\n",
+				v.Omitted, len(v.Diffs)); err != nil {
+				return err
 			}
 		}
 	}

@@ -30,13 +30,14 @@ func Run(ctx context.Context, cfg *config.Config, client *sink.Client, opts Opti
 	defer db.close()
 	var rep Report
 	for _, v := range views {
-		c := &checker{db: db, client: client, opts: opts, log: log, alias: cfg.Sink.IndexPrefix + v.Name}
+		c := &checker{db: db, client: client, opts: opts, log: log, alias: cfg.Sink.IndexPrefix + v.Name,
+			versionLimit: opts.versionLimit()}
 		vr, err := c.view(ctx, v)
 		if err != nil {
 			return rep, fmt.Errorf("verify view %q: %w", v.Name, err)
 		}
 		log.Info("verified view", "view", v.Name, "checked", vr.Checked,
-			"missing", vr.Missing, "stale", vr.Stale, "extra", vr.Extra)
+			"missing", vr.Missing, "stale", vr.Stale, "extra", vr.Extra, "version_ahead", vr.Ahead)
 		rep.Views = append(rep.Views, vr)
 	}
 	return rep, nil

@@ -7,6 +7,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/projector-dev/projector/capture"
 )
 
 // onRecheck is a log handler that runs fn when the checker announces a
@@ -39,14 +44,12 @@ func TestMismatchFixedWhileSettlingIsNotReported(t *testing.T) {
 	}
 }
 
-func TestPersistentMismatchIsReportedAfterSettling(t *testing.T) {
-	f := newFixture(t)
-	f.write(t, map[string]string{"2": strings.Replace(fixtureDocs["2"], `"7.00"`, `"7.01"`, 1)})
-	h := &onRecheck{}
-	rep := f.run(t, Options{Settle: time.Second}, slog.New(h))
-	if h.calls.Load() == 0 {
-		t.Fatal("the stale document was never re-checked")
-	}
+// staleTotal is document 2 with a total the source does not have.
+var staleTotal = strings.Replace(fixtureDocs["2"], `"7.00"`, `"7.01"`, 1)
+
+// checkStaleTotal asserts the report holds document 2's total as its only drift.
+func checkStaleTotal(t *testing.T, rep Report) {
+	t.Helper()
 	got := rep.Views[0]
 	if got.Stale != 1 || len(got.Diffs) != 1 || len(got.Diffs[0].Fields) != 1 {
 		t.Fatalf("got %+v, want one stale document with one field diff", got)
@@ -54,4 +57,148 @@ func TestPersistentMismatchIsReportedAfterSettling(t *testing.T) {
 	if fd := got.Diffs[0].Fields[0]; fd.Path != "total" || fd.Want != "7" || fd.Got != "7.01" {
 		t.Errorf("field diff %+v, want total: 7 vs 7.01", fd)
 	}
+}
+
+// With no daemon reading the sources nothing can change the index, so a
+// mismatch is drift after one re-check, not after the settle period.
+func TestPersistentMismatchIsReportedWithoutWaiting(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, map[string]string{"2": staleTotal})
+	h := &onRecheck{}
+	start := time.Now()
+	rep := f.run(t, Options{Settle: time.Minute}, slog.New(h))
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("verify took %v; it waited for the settle period although no daemon was running", took)
+	}
+	if h.calls.Load() == 0 {
+		t.Fatal("the stale document was never re-checked")
+	}
+	checkStaleTotal(t, rep)
+}
+
+// reader stands in for the daemon: it holds the orders source's slot open
+// and confirms positions when told to.
+type reader struct {
+	conn *pgconn.PgConn
+	f    *fixture
+}
+
+func newReader(t *testing.T, f *fixture) *reader {
+	t.Helper()
+	slot := capture.Source{Name: "orders"}.SlotName()
+	f.orders.Exec(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, slot)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := f.orders.DSN()
+	if strings.Contains(dsn, "?") {
+		dsn += "&replication=database"
+	} else {
+		dsn += "?replication=database"
+	}
+	conn, err := pgconn.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open a replication connection: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	if err := pglogrepl.StartReplication(ctx, conn, slot, 0, pglogrepl.StartReplicationOptions{}); err != nil {
+		t.Fatalf("start replication: %v", err)
+	}
+	// WAL written after the slot's creation, which it has not confirmed.
+	f.orders.Exec(`CREATE TABLE noise (id int); INSERT INTO noise VALUES (1)`)
+	return &reader{conn: conn, f: f}
+}
+
+// confirm reports the server's current WAL position as done.
+func (r *reader) confirm(t *testing.T) {
+	conn := r.f.orders.Connect()
+	defer conn.Close(context.Background())
+	var pos pglogrepl.LSN
+	var text string
+	if err := conn.QueryRow(context.Background(), `SELECT pg_current_wal_lsn()::text`).Scan(&text); err != nil {
+		t.Errorf("read the WAL position: %v", err)
+		return
+	}
+	pos, err := pglogrepl.ParseLSN(text)
+	if err != nil {
+		t.Errorf("parse %q: %v", text, err)
+		return
+	}
+	err = pglogrepl.SendStandbyStatusUpdate(context.Background(), r.conn,
+		pglogrepl.StandbyStatusUpdate{WALWritePosition: pos, WALFlushPosition: pos, WALApplyPosition: pos})
+	if err != nil {
+		t.Errorf("confirm %s: %v", pos, err)
+	}
+}
+
+// follow confirms the current WAL position every 100 ms, as a daemon that
+// has caught up does on keepalives, until the test ends.
+func (r *reader) follow(t *testing.T) {
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stop); <-stopped })
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			r.confirm(t)
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// While the daemon has not confirmed what was written before the re-check,
+// the index may still change: verify waits for it, and a document the
+// daemon fixes before confirming is no drift.
+func TestMismatchWaitsForTheDaemonToConfirm(t *testing.T) {
+	f := newFixture(t)
+	r := newReader(t, f)
+	f.write(t, map[string]string{"2": staleTotal})
+	done := make(chan struct{})
+	h := &onRecheck{fn: func() {
+		go func() {
+			defer close(done)
+			// Later than a re-check that did not wait would look.
+			time.Sleep(time.Second)
+			f.write(t, map[string]string{"2": fixtureDocs["2"]})
+			r.follow(t)
+		}()
+	}}
+	rep := f.run(t, Options{Settle: time.Minute}, slog.New(h))
+	<-done
+	if !rep.Clean() {
+		t.Fatalf("a document the daemon fixed before confirming is reported: %+v", rep.Views[0])
+	}
+}
+
+// Once the daemon has confirmed past the re-check's WAL position, what
+// still differs is drift: verify reports it without waiting any longer.
+func TestMismatchIsDriftOnceTheDaemonConfirmed(t *testing.T) {
+	f := newFixture(t)
+	r := newReader(t, f)
+	f.write(t, map[string]string{"2": staleTotal})
+	h := &onRecheck{fn: func() { r.follow(t) }}
+	start := time.Now()
+	rep := f.run(t, Options{Settle: time.Minute}, slog.New(h))
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("verify took %v; it waited although the daemon had confirmed", took)
+	}
+	checkStaleTotal(t, rep)
+}
+
+// A daemon that never confirms is waited for until the settle period ends,
+// then the mismatch is reported as it stands.
+func TestMismatchIsReportedWhenTheDaemonLagsPastSettle(t *testing.T) {
+	f := newFixture(t)
+	newReader(t, f)
+	f.write(t, map[string]string{"2": staleTotal})
+	start := time.Now()
+	rep := f.run(t, Options{Settle: 2 * time.Second}, quiet())
+	if took := time.Since(start); took < 2*time.Second {
+		t.Errorf("verify took %v; it did not wait for a daemon still behind", took)
+	}
+	checkStaleTotal(t, rep)
 }

@@ -65,6 +65,8 @@ type fixture struct {
 	client *sink.Client
 	search *testbed.Search
 	index  string
+	// orders is the database of the orders source.
+	orders *testbed.Database
 }
 
 // newFixture creates the orders database on the primary server, the people
@@ -99,7 +101,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatalf("load configuration: %v", err)
 	}
-	f := &fixture{cfg: cfg, client: connectSink(t, search.URL), search: search, index: search.Index("orders")}
+	f := &fixture{cfg: cfg, client: connectSink(t, search.URL), search: search, index: search.Index("orders"), orders: orders}
 	f.write(t, fixtureDocs)
 	return f
 }
@@ -202,6 +204,16 @@ func TestDrift(t *testing.T) {
 		},
 		want: ViewReport{Stale: 1},
 		diff: Diff{ID: "1", Kind: KindStale, Fields: []FieldDiff{{Path: "lines[1].qty", Want: "2", Got: "3"}}},
+	}, {
+		// The document holds apple first; sorted, it would come second.
+		name: "stale has_many element named by its position in the document",
+		change: func(t *testing.T) {
+			f.write(t, map[string]string{"1": strings.Replace(fixtureDocs["1"],
+				`"lines":[{"sku":"pear","qty":1},{"qty":2,"sku":"apple"}]`,
+				`"lines":[{"qty":3,"sku":"apple"},{"sku":"pear","qty":1}]`, 1)})
+		},
+		want: ViewReport{Stale: 1},
+		diff: Diff{ID: "1", Kind: KindStale, Fields: []FieldDiff{{Path: "lines[0].qty", Want: "2", Got: "3"}}},
 	}, {
 		name: "stale instant",
 		change: func(t *testing.T) {
