@@ -91,7 +91,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}()
 
 	fence, err := takeFences(ctx, fenceSources(cfg), opts.Standby,
-		func(why string) { standing.Store(&why) }, log)
+		func(why string) { standing.Store(&why) }, h, log)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			log.Info("stopped before the pipeline started")
@@ -215,7 +215,7 @@ func prepare(ctx context.Context, cfg *config.Config, rebuild []string, h *healt
 	if err != nil {
 		return nil, err
 	}
-	schema, failed, err := describeSources(ctx, cfg, log)
+	schema, failed, err := describeSources(ctx, cfg, h.stopped, log)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,8 @@ func connectSink(ctx context.Context, s config.Sink, log *slog.Logger) (*sink.Cl
 // views use. A source that cannot be described for a reason retrying
 // cannot fix (a wrong password, a missing database) is returned in failed
 // rather than stopping the others.
-func describeSources(ctx context.Context, cfg *config.Config, log *slog.Logger) (transform.Schema, map[string]error, error) {
+func describeSources(ctx context.Context, cfg *config.Config, stopped func(source string) string,
+	log *slog.Logger) (transform.Schema, map[string]error, error) {
 	schema := transform.Schema{}
 	failed := map[string]error{}
 	byName := cfg.TablesBySource()
@@ -65,6 +66,10 @@ func describeSources(ctx context.Context, cfg *config.Config, log *slog.Logger) 
 		refs, ok := byName[name]
 		if !ok {
 			continue // declared but unused by any view
+		}
+		if why := stopped(name); why != "" {
+			failed[name] = errors.New(why) // already stopped for good, and logged
+			continue
 		}
 		tables := make([]capture.Table, len(refs))
 		for i, t := range refs {
