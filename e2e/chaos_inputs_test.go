@@ -115,7 +115,7 @@ func TestChaosBadInputs(t *testing.T) {
 	// and reported, and the reference views run.
 	d = fx.start(t)
 	d.waitUnready(2*time.Minute, "view probes: not maintained", "public.probes", "does not exist")
-	if out := d.out.String(); !strings.Contains(out, "public.probes does not exist") {
+	if out := d.out.String(); !strings.Contains(out, "table public.probes of source orders does not exist") {
 		t.Errorf("projector's report does not name the dropped table:\n%s", out)
 	}
 	if got, _ := sample(d.metrics(), "projector_view_available", map[string]string{"view": "order_history"}); got != 1 {

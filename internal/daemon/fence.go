@@ -55,14 +55,14 @@ func fenceSources(cfg *config.Config) []capture.Source {
 // another process is an error naming it; with standby it is waited for,
 // and waiting, when set, hears why (for readiness). A source that cannot
 // be reached for a reason retrying cannot fix (a wrong password, retries
-// exhausted) stops alone, recorded in h, like any other source failing
+// exhausted) stops alone, recorded in h (when given), like any other source failing
 // for good: it gets no fence, and the pipeline leaves it out.
 func takeFences(ctx context.Context, sources []capture.Source, standby bool, waiting func(string), h *health, log *slog.Logger) (*fences, error) {
 	f := &fences{}
 	f.lost, f.lose = context.WithCancelCause(context.Background())
 	for _, src := range sources {
 		fence, err := takeFence(ctx, src, standby, waiting, log)
-		if err != nil && ctx.Err() == nil && !errors.Is(err, capture.ErrFenced) {
+		if err != nil && h != nil && ctx.Err() == nil && !errors.Is(err, capture.ErrFenced) {
 			h.sourceFailed(src.Name, err)
 			continue
 		}

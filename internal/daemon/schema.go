@@ -115,7 +115,7 @@ func (w *schemaWatch) check(ctx context.Context, conn *pgx.Conn, source string) 
 		info, ok := now[t]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("source %s: table %s was dropped; the views over it no longer change. "+
-				"Restore the table, or remove it from the views and restart projector (it does not start while a view names a missing table)",
+				"Restore the table, or remove it from the views and restart projector (a start leaves out a view whose table is missing)",
 				source, t))
 			continue
 		}
