@@ -90,9 +90,14 @@ func Classify(err error) ErrorClass {
 	return Bounded
 }
 
+// errServerSilent ends a replication connection on which the server said
+// nothing for capture.receive_timeout: a network that drops packets, which
+// heals like any other connection loss.
+var errServerSilent = errors.New("replication connection silent")
+
 func isConnectionError(err error) bool {
 	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+	return errors.As(err, &netErr) || errors.Is(err, errServerSilent) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) ||
 		pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }

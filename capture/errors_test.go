@@ -29,6 +29,7 @@ func TestClassify(t *testing.T) {
 		{"connection reset", fmt.Errorf("receive: %w", syscall.ECONNRESET), Transient, "other"},
 		{"unexpected EOF", fmt.Errorf("receive: %w", io.ErrUnexpectedEOF), Transient, "other"},
 		{"connect timeout", fmt.Errorf("connect: %w", context.DeadlineExceeded), Transient, "other"},
+		{"silent server", fmt.Errorf("%w: no message in 1m", errServerSilent), Transient, "other"},
 		{"admin shutdown", sqlState("57P01"), Transient, "other"},
 		{"cannot connect now", sqlState("57P03"), Transient, "other"},
 		{"too many connections", sqlState("53300"), Transient, "other"},

@@ -316,8 +316,8 @@ func (ss *session) checkSilence(ctx context.Context, conn *pgconn.PgConn, q *sil
 	quiet := now.Sub(q.since)
 	switch {
 	case quiet >= q.timeout:
-		return fmt.Errorf("no message from the server in %s (capture.receive_timeout), though a reply was requested: "+
-			"giving up the connection as unreachable", quiet.Round(time.Second))
+		return fmt.Errorf("%w: no message from the server in %s (capture.receive_timeout), though a reply was requested: "+
+			"giving up the connection as unreachable", errServerSilent, quiet.Round(time.Second))
 	case quiet >= q.timeout/2 && !q.asked:
 		q.asked = true
 		pos, err := ss.reportable(true)
