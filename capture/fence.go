@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -23,8 +24,16 @@ var ErrFenced = errors.New("another projector is running with this configuration
 // instance with the same configuration finds them taken and neither ends
 // the first one's walsenders, nor drops its slots, nor moves its aliases.
 type Fence struct {
-	src  Source
-	conn *pgx.Conn
+	src     Source
+	conn    *pgx.Conn
+	session FenceSession
+}
+
+// FenceSession identifies the server session that holds a fence: a
+// backend pid alone may be reused, with its start time it may not.
+type FenceSession struct {
+	PID   int
+	Start time.Time
 }
 
 // Holder describes the process holding a fence.
@@ -33,6 +42,7 @@ type Holder struct {
 	Client      string // client address, "local" for a Unix socket
 	Application string
 	Since       string // when its connection started
+	start       time.Time
 }
 
 func (h Holder) String() string {
@@ -42,6 +52,16 @@ func (h Holder) String() string {
 // TryFence connects to src and takes its fence. It returns ErrFenced,
 // wrapped with who holds the fence, when another session has it.
 func TryFence(ctx context.Context, src Source) (*Fence, error) {
+	return RetakeFence(ctx, src, FenceSession{})
+}
+
+// RetakeFence takes src's fence again after its connection was lost. The
+// server may not have noticed yet that the old session is gone (a
+// network that dropped packets rather than closing the connection): when
+// the holder is exactly previous, the session this process held it with,
+// it is ended (pg_terminate_backend), which is safe because it is provably
+// this process's own, and the fence taken. Any other holder is ErrFenced.
+func RetakeFence(ctx context.Context, src Source, previous FenceSession) (*Fence, error) {
 	cfg, err := pgx.ParseConfig(src.DSN)
 	if err != nil {
 		return nil, permanent(fmt.Errorf("source %q: the DSN cannot be parsed; check its syntax", src.Name))
@@ -51,31 +71,68 @@ func TryFence(ctx context.Context, src Source) (*Fence, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to source %q to take its lock: %w", src.Name, err)
 	}
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, fenceClass, src.SlotName()).Scan(&got); err != nil {
-		conn.Close(context.Background())
-		return nil, fmt.Errorf("take the lock of source %q: %w", src.Name, err)
-	}
-	if got {
-		return &Fence{src: src, conn: conn}, nil
-	}
-	defer conn.Close(context.Background())
-	h, err := fenceHolder(ctx, conn, src)
+	f, err := takeFence(ctx, conn, src, previous)
 	if err != nil {
+		conn.Close(context.Background())
 		return nil, err
 	}
-	return nil, fmt.Errorf("%w: source %q (slot %q) is locked by %s; stop that projector first, or start this one with --standby to take over when it stops",
-		ErrFenced, src.Name, src.SlotName(), h)
+	return f, nil
+}
+
+func takeFence(ctx context.Context, conn *pgx.Conn, src Source, previous FenceSession) (*Fence, error) {
+	for attempt := 0; ; attempt++ {
+		var got bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, fenceClass, src.SlotName()).Scan(&got); err != nil {
+			return nil, fmt.Errorf("take the lock of source %q: %w", src.Name, err)
+		}
+		if got {
+			f := &Fence{src: src, conn: conn}
+			err := conn.QueryRow(ctx, `SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()`).
+				Scan(&f.session.PID, &f.session.Start)
+			if err != nil {
+				return nil, fmt.Errorf("read the session of the lock of source %q: %w", src.Name, err)
+			}
+			return f, nil
+		}
+		h, err := fenceHolder(ctx, conn, src)
+		if err != nil {
+			return nil, err
+		}
+		if attempt >= 40 {
+			return nil, fmt.Errorf("%w: source %q (slot %q) is locked by %s; stop that projector first, or start this one with --standby to take over when it stops",
+				ErrFenced, src.Name, src.SlotName(), h)
+		}
+		switch {
+		case h.PID == 0:
+			// Released between the attempt and the look-up: try again.
+		case previous.PID != 0 && h.PID == previous.PID && h.start.Equal(previous.Start):
+			if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend($1)`, h.PID); err != nil {
+				return nil, fmt.Errorf("end this projector's own stale lock session (pid %d) of source %q: %w", h.PID, src.Name, err)
+			}
+		default:
+			return nil, fmt.Errorf("%w: source %q (slot %q) is locked by %s; stop that projector first, or start this one with --standby to take over when it stops",
+				ErrFenced, src.Name, src.SlotName(), h)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func fenceHolder(ctx context.Context, conn *pgx.Conn, src Source) (Holder, error) {
 	var h Holder
+	var start *time.Time
 	err := conn.QueryRow(ctx, `SELECT l.pid, coalesce(host(a.client_addr), 'local'), coalesce(a.application_name, ''),
-			coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '')
+			coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ''), a.backend_start
 		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid AND l.objid = hashtext($2)::oid
 			AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		LIMIT 1`, fenceClass, src.SlotName()).Scan(&h.PID, &h.Client, &h.Application, &h.Since)
+		LIMIT 1`, fenceClass, src.SlotName()).Scan(&h.PID, &h.Client, &h.Application, &h.Since, &start)
+	if start != nil {
+		h.start = *start
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Released between the attempt and the look-up.
 		return Holder{Client: "a session that has just ended", Since: "unknown"}, nil
@@ -93,6 +150,9 @@ func (f *Fence) Check(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Session is the server session holding the fence.
+func (f *Fence) Session() FenceSession { return f.session }
 
 // Source is the source the fence guards.
 func (f *Fence) Source() Source { return f.src }

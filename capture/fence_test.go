@@ -49,3 +49,38 @@ func TestFenceOneHolder(t *testing.T) {
 	}
 	second.Close()
 }
+
+// TestRetakeFenceEndsOwnStaleSession: after a network that dropped packets,
+// the server still counts the old lock session as the holder. Retaking
+// with that session's identity ends it and takes the fence; with any
+// other identity the holder is another projector, never ended.
+func TestRetakeFenceEndsOwnStaleSession(t *testing.T) {
+	db := testbed.NewDatabase(t, testbed.Primary)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src := Source{Name: "menu", DSN: db.DSN(), Slot: db.Name}
+	stale, err := TryFence(ctx, src)
+	if err != nil {
+		t.Fatalf("first fence: %v", err)
+	}
+	defer stale.Close()
+	session := stale.Session()
+	if session.PID == 0 || session.Start.IsZero() {
+		t.Fatalf("fence session %+v, want its backend pid and start", session)
+	}
+	other := FenceSession{PID: session.PID, Start: session.Start.Add(-time.Second)}
+	if _, err := RetakeFence(ctx, src, other); !errors.Is(err, ErrFenced) {
+		t.Fatalf("retake with another session's identity: %v, want ErrFenced", err)
+	}
+	if err := stale.Check(ctx); err != nil {
+		t.Fatalf("a holder that is not provably this process's own was ended: %v", err)
+	}
+	fresh, err := RetakeFence(ctx, src, session)
+	if err != nil {
+		t.Fatalf("retake over the own stale session: %v", err)
+	}
+	defer fresh.Close()
+	if err := stale.Check(ctx); err == nil {
+		t.Error("the stale session still lives after the fence was retaken")
+	}
+}

@@ -35,6 +35,9 @@ type heldFence struct {
 	src     capture.Source
 	fence   *capture.Fence // owned by the watch goroutine once it runs
 	holding atomic.Bool
+	// previous is the session that held the fence before its connection
+	// was lost: the server may still count it as the holder.
+	previous capture.FenceSession
 }
 
 // fenceSources lists the sources the views use, whose fences a run takes.
@@ -140,11 +143,12 @@ func (f *fences) watchOne(ctx context.Context, h *heldFence, log *slog.Logger) {
 			}
 			log.Warn("lost the lock connection of a source; taking the lock again", "source", h.src.Name, "error", err)
 			h.holding.Store(false)
+			h.previous = h.fence.Session()
 			h.fence.Close()
 			h.fence = nil
 		}
 		cctx, cancel := context.WithTimeout(ctx, fenceEvery)
-		fence, err := capture.TryFence(cctx, h.src)
+		fence, err := capture.RetakeFence(cctx, h.src, h.previous)
 		cancel()
 		switch {
 		case err == nil:
