@@ -20,28 +20,7 @@ import (
 // path, like startDaemon.
 func startStandby(t *testing.T, path, httpAddr string) *process {
 	t.Helper()
-	d := &process{t: t, out: &syncBuffer{}, done: make(chan struct{}), http: httpAddr}
-	d.cmd = exec.Command(binary, "run", "-c", path, "--log-format", "text", "--standby")
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start projector: %v", err)
-	}
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-d.done:
-		default:
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("standby projector output:\n%s", d.out.String())
-		}
-	})
-	return d
+	return startRun(t, "standby projector", path, httpAddr, []string{"--standby"}, nil)
 }
 
 // TestSecondInstance starts a second projector with the same configuration

@@ -102,8 +102,15 @@ func writeConfig(t *testing.T, yaml string) string {
 // and shown when the test fails.
 func startDaemon(t *testing.T, path, httpAddr string, env ...string) *process {
 	t.Helper()
+	return startRun(t, "projector", path, httpAddr, nil, env)
+}
+
+// startRun runs `projector run` with the configuration at path, the extra
+// arguments args and the extra environment env; name labels its output.
+func startRun(t *testing.T, name, path, httpAddr string, args, env []string) *process {
+	t.Helper()
 	d := &process{t: t, out: &syncBuffer{}, done: make(chan struct{}), http: httpAddr}
-	d.cmd = exec.Command(binary, "run", "-c", path, "--log-format", "text")
+	d.cmd = exec.Command(binary, append([]string{"run", "-c", path, "--log-format", "text"}, args...)...)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
@@ -121,7 +128,7 @@ func startDaemon(t *testing.T, path, httpAddr string, env ...string) *process {
 			<-d.done
 		}
 		if t.Failed() {
-			t.Logf("projector output:\n%s", d.out.String())
+			t.Logf("%s output:\n%s", name, d.out.String())
 		}
 	})
 	return d
