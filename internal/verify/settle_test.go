@@ -85,7 +85,7 @@ type reader struct {
 
 func newReader(t *testing.T, f *fixture) *reader {
 	t.Helper()
-	slot := capture.Source{Name: "orders"}.SlotName()
+	slot := capture.Source{Name: "orders", Slot: f.orders.Name}.SlotName() // as newFixture configures it
 	f.orders.Exec(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, slot)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

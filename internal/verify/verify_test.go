@@ -91,8 +91,10 @@ func newFixture(t *testing.T) *fixture {
 	people.Exec(`INSERT INTO customers VALUES (10, 'Ann', 'ann@example.com'), (11, 'Bob', NULL)`)
 	people.Exec(`INSERT INTO addresses VALUES (101, 10, 'Bergen'), (100, 10, 'Oslo')`)
 
-	yaml := fmt.Sprintf("sources:\n  orders: { dsn: %q }\n  people: { dsn: %q }\nsink:\n  urls: [%q]\n  index_prefix: %q\n%s",
-		orders.DSN(), people.DSN(), search.URL, search.Prefix, fixtureViews)
+	// Slot names are server-wide: the orders slot is named after its own
+	// database so that tests running beside this one never share it.
+	yaml := fmt.Sprintf("sources:\n  orders: { dsn: %q, slot: %q }\n  people: { dsn: %q }\nsink:\n  urls: [%q]\n  index_prefix: %q\n%s",
+		orders.DSN(), orders.Name, people.DSN(), search.URL, search.Prefix, fixtureViews)
 	path := filepath.Join(t.TempDir(), "projector.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
