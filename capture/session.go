@@ -91,6 +91,10 @@ func (ss *session) run(ctx context.Context) error {
 		return classifyStartError(s.src.SlotName(), err)
 	}
 	s.log.Info("streaming", "slot", s.src.SlotName(), "from", start, "proto_version", proto.version)
+	// The server's answer to START_REPLICATION is a message too: a
+	// connection that falls silent before the first keepalive must still
+	// show a lag and a last-message age that grow from here.
+	s.heard(time.Now())
 	s.connected.Store(true)
 	defer s.connected.Store(false)
 	defer ss.finalStatus(repl)
