@@ -42,6 +42,13 @@ func TestSilentConnection(t *testing.T) {
 			t.Errorf("stream stopped: %v", err)
 		}
 	})
+	// A connection that falls silent before the server's first keepalive
+	// must still have a last message to count the silence from: the answer
+	// to START_REPLICATION.
+	waitFor(t, "the stream to connect", s.Connected)
+	if s.LastMessage().IsZero() {
+		t.Fatal("a connected stream has no last message from the server")
+	}
 	r.waitFence(t, db, time.Minute)
 	if lag := s.LagSeconds(time.Now()); lag != 0 {
 		t.Fatalf("lag %.1fs while caught up and connected, want 0", lag)
