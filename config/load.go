@@ -54,6 +54,8 @@ type loader struct {
 type value struct {
 	path string
 	kind yaml.Kind
+	// text is a scalar's value as the decoder sees it: expanded.
+	text string
 	pos  Pos
 }
 

@@ -59,9 +59,11 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // typeError reports a value that cannot be decoded in the form yaml.v3 uses
-// for its own, so decoding goes on and every such problem is reported at once.
+// for its own, so decoding goes on and every such problem is reported at
+// once. Unlike yaml.v3's messages it names the column too, so the loader can
+// tell which of several values on one line is meant.
 func typeError(n *yaml.Node, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d, column %d: ", n.Line, n.Column) + fmt.Sprintf(format, args...)}}
 }
 
 // describe names a node's value for an error message.

@@ -59,7 +59,14 @@ FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"negative bulk bytes", addToSink("  bulk_bytes: -1"), nil, `FILE:8:3: sink.bulk_bytes: must be greater than 0, got -1; e.g. 5MiB`},
 		{"bulk bytes unit", addToSink("  bulk_bytes: 5XB"), nil, `FILE:8:15: sink.bulk_bytes: "5XB" is not a size; write it like 5MiB, 5MB or 5242880`},
 		{"zero concurrency", addToSink("  concurrency: 0"), nil, `FILE:8:3: sink.concurrency: must be at least 1, got 0; e.g. 2`},
-		{"unknown sink key", addToSink("  url: http://127.0.0.1:9200"), nil, `FILE:8:3: unknown key "url" in sink; valid keys there are api_key, api_key_file, bulk_actions, bulk_bytes, ca_cert_file, concurrency, flush_interval, gzip, index_prefix, insecure_skip_verify, password, password_file, timeout, urls, username`},
+		{"unknown sink key", addToSink("  url: http://127.0.0.1:9200"), nil, `FILE:8:3: unknown key "url" in sink; did you mean "urls"? Valid keys there are api_key, api_key_file, bulk_actions, bulk_bytes, ca_cert_file, concurrency, flush_interval, gzip, index_prefix, insecure_skip_verify, password, password_file, timeout, urls, username`},
+		{"slot_name for slot", replace(t, `5433/orders" }`, `5433/orders", slot_name: orders }`), nil, `FILE:2:68: unknown key "slot_name" in sources.orders; did you mean "slot"? Valid keys there are dsn, event_types, password_file, publication, publication_mode, slot`},
+		{"url for dsn", replace(t, `{ dsn: "postgres://postgres@127.0.0.1:5433/orders" }`, `{ url: "postgres://postgres@127.0.0.1:5433/orders" }`), nil, `FILE:2:18: unknown key "url" in sources.orders; did you mean "dsn"? Valid keys there are dsn, event_types, password_file, publication, publication_mode, slot`},
+		{"unknown key far from any", addToSink("  colour: blue"), nil, `FILE:8:3: unknown key "colour" in sink; valid keys there are api_key, api_key_file, bulk_actions, bulk_bytes, ca_cert_file, concurrency, flush_interval, gzip, index_prefix, insecure_skip_verify, password, password_file, timeout, urls, username`},
+		{"duration in a flow map", addTop("capture: { failover_slot: true, receive_timeout: 10 }\n"), nil, `FILE:12:50: capture.receive_timeout: "10" is not a duration; write it like 10s, 1m30s or 500ms`},
+		{"two bad values on one line", addTop("capture: { receive_timeout: soon, failover_slot: maybe }\n"), nil, `FILE:12:29: capture.receive_timeout: "soon" is not a duration; write it like 10s, 1m30s or 500ms
+FILE:12:50: capture.failover_slot: "maybe" is not a boolean; write true or false`},
+		{"size in a flow map", replace(t, "sink:\n"+sinkURL, `sink: { urls: ["http://127.0.0.1:9200"], bulk_bytes: lots }`), nil, `FILE:6:54: sink.bulk_bytes: "lots" is not a size; write it like 5MiB, 5MB or 5242880`},
 		// Process.
 		{"empty state dir", replace(t, "  dir: ./var/state", `  dir: ""`), nil, `FILE:9:3: state.dir: is empty; name a directory projector may keep its state in, e.g. ./var/state`},
 		{"listen without port", replace(t, "  listen: 127.0.0.1:9464", "  listen: 127.0.0.1"), nil, `FILE:11:3: http.listen: "127.0.0.1" is not host:port; write it like 127.0.0.1:9464, or :9464 for every interface`},
@@ -73,7 +80,7 @@ FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"negative grace", addTop("shutdown:\n  grace: -10s\n"), nil, `FILE:13:3: shutdown.grace: must not be negative, got -10s; e.g. 10s`},
 		{"log format", addTop("log:\n  format: xml\n"), nil, `FILE:13:3: log.format: "xml" is not a log format; use json or text`},
 		{"log level", addTop("log:\n  level: loud\n"), nil, `FILE:13:3: log.level: "loud" is not a log level; use debug, info, warn or error`},
-		{"unknown top-level key", replace(t, "http:\n", "htp:\n"), nil, `FILE:10:1: unknown key "htp" at the top level; valid keys there are capture, http, log, readiness, shutdown, sink, sources, state, views`},
+		{"unknown top-level key", replace(t, "http:\n", "htp:\n"), nil, `FILE:10:1: unknown key "htp" at the top level; did you mean "http"? Valid keys there are capture, http, log, readiness, shutdown, sink, sources, state, views`},
 		// Views.
 		{"no views", between(t, "views:\n", "", "views: []\n"), nil, `FILE:12:1: views: no view is declared; add at least one under views`},
 		{"empty view name", replace(t, "name: order_history", `name: ""`), nil, `FILE:13:5: views[0].name: is empty; name the view, clients query the index alias of that name`},
@@ -91,8 +98,11 @@ FILE:44:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"json mapping", replace(t, "    root:", "    json: { payload: flattened, meta: text }\n    root:"), nil, `FILE:14:33: views[0].json.meta: "text" is not a json mapping; use stored (any shape, not searchable), flattened (objects, leaves searchable as keywords) or object (typed keys)`},
 		{"shards", replace(t, "    root:", "    settings: { shards: 0 }\n    root:"), nil, `FILE:14:17: views[0].settings.shards: must be at least 1, got 0`},
 		{"replicas", replace(t, "    root:", "    settings: { replicas: -1 }\n    root:"), nil, `FILE:14:17: views[0].settings.replicas: must not be negative, got -1; use 0 for none`},
+		{"refresh interval not a duration", replace(t, "    root:", "    settings: { shards: 2, refresh_interval: soon }\n    root:"), nil, `FILE:14:46: views[0].settings.refresh_interval: "soon" is not a duration; write it like 10s, 1m30s or 500ms`},
+		{"same bad value twice on one line", replace(t, "    root:", "    settings: { shards: x, replicas: x }\n    root:"), nil, `FILE:14:25: views[0].settings.shards: "x" is not a whole number; write digits only, e.g. 1000
+FILE:14:38: views[0].settings.replicas: "x" is not a whole number; write digits only, e.g. 1000`},
 		{"refresh interval", replace(t, "    root:", "    settings: { refresh_interval: 0s }\n    root:"), nil, `FILE:14:17: views[0].settings.refresh_interval: must be greater than 0, got 0s; e.g. 1s`},
-		{"unknown view key", replace(t, "    root:", "    alias: orders\n    root:"), nil, `FILE:14:5: unknown key "alias" in views[0]; valid keys there are fields, json, name, numeric, relations, root, settings`},
+		{"unknown view key", replace(t, "    root:", "    alias: orders\n    root:"), nil, `FILE:14:5: unknown key "alias" in views[0]; did you mean "name"? Valid keys there are fields, json, name, numeric, relations, root, settings`},
 		// Relations.
 		{"relation source not declared", replace(t, "        source: consumers\n", "        source: customers\n"), nil, `FILE:3:3: sources.consumers: no view uses source "consumers"; remove it, since its replication slot would hold back WAL for nothing
 FILE:19:9: views[0].relations[0].source: source "customers" is not declared; use one of orders, consumers, restaurants, deliveries, or declare it under sources`},
@@ -107,7 +117,7 @@ FILE:19:9: views[0].relations[0].source: source "customers" is not declared; use
 		{"on repeats a column", replace(t, "on: { consumer_id: id }", "on: { consumer_id: id, consumer_id: uuid }"), nil, `FILE:21:32: views[0].relations[0].on: parent column "consumer_id" is already listed at line 21; list it once`},
 		{"on with empty column", replace(t, "on: { consumer_id: id }", `on: { consumer_id: "" }`), nil, `FILE:21:15: views[0].relations[0].on: a column name is empty; write parent column: related column`},
 		{"relation cycle", replace(t, "table: order_line_items", "table: orders"), nil, `FILE:29:9: views[0].relations[2]: orders:public.orders is already joined on the way from the root (orders:public.orders); a view cannot join a table back into itself, so remove this relation`},
-		{"unknown relation key", replace(t, "type: has_one", "kind: has_one"), nil, `FILE:43:9: unknown key "kind" in views[0].relations[3]; valid keys there are fields, name, on, relations, schema, source, table, type`},
+		{"unknown relation key", replace(t, "type: has_one", "kind: has_one"), nil, `FILE:43:9: unknown key "kind" in views[0].relations[3]; did you mean "type"? Valid keys there are fields, name, on, relations, schema, source, table, type`},
 		// Fields.
 		{"empty fields", replace(t, "fields: [status, courier_name, delivered_at]", "fields: []"), nil, `FILE:47:9: views[0].relations[3].fields: is empty; list the columns to copy, or leave fields out to copy every column`},
 		{"fields not a list or map", replace(t, "fields: [quantity, price_cents]", "fields: quantity"), nil, `FILE:34:17: views[0].relations[2].fields: is "quantity"; write a list of columns, or a map of column: field name`},
