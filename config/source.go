@@ -46,10 +46,18 @@ const (
 
 // EventNames are a table's domain event types by operation.
 type EventNames struct {
-	Created   string `yaml:"created"`
-	Updated   string `yaml:"updated"`
-	Deleted   string `yaml:"deleted"`
-	Truncated string `yaml:"truncated"`
+	// Created names the event of an inserted row (and of a row read by a
+	// snapshot); "<table>.created" by default.
+	Created string `yaml:"created,omitempty"`
+	// Updated names the event of an updated row; "<table>.updated" by
+	// default.
+	Updated string `yaml:"updated,omitempty"`
+	// Deleted names the event of a deleted row; "<table>.deleted" by
+	// default.
+	Deleted string `yaml:"deleted,omitempty"`
+	// Truncated names the event of a truncated table; "<table>.truncated"
+	// by default.
+	Truncated string `yaml:"truncated,omitempty"`
 }
 
 // EventTypeNames returns EventTypes keyed by "schema.table" and then by
