@@ -30,6 +30,8 @@ func newTailCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tail",
 		Short: "Print the domain events of new changes as JSON lines, without acknowledging anything",
+		Example: `  projector tail -c projector.yaml
+  projector tail -c projector.yaml --source orders | jq .type`,
 		Long: `tail follows changes committed from now on and prints each as a domain event,
 one JSON object per line on stdout (logs go to stderr). It reads through a
 temporary replication slot that disappears when tail exits, so the daemon's
