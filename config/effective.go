@@ -21,10 +21,15 @@ func (c *Config) Effective() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var doc yaml.Node
+	if err := doc.Encode(f); err != nil {
+		return nil, fmt.Errorf("encode the effective configuration: %w", err)
+	}
+	escapeDollars(&doc)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(f); err != nil {
+	if err := enc.Encode(&doc); err != nil {
 		return nil, fmt.Errorf("encode the effective configuration: %w", err)
 	}
 	if err := enc.Close(); err != nil {
@@ -150,6 +155,17 @@ func fieldsNode(fields []Field, all bool) *yaml.Node {
 // something else.
 func scalar(s string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+// escapeDollars writes every "$" in a value as "$$", so that Load, which
+// expands ${VAR} references, reads back the value itself.
+func escapeDollars(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		n.Value = strings.ReplaceAll(n.Value, "$", "$$")
+	}
+	for _, c := range n.Content {
+		escapeDollars(c)
+	}
 }
 
 // withoutPassword removes from a DSN the password Load put into it from a

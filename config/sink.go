@@ -104,5 +104,8 @@ func redactURL(raw string) string {
 	if err != nil {
 		return redacted
 	}
+	if _, ok := u.User.Password(); !ok {
+		return raw // as written: u.String() may escape it differently
+	}
 	return u.Redacted()
 }

@@ -22,7 +22,7 @@ describes every key.`,
 		Example: `  projector config print -c projector.yaml
   projector config schema > projector.schema.json`,
 	}
-	print := &cobra.Command{
+	printCmd := &cobra.Command{
 		Use:   "print",
 		Short: "Print the configuration in use, defaults included and secrets hidden, as YAML",
 		Example: `  projector config print -c projector.yaml
@@ -42,7 +42,7 @@ describes every key.`,
 			return err
 		},
 	}
-	g.addConfigFlag(print)
+	g.addConfigFlag(printCmd)
 	schema := &cobra.Command{
 		Use:     "schema",
 		Short:   "Print the JSON Schema of the configuration file",
@@ -53,6 +53,6 @@ describes every key.`,
 			return err
 		},
 	}
-	cmd.AddCommand(print, schema)
+	cmd.AddCommand(printCmd, schema)
 	return cmd
 }
