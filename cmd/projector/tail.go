@@ -30,8 +30,6 @@ func newTailCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tail",
 		Short: "Print the domain events of new changes as JSON lines, without acknowledging anything",
-		Example: `  projector tail -c projector.yaml
-  projector tail -c projector.yaml --source orders | jq .type`,
 		Long: `tail follows changes committed from now on and prints each as a domain event,
 one JSON object per line on stdout (logs go to stderr). It reads through a
 temporary replication slot that disappears when tail exits, so the daemon's
@@ -68,6 +66,8 @@ slot and position are untouched and tail may run beside it.`,
 			}
 			return grp.Wait()
 		},
+		Example: `  projector tail -c projector.yaml
+  projector tail -c projector.yaml --source orders > events.jsonl`,
 	}
 	g.addConfigFlag(cmd)
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "source to follow (repeatable; default: every source)")
