@@ -30,10 +30,12 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Errorf(format, args...)}
 }
 
-// execute runs the command line args and returns the exit status, printing
+// execute applies the command-line conventions to the command tree under
+// root, runs the command line args and returns the exit status, printing
 // the error, if any, to stderr: exitUsage for a wrong command line, with a
 // pointer to the help, exitFailure for any other error.
 func execute(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
+	applyConventions(root)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

@@ -33,14 +33,8 @@ func newRootCommand() *cobra.Command {
 	g := &globals{}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format, json or text (default: log.format from the configuration)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn or error (default: log.level from the configuration)")
-	root.AddCommand(newRunCommand(g))
-	root.AddCommand(newCheckCommand(g))
-	root.AddCommand(newTailCommand(g))
-	root.AddCommand(newSlotsCommand(g))
-	root.AddCommand(newVerifyCommand(g))
-	root.AddCommand(newRebuildCommand(g))
 	root.AddCommand(newConfigCommand(g))
 	root.AddCommand(newVersionCommand())
-	applyConventions(root)
+	root.AddCommand(newRunCommand(g), newCheckCommand(g), newTailCommand(g), newSlotsCommand(g), newVerifyCommand(g), newRebuildCommand(g))
 	return root
 }
