@@ -51,7 +51,7 @@ views:
 		{[]string{"verify", "-c", cfg, "extra"}, 2, `unknown command "extra" for "projector verify"`},
 		{[]string{"rebuild", "-c", cfg}, 2, "name the views to rebuild with --view"},
 		{[]string{"run", "-c", cfg + ".missing"}, 1, "read configuration"},
-		{[]string{"slots", "list", "-c", cfg}, 0, "SOURCE"},
+		{[]string{"config", "print", "-c", cfg}, 0, "name: dishes"},
 		{[]string{"--help"}, 0, "Examples:"},
 		{[]string{"help", "verify"}, 0, "projector verify -c projector.yaml --view order_history"},
 	}
