@@ -158,13 +158,22 @@ func scalar(s string) *yaml.Node {
 }
 
 // escapeDollars writes every "$" in a value as "$$", so that Load, which
-// expands ${VAR} references, reads back the value itself.
+// expands ${VAR} references in values (not in keys), reads back the value
+// itself.
 func escapeDollars(n *yaml.Node) {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
-		n.Value = strings.ReplaceAll(n.Value, "$", "$$")
-	}
-	for _, c := range n.Content {
-		escapeDollars(c)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" {
+			n.Value = strings.ReplaceAll(n.Value, "$", "$$")
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			escapeDollars(n.Content[i])
+		}
+	default:
+		for _, c := range n.Content {
+			escapeDollars(c)
+		}
 	}
 }
 

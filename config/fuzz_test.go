@@ -23,7 +23,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("sink: &a {<<: *a}\n")
 	f.Add("sink: &a [{<<: *a}]\nviews: &b [{fields: *b, on: *b}]\n")
 	f.Add("views: [{relations: [{on: [1], fields: 3}]}]")
-	f.Add("sources: {a: {dsn: 'host=h password=$$x', slot: s}}\nviews: [{name: v, root: {source: a, table: 't.u'}, fields: {'on': 'yes'}, json: {'a.b': object}}]\nsink: {urls: ['http://h:9200/$${X}']}\n")
+	f.Add("sources: {a: {dsn: 'host=h password=$$x', slot: s}}\nviews: [{name: v, root: {source: a, table: 't.u'}, fields: {'on': 'yes', c$$1: 'd$$1'}, json: {'a$$b': object}}]\nsink: {urls: ['http://h:9200/$${X}']}\n")
 	env := func(k string) (string, bool) { return "v", k != "UNSET" }
 	noFiles := func(string) ([]byte, error) { return nil, errors.New("no files while fuzzing") }
 	f.Fuzz(func(t *testing.T, data string) {
