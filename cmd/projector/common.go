@@ -27,7 +27,7 @@ func (g *globals) addConfigFlag(cmd *cobra.Command) {
 	if v := os.Getenv(configEnv); v != "" {
 		def = v
 	}
-	cmd.Flags().StringVarP(&g.configFile, "config", "c", def, "configuration file (the default is $"+configEnv+" when set)")
+	cmd.Flags().StringVarP(&g.configFile, "config", "c", def, "configuration file (when -c is not given: $"+configEnv+", else the default)")
 }
 
 // load reads the configuration and builds the logger it asks for; the
