@@ -66,6 +66,9 @@ FILE:45:9: views[0].relations[3].source: source "deliveries" is not declared; us
 		{"duration in a flow map", addTop("capture: { failover_slot: true, receive_timeout: 10 }\n"), nil, `FILE:13:50: capture.receive_timeout: "10" is not a duration; write it like 10s, 1m30s or 500ms`},
 		{"two bad values on one line", addTop("capture: { receive_timeout: soon, failover_slot: maybe }\n"), nil, `FILE:13:29: capture.receive_timeout: "soon" is not a duration; write it like 10s, 1m30s or 500ms
 FILE:13:50: capture.failover_slot: "maybe" is not a boolean; write true or false`},
+		{"long values on one line", replace(t, "sink:\n"+sinkURL, `sink: { urls: ["http://127.0.0.1:9200"], bulk_actions: manymanymany, concurrency: manymanymanx, gzip: perhaps-not }`), nil, `FILE:7:56: sink.bulk_actions: "manyman..." is not a whole number; write digits only, e.g. 1000
+FILE:7:83: sink.concurrency: "manyman..." is not a whole number; write digits only, e.g. 1000
+FILE:7:103: sink.gzip: "perhaps..." is not a boolean; write true or false`},
 		{"size in a flow map", replace(t, "sink:\n"+sinkURL, `sink: { urls: ["http://127.0.0.1:9200"], bulk_bytes: lots }`), nil, `FILE:7:54: sink.bulk_bytes: "lots" is not a size; write it like 5MiB, 5MB or 5242880`},
 		// Process.
 		{"empty state dir", replace(t, "  dir: ./var/state", `  dir: ""`), nil, `FILE:10:3: state.dir: is empty; name a directory projector may keep its state in, e.g. ./var/state`},
