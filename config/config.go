@@ -46,7 +46,8 @@ type HTTP struct {
 	// Pprof also serves Go's runtime profiles under /debug/pprof/, for
 	// finding where CPU time and memory go on a live daemon. Off by
 	// default: profiles reveal internals to whoever can reach the port,
-	// so they are only served to requests bearing PprofToken.
+	// so they are only served to requests bearing the token in
+	// PprofTokenFile.
 	Pprof bool `yaml:"pprof"`
 	// PprofTokenFile is a file holding the bearer token profile requests
 	// must send; required when Pprof is on.
@@ -109,10 +110,10 @@ type Shutdown struct {
 
 // Log configures projector's own log output.
 type Log struct {
-	// Format is "json" or "text".
-	Format string `yaml:"format"`
+	// Format is json (one object per line, for log collectors) or text.
+	Format string `yaml:"format" jsonschema:"enum=json,enum=text"`
 	// Level is debug, info, warn or error.
-	Level string `yaml:"level"`
+	Level string `yaml:"level" jsonschema:"enum=debug,enum=info,enum=warn,enum=error"`
 }
 
 // Default returns the configuration every file starts from. It has no

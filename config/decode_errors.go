@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,7 +12,7 @@ import (
 
 var (
 	syntaxLine   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	decodeLine   = regexp.MustCompile(`^line (\d+): (.*)$`)
+	decodeLine   = regexp.MustCompile(`^line (\d+)(?:, column (\d+))?: (.*)$`)
 	cannotDecode = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
 )
 
@@ -43,13 +44,22 @@ func syntaxErrorLine(data []byte, line int, msg string) int {
 	return line
 }
 
-// decodeError records each of the decoder's problems against its line, and
-// names the key when only one value is written on that line.
+// decodeError records each of the decoder's problems against the value it
+// is about, with that value's position and key path. yaml.v3's own messages
+// give only a line, so the value is found among those written on it by its
+// kind and text; projector's own types (Duration, ByteSize) also give the
+// column, which singles it out.
 func (l *loader) decodeError(err error) {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		l.errs = append(l.errs, Pos{File: l.file}.Errorf("decode: %w", err))
 		return
+	}
+	// The same message may be about several values on one line, as in
+	// { shards: x, replicas: x }: the decoder reports them in file order.
+	repeats, seen := map[string]int{}, map[string]int{}
+	for _, msg := range te.Errors {
+		repeats[msg]++
 	}
 	for _, msg := range te.Errors {
 		m := decodeLine.FindStringSubmatch(msg)
@@ -58,34 +68,61 @@ func (l *loader) decodeError(err error) {
 			continue
 		}
 		line, _ := strconv.Atoi(m[1])
-		if v, ok := l.valueAt(line, m[2]); ok {
-			l.errs = append(l.errs, v.pos.Errorf("%s: %s", v.path, plainDecodeMessage(m[2])))
-			continue
+		col, _ := strconv.Atoi(m[2])
+		found := l.valuesAt(line, col, m[3])
+		nth := seen[msg]
+		seen[msg]++
+		switch {
+		case len(found) == 1:
+			l.errs = append(l.errs, found[0].pos.Errorf("%s: %s", found[0].path, plainDecodeMessage(m[3])))
+		case len(found) == repeats[msg]:
+			l.errs = append(l.errs, found[nth].pos.Errorf("%s: %s", found[nth].path, plainDecodeMessage(m[3])))
+		default:
+			l.errs = append(l.errs, Pos{File: l.file, Line: line, Column: col}.Errorf("%s", plainDecodeMessage(m[3])))
 		}
-		l.errs = append(l.errs, Pos{File: l.file, Line: line}.Errorf("%s", plainDecodeMessage(m[2])))
 	}
 }
 
-// valueAt finds the one value on line that a decoder message is about,
-// telling lists and maps from scalars when the message names its kind.
-func (l *loader) valueAt(line int, msg string) (value, bool) {
-	kind := yaml.Kind(0)
-	if m := cannotDecode.FindStringSubmatch(msg); m != nil {
-		kind = map[string]yaml.Kind{"seq": yaml.SequenceNode, "map": yaml.MappingNode}[m[1]]
-		if kind == 0 {
-			kind = yaml.ScalarNode
+// valuesAt returns, in file order, the values on line that a decoder
+// message may be about: the one at col when the message gives a column,
+// else those of the kind and text the message names.
+func (l *loader) valuesAt(line, col int, msg string) []value {
+	match := func(v value) bool { return v.pos.Column == col }
+	if col == 0 {
+		match = func(value) bool { return true }
+		if m := cannotDecode.FindStringSubmatch(msg); m != nil {
+			match = matchDecoded(m[1], m[2])
 		}
 	}
 	var found []value
 	for _, v := range l.values[line] {
-		if kind == 0 || v.kind == kind {
+		if match(v) {
 			found = append(found, v)
 		}
 	}
-	if len(found) != 1 {
-		return value{}, false
+	slices.SortFunc(found, func(a, b value) int { return a.pos.Column - b.pos.Column })
+	return found
+}
+
+// matchDecoded returns whether a value is the one a "cannot unmarshal"
+// message describes by its tag and, for a scalar, its text, which yaml.v3
+// cuts to seven characters and "..." past ten.
+func matchDecoded(tag, text string) func(value) bool {
+	switch tag {
+	case "seq":
+		return func(v value) bool { return v.kind == yaml.SequenceNode }
+	case "map":
+		return func(v value) bool { return v.kind == yaml.MappingNode }
 	}
-	return found[0], true
+	return func(v value) bool {
+		if v.kind != yaml.ScalarNode {
+			return false
+		}
+		if prefix, cut := strings.CutSuffix(text, "..."); cut && len(v.text) > 10 {
+			return strings.HasPrefix(v.text, prefix)
+		}
+		return v.text == text
+	}
 }
 
 // plainDecodeMessage rewrites the decoder's Go-typed wording, which names

@@ -57,6 +57,10 @@ func redactURLDSN(dsn string) string {
 			changed = true
 		}
 	}
+	_, hasPassword := u.User.Password()
+	if !changed && !hasPassword {
+		return dsn // as written: u.String() may escape it differently
+	}
 	if changed {
 		u.RawQuery = q.Encode()
 	}

@@ -88,6 +88,9 @@ func (l *loader) unknownKey(k *yaml.Node, path string, fields map[string]reflect
 	if path != "" {
 		where = "in " + path
 	}
+	if s := suggestKey(k.Value, valid); s != "" {
+		return l.pos(k).Errorf("unknown key %q %s; did you mean %q? Valid keys there are %s", k.Value, where, s, strings.Join(valid, ", "))
+	}
 	return l.pos(k).Errorf("unknown key %q %s; valid keys there are %s", k.Value, where, strings.Join(valid, ", "))
 }
 

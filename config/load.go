@@ -22,17 +22,30 @@ func Load(path string) (*Config, error) {
 	return l.parse(data)
 }
 
-// document is the top level of the file as written.
+// document is the top level of the file as written. Its field comments are
+// the descriptions of the JSON Schema (projector.schema.json).
 type document struct {
-	Sources   map[string]Source `yaml:"sources"`
-	Sink      Sink              `yaml:"sink"`
-	State     State             `yaml:"state"`
-	HTTP      HTTP              `yaml:"http"`
-	Capture   Capture           `yaml:"capture"`
-	Readiness Readiness         `yaml:"readiness"`
-	Shutdown  Shutdown          `yaml:"shutdown"`
-	Log       Log               `yaml:"log"`
-	Views     []rawView         `yaml:"views"`
+	// Sources are the service databases projector replicates from, by the
+	// name views refer to them with.
+	Sources map[string]Source `yaml:"sources" jsonschema:"required"`
+	// Sink is the Elasticsearch or OpenSearch cluster the views are written
+	// to.
+	Sink Sink `yaml:"sink" jsonschema:"required"`
+	// State is where projector keeps what it must remember across restarts.
+	State State `yaml:"state"`
+	// HTTP is the server for /metrics, /healthz and /readyz.
+	HTTP HTTP `yaml:"http"`
+	// Capture holds choices about the replication streams.
+	Capture Capture `yaml:"capture"`
+	// Readiness decides when /readyz reports ready.
+	Readiness Readiness `yaml:"readiness"`
+	// Shutdown bounds how long projector drains on SIGTERM.
+	Shutdown Shutdown `yaml:"shutdown"`
+	// Log configures projector's own log output.
+	Log Log `yaml:"log"`
+	// Views are the document types projector maintains, one index alias
+	// each.
+	Views []rawView `yaml:"views" jsonschema:"required"`
 }
 
 // loader turns the bytes of one file into a Config, collecting problems
@@ -54,6 +67,8 @@ type loader struct {
 type value struct {
 	path string
 	kind yaml.Kind
+	// text is a scalar's value as the decoder sees it: expanded.
+	text string
 	pos  Pos
 }
 

@@ -127,18 +127,18 @@ func TestLoadKeepsPositions(t *testing.T) {
 		"menu_item":         menuItem.Pos,
 	}
 	want := map[string]Pos{
-		"view":              {file, 13, 5},
-		"view field status": {file, 15, 31},
-		"consumer":          {file, 17, 9},
-		"consumer on":       {file, 21, 15},
-		"email field":       {file, 22, 31},
-		"menu_item":         {file, 36, 13},
+		"view":              {file, 14, 5},
+		"view field status": {file, 16, 31},
+		"consumer":          {file, 18, 9},
+		"consumer on":       {file, 22, 15},
+		"email field":       {file, 23, 31},
+		"menu_item":         {file, 37, 13},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("positions (-want +got):\n%s", diff)
 	}
 	err = consumer.On[0].Pos.Errorf("column %q does not exist in %s", "consumer_id", view.Root)
-	if want := file + `:21:15: column "consumer_id" does not exist in orders:public.orders`; err.Error() != want {
+	if want := file + `:22:15: column "consumer_id" does not exist in orders:public.orders`; err.Error() != want {
 		t.Errorf("Pos.Errorf = %q, want %q", err, want)
 	}
 }

@@ -9,27 +9,37 @@ import (
 // Sink is the Elasticsearch or OpenSearch cluster the views are written to.
 type Sink struct {
 	// URLs are the nodes' http(s) addresses; requests are spread over them.
-	URLs     []string `yaml:"urls"`
-	Username string   `yaml:"username"`
-	Password string   `yaml:"password"`
+	URLs []string `yaml:"urls" jsonschema:"required"`
+	// Username is the user for HTTP basic authentication, with Password or
+	// PasswordFile.
+	Username string `yaml:"username"`
+	// Password is the basic authentication password; prefer PasswordFile
+	// or ${ENV} to keep it out of the file.
+	Password string `yaml:"password"`
 	// PasswordFile names a file holding Password, for secrets mounted as
-	// files; Load reads it.
+	// files; it is read at start.
 	PasswordFile string `yaml:"password_file"`
-	// APIKey is the base64 "id:key" form, sent as "Authorization: ApiKey".
+	// APIKey is the base64 "id:key" form, sent as "Authorization: ApiKey";
+	// an alternative to Username and Password.
 	APIKey string `yaml:"api_key"`
-	// APIKeyFile names a file holding APIKey; Load reads it.
+	// APIKeyFile names a file holding APIKey; it is read at start.
 	APIKeyFile string `yaml:"api_key_file"`
 	// CACertFile is a PEM bundle that replaces the system roots.
-	CACertFile         string `yaml:"ca_cert_file"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	CACertFile string `yaml:"ca_cert_file"`
+	// InsecureSkipVerify accepts any TLS certificate the cluster presents:
+	// for tests only, since it lets anyone on the path read and change the
+	// documents.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 	// Timeout bounds each request.
 	Timeout Duration `yaml:"timeout"`
 	// Gzip compresses request bodies.
 	Gzip bool `yaml:"gzip"`
-	// BulkActions and BulkBytes cap one bulk request; whichever is reached
-	// first sends it.
-	BulkActions int      `yaml:"bulk_actions"`
-	BulkBytes   ByteSize `yaml:"bulk_bytes"`
+	// BulkActions caps the documents in one bulk request; it is sent when
+	// this or BulkBytes is reached, whichever comes first.
+	BulkActions int `yaml:"bulk_actions"`
+	// BulkBytes caps the size of one bulk request; it is sent when this or
+	// BulkActions is reached, whichever comes first.
+	BulkBytes ByteSize `yaml:"bulk_bytes"`
 	// FlushInterval sends a partly filled bulk request after this long
 	// (default 100ms): it bounds how long a change waits for company on a
 	// quiet stream, so it adds directly to the view lag.
@@ -93,6 +103,9 @@ func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return redacted
+	}
+	if _, ok := u.User.Password(); !ok {
+		return raw // as written: u.String() may escape it differently
 	}
 	return u.Redacted()
 }

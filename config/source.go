@@ -10,19 +10,23 @@ import (
 type Source struct {
 	// Name is the key under sources; views refer to the database by it.
 	Name string `yaml:"-"`
-	// DSN is a postgres:// URL or a key=value connection string. It may
-	// carry a password, so print RedactedDSN instead.
-	DSN string `yaml:"dsn"`
-	// PasswordFile names a file holding the password; Load puts its content
-	// into DSN.
+	// DSN is a postgres:// URL or a libpq key=value connection string, e.g.
+	// "postgres://projector@db:5432/orders?sslmode=verify-full". A password
+	// in it never appears in logs or errors.
+	DSN string `yaml:"dsn" jsonschema:"required"`
+	// PasswordFile names a file holding the password, for secrets mounted
+	// as files; it is read at start and added to DSN, which must then have
+	// none.
 	PasswordFile string `yaml:"password_file"`
 	// Slot is the logical replication slot; "projector_<name>" by default.
 	Slot string `yaml:"slot"`
 	// Publication lists the captured tables; "projector_<name>" by default.
 	Publication string `yaml:"publication"`
-	// PublicationMode says who owns the publication: PublicationManaged
-	// (the default; Load sets it, and empty means the same) or
-	// PublicationExisting.
+	// PublicationMode says who owns the publication: managed (the default,
+	// also when empty) creates it when missing and
+	// adds the tables the views need; existing uses one an administrator
+	// made as it is, and refuses to start unless it publishes what the
+	// views need.
 	PublicationMode PublicationMode `yaml:"publication_mode"`
 	// EventTypes renames the domain events of the source's tables, by table
 	// ("orders" or "public.orders"); unnamed operations keep the default
@@ -46,10 +50,18 @@ const (
 
 // EventNames are a table's domain event types by operation.
 type EventNames struct {
-	Created   string `yaml:"created"`
-	Updated   string `yaml:"updated"`
-	Deleted   string `yaml:"deleted"`
-	Truncated string `yaml:"truncated"`
+	// Created names the event of an inserted row (and of a row read by a
+	// snapshot); "<table>.created" by default.
+	Created string `yaml:"created,omitempty"`
+	// Updated names the event of an updated row; "<table>.updated" by
+	// default.
+	Updated string `yaml:"updated,omitempty"`
+	// Deleted names the event of a deleted row; "<table>.deleted" by
+	// default.
+	Deleted string `yaml:"deleted,omitempty"`
+	// Truncated names the event of a truncated table; "<table>.truncated"
+	// by default.
+	Truncated string `yaml:"truncated,omitempty"`
 }
 
 // EventTypeNames returns EventTypes keyed by "schema.table" and then by

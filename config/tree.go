@@ -10,9 +10,6 @@ import (
 // environment references in every value. Aliases are not followed: their
 // anchor is visited where it is written.
 func (l *loader) visit(n *yaml.Node, path string) {
-	if path != "" {
-		l.values[n.Line] = append(l.values[n.Line], value{path: path, kind: n.Kind, pos: l.pos(n)})
-	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -29,6 +26,9 @@ func (l *loader) visit(n *yaml.Node, path string) {
 		}
 	case yaml.ScalarNode:
 		l.expandScalar(n, path)
+	}
+	if path != "" {
+		l.values[n.Line] = append(l.values[n.Line], value{path: path, kind: n.Kind, text: n.Value, pos: l.pos(n)})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -17,6 +18,22 @@ type Duration time.Duration
 
 // String formats the duration the way the file accepts it.
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalYAML writes the duration as the file accepts it, without the zero
+// units Go adds ("1m", not "1m0s").
+func (d Duration) MarshalYAML() (any, error) { return d.short(), nil }
+
+// short is String without trailing zero units.
+func (d Duration) short() string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // UnmarshalYAML parses a Go duration string; anything else is an error, never
 // a silent default.
@@ -41,6 +58,22 @@ func (b ByteSize) String() string {
 	return humanize.IBytes(uint64(b))
 }
 
+// MarshalYAML writes the size with the largest binary unit that divides it
+// ("5MiB"), or as a number of bytes.
+func (b ByteSize) MarshalYAML() (any, error) {
+	if b > 0 {
+		for _, u := range []struct {
+			name string
+			size ByteSize
+		}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+			if b%u.size == 0 {
+				return strconv.FormatInt(int64(b/u.size), 10) + u.name, nil
+			}
+		}
+	}
+	return int64(b), nil
+}
+
 // UnmarshalYAML accepts an integer (negative ones too, so that Validate can
 // name the problem) or a size with a decimal or binary unit.
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
@@ -59,9 +92,11 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // typeError reports a value that cannot be decoded in the form yaml.v3 uses
-// for its own, so decoding goes on and every such problem is reported at once.
+// for its own, so decoding goes on and every such problem is reported at
+// once. Unlike yaml.v3's messages it names the column too, so the loader can
+// tell which of several values on one line is meant.
 func typeError(n *yaml.Node, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d, column %d: ", n.Line, n.Column) + fmt.Sprintf(format, args...)}}
 }
 
 // describe names a node's value for an error message.

@@ -17,9 +17,9 @@ func TestDurationUnmarshal(t *testing.T) {
 		{in: "1m30s", want: 90 * time.Second},
 		{in: "0", want: 0},
 		{in: "-5s", want: -5 * time.Second},
-		{in: "10", err: "line 1: \"10\" is not a duration; write it like 10s, 1m30s or 500ms"},
-		{in: "soon", err: "line 1: \"soon\" is not a duration; write it like 10s, 1m30s or 500ms"},
-		{in: "[1s]", err: "line 1: a list is not a duration; write it like 10s, 1m30s or 500ms"},
+		{in: "10", err: "line 1, column 1: \"10\" is not a duration; write it like 10s, 1m30s or 500ms"},
+		{in: "soon", err: "line 1, column 1: \"soon\" is not a duration; write it like 10s, 1m30s or 500ms"},
+		{in: "[1s]", err: "line 1, column 1: a list is not a duration; write it like 10s, 1m30s or 500ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -42,10 +42,10 @@ func TestByteSizeUnmarshal(t *testing.T) {
 		{in: "1.5KiB", want: 1536},
 		{in: "5242880", want: 5 << 20},
 		{in: "-1", want: -1},
-		{in: "5XB", err: "line 1: \"5XB\" is not a size; write it like 5MiB, 5MB or 5242880"},
-		{in: "-5MB", err: "line 1: \"-5MB\" is not a size; write it like 5MiB, 5MB or 5242880"},
-		{in: "100EiB", err: "line 1: \"100EiB\" is not a size; write it like 5MiB, 5MB or 5242880"},
-		{in: "{a: 1}", err: "line 1: a map is not a size; write it like 5MiB, 5MB or 5242880"},
+		{in: "5XB", err: "line 1, column 1: \"5XB\" is not a size; write it like 5MiB, 5MB or 5242880"},
+		{in: "-5MB", err: "line 1, column 1: \"-5MB\" is not a size; write it like 5MiB, 5MB or 5242880"},
+		{in: "100EiB", err: "line 1, column 1: \"100EiB\" is not a size; write it like 5MiB, 5MB or 5242880"},
+		{in: "{a: 1}", err: "line 1, column 1: a map is not a size; write it like 5MiB, 5MB or 5242880"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -115,8 +115,14 @@ type JoinPair struct {
 
 // IndexSettings are applied when projector creates a view's index.
 type IndexSettings struct {
-	Shards          int      `yaml:"shards"`
-	Replicas        int      `yaml:"replicas"`
+	// Shards is the number of primary shards of the index; changing it
+	// takes effect with the next index version (projector rebuild).
+	Shards int `yaml:"shards"`
+	// Replicas is the number of copies of each shard; 0 for none, e.g. on
+	// a single-node cluster.
+	Replicas int `yaml:"replicas"`
+	// RefreshInterval is how often the engine makes written documents
+	// searchable; it adds to the lag readers see.
 	RefreshInterval Duration `yaml:"refresh_interval"`
 }
 
@@ -127,15 +133,33 @@ func DefaultIndexSettings() IndexSettings {
 }
 
 // rawView is a view as written in the file, before fields, on and table
-// names are given their single internal form.
+// names are given their single internal form. Its field comments are the
+// descriptions of the JSON Schema, like those of rawTable and rawRelation.
 type rawView struct {
-	Name      string                 `yaml:"name"`
-	Root      rawTable               `yaml:"root"`
-	Fields    yaml.Node              `yaml:"fields"`
-	Relations []rawRelation          `yaml:"relations"`
-	Numeric   Numeric                `yaml:"numeric"`
-	JSON      map[string]JSONMapping `yaml:"json"`
-	Settings  IndexSettings          `yaml:"settings"`
+	// Name is the index alias clients query; the index behind it is
+	// "<name>_v<N>" and refused documents go to "<name>-deadletter".
+	Name string `yaml:"name" jsonschema:"required"`
+	// Root is the table whose rows become the documents; its primary key
+	// is the document _id.
+	Root rawTable `yaml:"root" jsonschema:"required"`
+	// Fields are the root columns copied into the document: a list keeps
+	// the column names, a map renames column: field; left out, every
+	// column is copied under its own name.
+	Fields yaml.Node `yaml:"fields"`
+	// Relations join rows of other tables, possibly of other sources, into
+	// the document.
+	Relations []rawRelation `yaml:"relations"`
+	// Numeric says how numeric columns are written: string keeps every
+	// digit; number lets the engine aggregate but loses precision past
+	// float64.
+	Numeric Numeric `yaml:"numeric"`
+	// JSON says how json and jsonb fields are indexed, by document field
+	// path ("payload", "customer.prefs"): stored (the default) keeps any
+	// shape unsearchable, flattened indexes an object's leaves as
+	// keywords, object maps its keys dynamically.
+	JSON map[string]JSONMapping `yaml:"json"`
+	// Settings are applied when projector creates the view's index.
+	Settings IndexSettings `yaml:"settings"`
 }
 
 // UnmarshalYAML starts from the view defaults so that only the keys the file
@@ -150,17 +174,30 @@ func (v *rawView) UnmarshalYAML(n *yaml.Node) error {
 
 // rawTable is a table reference as written: table may be "schema.table".
 type rawTable struct {
-	Source string `yaml:"source"`
+	// Source is the name of the source database the table is in.
+	Source string `yaml:"source" jsonschema:"required"`
+	// Schema is the table's schema; "public" unless Table names one.
 	Schema string `yaml:"schema"`
-	Table  string `yaml:"table"`
+	// Table is the table's name, or "schema.table".
+	Table string `yaml:"table" jsonschema:"required"`
 }
 
 // rawRelation is a relation as written in the file.
 type rawRelation struct {
-	Name      string        `yaml:"name"`
-	Type      RelationType  `yaml:"type"`
-	Table     rawTable      `yaml:",inline"`
-	On        yaml.Node     `yaml:"on"`
-	Fields    yaml.Node     `yaml:"fields"`
+	// Name is the document field the related rows are written under.
+	Name string `yaml:"name" jsonschema:"required"`
+	// Type says how many related rows a document holds: belongs_to (the
+	// parent holds the key of one row; an object or null), has_one (one
+	// row holds the parent's key, which needs a unique key on the join
+	// columns; an object or null) or has_many (an array).
+	Type  RelationType `yaml:"type" jsonschema:"required"`
+	Table rawTable     `yaml:",inline"`
+	// On maps each parent column to the related table's column it equals;
+	// several pairs form a composite key.
+	On yaml.Node `yaml:"on" jsonschema:"required"`
+	// Fields are the related columns copied: a list keeps the column
+	// names, a map renames column: field; left out, every column is copied.
+	Fields yaml.Node `yaml:"fields"`
+	// Relations join further tables under this one.
 	Relations []rawRelation `yaml:"relations"`
 }

@@ -18,6 +18,8 @@ func newCheckCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check the configuration and every prerequisite on the live servers",
+		Example: `  projector check -c projector.yaml
+  projector check -c projector.yaml && projector run -c projector.yaml`,
 		Long: `check validates the configuration file, then connects to every source and the
 search engine and verifies what run needs: the platform the server runs on
 (self-hosted, Amazon RDS or Aurora, Cloud SQL, Azure, Supabase, Neon), with

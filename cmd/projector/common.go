@@ -18,8 +18,16 @@ type globals struct {
 	logLevel   string
 }
 
+// configEnv names the environment variable that sets the default of -c, so
+// that a container or a shell profile names the file once.
+const configEnv = "PROJECTOR_CONFIG"
+
 func (g *globals) addConfigFlag(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&g.configFile, "config", "c", "projector.yaml", "configuration file")
+	def := "projector.yaml"
+	if v := os.Getenv(configEnv); v != "" {
+		def = v
+	}
+	cmd.Flags().StringVarP(&g.configFile, "config", "c", def, "configuration file (when -c is not given: $"+configEnv+", else the default)")
 }
 
 // load reads the configuration and builds the logger it asks for; the
@@ -37,7 +45,8 @@ func (g *globals) load(stderr io.Writer) (*config.Config, *slog.Logger, error) {
 	}
 	log, err := newLogger(stderr, cfg.Log)
 	if err != nil {
-		return nil, nil, err
+		// The file's values are validated, so the flags are wrong.
+		return nil, nil, &usageError{err}
 	}
 	return cfg, log, nil
 }

@@ -5,10 +5,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -16,18 +14,18 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := newRootCommand().ExecuteContext(ctx)
+	code := execute(ctx, newRootCommand(), os.Args[1:], os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "projector:", err)
-		os.Exit(1)
-	}
+	os.Exit(code)
 }
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "projector",
-		Short:         "Keep search-engine views up to date from PostgreSQL logical replication",
+		Use:   "projector",
+		Short: "Keep search-engine views up to date from PostgreSQL logical replication",
+		Example: `  projector check -c projector.yaml    # every prerequisite, OK or FAIL with a fix
+  projector run -c projector.yaml      # the daemon
+  PROJECTOR_CONFIG=/etc/projector/projector.yaml projector verify`,
 		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -35,29 +33,8 @@ func newRootCommand() *cobra.Command {
 	g := &globals{}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format, json or text (default: log.format from the configuration)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn or error (default: log.level from the configuration)")
+	root.AddCommand(newConfigCommand(g))
+	root.AddCommand(newVersionCommand())
 	root.AddCommand(newRunCommand(g), newCheckCommand(g), newTailCommand(g), newSlotsCommand(g), newVerifyCommand(g), newRebuildCommand(g))
 	return root
-}
-
-// version is set at build time (-ldflags "-X main.version=1.2.3") by
-// release builds and the container image.
-var version string
-
-// buildVersion reports the version and VCS revision the binary was built
-// from, so an operator can tell exactly what runs.
-func buildVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	if version != "" {
-		v = version
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
-		}
-	}
-	return v + " " + info.GoVersion
 }

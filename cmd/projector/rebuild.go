@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
 	"github.com/projector-dev/projector/internal/daemon"
@@ -13,6 +11,8 @@ func newRebuildCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rebuild",
 		Short: "Rebuild views into a new index version and swap their aliases",
+		Example: `  projector rebuild -c projector.yaml --view order_history
+  projector rebuild --view order_history --view menu   # -c defaults to $PROJECTOR_CONFIG`,
 		Long: `rebuild builds each named view into the next index version (order_history_v2
 after _v1) from fresh snapshots of its sources, keeps it current with the
 stream while it builds, then moves the alias to it in one atomic step and
@@ -24,7 +24,7 @@ changes in the configuration.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(views) == 0 {
-				return errors.New("name the views to rebuild with --view")
+				return usagef("name the views to rebuild with --view")
 			}
 			cfg, log, err := g.load(cmd.ErrOrStderr())
 			if err != nil {

@@ -11,6 +11,9 @@ func newRunCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the daemon: capture changes and keep the views' indices up to date",
+		Example: `  projector run -c projector.yaml
+  projector run -c projector.yaml --standby            # take over when the active instance stops
+  PROJECTOR_CONFIG=/etc/projector/projector.yaml projector run --log-format text`,
 		Long: `run connects to every source database and the search engine, takes an initial
 snapshot where needed, then streams changes into the views' indices until it
 receives SIGTERM or SIGINT. It then stops reading, waits for in-flight

@@ -16,6 +16,8 @@ func newSlotsCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "slots",
 		Short: "List or drop projector's replication slots",
+		Example: `  projector slots list -c projector.yaml
+  projector slots drop -c projector.yaml --source orders --yes`,
 		Long: `slots shows, for every source, projector's replication slot: whether it is
 active, its confirmed position, the WAL the server retains for it and how far
 it trails the server. "slots drop" removes projector's slots (and only
@@ -50,6 +52,7 @@ stops holding WAL, and the source needs a new snapshot on the next run.`,
 			}
 			return w.Flush()
 		},
+		Example: "  projector slots list -c projector.yaml",
 	}
 	var sources []string
 	var yes bool
@@ -82,6 +85,8 @@ stops holding WAL, and the source needs a new snapshot on the next run.`,
 			}
 			return nil
 		},
+		Example: `  projector slots drop -c projector.yaml --yes
+  projector slots drop -c projector.yaml --source orders --yes`,
 	}
 	drop.Flags().StringSliceVar(&sources, "source", nil, "source whose slot to drop (repeatable; default: every source)")
 	drop.Flags().BoolVar(&yes, "yes", false, "really drop the slots")

@@ -66,6 +66,8 @@ slot and position are untouched and tail may run beside it.`,
 			}
 			return grp.Wait()
 		},
+		Example: `  projector tail -c projector.yaml
+  projector tail -c projector.yaml --source orders > events.jsonl`,
 	}
 	g.addConfigFlag(cmd)
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "source to follow (repeatable; default: every source)")

@@ -23,6 +23,9 @@ func newVerifyCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Compare every view's index with a join computed straight from the source databases",
+		Example: `  projector verify -c projector.yaml
+  projector verify -c projector.yaml --view order_history --max-drifts 20
+  projector verify -c projector.yaml --settle 2m       # wait longer for a lagging daemon`,
 		Long: `verify is projector's correctness oracle. It computes the documents each view
 should hold with plain SQL reads of the source databases (not projector's own
 state), compares them with the index behind the view's alias and reports per
