@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"encoding/binary"
@@ -59,7 +59,7 @@ func dropXID[T any](items []T, xids []uint32, xid uint32) ([]T, []uint32) {
 	return items[:keep], xids[:keep]
 }
 
-func (d *Decoder) streamStart(m *pglogrepl.StreamStartMessageV2) error {
+func (d *Decoder[N]) streamStart(m *pglogrepl.StreamStartMessageV2) error {
 	switch {
 	case d.segment != nil:
 		return fmt.Errorf("stream start of transaction %d inside a segment of transaction %d", m.Xid, d.segment.txn.XID)
@@ -69,7 +69,7 @@ func (d *Decoder) streamStart(m *pglogrepl.StreamStartMessageV2) error {
 	st := d.streams[m.Xid]
 	switch {
 	case m.FirstSegment == 1:
-		st = &streamedTxn{txn: Transaction{Source: d.source, XID: m.Xid}}
+		st = &streamedTxn{txn: Transaction{XID: m.Xid}}
 		d.streams[m.Xid] = st
 	case st == nil:
 		return fmt.Errorf("a later segment of streamed transaction %d arrived without its first one", m.Xid)
@@ -78,7 +78,7 @@ func (d *Decoder) streamStart(m *pglogrepl.StreamStartMessageV2) error {
 	return nil
 }
 
-func (d *Decoder) streamStop() error {
+func (d *Decoder[N]) streamStop() error {
 	if d.segment == nil {
 		return fmt.Errorf("stream stop outside a stream segment")
 	}
@@ -88,7 +88,7 @@ func (d *Decoder) streamStop() error {
 
 // streamCommit delivers a streamed transaction. The relations described
 // inside it now hold for everyone, as the server assumes from here on.
-func (d *Decoder) streamCommit(m *pglogrepl.StreamCommitMessageV2) (*Transaction, error) {
+func (d *Decoder[N]) streamCommit(m *pglogrepl.StreamCommitMessageV2) (*Transaction, error) {
 	if d.segment != nil {
 		return nil, fmt.Errorf("stream commit of transaction %d inside a stream segment", m.Xid)
 	}
@@ -96,7 +96,7 @@ func (d *Decoder) streamCommit(m *pglogrepl.StreamCommitMessageV2) (*Transaction
 	if !ok {
 		// Nothing of it was sent in the segments; it still moves the
 		// position forward.
-		st = &streamedTxn{txn: Transaction{Source: d.source, XID: m.Xid}}
+		st = &streamedTxn{txn: Transaction{XID: m.Xid}}
 	}
 	delete(d.streams, m.Xid)
 	for oid, rel := range st.relations {
@@ -137,7 +137,7 @@ func parseStreamAbort(data []byte, abortInfo bool) streamAbortMessage {
 
 // streamAbort drops a streamed transaction, or only one subtransaction of
 // it when SubXid names another transaction than Xid.
-func (d *Decoder) streamAbort(m streamAbortMessage) error {
+func (d *Decoder[N]) streamAbort(m streamAbortMessage) error {
 	if d.segment != nil {
 		return fmt.Errorf("stream abort of transaction %d inside a stream segment", m.Xid)
 	}

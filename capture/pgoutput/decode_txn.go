@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"bytes"
@@ -8,18 +8,19 @@ import (
 	"github.com/jackc/pglogrepl"
 )
 
-func (d *Decoder) begin(m *pglogrepl.BeginMessage) error {
+func (d *Decoder[N]) begin(m *pglogrepl.BeginMessage) error {
 	switch {
 	case d.segment != nil:
 		return fmt.Errorf("begin of transaction %d inside a segment of streamed transaction %d", m.Xid, d.segment.txn.XID)
 	case d.txn != nil:
 		return fmt.Errorf("begin of transaction %d while transaction %d is open", m.Xid, d.txn.XID)
 	}
-	d.txn = &Transaction{Source: d.source, XID: m.Xid, CommitLSN: LSN(m.FinalLSN), CommitTime: m.CommitTime.UTC()}
+	d.txn = &Transaction{XID: m.Xid, CommitLSN: LSN(m.FinalLSN), CommitTime: m.CommitTime.UTC(), Changes: d.spare}
+	d.spare = nil
 	return nil
 }
 
-func (d *Decoder) commit(m *pglogrepl.CommitMessage) (*Transaction, error) {
+func (d *Decoder[N]) commit(m *pglogrepl.CommitMessage) (*Transaction, error) {
 	if d.txn == nil {
 		return nil, fmt.Errorf("commit at %s without a transaction", LSN(m.CommitLSN))
 	}
@@ -33,7 +34,7 @@ func (d *Decoder) commit(m *pglogrepl.CommitMessage) (*Transaction, error) {
 
 // origin records where a transaction replicated from another server
 // came from.
-func (d *Decoder) origin(m *pglogrepl.OriginMessage) error {
+func (d *Decoder[N]) origin(m *pglogrepl.OriginMessage) error {
 	switch {
 	case d.segment != nil:
 		d.segment.txn.Origin = m.Name
@@ -48,7 +49,7 @@ func (d *Decoder) origin(m *pglogrepl.OriginMessage) error {
 // message handles pg_logical_emit_message. A transactional message belongs
 // to its transaction; any other one was written outside transaction
 // control and is delivered at once, positioned at its own LSN.
-func (d *Decoder) message(m *pglogrepl.LogicalDecodingMessageV2) (*Transaction, error) {
+func (d *Decoder[N]) message(m *pglogrepl.LogicalDecodingMessageV2) (*Transaction, error) {
 	msg := Message{
 		Prefix:        m.Prefix,
 		Content:       bytes.Clone(m.Content), // pglogrepl's Content aliases the input
@@ -57,7 +58,7 @@ func (d *Decoder) message(m *pglogrepl.LogicalDecodingMessageV2) (*Transaction, 
 	}
 	switch {
 	case !m.Transactional:
-		return &Transaction{Source: d.source, CommitLSN: msg.LSN, EndLSN: msg.LSN, Messages: []Message{msg}}, nil
+		return &Transaction{CommitLSN: msg.LSN, EndLSN: msg.LSN, Messages: []Message{msg}}, nil
 	case d.segment != nil:
 		d.segment.addMessage(m.Xid, msg)
 	case d.txn != nil:
@@ -70,7 +71,7 @@ func (d *Decoder) message(m *pglogrepl.LogicalDecodingMessageV2) (*Transaction, 
 
 // add appends a row change to the transaction being received. xid is the
 // (sub)transaction the change belongs to inside a streamed transaction.
-func (d *Decoder) add(xid uint32, c Change) error {
+func (d *Decoder[N]) add(xid uint32, c Change) error {
 	switch {
 	case d.segment != nil:
 		d.segment.addChange(xid, c)

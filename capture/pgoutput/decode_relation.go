@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"context"
@@ -29,7 +29,7 @@ const keyFlag = 1
 // said about the same OID, so added and dropped columns apply to the rows
 // that follow. Inside a streamed transaction it holds for that transaction
 // only, until it commits: other transactions keep the schema they knew.
-func (d *Decoder) describe(ctx context.Context, m *pglogrepl.RelationMessage) error {
+func (d *Decoder[N]) describe(ctx context.Context, m *pglogrepl.RelationMessage) error {
 	rel := &relSchema{
 		table:   Table{Schema: m.Namespace, Name: m.RelationName},
 		columns: make([]relColumn, len(m.Columns)),
@@ -55,7 +55,7 @@ func (d *Decoder) describe(ctx context.Context, m *pglogrepl.RelationMessage) er
 }
 
 // relation returns the schema a change refers to by OID.
-func (d *Decoder) relation(oid uint32, op Op) (*relSchema, error) {
+func (d *Decoder[N]) relation(oid uint32, op Op) (*relSchema, error) {
 	if d.segment != nil {
 		if rel, ok := d.segment.relations[oid]; ok {
 			return rel, nil

@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-func (d *Decoder) insert(m *pglogrepl.InsertMessageV2) error {
+func (d *Decoder[N]) insert(m *pglogrepl.InsertMessageV2) error {
 	rel, err := d.relation(m.RelationID, Insert)
 	if err != nil {
 		return err
@@ -21,7 +21,7 @@ func (d *Decoder) insert(m *pglogrepl.InsertMessageV2) error {
 
 // update keeps the old row the server sent: the whole row under REPLICA
 // IDENTITY FULL ('O'), or the key when the update changed it ('K').
-func (d *Decoder) update(m *pglogrepl.UpdateMessageV2) error {
+func (d *Decoder[N]) update(m *pglogrepl.UpdateMessageV2) error {
 	rel, err := d.relation(m.RelationID, Update)
 	if err != nil {
 		return err
@@ -38,7 +38,7 @@ func (d *Decoder) update(m *pglogrepl.UpdateMessageV2) error {
 	return d.add(m.Xid, c)
 }
 
-func (d *Decoder) delete(m *pglogrepl.DeleteMessageV2) error {
+func (d *Decoder[N]) delete(m *pglogrepl.DeleteMessageV2) error {
 	rel, err := d.relation(m.RelationID, Delete)
 	if err != nil {
 		return err
@@ -51,7 +51,7 @@ func (d *Decoder) delete(m *pglogrepl.DeleteMessageV2) error {
 }
 
 // truncate yields one change per table the statement emptied.
-func (d *Decoder) truncate(m *pglogrepl.TruncateMessageV2) error {
+func (d *Decoder[N]) truncate(m *pglogrepl.TruncateMessageV2) error {
 	for _, oid := range m.RelationIDs {
 		rel, err := d.relation(oid, Truncate)
 		if err != nil {
@@ -66,7 +66,7 @@ func (d *Decoder) truncate(m *pglogrepl.TruncateMessageV2) error {
 
 // oldRow decodes an old tuple. A key tuple ('K') lists every column but
 // sends only the key ones, so only those are kept.
-func (d *Decoder) oldRow(rel *relSchema, kind uint8, tuple *pglogrepl.TupleData) (Row, error) {
+func (d *Decoder[N]) oldRow(rel *relSchema, kind uint8, tuple *pglogrepl.TupleData) (Row, error) {
 	row, _, err := d.row(rel, tuple, kind == pglogrepl.UpdateMessageTupleTypeKey)
 	return row, err
 }
@@ -74,7 +74,7 @@ func (d *Decoder) oldRow(rel *relSchema, kind uint8, tuple *pglogrepl.TupleData)
 // row decodes tuple data. NULL is a nil value; an unchanged TOASTed value
 // is left out of the row and named in unchanged instead, because the
 // server did not send it.
-func (d *Decoder) row(rel *relSchema, tuple *pglogrepl.TupleData, keyOnly bool) (row Row, unchanged []string, err error) {
+func (d *Decoder[N]) row(rel *relSchema, tuple *pglogrepl.TupleData, keyOnly bool) (row Row, unchanged []string, err error) {
 	if len(tuple.Columns) != len(rel.columns) {
 		return nil, nil, fmt.Errorf("row has %d columns where the relation has %d", len(tuple.Columns), len(rel.columns))
 	}
