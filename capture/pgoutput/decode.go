@@ -3,8 +3,6 @@ package pgoutput
 import (
 	"context"
 	"fmt"
-
-	"github.com/jackc/pglogrepl"
 )
 
 // Decoder turns the pgoutput messages of one replication connection into
@@ -29,6 +27,9 @@ type Decoder[N ~string] struct {
 	// abortInfo says Stream Abort messages carry the abort LSN and time
 	// (protocol 4, streaming 'parallel').
 	abortInfo bool
+	// oldCols and newCols hold the columns of the tuples of the row
+	// message being decoded, reused from one message to the next.
+	oldCols, newCols []tupleColumn
 	// spare is the empty slice of changes of a released transaction, which
 	// the next transaction fills.
 	spare []Change
@@ -60,70 +61,98 @@ func NewDecoder[N ~string](p Protocol, types TypeResolver) *Decoder[N] {
 //
 // An error means the stream cannot be decoded any further; the Decoder
 // must not be used after it. Malformed input is always an error, never a
-// panic. data is not retained.
+// panic. data is not retained: nothing decoded aliases it.
 func (d *Decoder[N]) Decode(ctx context.Context, walStart LSN, data []byte) (txn *Transaction, err error) {
-	// pglogrepl's parsers index the input without bounds checks; checkFrame
-	// rejects short input first, and this turns any case it misses into an
-	// error as well.
+	// Messages are read with bounds checks; this turns a panic in a value
+	// codec on garbled bytes into an error as well.
 	defer func() {
 		if r := recover(); r != nil {
 			txn, err = nil, fmt.Errorf("malformed pgoutput message at %s: decoding panicked: %v", walStart, r)
 		}
 	}()
-	inStream := d.segment != nil
-	if err := checkFrame(data, inStream, d.abortInfo); err != nil {
-		return nil, fmt.Errorf("malformed pgoutput message at %s: %w", walStart, err)
+	if len(data) == 0 {
+		return nil, fmt.Errorf("malformed pgoutput message at %s: empty message", walStart)
 	}
-	if data[0] == byte(pglogrepl.MessageTypeStreamAbort) {
-		// pglogrepl reads only the fields of protocol 2 here.
-		if err := d.streamAbort(parseStreamAbort(data, d.abortInfo)); err != nil {
-			return nil, fmt.Errorf("pgoutput StreamAbort message at %s: %w", walStart, err)
-		}
-		return nil, nil
-	}
-	msg, err := pglogrepl.ParseV2(data, inStream)
-	if err != nil {
-		return nil, fmt.Errorf("parse pgoutput %s message at %s: %w", pglogrepl.MessageType(data[0]), walStart, err)
-	}
-	txn, err = d.apply(ctx, msg)
-	if err != nil {
-		return nil, fmt.Errorf("pgoutput %s message at %s: %w", msg.Type(), walStart, err)
+	r := &reader{b: data[1:]}
+	txn, err = d.decode(ctx, data[0], r)
+	switch {
+	case r.err != nil:
+		return nil, fmt.Errorf("malformed pgoutput message at %s: %w", walStart, r.err)
+	case err != nil:
+		return nil, fmt.Errorf("pgoutput %s message at %s: %w", messageName(data[0]), walStart, err)
 	}
 	return txn, nil
 }
 
-func (d *Decoder[N]) apply(ctx context.Context, msg pglogrepl.Message) (*Transaction, error) {
-	switch m := msg.(type) {
-	case *pglogrepl.BeginMessage:
-		return nil, d.begin(m)
-	case *pglogrepl.CommitMessage:
-		return d.commit(m)
-	case *pglogrepl.OriginMessage:
-		return nil, d.origin(m)
-	case *pglogrepl.LogicalDecodingMessageV2:
-		return d.message(m)
-	case *pglogrepl.RelationMessageV2:
-		return nil, d.describe(ctx, &m.RelationMessage)
-	case *pglogrepl.TypeMessageV2:
+// decode reads a message of type kind whole, then applies it, so that a
+// malformed message (r.err) changes nothing.
+func (d *Decoder[N]) decode(ctx context.Context, kind byte, r *reader) (txn *Transaction, err error) {
+	inStream := d.segment != nil
+	switch kind {
+	case 'B':
+		if m := r.begin(); r.ok() {
+			err = d.begin(m)
+		}
+	case 'C':
+		if m := r.commit(); r.ok() {
+			txn, err = d.commit(m)
+		}
+	case 'O':
+		if name := r.origin(); r.ok() {
+			err = d.origin(name)
+		}
+	case 'M':
+		if m := r.message(inStream); r.ok() {
+			txn, err = d.message(m)
+		}
+	case 'R':
+		if _, m := r.relation(inStream); r.ok() {
+			err = d.describe(ctx, m)
+		}
+	case 'Y':
 		// The message names a type but says nothing of its kind, which the
 		// resolver reads from the catalog when a relation uses the type.
-		return nil, nil
-	case *pglogrepl.InsertMessageV2:
-		return nil, d.insert(m)
-	case *pglogrepl.UpdateMessageV2:
-		return nil, d.update(m)
-	case *pglogrepl.DeleteMessageV2:
-		return nil, d.delete(m)
-	case *pglogrepl.TruncateMessageV2:
-		return nil, d.truncate(m)
-	case *pglogrepl.StreamStartMessageV2:
-		return nil, d.streamStart(m)
-	case *pglogrepl.StreamStopMessageV2:
-		return nil, d.streamStop()
-	case *pglogrepl.StreamCommitMessageV2:
-		return d.streamCommit(m)
+		r.typ(inStream)
+	case 'I', 'U', 'D':
+		m := r.row(kind, inStream, d.oldCols, d.newCols)
+		if r.ok() {
+			err = d.change(kind, m)
+		}
+		d.reuseColumns(m)
+	case 'T':
+		if m := r.truncate(inStream); r.ok() {
+			err = d.truncate(m)
+		}
+	case 'S':
+		if m := r.streamStart(); r.ok() {
+			err = d.streamStart(m)
+		}
+	case 'E':
+		err = d.streamStop()
+	case 'c':
+		if m := r.streamCommit(); r.ok() {
+			txn, err = d.streamCommit(m)
+		}
+	case 'A':
+		if m := r.streamAbort(d.abortInfo); r.ok() {
+			err = d.streamAbort(m)
+		}
 	default:
-		return nil, fmt.Errorf("unexpected message %T", msg)
+		r.fail("unknown message type %q", kind)
+	}
+	return txn, err
+}
+
+// reuseColumns keeps the arrays of a row message's tuples for the next
+// one, cleared so that they do not keep the message's bytes alive.
+func (d *Decoder[N]) reuseColumns(m rowMessage) {
+	if m.old != nil {
+		clear(m.old)
+		d.oldCols = m.old[:0]
+	}
+	if m.new != nil {
+		clear(m.new)
+		d.newCols = m.new[:0]
 	}
 }
 

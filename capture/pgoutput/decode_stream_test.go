@@ -132,11 +132,13 @@ func TestDecodeStreamAbortV4(t *testing.T) {
 	if !bytes.Equal(msg, want) {
 		t.Fatalf("test message is % x, want % x", msg, want)
 	}
-	if got := parseStreamAbort(msg, true); got != (streamAbortMessage{Xid: 930, SubXid: 931, AbortLSN: 0x1_0000_00a8, AbortTime: at}) {
-		t.Fatalf("parsed %+v", got)
+	r := &reader{b: msg[1:]}
+	if got := r.streamAbort(true); !r.ok() || got != (streamAbortMessage{Xid: 930, SubXid: 931, AbortLSN: 0x1_0000_00a8, AbortTime: at}) {
+		t.Fatalf("parsed %+v, %v", got, r.err)
 	}
-	if got := parseStreamAbort(streamAbortMsg(930, 930), false); got != (streamAbortMessage{Xid: 930, SubXid: 930}) {
-		t.Fatalf("parsed protocol 2 abort as %+v", got)
+	r = &reader{b: streamAbortMsg(930, 930)[1:]}
+	if got := r.streamAbort(false); !r.ok() || got != (streamAbortMessage{Xid: 930, SubXid: 930}) {
+		t.Fatalf("parsed protocol 2 abort as %+v, %v", got, r.err)
 	}
 
 	v4 := Protocol{Version: 4, Streaming: true, Parallel: true, Messages: true}

@@ -4,44 +4,42 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-
-	"github.com/jackc/pglogrepl"
 )
 
-func (d *Decoder[N]) begin(m *pglogrepl.BeginMessage) error {
+func (d *Decoder[N]) begin(m beginMessage) error {
 	switch {
 	case d.segment != nil:
-		return fmt.Errorf("begin of transaction %d inside a segment of streamed transaction %d", m.Xid, d.segment.txn.XID)
+		return fmt.Errorf("begin of transaction %d inside a segment of streamed transaction %d", m.xid, d.segment.txn.XID)
 	case d.txn != nil:
-		return fmt.Errorf("begin of transaction %d while transaction %d is open", m.Xid, d.txn.XID)
+		return fmt.Errorf("begin of transaction %d while transaction %d is open", m.xid, d.txn.XID)
 	}
-	d.txn = &Transaction{XID: m.Xid, CommitLSN: LSN(m.FinalLSN), CommitTime: m.CommitTime.UTC(), Changes: d.spare}
+	d.txn = &Transaction{XID: m.xid, CommitLSN: m.finalLSN, CommitTime: m.commitTime, Changes: d.spare}
 	d.spare = nil
 	return nil
 }
 
-func (d *Decoder[N]) commit(m *pglogrepl.CommitMessage) (*Transaction, error) {
+func (d *Decoder[N]) commit(m commitMessage) (*Transaction, error) {
 	if d.txn == nil {
-		return nil, fmt.Errorf("commit at %s without a transaction", LSN(m.CommitLSN))
+		return nil, fmt.Errorf("commit at %s without a transaction", m.commitLSN)
 	}
 	txn := d.txn
 	d.txn = nil
-	txn.CommitLSN = LSN(m.CommitLSN)
-	txn.EndLSN = LSN(m.TransactionEndLSN)
-	txn.CommitTime = m.CommitTime.UTC()
+	txn.CommitLSN = m.commitLSN
+	txn.EndLSN = m.endLSN
+	txn.CommitTime = m.commitTime
 	return txn, nil
 }
 
 // origin records where a transaction replicated from another server
 // came from.
-func (d *Decoder[N]) origin(m *pglogrepl.OriginMessage) error {
+func (d *Decoder[N]) origin(name string) error {
 	switch {
 	case d.segment != nil:
-		d.segment.txn.Origin = m.Name
+		d.segment.txn.Origin = name
 	case d.txn != nil:
-		d.txn.Origin = m.Name
+		d.txn.Origin = name
 	default:
-		return fmt.Errorf("origin %q outside a transaction", m.Name)
+		return fmt.Errorf("origin %q outside a transaction", name)
 	}
 	return nil
 }
@@ -49,18 +47,18 @@ func (d *Decoder[N]) origin(m *pglogrepl.OriginMessage) error {
 // message handles pg_logical_emit_message. A transactional message belongs
 // to its transaction; any other one was written outside transaction
 // control and is delivered at once, positioned at its own LSN.
-func (d *Decoder[N]) message(m *pglogrepl.LogicalDecodingMessageV2) (*Transaction, error) {
+func (d *Decoder[N]) message(m logicalMessage) (*Transaction, error) {
 	msg := Message{
-		Prefix:        m.Prefix,
-		Content:       bytes.Clone(m.Content), // pglogrepl's Content aliases the input
-		Transactional: m.Transactional,
-		LSN:           LSN(m.LSN),
+		Prefix:        m.prefix,
+		Content:       bytes.Clone(m.content), // m.content aliases the input
+		Transactional: m.transactional,
+		LSN:           m.lsn,
 	}
 	switch {
-	case !m.Transactional:
+	case !m.transactional:
 		return &Transaction{CommitLSN: msg.LSN, EndLSN: msg.LSN, Messages: []Message{msg}}, nil
 	case d.segment != nil:
-		d.segment.addMessage(m.Xid, msg)
+		d.segment.addMessage(m.xid, msg)
 	case d.txn != nil:
 		d.txn.Messages = append(d.txn.Messages, msg)
 	default:

@@ -4,10 +4,10 @@
 // WALData of each XLogData message, in order, and gets back each
 // transaction once it commits.
 //
-// Message framing is checked here and the fields are then read with
-// github.com/jackc/pglogrepl's message types and parsers; column values are
-// decoded with github.com/jackc/pgx/v5/pgtype's codecs. Neither is used to
-// talk to a server: types that differ from one database to the next (enums,
+// Messages are read here, every field checked against the bytes left, so
+// that a garbled message is an error and never a panic; column values are
+// decoded with github.com/jackc/pgx/v5/pgtype's codecs, which need no
+// connection. Types that differ from one database to the next (enums,
 // domains, extension types) are described by a TypeResolver the caller
 // supplies, which may query the catalog.
 //

@@ -15,7 +15,7 @@ func TestImportsNoConnectionPackage(t *testing.T) {
 	forbidden := []string{
 		"net", "net/http", "database/sql",
 		"github.com/jackc/pgx/v5", "github.com/jackc/pgx/v5/pgconn", "github.com/jackc/pgx/v5/pgproto3",
-		"github.com/jackc/pgx/v5/pgxpool",
+		"github.com/jackc/pgx/v5/pgxpool", "github.com/jackc/pglogrepl",
 	}
 	files, err := filepath.Glob("*.go")
 	if err != nil {

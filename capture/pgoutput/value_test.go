@@ -64,7 +64,9 @@ func (f *fakeTypes) ResolveType(_ context.Context, oid uint32) (TypeInfo, error)
 }
 
 // decodeValue sends one value of type oid through a Relation and an
-// Insert message and returns what the row holds for it.
+// Insert message and returns what the row holds for it. Each message is
+// overwritten once decoded, as a connection reuses its read buffer: what
+// decodeValue returns must not alias it.
 func decodeValue(t *testing.T, d *Decoder[Numeric], oid uint32, c cell) (any, error) {
 	t.Helper()
 	feed(t, d, beginMsg(0x10, commitTime, 1))
@@ -72,6 +74,9 @@ func decodeValue(t *testing.T, d *Decoder[Numeric], oid uint32, c cell) (any, er
 	for _, m := range msgs {
 		if _, err := d.Decode(context.Background(), 0x10, m); err != nil {
 			return nil, err
+		}
+		for i := range m {
+			m[i] = '#'
 		}
 	}
 	txn := feed(t, d, commitMsg(0x10, 0x18, commitTime))[0]
