@@ -2,120 +2,85 @@ package capture
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/jackc/pglogrepl"
+	"github.com/projector-dev/projector/capture/pgoutput"
 )
 
 // Decoder turns the pgoutput messages of one replication connection into
-// committed transactions. It remembers the relations the server described
-// and the transactions in progress, so it must see every message of the
-// connection, in order, and a new connection needs a new Decoder: the
-// server describes every relation again after a reconnect. It is not safe
+// the committed transactions of a source. It is capture/pgoutput's decoder
+// with the source's name added: see pgoutput.Decoder for what it keeps
+// between messages. A new connection needs a new Decoder. It is not safe
 // for concurrent use.
 //
 // Changes of one relation share its Key slice; consumers must not modify
 // it.
 type Decoder struct {
-	source    string
-	values    *valueCodecs
-	relations map[uint32]*relSchema
-	// txn is the transaction between Begin and Commit, if any.
-	txn *Transaction
-	// streams holds the large transactions the server streams before they
-	// commit (protocol version 2), by top-level xid; segment is the one
-	// whose segment is being received, between StreamStart and StreamStop.
-	streams map[uint32]*streamedTxn
-	segment *streamedTxn
-	// abortInfo says Stream Abort messages carry the abort LSN and time
-	// (protocol 4, streaming 'parallel').
-	abortInfo bool
+	source string
+	dec    *pgoutput.Decoder[Numeric]
 }
 
-// NewDecoder returns a decoder for the source named source. types
-// describes column types pgx does not know (enums, domains, their arrays);
-// with a nil types, values of such types are kept as text.
+// NewDecoder returns a decoder for the source named source, for a stream
+// started with the options of any protocol version but 4's streaming
+// 'parallel'. types describes column types pgx does not know (enums,
+// domains, their arrays); with a nil types, values of such types are kept
+// as text.
 func NewDecoder(source string, types TypeResolver) *Decoder {
-	return &Decoder{
-		source:    source,
-		values:    newValueCodecs(types),
-		relations: map[uint32]*relSchema{},
-		streams:   map[uint32]*streamedTxn{},
-	}
+	return newDecoder(source, pgoutput.Protocol{}, types)
+}
+
+func newDecoder(source string, p pgoutput.Protocol, types TypeResolver) *Decoder {
+	return &Decoder{source: source, dec: pgoutput.NewDecoder[Numeric](p, types)}
 }
 
 // Decode consumes one pgoutput message: the WALData of one XLogData, which
 // the server sent at walStart. It returns the transaction the message
-// completes, or nil. A commit completes a transaction; a non-transactional
-// logical decoding message is returned at once as a transaction holding
-// only that message. Relation and type lookups may query the source
-// through the TypeResolver, under ctx.
-//
-// An error means the stream cannot be decoded any further; the Decoder
-// must not be used after it. Malformed input is always an error, never a
-// panic. data is not retained.
-func (d *Decoder) Decode(ctx context.Context, walStart LSN, data []byte) (txn *Transaction, err error) {
-	// pglogrepl's parsers index the input without bounds checks; checkFrame
-	// rejects short input first, and this turns any case it misses into an
-	// error as well.
-	defer func() {
-		if r := recover(); r != nil {
-			txn, err = nil, fmt.Errorf("malformed pgoutput message at %s: decoding panicked: %v", walStart, r)
-		}
-	}()
-	inStream := d.segment != nil
-	if err := checkFrame(data, inStream, d.abortInfo); err != nil {
-		return nil, fmt.Errorf("malformed pgoutput message at %s: %w", walStart, err)
+// completes, or nil: see pgoutput.Decoder.Decode. An error means the
+// stream cannot be decoded any further.
+func (d *Decoder) Decode(ctx context.Context, walStart LSN, data []byte) (*Transaction, error) {
+	t, err := d.dec.Decode(ctx, pgoutput.LSN(walStart), data)
+	if t == nil || err != nil {
+		return nil, err
 	}
-	if data[0] == byte(pglogrepl.MessageTypeStreamAbort) {
-		// pglogrepl reads only the fields of protocol 2 here.
-		if err := d.streamAbort(parseStreamAbort(data, d.abortInfo)); err != nil {
-			return nil, fmt.Errorf("pgoutput StreamAbort message at %s: %w", walStart, err)
-		}
-		return nil, nil
-	}
-	msg, err := pglogrepl.ParseV2(data, inStream)
-	if err != nil {
-		return nil, fmt.Errorf("parse pgoutput %s message at %s: %w", pglogrepl.MessageType(data[0]), walStart, err)
-	}
-	txn, err = d.apply(ctx, msg)
-	if err != nil {
-		return nil, fmt.Errorf("pgoutput %s message at %s: %w", msg.Type(), walStart, err)
-	}
+	txn := d.transaction(t)
+	d.dec.Release(t)
 	return txn, nil
 }
 
-func (d *Decoder) apply(ctx context.Context, msg pglogrepl.Message) (*Transaction, error) {
-	switch m := msg.(type) {
-	case *pglogrepl.BeginMessage:
-		return nil, d.begin(m)
-	case *pglogrepl.CommitMessage:
-		return d.commit(m)
-	case *pglogrepl.OriginMessage:
-		return nil, d.origin(m)
-	case *pglogrepl.LogicalDecodingMessageV2:
-		return d.message(m)
-	case *pglogrepl.RelationMessageV2:
-		return nil, d.describe(ctx, &m.RelationMessage)
-	case *pglogrepl.TypeMessageV2:
-		// The message names a type but says nothing of its kind, which the
-		// resolver reads from the catalog when a relation uses the type.
-		return nil, nil
-	case *pglogrepl.InsertMessageV2:
-		return nil, d.insert(m)
-	case *pglogrepl.UpdateMessageV2:
-		return nil, d.update(m)
-	case *pglogrepl.DeleteMessageV2:
-		return nil, d.delete(m)
-	case *pglogrepl.TruncateMessageV2:
-		return nil, d.truncate(m)
-	case *pglogrepl.StreamStartMessageV2:
-		return nil, d.streamStart(m)
-	case *pglogrepl.StreamStopMessageV2:
-		return nil, d.streamStop()
-	case *pglogrepl.StreamCommitMessageV2:
-		return d.streamCommit(m)
-	default:
-		return nil, fmt.Errorf("unexpected message %T", msg)
+// transaction gives a decoded transaction its source. Rows, keys and
+// message contents are shared, not copied: only the slices of changes and
+// messages are new, sized exactly, and the decoder's slice of changes is
+// handed back to it for the next transaction.
+func (d *Decoder) transaction(t *pgoutput.Transaction) *Transaction {
+	txn := &Transaction{
+		Source:     d.source,
+		XID:        t.XID,
+		CommitLSN:  LSN(t.CommitLSN),
+		EndLSN:     LSN(t.EndLSN),
+		CommitTime: t.CommitTime,
+		Origin:     t.Origin,
 	}
+	if len(t.Changes) > 0 {
+		txn.Changes = make([]Change, len(t.Changes))
+		for i := range t.Changes {
+			c := &t.Changes[i]
+			txn.Changes[i] = Change{
+				Op:        Op(c.Op),
+				Table:     Table{Schema: c.Table.Schema, Name: c.Table.Name},
+				Key:       c.Key,
+				Old:       Row(c.Old),
+				New:       Row(c.New),
+				Unchanged: c.Unchanged,
+			}
+		}
+	}
+	if len(t.Messages) > 0 {
+		txn.Messages = make([]Message, len(t.Messages))
+		for i, m := range t.Messages {
+			txn.Messages[i] = Message{Prefix: m.Prefix, Content: m.Content, Transactional: m.Transactional, LSN: LSN(m.LSN)}
+		}
+	}
+	return txn
 }
+
+// takeLossy returns the lossy values the decoder met since the last call.
+func (d *Decoder) takeLossy() lossyCounts { return d.dec.TakeLossy() }

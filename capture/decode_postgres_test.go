@@ -119,7 +119,7 @@ func testDecodePostgres(t *testing.T, binary bool) {
 	dec := proto.newDecoder("test", NewCatalogTypes(db.Connect()))
 	txns, sizes := readUntilDone(ctx, t, repl, dec)
 	want := 9 // with the message "done"
-	if !proto.messages {
+	if !proto.Messages {
 		want = 8
 	}
 	if len(txns) != want {
@@ -131,7 +131,7 @@ func testDecodePostgres(t *testing.T, binary bool) {
 	checkSchemaChanges(t, txns[3], txns[4])
 	checkStreamed(t, txns[5], sizes, proto)
 	mustEqual(t, txns[6].Changes, []Change{{Op: Truncate, Table: everythingTable, Key: []string{"id"}}})
-	if proto.messages {
+	if proto.Messages {
 		if m := txns[7].Messages; len(m) != 1 || string(m[0].Content) != "done" || m[0].Transactional {
 			t.Fatalf("non-transactional message: %s", dump(txns[7]))
 		}
@@ -333,20 +333,20 @@ func checkStreamed(t *testing.T, txn *Transaction, sizes map[byte][]int, proto p
 	t.Helper()
 	for _, k := range []byte{'S', 'E', 'c', 'A'} {
 		switch {
-		case proto.streaming && len(sizes[k]) == 0:
+		case proto.Streaming && len(sizes[k]) == 0:
 			t.Errorf("no %q message arrived: the server did not stream as expected", k)
-		case !proto.streaming && len(sizes[k]) > 0:
+		case !proto.Streaming && len(sizes[k]) > 0:
 			t.Errorf("%d %q messages arrived without streaming", len(sizes[k]), k)
 		}
 	}
 	// Under streaming 'parallel' the abort carries its LSN and time.
 	wantAbort := 1 + 8
-	if proto.parallel {
+	if proto.Parallel {
 		wantAbort += 16
 	}
 	for _, n := range sizes['A'] {
 		if n != wantAbort {
-			t.Errorf("stream abort of %d bytes, want %d for protocol %d", n, wantAbort, proto.version)
+			t.Errorf("stream abort of %d bytes, want %d for protocol %d", n, wantAbort, proto.Version)
 		}
 	}
 	if len(txn.Changes) != 1002 {
@@ -357,7 +357,7 @@ func checkStreamed(t *testing.T, txn *Transaction, sizes map[byte][]int, proto p
 			t.Fatalf("change %d has id %d, want %d (rolled back rows must be gone)", i, id, 100+i)
 		}
 	}
-	if !proto.messages {
+	if !proto.Messages {
 		if len(txn.Messages) != 0 {
 			t.Fatalf("messages arrived without being asked for: %s", dump(txn.Messages))
 		}

@@ -58,7 +58,7 @@ func (ss *session) run(ctx context.Context) error {
 	if err := ensurePublication(ctx, conn, s.src, s.log); err != nil {
 		return err
 	}
-	proto, err := protocolFor(ctx, conn)
+	proto, err := s.streamProtocol(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (ss *session) run(ctx context.Context) error {
 	if err != nil {
 		return classifyStartError(s.src.SlotName(), err)
 	}
-	s.log.Info("streaming", "slot", s.src.SlotName(), "from", start, "proto_version", proto.version)
+	s.log.Info("streaming", "slot", s.src.SlotName(), "from", start, "proto_version", proto.Version)
 	// The server's answer to START_REPLICATION is a message too: a
 	// connection that falls silent before the first keepalive must still
 	// show a lag and a last-message age that grow from here.

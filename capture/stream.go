@@ -54,6 +54,9 @@ type Stream struct {
 	// a chunk holds thousands of rows, so a buffer counted in transactions
 	// would hold far too many of them.
 	snapshotRows *semaphore.Weighted
+	// protoVersion pins the pgoutput protocol version, for tests that run
+	// every version the server offers; 0 picks the highest (protocolFor).
+	protoVersion int
 }
 
 type pendingTxn struct {

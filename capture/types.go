@@ -1,67 +1,33 @@
 package capture
 
 import (
-	"context"
-	"errors"
+	"github.com/projector-dev/projector/capture/pgoutput"
 )
 
 // TypeResolver tells the decoder what a column type is when pgx does not
 // know it: enums, domains, arrays of those, composites and extension types
-// all have OIDs that differ from one database to the next.
-type TypeResolver interface {
-	// ResolveType describes the type with the given OID. It returns an
-	// error wrapping ErrTypeNotFound when the type no longer exists.
-	ResolveType(ctx context.Context, oid uint32) (TypeInfo, error)
-}
+// all have OIDs that differ from one database to the next. CatalogTypes
+// reads them from the source's pg_type.
+type TypeResolver = pgoutput.TypeResolver
 
 // ErrTypeNotFound means the catalog has no type with the OID asked for,
 // typically because it was dropped after the change was written. Values of
 // such a type are kept in their text form.
-var ErrTypeNotFound = errors.New("type not found")
+var ErrTypeNotFound = pgoutput.ErrTypeNotFound
 
 // TypeInfo describes one row of pg_type.
-type TypeInfo struct {
-	OID  uint32
-	Name string
-	Kind TypeKind
-	// BaseOID is the underlying type of a domain.
-	BaseOID uint32
-	// ElemOID is the element type of an array.
-	ElemOID uint32
-}
+type TypeInfo = pgoutput.TypeInfo
 
 // TypeKind says how values of a type are decoded.
-type TypeKind uint8
+type TypeKind = pgoutput.TypeKind
 
-// The kinds of types. Values of enums, composites, ranges and other kinds
-// are kept as their PostgreSQL text; domains decode as their base type and
-// arrays element by element.
+// The kinds of types: see pgoutput.TypeKind.
 const (
-	OtherType TypeKind = iota
-	BaseType
-	EnumType
-	DomainType
-	ArrayType
-	CompositeType
-	RangeType
+	OtherType     = pgoutput.OtherType
+	BaseType      = pgoutput.BaseType
+	EnumType      = pgoutput.EnumType
+	DomainType    = pgoutput.DomainType
+	ArrayType     = pgoutput.ArrayType
+	CompositeType = pgoutput.CompositeType
+	RangeType     = pgoutput.RangeType
 )
-
-// String names the kind the way pg_type's documentation does.
-func (k TypeKind) String() string {
-	switch k {
-	case BaseType:
-		return "base"
-	case EnumType:
-		return "enum"
-	case DomainType:
-		return "domain"
-	case ArrayType:
-		return "array"
-	case CompositeType:
-		return "composite"
-	case RangeType:
-		return "range"
-	default:
-		return "other"
-	}
-}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/projector-dev/projector/capture/pgoutput"
 )
 
 // Querier runs one catalog query. *pgx.Conn, pgx.Tx and *pgxpool.Pool
@@ -28,7 +30,7 @@ type CatalogTypes struct {
 	cache map[uint32]TypeInfo
 
 	textMu sync.Mutex
-	text   *valueCodecs // decodes snapshot values, built on first use
+	text   *pgoutput.Values[Numeric] // decodes snapshot values, built on first use
 }
 
 // NewCatalogTypes returns a resolver that queries q.
@@ -72,33 +74,11 @@ func (c *CatalogTypes) query(ctx context.Context, oid uint32) (TypeInfo, error) 
 	case err != nil:
 		return TypeInfo{}, fmt.Errorf("read type %d from pg_type: %w", oid, err)
 	}
-	info.Kind = kindFromCatalog(typtype, isArray)
+	info.Kind = pgoutput.KindFromCatalog(typtype, isArray)
 	if info.Kind != ArrayType {
 		info.ElemOID = 0 // name and point have a typelem without being arrays
 	}
 	return info, nil
-}
-
-// kindFromCatalog maps pg_type.typtype; arrays are base types in
-// category 'A'.
-func kindFromCatalog(typtype string, isArray bool) TypeKind {
-	switch typtype {
-	case "b":
-		if isArray {
-			return ArrayType
-		}
-		return BaseType
-	case "e":
-		return EnumType
-	case "d":
-		return DomainType
-	case "c":
-		return CompositeType
-	case "r":
-		return RangeType
-	default:
-		return OtherType
-	}
 }
 
 // builtin answers for the types pgx knows, which have the same OID in
@@ -127,14 +107,7 @@ func (c *CatalogTypes) decodeText(ctx context.Context, oid uint32, raw []byte) (
 	}
 	c.textMu.Lock()
 	defer c.textMu.Unlock()
-	if c.text == nil {
-		c.text = newValueCodecs(c)
-	}
-	v, err := c.text.decoderFor(ctx, oid)
-	if err != nil {
-		return nil, err
-	}
-	return c.text.decode(v, pgtype.TextFormatCode, raw)
+	return c.textValues().DecodeText(ctx, oid, raw)
 }
 
 // prepareText resolves the types oids ahead of decodeText, for callers
@@ -143,13 +116,14 @@ func (c *CatalogTypes) decodeText(ctx context.Context, oid uint32, raw []byte) (
 func (c *CatalogTypes) prepareText(ctx context.Context, oids ...uint32) error {
 	c.textMu.Lock()
 	defer c.textMu.Unlock()
+	return c.textValues().Prepare(ctx, oids...)
+}
+
+// textValues returns the snapshot's value decoders, building them on first
+// use. textMu must be held.
+func (c *CatalogTypes) textValues() *pgoutput.Values[Numeric] {
 	if c.text == nil {
-		c.text = newValueCodecs(c)
+		c.text = pgoutput.NewValues[Numeric](c)
 	}
-	for _, oid := range oids {
-		if _, err := c.text.decoderFor(ctx, oid); err != nil {
-			return err
-		}
-	}
-	return nil
+	return c.text
 }

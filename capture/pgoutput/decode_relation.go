@@ -1,11 +1,9 @@
-package capture
+package pgoutput
 
 import (
 	"context"
 	"fmt"
 	"slices"
-
-	"github.com/jackc/pglogrepl"
 )
 
 // relSchema is what a Relation message said about a table: its name and
@@ -29,33 +27,33 @@ const keyFlag = 1
 // said about the same OID, so added and dropped columns apply to the rows
 // that follow. Inside a streamed transaction it holds for that transaction
 // only, until it commits: other transactions keep the schema they knew.
-func (d *Decoder) describe(ctx context.Context, m *pglogrepl.RelationMessage) error {
+func (d *Decoder[N]) describe(ctx context.Context, m relationMessage) error {
 	rel := &relSchema{
-		table:   Table{Schema: m.Namespace, Name: m.RelationName},
-		columns: make([]relColumn, len(m.Columns)),
+		table:   Table{Schema: m.namespace, Name: m.name},
+		columns: make([]relColumn, len(m.columns)),
 	}
-	for i, col := range m.Columns {
-		value, err := d.values.decoderFor(ctx, col.DataType)
+	for i, col := range m.columns {
+		value, err := d.values.decoderFor(ctx, col.typeOID)
 		if err != nil {
-			return fmt.Errorf("relation %s column %q: %w", rel.table, col.Name, err)
+			return fmt.Errorf("relation %s column %q: %w", rel.table, col.name, err)
 		}
-		key := col.Flags&keyFlag != 0
-		rel.columns[i] = relColumn{name: col.Name, key: key, value: value}
+		key := col.flags&keyFlag != 0
+		rel.columns[i] = relColumn{name: col.name, key: key, value: value}
 		if key {
-			rel.key = append(rel.key, col.Name)
+			rel.key = append(rel.key, col.name)
 		}
 	}
 	rel.key = slices.Clip(rel.key)
 	if d.segment != nil {
-		d.segment.describe(m.RelationID, rel)
+		d.segment.describe(m.id, rel)
 		return nil
 	}
-	d.relations[m.RelationID] = rel
+	d.relations[m.id] = rel
 	return nil
 }
 
 // relation returns the schema a change refers to by OID.
-func (d *Decoder) relation(oid uint32, op Op) (*relSchema, error) {
+func (d *Decoder[N]) relation(oid uint32, op Op) (*relSchema, error) {
 	if d.segment != nil {
 		if rel, ok := d.segment.relations[oid]; ok {
 			return rel, nil

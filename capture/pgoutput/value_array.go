@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // structure (quoting, NULLs, dimensions, the binary header) while every
 // element goes through the element type's own decoder, so an int4[] holds
 // int64s and an array of a domain holds values of the domain's base type.
-func (c *valueCodecs) array(ctx context.Context, elemOID uint32, delimiter byte, depth int) (*valueDecoder, error) {
+func (c *Values[N]) array(ctx context.Context, elemOID uint32, delimiter byte, depth int) (*valueDecoder, error) {
 	elem, err := c.lookup(ctx, elemOID, depth+1)
 	if err != nil {
 		return nil, fmt.Errorf("array of type %d: %w", elemOID, err)
@@ -24,22 +24,22 @@ func (c *valueCodecs) array(ctx context.Context, elemOID uint32, delimiter byte,
 	}
 	v := &valueDecoder{kind: arrayValue, oid: pgtype.TextArrayOID, elem: elem}
 	for format := range v.plans {
-		v.plans[format] = codec.PlanScan(c.pg, pgtype.TextArrayOID, int16(format), &arrayValues{})
+		v.plans[format] = codec.PlanScan(c.pg, pgtype.TextArrayOID, int16(format), &arrayValues[N]{})
 	}
 	return v, nil
 }
 
-func (c *valueCodecs) decodeArray(v *valueDecoder, format int16, src []byte) (any, error) {
+func (c *Values[N]) decodeArray(v *valueDecoder, format int16, src []byte) (any, error) {
 	if v.plans[format] == nil {
 		return nil, fmt.Errorf("arrays cannot be read in format %d", format)
 	}
-	a := &arrayValues{codecs: c, elem: v.elem, format: format}
+	a := &arrayValues[N]{codecs: c, elem: v.elem, format: format}
 	if err := v.plans[format].Scan(src, a); err != nil {
 		return nil, fmt.Errorf("decode array: %w", err)
 	}
 	for _, d := range a.dims {
 		if d.LowerBound != 1 {
-			c.lossy[arrayBounds]++
+			c.lossy[ArrayBounds]++
 			break
 		}
 	}
@@ -48,18 +48,18 @@ func (c *valueCodecs) decodeArray(v *valueDecoder, format int16, src []byte) (an
 
 // arrayValues receives an array from pgx's parser and decodes each element
 // as it arrives.
-type arrayValues struct {
-	codecs *valueCodecs
+type arrayValues[N ~string] struct {
+	codecs *Values[N]
 	elem   *valueDecoder
 	format int16
 	dims   []pgtype.ArrayDimension
 	values []any
-	slots  []arraySlot
+	slots  []arraySlot[N]
 }
 
 // SetDimensions sizes the array; pgx has checked the element count
 // against the input before calling it.
-func (a *arrayValues) SetDimensions(dims []pgtype.ArrayDimension) error {
+func (a *arrayValues[N]) SetDimensions(dims []pgtype.ArrayDimension) error {
 	n := 0
 	if len(dims) > 0 {
 		n = 1
@@ -72,27 +72,27 @@ func (a *arrayValues) SetDimensions(dims []pgtype.ArrayDimension) error {
 	}
 	a.dims = dims
 	a.values = make([]any, n)
-	a.slots = make([]arraySlot, n)
+	a.slots = make([]arraySlot[N], n)
 	for i := range a.slots {
-		a.slots[i] = arraySlot{array: a, i: i}
+		a.slots[i] = arraySlot[N]{array: a, i: i}
 	}
 	return nil
 }
 
 // ScanIndex returns where element i is scanned.
-func (a *arrayValues) ScanIndex(i int) any { return &a.slots[i] }
+func (a *arrayValues[N]) ScanIndex(i int) any { return &a.slots[i] }
 
 // ScanIndexType tells pgx what ScanIndex returns.
-func (a *arrayValues) ScanIndexType() any { return new(arraySlot) }
+func (a *arrayValues[N]) ScanIndexType() any { return new(arraySlot[N]) }
 
 // arraySlot is one element's place in an arrayValues.
-type arraySlot struct {
-	array *arrayValues
+type arraySlot[N ~string] struct {
+	array *arrayValues[N]
 	i     int
 }
 
 // ScanBytes decodes one element; nil is a NULL element.
-func (s *arraySlot) ScanBytes(src []byte) error {
+func (s *arraySlot[N]) ScanBytes(src []byte) error {
 	if src == nil {
 		return nil
 	}

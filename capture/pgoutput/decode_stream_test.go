@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // aborted subtransaction did.
 func TestDecodeStreamedTransaction(t *testing.T) {
 	const top, sub1, sub2 = 900, 901, 902
-	d := NewDecoder("kitchen", nil)
+	d := newDecoder(nil)
 	out := feed(t, d,
 		streamStartMsg(top, true),
 		originMsg(0x10, "upstream"),
@@ -43,7 +43,7 @@ func TestDecodeStreamedTransaction(t *testing.T) {
 	}
 	key := []string{"id"}
 	mustEqual(t, out[1], &Transaction{
-		Source: "kitchen", XID: top, CommitLSN: 0x50, EndLSN: 0x58, CommitTime: commitTime, Origin: "upstream",
+		XID: top, CommitLSN: 0x50, EndLSN: 0x58, CommitTime: commitTime, Origin: "upstream",
 		Changes: []Change{
 			{Op: Insert, Table: dishes, Key: key, New: Row{"id": int64(1), "name": "pho", "price": nil}},
 			{Op: Insert, Table: dishes, Key: key, New: Row{"id": int64(3), "name": "curry", "price": nil}},
@@ -53,7 +53,7 @@ func TestDecodeStreamedTransaction(t *testing.T) {
 }
 
 func TestDecodeStreamAbort(t *testing.T) {
-	d := NewDecoder("kitchen", nil)
+	d := newDecoder(nil)
 	out := feed(t, d,
 		dishesRelation(0),
 		streamStartMsg(910, true),
@@ -78,8 +78,8 @@ func TestDecodeStreamAbort(t *testing.T) {
 // A streamed transaction that commits without any change delivered to us
 // still moves the position forward.
 func TestDecodeEmptyStreamCommit(t *testing.T) {
-	out := feed(t, NewDecoder("kitchen", nil), streamCommitMsg(920, 0x60, 0x68, commitTime))
-	mustEqual(t, out, []*Transaction{{Source: "kitchen", XID: 920, CommitLSN: 0x60, EndLSN: 0x68, CommitTime: commitTime}})
+	out := feed(t, newDecoder(nil), streamCommitMsg(920, 0x60, 0x68, commitTime))
+	mustEqual(t, out, []*Transaction{{XID: 920, CommitLSN: 0x60, EndLSN: 0x68, CommitTime: commitTime}})
 }
 
 // A Relation message inside a streamed transaction may describe a schema
@@ -92,7 +92,7 @@ func TestDecodeStreamedRelationScope(t *testing.T) {
 		return relationMsg(xid, oid, "public", "menu", col{"id", pgtype.Int4OID, true}, col{"spicy", pgtype.BoolOID, false})
 	}
 	t.Run("commit", func(t *testing.T) {
-		d := NewDecoder("kitchen", nil)
+		d := newDecoder(nil)
 		out := feed(t, d,
 			narrow,
 			streamStartMsg(930, true), wide(930), insertMsg(930, oid, txt("1"), txt("t")), streamStopMsg(),
@@ -104,7 +104,7 @@ func TestDecodeStreamedRelationScope(t *testing.T) {
 		mustEqual(t, rows, []Row{{"id": int64(2)}, {"id": int64(1), "spicy": true}, {"id": int64(3), "spicy": false}})
 	})
 	t.Run("abort", func(t *testing.T) {
-		d := NewDecoder("kitchen", nil)
+		d := newDecoder(nil)
 		out := feed(t, d,
 			narrow,
 			streamStartMsg(940, true), wide(940), insertMsg(940, oid, txt("1"), txt("t")), streamStopMsg(),
@@ -132,15 +132,17 @@ func TestDecodeStreamAbortV4(t *testing.T) {
 	if !bytes.Equal(msg, want) {
 		t.Fatalf("test message is % x, want % x", msg, want)
 	}
-	if got := parseStreamAbort(msg, true); got != (streamAbortMessage{Xid: 930, SubXid: 931, AbortLSN: 0x1_0000_00a8, AbortTime: at}) {
-		t.Fatalf("parsed %+v", got)
+	r := &reader{b: msg[1:]}
+	if got := r.streamAbort(true); !r.ok() || got != (streamAbortMessage{Xid: 930, SubXid: 931, AbortLSN: 0x1_0000_00a8, AbortTime: at}) {
+		t.Fatalf("parsed %+v, %v", got, r.err)
 	}
-	if got := parseStreamAbort(streamAbortMsg(930, 930), false); got != (streamAbortMessage{Xid: 930, SubXid: 930}) {
-		t.Fatalf("parsed protocol 2 abort as %+v", got)
+	r = &reader{b: streamAbortMsg(930, 930)[1:]}
+	if got := r.streamAbort(false); !r.ok() || got != (streamAbortMessage{Xid: 930, SubXid: 930}) {
+		t.Fatalf("parsed protocol 2 abort as %+v, %v", got, r.err)
 	}
 
-	v4 := protocol{version: 4, streaming: true, parallel: true, messages: true}
-	d := v4.newDecoder("kitchen", nil)
+	v4 := Protocol{Version: 4, Streaming: true, Parallel: true, Messages: true}
+	d := NewDecoder[Numeric](v4, nil)
 	out := feed(t, d,
 		dishesRelation(0),
 		streamStartMsg(930, true),
@@ -162,7 +164,7 @@ func TestDecodeStreamAbortV4(t *testing.T) {
 	}
 
 	for n := range len(msg) {
-		_, err := v4.newDecoder("kitchen", nil).Decode(context.Background(), 0x10, msg[:n])
+		_, err := NewDecoder[Numeric](v4, nil).Decode(context.Background(), 0x10, msg[:n])
 		if n > 9 && (err == nil || !strings.Contains(err.Error(), "stream abort LSN and time")) {
 			t.Errorf("abort cut to %d bytes: got %v, want an error naming the missing fields", n, err)
 		}

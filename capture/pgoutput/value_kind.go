@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"encoding/json"
@@ -16,7 +16,7 @@ const (
 	intValue                          // int64
 	floatValue                        // float64, NaN and ±Inf included
 	boolValue                         // bool
-	numericValue                      // Numeric, exact
+	numericValue                      // N, exact
 	uuidValue                         // string, canonical form
 	dateValue                         // time.Time at UTC midnight, or "infinity" / "-infinity"
 	timestampValue                    // time.Time in UTC, or "infinity" / "-infinity"
@@ -110,7 +110,7 @@ func (s *scratch) target(k valueKind) any {
 }
 
 // scanned reads back what the last scan into target(k) produced.
-func (c *valueCodecs) scanned(k valueKind) (any, error) {
+func (c *Values[N]) scanned(k valueKind) (any, error) {
 	s := &c.scratch
 	switch k {
 	case intValue:
@@ -124,7 +124,7 @@ func (c *valueCodecs) scanned(k valueKind) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("print numeric: %w", err)
 		}
-		return Numeric(text), nil
+		return N(text), nil
 	case uuidValue:
 		return s.uuid.String(), nil
 	case dateValue:

@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func everyMessage() [][]byte {
 }
 
 func TestDecodeEveryMessage(t *testing.T) {
-	out := feed(t, NewDecoder("kitchen", nil), everyMessage()...)
+	out := feed(t, newDecoder(nil), everyMessage()...)
 	if len(out) != 3 || len(out[0].Changes) != 6 || len(out[1].Messages) != 1 || len(out[2].Changes) != 2 {
 		t.Fatalf("got %s", dump(out))
 	}
@@ -50,7 +50,7 @@ func TestDecodeTruncatedMessages(t *testing.T) {
 	msgs := everyMessage()
 	for i, m := range msgs {
 		for n := range len(m) {
-			d := NewDecoder("kitchen", nil)
+			d := newDecoder(nil)
 			feed(t, d, msgs[:i]...)
 			if _, err := d.Decode(context.Background(), 0x100, m[:n]); err == nil {
 				t.Errorf("message %d (%q) cut to %d of %d bytes: no error", i, m[0], n, len(m))
@@ -78,7 +78,7 @@ func TestDecodeGarbledMessages(t *testing.T) {
 		{"unterminated origin", wireMsg('O').u64(1).rawJSON([]byte("up")).b, "origin name is not terminated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := decodeErr(t, NewDecoder("kitchen", nil), begin, dishesRelation(0), tc.msg)
+			err := decodeErr(t, newDecoder(nil), begin, dishesRelation(0), tc.msg)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}

@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 // The resolver is asked only about types pgx does not know, once each.
 func TestDecoderAsksResolverOnce(t *testing.T) {
 	types := newFakeTypes()
-	d := NewDecoder("kitchen", types)
+	d := newDecoder(types)
 	rel := relationMsg(0, 1, "public", "t",
 		col{"id", pgtype.Int4OID, true}, col{"mood", moodOID, false},
 		col{"moods", moodArrayOID, false}, col{"portion", intDomainOID, false})
@@ -28,13 +28,13 @@ func TestDecoderAsksResolverOnce(t *testing.T) {
 func TestDecoderResolverError(t *testing.T) {
 	types := newFakeTypes()
 	types.err = errors.New("connection reset")
-	err := decodeErr(t, NewDecoder("kitchen", types), relationMsg(0, 1, "public", "t", col{"mood", moodOID, false}))
+	err := decodeErr(t, newDecoder(types), relationMsg(0, 1, "public", "t", col{"mood", moodOID, false}))
 	if err == nil || !strings.Contains(err.Error(), "connection reset") || !strings.Contains(err.Error(), `column "mood"`) {
 		t.Fatalf("got %v, want the resolver's error for column mood", err)
 	}
 	// The failure is not remembered: the type is asked about again.
 	types.err = nil
-	feed(t, NewDecoder("kitchen", types), relationMsg(0, 1, "public", "t", col{"mood", moodOID, false}))
+	feed(t, newDecoder(types), relationMsg(0, 1, "public", "t", col{"mood", moodOID, false}))
 }
 
 // A catalog that answers in circles is an error, not endless recursion.
@@ -43,7 +43,7 @@ func TestDecoderDomainCycle(t *testing.T) {
 		71001: {OID: 71001, Kind: DomainType, BaseOID: 71002},
 		71002: {OID: 71002, Kind: DomainType, BaseOID: 71001},
 	}}
-	err := decodeErr(t, NewDecoder("kitchen", types), relationMsg(0, 1, "public", "t", col{"v", 71001, false}))
+	err := decodeErr(t, newDecoder(types), relationMsg(0, 1, "public", "t", col{"v", 71001, false}))
 	if err == nil || !strings.Contains(err.Error(), "nest more than") {
 		t.Fatalf("got %v", err)
 	}
@@ -58,8 +58,8 @@ func TestKindFromCatalog(t *testing.T) {
 		{"b", false, BaseType}, {"b", true, ArrayType}, {"e", false, EnumType}, {"d", false, DomainType},
 		{"c", false, CompositeType}, {"r", false, RangeType}, {"m", false, OtherType}, {"p", false, OtherType},
 	} {
-		if got := kindFromCatalog(tc.typtype, tc.array); got != tc.want {
-			t.Errorf("kindFromCatalog(%q, %v) = %s, want %s", tc.typtype, tc.array, got, tc.want)
+		if got := KindFromCatalog(tc.typtype, tc.array); got != tc.want {
+			t.Errorf("KindFromCatalog(%q, %v) = %s, want %s", tc.typtype, tc.array, got, tc.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 // an enum's bytes are its label, a type pgx knows is printed the way the
 // server would print it, and any other type is kept as its bytes: there is
 // no text to recover without the server.
-func (c *valueCodecs) decodeText(v *valueDecoder, format int16, src []byte) (any, error) {
+func (c *Values[N]) decodeText(v *valueDecoder, format int16, src []byte) (any, error) {
 	if format == pgtype.TextFormatCode || v.binaryText {
 		return string(src), nil
 	}
@@ -36,9 +36,9 @@ func (c *valueCodecs) decodeText(v *valueDecoder, format int16, src []byte) (any
 }
 
 // exactText keeps the server's text of kinds whose Go value is that text.
-func exactText(k valueKind, src []byte) any {
+func exactText[N ~string](k valueKind, src []byte) any {
 	if k == numericValue {
-		return Numeric(src)
+		return N(src)
 	}
 	return string(src)
 }

@@ -1,4 +1,4 @@
-package capture
+package pgoutput
 
 import (
 	"bytes"
@@ -149,7 +149,7 @@ func appendUnique(b []byte, dec *json.Decoder) ([]byte, error) {
 
 // decodeHstore turns an hstore value into a JSON object with the pairs in
 // key order; a NULL value is null.
-func (c *valueCodecs) decodeHstore(format int16, src []byte) (any, error) {
+func (c *Values[N]) decodeHstore(format int16, src []byte) (any, error) {
 	val, err := pgtype.HstoreCodec{}.DecodeValue(c.pg, 0, format, src)
 	if err != nil {
 		return nil, fmt.Errorf("decode hstore value: %w", err)

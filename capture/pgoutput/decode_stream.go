@@ -1,11 +1,7 @@
-package capture
+package pgoutput
 
 import (
-	"encoding/binary"
 	"fmt"
-	"time"
-
-	"github.com/jackc/pglogrepl"
 )
 
 // streamedTxn is a large transaction the server sends in segments while it
@@ -59,26 +55,26 @@ func dropXID[T any](items []T, xids []uint32, xid uint32) ([]T, []uint32) {
 	return items[:keep], xids[:keep]
 }
 
-func (d *Decoder) streamStart(m *pglogrepl.StreamStartMessageV2) error {
+func (d *Decoder[N]) streamStart(m streamStartMessage) error {
 	switch {
 	case d.segment != nil:
-		return fmt.Errorf("stream start of transaction %d inside a segment of transaction %d", m.Xid, d.segment.txn.XID)
+		return fmt.Errorf("stream start of transaction %d inside a segment of transaction %d", m.xid, d.segment.txn.XID)
 	case d.txn != nil:
-		return fmt.Errorf("stream start of transaction %d while transaction %d is open", m.Xid, d.txn.XID)
+		return fmt.Errorf("stream start of transaction %d while transaction %d is open", m.xid, d.txn.XID)
 	}
-	st := d.streams[m.Xid]
+	st := d.streams[m.xid]
 	switch {
-	case m.FirstSegment == 1:
-		st = &streamedTxn{txn: Transaction{Source: d.source, XID: m.Xid}}
-		d.streams[m.Xid] = st
+	case m.first:
+		st = &streamedTxn{txn: Transaction{XID: m.xid}}
+		d.streams[m.xid] = st
 	case st == nil:
-		return fmt.Errorf("a later segment of streamed transaction %d arrived without its first one", m.Xid)
+		return fmt.Errorf("a later segment of streamed transaction %d arrived without its first one", m.xid)
 	}
 	d.segment = st
 	return nil
 }
 
-func (d *Decoder) streamStop() error {
+func (d *Decoder[N]) streamStop() error {
 	if d.segment == nil {
 		return fmt.Errorf("stream stop outside a stream segment")
 	}
@@ -88,56 +84,30 @@ func (d *Decoder) streamStop() error {
 
 // streamCommit delivers a streamed transaction. The relations described
 // inside it now hold for everyone, as the server assumes from here on.
-func (d *Decoder) streamCommit(m *pglogrepl.StreamCommitMessageV2) (*Transaction, error) {
+func (d *Decoder[N]) streamCommit(m streamCommitMessage) (*Transaction, error) {
 	if d.segment != nil {
-		return nil, fmt.Errorf("stream commit of transaction %d inside a stream segment", m.Xid)
+		return nil, fmt.Errorf("stream commit of transaction %d inside a stream segment", m.xid)
 	}
-	st, ok := d.streams[m.Xid]
+	st, ok := d.streams[m.xid]
 	if !ok {
 		// Nothing of it was sent in the segments; it still moves the
 		// position forward.
-		st = &streamedTxn{txn: Transaction{Source: d.source, XID: m.Xid}}
+		st = &streamedTxn{txn: Transaction{XID: m.xid}}
 	}
-	delete(d.streams, m.Xid)
+	delete(d.streams, m.xid)
 	for oid, rel := range st.relations {
 		d.relations[oid] = rel
 	}
 	txn := &st.txn
-	txn.CommitLSN = LSN(m.CommitLSN)
-	txn.EndLSN = LSN(m.TransactionEndLSN)
-	txn.CommitTime = m.CommitTime.UTC()
+	txn.CommitLSN = m.commitLSN
+	txn.EndLSN = m.endLSN
+	txn.CommitTime = m.commitTime
 	return txn, nil
-}
-
-// streamAbortMessage is a Stream Abort. Under protocol 4 with streaming
-// 'parallel' (PostgreSQL 16+) it also carries where and when the
-// transaction aborted; pglogrepl's StreamAbortMessageV2 stops before them.
-type streamAbortMessage struct {
-	Xid    uint32
-	SubXid uint32 // equals Xid when the whole transaction aborted
-	// AbortLSN and AbortTime are zero unless the server sent them.
-	AbortLSN  LSN
-	AbortTime time.Time
-}
-
-// parseStreamAbort reads a Stream Abort that checkFrame accepted: 8 bytes
-// of transaction ids after the type, then, with abortInfo, 16 of LSN and
-// time.
-func parseStreamAbort(data []byte, abortInfo bool) streamAbortMessage {
-	b := data[1:]
-	m := streamAbortMessage{Xid: binary.BigEndian.Uint32(b), SubXid: binary.BigEndian.Uint32(b[4:])}
-	if abortInfo {
-		m.AbortLSN = LSN(binary.BigEndian.Uint64(b[8:]))
-		micros := int64(binary.BigEndian.Uint64(b[16:]))
-		// PostgreSQL timestamps count microseconds from 2000-01-01 UTC.
-		m.AbortTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(micros) * time.Microsecond)
-	}
-	return m
 }
 
 // streamAbort drops a streamed transaction, or only one subtransaction of
 // it when SubXid names another transaction than Xid.
-func (d *Decoder) streamAbort(m streamAbortMessage) error {
+func (d *Decoder[N]) streamAbort(m streamAbortMessage) error {
 	if d.segment != nil {
 		return fmt.Errorf("stream abort of transaction %d inside a stream segment", m.Xid)
 	}
