@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // BenchmarkBuildDocument renders one order_history document from the
@@ -17,7 +18,7 @@ import (
 // their menu items, and its delivery. This is the work each changed
 // document costs the transform stage, apart from applying the change.
 func BenchmarkBuildDocument(b *testing.B) {
-	store, err := OpenStore(b.TempDir(), nil)
+	store, err := state.Open(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,8 +61,8 @@ func BenchmarkBuildDocument(b *testing.B) {
 	send("deliveries", ins("deliveries", capture.Row{"id": int64(100), "order_id": int64(1), "status": "delivered"}))
 
 	var size int
-	builder := newDocBuilder(store.db, store.cols, nil, false)
-	defer builder.close()
+	builder := newDocBuilder(store.Snapshot(state.ReadUncached))
+	defer builder.Close()
 	for b.Loop() {
 		doc, err := builder.build(views[0], "[1]")
 		if err != nil || doc == nil {
@@ -77,7 +78,7 @@ func BenchmarkBuildDocument(b *testing.B) {
 // the work per streamed change, from applying it to the state to its
 // document's acknowledgement.
 func BenchmarkApplyChanges(b *testing.B) {
-	store, err := OpenStore(b.TempDir(), nil)
+	store, err := state.Open(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

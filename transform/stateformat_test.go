@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 var updateStateGolden = flag.Bool("update-state-golden", false, "write the state format golden files from this build")
@@ -39,7 +40,7 @@ func tagsView() *View {
 // engine, the way projector writes them.
 func writeGoldenScenario(t *testing.T, dir string) {
 	t.Helper()
-	store, err := OpenStore(dir, nil)
+	store, err := state.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,23 +97,19 @@ func writeGoldenScenario(t *testing.T, dir string) {
 // pair a line, leaving out the version ceiling, which follows the clock.
 func dumpState(t *testing.T, dir string) string {
 	t.Helper()
-	store, err := OpenStore(dir, nil)
+	store, err := state.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	var out strings.Builder
-	it, err := store.db.NewIter(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for it.First(); it.Valid(); it.Next() {
-		if bytes.Equal(it.Key(), []byte("m\x00version-ceiling")) {
-			continue
+	err = store.Walk(func(k, v []byte) error {
+		if !bytes.Equal(k, []byte("m\x00version-ceiling")) {
+			fmt.Fprintf(&out, "%s\t%s\n", hex.EncodeToString(k), hex.EncodeToString(v))
 		}
-		fmt.Fprintf(&out, "%s\t%s\n", hex.EncodeToString(it.Key()), hex.EncodeToString(it.Value()))
-	}
-	if err := it.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out.String()
