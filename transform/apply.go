@@ -5,20 +5,17 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/transform/state"
 )
 
-// applier applies a group of transactions to one indexed batch and
+// applier applies a group of transactions to one state batch and
 // collects the documents the changes affect. Reads go through the batch, so
 // later changes in a group see the earlier ones.
 type applier struct {
 	plan  *plan
-	b     *pebble.Batch
-	read  *reader // reads b as it is written
-	key   []byte  // row and index entry keys are built here
-	dirty map[docRef]struct{}
+	b     *state.Batch
+	dirty map[state.DocRef]struct{}
 	// rootCopying reports whether a view's documents wait for a snapshot
 	// that may still copy its root table (Engine.rootCopying).
 	rootCopying func(v *View) bool
@@ -36,7 +33,7 @@ func (a *applier) checkpoint(source string) (capture.Checkpoint, error) {
 	if cp, ok := a.checkpoints[source]; ok {
 		return cp, nil
 	}
-	cp, err := readCheckpoint(a.b, source)
+	cp, err := a.b.Checkpoint(source)
 	if err != nil {
 		return cp, err
 	}
@@ -45,13 +42,13 @@ func (a *applier) checkpoint(source string) (capture.Checkpoint, error) {
 }
 
 func (a *applier) apply(ev *Event) error {
-	tp := a.plan.tables[tableID{ev.Source, ev.Table}]
+	tp := a.plan.tables[state.TableID{Source: ev.Source, Table: ev.Table}]
 	if tp == nil {
 		return nil // a table no view uses
 	}
 	switch ev.Op {
 	case capture.Truncate:
-		return scanRows(a.b, tp.id, func(pk string) error { return a.remove(tp, pk) })
+		return a.b.ScanRows(tp.id, func(pk string) error { return a.remove(tp, pk) })
 	case capture.Delete:
 		pk, err := encodeKey(tp.key, ev.Before)
 		if err != nil {
@@ -68,12 +65,12 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 	if err != nil {
 		return fmt.Errorf("%s into %s: %w", ev.Op, ev.Table, err)
 	}
-	var old *storedRow
+	var old *state.Row
 	// A table without join indexes is only ever found by its key, so its
 	// previous version places it in no other document; it is needed only
 	// for the TOASTed values an update did not send again.
 	if !a.copying && (len(tp.indexes) > 0 || len(ev.Unchanged) > 0) {
-		if old, err = a.read.row(tp.id, pk); err != nil {
+		if old, err = a.b.Row(tp.id, pk); err != nil {
 			return err
 		}
 	}
@@ -81,7 +78,7 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 	if ev.Op == capture.Update && ev.Before != nil {
 		// A changed primary key arrives as an update whose old key differs.
 		if oldPK, err := encodeKey(tp.key, ev.Before); err == nil && oldPK != pk {
-			prev, err := a.read.row(tp.id, oldPK)
+			prev, err := a.b.Row(tp.id, oldPK)
 			if err != nil {
 				return err
 			}
@@ -123,11 +120,11 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 // every indexed column. Every column that places a row in a document is
 // indexed or part of the key, so such rows are embedded in the same
 // documents and have the same index entries.
-func sameJoins(tp *tablePlan, old, row *storedRow) bool {
+func sameJoins(tp *tablePlan, old, row *state.Row) bool {
 	for _, cols := range tp.indexes {
 		for _, c := range cols {
-			ov, oldOK := old.value(c)
-			nv, newOK := row.value(c)
+			ov, oldOK := old.Value(c)
+			nv, newOK := row.Value(c)
 			if oldOK != newOK || ov != nv {
 				return false
 			}
@@ -137,7 +134,7 @@ func sameJoins(tp *tablePlan, old, row *storedRow) bool {
 }
 
 func (a *applier) remove(tp *tablePlan, pk string) error {
-	old, err := a.read.row(tp.id, pk)
+	old, err := a.b.Row(tp.id, pk)
 	if err != nil || old == nil {
 		return err
 	}
@@ -147,58 +144,39 @@ func (a *applier) remove(tp *tablePlan, pk string) error {
 	if err := a.writeIndexes(tp, old, pk, true); err != nil {
 		return err
 	}
-	k := rowKey(tp.id, pk)
-	a.read.cache.remove(k)
-	return a.b.Delete(k, nil)
+	return a.b.DeleteRow(tp.id, pk)
 }
 
-// setRow writes a row's new version to the batch and the row cache. A
-// copied row is left out of the cache: a snapshot writes each row once,
-// and would only push out the rows streaming reads again.
-func (a *applier) setRow(tp *tablePlan, pk string, row *storedRow) error {
-	// The batch and the cache copy the key: one buffer serves every row.
-	k := appendRowKey(a.key[:0], tp.id, pk)
-	a.key = k
-	if a.copying {
-		a.read.cache.remove(k)
-	} else {
-		a.read.cache.put(k, row)
-	}
-	v, err := a.read.cols.encode(row)
-	if err != nil {
-		return fmt.Errorf("store %s row %s: %w", tp.id.table, pk, err)
-	}
-	return a.b.Set(k, v, nil)
+// setRow writes a row's new version to the batch.
+func (a *applier) setRow(tp *tablePlan, pk string, row *state.Row) error {
+	return a.b.SetRow(tp.id, pk, row, a.copying)
 }
 
 // removeSource forgets every row of a source, marking what they affected:
 // a re-bootstrapped source starts from its new snapshot alone.
 func (a *applier) removeSource(source string) error {
 	for id, tp := range a.plan.tables {
-		if id.source != source {
+		if id.Source != source {
 			continue
 		}
-		if err := scanRows(a.b, id, func(pk string) error { return a.remove(tp, pk) }); err != nil {
+		if err := a.b.ScanRows(id, func(pk string) error { return a.remove(tp, pk) }); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *applier) writeIndexes(tp *tablePlan, row *storedRow, pk string, del bool) error {
+func (a *applier) writeIndexes(tp *tablePlan, row *state.Row, pk string, del bool) error {
 	for _, cols := range tp.indexes {
 		vals, ok := joinValues(row, cols)
 		if !ok {
 			continue // NULL joins nothing
 		}
-		// The batch copies the key: one buffer serves every entry.
-		k := appendKeyValue(appendIndexPrefix(a.key[:0], tp.id, cols, vals), pk)
-		a.key = k
 		var err error
 		if del {
-			err = a.b.Delete(k, nil)
+			err = a.b.RemoveIndex(tp.id, cols, vals, pk)
 		} else {
-			err = a.b.Set(k, nil, nil)
+			err = a.b.AddIndex(tp.id, cols, vals, pk)
 		}
 		if err != nil {
 			return err
@@ -209,22 +187,22 @@ func (a *applier) writeIndexes(tp *tablePlan, row *storedRow, pk string, del boo
 
 // markAffected marks every document that embeds row, in every view and
 // at every depth, by walking up the view trees through the join indexes.
-func (a *applier) markAffected(tp *tablePlan, row *storedRow, pk string) error {
+func (a *applier) markAffected(tp *tablePlan, row *state.Row, pk string) error {
 	for _, pl := range tp.nodes {
 		if pl.node.parent != nil && a.rootCopying(pl.view) {
 			continue
 		}
-		if err := a.ascend(pl.view, pl.node, []*storedRow{row}, []string{pk}); err != nil {
+		if err := a.ascend(pl.view, pl.node, []*state.Row{row}, []string{pk}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *applier) ascend(v *View, n *Node, rows []*storedRow, pks []string) error {
+func (a *applier) ascend(v *View, n *Node, rows []*state.Row, pks []string) error {
 	if n.parent == nil {
 		for _, pk := range pks {
-			a.dirty[docRef{view: v.Name, id: pk}] = struct{}{}
+			a.dirty[state.DocRef{View: v.Name, ID: pk}] = struct{}{}
 		}
 		return nil
 	}
@@ -250,9 +228,9 @@ func (a *applier) ascend(v *View, n *Node, rows []*storedRow, pks []string) erro
 	if parent.parent == nil {
 		return a.ascend(v, parent, nil, parentPKs)
 	}
-	parentRows := make([]*storedRow, 0, len(parentPKs))
+	parentRows := make([]*state.Row, 0, len(parentPKs))
 	for _, pk := range parentPKs {
-		r, err := a.read.row(parent.id(), pk)
+		r, err := a.b.Row(parent.id(), pk)
 		if err != nil {
 			return err
 		}
@@ -268,9 +246,9 @@ func (a *applier) ascend(v *View, n *Node, rows []*storedRow, pks []string) erro
 // reading the one row they name.
 func (a *applier) find(n *Node, cols []string, vals string) ([]string, error) {
 	if !slices.Equal(cols, n.Key) {
-		return a.read.lookup(n.id(), cols, vals)
+		return a.b.Lookup(n.id(), cols, vals)
 	}
-	row, err := a.read.row(n.id(), vals)
+	row, err := a.b.Row(n.id(), vals)
 	if err != nil || row == nil {
 		return nil, err
 	}
@@ -279,7 +257,7 @@ func (a *applier) find(n *Node, cols []string, vals string) ([]string, error) {
 
 // project keeps the columns the views need, in document form. TOASTed
 // columns the update did not resend keep their previous value.
-func project(tp *tablePlan, after capture.Row, unchanged []string, old *storedRow) *storedRow {
+func project(tp *tablePlan, after capture.Row, unchanged []string, old *state.Row) *state.Row {
 	// The values are rendered into one buffer, made one string: one
 	// allocation for all of them.
 	type span struct {
@@ -310,19 +288,19 @@ func project(tp *tablePlan, after capture.Row, unchanged []string, old *storedRo
 		}
 	}
 	all := string(buf)
-	row := &storedRow{cols: make([]storedColumn, 0, len(spans)+len(unchanged))}
+	row := &state.Row{Cols: make([]state.Column, 0, len(spans)+len(unchanged))}
 	for _, sp := range spans {
-		row.cols = append(row.cols, storedColumn{name: sp.name, value: all[sp.start:sp.end], numeric: sp.numeric})
+		row.Cols = append(row.Cols, state.Column{Name: sp.name, Value: all[sp.start:sp.end], Numeric: sp.numeric})
 	}
 	if old != nil {
 		for _, col := range unchanged {
-			if prev, ok := old.value(col); ok && tp.stores(col) {
-				row.cols = append(row.cols, storedColumn{name: col, value: prev, numeric: old.isNumeric(col)})
+			if prev, ok := old.Value(col); ok && tp.stores(col) {
+				row.Cols = append(row.Cols, state.Column{Name: col, Value: prev, Numeric: old.IsNumeric(col)})
 			}
 		}
 	}
-	if tp.allColumns || len(row.cols) > len(spans) {
-		row.sortColumns()
+	if tp.allColumns || len(row.Cols) > len(spans) {
+		row.SortColumns()
 	}
 	return row
 }
@@ -350,11 +328,11 @@ func encodeKey(cols []string, row capture.Row) (string, error) {
 
 // joinValues renders a stored row's join columns like encodeKey does; a
 // NULL or absent column joins nothing.
-func joinValues(row *storedRow, cols []string) (string, bool) {
+func joinValues(row *state.Row, cols []string) (string, bool) {
 	var room [64]byte // most values: the string is the one allocation
 	b := append(room[:0], '[')
 	for i, c := range cols {
-		raw, ok := row.value(c)
+		raw, ok := row.Value(c)
 		if !ok || raw == "null" {
 			return "", false
 		}

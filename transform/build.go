@@ -4,30 +4,30 @@ import (
 	"encoding/json"
 	"slices"
 
-	"github.com/cockroachdb/pebble/v2"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // docBuilder renders documents from one consistent view of the store,
 // reading it through one reader for all the documents it builds.
 type docBuilder struct {
-	*reader
+	*state.Reader
 }
 
-func newDocBuilder(rd pebble.Reader, cols *columnSets, cache *rowCache, fill bool) *docBuilder {
-	return &docBuilder{reader: newReader(rd, cols, cache, fill)}
+func newDocBuilder(rd *state.Reader) *docBuilder {
+	return &docBuilder{Reader: rd}
 }
 
 // build renders the document of view v for the root row pk, or returns
 // nil when the root row no longer exists.
 func (d *docBuilder) build(v *View, pk string) (json.RawMessage, error) {
-	row, err := d.row(v.Root.id(), pk)
+	row, err := d.Row(v.Root.id(), pk)
 	if err != nil || row == nil {
 		return nil, err
 	}
 	return d.writeNode(make([]byte, 0, 512), v, v.Root, row)
 }
 
-func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *storedRow) ([]byte, error) {
+func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *state.Row) ([]byte, error) {
 	b = append(b, '{')
 	first := true
 	field := func(name string) {
@@ -40,11 +40,11 @@ func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *storedRow) ([]by
 	}
 	for _, f := range fieldsOf(n, row) {
 		field(f.Name)
-		raw, ok := row.value(f.Column)
+		raw, ok := row.Value(f.Column)
 		switch {
 		case !ok:
 			raw = "null"
-		case v.NumericAsNumber && row.isNumeric(f.Column):
+		case v.NumericAsNumber && row.IsNumeric(f.Column):
 			raw = numberForm(raw)
 		}
 		b = append(b, raw...)
@@ -61,23 +61,23 @@ func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *storedRow) ([]by
 
 // writeRelation embeds the rows of c that join row: an array for has_many,
 // otherwise the first related row (in key order) or null.
-func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *storedRow) ([]byte, error) {
+func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *state.Row) ([]byte, error) {
 	var pks []string
 	if vals, ok := joinValues(row, c.parentCols()); ok {
 		var err error
 		if slices.Equal(c.relatedCols(), c.Key) {
 			pks = []string{vals} // the key names the row; a missing one is skipped below
-		} else if pks, err = d.lookup(c.id(), c.relatedCols(), vals); err != nil {
+		} else if pks, err = d.Lookup(c.id(), c.relatedCols(), vals); err != nil {
 			return nil, err
 		}
-		sortKeys(pks)
+		state.SortKeys(pks)
 	}
 	if c.Kind == HasMany {
 		b = append(b, '[')
 	}
 	written := 0
 	for _, pk := range pks {
-		child, err := d.row(c.id(), pk)
+		child, err := d.Row(c.id(), pk)
 		if err != nil {
 			return nil, err
 		}
@@ -106,13 +106,13 @@ func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *storedRow) (
 
 // fieldsOf lists the fields a node shows; with all fields, every stored
 // column in name order.
-func fieldsOf(n *Node, row *storedRow) []Field {
+func fieldsOf(n *Node, row *state.Row) []Field {
 	if !n.AllFields {
 		return n.Fields
 	}
-	fields := make([]Field, 0, len(row.cols))
-	for _, c := range row.cols {
-		fields = append(fields, Field{Column: c.name, Name: c.name})
+	fields := make([]Field, 0, len(row.Cols))
+	for _, c := range row.Cols {
+		fields = append(fields, Field{Column: c.Name, Name: c.Name})
 	}
 	return fields
 }

@@ -165,3 +165,35 @@ func FuzzDocID(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "status", "a b", `say "hi"`, `back\slash`, "tab\t", "<&>", "café", "\x7f"} {
+		got := appendString(nil, s)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil || back != s {
+			t.Errorf("appendString(%q) = %s, reads back as %q (%v)", s, got, back, err)
+		}
+	}
+}
+
+func TestDocID(t *testing.T) {
+	for pk, want := range map[string]string{
+		`[123]`:                  "123",
+		`[-5]`:                   "-5",
+		`[0]`:                    "0",
+		`[1.5]`:                  "1.5",
+		`["a|b"]`:                "a|b",
+		`[7,"x"]`:                "7|x",
+		`["x",7]`:                "x|7",
+		`[01]`:                   "[01]", // not JSON: the key as stored
+		`[-0]`:                   "-0",
+		`[-]`:                    "[-]",
+		`[1e3]`:                  "1e3",
+		`[true]`:                 "true",
+		`[12345678901234567890]`: "12345678901234567890",
+	} {
+		if got := docID(pk); got != want {
+			t.Errorf("docID(%s) = %q, want %q", pk, got, want)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package transform
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math"
@@ -11,10 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // Writer takes finished documents: the sink's bulk writer. Submit calls ack
@@ -50,15 +48,14 @@ type Options struct {
 // tables: it applies domain events to the store, re-derives exactly the
 // documents they affect and hands them to the writer.
 type Engine struct {
-	store    *Store
+	store    *state.Store
 	plan     *plan
 	out      Writer
 	confirm  Confirmer
 	opts     Options
 	log      *slog.Logger
 	metrics  *Metrics
-	versions *versions
-	rows     *rowCache           // rows as committed, and as the group being applied wrote them
+	versions *state.Versions
 	seq      uint64              // the last group submitted
 	synced   uint64              // the last group whose commit is synced
 	settled  atomic.Uint64       // the last group acknowledged and confirmed; read by Backlog
@@ -67,7 +64,7 @@ type Engine struct {
 	// that last marked it pending and sent it: settle clears a mark only
 	// if no later group marked the document again, and knows that without
 	// reading the mark back.
-	sent map[docRef]uint64
+	sent map[state.DocRef]uint64
 
 	// snapshotting holds the sources whose initial snapshot is not
 	// complete, with the tables already copied. A view over any of them
@@ -78,7 +75,7 @@ type Engine struct {
 	// root rows arrive.
 	snapshotting map[string]map[capture.Table]bool
 	viewSources  map[string][]string
-	viewTables   map[string][]tableID
+	viewTables   map[string][]state.TableID
 	// released is the last group carrying documents of a completed
 	// snapshot; Backlog reports whether it is not settled yet.
 	released atomic.Uint64
@@ -96,19 +93,19 @@ type Engine struct {
 // durable.
 type groupAck struct {
 	seq       uint64
-	refs      []docRef
+	refs      []state.DocRef
 	positions map[string]capture.LSN
 	oldest    map[string]time.Time // per view, the oldest commit time it reflects
 	at        time.Time
 }
 
 // NewEngine compiles the views over store.
-func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts Options, metrics *Metrics, log *slog.Logger) (*Engine, error) {
+func NewEngine(store *state.Store, views []*View, out Writer, confirm Confirmer, opts Options, metrics *Metrics, log *slog.Logger) (*Engine, error) {
 	p, err := newPlan(views)
 	if err != nil {
 		return nil, err
 	}
-	vs, err := store.loadVersions()
+	vs, err := store.Versions()
 	if err != nil {
 		return nil, fmt.Errorf("load document versions: %w", err)
 	}
@@ -119,8 +116,8 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 		opts.IndexName = func(view string) string { return view }
 	}
 	e := &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
-		metrics: metrics, versions: vs, rows: newRowCache(rowCacheSize), ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{}, sent: map[docRef]uint64{},
-		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]tableID{}}
+		metrics: metrics, versions: vs, ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{}, sent: map[state.DocRef]uint64{},
+		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]state.TableID{}}
 	for _, v := range views {
 		v.Root.walk(func(n *Node) {
 			if !slices.Contains(e.viewSources[v.Name], n.Source) {
@@ -169,7 +166,7 @@ func (e *Engine) deferred(view string) bool {
 			return true
 		}
 		for _, t := range e.viewTables[view] {
-			if t.source == source && t.table != v.Root.Table && !copied[t.table] {
+			if t.Source == source && t.Table != v.Root.Table && !copied[t.Table] {
 				return true
 			}
 		}
@@ -303,17 +300,10 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	}
 	unmarked := copyOnly(group)
 	e.seq++
-	b := e.store.db.NewIndexedBatch()
-	defer b.Close()
-	committed := false
-	defer func() {
-		if !committed {
-			e.rows.reset() // it holds rows of the batch that was not committed
-		}
-	}()
-	a := &applier{plan: e.plan, b: b, read: newLiveReader(b, e.store.cols, e.rows), dirty: map[docRef]struct{}{}, rootCopying: e.rootCopying,
+	b := e.store.NewBatch()
+	defer b.Close() // uncommitted, it also drops the row cache, which holds the batch's rows
+	a := &applier{plan: e.plan, b: b, dirty: map[state.DocRef]struct{}{}, rootCopying: e.rootCopying,
 		checkpoints: map[string]capture.Checkpoint{}}
-	defer a.read.close() //nolint:errcheck // read-only iterators; an error shows in the reads themselves
 	waiting := e.deferredViews()
 	ack := groupAck{seq: e.seq, positions: map[string]capture.LSN{}, oldest: map[string]time.Time{}}
 	var oldest time.Time
@@ -344,17 +334,16 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		}
 	}
 	for source, cp := range a.checkpoints {
-		if err := writeCheckpoint(b, source, cp); err != nil {
-			return fmt.Errorf("write checkpoint of source %q: %w", source, err)
+		if err := b.SetCheckpoint(source, cp); err != nil {
+			return err
 		}
 	}
-	seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
-	var marked []docRef // sent documents that carry a pending mark
+	var marked []state.DocRef // sent documents that carry a pending mark
 	for ref := range a.dirty {
-		sendNow := !e.deferred(ref.view) && !complete[ref.view]
+		sendNow := !e.deferred(ref.View) && !complete[ref.View]
 		mark := !sendNow || !unmarked // see copyOnly
 		if mark {
-			if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
+			if err := b.MarkPending(ref, e.seq); err != nil {
 				return err
 			}
 		}
@@ -365,7 +354,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 			marked = append(marked, ref)
 		}
 		ack.refs = append(ack.refs, ref)
-		ack.oldest[ref.view] = oldest
+		ack.oldest[ref.View] = oldest
 	}
 	// Not synced here: nothing of the group is confirmed to a source
 	// before settle has synced the log, and a group lost in a crash is
@@ -373,10 +362,9 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	if err := e.store.Err(); err != nil {
 		return err // committing would soon stall behind the failed writes
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := b.Commit(); err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
-	committed = true
 	for ref := range a.dirty {
 		delete(e.sent, ref) // marked again: an earlier group's settle must leave the mark
 	}
@@ -386,7 +374,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 	if unmarked && len(ack.refs) > 0 {
 		e.unmarked = ack.seq
 	}
-	sortRefs(ack.refs)
+	state.SortRefs(ack.refs)
 	if len(complete) == 0 {
 		if ended {
 			e.released.Store(ack.seq) // the snapshot's last documents
@@ -419,7 +407,7 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 	var from []byte
 	sent := 0
 	for {
-		refs, next, err := e.store.dirtyPage(from, pageDocs, keep)
+		refs, next, err := e.store.PendingPage(from, pageDocs, keep)
 		if err != nil {
 			return sent, err
 		}
@@ -427,15 +415,14 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 			e.seq++
 			// Re-mark under this group's number so its acknowledgement
 			// clears them; losing this in a crash only means sending again.
-			b := e.store.db.NewBatch()
-			seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
+			marks := e.store.NewPendingMarks()
 			for _, ref := range refs {
-				if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
-					b.Close()
+				if err := marks.Mark(ref, e.seq); err != nil {
+					marks.Close()
 					return sent, err
 				}
 			}
-			if err := b.Commit(pebble.NoSync); err != nil {
+			if err := marks.Commit(); err != nil {
 				return sent, fmt.Errorf("mark pending documents: %w", err)
 			}
 			for _, ref := range refs {
@@ -517,30 +504,32 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 // row cache: streamed changes touch the same rows again soon, a
 // snapshot's documents each read their rows once.
 func (e *Engine) send(ctx context.Context, ack groupAck, streamed bool) error {
-	if err := e.store.reserve(e.versions, len(ack.refs)); err != nil {
+	if err := e.versions.Reserve(len(ack.refs)); err != nil {
 		return fmt.Errorf("reserve document versions: %w", err)
 	}
-	snap := e.store.db.NewSnapshot()
-	defer snap.Close()
-	builder := newDocBuilder(snap, e.store.cols, e.rows, streamed)
-	defer builder.close() //nolint:errcheck // a read-only iterator; the documents are built
+	mode := state.ReadThrough
+	if streamed {
+		mode = state.ReadCached
+	}
+	builder := newDocBuilder(e.store.Snapshot(mode))
+	defer builder.Close() //nolint:errcheck // a read-only iterator; the documents are built
 	position := positionsString(ack.positions)
 	docs := make([]sink.Document, 0, min(len(ack.refs), pageDocs))
 	submitted := false
 	for _, ref := range ack.refs {
-		v := e.plan.byName[ref.view]
+		v := e.plan.byName[ref.View]
 		if v == nil {
 			continue // a view removed from the configuration
 		}
-		src, err := builder.build(v, ref.id)
+		src, err := builder.build(v, ref.ID)
 		if err != nil {
-			return fmt.Errorf("build %s document %s: %w", ref.view, ref.id, err)
+			return fmt.Errorf("build %s document %s: %w", ref.View, ref.ID, err)
 		}
-		id := docID(ref.id)
+		id := docID(ref.ID)
 		docs = append(docs, sink.Document{
-			Index: e.opts.IndexName(ref.view), ID: id, Version: e.versions.take(),
-			Source: withKeyField(src, id, ref.id), View: ref.view, Position: position,
-			DeadLetters: e.deadLetters(ref.view),
+			Index: e.opts.IndexName(ref.View), ID: id, Version: e.versions.Take(),
+			Source: withKeyField(src, id, ref.ID), View: ref.View, Position: position,
+			DeadLetters: e.deadLetters(ref.View),
 		})
 		if len(docs) == pageDocs {
 			e.metrics.documents.Add(float64(len(docs)))
@@ -590,19 +579,19 @@ func (e *Engine) settle() error {
 			return nil
 		}
 		delete(e.early, ack.seq)
-		b := e.store.db.NewBatch()
+		marks := e.store.NewPendingMarks()
 		for _, ref := range ack.refs {
 			if e.sent[ref] != ack.seq {
 				continue // marked again since; a later group clears it
 			}
 			delete(e.sent, ref)
-			if err := b.Delete(dirtyKey(ref), nil); err != nil {
-				b.Close()
+			if err := marks.Clear(ref); err != nil {
+				marks.Close()
 				return err
 			}
 		}
 		// Losing these deletes in a crash only means sending again.
-		if err := b.Commit(pebble.NoSync); err != nil {
+		if err := marks.Commit(); err != nil {
 			return fmt.Errorf("clear pending documents: %w", err)
 		}
 		for view, t := range ack.oldest {
@@ -629,7 +618,7 @@ func (e *Engine) syncLog() error {
 	if err := e.store.Err(); err != nil {
 		return err
 	}
-	if err := e.store.db.LogData(nil, pebble.Sync); err != nil {
+	if err := e.store.SyncLog(); err != nil {
 		return fmt.Errorf("sync state: %w", err)
 	}
 	e.synced = e.seq
@@ -643,12 +632,12 @@ func (e *Engine) syncLog() error {
 func (e *Engine) resendPending(ctx context.Context) error {
 	positions := map[string]capture.LSN{}
 	for _, pl := range e.plan.tables {
-		cp, err := e.store.Checkpoint(pl.id.source)
+		cp, err := e.store.Checkpoint(pl.id.Source)
 		if err != nil {
 			return err
 		}
 		if cp.Applied > 0 {
-			positions[pl.id.source] = cp.Applied
+			positions[pl.id.Source] = cp.Applied
 		}
 	}
 	n, err := e.release(ctx, func(view string) bool { return !e.deferred(view) }, positions)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 func wantDoc(t *testing.T, h *harness, id string, want string) {
@@ -444,11 +445,11 @@ func TestDocumentMarkedAgainStaysPending(t *testing.T) {
 	index.mu.Unlock()
 	ack()
 	h.sync("orders", first)
-	refs, _, err := h.store.dirtyPage(nil, 10, func(string) bool { return true })
+	refs, _, err := h.store.PendingPage(nil, 10, func(string) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(refs, docRef{view: "order_history", id: "[1]"}) {
+	if !slices.Contains(refs, state.DocRef{View: "order_history", ID: "[1]"}) {
 		t.Fatalf("pending documents after the first acknowledgement: %v, want order 1 still pending", refs)
 	}
 	h.stop()
@@ -517,12 +518,12 @@ func TestCopiedDocumentsCloseTheSnapshot(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	refs, _, err := h.store.dirtyPage(nil, orders, func(string) bool { return true })
+	refs, _, err := h.store.PendingPage(nil, orders, func(string) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ref := range refs {
-		if id, _ := strconv.Atoi(strings.Trim(ref.id, "[]")); id > orders/2 {
+		if id, _ := strconv.Atoi(strings.Trim(ref.ID, "[]")); id > orders/2 {
 			t.Fatalf("pending mark for %v, sent while its root table was copied", ref)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // memoryIndex is a writer that behaves like a search index with external
@@ -95,7 +96,7 @@ func orderHistory() *View {
 type harness struct {
 	t         *testing.T
 	dir       string
-	store     *Store
+	store     *state.Store
 	engine    *Engine
 	index     *memoryIndex
 	in        chan *Transaction
@@ -108,7 +109,7 @@ type harness struct {
 
 func newHarness(t *testing.T, index *memoryIndex, dir string) *harness {
 	t.Helper()
-	store, err := OpenStore(dir, nil)
+	store, err := state.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,14 @@ package transform
 import (
 	"fmt"
 	"slices"
+
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // tablePlan says what the store keeps of one table and where the table
 // appears in views.
 type tablePlan struct {
-	id  tableID
+	id  state.TableID
 	key []string
 	// columns lists what is stored; allColumns stores every column sent.
 	columns    map[string]bool
@@ -31,11 +33,11 @@ type placement struct {
 type plan struct {
 	views  []*View
 	byName map[string]*View
-	tables map[tableID]*tablePlan
+	tables map[state.TableID]*tablePlan
 }
 
 func newPlan(views []*View) (*plan, error) {
-	p := &plan{views: views, byName: map[string]*View{}, tables: map[tableID]*tablePlan{}}
+	p := &plan{views: views, byName: map[string]*View{}, tables: map[state.TableID]*tablePlan{}}
 	for _, v := range views {
 		if err := v.link(); err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // Kind is how a node of a view joins its parent.
@@ -61,13 +62,7 @@ type View struct {
 	JSON map[string]string
 }
 
-// tableID identifies a table across sources.
-type tableID struct {
-	source string
-	table  capture.Table
-}
-
-func (n *Node) id() tableID { return tableID{n.Source, n.Table} }
+func (n *Node) id() state.TableID { return state.TableID{Source: n.Source, Table: n.Table} }
 
 // link sets parent pointers and checks the tree is complete.
 func (v *View) link() error {

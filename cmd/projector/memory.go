@@ -6,7 +6,7 @@ import (
 	"runtime/debug"
 
 	"github.com/projector-dev/projector/sink"
-	"github.com/projector-dev/projector/transform"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // heapHeadroom is the memory budget beyond the state store and the sink's
@@ -25,7 +25,7 @@ func limitMemory(log *slog.Logger) {
 		log.Info("memory limit from GOMEMLIMIT", "limit", v)
 		return
 	}
-	limit := int64(transform.StoreMemory + sink.DefaultMaxBufferedBytes + heapHeadroom)
+	limit := int64(state.Memory + sink.DefaultMaxBufferedBytes + heapHeadroom)
 	debug.SetMemoryLimit(limit)
 	log.Info("memory limit", "limit_mib", limit>>20, "override", "GOMEMLIMIT")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // Run is `projector run`: it keeps the configured views up to date until
@@ -188,7 +189,7 @@ type pipeline struct {
 	client   *sink.Client
 	schema   transform.Schema
 	views    []*transform.View
-	store    *transform.Store
+	store    *state.Store
 	indices  map[string]*viewIndex
 	rebuilds []*viewIndex
 	// rebuilt, when set, is called once every rebuild is complete.
@@ -227,7 +228,7 @@ func prepare(ctx context.Context, cfg *config.Config, rebuild []string, h *healt
 	if err != nil {
 		return nil, fmt.Errorf("the views do not match the source databases:\n%w", err)
 	}
-	store, err := transform.OpenStore(cfg.State.Dir, log)
+	store, err := state.Open(cfg.State.Dir, log)
 	if err != nil {
 		return nil, fmt.Errorf("open state store in state.dir %q (is another projector using it?): %w", cfg.State.Dir, err)
 	}
@@ -418,7 +419,7 @@ func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s 
 // slotMarks keeps a source's slot marks in the state, beside its
 // checkpoint, so that the slot they describe is the state's own.
 type slotMarks struct {
-	store  *transform.Store
+	store  *state.Store
 	source string
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/projector-dev/projector/capture"
-	"github.com/projector-dev/projector/transform"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // tableIdentity notices a table of a view dropped and created again under
@@ -22,13 +22,13 @@ import (
 // in the state, so a replacement while projector was stopped is noticed at
 // the next start.
 type tableIdentity struct {
-	store  *transform.Store
+	store  *state.Store
 	tables map[string][]capture.Table // per source
 	// known holds each source's recorded OIDs once read from the state.
 	known map[string]map[string]uint32
 }
 
-func newTableIdentity(store *transform.Store, streams []*capture.Stream) *tableIdentity {
+func newTableIdentity(store *state.Store, streams []*capture.Stream) *tableIdentity {
 	ti := &tableIdentity{store: store, tables: map[string][]capture.Table{}, known: map[string]map[string]uint32{}}
 	for _, s := range streams {
 		ti.tables[s.Source().Name] = s.Source().Tables
@@ -131,7 +131,7 @@ func (r *replacedSources) add(source string) {
 // reset forgets what the state applied of every collected source, and
 // the identities of its tables, so that the next run takes it again from a
 // new snapshot and records the new tables.
-func (r *replacedSources) reset(store *transform.Store, log *slog.Logger) error {
+func (r *replacedSources) reset(store *state.Store, log *slog.Logger) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range r.sources {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/internal/testbed"
-	"github.com/projector-dev/projector/transform"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // TestTableIdentity records the identity of a view's tables, then finds
@@ -24,7 +24,7 @@ func TestTableIdentity(t *testing.T) {
 		CREATE TABLE menus (id bigint PRIMARY KEY, n int);
 		CREATE TABLE extras (id bigint PRIMARY KEY)`)
 	dir := t.TempDir()
-	store, err := transform.OpenStore(dir, nil)
+	store, err := state.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestTableIdentity(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if store, err = transform.OpenStore(dir, nil); err != nil {
+	if store, err = state.Open(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()

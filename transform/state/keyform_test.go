@@ -1,11 +1,10 @@
-package transform
+package state
 
 import (
 	"bytes"
 	"log/slog"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -80,11 +79,8 @@ func FuzzKeyValue(f *testing.F) {
 		if got, ok := keyValue(b); !ok || got != v {
 			t.Fatalf("%q is stored as %q and reads back as %q, %v", v, b, got, ok)
 		}
-		// Integers are those docID reads as one: the two must agree.
-		digits, single := singleInteger(v)
-		_, err := strconv.ParseInt(digits, 10, 64)
-		if isInt := single && err == nil; isInt != (b[0] == keyInt) {
-			t.Fatalf("%q is stored in form %#x; singleInteger says %v, ParseInt %v", v, b[0], single, err)
+		if _, isInt := KeyInteger(v); isInt != (b[0] == keyInt) {
+			t.Fatalf("%q is stored in form %#x; KeyInteger says %v", v, b[0], isInt)
 		}
 		if bytes.IndexByte(b, 0) >= 0 && b[0] != keyInt {
 			t.Fatalf("%q is stored as %q: text forms must hold no 0x00", v, b)
@@ -93,9 +89,9 @@ func FuzzKeyValue(f *testing.F) {
 }
 
 func TestSortRefs(t *testing.T) {
-	refs := []docRef{{"b", "[1]"}, {"a", `["x"]`}, {"a", "[10]"}, {"a", "[9]"}, {"a", "[-1]"}}
-	sortRefs(refs)
-	want := []docRef{{"a", "[-1]"}, {"a", "[9]"}, {"a", "[10]"}, {"a", `["x"]`}, {"b", "[1]"}}
+	refs := []DocRef{{"b", "[1]"}, {"a", `["x"]`}, {"a", "[10]"}, {"a", "[9]"}, {"a", "[-1]"}}
+	SortRefs(refs)
+	want := []DocRef{{"a", "[-1]"}, {"a", "[9]"}, {"a", "[10]"}, {"a", `["x"]`}, {"b", "[1]"}}
 	if !reflect.DeepEqual(refs, want) {
 		t.Fatalf("sorted %v, want %v", refs, want)
 	}
@@ -106,13 +102,13 @@ func TestSortRefs(t *testing.T) {
 // checks that every row and index entry is found after the reopen.
 func TestMigrateKeyForm(t *testing.T) {
 	dir := t.TempDir()
-	store, err := OpenStore(dir, nil)
+	store, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := tableID{source: "shop", table: tbl("order_items")}
+	items := TableID{Source: "shop", Table: tbl("order_items")}
 	byOrder := []string{"order_id"}
-	value, err := store.cols.encode(&storedRow{cols: []storedColumn{{name: "order_id", value: "3"}}})
+	value, err := store.cols.encode(&Row{Cols: []Column{{Name: "order_id", Value: "3"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,18 +121,18 @@ func TestMigrateKeyForm(t *testing.T) {
 	}
 	must(b.Delete(keyFormKey(), nil))
 	for _, pk := range []string{"[12]", "[7]", `["x"]`} {
-		must(b.Set(key(spaceRow, items.source, items.table.String(), pk), value, nil))
-		must(b.Set(append(key(spaceIndex, items.source, items.table.String(), "[order_id]", "[3]"), append([]byte{0}, pk...)...), nil, nil))
+		must(b.Set(key(spaceRow, items.Source, items.Table.String(), pk), value, nil))
+		must(b.Set(append(key(spaceIndex, items.Source, items.Table.String(), "[order_id]", "[3]"), append([]byte{0}, pk...)...), nil, nil))
 	}
 	// Rewritten before a crash: the old key is gone, the new one there.
-	must(b.Delete(key(spaceRow, items.source, items.table.String(), "[7]"), nil))
+	must(b.Delete(key(spaceRow, items.Source, items.Table.String(), "[7]"), nil))
 	must(b.Set(rowKey(items, "[7]"), value, nil))
 	must(b.Commit(pebble.Sync))
 	must(store.Close())
 
 	for open := range 2 { // the second open finds nothing to rewrite
 		var log bytes.Buffer
-		store, err = OpenStore(dir, slog.New(slog.NewTextHandler(&log, nil)))
+		store, err = Open(dir, slog.New(slog.NewTextHandler(&log, nil)))
 		must(err)
 		// Two rows and three index entries; the row rewritten before the
 		// crash is left alone.
@@ -145,11 +141,11 @@ func TestMigrateKeyForm(t *testing.T) {
 		}
 		rd := newReader(store.db, store.cols, nil, false)
 		for _, pk := range []string{"[7]", "[12]", `["x"]`} {
-			if row, err := rd.row(items, pk); err != nil || row == nil {
+			if row, err := rd.Row(items, pk); err != nil || row == nil {
 				t.Fatalf("row %s after the rewrite: %v, %v", pk, row, err)
 			}
 		}
-		pks, err := rd.lookup(items, byOrder, "[3]")
+		pks, err := rd.Lookup(items, byOrder, "[3]")
 		must(err)
 		if want := []string{"[7]", "[12]", `["x"]`}; !reflect.DeepEqual(pks, want) {
 			t.Fatalf("lookup after the rewrite: %v, want %v", pks, want)
@@ -159,7 +155,7 @@ func TestMigrateKeyForm(t *testing.T) {
 		if want := []string{"[7]", "[12]", `["x"]`}; !reflect.DeepEqual(scanned, want) {
 			t.Fatalf("rows after the rewrite: %v, want %v", scanned, want)
 		}
-		must(rd.close())
+		must(rd.Close())
 		must(store.Close())
 	}
 }

@@ -1,4 +1,4 @@
-package transform
+package state
 
 import (
 	"bytes"
@@ -82,25 +82,29 @@ func corruptKey(k []byte) error {
 	return corruptState("store key %q holds no key value", k)
 }
 
-// sortRefs puts documents in the store's order of their root rows, view by
-// view: the builder's reads then move forward through the store.
-func sortRefs(refs []docRef) {
+// KeyInteger returns the integer of a key value stored in integer form:
+// one int64 in the form a key is encoded in, "[42]" or "[-7]".
+func KeyInteger(v string) (int64, bool) { return keyInteger(v) }
+
+// SortRefs puts documents in the store's order of their root rows, view by
+// view: a builder's reads then move forward through the store.
+func SortRefs(refs []DocRef) {
 	if len(refs) < 2 {
 		return
 	}
 	type sortable struct {
-		ref        docRef
+		ref        DocRef
 		start, end int // of its store form in forms
 	}
 	var forms []byte
 	s := make([]sortable, len(refs))
 	for i, ref := range refs {
 		start := len(forms)
-		forms = appendKeyValue(forms, ref.id)
+		forms = appendKeyValue(forms, ref.ID)
 		s[i] = sortable{ref: ref, start: start, end: len(forms)}
 	}
 	slices.SortFunc(s, func(a, b sortable) int {
-		return cmp.Or(cmp.Compare(a.ref.view, b.ref.view), bytes.Compare(forms[a.start:a.end], forms[b.start:b.end]))
+		return cmp.Or(cmp.Compare(a.ref.View, b.ref.View), bytes.Compare(forms[a.start:a.end], forms[b.start:b.end]))
 	})
 	for i := range s {
 		refs[i] = s[i].ref

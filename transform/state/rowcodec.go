@@ -1,4 +1,4 @@
-package transform
+package state
 
 import (
 	"encoding/binary"
@@ -26,17 +26,17 @@ type jsonRow struct {
 
 // decodeRow reads a row stored in a form from before column lists. Its
 // names and values share one copy of b.
-func decodeRow(b []byte) (*storedRow, error) {
+func decodeRow(b []byte) (*Row, error) {
 	if len(b) > 0 && b[0] == '{' {
 		var old jsonRow
 		if err := json.Unmarshal(b, &old); err != nil {
 			return nil, err
 		}
-		r := &storedRow{cols: make([]storedColumn, 0, len(old.Values))}
+		r := &Row{Cols: make([]Column, 0, len(old.Values))}
 		for name, v := range old.Values {
-			r.cols = append(r.cols, storedColumn{name: name, value: string(v), numeric: slices.Contains(old.Numeric, name)})
+			r.Cols = append(r.Cols, Column{Name: name, Value: string(v), Numeric: slices.Contains(old.Numeric, name)})
 		}
-		r.sortColumns()
+		r.SortColumns()
 		return r, nil
 	}
 	if len(b) == 0 || b[0] != rowFormat {
@@ -57,7 +57,7 @@ func decodeRow(b []byte) (*storedRow, error) {
 		pos = start + int(l)
 		return s[start:pos], true
 	}
-	r := &storedRow{cols: make([]storedColumn, 0, n)}
+	r := &Row{Cols: make([]Column, 0, n)}
 	for range n {
 		name, ok := next()
 		if !ok || pos >= len(b) {
@@ -69,7 +69,7 @@ func decodeRow(b []byte) (*storedRow, error) {
 		if !ok {
 			return nil, errCorruptRow
 		}
-		r.cols = append(r.cols, storedColumn{name: name, value: v, numeric: numeric})
+		r.Cols = append(r.Cols, Column{Name: name, Value: v, Numeric: numeric})
 	}
 	if pos != len(b) {
 		return nil, errCorruptRow

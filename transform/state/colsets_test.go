@@ -1,4 +1,4 @@
-package transform
+package state
 
 import (
 	"errors"
@@ -9,15 +9,15 @@ import (
 
 func TestColumnSets(t *testing.T) {
 	dir := t.TempDir()
-	store, err := OpenStore(dir, nil)
+	store, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := []storedRow{
-		{cols: []storedColumn{}},
-		{cols: []storedColumn{{name: "id", value: `7`}, {name: "name", value: `"Ada \"the\" first"`}}},
-		{cols: []storedColumn{{name: "id", value: `8`}, {name: "name", value: `null`}}},
-		{cols: []storedColumn{{name: "id", value: `9`}, {name: "price", value: `"12.50"`, numeric: true}, {name: "tags", value: `["a",{"b":null}]`}}},
+	rows := []Row{
+		{Cols: []Column{}},
+		{Cols: []Column{{Name: "id", Value: `7`}, {Name: "name", Value: `"Ada \"the\" first"`}}},
+		{Cols: []Column{{Name: "id", Value: `8`}, {Name: "name", Value: `null`}}},
+		{Cols: []Column{{Name: "id", Value: `9`}, {Name: "price", Value: `"12.50"`, Numeric: true}, {Name: "tags", Value: `["a",{"b":null}]`}}},
 	}
 	var stored [][]byte
 	for _, r := range rows {
@@ -35,7 +35,7 @@ func TestColumnSets(t *testing.T) {
 	}
 
 	// The lists are durable: the rows read back after a reopen.
-	store, err = OpenStore(dir, nil)
+	store, err = Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +53,8 @@ func TestColumnSets(t *testing.T) {
 			t.Fatalf("row %d with names: got %+v, %v", i, got, err)
 		}
 	}
-	if n, err := store.cols.number(rows[1].cols); err != nil || n != 2 {
-		t.Fatalf("list of %v after the reopen: %d, %v; want 2", rows[1].cols, n, err)
+	if n, err := store.cols.number(rows[1].Cols); err != nil || n != 2 {
+		t.Fatalf("list of %v after the reopen: %d, %v; want 2", rows[1].Cols, n, err)
 	}
 
 	for _, bad := range [][]byte{
@@ -72,14 +72,14 @@ func TestColumnSets(t *testing.T) {
 }
 
 func FuzzDecodeStoredRow(f *testing.F) {
-	store, err := OpenStore(f.TempDir(), nil)
+	store, err := Open(f.TempDir(), nil)
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer store.Close()
-	for _, r := range []storedRow{
-		{cols: []storedColumn{{name: "id", value: `1`}, {name: "name", value: `"x"`}}},
-		{cols: []storedColumn{{name: "price", value: `"1.5"`, numeric: true}}},
+	for _, r := range []Row{
+		{Cols: []Column{{Name: "id", Value: `1`}, {Name: "name", Value: `"x"`}}},
+		{Cols: []Column{{Name: "price", Value: `"1.5"`, Numeric: true}}},
 	} {
 		b, err := store.cols.encode(&r)
 		if err != nil {
@@ -104,7 +104,7 @@ func FuzzDecodeStoredRow(f *testing.F) {
 
 func TestColumnSetsGap(t *testing.T) {
 	dir := t.TempDir()
-	store, err := OpenStore(dir, nil)
+	store, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestColumnSetsGap(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = OpenStore(dir, nil)
+	_, err = Open(dir, nil)
 	if err == nil || !strings.Contains(err.Error(), "the state is corrupt") {
 		t.Fatalf("opening a store whose column lists skip one: %v, want a corrupt state", err)
 	}

@@ -1,24 +1,17 @@
-package transform
+package state
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/projector-dev/projector/capture"
 )
 
-func cachedRow(value string) *storedRow {
-	return &storedRow{cols: []storedColumn{{name: "v", value: value}}}
+func cachedRow(value string) *Row {
+	return &Row{Cols: []Column{{Name: "v", Value: value}}}
 }
 
 func TestRowCache(t *testing.T) {
-	orders := tableID{"shop", tbl("orders")}
+	orders := TableID{"shop", tbl("orders")}
 	ref := func(i int) []byte { return rowKey(orders, fmt.Sprintf("[%03d]", i)) }
 	// Every test row is the same size, so a generation holds perRow rows.
 	size := rowSize(ref(0), cachedRow("x"))
@@ -30,7 +23,7 @@ func TestRowCache(t *testing.T) {
 		if !ok {
 			return "absent"
 		}
-		return row.cols[0].value
+		return row.Cols[0].Value
 	}
 	for i := range perRow {
 		c.put(ref(i), cachedRow("x"))
@@ -78,29 +71,30 @@ func TestRowCache(t *testing.T) {
 	}
 }
 
-// TestFailedGroupDropsRowCache checks that rows a group wrote before it
-// failed are not served from the cache afterwards: the store never
-// committed them.
-func TestFailedGroupDropsRowCache(t *testing.T) {
-	store, err := OpenStore(t.TempDir(), nil)
+// TestAbandonedBatchDropsRowCache checks that rows a batch wrote are not
+// served from the cache once it is closed without a commit: the store
+// never had them.
+func TestAbandonedBatchDropsRowCache(t *testing.T) {
+	store, err := Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	e, err := NewEngine(store, []*View{orderHistory()}, newMemoryIndex(), func(string, capture.LSN) {}, Options{},
-		NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
+	consumers := TableID{"consumers", tbl("consumers")}
+	b := store.NewBatch()
+	if err := b.SetRow(consumers, "[7]", cachedRow(`"Ada"`), false); err != nil {
 		t.Fatal(err)
 	}
-	txn := FromCapture(&capture.Transaction{Source: "consumers", XID: 1, CommitLSN: 10, EndLSN: 10, CommitTime: time.Now(),
-		Changes: []capture.Change{
-			ins("consumers", capture.Row{"id": int64(7), "name": "Ada"}),
-			ins("consumers", capture.Row{"name": "no key"}),
-		}}, nil)
-	if err := e.applyGroup(context.Background(), []*Transaction{txn}); err == nil {
-		t.Fatal("a group with a row without its key was applied")
+	if row, err := b.Row(consumers, "[7]"); err != nil || row == nil {
+		t.Fatalf("the batch does not read its own row: %v, %v", row, err)
 	}
-	if row, ok := e.rows.get(rowKey(tableID{"consumers", tbl("consumers")}, "[7]")); ok {
-		t.Fatalf("the row cache kept %v from a group that failed", row.cols)
+	b.Close()
+	if row, ok := store.rows.get(rowKey(consumers, "[7]")); ok {
+		t.Fatalf("the row cache kept %v from a batch that was never committed", row.Cols)
+	}
+	rd := store.Snapshot(ReadCached)
+	defer rd.Close()
+	if row, err := rd.Row(consumers, "[7]"); err != nil || row != nil {
+		t.Fatalf("row of an abandoned batch: %v, %v; want none", row, err)
 	}
 }

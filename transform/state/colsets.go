@@ -1,4 +1,4 @@
-package transform
+package state
 
 import (
 	"encoding/binary"
@@ -62,20 +62,20 @@ func (c *columnSets) add(joined string) uint64 {
 
 // number returns the number of the list of cols' names, storing the list
 // when it is new.
-func (c *columnSets) number(cols []storedColumn) (uint64, error) {
+func (c *columnSets) number(cols []Column) (uint64, error) {
 	c.joined = c.joined[:0]
 	for i := range cols {
 		if i > 0 {
 			c.joined = append(c.joined, 0)
 		}
-		c.joined = append(c.joined, cols[i].name...)
+		c.joined = append(c.joined, cols[i].Name...)
 	}
 	if n, ok := c.numbers[string(c.joined)]; ok {
 		return n, nil
 	}
 	for i := range cols {
-		if strings.IndexByte(cols[i].name, 0) >= 0 {
-			return 0, fmt.Errorf("column name %q holds a NUL byte", cols[i].name)
+		if strings.IndexByte(cols[i].Name, 0) >= 0 {
+			return 0, fmt.Errorf("column name %q holds a NUL byte", cols[i].Name)
 		}
 	}
 	if err := c.db.Set(columnSetKey(uint64(len(c.names)+1)), c.joined, pebble.Sync); err != nil {
@@ -87,33 +87,33 @@ func (c *columnSets) number(cols []storedColumn) (uint64, error) {
 // encode is the stored form of a row: rowSetFormat, the number of its
 // column list, and per column whether it is numeric and its JSON value
 // with its length.
-func (c *columnSets) encode(r *storedRow) ([]byte, error) {
-	n, err := c.number(r.cols)
+func (c *columnSets) encode(r *Row) ([]byte, error) {
+	n, err := c.number(r.Cols)
 	if err != nil {
 		return nil, err
 	}
 	size := 1 + binary.MaxVarintLen64
-	for i := range r.cols {
-		size += 1 + binary.MaxVarintLen64 + len(r.cols[i].value)
+	for i := range r.Cols {
+		size += 1 + binary.MaxVarintLen64 + len(r.Cols[i].Value)
 	}
 	b := make([]byte, 0, size)
 	b = append(b, rowSetFormat)
 	b = binary.AppendUvarint(b, n)
-	for i := range r.cols {
+	for i := range r.Cols {
 		var numeric byte
-		if r.cols[i].numeric {
+		if r.Cols[i].Numeric {
 			numeric = 1
 		}
 		b = append(b, numeric)
-		b = binary.AppendUvarint(b, uint64(len(r.cols[i].value)))
-		b = append(b, r.cols[i].value...)
+		b = binary.AppendUvarint(b, uint64(len(r.Cols[i].Value)))
+		b = append(b, r.Cols[i].Value...)
 	}
 	return b, nil
 }
 
 // decode reads a stored row in any of the forms rows were stored in. Its
 // values share one copy of b; its names are the list's.
-func (c *columnSets) decode(b []byte) (*storedRow, error) {
+func (c *columnSets) decode(b []byte) (*Row, error) {
 	if len(b) == 0 || b[0] != rowSetFormat {
 		return decodeRow(b)
 	}
@@ -129,7 +129,7 @@ func (c *columnSets) decode(b []byte) (*storedRow, error) {
 	s := string(b[pos:]) // the one copy: b may be the storage engine's memory
 	b = b[pos:]
 	pos = 0
-	r := &storedRow{cols: make([]storedColumn, len(names))}
+	r := &Row{Cols: make([]Column, len(names))}
 	for i, name := range names {
 		if pos >= len(b) {
 			return nil, errCorruptRow
@@ -141,7 +141,7 @@ func (c *columnSets) decode(b []byte) (*storedRow, error) {
 		}
 		start := pos + 1 + w
 		pos = start + int(l)
-		r.cols[i] = storedColumn{name: name, value: s[start:pos], numeric: numeric}
+		r.Cols[i] = Column{Name: name, Value: s[start:pos], Numeric: numeric}
 	}
 	if pos != len(b) {
 		return nil, errCorruptRow

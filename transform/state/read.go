@@ -1,4 +1,4 @@
-package transform
+package state
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// reader reads stored rows and join lookups through iterators it keeps,
+// Reader reads stored rows and join lookups through iterators it keeps,
 // one per table for rows and one for the join indexes: opening an
 // iterator per read (as a point read does inside) costs more than the read
 // itself.
@@ -19,13 +19,14 @@ import (
 // filters answer for keys that do not exist (every insert looks its row
 // up first). Over a snapshot, rows are read with plain seeks: documents
 // built in key order read rows nearly in order.
-type reader struct {
+type Reader struct {
 	rd     pebble.Reader
-	cols   *columnSets // the column lists of the rows rd holds
+	snap   *pebble.Snapshot // closed with the reader, when it reads one
+	cols   *columnSets      // the column lists of the rows rd holds
 	live   bool
 	cache  *rowCache // nil: every row is read from rd
 	fill   bool      // rows read from rd are added to cache
-	rows   map[tableID]*rowIter
+	rows   map[TableID]*rowIter
 	index  *pebble.Iterator
 	bounds pebble.IterOptions // the index iterator's, kept while it uses them
 	// prefixes are two buffers for the index bounds, used in turn: the
@@ -48,20 +49,59 @@ type rowIter struct {
 // then agree with rd on every row it holds. With fill, the rows read from
 // rd are added to the cache; a pass over many rows each read once (a
 // snapshot's documents) would only push out the ones read again.
-func newReader(rd pebble.Reader, cols *columnSets, cache *rowCache, fill bool) *reader {
-	return &reader{rd: rd, cols: cols, cache: cache, fill: fill, rows: map[tableID]*rowIter{}}
+func newReader(rd pebble.Reader, cols *columnSets, cache *rowCache, fill bool) *Reader {
+	return &Reader{rd: rd, cols: cols, cache: cache, fill: fill, rows: map[TableID]*rowIter{}}
 }
 
 // newLiveReader reads b, an indexed batch, as it is being written.
-func newLiveReader(b *pebble.Batch, cols *columnSets, cache *rowCache) *reader {
+func newLiveReader(b *pebble.Batch, cols *columnSets, cache *rowCache) *Reader {
 	r := newReader(b, cols, cache, true)
 	r.live = true
 	return r
 }
 
+// ReadMode says how a Reader uses the store's row cache.
+type ReadMode int
+
+const (
+	// ReadCached answers from the cache and adds the rows it reads from the
+	// store: streamed changes touch the same rows again soon.
+	ReadCached ReadMode = iota
+	// ReadThrough answers from the cache but adds nothing: a snapshot's
+	// documents each read their rows once, and would only push out the
+	// rows streaming reads again.
+	ReadThrough
+	// ReadUncached reads every row from the store.
+	ReadUncached
+)
+
+// Snapshot returns a Reader of the state as committed now, however it
+// changes while the reader is used. Close releases it. Only the engine's
+// goroutine may read through the cache (ReadCached, ReadThrough).
+func (s *Store) Snapshot(mode ReadMode) *Reader {
+	snap := s.db.NewSnapshot()
+	cache := s.rows
+	if mode == ReadUncached {
+		cache = nil
+	}
+	r := newReader(snap, s.cols, cache, mode == ReadCached)
+	r.snap = snap
+	return r
+}
+
+// Close releases the reader's iterators, and then the snapshot it reads.
+func (r *Reader) Close() error {
+	err := r.close()
+	if r.snap != nil {
+		err = errors.Join(err, r.snap.Close())
+		r.snap = nil
+	}
+	return err
+}
+
 // close releases the reader's iterators; it must come before the batch or
 // snapshot read is closed.
-func (r *reader) close() error {
+func (r *Reader) close() error {
 	var errs []error
 	if r.index != nil {
 		errs = append(errs, r.index.Close())
@@ -77,14 +117,14 @@ func (r *reader) close() error {
 // rowValue returns the stored form of a row, or nil when there is none.
 // k is the row's key. The bytes are the storage engine's, valid until the
 // reader's next read.
-func (r *reader) rowValue(t tableID, pk string, k []byte) ([]byte, error) {
+func (r *Reader) rowValue(t TableID, pk string, k []byte) ([]byte, error) {
 	ri := r.rows[t]
 	if ri == nil {
 		prefix := appendRowPrefix(nil, t)
 		ri = &rowIter{opts: pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)}}
 		var err error
 		if ri.it, err = r.rd.NewIter(&ri.opts); err != nil {
-			return nil, fmt.Errorf("read %s rows: %w", t.table, err)
+			return nil, fmt.Errorf("read %s rows: %w", t.Table, err)
 		}
 		r.rows[t] = ri
 	} else if r.live {
@@ -99,20 +139,21 @@ func (r *reader) rowValue(t tableID, pk string, k []byte) ([]byte, error) {
 	found = found && bytes.Equal(ri.it.Key(), k)
 	if !found {
 		if err := ri.it.Error(); err != nil {
-			return nil, fmt.Errorf("read %s row %s: %w", t.table, pk, err)
+			return nil, fmt.Errorf("read %s row %s: %w", t.Table, pk, err)
 		}
 		return nil, nil
 	}
 	v, err := ri.it.ValueAndErr()
 	if err != nil {
-		return nil, fmt.Errorf("read %s row %s: %w", t.table, pk, err)
+		return nil, fmt.Errorf("read %s row %s: %w", t.Table, pk, err)
 	}
 	return v, nil
 }
 
-// row reads one stored row, or nil when there is none. The row may be
-// shared through the cache: it must not be changed.
-func (r *reader) row(t tableID, pk string) (*storedRow, error) {
+// Row reads one stored row, or nil when there is none. pk is the row's
+// primary key as a JSON array. The row may be shared through the cache: it
+// must not be changed.
+func (r *Reader) Row(t TableID, pk string) (*Row, error) {
 	// The key is built in one of two buffers used in turn: a seek may hold
 	// on to its key until the next one.
 	r.keyTurn = 1 - r.keyTurn
@@ -127,7 +168,7 @@ func (r *reader) row(t tableID, pk string) (*storedRow, error) {
 	}
 	row, err := r.cols.decode(v)
 	if err != nil {
-		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.table, pk, err)
+		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.Table, pk, err)
 	}
 	if r.fill {
 		r.cache.put(k, row)
@@ -135,9 +176,10 @@ func (r *reader) row(t tableID, pk string) (*storedRow, error) {
 	return row, nil
 }
 
-// lookup returns the primary keys of the rows of t whose cols equal vals,
-// in key order.
-func (r *reader) lookup(t tableID, cols []string, vals string) ([]string, error) {
+// Lookup returns the primary keys of the rows of t whose cols equal vals
+// (a JSON array, in the order of cols), in the store's key order: through
+// the join index over cols, which the rows' writer keeps (Batch.AddIndex).
+func (r *Reader) Lookup(t TableID, cols []string, vals string) ([]string, error) {
 	r.turn = 1 - r.turn
 	prefix := appendIndexPrefix(r.prefixes[r.turn][:0], t, cols, vals)
 	r.prefixes[r.turn] = prefix
@@ -163,7 +205,7 @@ func (r *reader) lookup(t tableID, cols []string, vals string) ([]string, error)
 		pks = append(pks, pk)
 	}
 	if err := r.index.Error(); err != nil {
-		return nil, fmt.Errorf("look up %s by %v: %w", t.table, cols, err)
+		return nil, fmt.Errorf("look up %s by %v: %w", t.Table, cols, err)
 	}
 	return pks, nil
 }

@@ -1,4 +1,4 @@
-package transform
+package state
 
 import (
 	"bytes"
@@ -9,10 +9,11 @@ import (
 	"strconv"
 )
 
-// sortKeys puts encoded primary keys in the order of their values, as
-// ORDER BY on the key would: the store keeps them in byte order of their
-// JSON form, where [10] sorts before [9].
-func sortKeys(pks []string) {
+// SortKeys puts encoded primary keys (JSON arrays) in the order of their
+// values, as ORDER BY on the key would: the store keeps single integer
+// keys in numeric order, but every other key in byte order of its JSON
+// form, where ["a",10] sorts before ["a",9].
+func SortKeys(pks []string) {
 	if len(pks) < 2 {
 		return
 	}

@@ -1,16 +1,12 @@
-package transform
+package state
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -31,6 +27,9 @@ type Store struct {
 	db     *pebble.DB
 	cols   *columnSets
 	health *storeHealth
+	// rows caches decoded rows for the batches and readers of the
+	// engine's goroutine, the only one that reads and writes rows.
+	rows *rowCache
 }
 
 // Key spaces. Parts are separated by 0x00, which JSON-encoded values and
@@ -44,18 +43,17 @@ const (
 	spaceMeta       = "m"
 )
 
-// OpenStore opens (creating if needed) the store in dir. The storage
+// Open opens (creating if needed) the store in dir. The storage
 // engine's own messages go to log: its routine chatter at debug level, its
 // errors as errors, each kind at most once per storeWarnEvery. A write
 // failure of its background work on a full or broken file system is kept
 // as Err, which stops the engine.
-func OpenStore(dir string, log *slog.Logger) (*Store, error) {
-	return openStore(dir, log, nil)
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	return open(dir, log, nil)
 }
 
-// openStore is OpenStore on a given file system; nil is the operating
-// system's.
-func openStore(dir string, log *slog.Logger, fs vfs.FS) (*Store, error) {
+// open is Open on a given file system; nil is the operating system's.
+func open(dir string, log *slog.Logger, fs vfs.FS) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -80,7 +78,7 @@ func openStore(dir string, log *slog.Logger, fs vfs.FS) (*Store, error) {
 		db.Close() //nolint:errcheck // the migration error is the one to report
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
-	return &Store{db: db, cols: cols, health: health}, nil
+	return &Store{db: db, cols: cols, health: health, rows: newRowCache(rowCacheSize)}, nil
 }
 
 // corruptState is the error for state that cannot be read, with the way
@@ -125,7 +123,7 @@ func storeOptions(log storeLogger) *pebble.Options {
 }
 
 // The store's memory: its block cache, up to storeMemTables memtables (one
-// taking writes, the others being flushed) and the engine's row cache.
+// taking writes, the others being flushed) and its row cache.
 const (
 	storeCacheSize    = 48 << 20
 	storeMemTableSize = 16 << 20
@@ -133,10 +131,10 @@ const (
 	rowCacheSize      = 8 << 20
 )
 
-// StoreMemory is the most memory projector's local state takes: the
-// store's block cache and memtables and the engine's row cache, for sizing
-// the process's memory budget.
-const StoreMemory = storeCacheSize + storeMemTables*storeMemTableSize + rowCacheSize
+// Memory is the most memory projector's local state takes: the store's
+// block cache, memtables and row cache, for sizing the process's memory
+// budget.
+const Memory = storeCacheSize + storeMemTables*storeMemTableSize + rowCacheSize
 
 // Close flushes and closes the store.
 func (s *Store) Close() error { return s.db.Close() }
@@ -163,46 +161,6 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
-// storedRow is a row as kept in the store: the columns the views need, in
-// name order, with their values already in document JSON form. A row has
-// few columns: a slice searched in order is cheaper to build and read than
-// a map.
-type storedRow struct {
-	cols []storedColumn
-}
-
-// storedColumn is one column of a stored row. Numeric marks a PostgreSQL
-// numeric, kept as an exact string; a view may ask for numbers.
-type storedColumn struct {
-	name    string
-	value   string // JSON
-	numeric bool
-}
-
-// value returns the JSON value of col, if the row has it.
-func (r *storedRow) value(col string) (string, bool) {
-	for i := range r.cols {
-		if r.cols[i].name == col {
-			return r.cols[i].value, true
-		}
-	}
-	return "", false
-}
-
-func (r *storedRow) isNumeric(col string) bool {
-	for i := range r.cols {
-		if r.cols[i].name == col {
-			return r.cols[i].numeric
-		}
-	}
-	return false
-}
-
-// sortColumns puts the columns in name order, the order they are stored in.
-func (r *storedRow) sortColumns() {
-	slices.SortFunc(r.cols, func(a, b storedColumn) int { return strings.Compare(a.name, b.name) })
-}
-
 func get(rd pebble.Reader, k []byte) ([]byte, bool, error) {
 	v, closer, err := rd.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -215,30 +173,28 @@ func get(rd pebble.Reader, k []byte) ([]byte, bool, error) {
 	return out, true, closer.Close()
 }
 
-func rowKey(t tableID, pk string) []byte { return appendRowKey(nil, t, pk) }
-
 // appendRowKey appends the key of t's row pk to b.
-func appendRowKey(b []byte, t tableID, pk string) []byte {
+func appendRowKey(b []byte, t TableID, pk string) []byte {
 	return appendKeyValue(appendRowPrefix(b, t), pk)
 }
 
 // appendRowPrefix appends the prefix of the keys of t's rows.
-func appendRowPrefix(b []byte, t tableID) []byte {
+func appendRowPrefix(b []byte, t TableID) []byte {
 	return append(appendTable(b, spaceRow, t), 0)
 }
 
 // appendTable appends the start of t's keys in space: the space, the
 // source and the table, separated by 0x00.
-func appendTable(b []byte, space string, t tableID) []byte {
+func appendTable(b []byte, space string, t TableID) []byte {
 	b = append(b, space...)
-	b = append(append(b, 0), t.source...)
-	b = append(append(b, 0), t.table.Schema...)
-	return append(append(b, '.'), t.table.Name...)
+	b = append(append(b, 0), t.Source...)
+	b = append(append(b, 0), t.Table.Schema...)
+	return append(append(b, '.'), t.Table.Name...)
 }
 
 // appendIndexPrefix appends to b the key prefix of the index entries of the
 // rows of t whose cols equal vals.
-func appendIndexPrefix(b []byte, t tableID, cols []string, vals string) []byte {
+func appendIndexPrefix(b []byte, t TableID, cols []string, vals string) []byte {
 	b = append(appendTable(b, spaceIndex, t), 0, '[')
 	for i, c := range cols {
 		if i > 0 {
@@ -251,7 +207,7 @@ func appendIndexPrefix(b []byte, t tableID, cols []string, vals string) []byte {
 }
 
 // scanRows calls fn with the primary key of every stored row of t.
-func scanRows(rd pebble.Reader, t tableID, fn func(pk string) error) error {
+func scanRows(rd pebble.Reader, t TableID, fn func(pk string) error) error {
 	prefix := appendRowPrefix(nil, t)
 	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
@@ -268,7 +224,7 @@ func scanRows(rd pebble.Reader, t tableID, fn func(pk string) error) error {
 		pks = append(pks, pk)
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("scan %s: %w", t.table, err)
+		return fmt.Errorf("scan %s: %w", t.Table, err)
 	}
 	if bad != nil {
 		return corruptKey(bad)
@@ -298,89 +254,12 @@ func readCheckpoint(rd pebble.Reader, source string) (capture.Checkpoint, error)
 	return cp, nil
 }
 
-func writeCheckpoint(b *pebble.Batch, source string, cp capture.Checkpoint) error {
+func writeCheckpoint(b pebble.Writer, source string, cp capture.Checkpoint) error {
 	v, err := json.Marshal(cp)
 	if err != nil {
 		return err
 	}
 	return b.Set(key(spaceCheckpoint, source), v, nil)
-}
-
-// docRef names one document of one view.
-type docRef struct {
-	view string
-	id   string // the root row's primary key, as stored
-}
-
-func dirtyKey(ref docRef) []byte { return key(spaceDirty, ref.view, ref.id) }
-
-// dirtyPage lists up to n documents awaiting acknowledgement, starting at
-// the dirty key from, that keep accepts by view. next is where the following
-// page starts, nil after the last one. Paging keeps memory bounded however
-// many documents a snapshot left pending.
-func (s *Store) dirtyPage(from []byte, n int, keep func(view string) bool) (refs []docRef, next []byte, err error) {
-	prefix := []byte(spaceDirty + "\x00")
-	if from == nil {
-		from = prefix
-	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: from, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, nil, err
-	}
-	for it.First(); it.Valid(); it.Next() {
-		if len(refs) == n {
-			next = bytes.Clone(it.Key())
-			break
-		}
-		parts := bytes.SplitN(it.Key()[len(prefix):], []byte{0}, 2)
-		if len(parts) == 2 && keep(string(parts[0])) {
-			refs = append(refs, docRef{view: string(parts[0]), id: string(parts[1])})
-		}
-	}
-	if err := it.Close(); err != nil {
-		return nil, nil, fmt.Errorf("read pending documents: %w", err)
-	}
-	return refs, next, nil
-}
-
-// versionBlock is how many document versions are reserved at a time; the
-// reservation is durable, so versions keep growing across crashes.
-const versionBlock = 1 << 20
-
-// versions hands out external document versions that only ever grow: a
-// newer build of a document always carries a higher version, so the search
-// engine refuses any older revision that arrives late.
-type versions struct {
-	next, ceiling uint64
-}
-
-func (s *Store) loadVersions() (*versions, error) {
-	v, ok, err := get(s.db, key(spaceMeta, "version-ceiling"))
-	if err != nil {
-		return nil, err
-	}
-	// The clock seeds the counter so that even a store rebuilt from scratch
-	// writes versions above those of the documents already indexed.
-	next := uint64(time.Now().UnixMicro())
-	if ok {
-		next = max(next, binary.BigEndian.Uint64(v))
-	}
-	return &versions{next: next, ceiling: next}, nil
-}
-
-// reserve makes sure n more versions are durable before they are used.
-func (s *Store) reserve(vs *versions, n int) error {
-	if vs.next+uint64(n) <= vs.ceiling {
-		return nil
-	}
-	vs.ceiling = vs.next + uint64(n) + versionBlock
-	return s.db.Set(key(spaceMeta, "version-ceiling"), binary.BigEndian.AppendUint64(nil, vs.ceiling), pebble.Sync)
-}
-
-func (vs *versions) take() int64 {
-	v := vs.next
-	vs.next++
-	return int64(v)
 }
 
 // ResetSource forgets what was applied of source, so that its capture
@@ -422,4 +301,22 @@ func (l storeLogger) Errorf(format string, args ...any) {
 func (l storeLogger) Fatalf(format string, args ...any) {
 	l.log.Error(fmt.Sprintf(format, args...))
 	os.Exit(1)
+}
+
+// Walk calls fn with every key and value the store holds, in key order,
+// for format tests and diagnostics: the stored form is a contract with
+// every state directory already written. The slices are valid during the
+// call only.
+func (s *Store) Walk(fn func(key, value []byte) error) error {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		if err := fn(it.Key(), it.Value()); err != nil {
+			it.Close() //nolint:errcheck // fn's error is the one to report
+			return err
+		}
+	}
+	return it.Close()
 }

@@ -1,4 +1,4 @@
-package transform
+package state
 
 // rowCache keeps decoded rows the engine read or wrote recently, so that
 // an update finds its previous version, and a document the rows it was
@@ -12,16 +12,17 @@ package transform
 // the current one is full, it becomes the previous one and the oldest is
 // dropped whole. Rows used within the last half a budget of traffic stay.
 //
-// A nil cache holds nothing. The cache is exact, not a hint: every row the engine writes or deletes
-// passes through put and remove, and the engine drops the cache when a
-// group fails to commit. Only the engine's goroutine uses it.
+// A nil cache holds nothing. The cache is exact, not a hint: every row a
+// Batch writes or deletes passes through put and remove, and a batch
+// closed without a commit drops the cache. Only the engine's goroutine
+// uses it.
 //
-// Rows are found by their key in the store (rowKey): the reads that miss
+// Rows are found by their key in the store (appendRowKey): the reads that miss
 // need it anyway, and one string hashes faster than the table's names and
 // the primary key apart.
 type rowCache struct {
 	half      int // bytes per generation
-	cur, prev map[string]*storedRow
+	cur, prev map[string]*Row
 	curBytes  int
 }
 
@@ -40,12 +41,12 @@ func newRowCache(budget int) *rowCache {
 
 // reset forgets every row.
 func (c *rowCache) reset() {
-	c.cur, c.prev, c.curBytes = map[string]*storedRow{}, map[string]*storedRow{}, 0
+	c.cur, c.prev, c.curBytes = map[string]*Row{}, map[string]*Row{}, 0
 }
 
 // get returns the row stored under k, or false when the cache does not
 // know it.
-func (c *rowCache) get(k []byte) (*storedRow, bool) {
+func (c *rowCache) get(k []byte) (*Row, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -61,7 +62,7 @@ func (c *rowCache) get(k []byte) (*storedRow, bool) {
 
 // put records row as the current version of the row stored under k.
 // Rows too big to be worth a share of the cache are forgotten instead.
-func (c *rowCache) put(k []byte, row *storedRow) {
+func (c *rowCache) put(k []byte, row *Row) {
 	if c == nil {
 		return
 	}
@@ -83,19 +84,19 @@ func (c *rowCache) remove(k []byte) {
 	delete(c.prev, string(k))
 }
 
-func (c *rowCache) add(k string, row *storedRow, size int) {
+func (c *rowCache) add(k string, row *Row, size int) {
 	if c.curBytes+size > c.half {
-		c.prev, c.cur, c.curBytes = c.cur, map[string]*storedRow{}, 0
+		c.prev, c.cur, c.curBytes = c.cur, map[string]*Row{}, 0
 	}
 	c.cur[k] = row
 	c.curBytes += size
 }
 
 // rowSize estimates a cached row's memory from its columns.
-func rowSize(k []byte, row *storedRow) int {
+func rowSize(k []byte, row *Row) int {
 	size := len(k) + rowEntryOverhead
-	for _, col := range row.cols {
-		size += len(col.name) + len(col.value) + rowColumnOverhead
+	for _, col := range row.Cols {
+		size += len(col.Name) + len(col.Value) + rowColumnOverhead
 	}
 	return size
 }

@@ -1,4 +1,4 @@
-package transform
+package state
 
 import (
 	"slices"
@@ -23,9 +23,9 @@ func TestSortKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := slices.Clone(tt.in)
-			sortKeys(got)
+			SortKeys(got)
 			if !slices.Equal(got, tt.want) {
-				t.Errorf("sortKeys(%v) = %v, want %v", tt.in, got, tt.want)
+				t.Errorf("SortKeys(%v) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
 	}

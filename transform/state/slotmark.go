@@ -1,4 +1,4 @@
-package transform
+package state
 
 import (
 	"encoding/binary"

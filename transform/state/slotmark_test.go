@@ -1,4 +1,4 @@
-package transform
+package state
 
 import (
 	"maps"
@@ -12,7 +12,7 @@ import (
 // source has none, and a reset forgets the identities.
 func TestSlotMarksAndTableOIDsSurviveReopening(t *testing.T) {
 	dir := t.TempDir()
-	store, err := OpenStore(dir, nil)
+	store, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestSlotMarksAndTableOIDsSurviveReopening(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	store, err = OpenStore(dir, nil)
+	store, err = Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

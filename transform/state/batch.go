@@ -1,0 +1,137 @@
+package state
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/projector-dev/projector/capture"
+)
+
+// Batch is one atomic change of the state: a group of transactions' rows,
+// join index entries, pending marks and checkpoints, committed together,
+// so that state, positions and pending documents never disagree after a
+// crash. Its reads see its own writes, so later changes in a group see
+// the earlier ones. Only the engine's goroutine uses batches, one at a
+// time: they share the store's row cache.
+type Batch struct {
+	b         *pebble.Batch
+	read      *Reader // reads b as it is written
+	cache     *rowCache
+	key       []byte // row and index entry keys are built here; the batch copies them
+	val       []byte
+	committed bool
+}
+
+// NewBatch starts an atomic change of the state. Close must follow.
+func (s *Store) NewBatch() *Batch {
+	b := s.db.NewIndexedBatch()
+	return &Batch{b: b, read: newLiveReader(b, s.cols, s.rows), cache: s.rows}
+}
+
+// Row reads one row as the batch has it, or nil when there is none.
+func (b *Batch) Row(t TableID, pk string) (*Row, error) { return b.read.Row(t, pk) }
+
+// Lookup returns the primary keys of the rows of t whose cols equal vals,
+// as the batch has them (see Reader.Lookup).
+func (b *Batch) Lookup(t TableID, cols []string, vals string) ([]string, error) {
+	return b.read.Lookup(t, cols, vals)
+}
+
+// SetRow writes a row's new version. A copied row (one of a snapshot) is
+// left out of the row cache: a snapshot writes each row once, and would
+// only push out the rows streaming reads again.
+func (b *Batch) SetRow(t TableID, pk string, row *Row, copied bool) error {
+	k := appendRowKey(b.key[:0], t, pk)
+	b.key = k
+	if copied {
+		b.cache.remove(k)
+	} else {
+		b.cache.put(k, row)
+	}
+	v, err := b.read.cols.encode(row)
+	if err != nil {
+		return fmt.Errorf("store %s row %s: %w", t.Table, pk, err)
+	}
+	return b.b.Set(k, v, nil)
+}
+
+// DeleteRow removes a row. Its join index entries are the caller's to
+// remove (RemoveIndex): only it knows which columns are indexed.
+func (b *Batch) DeleteRow(t TableID, pk string) error {
+	k := appendRowKey(b.key[:0], t, pk)
+	b.key = k
+	b.cache.remove(k)
+	return b.b.Delete(k, nil)
+}
+
+// AddIndex records that t's row pk has the values vals (a JSON array) in
+// cols, so that Lookup finds it.
+func (b *Batch) AddIndex(t TableID, cols []string, vals, pk string) error {
+	b.key = appendKeyValue(appendIndexPrefix(b.key[:0], t, cols, vals), pk)
+	return b.b.Set(b.key, nil, nil)
+}
+
+// RemoveIndex removes the index entry AddIndex made.
+func (b *Batch) RemoveIndex(t TableID, cols []string, vals, pk string) error {
+	b.key = appendKeyValue(appendIndexPrefix(b.key[:0], t, cols, vals), pk)
+	return b.b.Delete(b.key, nil)
+}
+
+// ScanRows calls fn with the primary key of every row of t, as the batch
+// had them when the scan began; fn may change the batch.
+func (b *Batch) ScanRows(t TableID, fn func(pk string) error) error {
+	return scanRows(b.b, t, fn)
+}
+
+// Checkpoint returns what the state, with this batch, has applied of
+// source.
+func (b *Batch) Checkpoint(source string) (capture.Checkpoint, error) {
+	return readCheckpoint(b.b, source)
+}
+
+// SetCheckpoint records what the state has applied of source once the
+// batch is committed.
+func (b *Batch) SetCheckpoint(source string, cp capture.Checkpoint) error {
+	if err := writeCheckpoint(b.b, source, cp); err != nil {
+		return fmt.Errorf("write checkpoint of source %q: %w", source, err)
+	}
+	return nil
+}
+
+// MarkPending marks ref as derived by group and not yet acknowledged by
+// the index: a restart sends it again (Store.PendingPage) until the mark
+// is cleared (PendingMarks.Clear).
+func (b *Batch) MarkPending(ref DocRef, group uint64) error {
+	b.key = appendPendingKey(b.key[:0], ref)
+	b.val = appendGroup(b.val[:0], group)
+	return b.b.Set(b.key, b.val, nil)
+}
+
+// Commit applies the batch to the state without syncing it: nothing of it
+// is confirmed to a source before the log is synced (Store.SyncLog), and
+// a batch lost in a crash is sent again by the source and applied again.
+func (b *Batch) Commit() error {
+	if err := b.b.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	b.committed = true
+	return nil
+}
+
+// Close releases the batch. A batch closed without being committed
+// leaves the state as it was, and the row cache forgets every row, since
+// it holds the batch's.
+func (b *Batch) Close() {
+	b.read.close() //nolint:errcheck // read-only iterators; an error shows in the reads themselves
+	if !b.committed {
+		b.cache.reset()
+	}
+	b.b.Close() //nolint:errcheck // committed or abandoned: nothing is left to lose
+}
+
+// SyncLog makes every batch committed so far durable: the store's log is
+// written in order, so syncing it syncs all of them.
+func (s *Store) SyncLog() error {
+	return s.db.LogData(nil, pebble.Sync)
+}

@@ -1,0 +1,58 @@
+package state
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/projector-dev/projector/capture"
+)
+
+// TableID names one table of one source: the same table name may exist in
+// several sources.
+type TableID struct {
+	Source string
+	Table  capture.Table
+}
+
+// Row is a row as kept in the store: the columns the views need, in name
+// order, with their values already in document JSON form. A row has few
+// columns: a slice searched in order is cheaper to build and read than a
+// map. A row read from the store may be shared through the row cache: it
+// must not be changed.
+type Row struct {
+	Cols []Column
+}
+
+// Column is one column of a stored row. Numeric marks a PostgreSQL
+// numeric, kept as an exact string; a view may ask for numbers.
+type Column struct {
+	Name    string
+	Value   string // JSON
+	Numeric bool
+}
+
+// Value returns the JSON value of col, if the row has it.
+func (r *Row) Value(col string) (string, bool) {
+	for i := range r.Cols {
+		if r.Cols[i].Name == col {
+			return r.Cols[i].Value, true
+		}
+	}
+	return "", false
+}
+
+// IsNumeric reports whether col holds a PostgreSQL numeric.
+func (r *Row) IsNumeric(col string) bool {
+	for i := range r.Cols {
+		if r.Cols[i].Name == col {
+			return r.Cols[i].Numeric
+		}
+	}
+	return false
+}
+
+// SortColumns puts the columns in name order, the order they are stored
+// in.
+func (r *Row) SortColumns() {
+	slices.SortFunc(r.Cols, func(a, b Column) int { return strings.Compare(a.Name, b.Name) })
+}
