@@ -86,7 +86,14 @@ func drainOnce(ctx context.Context, b *testing.B, db *testbed.Database, handle f
 	if err != nil {
 		b.Fatalf("replication connection: %v", err)
 	}
-	defer repl.Close(context.Background())
+	defer func() {
+		repl.Close(context.Background())
+		// The server ends the walsender a moment after the connection
+		// closes; the next drain needs the slot free.
+		for activePID(b, db.AdminDSN(), db.Name) != 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
 	err = pglogrepl.StartReplication(ctx, repl, db.Name, 0, pglogrepl.StartReplicationOptions{
 		PluginArgs: []string{"proto_version '2'", "publication_names 'drain'", "streaming 'on'", "messages 'true'"}})
 	if err != nil {

@@ -104,6 +104,8 @@ func TestSlotIdentity(t *testing.T) {
 		t.Fatalf("resumed stream: %v", err)
 	}
 
+	// The stopped stream's walsender may hold the slot a moment longer.
+	waitFor(t, "the stopped stream to release its slot", func() bool { return activePID(t, server.AdminDSN(), src.SlotName()) == 0 })
 	db.Exec(`SELECT pg_drop_replication_slot($1)`, src.SlotName())
 	db.Exec(`INSERT INTO items (id, payload) VALUES (1001, 'in neither slot')`)
 	db.Exec(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, src.SlotName())

@@ -164,7 +164,7 @@ func confirmedFlush(t *testing.T, adminDSN, slot string) LSN {
 	return lsn
 }
 
-func activePID(t *testing.T, adminDSN, slot string) int {
+func activePID(t testing.TB, adminDSN, slot string) int {
 	t.Helper()
 	var pid *int
 	// The subquery yields NULL, not no row, before the slot is created.
@@ -175,7 +175,7 @@ func activePID(t *testing.T, adminDSN, slot string) int {
 	return *pid
 }
 
-func queryRow(t *testing.T, dsn, sql string, dest any, args ...any) {
+func queryRow(t testing.TB, dsn, sql string, dest any, args ...any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
