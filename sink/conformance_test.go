@@ -165,6 +165,14 @@ func conformIndex(t *testing.T, search *testbed.Search, c *Client) {
 		}
 	}
 
+	// Error bodies: the engine names the error's type, which the sink
+	// reads to decide what an answer means.
+	_, err = c.MappingMeta(ctx, search.Index("missing"))
+	var missing *apiError
+	if !errors.As(err, &missing) || missing.status != http.StatusNotFound || missing.typ != "index_not_found_exception" {
+		t.Errorf("MappingMeta of a missing index: %v; want 404 index_not_found_exception", err)
+	}
+
 	// Refusals of index creation: a name the engine cannot take and a
 	// mapping with a type it does not know.
 	if _, err := c.EnsureIndex(ctx, search.Prefix+"Upper", 1, mapping, testSettings); err == nil {

@@ -8,6 +8,10 @@
 // mapping cannot take fails its item, an id over 512 bytes fails the whole
 // request, as does a body over MaxContentLength (413).
 //
+// One leniency is deliberate: every write is visible to searches at once,
+// as if each were followed by a refresh; tests refresh anyway, because the
+// engines need it.
+//
 // Unit tests use it where a real engine would be slow or unavailable. The
 // sink conformance suite runs the same behaviours against it and against
 // the real engines, so where it differs from them the suite fails: fix the
