@@ -148,10 +148,7 @@ func (e *Engine) route(r *http.Request, body []byte) (int, any) {
 		case http.MethodPut:
 			return e.createIndex(parts[0], body)
 		case http.MethodHead, http.MethodGet:
-			if _, ok := e.indices[parts[0]]; ok {
-				return http.StatusOK, map[string]any{}
-			}
-			return indexNotFound(parts[0])
+			return e.getIndex(parts[0])
 		case http.MethodDelete:
 			return e.deleteIndex(parts[0])
 		}
@@ -174,7 +171,7 @@ func (e *Engine) route(r *http.Request, body []byte) (int, any) {
 		case "_mget":
 			return e.mget(parts[0], body)
 		case "_alias":
-			return e.getAlias("") // index-scoped listing is not needed
+			return e.indexAliases(parts[0])
 		}
 	case len(parts) == 3 && parts[1] == "_doc" && m == http.MethodGet:
 		return e.getDoc(parts[0], parts[2])
@@ -407,6 +404,42 @@ func (e *Engine) getAlias(name string) (int, any) {
 		return http.StatusNotFound, map[string]any{"error": "alias [" + name + "] missing", "status": 404}
 	}
 	return http.StatusOK, out
+}
+
+// getIndex describes the indices an expression names; an alias names the
+// indices behind it.
+func (e *Engine) getIndex(expr string) (int, any) {
+	matched, missing := e.resolve(expr)
+	if missing != "" {
+		return indexNotFound(missing)
+	}
+	out := map[string]any{}
+	for _, ix := range matched {
+		out[ix.name] = map[string]any{"aliases": aliasObjects(ix), "mappings": ix.mappings,
+			"settings": map[string]any{"index": ix.settings["index"]}}
+	}
+	return http.StatusOK, out
+}
+
+// indexAliases lists the aliases of the indices an expression names.
+func (e *Engine) indexAliases(expr string) (int, any) {
+	matched, missing := e.resolve(expr)
+	if missing != "" {
+		return indexNotFound(missing)
+	}
+	out := map[string]any{}
+	for _, ix := range matched {
+		out[ix.name] = map[string]any{"aliases": aliasObjects(ix)}
+	}
+	return http.StatusOK, out
+}
+
+func aliasObjects(ix *index) map[string]any {
+	out := map[string]any{}
+	for a := range ix.aliases {
+		out[a] = map[string]any{}
+	}
+	return out
 }
 
 func (e *Engine) catIndices(pattern string) (int, any) {
