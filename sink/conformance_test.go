@@ -206,6 +206,14 @@ func conformAliasSwap(t *testing.T, search *testbed.Search, c *Client) {
 	if ok, err := c.IndexExists(ctx, IndexName(alias, 1)); err != nil || ok {
 		t.Errorf("version 1 after the swap: exists=%v, %v; want it deleted", ok, err)
 	}
+	if body, err := search.Do(http.MethodGet, "/"+alias, nil); err != nil ||
+		!bytes.Contains(body, []byte(`"`+IndexName(alias, 2)+`"`)) || bytes.Contains(body, []byte(`"`+IndexName(alias, 1)+`"`)) {
+		t.Errorf("GET of the alias after the swap: %s, %v; want version 2 alone", body, err)
+	}
+	if body, err := search.Do(http.MethodGet, "/"+IndexName(alias, 2)+"/_alias", nil); err != nil ||
+		!bytes.Contains(body, []byte(`"`+alias+`"`)) {
+		t.Errorf("aliases of version 2: %s, %v; want the alias", body, err)
+	}
 	if err := c.SwapAlias(ctx, alias, IndexName(alias, 2), IndexName(alias, 2)); err == nil {
 		t.Error("SwapAlias onto the index it already points at succeeded")
 	}
