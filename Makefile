@@ -38,8 +38,28 @@ testbed:
 test: testbed
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) test-es8
 	$(MAKE) fuzz
 	$(MAKE) matrix-run VERSIONS="$(MATRIX_EDGES)"
+
+# test-es8 runs the sink conformance suite and one end-to-end test (a
+# snapshot, streaming and counts over four views) on a real Elasticsearch 8
+# node, which it starts with `deploy/local/search.sh up --engine
+# elasticsearch` on port 9201, beside OpenSearch on 9200; `make down` stops
+# it. docs/search-engines.md says what runs on which engine. A node that
+# cannot start fails the run under CI=true; elsewhere the tests are skipped
+# with a warning.
+ES8_URL ?= http://127.0.0.1:9201
+ES8_E2E ?= ^TestDocumentKeys$$
+.PHONY: test-es8
+test-es8:
+	@if ! deploy/local/search.sh up --engine elasticsearch; then \
+	  if [ "$$CI" = true ]; then echo "test-es8: the Elasticsearch 8 node did not start" >&2; exit 1; fi; \
+	  echo "test-es8: WARNING: the Elasticsearch 8 node did not start; its tests are skipped" >&2; exit 0; \
+	fi; \
+	set -e; \
+	PROJECTOR_TEST_ES8=$(ES8_URL) $(GO) test -race -count=1 -timeout 10m -run Conformance ./sink/; \
+	PROJECTOR_TEST_SEARCH=$(ES8_URL) $(GO) test -race -count=1 -timeout 10m -run '$(ES8_E2E)' ./e2e/
 
 # matrix runs the capture tests and the end-to-end tests of MATRIX_E2E on
 # every supported PostgreSQL version. Under CI=true a version that cannot be
@@ -79,6 +99,7 @@ bench: testbed
 down:
 	-deploy/local/demo.sh stop
 	-deploy/local/search.sh down
+	-deploy/local/search.sh down --engine elasticsearch
 	-deploy/local/pg.sh down
 	-for v in $(PG_VERSIONS); do deploy/local/pg.sh down --version $$v; done
 

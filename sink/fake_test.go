@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/projector-dev/projector/internal/searchfake"
 )
 
 // cannedAnswer is one answer of the fake engine.
@@ -106,10 +107,14 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
-// okEngine answers every bulk action with success, after release is
-// closed when it is set.
+// okEngine is the in-memory engine of internal/searchfake, the one the
+// conformance suite holds to the real engines' behaviour, answering after
+// release is closed when it is set.
 type okEngine struct {
 	release chan struct{}
+
+	once   sync.Once
+	engine *searchfake.Engine
 }
 
 func (e *okEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -120,16 +125,6 @@ func (e *okEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, _ := io.ReadAll(r.Body)
-	var items []string
-	for _, line := range strings.Split(string(body), "\n") {
-		switch {
-		case strings.HasPrefix(line, `{"index":`):
-			items = append(items, `{"index":{"status":201}}`)
-		case strings.HasPrefix(line, `{"delete":`):
-			items = append(items, `{"delete":{"status":200}}`)
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	io.WriteString(w, `{"items":[`+strings.Join(items, ",")+`]}`)
+	e.once.Do(func() { e.engine = searchfake.New(searchfake.OpenSearch) })
+	e.engine.ServeHTTP(w, r)
 }

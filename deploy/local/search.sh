@@ -1,35 +1,69 @@
 #!/usr/bin/env bash
-# Local OpenSearch test bed: one real OpenSearch 2.19 node in a plain JVM,
+# Local search-engine test bed: one real OpenSearch 2.19 node in a plain JVM,
 # built from Maven Central artifacts (deploy/local/search-engine/pom.xml), so
 # tests and the demo need neither Docker nor an Elasticsearch download.
 #
-# Usage: deploy/local/search.sh up | down | status | logs [-f]
+# With --engine elasticsearch it runs a real Elasticsearch 8.19 node instead,
+# also built from Maven Central (deploy/local/elasticsearch/pom.xml; what that
+# node lacks is in docs/search-engines.md), on ports 9201/9301 so that both
+# engines can run side by side. Elasticsearch refuses to run as root, so root
+# runs it as the system user projector-es (created when missing). The Maven
+# build is cached in ${PROJECTOR_CACHE:-~/.cache/projector}/elasticsearch.
+#
+# Usage: deploy/local/search.sh up | down | status | logs [-f]  [--engine opensearch|elasticsearch]
 #
 # Environment:
-#   SEARCH_PORT            HTTP port                       (9200)
-#   SEARCH_TRANSPORT_PORT  transport port                  (9300)
+#   SEARCH_PORT            HTTP port                       (9200; 9201 for elasticsearch)
+#   SEARCH_TRANSPORT_PORT  transport port                  (9300; 9301 for elasticsearch)
 #   SEARCH_HEAP            JVM heap, -Xms = -Xmx           (1g)
 #   SEARCH_WAIT            seconds `up` waits for health   (180)
 #   SEARCH_JAVA            java binary, 17 or newer        (java)
 #   SEARCH_SETTINGS        extra node settings, "k=v k=v"  (none)
 #
-# Everything it writes lives in .testbed/search/ (git-ignored): build/ (launcher
-# jar + classpath), data/, logs/stdout.log, search.pid, search.port.
-# One node per checkout: the data dir can only be used by one node at a time.
+# Everything it writes lives in .testbed/search/ (.testbed/elasticsearch/ for
+# --engine elasticsearch; git-ignored): build/ (launcher jar + classpath),
+# data/, logs/stdout.log, search.pid, search.port.
+# One node per engine and checkout: a data dir can only be used by one node at a time.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-ENGINE_DIR="$ROOT/deploy/local/search-engine"
+
+# The engine comes from --engine anywhere on the command line.
+ENGINE=opensearch
+ARGS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --engine) [[ $# -ge 2 ]] || { echo "search: --engine needs opensearch or elasticsearch" >&2; exit 2; }; ENGINE="$2"; shift 2 ;;
+    --engine=*) ENGINE="${1#--engine=}"; shift ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+set -- "${ARGS[@]+"${ARGS[@]}"}"
+
+case "$ENGINE" in
+  opensearch)
+    ENGINE_DIR="$ROOT/deploy/local/search-engine"
+    STATE_DIR="$ROOT/.testbed/search"
+    DEFAULT_PORT=9200 DEFAULT_TRANSPORT_PORT=9300
+    ;;
+  elasticsearch)
+    ENGINE_DIR="$ROOT/deploy/local/elasticsearch"
+    STATE_DIR="$ROOT/.testbed/elasticsearch"
+    DEFAULT_PORT=9201 DEFAULT_TRANSPORT_PORT=9301
+    ;;
+  *) echo "search: unknown engine '$ENGINE'; use --engine opensearch or --engine elasticsearch" >&2; exit 2 ;;
+esac
 POM="$ENGINE_DIR/pom.xml"
-STATE_DIR="$ROOT/.testbed/search"
 BUILD_DIR="$STATE_DIR/build"
 LOG_DIR="$STATE_DIR/logs"
 LOG_FILE="$LOG_DIR/stdout.log"
 PID_FILE="$STATE_DIR/search.pid"
 PORT_FILE="$STATE_DIR/search.port" # HTTP port of the node in PID_FILE
+CACHE_DIR="${PROJECTOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/projector}/elasticsearch"
+ES_USER=projector-es
 
-PORT="${SEARCH_PORT:-9200}"
-TRANSPORT_PORT="${SEARCH_TRANSPORT_PORT:-9300}"
+PORT="${SEARCH_PORT:-$DEFAULT_PORT}"
+TRANSPORT_PORT="${SEARCH_TRANSPORT_PORT:-$DEFAULT_TRANSPORT_PORT}"
 HEAP="${SEARCH_HEAP:-1g}"
 WAIT="${SEARCH_WAIT:-180}"
 JAVA="${SEARCH_JAVA:-java}"
@@ -79,8 +113,40 @@ classpath_intact() {
   done < <(tr -d '\n' < "$BUILD_DIR/classpath.txt"; printf ':')
 }
 
+# The Elasticsearch build (launcher jar + lib/ of every runtime jar) is made
+# once per stamp in the cache, then copied where the non-root node user can
+# read it: root's home, where the cache and ~/.m2 live, is closed to others.
+build_elasticsearch() {
+  local stamp cached
+  stamp="$(build_stamp)"
+  if [[ "$(cat "$BUILD_DIR/.stamp" 2>/dev/null)" == "$stamp" && -f "$BUILD_DIR/elasticsearch-node-0.0.0.jar" ]]; then
+    return 0
+  fi
+  cached="$CACHE_DIR/$stamp"
+  if [[ ! -f "$cached/.done" ]]; then
+    need mvn "apt-get install -y maven"
+    say "building the Elasticsearch node with Maven (first run downloads ~70 MB into ~/.m2)"
+    mkdir -p "$LOG_DIR" "$CACHE_DIR"
+    rm -rf "$cached"
+    if ! mvn -B -q -f "$POM" -Des.build.dir="$cached" package >"$LOG_DIR/maven.log" 2>&1; then
+      tail -n 40 "$LOG_DIR/maven.log" >&2
+      die "Maven build of $POM failed (full output: $LOG_DIR/maven.log)"
+    fi
+    touch "$cached/.done"
+  fi
+  rm -rf "$BUILD_DIR"
+  mkdir -p "$BUILD_DIR"
+  cp -r "$cached/elasticsearch-node-0.0.0.jar" "$cached/lib" "$BUILD_DIR/"
+  chmod -R a+rX "$BUILD_DIR"
+  echo "$stamp" >"$BUILD_DIR/.stamp"
+}
+
 build_classpath() {
   local stamp
+  if [[ "$ENGINE" == elasticsearch ]]; then
+    build_elasticsearch
+    return
+  fi
   stamp="$(build_stamp)"
   if [[ "$(cat "$BUILD_DIR/.stamp" 2>/dev/null)" == "$stamp" ]] && classpath_intact; then
     return 0
@@ -100,7 +166,56 @@ check_java() {
   need "$JAVA" "apt-get install -y openjdk-17-jre-headless"
   major="$("$JAVA" -XshowSettings:properties -version 2>&1 |
     sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p')"
-  [[ -n "$major" && "$major" -ge 17 ]] || die "$JAVA is Java ${major:-?}; OpenSearch 2.19 here needs 17+ (set SEARCH_JAVA)"
+  [[ -n "$major" && "$major" -ge 17 ]] || die "$JAVA is Java ${major:-?}; the $ENGINE node here needs 17+ (set SEARCH_JAVA)"
+}
+
+# node_user prints the user the Elasticsearch node runs as: the caller, or
+# projector-es (created when missing) when the caller is root.
+node_user() {
+  if [[ "$(id -u)" != 0 ]]; then
+    id -un
+    return
+  fi
+  id "$ES_USER" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$ES_USER" ||
+    die "could not create the system user $ES_USER to run Elasticsearch (it refuses root)"
+  echo "$ES_USER"
+}
+
+# Starts the Elasticsearch node detached, as node_user. setpriv execs, so the
+# pid recorded is the JVM's own. -Dtests.security.manager=false: the test
+# framework would otherwise install a security manager for its test runs.
+start_elasticsearch() {
+  local user settings as=()
+  user="$(node_user)"
+  mkdir -p "$LOG_DIR" "$STATE_DIR/data" "$STATE_DIR/tmp" "$STATE_DIR/node"
+  [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
+  if [[ "$(id -u)" == 0 ]]; then
+    chown -R "$user:" "$STATE_DIR/data" "$STATE_DIR/tmp" "$STATE_DIR/node"
+    as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups)
+  fi
+  settings=(
+    cluster.name=projector-test-es
+    node.name=projector-test-es-node
+    discovery.type=single-node
+    network.host=127.0.0.1
+    http.port="$PORT"
+    transport.port="$TRANSPORT_PORT"
+    path.data="$STATE_DIR/data"
+    cluster.routing.allocation.disk.threshold_enabled=false
+  )
+  # shellcheck disable=SC2206 # word splitting of "k=v k=v" is intended
+  settings+=(${SEARCH_SETTINGS:-})
+  setsid nohup "${as[@]}" "$JAVA" \
+    -Xms"$HEAP" -Xmx"$HEAP" -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError \
+    -XX:-OmitStackTraceInFastThrow -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
+    -Djava.io.tmpdir="$STATE_DIR/tmp" -Dtests.security.manager=false \
+    -Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true \
+    -cp "$BUILD_DIR/elasticsearch-node-0.0.0.jar:$BUILD_DIR/lib/*" dev.projector.testbed.es.ElasticsearchNode \
+    "$STATE_DIR/node" "${settings[@]}" \
+    </dev/null >"$LOG_FILE" 2>&1 &
+  echo $! >"$PID_FILE"
+  echo "$PORT" >"$PORT_FILE"
 }
 
 # Starts the JVM detached (own session, no stdin) so it outlives the caller's
@@ -108,6 +223,10 @@ check_java() {
 # checks, including the "don't run as root" one, so root is fine here.
 start_node() {
   local cp settings
+  if [[ "$ENGINE" == elasticsearch ]]; then
+    start_elasticsearch
+    return
+  fi
   mkdir -p "$LOG_DIR" "$STATE_DIR/data" "$STATE_DIR/tmp"
   [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
   cp="$BUILD_DIR/search-engine-0.0.0.jar:$(cat "$BUILD_DIR/classpath.txt")"
@@ -255,7 +374,7 @@ main() {
     status) cmd_status ;;
     logs) shift; cmd_logs "$@" ;;
     *)
-      echo "usage: $0 up | down | status | logs [-f]" >&2
+      echo "usage: $0 up | down | status | logs [-f]  [--engine opensearch|elasticsearch]" >&2
       exit 2
       ;;
   esac

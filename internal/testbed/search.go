@@ -23,7 +23,14 @@ type Search struct {
 // NewSearch checks that the search engine answers and reserves a prefix.
 func NewSearch(t testing.TB) *Search {
 	t.Helper()
-	s := &Search{URL: envOr(EnvSearch, defaultURL), Prefix: UniqueName("t_") + "_", t: t}
+	return NewSearchAt(t, envOr(EnvSearch, defaultURL))
+}
+
+// NewSearchAt is NewSearch for the search engine at url, such as an
+// Elasticsearch node beside the default engine or an in-memory fake.
+func NewSearchAt(t testing.TB, url string) *Search {
+	t.Helper()
+	s := &Search{URL: url, Prefix: UniqueName("t_") + "_", t: t}
 	if _, err := s.do(http.MethodGet, "/", nil); err != nil {
 		unavailable(t, "the search engine at "+s.URL, err)
 	}
