@@ -76,7 +76,7 @@ func TestFullStateDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, dir: dir, store: store, index: newMemoryIndex(), in: make(chan *Transaction), done: make(chan error, 1),
+	h := &harness{t: t, dir: dir, store: store, index: newMemoryIndex(), in: make(chan *capture.Transaction), done: make(chan error, 1),
 		confirmed: map[string]capture.LSN{}, lsn: 100}
 	h.engine, err = NewEngine(store, []*View{orderHistory()}, h.index, h.confirm, Options{}, NewMetrics(prometheus.NewRegistry()), log)
 	if err != nil {
@@ -114,8 +114,8 @@ func TestFullStateDisk(t *testing.T) {
 	}
 	// Nothing more may be confirmed: a group offered now is refused.
 	select {
-	case h.in <- FromCapture(&capture.Transaction{Source: "orders", XID: 1, CommitLSN: before + 10, EndLSN: before + 10,
-		CommitTime: time.Now()}, nil):
+	case h.in <- &capture.Transaction{Source: "orders", XID: 1, CommitLSN: before + 10, EndLSN: before + 10,
+		CommitTime: time.Now()}:
 		t.Error("the stopped engine took another transaction")
 	case <-time.After(100 * time.Millisecond):
 	}
