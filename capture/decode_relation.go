@@ -45,6 +45,13 @@ func (d *Decoder) describe(ctx context.Context, m *pglogrepl.RelationMessage) er
 			rel.key = append(rel.key, col.Name)
 		}
 	}
+	if m.ReplicaIdentity == replicaIdentityFull {
+		key, err := d.fullIdentityKey(ctx, rel.table, rel.key)
+		if err != nil {
+			return fmt.Errorf("relation %s: %w", rel.table, err)
+		}
+		rel.key = key
+	}
 	rel.key = slices.Clip(rel.key)
 	if d.segment != nil {
 		d.segment.describe(m.RelationID, rel)
