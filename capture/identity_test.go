@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ func TestFullIdentityKey(t *testing.T) {
 		Tables: []capture.Table{{Schema: "public", Name: "full_pk"}, {Schema: "public", Name: "full_nokey"}, {Schema: "public", Name: "plain"}}}
 
 	got := make(chan capture.Change, 100)
+	started := &logWatch{text: "tailing", seen: make(chan struct{})}
 	tailed := make(chan error, 1)
 	tailCtx, stop := context.WithCancel(ctx)
 	defer func() {
@@ -36,14 +39,22 @@ func TestFullIdentityKey(t *testing.T) {
 		<-tailed
 	}()
 	go func() {
-		tailed <- capture.Tail(tailCtx, src, slog.New(slog.DiscardHandler), func(_ context.Context, txn *capture.Transaction) error {
+		tailed <- capture.Tail(tailCtx, src, slog.New(slog.NewTextHandler(started, nil)), func(_ context.Context, txn *capture.Transaction) error {
 			for _, c := range txn.Changes {
 				got <- c
 			}
 			return nil
 		})
 	}()
-	waitForTailSlot(ctx, t, db)
+	// Tail logs "tailing" once its slot is consistent and streaming: the
+	// changes made from then on are the ones it follows.
+	select {
+	case <-started.seen:
+	case err := <-tailed:
+		t.Fatalf("tail ended before it started: %v", err)
+	case <-ctx.Done():
+		t.Fatal("tail did not start")
+	}
 
 	db.Exec(`INSERT INTO full_pk VALUES (1, 'x', 'old', 1.50)`)
 	db.Exec(`UPDATE full_pk SET v = 'new' WHERE a = 'x'`)
@@ -83,25 +94,20 @@ func TestFullIdentityKey(t *testing.T) {
 	}
 }
 
-// waitForTailSlot waits until Tail's temporary slot is streaming.
-func waitForTailSlot(ctx context.Context, t *testing.T, db *testbed.Database) {
-	t.Helper()
-	conn := db.Connect()
-	defer conn.Close(context.Background())
-	for {
-		var active bool
-		err := conn.QueryRow(ctx, `SELECT coalesce(bool_or(active), false) FROM pg_replication_slots
-			WHERE database = current_database() AND slot_name LIKE 'projector_tail_%'`).Scan(&active)
-		if err != nil {
-			t.Fatalf("look for the tail slot: %v", err)
-		}
-		if active {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("tail did not start streaming")
-		case <-time.After(50 * time.Millisecond):
-		}
+// logWatch is a log destination that closes seen once a line holds text.
+type logWatch struct {
+	mu   sync.Mutex
+	text string
+	seen chan struct{}
+	done bool
+}
+
+func (w *logWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done && strings.Contains(string(p), w.text) {
+		w.done = true
+		close(w.seen)
 	}
+	return len(p), nil
 }
