@@ -138,7 +138,7 @@ func AppendRow(b []byte, row Row) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, col)
+		b = appendJSONString(b, col)
 		b = append(b, ':')
 		b = AppendValue(b, row[col])
 	}

@@ -37,9 +37,9 @@ func AppendValue(b []byte, v any) []byte {
 	case bool:
 		return strconv.AppendBool(b, x)
 	case string:
-		return appendString(b, x)
+		return appendJSONString(b, x)
 	case Numeric:
-		return appendString(b, string(x))
+		return appendJSONString(b, string(x))
 	case time.Time:
 		b = append(b, '"')
 		if x.Year() > 9999 {
@@ -48,7 +48,7 @@ func AppendValue(b []byte, v any) []byte {
 		b = x.UTC().AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
 	case []byte:
-		return appendString(b, base64.StdEncoding.EncodeToString(x))
+		return appendJSONString(b, base64.StdEncoding.EncodeToString(x))
 	case json.RawMessage:
 		if len(x) == 0 {
 			return append(b, "null"...)
@@ -64,11 +64,12 @@ func AppendValue(b []byte, v any) []byte {
 		}
 		return append(b, ']')
 	default:
-		return appendString(b, fmt.Sprint(x))
+		return appendJSONString(b, fmt.Sprint(x))
 	}
 }
 
-func appendString(b []byte, s string) []byte {
+// appendJSONString appends s as a JSON string, escaped as encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
 	plain := true
 	for i := 0; i < len(s) && plain; i++ {
 		c := s[i]
