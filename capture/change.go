@@ -71,8 +71,8 @@ type Change struct {
 	// Key lists the columns that identify the row and make its document
 	// _id, in order: the replica identity index's columns, or the primary
 	// key under REPLICA IDENTITY DEFAULT and FULL. Their values are in New,
-	// or in Old for a delete. Empty for a truncate and for a table with
-	// no such key.
+	// or in Old for a delete; a truncate names them without values. Empty
+	// for a table with no such key.
 	Key []string
 	// Old is the old row for updates and deletes: the key columns, or the
 	// whole row under REPLICA IDENTITY FULL. Nil for inserts, and for

@@ -18,7 +18,7 @@ func (e cloudEventsEncoder) Append(b []byte, txn *capture.Transaction, i int) ([
 	b = capture.AppendValue(b, cloudEventType(c, e.o.Types))
 	b = append(b, `,"time":`...)
 	b = capture.AppendValue(b, txn.CommitTime)
-	if len(c.Key) > 0 {
+	if len(c.Key) > 0 && c.Op != capture.Truncate {
 		b = append(b, `,"subject":`...)
 		b = capture.AppendValue(b, string(AppendKey(nil, c)))
 	}

@@ -154,9 +154,9 @@ func Changed(c *capture.Change) []string {
 // AppendKey appends the key of the row c changed as a JSON object of its
 // key columns, in key order, with their values (from New, or Old for a
 // delete): the message key a log keeps a row's changes in order by. It
-// appends null when the change has no key, as a truncate.
+// appends null for a truncate and for a table without a key.
 func AppendKey(b []byte, c *capture.Change) []byte {
-	if len(c.Key) == 0 {
+	if len(c.Key) == 0 || c.Op == capture.Truncate {
 		return append(b, "null"...)
 	}
 	row := c.New

@@ -55,7 +55,7 @@ var goldenCases = []struct {
 		Old: capture.Row{"id": int64(1)}, New: capture.Row{"id": int64(2), "status": "sent"}})},
 	{"delete", streamed(776, capture.Change{Op: capture.Delete, Table: orders, Key: []string{"id"},
 		Old: capture.Row{"id": int64(2)}})},
-	{"truncate", streamed(777, capture.Change{Op: capture.Truncate, Table: orders})},
+	{"truncate", streamed(777, capture.Change{Op: capture.Truncate, Table: orders, Key: []string{"id"}})},
 	{"read", snapshot(false, capture.Change{Op: capture.Read, Table: orders, Key: []string{"id"},
 		New: capture.Row{"id": int64(3), "status": "new", "raw": []byte("hi"), "meta": json.RawMessage(`{"a":1}`)}})},
 	{"read_last", snapshot(true, capture.Change{Op: capture.Read, Table: orders, Key: []string{"id"},
