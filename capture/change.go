@@ -72,7 +72,9 @@ type Change struct {
 	// _id, in order: the replica identity index's columns, or the primary
 	// key under REPLICA IDENTITY DEFAULT and FULL. Their values are in New,
 	// or in Old for a delete; a truncate names them without values. Empty
-	// for a table with no such key.
+	// for a table with no such key. A Decoder without a catalog to ask (a
+	// TypeResolver that is no KeyResolver) can give a FULL table's changes
+	// only the columns the server flags: all of them.
 	Key []string
 	// Old is the old row for updates and deletes: the key columns, or the
 	// whole row under REPLICA IDENTITY FULL. Nil for inserts, and for
