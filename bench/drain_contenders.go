@@ -14,7 +14,6 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/internal/testbed"
-	"github.com/projector-dev/projector/transform"
 )
 
 // drainArgs are the pgoutput options every contender asks for: those
@@ -28,7 +27,7 @@ type drainResult struct {
 }
 
 // drainProjector runs projector's capture stage on slot: the Stream with
-// its decoder, each transaction turned into domain events and confirmed at
+// its decoder, each transaction (the domain event the engine applies) confirmed at
 // once, as if downstream cost nothing. It stops at the commit of the
 // bench_end row.
 func drainProjector(ctx context.Context, db *Database, slot string) (drainResult, error) {
@@ -44,8 +43,7 @@ func drainProjector(ctx context.Context, db *Database, slot string) (drainResult
 	done := false
 	start := time.Now()
 	err := stream.Run(ctx, capture.Checkpoint{SnapshotDone: true}, func(_ context.Context, txn *capture.Transaction) error {
-		events := transform.FromCapture(txn, nil)
-		res.rows += len(events.Events)
+		res.rows += len(txn.Changes)
 		for i := range txn.Changes {
 			if txn.Changes[i].Table.Name == "bench_end" {
 				done = true

@@ -62,20 +62,29 @@ type Row map[string]any
 // "Infinity" and "-Infinity". It is never rounded through a float.
 type Numeric string
 
-// Change is one row change inside a transaction.
+// Change is one row change inside a transaction: what happened (Op), to
+// which row (Table, Key) and the row before and after. Its JSON form is
+// described in docs/events.md.
 type Change struct {
-	Op    Op    `json:"op"`
-	Table Table `json:"table"`
-	// Key lists the replica identity columns of the table, in order.
-	Key []string `json:"key,omitempty"`
+	Op    Op
+	Table Table
+	// Key lists the columns that identify the row and make its document
+	// _id, in order: the replica identity index's columns, or the primary
+	// key under REPLICA IDENTITY DEFAULT and FULL. Their values are in New,
+	// or in Old for a delete; a truncate names them without values. Empty
+	// for a table with no such key. A Decoder without a catalog to ask (a
+	// TypeResolver that is no KeyResolver) can give a FULL table's changes
+	// only the columns the server flags: all of them.
+	Key []string
 	// Old is the old row for updates and deletes: the key columns, or the
-	// whole row under REPLICA IDENTITY FULL. Nil for inserts.
-	Old Row `json:"old,omitempty"`
+	// whole row under REPLICA IDENTITY FULL. Nil for inserts, and for
+	// updates that changed no key column under any other identity.
+	Old Row
 	// New is the row after an insert or update. Nil for deletes.
-	New Row `json:"new,omitempty"`
+	New Row
 	// Unchanged names TOASTed columns the server did not resend because the
 	// update left them alone: they keep their previous value, never NULL.
-	Unchanged []string `json:"unchanged,omitempty"`
+	Unchanged []string
 }
 
 // Message is a logical decoding message written by pg_logical_emit_message.
@@ -87,8 +96,13 @@ type Message struct {
 }
 
 // Transaction is a committed source transaction, delivered whole and in
-// commit order. Snapshot rows arrive as transactions with Snapshot set, all
-// positioned at the slot's consistent point.
+// commit order. It is projector's domain event: capture produces it, the
+// view engine applies it and `projector tail` prints it, and it
+// serialises to a versioned JSON form (SchemaVersion, docs/events.md) that
+// a log between capture and the engine can carry. Its source position is
+// CommitLSN (EndLSN once applied), its time CommitTime. Snapshot rows
+// arrive as transactions with Snapshot set, all positioned at the slot's
+// consistent point.
 type Transaction struct {
 	Source     string    `json:"source"`
 	XID        uint32    `json:"xid"`

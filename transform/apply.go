@@ -41,8 +41,8 @@ func (a *applier) checkpoint(source string) (capture.Checkpoint, error) {
 	return cp, nil
 }
 
-func (a *applier) apply(ev *Event) error {
-	tp := a.plan.tables[state.TableID{Source: ev.Source, Table: ev.Table}]
+func (a *applier) apply(source string, ev *capture.Change) error {
+	tp := a.plan.tables[state.TableID{Source: source, Table: ev.Table}]
 	if tp == nil {
 		return nil // a table no view uses
 	}
@@ -50,7 +50,7 @@ func (a *applier) apply(ev *Event) error {
 	case capture.Truncate:
 		return a.b.ScanRows(tp.id, func(pk string) error { return a.remove(tp, pk) })
 	case capture.Delete:
-		pk, err := encodeKey(tp.key, ev.Before)
+		pk, err := encodeKey(tp.key, ev.Old)
 		if err != nil {
 			return fmt.Errorf("delete from %s: %w", ev.Table, err)
 		}
@@ -60,8 +60,8 @@ func (a *applier) apply(ev *Event) error {
 	}
 }
 
-func (a *applier) upsert(tp *tablePlan, ev *Event) error {
-	pk, err := encodeKey(tp.key, ev.After)
+func (a *applier) upsert(tp *tablePlan, ev *capture.Change) error {
+	pk, err := encodeKey(tp.key, ev.New)
 	if err != nil {
 		return fmt.Errorf("%s into %s: %w", ev.Op, ev.Table, err)
 	}
@@ -75,9 +75,9 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 		}
 	}
 	moved := false
-	if ev.Op == capture.Update && ev.Before != nil {
+	if ev.Op == capture.Update && ev.Old != nil {
 		// A changed primary key arrives as an update whose old key differs.
-		if oldPK, err := encodeKey(tp.key, ev.Before); err == nil && oldPK != pk {
+		if oldPK, err := encodeKey(tp.key, ev.Old); err == nil && oldPK != pk {
 			prev, err := a.b.Row(tp.id, oldPK)
 			if err != nil {
 				return err
@@ -90,7 +90,7 @@ func (a *applier) upsert(tp *tablePlan, ev *Event) error {
 			}
 		}
 	}
-	row := project(tp, ev.After, ev.Unchanged, old)
+	row := project(tp, ev.New, ev.Unchanged, old)
 	if old != nil && !moved && sameJoins(tp, old, row) {
 		// Most updates change no join column: the row's index entries
 		// stay, and it is embedded in the same documents as before.

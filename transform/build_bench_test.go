@@ -31,7 +31,7 @@ func BenchmarkBuildDocument(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := make(chan *Transaction)
+	in := make(chan *capture.Transaction)
 	done := make(chan error, 1)
 	go func() { done <- engine.Run(ctx, in) }()
 	defer func() { cancel(); <-done }()
@@ -39,8 +39,8 @@ func BenchmarkBuildDocument(b *testing.B) {
 	lsn := capture.LSN(100)
 	send := func(source string, changes ...capture.Change) {
 		lsn += 10
-		in <- FromCapture(&capture.Transaction{Source: source, XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn,
-			CommitTime: time.Now(), Changes: changes}, nil)
+		in <- &capture.Transaction{Source: source, XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn,
+			CommitTime: time.Now(), Changes: changes}
 		for got := range acked {
 			if got >= lsn {
 				return
@@ -90,7 +90,7 @@ func BenchmarkApplyChanges(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := make(chan *Transaction)
+	in := make(chan *capture.Transaction)
 	done := make(chan error, 1)
 	go func() { done <- engine.Run(ctx, in) }()
 	defer func() { cancel(); <-done }()
@@ -98,8 +98,8 @@ func BenchmarkApplyChanges(b *testing.B) {
 	lsn := capture.LSN(100)
 	send := func(changes []capture.Change) {
 		lsn += 10
-		in <- FromCapture(&capture.Transaction{Source: "orders", XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn,
-			CommitTime: time.Now(), Changes: changes}, nil)
+		in <- &capture.Transaction{Source: "orders", XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn,
+			CommitTime: time.Now(), Changes: changes}
 		for got := range acked {
 			if got >= lsn {
 				return

@@ -41,7 +41,7 @@ type Options struct {
 	// Taken, when set, is called with every transaction as the engine takes
 	// it from its input, so that an input bounded by what it holds can make
 	// room for more.
-	Taken func(*Transaction)
+	Taken func(*capture.Transaction)
 }
 
 // Engine keeps the views' documents equal to the join of their source
@@ -202,7 +202,7 @@ func (e *Engine) Checkpoint(source string) (capture.Checkpoint, error) {
 // stopped, then confirms each source's applied position once they are
 // durable. Closing in is the graceful stop: Run returns once everything
 // applied so far is acknowledged and confirmed.
-func (e *Engine) Run(ctx context.Context, in <-chan *Transaction) error {
+func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error {
 	if err := e.resendPending(ctx); err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan *Transaction) error {
 	}
 }
 
-func (e *Engine) taken(txn *Transaction) {
+func (e *Engine) taken(txn *capture.Transaction) {
 	if e.opts.Taken != nil {
 		e.opts.Taken(txn)
 	}
@@ -255,9 +255,9 @@ func (e *Engine) settleUpTo(ctx context.Context, seq uint64) error {
 
 // collect groups the transactions already waiting, up to the size bound:
 // grouping is free under load and costs no latency when idle.
-func (e *Engine) collect(first *Transaction, in <-chan *Transaction) []*Transaction {
-	group := []*Transaction{first}
-	events := len(first.Events)
+func (e *Engine) collect(first *capture.Transaction, in <-chan *capture.Transaction) []*capture.Transaction {
+	group := []*capture.Transaction{first}
+	events := len(first.Changes)
 	for events < e.opts.MaxGroupEvents {
 		select {
 		case txn, ok := <-in:
@@ -266,7 +266,7 @@ func (e *Engine) collect(first *Transaction, in <-chan *Transaction) []*Transact
 			}
 			e.taken(txn)
 			group = append(group, txn)
-			events += len(txn.Events)
+			events += len(txn.Changes)
 		default:
 			return group
 		}
@@ -281,7 +281,7 @@ func (e *Engine) collect(first *Transaction, in <-chan *Transaction) []*Transact
 // over, and copying the rows again marks every one of those documents
 // again. Leaving the marks out spares the store a write and a delete per
 // document of a snapshot.
-func copyOnly(group []*Transaction) bool {
+func copyOnly(group []*capture.Transaction) bool {
 	for _, txn := range group {
 		if !txn.Snapshot || txn.Reset || txn.SnapshotDone {
 			return false
@@ -290,8 +290,8 @@ func copyOnly(group []*Transaction) bool {
 	return true
 }
 
-func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
-	if slices.ContainsFunc(group, func(txn *Transaction) bool { return txn.SnapshotDone }) {
+func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) error {
+	if slices.ContainsFunc(group, func(txn *capture.Transaction) bool { return txn.SnapshotDone }) {
 		// The documents sent unmarked must be durable before a snapshot
 		// can no longer start over.
 		if err := e.settleUpTo(ctx, e.unmarked); err != nil {
@@ -452,7 +452,7 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 
 // applyTxn applies one transaction unless the store already has it (a
 // redelivery after a restart), and advances the source's checkpoint.
-func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
+func (e *Engine) applyTxn(a *applier, txn *capture.Transaction) (bool, error) {
 	cp, err := a.checkpoint(txn.Source)
 	if err != nil {
 		return false, err
@@ -477,10 +477,10 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 		cp = capture.Checkpoint{}
 	}
 	a.copying = txn.Snapshot
-	for i := range txn.Events {
-		if err := a.apply(&txn.Events[i]); err != nil {
-			return false, fmt.Errorf("apply %s of transaction %d (%s at %s): %w",
-				txn.Events[i].Type, txn.XID, txn.Source, txn.EndLSN, err)
+	for i := range txn.Changes {
+		if err := a.apply(txn.Source, &txn.Changes[i]); err != nil {
+			return false, fmt.Errorf("apply %s of %s in transaction %d (%s at %s): %w",
+				txn.Changes[i].Op, txn.Changes[i].Table, txn.XID, txn.Source, txn.EndLSN, err)
 		}
 	}
 	cp.Applied = max(cp.Applied, txn.EndLSN)
@@ -490,7 +490,7 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 	if txn.SnapshotDone {
 		delete(e.snapshotting, txn.Source)
 	}
-	e.metrics.events.Add(float64(len(txn.Events)))
+	e.metrics.events.Add(float64(len(txn.Changes)))
 	a.checkpoints[txn.Source] = cp
 	return true, nil
 }

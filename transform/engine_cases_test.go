@@ -250,7 +250,7 @@ func TestRedeliveredTransactionIsSkipped(t *testing.T) {
 	// The same position again, with different content: a replay must not apply.
 	ct := &capture.Transaction{Source: "consumers", CommitLSN: lsn, EndLSN: lsn,
 		Changes: []capture.Change{upd("consumers", capture.Row{"id": int64(7), "name": "Replayed", "email": "g@x"})}}
-	h.in <- FromCapture(ct, nil)
+	h.in <- ct
 	h.sync("consumers", h.txn("consumers"))
 	if got := h.index.doc(t, "1")["consumer"].(map[string]any)["name"]; got != "Grace" {
 		t.Fatalf("a redelivered transaction was applied again: consumer is %v", got)
@@ -266,7 +266,7 @@ func (h *harness) snapshotTxn(source string, at capture.LSN, first, last bool, c
 	}
 	ct := &capture.Transaction{Source: source, CommitLSN: at, EndLSN: at, CommitTime: time.Now(),
 		Snapshot: true, Reset: first, SnapshotDone: last, Changes: changes}
-	h.in <- FromCapture(ct, nil)
+	h.in <- ct
 }
 
 // TestSnapshotWritesEachDocumentOnce: while a view's sources are being
@@ -376,7 +376,7 @@ func TestRootRowsGoOutWhileTheirTableIsCopied(t *testing.T) {
 	for i := range itemsDone.Changes {
 		itemsDone.Changes[i].Op = capture.Read
 	}
-	h.in <- FromCapture(itemsDone, nil)
+	h.in <- itemsDone
 	eventually := time.Now().Add(10 * time.Second)
 	for {
 		index.mu.Lock()
@@ -489,8 +489,8 @@ func TestCopiedDocumentsCloseTheSnapshot(t *testing.T) {
 			roots = append(roots, capture.Change{Op: capture.Read, Table: tbl("orders"), Key: []string{"id"},
 				New: capture.Row{"id": id, "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": id}})
 		}
-		h.in <- FromCapture(&capture.Transaction{Source: "orders", CommitLSN: 80, EndLSN: 80, CommitTime: time.Now(), Snapshot: true,
-			Copied: []capture.Table{tbl("order_line_items")}, Changes: roots}, nil)
+		h.in <- &capture.Transaction{Source: "orders", CommitLSN: 80, EndLSN: 80, CommitTime: time.Now(), Snapshot: true,
+			Copied: []capture.Table{tbl("order_line_items")}, Changes: roots}
 		sent := time.Now().Add(10 * time.Second)
 		for {
 			index.mu.Lock()

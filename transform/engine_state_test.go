@@ -28,12 +28,12 @@ func TestFailedGroupDropsRowCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txn := FromCapture(&capture.Transaction{Source: "consumers", XID: 1, CommitLSN: 10, EndLSN: 10, CommitTime: time.Now(),
+	txn := &capture.Transaction{Source: "consumers", XID: 1, CommitLSN: 10, EndLSN: 10, CommitTime: time.Now(),
 		Changes: []capture.Change{
 			ins("consumers", capture.Row{"id": int64(7), "name": "Ada"}),
 			ins("consumers", capture.Row{"name": "no key"}),
-		}}, nil)
-	if err := e.applyGroup(context.Background(), []*Transaction{txn}); err == nil {
+		}}
+	if err := e.applyGroup(context.Background(), []*capture.Transaction{txn}); err == nil {
 		t.Fatal("a group with a row without its key was applied")
 	}
 	// A cached read answers from the row cache first: it finds the row

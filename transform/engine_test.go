@@ -99,7 +99,7 @@ type harness struct {
 	store     *state.Store
 	engine    *Engine
 	index     *memoryIndex
-	in        chan *Transaction
+	in        chan *capture.Transaction
 	cancel    context.CancelFunc
 	done      chan error
 	lsn       capture.LSN
@@ -113,7 +113,7 @@ func newHarness(t *testing.T, index *memoryIndex, dir string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, dir: dir, store: store, index: index, in: make(chan *Transaction), done: make(chan error, 1),
+	h := &harness{t: t, dir: dir, store: store, index: index, in: make(chan *capture.Transaction), done: make(chan error, 1),
 		confirmed: map[string]capture.LSN{}, lsn: 100}
 	h.engine, err = NewEngine(store, []*View{orderHistory()}, index, h.confirm, Options{},
 		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -151,7 +151,7 @@ func (h *harness) txn(source string, changes ...capture.Change) capture.LSN {
 	h.lsn += 10
 	ct := &capture.Transaction{Source: source, XID: uint32(h.lsn), CommitLSN: h.lsn, EndLSN: h.lsn,
 		CommitTime: time.Now(), Changes: changes}
-	h.in <- FromCapture(ct, nil)
+	h.in <- ct
 	return h.lsn
 }
 

@@ -45,7 +45,7 @@ func writeGoldenScenario(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	index := newMemoryIndex()
-	h := &harness{t: t, dir: dir, store: store, index: index, in: make(chan *Transaction), done: make(chan error, 1),
+	h := &harness{t: t, dir: dir, store: store, index: index, in: make(chan *capture.Transaction), done: make(chan error, 1),
 		confirmed: map[string]capture.LSN{}, lsn: 100}
 	h.engine, err = NewEngine(store, []*View{orderHistory(), tagsView()}, index, h.confirm, Options{},
 		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))

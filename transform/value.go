@@ -1,91 +1,18 @@
 package transform
 
 import (
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"math"
 	"strconv"
-	"time"
 
 	"github.com/projector-dev/projector/capture"
 )
 
-// appendJSON writes a captured value in its document form: timestamps as
-// RFC 3339 (years past 9999 with ISO 8601's "+", 1 BC as year 0000),
-// numerics as exact strings, bytea as base64, json as is. NaN and infinite
-// floats have no JSON number, so they are written as the strings
-// PostgreSQL prints: "NaN", "Infinity", "-Infinity".
-func appendJSON(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case int64:
-		return strconv.AppendInt(b, x, 10)
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10)
-	case float64:
-		switch {
-		case math.IsNaN(x):
-			return append(b, `"NaN"`...)
-		case math.IsInf(x, 1):
-			return append(b, `"Infinity"`...)
-		case math.IsInf(x, -1):
-			return append(b, `"-Infinity"`...)
-		}
-		return strconv.AppendFloat(b, x, 'g', -1, 64)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case string:
-		return appendString(b, x)
-	case capture.Numeric:
-		return appendString(b, string(x))
-	case time.Time:
-		b = append(b, '"')
-		if x.Year() > 9999 {
-			b = append(b, '+') // ISO 8601's expanded year, which the engines read
-		}
-		b = x.UTC().AppendFormat(b, time.RFC3339Nano)
-		return append(b, '"')
-	case []byte:
-		return appendString(b, base64.StdEncoding.EncodeToString(x))
-	case json.RawMessage:
-		if len(x) == 0 {
-			return append(b, "null"...)
-		}
-		return append(b, x...)
-	case []any:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSON(b, e)
-		}
-		return append(b, ']')
-	default:
-		return appendString(b, fmt.Sprint(x))
-	}
-}
+// appendJSON writes a captured value in its document form, the one every
+// consumer of projector's events sees too (see capture.AppendValue).
+func appendJSON(b []byte, v any) []byte { return capture.AppendValue(b, v) }
 
-func appendString(b []byte, s string) []byte {
-	plain := true
-	for i := 0; i < len(s) && plain; i++ {
-		c := s[i]
-		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	if plain { // column names and most keys: nothing to escape
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
-	}
-	out, err := json.Marshal(s)
-	if err != nil {
-		// A Go string always marshals; keep the document valid regardless.
-		return append(b, `""`...)
-	}
-	return append(b, out...)
-}
+// appendString writes s as a JSON string.
+func appendString(b []byte, s string) []byte { return capture.AppendValue(b, s) }
 
 // isNumeric reports whether v is a PostgreSQL numeric (or an array of them).
 func isNumeric(v any) bool {

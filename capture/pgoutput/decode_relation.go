@@ -43,6 +43,13 @@ func (d *Decoder[N]) describe(ctx context.Context, m relationMessage) error {
 			rel.key = append(rel.key, col.name)
 		}
 	}
+	if m.replicaIdentity == replicaIdentityFull {
+		key, err := d.fullIdentityKey(ctx, rel.table, rel.key)
+		if err != nil {
+			return fmt.Errorf("relation %s: %w", rel.table, err)
+		}
+		rel.key = key
+	}
 	rel.key = slices.Clip(rel.key)
 	if d.segment != nil {
 		d.segment.describe(m.id, rel)

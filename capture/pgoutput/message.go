@@ -65,6 +65,9 @@ type commitMessage struct {
 type relationMessage struct {
 	id              uint32
 	namespace, name string
+	// replicaIdentity is the table's REPLICA IDENTITY setting: 'd'
+	// (default), 'n' (nothing), 'f' (full) or 'i' (index).
+	replicaIdentity byte
 	columns         []relationColumn
 }
 
@@ -239,7 +242,7 @@ func (r *reader) relation(inStream bool) (xid uint32, m relationMessage) {
 	m.id = r.u32("relation OID")
 	m.namespace = r.cstring("relation namespace")
 	m.name = r.cstring("relation name")
-	r.u8("replica identity")
+	m.replicaIdentity = r.u8("replica identity")
 	n := int(r.u16("column count"))
 	for i := 0; i < n && r.ok(); i++ {
 		c := relationColumn{flags: r.u8("column flags"), name: r.cstring("column name"), typeOID: r.u32("column type")}

@@ -40,7 +40,7 @@ func TestReadMessages(t *testing.T) {
 			[]byte{0, 2, 1}, []byte("id\x00"), []byte{0, 0, 0, 23, 0xff, 0xff, 0xff, 0xff},
 			[]byte{0}, []byte("name\x00"), []byte{0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff}), true,
 			func(r *reader) any { xid, m := r.relation(true); return []any{xid, m} },
-			[]any{uint32(900), relationMessage{id: 0x4010, namespace: "public", name: "dishes",
+			[]any{uint32(900), relationMessage{id: 0x4010, namespace: "public", name: "dishes", replicaIdentity: 'd',
 				columns: []relationColumn{{flags: 1, name: "id", typeOID: 23}, {name: "name", typeOID: 25}}}}},
 		{"insert", cat([]byte{'I', 0, 0, 0x40, 0x10, 'N', 0, 3, 't', 0, 0, 0, 1, '7', 'n', 'b', 0, 0, 0, 2, 0xca, 0xfe}), false,
 			func(r *reader) any { return r.row('I', false, nil, nil) },

@@ -2,40 +2,38 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
 	"sync"
-	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/capture/envelope"
 	"github.com/projector-dev/projector/config"
-	"github.com/projector-dev/projector/transform"
 )
-
-// eventLine is one line of `projector tail`: a domain event with the
-// position of the transaction it belongs to.
-type eventLine struct {
-	transform.Event
-	XID        uint32      `json:"xid"`
-	CommitLSN  capture.LSN `json:"commit_lsn"`
-	CommitTime time.Time   `json:"commit_time"`
-}
 
 func newTailCommand(g *globals) *cobra.Command {
 	var sources []string
+	format := string(envelope.Projector)
 	cmd := &cobra.Command{
 		Use:   "tail",
-		Short: "Print the domain events of new changes as JSON lines, without acknowledging anything",
-		Long: `tail follows changes committed from now on and prints each as a domain event,
+		Short: "Print the events of new changes as JSON lines, without acknowledging anything",
+		Long: `tail follows changes committed from now on and prints each as an event,
 one JSON object per line on stdout (logs go to stderr). It reads through a
 temporary replication slot that disappears when tail exits, so the daemon's
-slot and position are untouched and tail may run beside it.`,
+slot and position are untouched and tail may run beside it.
+
+--format picks the event format: projector (projector's own, the default),
+debezium (Debezium's change event envelope) or cloudevents (CloudEvents 1.0,
+structured JSON). docs/events.md describes each.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := envelope.ParseFormat(format)
+			if err != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
 			cfg, log, err := g.load(cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -44,15 +42,24 @@ slot and position are untouched and tail may run beside it.`,
 			if err != nil {
 				return err
 			}
+			encoders := map[string]envelope.Encoder{}
+			for _, name := range names {
+				if encoders[name], err = tailEncoder(f, cfg, name); err != nil {
+					return err
+				}
+			}
 			var mu sync.Mutex
-			enc := json.NewEncoder(cmd.OutOrStdout())
+			out := cmd.OutOrStdout()
+			var line []byte
 			print := func(_ context.Context, txn *capture.Transaction) error {
-				ev := transform.FromCapture(txn, cfg.Sources[txn.Source].EventTypeNames())
 				mu.Lock()
 				defer mu.Unlock()
-				for _, e := range ev.Events {
-					e.Before, e.After = printableRow(e.Before), printableRow(e.After)
-					if err := enc.Encode(eventLine{Event: e, XID: ev.XID, CommitLSN: ev.CommitLSN, CommitTime: ev.CommitTime}); err != nil {
+				for i := range txn.Changes {
+					var err error
+					if line, err = encoders[txn.Source].Append(line[:0], txn, i); err != nil {
+						return err
+					}
+					if _, err := out.Write(append(line, '\n')); err != nil {
 						return fmt.Errorf("write event: %w", err)
 					}
 				}
@@ -71,63 +78,18 @@ slot and position are untouched and tail may run beside it.`,
 	}
 	g.addConfigFlag(cmd)
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "source to follow (repeatable; default: every source)")
+	cmd.Flags().StringVar(&format, "format", format, "event format: projector, debezium or cloudevents")
 	return cmd
 }
 
-// printableRow returns row with every value JSON can carry: a time whose
-// year has more than four digits or is before 1 BC, which
-// time.Time.MarshalJSON refuses, becomes the same RFC 3339 text with the
-// year widened (ISO 8601's expanded years, "10000-01-01T00:00:00Z"), and a
-// non-finite float, which JSON has no number for, becomes PostgreSQL's
-// text for it: "NaN", "Infinity" or "-Infinity". Every event the server
-// sends is printed; none stops tail.
-func printableRow(row capture.Row) capture.Row {
-	if row == nil {
-		return nil
+// tailEncoder returns the encoder of format f for the source name.
+func tailEncoder(f envelope.Format, cfg *config.Config, name string) (envelope.Encoder, error) {
+	src := cfg.Sources[name]
+	dsn, err := pgconn.ParseConfig(src.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("source %q: read dsn: %w", name, err)
 	}
-	out := make(capture.Row, len(row))
-	for col, v := range row {
-		out[col] = printable(v)
-	}
-	return out
-}
-
-func printable(v any) any {
-	switch v := v.(type) {
-	case time.Time:
-		if y := v.Year(); y < 0 || y > 9999 {
-			return v.Format(time.RFC3339Nano)
-		}
-	case float64:
-		return printableFloat(v)
-	case float32:
-		return printableFloat(float64(v))
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = printable(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = printable(e)
-		}
-		return out
-	}
-	return v
-}
-
-func printableFloat(f float64) any {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	return f
+	return envelope.New(f, envelope.Options{Types: src.EventTypeNames(), Database: dsn.Database, Version: buildVersion()})
 }
 
 // pickSources checks the --source names against the configuration.

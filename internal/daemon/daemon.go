@@ -391,9 +391,8 @@ func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s 
 	if !cp.SnapshotDone {
 		log.Info("source needs an initial snapshot", "source", name)
 	}
-	types := transform.EventTypes(p.cfg.Sources[name].EventTypeNames())
 	err = s.Run(ctx, cp, func(ctx context.Context, txn *capture.Transaction) error {
-		return in.send(ctx, transform.FromCapture(txn, types))
+		return in.send(ctx, txn)
 	})
 	switch {
 	case ctx.Err() != nil:

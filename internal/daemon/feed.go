@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
-	"github.com/projector-dev/projector/transform"
+	"github.com/projector-dev/projector/capture"
 )
 
 // feed carries transactions from every source's stream to the engine.
@@ -19,7 +19,7 @@ import (
 // waiting (each group costs one commit and one pass of the builder),
 // while snapshot chunks of thousands of rows must be held few.
 type feed struct {
-	ch        chan *transform.Transaction
+	ch        chan *capture.Transaction
 	room      *semaphore.Weighted
 	maxEvents int64
 	draining  chan struct{}
@@ -36,22 +36,22 @@ const (
 )
 
 func newFeed(maxTxns int, maxEvents int64) *feed {
-	return &feed{ch: make(chan *transform.Transaction, maxTxns), room: semaphore.NewWeighted(maxEvents),
+	return &feed{ch: make(chan *capture.Transaction, maxTxns), room: semaphore.NewWeighted(maxEvents),
 		maxEvents: maxEvents, draining: make(chan struct{})}
 }
 
-func (f *feed) out() <-chan *transform.Transaction { return f.ch }
+func (f *feed) out() <-chan *capture.Transaction { return f.ch }
 
 // weight is what txn counts against the feed's room; a transaction bigger
 // than all of it still passes, alone.
-func (f *feed) weight(txn *transform.Transaction) int64 {
-	return min(max(int64(len(txn.Events)), 1), f.maxEvents)
+func (f *feed) weight(txn *capture.Transaction) int64 {
+	return min(max(int64(len(txn.Changes)), 1), f.maxEvents)
 }
 
 // taken makes room for the events of a transaction the engine took.
-func (f *feed) taken(txn *transform.Transaction) { f.room.Release(f.weight(txn)) }
+func (f *feed) taken(txn *capture.Transaction) { f.room.Release(f.weight(txn)) }
 
-func (f *feed) send(ctx context.Context, txn *transform.Transaction) error {
+func (f *feed) send(ctx context.Context, txn *capture.Transaction) error {
 	w := f.weight(txn)
 	if err := f.room.Acquire(ctx, w); err != nil {
 		return err

@@ -6,16 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/projector-dev/projector/transform"
+	"github.com/projector-dev/projector/capture"
 )
 
-func txnOf(events int) *transform.Transaction {
-	return &transform.Transaction{Events: make([]transform.Event, events)}
+func txnOf(events int) *capture.Transaction {
+	return &capture.Transaction{Changes: make([]capture.Change, events)}
 }
 
 // sendWithin reports whether send returns within wait; a send still
 // blocked then is cancelled.
-func sendWithin(t *testing.T, f *feed, txn *transform.Transaction, wait time.Duration) bool {
+func sendWithin(t *testing.T, f *feed, txn *capture.Transaction, wait time.Duration) bool {
 	t.Helper()
 	done := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -38,12 +38,12 @@ func sendWithin(t *testing.T, f *feed, txn *transform.Transaction, wait time.Dur
 
 // fits waits generously for a send that must go through; blocks gives a
 // send that must wait a short while to show it does.
-func fits(t *testing.T, f *feed, txn *transform.Transaction) bool {
+func fits(t *testing.T, f *feed, txn *capture.Transaction) bool {
 	t.Helper()
 	return sendWithin(t, f, txn, 10*time.Second)
 }
 
-func blocks(t *testing.T, f *feed, txn *transform.Transaction) bool {
+func blocks(t *testing.T, f *feed, txn *capture.Transaction) bool {
 	t.Helper()
 	return !sendWithin(t, f, txn, 100*time.Millisecond)
 }
@@ -89,7 +89,7 @@ func TestFeedClosedHoldsSendersUntilTheirStreamEnds(t *testing.T) {
 		t.Fatal("a closed feed took a transaction")
 	}
 	// What was sent before the close is still delivered, then the end.
-	if txn, ok := <-f.out(); !ok || len(txn.Events) != 1 {
+	if txn, ok := <-f.out(); !ok || len(txn.Changes) != 1 {
 		t.Fatalf("got %v, %v; want the transaction sent before the close", txn, ok)
 	}
 	if _, ok := <-f.out(); ok {

@@ -24,7 +24,7 @@ import (
 // an index that acknowledges every document at once.
 type engine struct {
 	t         *testing.T
-	in        chan *transform.Transaction
+	in        chan *capture.Transaction
 	done      chan error
 	lsn       capture.LSN
 	mu        sync.Mutex
@@ -40,7 +40,7 @@ func (ackAll) Submit(_ context.Context, _ []sink.Document, ack func()) error {
 
 func newEngine(t *testing.T, store *state.Store, log *slog.Logger) *engine {
 	t.Helper()
-	h := &engine{t: t, in: make(chan *transform.Transaction), done: make(chan error, 1), lsn: 100, confirmed: map[string]capture.LSN{}}
+	h := &engine{t: t, in: make(chan *capture.Transaction), done: make(chan error, 1), lsn: 100, confirmed: map[string]capture.LSN{}}
 	orders := &transform.View{Name: "orders", Root: &transform.Node{Kind: transform.Root, Source: "orders",
 		Table: capture.Table{Schema: "public", Name: "orders"}, Key: []string{"id"}, Fields: []transform.Field{{Column: "status", Name: "status"}}}}
 	e, err := transform.NewEngine(store, []*transform.View{orders}, ackAll{}, h.confirm, transform.Options{},
@@ -63,8 +63,8 @@ func (h *engine) confirm(source string, lsn capture.LSN) {
 // txn sends one transaction of changes to source and returns its position.
 func (h *engine) txn(source string, changes ...capture.Change) capture.LSN {
 	h.lsn += 10
-	h.in <- transform.FromCapture(&capture.Transaction{Source: source, XID: uint32(h.lsn), CommitLSN: h.lsn, EndLSN: h.lsn,
-		CommitTime: time.Now(), Changes: changes}, nil)
+	h.in <- &capture.Transaction{Source: source, XID: uint32(h.lsn), CommitLSN: h.lsn, EndLSN: h.lsn,
+		CommitTime: time.Now(), Changes: changes}
 	return h.lsn
 }
 
@@ -151,8 +151,8 @@ func TestFullStateDisk(t *testing.T) {
 	}
 	// Nothing more may be confirmed: a group offered now is refused.
 	select {
-	case h.in <- transform.FromCapture(&capture.Transaction{Source: "orders", XID: 1, CommitLSN: before + 10, EndLSN: before + 10,
-		CommitTime: time.Now()}, nil):
+	case h.in <- &capture.Transaction{Source: "orders", XID: 1, CommitLSN: before + 10, EndLSN: before + 10,
+		CommitTime: time.Now()}:
 		t.Error("the stopped engine took another transaction")
 	case <-time.After(100 * time.Millisecond):
 	}
