@@ -36,6 +36,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format, json or text (default: log.format from the configuration)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn or error (default: log.level from the configuration)")
 	root.AddCommand(newRunCommand(g), newCheckCommand(g), newTailCommand(g), newSlotsCommand(g), newVerifyCommand(g), newRebuildCommand(g))
+	root.AddCommand(newHealthCommand(g))
 	return root
 }
 
