@@ -25,37 +25,20 @@ import (
 	"github.com/projector-dev/projector/config"
 )
 
-// metrics lists the metrics the dashboard must show, by name and type;
-// every one must also be documented in the README's metrics table, which
-// is the list of everything projector exports.
-var metrics = map[string]string{
-	"projector_source_lag_bytes":        "gauge",
-	"projector_source_lag_seconds":      "gauge",
-	"projector_view_lag_seconds":        "histogram",
-	"projector_slot_retained_wal_bytes": "gauge",
-	"projector_changes_total":           "counter",
-	"projector_documents_written_total": "counter",
-	"projector_bulk_duration_seconds":   "histogram",
-	"projector_bulk_retries_total":      "counter",
-	"projector_dead_letters_total":      "counter",
-	"projector_snapshot_rows_total":     "counter",
-	"projector_errors_total":            "counter",
-	"projector_ready":                   "gauge",
-	"projector_build_info":              "gauge",
-}
-
 // metricRef finds metric names in expressions and in the prose around them.
 var metricRef = regexp.MustCompile(`\bprojector_[a-z0-9_]+`)
 
 // TestFilesParse parses every YAML (all documents) and JSON file under
-// deploy/, except the local test bed.
+// deploy/, except the local test bed and the chart's templates.
 func TestFilesParse(t *testing.T) {
 	var seen int
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && path == "local" {
+		// The local test bed, and the chart's templates, which are Go
+		// templates of YAML (helm lint and helm template check them).
+		if d.IsDir() && (path == "local" || path == filepath.Join("helm", "projector", "templates")) {
 			return filepath.SkipDir
 		}
 		switch filepath.Ext(path) {
@@ -131,128 +114,6 @@ func mustExist(t *testing.T, what, path string) {
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("%s refers to %s: %v", what, path, err)
 	}
-}
-
-// TestMetricNames checks that the dashboard and the alerts name only
-// metrics projector exports, and that the dashboard shows every one.
-func TestMetricNames(t *testing.T) {
-	documented := readmeMetrics(t)
-	for name, typ := range metrics {
-		if documented[name] != typ {
-			t.Errorf("README.md documents %s as %q, want %q", name, documented[name], typ)
-		}
-	}
-	dashboard := metricNames(t, "grafana/dashboards/projector.json")
-	alerts := metricNames(t, "prometheus/alerts.yml")
-	for name := range metrics {
-		if !dashboard[name] {
-			t.Errorf("grafana/dashboards/projector.json shows no panel for %s", name)
-		}
-	}
-	for _, name := range []string{
-		"projector_source_lag_seconds", "projector_slot_retained_wal_bytes",
-		"projector_errors_total", "projector_dead_letters_total", "projector_ready",
-	} {
-		if !alerts[name] {
-			t.Errorf("prometheus/alerts.yml has no alert on %s", name)
-		}
-	}
-}
-
-// metricNames returns the exported metrics a file refers to, reporting
-// every name that projector does not export.
-func metricNames(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	used := map[string]bool{}
-	documented := readmeMetrics(t)
-	for _, ref := range metricRef.FindAllString(string(readFile(t, path)), -1) {
-		name, ok := exported(documented, ref)
-		if !ok {
-			t.Errorf("%s: %s is not a metric projector exports", path, ref)
-			continue
-		}
-		used[name] = true
-	}
-	return used
-}
-
-// exported maps a series name to the metric that produces it: a histogram
-// produces _bucket, _sum and _count series.
-func exported(documented map[string]string, series string) (string, bool) {
-	if _, ok := documented[series]; ok {
-		return series, true
-	}
-	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-		base, found := strings.CutSuffix(series, suffix)
-		if found && documented[base] == "histogram" {
-			return base, true
-		}
-	}
-	return "", false
-}
-
-// dashboard is the part of a Grafana dashboard the checks read.
-type dashboard struct {
-	UID    string  `json:"uid"`
-	Title  string  `json:"title"`
-	Panels []panel `json:"panels"`
-}
-
-type panel struct {
-	ID         int    `json:"id"`
-	Type       string `json:"type"`
-	Title      string `json:"title"`
-	Datasource *struct {
-		UID string `json:"uid"`
-	} `json:"datasource"`
-	Targets []struct {
-		Expr string `json:"expr"`
-	} `json:"targets"`
-}
-
-// TestDashboard checks that every panel queries the provisioned datasource
-// and has a unique id.
-func TestDashboard(t *testing.T) {
-	var d dashboard
-	if err := json.Unmarshal(readFile(t, "grafana/dashboards/projector.json"), &d); err != nil {
-		t.Fatalf("parse dashboard: %v", err)
-	}
-	var ds struct {
-		Datasources []datasource `yaml:"datasources"`
-	}
-	decodeYAML(t, "grafana/provisioning/datasources/prometheus.yml", &ds)
-	if d.UID == "" || d.Title == "" {
-		t.Errorf("dashboard uid %q, title %q: both must be set", d.UID, d.Title)
-	}
-	ids := map[int]bool{}
-	for _, p := range d.Panels {
-		if ids[p.ID] {
-			t.Errorf("panel %q: id %d is used twice", p.Title, p.ID)
-		}
-		ids[p.ID] = true
-		if p.Type == "row" {
-			continue
-		}
-		if len(p.Targets) == 0 || p.Datasource == nil {
-			t.Errorf("panel %q has no query or no datasource", p.Title)
-			continue
-		}
-		if !slices.ContainsFunc(ds.Datasources, func(s datasource) bool {
-			return s.UID == p.Datasource.UID
-		}) {
-			t.Errorf("panel %q uses datasource %q, which is not provisioned", p.Title, p.Datasource.UID)
-		}
-		for _, target := range p.Targets {
-			if !metricRef.MatchString(target.Expr) {
-				t.Errorf("panel %q: query %q reads no projector metric", p.Title, target.Expr)
-			}
-		}
-	}
-}
-
-// datasource is a provisioned Grafana datasource.
-type datasource struct {
-	UID string `yaml:"uid"`
 }
 
 // ruleFile is a Prometheus rule file.

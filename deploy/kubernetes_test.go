@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,9 +173,15 @@ func loadConfigMap(t *testing.T, cm manifest, secretDir string) *config.Config {
 // StatefulSet: one replica, state on a claim of its own, probes, the
 // Service for the metrics and a security context the image satisfies.
 func TestKubernetesStandalone(t *testing.T) {
-	all := manifests(t)
-	cfg := loadConfigMap(t, findObject(t, all, "ConfigMap", "projector"), "/etc/projector/secrets")
-	sts := findObject(t, all, "StatefulSet", "projector")
+	checkStandalone(t, manifests(t), "projector")
+}
+
+// checkStandalone checks the ConfigMap, StatefulSet and Service named name
+// that run projector on its own.
+func checkStandalone(t *testing.T, all []manifest, name string) {
+	t.Helper()
+	cfg := loadConfigMap(t, findObject(t, all, "ConfigMap", name), "/etc/projector/secrets")
+	sts := findObject(t, all, "StatefulSet", name)
 	if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 1 {
 		t.Error("StatefulSet projector: replicas must be 1: a slot serves one reader at a time")
 	}
@@ -251,11 +259,51 @@ func TestKubernetesSidecar(t *testing.T) {
 // TestNoSecretInManifests checks that applying an example never replaces a
 // real Secret: the manifests refer to Secrets created with kubectl.
 func TestNoSecretInManifests(t *testing.T) {
-	for _, m := range manifests(t) {
+	noSecret(t, "kubernetes/", manifests(t))
+}
+
+func noSecret(t *testing.T, where string, all []manifest) {
+	t.Helper()
+	for _, m := range all {
 		if m.Kind == "Secret" {
-			t.Errorf("kubernetes/ holds Secret %s: applying the file would overwrite the real one; reference it and show kubectl create secret instead", m.Metadata.Name)
+			t.Errorf("%s holds Secret %s: applying it would overwrite the real one; reference it and show kubectl create secret instead", where, m.Metadata.Name)
 		}
 	}
+}
+
+// kubeconform validates manifests (files, or "-" for stdin) strictly
+// against the Kubernetes and Prometheus Operator schemas deploy/tools.sh
+// installs: an unknown field or a wrong type fails.
+func kubeconform(t *testing.T, stdin []byte, files ...string) {
+	t.Helper()
+	bin := tool(t, "kubeconform")
+	schemas := filepath.Join(toolsDir(t), "kubernetes-json-schema")
+	k8s, err := filepath.Glob(filepath.Join(schemas, "v*-standalone-strict"))
+	if err != nil || len(k8s) != 1 {
+		missing(t, "no Kubernetes JSON schemas (one v*-standalone-strict directory) under "+schemas)
+	}
+	if _, err := os.Stat(filepath.Join(schemas, "monitoring.coreos.com", "podmonitor_v1.json")); err != nil {
+		missing(t, "no Prometheus Operator schemas under "+schemas)
+	}
+	args := []string{"-strict", "-summary",
+		"-schema-location", filepath.Join(k8s[0], "{{ .ResourceKind }}{{ .KindSuffix }}.json"),
+		"-schema-location", filepath.Join(schemas, "{{ .Group }}", "{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json")}
+	out := run(t, ".", stdin, bin, append(args, files...)...)
+	// Every object must have been validated: none skipped for want of a
+	// schema.
+	if !strings.Contains(out, "Skipped: 0") || strings.Contains(out, "Valid: 0,") {
+		t.Errorf("kubeconform validated nothing or skipped objects:\n%s", out)
+	}
+	t.Log(out)
+}
+
+// TestKubeconform validates the manifests under kubernetes/.
+func TestKubeconform(t *testing.T) {
+	files, err := filepath.Glob("kubernetes/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests under kubernetes/ (%v)", err)
+	}
+	kubeconform(t, nil, files...)
 }
 
 func checkPodSecurity(t *testing.T, pod podSpec) {
