@@ -84,7 +84,8 @@ k8s_schemas() {
 	trap 'rm -rf "$tmp"' RETURN
 	python3 -m pip download --quiet --no-deps --only-binary=:all: \
 		"kubernetes-validate==$K8S_SCHEMA_VERSION" -d "$tmp"
-	rm -rf "$dir"
+	# One version at a time: the checks use the only one there is.
+	rm -rf "$SCHEMAS"/v*-standalone-strict
 	mkdir -p "$dir"
 	python3 - "$tmp"/kubernetes_validate-*.whl "$K8S_SCHEMA_VERSION" "$dir" <<'EOF'
 import json, sys, zipfile
