@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -43,8 +46,45 @@ func TestHelmTemplate(t *testing.T) {
 	all := decodeManifests(t, "helm template", out)
 	checkStandalone(t, all, "projector")
 	noSecret(t, "the chart", all)
-	for _, kind := range []string{"ServiceMonitor", "PodMonitor"} {
+	for _, kind := range []string{"ServiceMonitor", "PodMonitor", "PrometheusRule"} {
 		findObject(t, all, kind, "projector")
+	}
+	checkPrometheusRule(t, out)
+}
+
+// checkPrometheusRule checks that the chart's PrometheusRule holds the
+// groups of prometheus/alerts.yml, unchanged.
+func checkPrometheusRule(t *testing.T, rendered []byte) {
+	t.Helper()
+	var want struct {
+		Groups any `yaml:"groups"`
+	}
+	decodeYAML(t, "prometheus/alerts.yml", &want)
+	dec := yaml.NewDecoder(bytes.NewReader(rendered))
+	for {
+		var obj struct {
+			Kind string `yaml:"kind"`
+			Spec struct {
+				Groups any `yaml:"groups"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&obj); err != nil {
+			t.Fatalf("the chart renders no PrometheusRule (%v)", err)
+		}
+		if obj.Kind == "PrometheusRule" {
+			if !reflect.DeepEqual(obj.Spec.Groups, want.Groups) {
+				t.Error("the chart's PrometheusRule differs from prometheus/alerts.yml")
+			}
+			return
+		}
+	}
+}
+
+// TestChartAlertsAreTheRules: the chart cannot read files outside its
+// directory, so it carries a copy of the alert rules; it must stay equal.
+func TestChartAlertsAreTheRules(t *testing.T) {
+	if !bytes.Equal(readFile(t, "helm/projector/files/alerts.yml"), readFile(t, "prometheus/alerts.yml")) {
+		t.Error("helm/projector/files/alerts.yml differs from prometheus/alerts.yml; copy it: cp deploy/prometheus/alerts.yml deploy/helm/projector/files/alerts.yml")
 	}
 }
 

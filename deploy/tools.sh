@@ -19,8 +19,8 @@
 #       the copy made here refers to it by a relative path, so that
 #       kubeconform resolves it on disk.
 #   kubernetes-json-schema/monitoring.coreos.com/
-#       PodMonitor and ServiceMonitor (Prometheus Operator custom
-#       resources), from the CRDs in the Go module
+#       PodMonitor, ServiceMonitor and PrometheusRule (Prometheus Operator
+#       custom resources), from the CRDs in the Go module
 #       github.com/prometheus-operator/prometheus-operator, converted to
 #       strict JSON schemas as kubeconform's openapi2jsonschema does.
 #
@@ -128,18 +128,22 @@ EOF
 
 crd_schemas() {
 	local dir=$SCHEMAS/monitoring.coreos.com
-	local stamp=$dir/.prometheus-operator-$PROMETHEUS_OPERATOR_VERSION
+	local crds=(podmonitors servicemonitors prometheusrules)
+	local stamp=$dir/.prometheus-operator-$PROMETHEUS_OPERATOR_VERSION-${#crds[@]}
 	if [[ -e $stamp ]]; then
 		return
 	fi
-	echo "tools.sh: installing PodMonitor and ServiceMonitor schemas (Go module github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION)" >&2
+	echo "tools.sh: installing PodMonitor, ServiceMonitor and PrometheusRule schemas (Go module github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION)" >&2
 	local moddir
 	moddir=$(cd / && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" |
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	python3 - "$dir" "$moddir/jsonnet/prometheus-operator/podmonitors-crd.json" \
-		"$moddir/jsonnet/prometheus-operator/servicemonitors-crd.json" <<'EOF'
+	local files=()
+	for crd in "${crds[@]}"; do
+		files+=("$moddir/jsonnet/prometheus-operator/$crd-crd.json")
+	done
+	python3 - "$dir" "${files[@]}" <<'EOF'
 import json, sys
 
 
