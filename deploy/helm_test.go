@@ -5,6 +5,7 @@ import (
 	"context"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,9 @@ func TestHelmTemplateWithoutPersistence(t *testing.T) {
 	if len(sts.Spec.VolumeClaimTemplates) != 0 {
 		t.Error("persistence.enabled=false still claims a volume")
 	}
-	if !bytes.Contains(out, []byte("emptyDir")) {
+	if !slices.ContainsFunc(sts.Spec.Template.Spec.Volumes, func(v podVolume) bool {
+		return v.Name == "state" && v.EmptyDir != nil
+	}) {
 		t.Error("persistence.enabled=false mounts no emptyDir for the state")
 	}
 }

@@ -30,22 +30,34 @@ type manifest struct {
 		Replicas    *int           `yaml:"replicas"`
 		ServiceName string         `yaml:"serviceName"`
 		Selector    map[string]any `yaml:"selector"` // a Service's labels, or a workload's matchLabels
-		Ports       []struct {
-			Name       string `yaml:"name"`
-			TargetPort string `yaml:"targetPort"`
-		} `yaml:"ports"`
-		Template struct {
+		Ports       []servicePort  `yaml:"ports"`
+		Template    struct {
 			Metadata struct {
 				Labels map[string]string `yaml:"labels"`
 			} `yaml:"metadata"`
 			Spec podSpec `yaml:"spec"`
 		} `yaml:"template"`
-		VolumeClaimTemplates []struct {
-			Metadata struct {
-				Name string `yaml:"name"`
-			} `yaml:"metadata"`
-		} `yaml:"volumeClaimTemplates"`
+		VolumeClaimTemplates []claimTemplate `yaml:"volumeClaimTemplates"`
 	} `yaml:"spec"`
+}
+
+// servicePort is a port of a Service.
+type servicePort struct {
+	Name       string `yaml:"name"`
+	TargetPort string `yaml:"targetPort"`
+}
+
+// claimTemplate is a StatefulSet's volumeClaimTemplates entry.
+type claimTemplate struct {
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+}
+
+// volumeMount is a container's volume mount.
+type volumeMount struct {
+	Name      string `yaml:"name"`
+	MountPath string `yaml:"mountPath"`
 }
 
 type podSpec struct {
@@ -55,13 +67,14 @@ type podSpec struct {
 		RunAsUser    int  `yaml:"runAsUser"`
 	} `yaml:"securityContext"`
 	Containers []container `yaml:"containers"`
-	Volumes    []struct {
-		Name                  string `yaml:"name"`
-		PersistentVolumeClaim *struct {
-			ClaimName string `yaml:"claimName"`
-		} `yaml:"persistentVolumeClaim"`
-		EmptyDir *struct{} `yaml:"emptyDir"`
-	} `yaml:"volumes"`
+	Volumes    []podVolume `yaml:"volumes"`
+}
+
+// podVolume is a volume of a pod; an empty emptyDir ({}) decodes as
+// non-nil.
+type podVolume struct {
+	Name     string    `yaml:"name"`
+	EmptyDir *struct{} `yaml:"emptyDir"`
 }
 
 type container struct {
@@ -77,10 +90,7 @@ type container struct {
 	SecurityContext struct {
 		ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
 	} `yaml:"securityContext"`
-	VolumeMounts []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-	} `yaml:"volumeMounts"`
+	VolumeMounts []volumeMount `yaml:"volumeMounts"`
 }
 
 type envVar struct {
@@ -160,7 +170,8 @@ func projectorContainer(t *testing.T, pod podSpec) container {
 }
 
 // loadConfigMap loads the configuration a ConfigMap carries as projector
-// would read it in the pod, with the secret files mounted from dir.
+// would read it in the pod: the secret files it expects under secretDir
+// are read from a temporary copy.
 func loadConfigMap(t *testing.T, cm manifest, secretDir string) *config.Config {
 	t.Helper()
 	secrets := t.TempDir()
@@ -197,11 +208,7 @@ func checkStandalone(t *testing.T, all []manifest, name string) {
 	claimed := false
 	for _, m := range c.VolumeMounts {
 		if m.MountPath == cfg.State.Dir {
-			claimed = slices.ContainsFunc(sts.Spec.VolumeClaimTemplates, func(v struct {
-				Metadata struct {
-					Name string `yaml:"name"`
-				} `yaml:"metadata"`
-			}) bool {
+			claimed = slices.ContainsFunc(sts.Spec.VolumeClaimTemplates, func(v claimTemplate) bool {
 				return v.Metadata.Name == m.Name
 			})
 		}
@@ -216,10 +223,7 @@ func checkStandalone(t *testing.T, all []manifest, name string) {
 			t.Errorf("Service %s selects %s=%s, which the pod does not carry", svc.Metadata.Name, k, v)
 		}
 	}
-	if !slices.ContainsFunc(svc.Spec.Ports, func(p struct {
-		Name       string `yaml:"name"`
-		TargetPort string `yaml:"targetPort"`
-	}) bool {
+	if !slices.ContainsFunc(svc.Spec.Ports, func(p servicePort) bool {
 		return p.Name == "metrics" && p.TargetPort == "metrics"
 	}) {
 		t.Errorf("Service %s has no port metrics targeting the container's port metrics", svc.Metadata.Name)
@@ -245,14 +249,13 @@ func TestKubernetesSidecar(t *testing.T) {
 	}
 	checkContainer(t, c)
 	checkGrace(t, pod, cfg)
-	mounted := slices.ContainsFunc(c.VolumeMounts, func(m struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-	}) bool {
-		return m.MountPath == cfg.State.Dir
+	mounted := slices.ContainsFunc(c.VolumeMounts, func(m volumeMount) bool {
+		return m.MountPath == cfg.State.Dir && slices.ContainsFunc(pod.Volumes, func(v podVolume) bool {
+			return v.Name == m.Name && v.EmptyDir != nil
+		})
 	})
 	if !mounted {
-		t.Errorf("state.dir %s is not a mounted volume; the root filesystem is read-only", cfg.State.Dir)
+		t.Errorf("state.dir %s is not a mounted emptyDir; the root filesystem is read-only, and a standby's state lives with its pod", cfg.State.Dir)
 	}
 }
 
