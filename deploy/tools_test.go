@@ -76,6 +76,13 @@ func TestPromtoolCheckRules(t *testing.T) {
 	run(t, ".", nil, promtool, "check", "rules", "prometheus/alerts.yml")
 }
 
+// TestPromtoolCheckConfig checks the compose stack's Prometheus
+// configuration, and through it the rule files it loads.
+func TestPromtoolCheckConfig(t *testing.T) {
+	promtool := tool(t, "promtool")
+	run(t, ".", nil, promtool, "check", "config", "prometheus/prometheus.yml")
+}
+
 // TestPromtoolTestRules runs the alerts' unit tests. promtool compares
 // every annotation of a firing alert; the descriptions are prose checked by
 // TestAlertRules, so the copy of alerts.yml the tests run against has none,
