@@ -19,7 +19,7 @@ PG_VERSIONS  ?= 13 14 15 16 17 18
 MATRIX_EDGES ?= 13 18
 MATRIX_E2E   ?= ^(TestViewsExampleStaysEqualToTheJoin|TestFailoverSlotSetting)$$
 
-.PHONY: all build testbed test unit fuzz demo bench down clean matrix matrix-run
+.PHONY: all build testbed test unit fuzz demo bench down clean matrix matrix-run deploy-check
 
 all: build
 
@@ -32,11 +32,12 @@ testbed:
 	deploy/local/pg.sh up
 	deploy/local/search.sh up
 
-# test runs vet, every unit and integration test with the race detector, a
-# short run of every fuzz target, and the version matrix on the oldest and
-# the newest supported PostgreSQL.
+# test runs vet, the deployment checks, every unit and integration test
+# with the race detector, a short run of every fuzz target, and the version
+# matrix on the oldest and the newest supported PostgreSQL.
 test: testbed
 	$(GO) vet $(PKGS)
+	$(MAKE) deploy-check
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) test-es8
 	$(MAKE) fuzz
@@ -78,6 +79,16 @@ matrix-run:
 	  $(GO) test -race -count=1 -timeout 15m ./capture/; \
 	  $(GO) test -race -count=1 -timeout 15m -run '$(MATRIX_E2E)' ./e2e/; \
 	done
+
+# deploy-check installs promtool, helm, kubeconform and the schemas they
+# validate against (deploy/tools.sh, cached under ~/.cache/projector), then
+# runs the checks of deploy/: promtool check rules and test rules, helm lint,
+# helm template and the manifests through kubeconform -strict, the
+# dashboard's coverage of every metric, the image and the manifests. CI=true
+# makes a missing tool a failure rather than a skip. It needs no server.
+deploy-check:
+	deploy/tools.sh
+	CI=true $(GO) test -count=1 -timeout 10m ./deploy/
 
 fuzz:
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \

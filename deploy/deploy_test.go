@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,37 +25,20 @@ import (
 	"github.com/projector-dev/projector/config"
 )
 
-// metrics lists the metrics the dashboard must show, by name and type;
-// every one must also be documented in the README's metrics table, which
-// is the list of everything projector exports.
-var metrics = map[string]string{
-	"projector_source_lag_bytes":        "gauge",
-	"projector_source_lag_seconds":      "gauge",
-	"projector_view_lag_seconds":        "histogram",
-	"projector_slot_retained_wal_bytes": "gauge",
-	"projector_changes_total":           "counter",
-	"projector_documents_written_total": "counter",
-	"projector_bulk_duration_seconds":   "histogram",
-	"projector_bulk_retries_total":      "counter",
-	"projector_dead_letters_total":      "counter",
-	"projector_snapshot_rows_total":     "counter",
-	"projector_errors_total":            "counter",
-	"projector_ready":                   "gauge",
-	"projector_build_info":              "gauge",
-}
-
 // metricRef finds metric names in expressions and in the prose around them.
 var metricRef = regexp.MustCompile(`\bprojector_[a-z0-9_]+`)
 
 // TestFilesParse parses every YAML (all documents) and JSON file under
-// deploy/, except the local test bed.
+// deploy/, except the local test bed and the chart's templates.
 func TestFilesParse(t *testing.T) {
 	var seen int
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && path == "local" {
+		// The local test bed, and the chart's templates, which are Go
+		// templates of YAML (helm lint and helm template check them).
+		if d.IsDir() && (path == "local" || path == filepath.Join("helm", "projector", "templates")) {
 			return filepath.SkipDir
 		}
 		switch filepath.Ext(path) {
@@ -132,128 +114,6 @@ func mustExist(t *testing.T, what, path string) {
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("%s refers to %s: %v", what, path, err)
 	}
-}
-
-// TestMetricNames checks that the dashboard and the alerts name only
-// metrics projector exports, and that the dashboard shows every one.
-func TestMetricNames(t *testing.T) {
-	documented := readmeMetrics(t)
-	for name, typ := range metrics {
-		if documented[name] != typ {
-			t.Errorf("README.md documents %s as %q, want %q", name, documented[name], typ)
-		}
-	}
-	dashboard := metricNames(t, "grafana/dashboards/projector.json")
-	alerts := metricNames(t, "prometheus/alerts.yml")
-	for name := range metrics {
-		if !dashboard[name] {
-			t.Errorf("grafana/dashboards/projector.json shows no panel for %s", name)
-		}
-	}
-	for _, name := range []string{
-		"projector_source_lag_seconds", "projector_slot_retained_wal_bytes",
-		"projector_errors_total", "projector_dead_letters_total", "projector_ready",
-	} {
-		if !alerts[name] {
-			t.Errorf("prometheus/alerts.yml has no alert on %s", name)
-		}
-	}
-}
-
-// metricNames returns the exported metrics a file refers to, reporting
-// every name that projector does not export.
-func metricNames(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	used := map[string]bool{}
-	documented := readmeMetrics(t)
-	for _, ref := range metricRef.FindAllString(string(readFile(t, path)), -1) {
-		name, ok := exported(documented, ref)
-		if !ok {
-			t.Errorf("%s: %s is not a metric projector exports", path, ref)
-			continue
-		}
-		used[name] = true
-	}
-	return used
-}
-
-// exported maps a series name to the metric that produces it: a histogram
-// produces _bucket, _sum and _count series.
-func exported(documented map[string]string, series string) (string, bool) {
-	if _, ok := documented[series]; ok {
-		return series, true
-	}
-	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-		base, found := strings.CutSuffix(series, suffix)
-		if found && documented[base] == "histogram" {
-			return base, true
-		}
-	}
-	return "", false
-}
-
-// dashboard is the part of a Grafana dashboard the checks read.
-type dashboard struct {
-	UID    string  `json:"uid"`
-	Title  string  `json:"title"`
-	Panels []panel `json:"panels"`
-}
-
-type panel struct {
-	ID         int    `json:"id"`
-	Type       string `json:"type"`
-	Title      string `json:"title"`
-	Datasource *struct {
-		UID string `json:"uid"`
-	} `json:"datasource"`
-	Targets []struct {
-		Expr string `json:"expr"`
-	} `json:"targets"`
-}
-
-// TestDashboard checks that every panel queries the provisioned datasource
-// and has a unique id.
-func TestDashboard(t *testing.T) {
-	var d dashboard
-	if err := json.Unmarshal(readFile(t, "grafana/dashboards/projector.json"), &d); err != nil {
-		t.Fatalf("parse dashboard: %v", err)
-	}
-	var ds struct {
-		Datasources []datasource `yaml:"datasources"`
-	}
-	decodeYAML(t, "grafana/provisioning/datasources/prometheus.yml", &ds)
-	if d.UID == "" || d.Title == "" {
-		t.Errorf("dashboard uid %q, title %q: both must be set", d.UID, d.Title)
-	}
-	ids := map[int]bool{}
-	for _, p := range d.Panels {
-		if ids[p.ID] {
-			t.Errorf("panel %q: id %d is used twice", p.Title, p.ID)
-		}
-		ids[p.ID] = true
-		if p.Type == "row" {
-			continue
-		}
-		if len(p.Targets) == 0 || p.Datasource == nil {
-			t.Errorf("panel %q has no query or no datasource", p.Title)
-			continue
-		}
-		if !slices.ContainsFunc(ds.Datasources, func(s datasource) bool {
-			return s.UID == p.Datasource.UID
-		}) {
-			t.Errorf("panel %q uses datasource %q, which is not provisioned", p.Title, p.Datasource.UID)
-		}
-		for _, target := range p.Targets {
-			if !metricRef.MatchString(target.Expr) {
-				t.Errorf("panel %q: query %q reads no projector metric", p.Title, target.Expr)
-			}
-		}
-	}
-}
-
-// datasource is a provisioned Grafana datasource.
-type datasource struct {
-	UID string `yaml:"uid"`
 }
 
 // ruleFile is a Prometheus rule file.
@@ -599,191 +459,6 @@ func hasGoCode(t *testing.T, dir string) bool {
 		t.Fatalf("walk %s: %v", dir, err)
 	}
 	return found
-}
-
-// manifest is the part of a Kubernetes object the checks read.
-type manifest struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name string `yaml:"name"`
-	} `yaml:"metadata"`
-	Data map[string]string `yaml:"data"`
-	Spec struct {
-		Template struct {
-			Spec podSpec `yaml:"spec"`
-		} `yaml:"template"`
-	} `yaml:"spec"`
-}
-
-type podSpec struct {
-	TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
-	SecurityContext               struct {
-		RunAsNonRoot bool `yaml:"runAsNonRoot"`
-	} `yaml:"securityContext"`
-	Containers []container `yaml:"containers"`
-	Volumes    []struct {
-		Name                  string `yaml:"name"`
-		PersistentVolumeClaim *struct {
-			ClaimName string `yaml:"claimName"`
-		} `yaml:"persistentVolumeClaim"`
-	} `yaml:"volumes"`
-}
-
-type container struct {
-	Name  string `yaml:"name"`
-	Ports []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-	} `yaml:"ports"`
-	Env             []envVar `yaml:"env"`
-	ReadinessProbe  *probe   `yaml:"readinessProbe"`
-	LivenessProbe   *probe   `yaml:"livenessProbe"`
-	SecurityContext struct {
-		ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
-	} `yaml:"securityContext"`
-	VolumeMounts []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-	} `yaml:"volumeMounts"`
-}
-
-type envVar struct {
-	Name      string `yaml:"name"`
-	ValueFrom *struct {
-		SecretKeyRef *struct {
-			Name string `yaml:"name"`
-		} `yaml:"secretKeyRef"`
-	} `yaml:"valueFrom"`
-}
-
-type probe struct {
-	HTTPGet struct {
-		Path string `yaml:"path"`
-		Port string `yaml:"port"`
-	} `yaml:"httpGet"`
-}
-
-// manifests decodes every object of every manifest file under kubernetes/.
-func manifests(t *testing.T) []manifest {
-	t.Helper()
-	files, err := filepath.Glob("kubernetes/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests under kubernetes/ (%v)", err)
-	}
-	var all []manifest
-	for _, f := range files {
-		dec := yaml.NewDecoder(bytes.NewReader(readFile(t, f)))
-		for {
-			var m manifest
-			err := dec.Decode(&m)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if m.APIVersion == "" || m.Kind == "" || m.Metadata.Name == "" {
-				t.Errorf("%s: an object lacks apiVersion, kind or metadata.name", f)
-			}
-			all = append(all, m)
-		}
-	}
-	return all
-}
-
-func findKind(t *testing.T, all []manifest, kind string) manifest {
-	t.Helper()
-	for _, m := range all {
-		if m.Kind == kind {
-			return m
-		}
-	}
-	t.Fatalf("kubernetes/: no %s", kind)
-	return manifest{}
-}
-
-// TestKubernetesSidecar loads the ConfigMap's configuration and checks the
-// sidecar container against it: port, probes, secrets and state volume.
-func TestKubernetesSidecar(t *testing.T) {
-	all := manifests(t)
-	secrets := t.TempDir()
-	copyFile(t, "compose/secrets/postgres_password", filepath.Join(secrets, "pg-password"))
-	t.Setenv("ELASTIC_PASSWORD", "from-the-secret")
-	cfg := loadConfig(t, []byte(findKind(t, all, "ConfigMap").Data["projector.yaml"]), "/etc/projector/secrets/", secrets+"/")
-
-	pod := findKind(t, all, "Deployment").Spec.Template.Spec
-	if !pod.SecurityContext.RunAsNonRoot {
-		t.Error("pod securityContext.runAsNonRoot is not true")
-	}
-	i := slices.IndexFunc(pod.Containers, func(c container) bool { return c.Name == "projector" })
-	if i < 0 {
-		t.Fatal("Deployment has no container named projector")
-	}
-	c := pod.Containers[i]
-	checkSidecarPort(t, c, cfg.HTTP.Listen)
-	checkSidecarProbes(t, c)
-	if !c.SecurityContext.ReadOnlyRootFilesystem {
-		t.Error("projector container: readOnlyRootFilesystem is not true")
-	}
-	if !slices.ContainsFunc(c.Env, func(e envVar) bool {
-		return e.Name == "ELASTIC_PASSWORD" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil
-	}) {
-		t.Error("projector container: ELASTIC_PASSWORD does not come from a Secret")
-	}
-	checkStateVolume(t, pod, c, cfg.State.Dir)
-	// projector exits within shutdown.grace and about a second; a shorter
-	// termination grace period ends in SIGKILL.
-	if grace, limit := time.Duration(cfg.Shutdown.Grace), time.Duration(pod.TerminationGracePeriodSeconds)*time.Second; limit < grace+5*time.Second {
-		t.Errorf("terminationGracePeriodSeconds %s is not at least shutdown.grace %s plus 5s", limit, grace)
-	}
-}
-
-func checkSidecarPort(t *testing.T, c container, listen string) {
-	t.Helper()
-	_, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		t.Fatalf("http.listen %q: %v", listen, err)
-	}
-	for _, p := range c.Ports {
-		if p.Name == "metrics" && port == strconv.Itoa(p.ContainerPort) {
-			return
-		}
-	}
-	t.Errorf("projector container has no port named metrics on %s (http.listen)", port)
-}
-
-func checkSidecarProbes(t *testing.T, c container) {
-	t.Helper()
-	for _, want := range []struct {
-		name string
-		p    *probe
-		path string
-	}{
-		{"readinessProbe", c.ReadinessProbe, "/readyz"},
-		{"livenessProbe", c.LivenessProbe, "/healthz"},
-	} {
-		if want.p == nil || want.p.HTTPGet.Path != want.path || want.p.HTTPGet.Port != "metrics" {
-			t.Errorf("projector container: %s must GET %s on port metrics", want.name, want.path)
-		}
-	}
-}
-
-// checkStateVolume checks that state.dir is a mounted persistent volume:
-// the root filesystem is read-only, and state must survive the pod.
-func checkStateVolume(t *testing.T, pod podSpec, c container, dir string) {
-	t.Helper()
-	for _, m := range c.VolumeMounts {
-		if m.MountPath != dir {
-			continue
-		}
-		for _, v := range pod.Volumes {
-			if v.Name == m.Name && v.PersistentVolumeClaim != nil {
-				return
-			}
-		}
-	}
-	t.Errorf("projector container: state.dir %s is not a mounted PersistentVolumeClaim", dir)
 }
 
 // readmeRow is a row of the README's metrics table: | `name{labels}` | type | meaning |

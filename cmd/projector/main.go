@@ -36,5 +36,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newConfigCommand(g))
 	root.AddCommand(newVersionCommand())
 	root.AddCommand(newRunCommand(g), newCheckCommand(g), newTailCommand(g), newSlotsCommand(g), newVerifyCommand(g), newRebuildCommand(g))
+	root.AddCommand(newHealthCommand(g))
 	return root
 }
