@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/transform/ledger"
 )
 
 // Writer takes finished documents: the sink's bulk writer. Submit calls ack
@@ -25,7 +25,9 @@ type Writer interface {
 }
 
 // Confirmer learns the positions that are durable end to end: applied to
-// the store and every affected document acknowledged by the index.
+// the store and every affected document acknowledged by the index. The
+// engine's position ledger is its only caller; ledger.Streams routes it
+// to the sources' replication streams.
 type Confirmer func(source string, lsn capture.LSN)
 
 // Options tunes the engine. The zero value is usable.
@@ -53,21 +55,20 @@ type Engine struct {
 	store    *Store
 	plan     *plan
 	out      Writer
-	confirm  Confirmer
 	opts     Options
 	log      *slog.Logger
 	metrics  *Metrics
 	versions *versions
-	rows     *rowCache           // rows as committed, and as the group being applied wrote them
-	seq      uint64              // the last group submitted
-	synced   uint64              // the last group whose commit is synced
-	settled  atomic.Uint64       // the last group acknowledged and confirmed; read by Backlog
-	early    map[uint64]groupAck // acknowledged before an earlier group
+	rows     *rowCache // rows as committed, and as the group being applied wrote them
+	// ledger gives every applied group a ticket, settles them in order
+	// once their documents are durable, and confirms their positions.
+	ledger *ledger.Ledger[groupNote]
+	synced ledger.Ticket // the last group whose commit is synced
 	// sent holds, for each document sent and not settled yet, the group
 	// that last marked it pending and sent it: settle clears a mark only
 	// if no later group marked the document again, and knows that without
 	// reading the mark back.
-	sent map[docRef]uint64
+	sent map[docRef]ledger.Ticket
 
 	// snapshotting holds the sources whose initial snapshot is not
 	// complete, with the tables already copied. A view over any of them
@@ -85,21 +86,14 @@ type Engine struct {
 	// unmarked is the last group that sent documents without pending
 	// marks (see copyOnly); a snapshot's closing transaction is committed
 	// only once it is settled.
-	unmarked uint64
-
-	ackMu   sync.Mutex
-	acked   []groupAck
-	ackWake chan struct{}
+	unmarked ledger.Ticket
 }
 
-// groupAck is what becomes true when the documents of one group are
-// durable.
-type groupAck struct {
-	seq       uint64
-	refs      []docRef
-	positions map[string]capture.LSN
-	oldest    map[string]time.Time // per view, the oldest commit time it reflects
-	at        time.Time
+// groupNote is what the engine keeps with a group's ticket, to finish the
+// group once its documents are durable.
+type groupNote struct {
+	refs   []docRef
+	oldest map[string]time.Time // per view, the oldest commit time it reflects
 }
 
 // NewEngine compiles the views over store.
@@ -118,8 +112,8 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 	if opts.IndexName == nil {
 		opts.IndexName = func(view string) string { return view }
 	}
-	e := &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
-		metrics: metrics, versions: vs, rows: newRowCache(rowCacheSize), ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{}, sent: map[docRef]uint64{},
+	e := &Engine{store: store, plan: p, out: out, opts: opts, log: log,
+		metrics: metrics, versions: vs, rows: newRowCache(rowCacheSize), ledger: ledger.New[groupNote](ledger.ConfirmFunc(confirm)), sent: map[docRef]ledger.Ticket{},
 		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]tableID{}}
 	for _, v := range views {
 		v.Root.walk(func(n *Node) {
@@ -150,7 +144,7 @@ func NewEngine(store *Store, views []*View, out Writer, confirm Confirmer, opts 
 // Backlog reports whether documents of a completed snapshot are still on
 // their way to the index: the snapshot is applied, but the view does not
 // answer with all of it yet. Safe to call from any goroutine.
-func (e *Engine) Backlog() bool { return e.settled.Load() < e.released.Load() }
+func (e *Engine) Backlog() bool { return uint64(e.ledger.Settled()) < e.released.Load() }
 
 // deferred reports whether view's documents wait for a snapshot: one of
 // its sources is being copied, unless only its root table remains to be,
@@ -215,7 +209,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan *Transaction) error {
 			return ctx.Err()
 		case <-e.store.Failed():
 			return e.store.Err()
-		case <-e.ackWake:
+		case <-e.ledger.Wake():
 			if err := e.settle(); err != nil {
 				return err
 			}
@@ -238,16 +232,15 @@ func (e *Engine) taken(txn *Transaction) {
 }
 
 // drain waits until every submitted group is acknowledged and settled.
-func (e *Engine) drain(ctx context.Context) error { return e.settleUpTo(ctx, e.seq) }
+func (e *Engine) drain(ctx context.Context) error { return e.settleUpTo(ctx, e.ledger.Issued()) }
 
-// settleUpTo waits until every group up to seq is acknowledged and
-// settled.
-func (e *Engine) settleUpTo(ctx context.Context, seq uint64) error {
-	for e.settled.Load() < seq {
+// settleUpTo waits until every group up to t is acknowledged and settled.
+func (e *Engine) settleUpTo(ctx context.Context, t ledger.Ticket) error {
+	for e.ledger.Settled() < t {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-e.ackWake:
+		case <-e.ledger.Wake():
 			if err := e.settle(); err != nil {
 				return err
 			}
@@ -302,7 +295,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		}
 	}
 	unmarked := copyOnly(group)
-	e.seq++
+	ticket := e.ledger.NextTicket()
 	b := e.store.db.NewIndexedBatch()
 	defer b.Close()
 	committed := false
@@ -315,7 +308,8 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		checkpoints: map[string]capture.Checkpoint{}}
 	defer a.read.close() //nolint:errcheck // read-only iterators; an error shows in the reads themselves
 	waiting := e.deferredViews()
-	ack := groupAck{seq: e.seq, positions: map[string]capture.LSN{}, oldest: map[string]time.Time{}}
+	note := groupNote{oldest: map[string]time.Time{}}
+	positions := map[string]capture.LSN{}
 	var oldest time.Time
 	ended := false  // a snapshot ended in this group
 	copied := false // the group holds snapshot rows
@@ -329,7 +323,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		// A snapshot is confirmed by its closing transaction alone, once
 		// its documents are durable; one cut short starts over anyway.
 		if !txn.Snapshot || txn.SnapshotDone {
-			ack.positions[txn.Source] = max(ack.positions[txn.Source], txn.EndLSN)
+			positions[txn.Source] = max(positions[txn.Source], txn.EndLSN)
 		}
 		if applied && (oldest.IsZero() || txn.CommitTime.Before(oldest)) {
 			oldest = txn.CommitTime
@@ -348,7 +342,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 			return fmt.Errorf("write checkpoint of source %q: %w", source, err)
 		}
 	}
-	seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
+	seqBytes := binary.BigEndian.AppendUint64(nil, uint64(ticket))
 	var marked []docRef // sent documents that carry a pending mark
 	for ref := range a.dirty {
 		sendNow := !e.deferred(ref.view) && !complete[ref.view]
@@ -364,8 +358,8 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		if mark {
 			marked = append(marked, ref)
 		}
-		ack.refs = append(ack.refs, ref)
-		ack.oldest[ref.view] = oldest
+		note.refs = append(note.refs, ref)
+		note.oldest[ref.view] = oldest
 	}
 	// Not synced here: nothing of the group is confirmed to a source
 	// before settle has synced the log, and a group lost in a crash is
@@ -381,23 +375,27 @@ func (e *Engine) applyGroup(ctx context.Context, group []*Transaction) error {
 		delete(e.sent, ref) // marked again: an earlier group's settle must leave the mark
 	}
 	for _, ref := range marked {
-		e.sent[ref] = ack.seq
+		e.sent[ref] = ticket
 	}
-	if unmarked && len(ack.refs) > 0 {
-		e.unmarked = ack.seq
+	if unmarked && len(note.refs) > 0 {
+		e.unmarked = ticket
 	}
-	sortRefs(ack.refs)
+	sortRefs(note.refs)
 	if len(complete) == 0 {
-		if ended {
-			e.released.Store(ack.seq) // the snapshot's last documents
+		if err := e.issue(ticket, positions, note); err != nil {
+			return err
 		}
-		return e.send(ctx, ack, !copied)
+		if ended {
+			e.released.Store(uint64(ticket)) // the snapshot's last documents
+		}
+		return e.send(ctx, ticket, positions, note, !copied)
 	}
 	// The group's positions are confirmed only after the documents its
-	// snapshot completed: groups settle in order.
-	positions := ack.positions
-	ack.positions = map[string]capture.LSN{}
-	if err := e.send(ctx, ack, !copied); err != nil {
+	// snapshot completed: tickets settle in order.
+	if err := e.issue(ticket, nil, note); err != nil {
+		return err
+	}
+	if err := e.send(ctx, ticket, nil, note, !copied); err != nil {
 		return err
 	}
 	n, err := e.release(ctx, func(view string) bool { return complete[view] }, positions)
@@ -424,11 +422,11 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 			return sent, err
 		}
 		if len(refs) > 0 {
-			e.seq++
-			// Re-mark under this group's number so its acknowledgement
+			ticket := e.ledger.NextTicket()
+			// Re-mark under this group's ticket so its acknowledgement
 			// clears them; losing this in a crash only means sending again.
 			b := e.store.db.NewBatch()
-			seqBytes := binary.BigEndian.AppendUint64(nil, e.seq)
+			seqBytes := binary.BigEndian.AppendUint64(nil, uint64(ticket))
 			for _, ref := range refs {
 				if err := b.Set(dirtyKey(ref), seqBytes, nil); err != nil {
 					b.Close()
@@ -439,14 +437,18 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 				return sent, fmt.Errorf("mark pending documents: %w", err)
 			}
 			for _, ref := range refs {
-				e.sent[ref] = e.seq
+				e.sent[ref] = ticket
 			}
-			if err := e.send(ctx, groupAck{seq: e.seq, refs: refs, positions: map[string]capture.LSN{}}, false); err != nil {
+			note := groupNote{refs: refs}
+			if err := e.issue(ticket, nil, note); err != nil {
+				return sent, err
+			}
+			if err := e.send(ctx, ticket, nil, note, false); err != nil {
 				return sent, err
 			}
 			sent += len(refs)
 			select {
-			case <-e.ackWake:
+			case <-e.ledger.Wake():
 				if err := e.settle(); err != nil {
 					return sent, err
 				}
@@ -458,9 +460,18 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 		}
 		from = next
 	}
-	e.seq++
-	e.released.Store(e.seq)
-	return sent, e.send(ctx, groupAck{seq: e.seq, positions: positions}, false)
+	ticket := e.ledger.Issue(positions, groupNote{})
+	e.released.Store(uint64(ticket))
+	return sent, e.send(ctx, ticket, positions, groupNote{}, false)
+}
+
+// issue records a committed group in the ledger under the ticket its
+// pending marks were written with.
+func (e *Engine) issue(ticket ledger.Ticket, positions map[string]capture.LSN, note groupNote) error {
+	if t := e.ledger.Issue(positions, note); t != ticket {
+		return fmt.Errorf("position ledger issued ticket %d to a group marked as %d", t, ticket)
+	}
+	return nil
 }
 
 // applyTxn applies one transaction unless the store already has it (a
@@ -488,6 +499,7 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 			return false, fmt.Errorf("reset source %q: %w", txn.Source, err)
 		}
 		cp = capture.Checkpoint{}
+		e.ledger.Reset(txn.Source)
 	}
 	a.copying = txn.Snapshot
 	for i := range txn.Events {
@@ -513,21 +525,21 @@ func (e *Engine) applyTxn(a *applier, txn *Transaction) (bool, error) {
 // of thousands of documents (a renamed customer embedded in every order),
 // which must not all be held at once. The writer acknowledges submissions
 // in order, so the group's acknowledgement rides on its last page and
-// comes back through settle. With streamed, the rows read are added to the
+// reaches the ledger, which settle reads. With streamed, the rows read are added to the
 // row cache: streamed changes touch the same rows again soon, a
 // snapshot's documents each read their rows once.
-func (e *Engine) send(ctx context.Context, ack groupAck, streamed bool) error {
-	if err := e.store.reserve(e.versions, len(ack.refs)); err != nil {
+func (e *Engine) send(ctx context.Context, ticket ledger.Ticket, positions map[string]capture.LSN, note groupNote, streamed bool) error {
+	if err := e.store.reserve(e.versions, len(note.refs)); err != nil {
 		return fmt.Errorf("reserve document versions: %w", err)
 	}
 	snap := e.store.db.NewSnapshot()
 	defer snap.Close()
 	builder := newDocBuilder(snap, e.store.cols, e.rows, streamed)
 	defer builder.close() //nolint:errcheck // a read-only iterator; the documents are built
-	position := positionsString(ack.positions)
-	docs := make([]sink.Document, 0, min(len(ack.refs), pageDocs))
+	position := positionsString(positions)
+	docs := make([]sink.Document, 0, min(len(note.refs), pageDocs))
 	submitted := false
-	for _, ref := range ack.refs {
+	for _, ref := range note.refs {
 		v := e.plan.byName[ref.view]
 		if v == nil {
 			continue // a view removed from the configuration
@@ -553,46 +565,29 @@ func (e *Engine) send(ctx context.Context, ack groupAck, streamed bool) error {
 	}
 	e.metrics.documents.Add(float64(len(docs)))
 	if len(docs) == 0 && !submitted {
-		e.acknowledged(ack)
+		// Nothing to write: durable now. The ledger still settles the
+		// ticket only after every earlier one.
+		e.ledger.Acknowledge(ticket, time.Now())
 		return nil
 	}
-	return e.out.Submit(ctx, docs, func() { e.acknowledged(ack) })
+	// The acknowledgement runs on the writer's goroutine; the engine's own
+	// goroutine settles, so that only it writes to the store.
+	return e.out.Submit(ctx, docs, func() { e.ledger.Acknowledge(ticket, time.Now()) })
 }
 
-// acknowledged runs on the writer's goroutine; the engine's own goroutine
-// settles, so that only it writes to the store.
-func (e *Engine) acknowledged(ack groupAck) {
-	ack.at = time.Now()
-	e.ackMu.Lock()
-	e.acked = append(e.acked, ack)
-	e.ackMu.Unlock()
-	select {
-	case e.ackWake <- struct{}{}:
-	default:
-	}
-}
-
-// settle clears the pending marks of acknowledged documents (unless a
-// later group marked them again) and confirms the positions.
+// settle finishes the groups the ledger has ready, in ticket order: it
+// clears the pending marks of their documents (unless a later group
+// marked them again), syncs the state before a position is confirmed, and
+// settles the ticket, which confirms its positions.
 func (e *Engine) settle() error {
-	e.ackMu.Lock()
-	for _, ack := range e.acked {
-		e.early[ack.seq] = ack
-	}
-	e.acked = e.acked[:0]
-	e.ackMu.Unlock()
-	// Groups without documents are acknowledged at once, possibly before
-	// earlier groups the index has not acknowledged yet: settling strictly
-	// in group order keeps their positions from being confirmed early.
 	for {
-		ack, ok := e.early[e.settled.Load()+1]
+		ack, ok := e.ledger.Next()
 		if !ok {
 			return nil
 		}
-		delete(e.early, ack.seq)
 		b := e.store.db.NewBatch()
-		for _, ref := range ack.refs {
-			if e.sent[ref] != ack.seq {
+		for _, ref := range ack.Note.refs {
+			if e.sent[ref] != ack.Ticket {
 				continue // marked again since; a later group clears it
 			}
 			delete(e.sent, ref)
@@ -605,20 +600,19 @@ func (e *Engine) settle() error {
 		if err := b.Commit(pebble.NoSync); err != nil {
 			return fmt.Errorf("clear pending documents: %w", err)
 		}
-		for view, t := range ack.oldest {
+		for view, t := range ack.Note.oldest {
 			if !t.IsZero() {
-				e.metrics.viewLag.WithLabelValues(view).Observe(ack.at.Sub(t).Seconds())
+				e.metrics.viewLag.WithLabelValues(view).Observe(ack.Acknowledged.Sub(t).Seconds())
 			}
 		}
-		if len(ack.positions) > 0 && e.synced < ack.seq {
+		if len(ack.Positions) > 0 && e.synced < ack.Ticket {
 			if err := e.syncLog(); err != nil {
 				return err
 			}
 		}
-		for source, lsn := range ack.positions {
-			e.confirm(source, lsn)
+		if !e.ledger.Settle(ack.Ticket) {
+			return fmt.Errorf("position ledger refused to settle ticket %d", ack.Ticket)
 		}
-		e.settled.Store(ack.seq)
 	}
 }
 
@@ -632,7 +626,7 @@ func (e *Engine) syncLog() error {
 	if err := e.store.db.LogData(nil, pebble.Sync); err != nil {
 		return fmt.Errorf("sync state: %w", err)
 	}
-	e.synced = e.seq
+	e.synced = e.ledger.Issued()
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
+	"github.com/projector-dev/projector/transform/ledger"
 )
 
 // Run is `projector run`: it keeps the configured views up to date until
@@ -266,15 +267,15 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
-	confirm := func(source string, lsn capture.LSN) {
-		if s := streams[source]; s != nil {
-			s.Confirm(lsn)
-		}
+	// Only the engine's position ledger confirms positions to the streams.
+	confirm := ledger.Streams{}
+	for source, s := range streams {
+		confirm[source] = s
 	}
 	// Two of the engine's groups may wait: enough that a busy engine always
 	// finds a whole group, few enough that snapshot chunks stay few.
 	in := newFeed(feedTransactions, maxGroupEvents)
-	engine, err := transform.NewEngine(p.store, p.views, writer, confirm,
+	engine, err := transform.NewEngine(p.store, p.views, writer, confirm.Confirm,
 		transform.Options{
 			MaxGroupEvents:  maxGroupEvents,
 			Taken:           in.taken,
