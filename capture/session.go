@@ -415,6 +415,7 @@ func (ss *session) handleWAL(ctx context.Context, conn *pgconn.PgConn, dec *Deco
 // push hands a transaction downstream, keeping the connection alive while
 // downstream is slow: backpressure stops reading, never the heartbeat.
 func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transaction) error {
+	weigh(txn)
 	ss.stream.track(txn)
 	ss.stream.metrics.observe(txn)
 	tick := time.NewTicker(ss.stream.opts.StatusInterval / 2)

@@ -181,7 +181,9 @@ func (cp *copier) emit(ctx context.Context, rows []Change, t Table, last bool) e
 		Changes:      rows,
 	}
 	cp.reset = false
-	if err := cp.stream.snapshotRows.Acquire(ctx, cp.stream.snapshotWeight(txn)); err != nil {
+	weigh(txn)
+	charge, err := cp.stream.snapshotBudget.Acquire(ctx, txn.Bytes)
+	if err != nil {
 		return err
 	}
 	cp.stream.track(txn)
@@ -190,7 +192,7 @@ func (cp *copier) emit(ctx context.Context, rows []Change, t Table, last bool) e
 		cp.delivered = cp.at
 		return nil
 	case <-ctx.Done():
-		cp.stream.snapshotRows.Release(cp.stream.snapshotWeight(txn))
+		cp.stream.snapshotBudget.Release(charge)
 		return ctx.Err()
 	}
 }

@@ -48,6 +48,9 @@ type Transaction struct {
 	// complete as of a snapshot transaction.
 	Copied []capture.Table `json:"copied,omitempty"`
 	Events []Event         `json:"events"`
+	// Bytes is the captured transaction's memory weight (see
+	// capture.Transaction.Bytes), charged against the feed's budget.
+	Bytes int64 `json:"-"`
 }
 
 // EventTypes overrides event type names per table ("schema.table"), by
@@ -67,7 +70,7 @@ func FromCapture(txn *capture.Transaction, types EventTypes) *Transaction {
 	out := &Transaction{
 		Source: txn.Source, XID: txn.XID, CommitLSN: txn.CommitLSN, EndLSN: txn.EndLSN,
 		CommitTime: txn.CommitTime, Snapshot: txn.Snapshot, Reset: txn.Reset, SnapshotDone: txn.SnapshotDone,
-		Copied: txn.Copied, Events: make([]Event, len(txn.Changes)),
+		Copied: txn.Copied, Events: make([]Event, len(txn.Changes)), Bytes: txn.Bytes,
 	}
 	var names typeNames
 	for i := range txn.Changes {
