@@ -81,7 +81,8 @@ func (s *Stream) snapshotCharge(txn *Transaction) int64 {
 
 // Confirm marks every transaction with EndLSN <= lsn as durable downstream.
 // Calls may come from any goroutine; a lower LSN than before is ignored, so
-// the confirmed position never moves backwards.
+// the confirmed position never moves backwards. In projector only the
+// position ledger (transform/ledger) calls it, through ledger.Streams.
 func (s *Stream) Confirm(lsn LSN) {
 	for {
 		cur := s.confirmed.Load()

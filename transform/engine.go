@@ -43,8 +43,8 @@ type Options struct {
 	// the sink's default ("<view>-deadletter") when nil.
 	DeadLetterIndex func(view string) string
 	// Taken, when set, is called with every transaction as the engine takes
-	// it from its input, so that an input bounded by what it holds can make
-	// room for more.
+	// it from its input, so that an input bounded by what it holds (the
+	// feed's share of the memory budget) can release its weight.
 	Taken func(*Transaction)
 }
 
