@@ -28,9 +28,10 @@
 //
 //   - Snapshot (8 MiB): snapshot chunks copied by capture and not yet
 //     taken by the feed. A chunk is up to 5,000 rows, so about two wait.
-//   - Feed (8 MiB): transactions decoded and waiting for the engine. It
-//     holds about two of the engine's groups of small streamed
-//     transactions, so a busy engine always finds a whole group waiting.
+//   - Feed (8 MiB): transactions decoded and waiting for the engine:
+//     about a full group of the engine's (10,000 events) of rows of a
+//     few hundred bytes, so a busy engine finds a whole group waiting;
+//     the feed also holds at most 4,096 transactions, whatever they weigh.
 //   - Sink (16 MiB): documents accepted by the sink and not yet durable in
 //     the index (projector_sink_buffered_bytes), about ten times what the
 //     bulk requests in flight carry.
