@@ -109,6 +109,7 @@ type Transaction struct {
 	Changes      []Change  `json:"changes"`
 	Messages     []Message `json:"messages,omitempty"`
 	// Bytes estimates what the transaction holds in memory, set once where
-	// capture hands it on: the weight every memory budget charges for it.
+	// capture decodes or copies it: the weight every memory budget charges
+	// for it.
 	Bytes int64 `json:"-"`
 }
