@@ -14,6 +14,7 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/internal/testbed"
+	"github.com/projector-dev/projector/transform/ledger"
 )
 
 // drainArgs are the pgoutput options every contender asks for: those
@@ -39,6 +40,7 @@ func drainProjector(ctx context.Context, db *Database, slot string) (drainResult
 	stream := capture.NewStream(src, capture.Options{}, capture.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	confirm := ledger.Streams{src.Name: stream}.Confirm
 	var res drainResult
 	done := false
 	start := time.Now()
@@ -49,7 +51,7 @@ func drainProjector(ctx context.Context, db *Database, slot string) (drainResult
 				done = true
 			}
 		}
-		stream.Confirm(txn.EndLSN)
+		confirm(src.Name, txn.EndLSN)
 		if done {
 			res.elapsed = time.Since(start)
 			cancel()

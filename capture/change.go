@@ -122,4 +122,8 @@ type Transaction struct {
 	Copied       []Table   `json:"copied,omitempty"`
 	Changes      []Change  `json:"changes"`
 	Messages     []Message `json:"messages,omitempty"`
+	// Bytes estimates what the transaction holds in memory, set once where
+	// capture decodes or copies it: the weight every memory budget charges
+	// for it.
+	Bytes int64 `json:"-"`
 }

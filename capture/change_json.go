@@ -73,6 +73,9 @@ func (t *Transaction) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, (*transactionFields)(&out)); err != nil {
 		return fmt.Errorf("read transaction: %w", err)
 	}
+	// The weight is not serialised: it is what this process holds, so it
+	// is estimated here, where the transaction is made, from its bytes.
+	weighDecoded(&out, int64(len(b)))
 	*t = out
 	return nil
 }

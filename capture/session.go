@@ -29,6 +29,11 @@ type session struct {
 	// an idle keepalive position can be confirmed.
 	decodedEnd LSN
 	inTxn      bool
+	// wire counts the bytes of the messages decoded since the last
+	// transaction was complete: the basis of the next one's weight. The
+	// messages of large transactions streamed in progress interleave;
+	// their bytes go to whichever completes next, which keeps the total.
+	wire int64
 	// serverWALEnd is the highest WAL end a keepalive reported: once
 	// downstream confirms what was decoded before it, the slot may follow
 	// it without waiting for the next keepalive, which can be half a
@@ -98,6 +103,7 @@ func (ss *session) run(ctx context.Context) error {
 	s.connected.Store(true)
 	defer s.connected.Store(false)
 	defer ss.finalStatus(repl)
+	ss.wire = 0 // a new connection sends any transaction in progress again
 	return ss.receive(ctx, repl, proto.newDecoder(s.src.Name, NewCatalogTypes(conn)))
 }
 
@@ -388,6 +394,7 @@ func (ss *session) handleWAL(ctx context.Context, conn *pgconn.PgConn, dec *Deco
 			ss.inTxn = false
 		}
 	}
+	ss.wire += int64(len(xld.WALData))
 	txn, err := dec.Decode(ctx, LSN(xld.WALStart), xld.WALData)
 	if err != nil {
 		return decodeError(err)
@@ -395,6 +402,8 @@ func (ss *session) handleWAL(ctx context.Context, conn *pgconn.PgConn, dec *Deco
 	if txn == nil {
 		return nil
 	}
+	weighDecoded(txn, ss.wire)
+	ss.wire = 0
 	ss.stream.metrics.countLossy(ss.stream.src.Name, dec.takeLossy())
 	if txn.EndLSN == 0 {
 		txn.EndLSN = txn.CommitLSN

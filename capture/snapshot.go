@@ -57,7 +57,7 @@ func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, err
 	}
 	// The closing marker tells downstream the snapshot is complete, so a
 	// restart after it resumes the stream instead of starting over.
-	if err := cp.emit(ctx, nil, Table{}, true); err != nil {
+	if err := cp.emit(ctx, nil, 0, Table{}, true); err != nil {
 		return 0, err
 	}
 	ss.snapshotDone = true
@@ -99,7 +99,7 @@ func (cp *copier) copyTable(ctx context.Context, t Table) error {
 	var done int64
 	lastLog := time.Now()
 	for {
-		rows, err := cp.fetch(ctx, fetch, t, key)
+		rows, size, err := cp.fetch(ctx, fetch, t, key)
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (cp *copier) copyTable(ctx context.Context, t Table) error {
 		cp.total += int64(len(rows))
 		cp.stream.metrics.snapshotRows.WithLabelValues(cp.stream.src.Name, t.String()).Add(float64(len(rows)))
 		cp.stream.metrics.countLossy(cp.stream.src.Name, cp.types.takeLossy())
-		if err := cp.emit(ctx, rows, t, false); err != nil {
+		if err := cp.emit(ctx, rows, size, t, false); err != nil {
 			return err
 		}
 		if progress := cp.stream.opts.Progress; progress != nil {
@@ -142,11 +142,13 @@ func (cp *copier) prepareTypes(ctx context.Context, t Table) error {
 }
 
 // fetch reads one chunk in the text format, which the decoder turns into
-// the same typed values the replication stream yields.
-func (cp *copier) fetch(ctx context.Context, sql string, t Table, key []string) ([]Change, error) {
+// the same typed values the replication stream yields. It also returns
+// the chunk's weight in memory, estimated from the values as they arrive.
+func (cp *copier) fetch(ctx context.Context, sql string, t Table, key []string) ([]Change, int64, error) {
 	result := cp.conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil)
 	fields := result.FieldDescriptions()
 	var changes []Change
+	var values int64
 	for result.NextRow() {
 		if changes == nil {
 			changes = make([]Change, 0, cp.stream.opts.SnapshotChunkRows) // a full chunk, but for the last
@@ -156,19 +158,21 @@ func (cp *copier) fetch(ctx context.Context, sql string, t Table, key []string) 
 			v, err := cp.types.decodeText(ctx, fields[i].DataTypeOID, raw)
 			if err != nil {
 				result.Close() //nolint:errcheck // the decode error is the one to report
-				return nil, fmt.Errorf("decode column %s: %w", fields[i].Name, err)
+				return nil, 0, fmt.Errorf("decode column %s: %w", fields[i].Name, err)
 			}
 			row[fields[i].Name] = v
+			values += int64(len(raw))
 		}
 		changes = append(changes, Change{Op: Read, Table: t, Key: key, New: row})
 	}
 	if _, err := result.Close(); err != nil {
-		return nil, fmt.Errorf("fetch rows: %w", err)
+		return nil, 0, fmt.Errorf("fetch rows: %w", err)
 	}
-	return changes, nil
+	return changes, copiedWeight(len(changes), len(changes)*len(fields), values), nil
 }
 
-func (cp *copier) emit(ctx context.Context, rows []Change, t Table, last bool) error {
+// emit hands a chunk of rows, weighing size bytes, downstream.
+func (cp *copier) emit(ctx context.Context, rows []Change, size int64, t Table, last bool) error {
 	txn := &Transaction{
 		Source:       cp.stream.src.Name,
 		CommitLSN:    cp.at,
@@ -181,7 +185,9 @@ func (cp *copier) emit(ctx context.Context, rows []Change, t Table, last bool) e
 		Changes:      rows,
 	}
 	cp.reset = false
-	if err := cp.stream.snapshotRows.Acquire(ctx, cp.stream.snapshotWeight(txn)); err != nil {
+	txn.Bytes = txnOverhead + size
+	charge, err := cp.stream.snapshotBudget.Acquire(ctx, txn.Bytes)
+	if err != nil {
 		return err
 	}
 	cp.stream.track(txn)
@@ -190,7 +196,7 @@ func (cp *copier) emit(ctx context.Context, rows []Change, t Table, last bool) e
 		cp.delivered = cp.at
 		return nil
 	case <-ctx.Done():
-		cp.stream.snapshotRows.Release(cp.stream.snapshotWeight(txn))
+		cp.stream.snapshotBudget.Release(charge)
 		return ctx.Err()
 	}
 }

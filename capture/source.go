@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/projector-dev/projector/internal/budget"
 )
 
 // Source is one service database to capture.
@@ -40,6 +42,9 @@ type Options struct {
 	// Buffer is how many decoded transactions may wait for downstream before
 	// the stream stops reading from the server.
 	Buffer int
+	// SnapshotBudget bounds the bytes of snapshot chunks copied and not yet
+	// delivered downstream; the snapshot share of budget.Default when 0.
+	SnapshotBudget int64
 	// MaxBackoff caps the wait between reconnection attempts.
 	MaxBackoff time.Duration
 	// ReceiveTimeout is how long the replication stream may stay silent
@@ -77,6 +82,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = 64
+	}
+	if o.SnapshotBudget <= 0 {
+		o.SnapshotBudget = budget.Default().Snapshot
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second

@@ -10,7 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
+
+	"github.com/projector-dev/projector/internal/budget"
 )
 
 // Checkpoint is the position downstream has durably applied for a source:
@@ -50,10 +51,10 @@ type Stream struct {
 	// oldest first, for the lag-in-seconds metric.
 	pendingMu sync.Mutex
 	pending   []pendingTxn
-	// snapshotRows bounds the snapshot rows decoded but not yet delivered:
-	// a chunk holds thousands of rows, so a buffer counted in transactions
-	// would hold far too many of them.
-	snapshotRows *semaphore.Weighted
+	// snapshotBudget bounds the bytes of snapshot chunks decoded but not
+	// yet delivered: a chunk holds thousands of rows, so a buffer counted
+	// in transactions would hold far too many of them.
+	snapshotBudget *budget.Budget
 	// protoVersion pins the pgoutput protocol version, for tests that run
 	// every version the server offers; 0 picks the highest (protocolFor).
 	protoVersion int
@@ -69,24 +70,22 @@ func NewStream(src Source, opts Options, metrics *Metrics, log *slog.Logger) *St
 	opts = opts.withDefaults()
 	metrics.declareSource(src.Name)
 	return &Stream{src: src, opts: opts, metrics: metrics, log: log.With("source", src.Name),
-		snapshotRows: semaphore.NewWeighted(snapshotBufferChunks * int64(opts.SnapshotChunkRows))}
+		snapshotBudget: budget.New(opts.SnapshotBudget)}
 }
 
-// snapshotBufferChunks is how many full snapshot chunks may wait for
-// downstream.
-const snapshotBufferChunks = 2
-
-// snapshotWeight is what a transaction counts against snapshotRows.
-func (s *Stream) snapshotWeight(txn *Transaction) int64 {
+// snapshotCharge is what a delivered transaction held of the snapshot
+// budget: the charge emit acquired for its weight.
+func (s *Stream) snapshotCharge(txn *Transaction) int64 {
 	if !txn.Snapshot {
 		return 0
 	}
-	return min(max(int64(len(txn.Changes)), 1), snapshotBufferChunks*int64(s.opts.SnapshotChunkRows))
+	return s.snapshotBudget.Charge(txn.Bytes)
 }
 
 // Confirm marks every transaction with EndLSN <= lsn as durable downstream.
 // Calls may come from any goroutine; a lower LSN than before is ignored, so
-// the confirmed position never moves backwards.
+// the confirmed position never moves backwards. In projector only the
+// position ledger (transform/ledger) calls it, through ledger.Streams.
 func (s *Stream) Confirm(lsn LSN) {
 	for {
 		cur := s.confirmed.Load()
@@ -168,7 +167,7 @@ func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) 
 	g.Go(func() error {
 		for txn := range txns {
 			err := deliver(ctx, txn)
-			s.snapshotRows.Release(s.snapshotWeight(txn))
+			s.snapshotBudget.Release(s.snapshotCharge(txn))
 			if err != nil {
 				return fmt.Errorf("source %q: deliver transaction %d at %s: %w", s.src.Name, txn.XID, txn.EndLSN, err)
 			}

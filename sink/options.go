@@ -3,6 +3,8 @@ package sink
 import (
 	"fmt"
 	"time"
+
+	"github.com/projector-dev/projector/internal/budget"
 )
 
 // WriterOptions tune batching, concurrency, buffering and retries. Zero
@@ -19,9 +21,10 @@ type WriterOptions struct {
 	// in order.
 	Concurrency int
 	// MaxBufferedBytes bounds the documents accepted but not yet durable
-	// (default 16 MiB, ten times what four requests of 1,000 documents
-	// carry). Submit blocks while it is reached, which slows the
-	// replication stream down instead of growing memory.
+	// (default: the sink's share of budget.Default, 16 MiB, ten times what
+	// four requests of 1,000 documents carry). Submit blocks while it is
+	// reached, which slows the replication stream down instead of growing
+	// memory.
 	MaxBufferedBytes int64
 	// RetryInitial and RetryMax bound the exponential backoff between
 	// retries (defaults 100 ms and 10 s). Retries go on until the context
@@ -41,9 +44,6 @@ type WriterOptions struct {
 }
 
 // withDefaults fills zero fields and rejects negative ones.
-// DefaultMaxBufferedBytes is MaxBufferedBytes when it is not set.
-const DefaultMaxBufferedBytes = 16 << 20
-
 func (o WriterOptions) withDefaults() (WriterOptions, error) {
 	if o.BulkActions < 0 || o.BulkBytes < 0 || o.FlushInterval < 0 || o.Concurrency < 0 ||
 		o.MaxBufferedBytes < 0 || o.RetryInitial < 0 || o.RetryMax < 0 || o.DrainTimeout < 0 {
@@ -53,7 +53,7 @@ func (o WriterOptions) withDefaults() (WriterOptions, error) {
 	setDefault(&o.BulkBytes, 5<<20)
 	setDefault(&o.FlushInterval, 50*time.Millisecond)
 	setDefault(&o.Concurrency, 4)
-	setDefault(&o.MaxBufferedBytes, DefaultMaxBufferedBytes)
+	setDefault(&o.MaxBufferedBytes, budget.Default().Sink)
 	setDefault(&o.RetryInitial, 100*time.Millisecond)
 	setDefault(&o.RetryMax, 10*time.Second)
 	setDefault(&o.DrainTimeout, 10*time.Second)

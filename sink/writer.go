@@ -11,7 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
+
+	"github.com/projector-dev/projector/internal/budget"
 )
 
 // ErrStopped is returned by Submit once the writer has stopped or is
@@ -37,7 +38,7 @@ type Writer struct {
 	metrics *metrics
 	seed    maphash.Seed
 
-	budget *semaphore.Weighted
+	budget *budget.Budget
 	gate   *gate
 	lanes  []*lane
 
@@ -63,7 +64,7 @@ func NewWriter(client *Client, opts WriterOptions, reg prometheus.Registerer, lo
 	}
 	w := &Writer{
 		client: client, opts: opts, log: log.With("component", "sink"), metrics: m,
-		seed: maphash.MakeSeed(), budget: semaphore.NewWeighted(opts.MaxBufferedBytes), gate: newGate(),
+		seed: maphash.MakeSeed(), budget: budget.New(opts.MaxBufferedBytes), gate: newGate(),
 	}
 	w.life, w.stop = context.WithCancelCause(context.Background())
 	for range opts.Concurrency {
@@ -113,17 +114,19 @@ func (w *Writer) Run(ctx context.Context) error {
 // are, without a copy: they must not change after Submit.
 func (w *Writer) Submit(ctx context.Context, docs []Document, ack func()) error {
 	var total int64
+	costs := make([]int64, len(docs)) // each document's weight, estimated once
 	for i := range docs {
 		if err := docs[i].validate(); err != nil {
 			return fmt.Errorf("submit documents: %w", err)
 		}
-		total += docs[i].cost()
+		costs[i] = docs[i].cost()
+		total += costs[i]
 	}
 	if ack == nil {
 		ack = func() {}
 	}
-	charge := min(total, w.opts.MaxBufferedBytes)
-	if err := w.acquire(ctx, charge); err != nil {
+	charge, err := w.acquire(ctx, total)
+	if err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -134,24 +137,26 @@ func (w *Writer) Submit(ctx context.Context, docs []Document, ack func()) error 
 	}
 	sub := &submission{remaining: len(docs), ack: ack, charge: charge}
 	w.gate.add(sub)
-	w.enqueue(docs, sub)
+	w.enqueue(docs, costs, sub)
 	return nil
 }
 
-// acquire waits for buffer room, giving up when ctx ends or the writer
-// stops.
-func (w *Writer) acquire(ctx context.Context, n int64) error {
+// acquire waits for buffer room for n bytes of documents, giving up when
+// ctx ends or the writer stops, and returns the charge to release.
+// Submissions larger than the whole buffer pass alone.
+func (w *Writer) acquire(ctx context.Context, n int64) (int64, error) {
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(w.life, cancel)()
-	if err := w.budget.Acquire(actx, n); err != nil {
+	charge, err := w.budget.Acquire(actx, n)
+	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
-		return ErrStopped
+		return 0, ErrStopped
 	}
-	w.metrics.buffered.Add(float64(n))
-	return nil
+	w.metrics.buffered.Add(float64(charge))
+	return charge, nil
 }
 
 func (w *Writer) release(n int64) {
@@ -163,12 +168,12 @@ func (w *Writer) release(n int64) {
 }
 
 // enqueue spreads docs over the lanes, keeping their order within each.
-func (w *Writer) enqueue(docs []Document, sub *submission) {
+func (w *Writer) enqueue(docs []Document, costs []int64, sub *submission) {
 	perLane := make([][]item, len(w.lanes))
 	for i := range docs {
 		d := &docs[i]
 		n := laneOf(w.seed, d, len(w.lanes))
-		perLane[n] = append(perLane[n], item{doc: *d, view: d.viewLabel(), sub: sub, cost: d.cost()})
+		perLane[n] = append(perLane[n], item{doc: *d, view: d.viewLabel(), sub: sub, cost: costs[i]})
 	}
 	for n, items := range perLane {
 		if len(items) > 0 {

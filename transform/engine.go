@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/transform/ledger"
 	"github.com/projector-dev/projector/transform/state"
 )
 
@@ -23,7 +23,9 @@ type Writer interface {
 }
 
 // Confirmer learns the positions that are durable end to end: applied to
-// the store and every affected document acknowledged by the index.
+// the store and every affected document acknowledged by the index. The
+// engine's position ledger is its only caller; ledger.Streams routes it
+// to the sources' replication streams.
 type Confirmer func(source string, lsn capture.LSN)
 
 // Options tunes the engine. The zero value is usable.
@@ -39,8 +41,8 @@ type Options struct {
 	// the sink's default ("<view>-deadletter") when nil.
 	DeadLetterIndex func(view string) string
 	// Taken, when set, is called with every transaction as the engine takes
-	// it from its input, so that an input bounded by what it holds can make
-	// room for more.
+	// it from its input, so that an input bounded by what it holds (the
+	// feed's share of the memory budget) can release its weight.
 	Taken func(*capture.Transaction)
 }
 
@@ -51,20 +53,19 @@ type Engine struct {
 	store    *state.Store
 	plan     *plan
 	out      Writer
-	confirm  Confirmer
 	opts     Options
 	log      *slog.Logger
 	metrics  *Metrics
 	versions *state.Versions
-	seq      uint64              // the last group submitted
-	synced   uint64              // the last group whose commit is synced
-	settled  atomic.Uint64       // the last group acknowledged and confirmed; read by Backlog
-	early    map[uint64]groupAck // acknowledged before an earlier group
+	// ledger gives every applied group a ticket, settles them in order
+	// once their documents are durable, and confirms their positions.
+	ledger *ledger.Ledger[groupNote]
+	synced ledger.Ticket // the last group whose commit is synced
 	// sent holds, for each document sent and not settled yet, the group
 	// that last marked it pending and sent it: settle clears a mark only
 	// if no later group marked the document again, and knows that without
 	// reading the mark back.
-	sent map[state.DocRef]uint64
+	sent map[state.DocRef]ledger.Ticket
 
 	// snapshotting holds the sources whose initial snapshot is not
 	// complete, with the tables already copied. A view over any of them
@@ -82,21 +83,14 @@ type Engine struct {
 	// unmarked is the last group that sent documents without pending
 	// marks (see copyOnly); a snapshot's closing transaction is committed
 	// only once it is settled.
-	unmarked uint64
-
-	ackMu   sync.Mutex
-	acked   []groupAck
-	ackWake chan struct{}
+	unmarked ledger.Ticket
 }
 
-// groupAck is what becomes true when the documents of one group are
-// durable.
-type groupAck struct {
-	seq       uint64
-	refs      []state.DocRef
-	positions map[string]capture.LSN
-	oldest    map[string]time.Time // per view, the oldest commit time it reflects
-	at        time.Time
+// groupNote is what the engine keeps with a group's ticket, to finish the
+// group once its documents are durable.
+type groupNote struct {
+	refs   []state.DocRef
+	oldest map[string]time.Time // per view, the oldest commit time it reflects
 }
 
 // NewEngine compiles the views over store.
@@ -115,8 +109,8 @@ func NewEngine(store *state.Store, views []*View, out Writer, confirm Confirmer,
 	if opts.IndexName == nil {
 		opts.IndexName = func(view string) string { return view }
 	}
-	e := &Engine{store: store, plan: p, out: out, confirm: confirm, opts: opts, log: log,
-		metrics: metrics, versions: vs, ackWake: make(chan struct{}, 1), early: map[uint64]groupAck{}, sent: map[state.DocRef]uint64{},
+	e := &Engine{store: store, plan: p, out: out, opts: opts, log: log,
+		metrics: metrics, versions: vs, ledger: ledger.New[groupNote](ledger.ConfirmFunc(confirm)), sent: map[state.DocRef]ledger.Ticket{},
 		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]state.TableID{}}
 	for _, v := range views {
 		v.Root.walk(func(n *Node) {
@@ -147,7 +141,7 @@ func NewEngine(store *state.Store, views []*View, out Writer, confirm Confirmer,
 // Backlog reports whether documents of a completed snapshot are still on
 // their way to the index: the snapshot is applied, but the view does not
 // answer with all of it yet. Safe to call from any goroutine.
-func (e *Engine) Backlog() bool { return e.settled.Load() < e.released.Load() }
+func (e *Engine) Backlog() bool { return uint64(e.ledger.Settled()) < e.released.Load() }
 
 // deferred reports whether view's documents wait for a snapshot: one of
 // its sources is being copied, unless only its root table remains to be,
@@ -212,7 +206,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 			return ctx.Err()
 		case <-e.store.Failed():
 			return e.store.Err()
-		case <-e.ackWake:
+		case <-e.ledger.Wake():
 			if err := e.settle(); err != nil {
 				return err
 			}
@@ -235,16 +229,15 @@ func (e *Engine) taken(txn *capture.Transaction) {
 }
 
 // drain waits until every submitted group is acknowledged and settled.
-func (e *Engine) drain(ctx context.Context) error { return e.settleUpTo(ctx, e.seq) }
+func (e *Engine) drain(ctx context.Context) error { return e.settleUpTo(ctx, e.ledger.Issued()) }
 
-// settleUpTo waits until every group up to seq is acknowledged and
-// settled.
-func (e *Engine) settleUpTo(ctx context.Context, seq uint64) error {
-	for e.settled.Load() < seq {
+// settleUpTo waits until every group up to t is acknowledged and settled.
+func (e *Engine) settleUpTo(ctx context.Context, t ledger.Ticket) error {
+	for e.ledger.Settled() < t {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-e.ackWake:
+		case <-e.ledger.Wake():
 			if err := e.settle(); err != nil {
 				return err
 			}
@@ -299,13 +292,14 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 		}
 	}
 	unmarked := copyOnly(group)
-	e.seq++
+	ticket := e.ledger.NextTicket()
 	b := e.store.NewBatch()
 	defer b.Close() // uncommitted, it also drops the row cache, which holds the batch's rows
 	a := &applier{plan: e.plan, b: b, dirty: map[state.DocRef]struct{}{}, rootCopying: e.rootCopying,
 		checkpoints: map[string]capture.Checkpoint{}}
 	waiting := e.deferredViews()
-	ack := groupAck{seq: e.seq, positions: map[string]capture.LSN{}, oldest: map[string]time.Time{}}
+	note := groupNote{oldest: map[string]time.Time{}}
+	positions := map[string]capture.LSN{}
 	var oldest time.Time
 	ended := false  // a snapshot ended in this group
 	copied := false // the group holds snapshot rows
@@ -319,7 +313,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 		// A snapshot is confirmed by its closing transaction alone, once
 		// its documents are durable; one cut short starts over anyway.
 		if !txn.Snapshot || txn.SnapshotDone {
-			ack.positions[txn.Source] = max(ack.positions[txn.Source], txn.EndLSN)
+			positions[txn.Source] = max(positions[txn.Source], txn.EndLSN)
 		}
 		if applied && (oldest.IsZero() || txn.CommitTime.Before(oldest)) {
 			oldest = txn.CommitTime
@@ -343,7 +337,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 		sendNow := !e.deferred(ref.View) && !complete[ref.View]
 		mark := !sendNow || !unmarked // see copyOnly
 		if mark {
-			if err := b.MarkPending(ref, e.seq); err != nil {
+			if err := b.MarkPending(ref, uint64(ticket)); err != nil {
 				return err
 			}
 		}
@@ -353,8 +347,8 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 		if mark {
 			marked = append(marked, ref)
 		}
-		ack.refs = append(ack.refs, ref)
-		ack.oldest[ref.View] = oldest
+		note.refs = append(note.refs, ref)
+		note.oldest[ref.View] = oldest
 	}
 	// Not synced here: nothing of the group is confirmed to a source
 	// before settle has synced the log, and a group lost in a crash is
@@ -369,23 +363,27 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 		delete(e.sent, ref) // marked again: an earlier group's settle must leave the mark
 	}
 	for _, ref := range marked {
-		e.sent[ref] = ack.seq
+		e.sent[ref] = ticket
 	}
-	if unmarked && len(ack.refs) > 0 {
-		e.unmarked = ack.seq
+	if unmarked && len(note.refs) > 0 {
+		e.unmarked = ticket
 	}
-	state.SortRefs(ack.refs)
+	state.SortRefs(note.refs)
 	if len(complete) == 0 {
-		if ended {
-			e.released.Store(ack.seq) // the snapshot's last documents
+		if err := e.issue(ticket, positions, note); err != nil {
+			return err
 		}
-		return e.send(ctx, ack, !copied)
+		if ended {
+			e.released.Store(uint64(ticket)) // the snapshot's last documents
+		}
+		return e.send(ctx, ticket, positions, note, !copied)
 	}
 	// The group's positions are confirmed only after the documents its
-	// snapshot completed: groups settle in order.
-	positions := ack.positions
-	ack.positions = map[string]capture.LSN{}
-	if err := e.send(ctx, ack, !copied); err != nil {
+	// snapshot completed: tickets settle in order.
+	if err := e.issue(ticket, nil, note); err != nil {
+		return err
+	}
+	if err := e.send(ctx, ticket, nil, note, !copied); err != nil {
 		return err
 	}
 	n, err := e.release(ctx, func(view string) bool { return complete[view] }, positions)
@@ -412,12 +410,12 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 			return sent, err
 		}
 		if len(refs) > 0 {
-			e.seq++
-			// Re-mark under this group's number so its acknowledgement
+			ticket := e.ledger.NextTicket()
+			// Re-mark under this group's ticket so its acknowledgement
 			// clears them; losing this in a crash only means sending again.
 			marks := e.store.NewPendingMarks()
 			for _, ref := range refs {
-				if err := marks.Mark(ref, e.seq); err != nil {
+				if err := marks.Mark(ref, uint64(ticket)); err != nil {
 					marks.Close()
 					return sent, err
 				}
@@ -426,14 +424,18 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 				return sent, fmt.Errorf("mark pending documents: %w", err)
 			}
 			for _, ref := range refs {
-				e.sent[ref] = e.seq
+				e.sent[ref] = ticket
 			}
-			if err := e.send(ctx, groupAck{seq: e.seq, refs: refs, positions: map[string]capture.LSN{}}, false); err != nil {
+			note := groupNote{refs: refs}
+			if err := e.issue(ticket, nil, note); err != nil {
+				return sent, err
+			}
+			if err := e.send(ctx, ticket, nil, note, false); err != nil {
 				return sent, err
 			}
 			sent += len(refs)
 			select {
-			case <-e.ackWake:
+			case <-e.ledger.Wake():
 				if err := e.settle(); err != nil {
 					return sent, err
 				}
@@ -445,9 +447,18 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 		}
 		from = next
 	}
-	e.seq++
-	e.released.Store(e.seq)
-	return sent, e.send(ctx, groupAck{seq: e.seq, positions: positions}, false)
+	ticket := e.ledger.Issue(positions, groupNote{})
+	e.released.Store(uint64(ticket))
+	return sent, e.send(ctx, ticket, positions, groupNote{}, false)
+}
+
+// issue records a committed group in the ledger under the ticket its
+// pending marks were written with.
+func (e *Engine) issue(ticket ledger.Ticket, positions map[string]capture.LSN, note groupNote) error {
+	if t := e.ledger.Issue(positions, note); t != ticket {
+		return fmt.Errorf("position ledger issued ticket %d to a group marked as %d", t, ticket)
+	}
+	return nil
 }
 
 // applyTxn applies one transaction unless the store already has it (a
@@ -475,6 +486,7 @@ func (e *Engine) applyTxn(a *applier, txn *capture.Transaction) (bool, error) {
 			return false, fmt.Errorf("reset source %q: %w", txn.Source, err)
 		}
 		cp = capture.Checkpoint{}
+		e.ledger.Reset(txn.Source)
 	}
 	a.copying = txn.Snapshot
 	for i := range txn.Changes {
@@ -500,11 +512,11 @@ func (e *Engine) applyTxn(a *applier, txn *capture.Transaction) (bool, error) {
 // of thousands of documents (a renamed customer embedded in every order),
 // which must not all be held at once. The writer acknowledges submissions
 // in order, so the group's acknowledgement rides on its last page and
-// comes back through settle. With streamed, the rows read are added to the
+// reaches the ledger, which settle reads. With streamed, the rows read are added to the
 // row cache: streamed changes touch the same rows again soon, a
 // snapshot's documents each read their rows once.
-func (e *Engine) send(ctx context.Context, ack groupAck, streamed bool) error {
-	if err := e.versions.Reserve(len(ack.refs)); err != nil {
+func (e *Engine) send(ctx context.Context, ticket ledger.Ticket, positions map[string]capture.LSN, note groupNote, streamed bool) error {
+	if err := e.versions.Reserve(len(note.refs)); err != nil {
 		return fmt.Errorf("reserve document versions: %w", err)
 	}
 	mode := state.ReadThrough
@@ -513,10 +525,10 @@ func (e *Engine) send(ctx context.Context, ack groupAck, streamed bool) error {
 	}
 	builder := newDocBuilder(e.store.Snapshot(mode))
 	defer builder.Close() //nolint:errcheck // a read-only iterator; the documents are built
-	position := positionsString(ack.positions)
-	docs := make([]sink.Document, 0, min(len(ack.refs), pageDocs))
+	position := positionsString(positions)
+	docs := make([]sink.Document, 0, min(len(note.refs), pageDocs))
 	submitted := false
-	for _, ref := range ack.refs {
+	for _, ref := range note.refs {
 		v := e.plan.byName[ref.View]
 		if v == nil {
 			continue // a view removed from the configuration
@@ -542,46 +554,29 @@ func (e *Engine) send(ctx context.Context, ack groupAck, streamed bool) error {
 	}
 	e.metrics.documents.Add(float64(len(docs)))
 	if len(docs) == 0 && !submitted {
-		e.acknowledged(ack)
+		// Nothing to write: durable now. The ledger still settles the
+		// ticket only after every earlier one.
+		e.ledger.Acknowledge(ticket, time.Now())
 		return nil
 	}
-	return e.out.Submit(ctx, docs, func() { e.acknowledged(ack) })
+	// The acknowledgement runs on the writer's goroutine; the engine's own
+	// goroutine settles, so that only it writes to the store.
+	return e.out.Submit(ctx, docs, func() { e.ledger.Acknowledge(ticket, time.Now()) })
 }
 
-// acknowledged runs on the writer's goroutine; the engine's own goroutine
-// settles, so that only it writes to the store.
-func (e *Engine) acknowledged(ack groupAck) {
-	ack.at = time.Now()
-	e.ackMu.Lock()
-	e.acked = append(e.acked, ack)
-	e.ackMu.Unlock()
-	select {
-	case e.ackWake <- struct{}{}:
-	default:
-	}
-}
-
-// settle clears the pending marks of acknowledged documents (unless a
-// later group marked them again) and confirms the positions.
+// settle finishes the groups the ledger has ready, in ticket order: it
+// clears the pending marks of their documents (unless a later group
+// marked them again), syncs the state before a position is confirmed, and
+// settles the ticket, which confirms its positions.
 func (e *Engine) settle() error {
-	e.ackMu.Lock()
-	for _, ack := range e.acked {
-		e.early[ack.seq] = ack
-	}
-	e.acked = e.acked[:0]
-	e.ackMu.Unlock()
-	// Groups without documents are acknowledged at once, possibly before
-	// earlier groups the index has not acknowledged yet: settling strictly
-	// in group order keeps their positions from being confirmed early.
 	for {
-		ack, ok := e.early[e.settled.Load()+1]
+		ack, ok := e.ledger.Next()
 		if !ok {
 			return nil
 		}
-		delete(e.early, ack.seq)
 		marks := e.store.NewPendingMarks()
-		for _, ref := range ack.refs {
-			if e.sent[ref] != ack.seq {
+		for _, ref := range ack.Note.refs {
+			if e.sent[ref] != ack.Ticket {
 				continue // marked again since; a later group clears it
 			}
 			delete(e.sent, ref)
@@ -594,20 +589,19 @@ func (e *Engine) settle() error {
 		if err := marks.Commit(); err != nil {
 			return fmt.Errorf("clear pending documents: %w", err)
 		}
-		for view, t := range ack.oldest {
+		for view, t := range ack.Note.oldest {
 			if !t.IsZero() {
-				e.metrics.viewLag.WithLabelValues(view).Observe(ack.at.Sub(t).Seconds())
+				e.metrics.viewLag.WithLabelValues(view).Observe(ack.Acknowledged.Sub(t).Seconds())
 			}
 		}
-		if len(ack.positions) > 0 && e.synced < ack.seq {
+		if len(ack.Positions) > 0 && e.synced < ack.Ticket {
 			if err := e.syncLog(); err != nil {
 				return err
 			}
 		}
-		for source, lsn := range ack.positions {
-			e.confirm(source, lsn)
+		if !e.ledger.Settle(ack.Ticket) {
+			return fmt.Errorf("position ledger refused to settle ticket %d", ack.Ticket)
 		}
-		e.settled.Store(ack.seq)
 	}
 }
 
@@ -621,7 +615,7 @@ func (e *Engine) syncLog() error {
 	if err := e.store.SyncLog(); err != nil {
 		return fmt.Errorf("sync state: %w", err)
 	}
-	e.synced = e.seq
+	e.synced = e.ledger.Issued()
 	return nil
 }
 

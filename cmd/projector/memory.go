@@ -5,14 +5,14 @@ import (
 	"os"
 	"runtime/debug"
 
-	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/internal/budget"
 	"github.com/projector-dev/projector/transform/state"
 )
 
-// heapHeadroom is the memory budget beyond the state store and the sink's
-// buffer: decoded transactions waiting to be applied, the group being
-// applied and its documents, requests being encoded.
-const heapHeadroom = 64 << 20
+// heapHeadroom is the memory beyond the state store and the pipeline's
+// budget (snapshot chunks, the feed and the sink's buffer): the group
+// being applied and its documents, requests being encoded.
+const heapHeadroom = 48 << 20
 
 // limitMemory asks the Go runtime to keep the heap within what projector
 // sizes for itself, unless GOMEMLIMIT says otherwise. Without a limit the
@@ -25,7 +25,7 @@ func limitMemory(log *slog.Logger) {
 		log.Info("memory limit from GOMEMLIMIT", "limit", v)
 		return
 	}
-	limit := int64(state.Memory + sink.DefaultMaxBufferedBytes + heapHeadroom)
+	limit := int64(state.Memory) + budget.Default().Total() + heapHeadroom
 	debug.SetMemoryLimit(limit)
 	log.Info("memory limit", "limit_mib", limit>>20, "override", "GOMEMLIMIT")
 }

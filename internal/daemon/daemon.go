@@ -16,8 +16,10 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/budget"
 	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
+	"github.com/projector-dev/projector/transform/ledger"
 	"github.com/projector-dev/projector/transform/state"
 )
 
@@ -253,6 +255,7 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 	streams := map[string]*capture.Stream{}
 	var ordered []*capture.Stream
 	snapshots := &snapshotProgress{tables: map[string][2]int64{}}
+	shares := budget.Default()
 	for source, tables := range cfg.TablesBySource() {
 		src := cfg.Sources[source]
 		cs := capture.Source{Name: source, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication}
@@ -263,19 +266,20 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		rootsLast(cs.Tables, source, p.views)
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress),
 			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout),
-			Marks: slotMarks{store: p.store, source: source}}, capMetrics, log)
+			Marks: slotMarks{store: p.store, source: source}, SnapshotBudget: shares.Snapshot}, capMetrics, log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
-	confirm := func(source string, lsn capture.LSN) {
-		if s := streams[source]; s != nil {
-			s.Confirm(lsn)
-		}
+	// Only the engine's position ledger confirms positions to the streams.
+	confirm := ledger.Streams{}
+	for source, s := range streams {
+		confirm[source] = s
 	}
-	// Two of the engine's groups may wait: enough that a busy engine always
-	// finds a whole group, few enough that snapshot chunks stay few.
-	in := newFeed(feedTransactions, maxGroupEvents)
-	engine, err := transform.NewEngine(p.store, p.views, writer, confirm,
+	// The feed's share of the memory budget may wait: enough that a busy
+	// engine always finds a whole group, few enough that snapshot chunks
+	// stay few.
+	in := newFeed(feedTransactions, budget.New(shares.Feed))
+	engine, err := transform.NewEngine(p.store, p.views, writer, confirm.Confirm,
 		transform.Options{
 			MaxGroupEvents:  maxGroupEvents,
 			Taken:           in.taken,
@@ -431,6 +435,8 @@ func writerOptions(cfg *config.Config) sink.WriterOptions {
 		BulkBytes:     int(cfg.Sink.BulkBytes),
 		FlushInterval: time.Duration(cfg.Sink.FlushInterval),
 		Concurrency:   cfg.Sink.Concurrency,
+		// The sink's share of the pipeline's memory budget.
+		MaxBufferedBytes: budget.Default().Sink,
 		// The engine waits for every acknowledgement before it stops the
 		// writer; stopped earlier, the grace period is over and the
 		// requests in flight are cancelled at once.

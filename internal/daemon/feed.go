@@ -4,9 +4,8 @@ import (
 	"context"
 	"sync"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/internal/budget"
 )
 
 // feed carries transactions from every source's stream to the engine.
@@ -14,18 +13,19 @@ import (
 // their stream ends, so a transaction is either handed to the engine or
 // never confirmed (and sent again by the server on the next start).
 //
-// The feed is bounded by the events it holds, not by transactions: under
-// a write load of small transactions the engine must find whole groups
-// waiting (each group costs one commit and one pass of the builder),
-// while snapshot chunks of thousands of rows must be held few.
+// The feed is bounded by the bytes it holds (the feed's share of the
+// memory budget, charged with each transaction's weight), not by
+// transactions: under a write load of small transactions the engine must
+// find whole groups waiting (each group costs one commit and one pass of
+// the builder), while snapshot chunks of thousands of rows must be held
+// few.
 type feed struct {
-	ch        chan *capture.Transaction
-	room      *semaphore.Weighted
-	maxEvents int64
-	draining  chan struct{}
-	once      sync.Once
-	mu        sync.RWMutex // held for reading while sending, so close never races a send
-	closed    bool
+	ch       chan *capture.Transaction
+	room     *budget.Budget
+	draining chan struct{}
+	once     sync.Once
+	mu       sync.RWMutex // held for reading while sending, so close never races a send
+	closed   bool
 }
 
 // The engine applies up to maxGroupEvents events in one atomic commit;
@@ -35,25 +35,19 @@ const (
 	feedTransactions = 4096
 )
 
-func newFeed(maxTxns int, maxEvents int64) *feed {
-	return &feed{ch: make(chan *capture.Transaction, maxTxns), room: semaphore.NewWeighted(maxEvents),
-		maxEvents: maxEvents, draining: make(chan struct{})}
+func newFeed(maxTxns int, room *budget.Budget) *feed {
+	return &feed{ch: make(chan *capture.Transaction, maxTxns), room: room, draining: make(chan struct{})}
 }
 
 func (f *feed) out() <-chan *capture.Transaction { return f.ch }
 
-// weight is what txn counts against the feed's room; a transaction bigger
-// than all of it still passes, alone.
-func (f *feed) weight(txn *capture.Transaction) int64 {
-	return min(max(int64(len(txn.Changes)), 1), f.maxEvents)
-}
-
-// taken makes room for the events of a transaction the engine took.
-func (f *feed) taken(txn *capture.Transaction) { f.room.Release(f.weight(txn)) }
+// taken makes room for a transaction the engine took: its charge is the
+// one send acquired for the same weight.
+func (f *feed) taken(txn *capture.Transaction) { f.room.Release(f.room.Charge(txn.Bytes)) }
 
 func (f *feed) send(ctx context.Context, txn *capture.Transaction) error {
-	w := f.weight(txn)
-	if err := f.room.Acquire(ctx, w); err != nil {
+	w, err := f.room.Acquire(ctx, txn.Bytes)
+	if err != nil {
 		return err
 	}
 	f.mu.RLock()

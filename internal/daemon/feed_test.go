@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/internal/budget"
 )
 
-func txnOf(events int) *capture.Transaction {
-	return &capture.Transaction{Changes: make([]capture.Change, events)}
+// txnOf is a transaction weighing bytes; capture never weighs one at 0.
+func txnOf(bytes int) *capture.Transaction {
+	return &capture.Transaction{Bytes: int64(bytes)}
 }
 
 // sendWithin reports whether send returns within wait; a send still
@@ -48,39 +50,42 @@ func blocks(t *testing.T, f *feed, txn *capture.Transaction) bool {
 	return !sendWithin(t, f, txn, 100*time.Millisecond)
 }
 
-func TestFeedIsBoundedByEvents(t *testing.T) {
+func TestFeedIsBoundedByBytes(t *testing.T) {
 	// Each step first lets the engine take some transactions, then sends
-	// one of the given size into a feed of 10 events.
+	// one of the given weight into a feed of 10 bytes.
 	steps := []struct {
-		take, events int
-		fits         bool
-		what         string
+		take, bytes int
+		fits        bool
+		what        string
 	}{
-		{0, 4, true, "4 events into an empty feed"},
-		{0, 4, true, "8 of 10 events"},
-		{0, 4, false, "12 events"},
-		{0, 2, true, "10 of 10 events"},
+		{0, 4, true, "4 bytes into an empty feed"},
+		{0, 4, true, "8 of 10 bytes"},
+		{0, 4, false, "12 bytes"},
+		{0, 2, true, "10 of 10 bytes"},
 		{1, 3, true, "room made by a transaction taken"},
 		{3, 50, true, "a transaction larger than the feed, alone"},
-		{0, 0, false, "an empty transaction beside one filling the feed"},
-		{1, 0, true, "an empty transaction into an empty feed"},
+		{0, 1, false, "the smallest transaction beside one filling the feed"},
+		{1, 1, true, "the smallest transaction into an empty feed"},
 	}
-	f := newFeed(100, 10)
+	f := newFeed(100, budget.New(10))
 	for i, st := range steps {
 		for range st.take {
 			f.taken(<-f.out())
 		}
-		if st.fits && !fits(t, f, txnOf(st.events)) {
+		if f.room.Held() > f.room.Size() {
+			t.Fatalf("step %d: the feed holds %d of %d bytes", i, f.room.Held(), f.room.Size())
+		}
+		if st.fits && !fits(t, f, txnOf(st.bytes)) {
 			t.Fatalf("step %d: %s: blocked, want it to fit", i, st.what)
 		}
-		if !st.fits && !blocks(t, f, txnOf(st.events)) {
+		if !st.fits && !blocks(t, f, txnOf(st.bytes)) {
 			t.Fatalf("step %d: %s: fit, want it to wait", i, st.what)
 		}
 	}
 }
 
 func TestFeedClosedHoldsSendersUntilTheirStreamEnds(t *testing.T) {
-	f := newFeed(100, 10)
+	f := newFeed(100, budget.New(10))
 	if !fits(t, f, txnOf(1)) {
 		t.Fatal("send to an empty feed blocked")
 	}
@@ -89,7 +94,7 @@ func TestFeedClosedHoldsSendersUntilTheirStreamEnds(t *testing.T) {
 		t.Fatal("a closed feed took a transaction")
 	}
 	// What was sent before the close is still delivered, then the end.
-	if txn, ok := <-f.out(); !ok || len(txn.Changes) != 1 {
+	if txn, ok := <-f.out(); !ok || txn.Bytes != 1 {
 		t.Fatalf("got %v, %v; want the transaction sent before the close", txn, ok)
 	}
 	if _, ok := <-f.out(); ok {
