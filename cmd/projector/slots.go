@@ -10,6 +10,7 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/daemon"
 )
 
 func newSlotsCommand(g *globals) *cobra.Command {
@@ -70,7 +71,7 @@ stops holding WAL, and the source needs a new snapshot on the next run.`,
 				return fmt.Errorf("dropping slots of %v loses the changes they hold; run again with --yes to do it", names)
 			}
 			for _, name := range names {
-				slot := captureSource(cfg, name, nil).SlotName()
+				slot := daemon.CaptureSource(cfg, name).SlotName()
 				err := withSource(cmd.Context(), cfg, name, func(conn *pgx.Conn) error {
 					return capture.DropSlot(cmd.Context(), conn, slot)
 				})
@@ -90,7 +91,7 @@ stops holding WAL, and the source needs a new snapshot on the next run.`,
 }
 
 func inspect(ctx context.Context, cfg *config.Config, name string) (capture.SlotInfo, error) {
-	slot := captureSource(cfg, name, nil).SlotName()
+	slot := daemon.CaptureSource(cfg, name).SlotName()
 	info := capture.SlotInfo{Name: slot}
 	err := withSource(ctx, cfg, name, func(conn *pgx.Conn) error {
 		var err error

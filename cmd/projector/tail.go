@@ -13,6 +13,7 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/daemon"
 	"github.com/projector-dev/projector/transform"
 )
 
@@ -59,9 +60,8 @@ slot and position are untouched and tail may run beside it.`,
 				return nil
 			}
 			grp, ctx := errgroup.WithContext(cmd.Context())
-			byName := cfg.TablesBySource()
 			for _, name := range names {
-				src := captureSource(cfg, name, byName[name])
+				src := daemon.CaptureSource(cfg, name)
 				grp.Go(func() error { return capture.Tail(ctx, src, log, print) })
 			}
 			return grp.Wait()
@@ -139,14 +139,4 @@ func pickSources(cfg *config.Config, names []string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-func captureSource(cfg *config.Config, name string, tables []config.TableRef) capture.Source {
-	src := cfg.Sources[name]
-	cs := capture.Source{Name: name, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication,
-		ExistingPublication: src.PublicationMode == config.PublicationExisting}
-	for _, t := range tables {
-		cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
-	}
-	return cs
 }

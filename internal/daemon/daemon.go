@@ -358,13 +358,8 @@ func (p *pipeline) openStreams() (map[string]*capture.Stream, []*capture.Stream)
 	streams := map[string]*capture.Stream{}
 	var ordered []*capture.Stream
 	snapshots := &snapshotProgress{tables: map[string][2]int64{}}
-	for source, tables := range cfg.TablesBySource() {
-		src := cfg.Sources[source]
-		cs := capture.Source{Name: source, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication}
-		for _, t := range tables {
-			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
-		}
-		cs.ExistingPublication, cs.Columns = publicationNeeds(cfg, source)
+	for source := range cfg.TablesBySource() {
+		cs := CaptureSource(cfg, source)
 		rootsLast(cs.Tables, source, p.views)
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, p.proc.opts.Progress),
 			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout),

@@ -48,8 +48,7 @@ func fenceSources(cfg *config.Config) []capture.Source {
 		if _, ok := used[name]; !ok {
 			continue
 		}
-		s := cfg.Sources[name]
-		out = append(out, capture.Source{Name: name, DSN: s.DSN, Slot: s.Slot, Publication: s.Publication})
+		out = append(out, CaptureSource(cfg, name))
 	}
 	return out
 }

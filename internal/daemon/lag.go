@@ -283,26 +283,12 @@ func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) (capture
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var current, confirmed, restart *string
-	err := conn.QueryRow(qctx, `SELECT pg_current_wal_lsn()::text, s.confirmed_flush_lsn::text, s.restart_lsn::text
-		FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1`, src.SlotName()).
-		Scan(&current, &confirmed, &restart)
+	slot, err := capture.InspectSlot(qctx, conn, src.SlotName())
 	if err != nil {
 		conn.Close(context.Background())
 		return 0, 0, fmt.Errorf("read WAL positions: %w", err)
 	}
-	cur, err := parseLSN(current)
-	if err != nil {
-		return 0, 0, err
-	}
-	conf, err := parseLSN(confirmed)
-	if err != nil {
-		return 0, 0, err
-	}
-	rest, err := parseLSN(restart)
-	if err != nil {
-		return 0, 0, err
-	}
+	cur, conf, rest := slot.Current, slot.Confirmed, slot.Restart
 	if conf == 0 {
 		return 0, 0, errNoSlot
 	}
@@ -354,16 +340,4 @@ func gaugeBool(b bool) float64 {
 // meaning before the first snapshot starts.
 var errNoSlot = errors.New("no replication slot yet")
 
-func parseLSN(s *string) (capture.LSN, error) {
-	if s == nil {
-		return 0, nil
-	}
-	return capture.ParseLSN(*s)
-}
-
-func diff(a, b capture.LSN) uint64 {
-	if a <= b {
-		return 0
-	}
-	return uint64(a - b)
-}
+func diff(a, b capture.LSN) uint64 { return capture.Behind(a, b) }

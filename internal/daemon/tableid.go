@@ -48,17 +48,16 @@ func (ti *tableIdentity) check(ctx context.Context, conn *pgx.Conn, source strin
 		}
 		ti.known[source] = known
 	}
+	oids, err := capture.TableOIDs(ctx, conn, ti.tables[source])
+	if err != nil {
+		return nil, err
+	}
 	var replaced []capture.Table
 	var fresh map[string]uint32
 	for _, t := range ti.tables[source] {
-		var oid uint32
-		err := conn.QueryRow(ctx, `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = $1 AND c.relname = $2`, t.Schema, t.Name).Scan(&oid)
-		if errors.Is(err, pgx.ErrNoRows) {
+		oid, ok := oids[t]
+		if !ok {
 			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read the identity of %s: %w", t, err)
 		}
 		was, seen := known[t.String()]
 		switch {
