@@ -287,8 +287,8 @@ func (p *pipeline) run(ctx context.Context, reg prometheus.Registerer) error {
 		transform.Options{
 			MaxGroupEvents:  maxGroupEvents,
 			Taken:           in.taken,
-			IndexName:       func(view string) string { return p.indices[view].target },
-			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].alias) },
+			IndexName:       func(view string) string { return p.indices[view].Target },
+			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].Alias) },
 		}, p.proc.transform, log)
 	if err != nil {
 		return fmt.Errorf("start view engine: %w", err)
