@@ -54,12 +54,12 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 			return fmt.Errorf("no view named %q in %s", name, cfg.File)
 		}
 	}
-	version := opts.Version
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, version)
-	capMetrics := capture.NewMetrics(reg)
-	trMetrics := transform.NewMetrics(reg)
-	h := newHealth(m, cfg, log)
+	set, err := newMetricSet(reg, cfg, opts.Version)
+	if err != nil {
+		return err
+	}
+	h := newHealth(set.daemon, cfg, log)
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -107,8 +107,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}()
 	fence.watch(watchCtx, log)
 
-	proc := &process{cfg: cfg, opts: opts, fence: fence, health: h, reg: reg, metrics: m,
-		capture: capMetrics, transform: trMetrics, mon: &mon, log: log}
+	proc := &process{cfg: cfg, opts: opts, fence: fence, health: h, metrics: set, mon: &mon, log: log}
 	for {
 		err := runOnce(ctx, proc)
 		if lost := fence.err(); lost != nil {
@@ -136,11 +135,8 @@ type process struct {
 	opts   Options
 	fence  *fences
 	health *health
-	reg    *prometheus.Registry
-	// metrics are the daemon's own; capture and transform are the stages'.
-	metrics   *metrics
-	capture   *capture.Metrics
-	transform *transform.Metrics
+	// metrics are every stage's, created once for the process.
+	metrics *metricSet
 	// mon is the monitor of the running pipeline, for /readyz.
 	mon *atomic.Pointer[monitor]
 	log *slog.Logger
@@ -176,11 +172,7 @@ func runOnce(ctx context.Context, proc *process) error {
 		defer stop()
 		p.rebuilt = stop
 	}
-	// The writer's metrics belong to this run of the pipeline; the next
-	// run registers its own.
-	scoped := &scopedRegisterer{reg: proc.reg}
-	defer scoped.unregisterAll()
-	err = p.run(runCtx, scoped)
+	err = p.run(runCtx)
 	if ctx.Err() != nil {
 		return err
 	}
@@ -266,11 +258,12 @@ func prepare(ctx context.Context, proc *process) (*pipeline, error) {
 }
 
 // run runs the prepared pipeline until ctx ends and everything read is
-// durable (or the grace period is over), or until a stage fails. The
-// writer's metrics are registered on reg, which belongs to this run.
-func (p *pipeline) run(ctx context.Context, reg prometheus.Registerer) error {
+// durable (or the grace period is over), or until a stage fails.
+func (p *pipeline) run(ctx context.Context) error {
 	cfg, log := p.cfg, p.log
-	writer, err := sink.NewWriter(p.client, writerOptions(cfg), reg, log)
+	opts := writerOptions(cfg)
+	opts.Metrics = p.proc.metrics.sink
+	writer, err := sink.NewWriter(p.client, opts, nil, log)
 	if err != nil {
 		return err
 	}
@@ -289,7 +282,7 @@ func (p *pipeline) run(ctx context.Context, reg prometheus.Registerer) error {
 			Taken:           in.taken,
 			IndexName:       func(view string) string { return p.indices[view].Target },
 			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].Alias) },
-		}, p.proc.transform, log)
+		}, p.proc.metrics.transform, log)
 	if err != nil {
 		return fmt.Errorf("start view engine: %w", err)
 	}
@@ -363,7 +356,7 @@ func (p *pipeline) openStreams() (map[string]*capture.Stream, []*capture.Stream)
 		rootsLast(cs.Tables, source, p.views)
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, p.proc.opts.Progress),
 			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout),
-			Marks: slotMarks{store: p.store, source: source}}, p.proc.capture, p.log)
+			Marks: slotMarks{store: p.store, source: source}}, p.proc.metrics.capture, p.log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
@@ -377,7 +370,7 @@ func (p *pipeline) startStages(lt *lifetimes, st *stages) {
 	log := p.log
 	lt.group.Go(func() error {
 		if err := st.writer.Run(lt.writer); err != nil {
-			p.proc.capture.CountError("sink")
+			p.proc.metrics.sink.CountError()
 			return fmt.Errorf("sink: %w", err)
 		}
 		return nil
@@ -387,7 +380,7 @@ func (p *pipeline) startStages(lt *lifetimes, st *stages) {
 		defer lt.stopStreams()
 		if err := st.engine.Run(lt.gctx, st.in.out()); err != nil {
 			if lt.gctx.Err() == nil {
-				p.proc.capture.CountError("transform")
+				p.proc.metrics.transform.CountError()
 			}
 			return fmt.Errorf("view engine: %w", err)
 		}
@@ -409,7 +402,7 @@ func (p *pipeline) startAux(lt *lifetimes, st *stages) *errgroup.Group {
 	p.setRebuilding(p.rebuilds)
 	mm := &monitor{streams: st.ordered, checkpoint: st.engine.Checkpoint, stateErr: p.store.Err, maxLag: time.Duration(cfg.Readiness.MaxLag),
 		rebuilding: p.rebuildingViews, backlog: st.engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
-		countError: p.proc.capture.CountError, restart: p.restart, metrics: p.proc.metrics, health: p.health, log: log,
+		schemaErrors: p.proc.metrics.daemon.schemaErrors, restart: p.restart, metrics: p.proc.metrics.daemon, health: p.health, log: log,
 		identity: newTableIdentity(p.store, st.ordered), replaced: p.replaced.add}
 	p.proc.mon.Store(mm)
 	aux, auxCtx := errgroup.WithContext(lt.aux)

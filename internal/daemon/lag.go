@@ -32,9 +32,10 @@ type monitor struct {
 	// being written.
 	backlog func() bool
 	// schema, when set, is compared with the sources every schemaEvery;
-	// countError counts each new difference as an error of stage "schema".
-	schema     *schemaWatch
-	countError func(stage string)
+	// schemaErrors counts each new difference (projector_errors_total of
+	// stage "schema").
+	schema       *schemaWatch
+	schemaErrors prometheus.Counter
 	// restart, when set, stops the pipeline so that it starts over with
 	// the reason given: a schema change that needs the views rebuilt.
 	restart func(reason error)
@@ -238,7 +239,7 @@ func (m *monitor) checkSchema(ctx context.Context) {
 			continue
 		}
 		for range m.schema.report(problems, m.log) {
-			m.countError("schema")
+			m.schemaErrors.Inc()
 		}
 		if rebuild && m.restart != nil {
 			m.restart(&schemaChanged{source: name})

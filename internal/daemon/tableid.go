@@ -83,7 +83,7 @@ func (ti *tableIdentity) check(ctx context.Context, conn *pgx.Conn, source strin
 }
 
 // checkIdentity looks for re-created tables of source; each is reported
-// once, as an error of stage "schema", and the source is handed to
+// once, as an error of stage "schema" (m.schemaErrors), and the source is handed to
 // m.replaced to be taken again from a new snapshot.
 func (m *monitor) checkIdentity(ctx context.Context, conn *pgx.Conn, source string) {
 	replaced, err := m.identity.check(ctx, conn, source)
@@ -101,7 +101,7 @@ func (m *monitor) checkIdentity(ctx context.Context, conn *pgx.Conn, source stri
 	m.replacing[source] = problem
 	m.log.Error("source table re-created under a view; its changes no longer arrive on the old identity, so the source is taken again from a new snapshot",
 		"source", source, "tables", fmt.Sprint(replaced))
-	m.countError("schema")
+	m.schemaErrors.Inc()
 	if m.replaced != nil {
 		m.replaced(source)
 	}
