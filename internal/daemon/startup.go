@@ -15,6 +15,7 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/ctxtime"
 	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
 )
@@ -127,10 +128,8 @@ func retry[T any](ctx context.Context, policy retryPolicy, op func() (T, error))
 			return v, stop
 		}
 		log.Warn("retrying: "+what, "error", err, "retry_in", wait.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return v, ctx.Err()
-		case <-time.After(wait):
+		if err := ctxtime.Sleep(ctx, wait); err != nil {
+			return v, err
 		}
 	}
 }
