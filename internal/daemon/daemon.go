@@ -303,7 +303,7 @@ type stages struct {
 	engine  *transform.Engine
 	in      *feed
 	streams map[string]*capture.Stream
-	// ordered lists the streams in the order of cfg.TablesBySource.
+	// ordered holds the same streams, for the tasks that go through all.
 	ordered []*capture.Stream
 	// grace, once set, ends life when the grace period is over.
 	grace *time.Timer
