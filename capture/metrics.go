@@ -4,11 +4,22 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are capture's Prometheus metrics, shared by all streams.
 type Metrics struct {
-	changes      *prometheus.CounterVec
-	snapshotRows *prometheus.CounterVec
-	errors       *prometheus.CounterVec
-	lossy        *prometheus.CounterVec
+	changes         *prometheus.CounterVec
+	snapshotRows    *prometheus.CounterVec
+	snapshotRunning *prometheus.GaugeVec
+	errors          prometheus.Counter
+	lossy           *prometheus.CounterVec
 }
+
+// errorsHelp is the help of projector_errors_total, which every stage
+// (capture, transform, sink, and the daemon's schema watch) declares with
+// its own value of the stage label. It must read the same in each: the
+// registry refuses declarations of one name whose help differs.
+const errorsHelp = "Errors by pipeline stage; capture errors are followed by a reconnect."
+
+// StreamedOps are the operations projector_changes_total counts: the
+// replication stream's, not the snapshot's reads.
+var StreamedOps = []Op{Insert, Update, Delete, Truncate}
 
 // NewMetrics creates capture's metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -21,19 +32,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "projector_snapshot_rows_total",
 			Help: "Rows copied by initial snapshots, by source and table.",
 		}, []string{"source", "table"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "projector_errors_total",
-			Help: "Errors by pipeline stage; capture errors are followed by a reconnect.",
-		}, []string{"stage"}),
+		snapshotRunning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_snapshot_running",
+			Help: "1 while an initial snapshot of the source runs (from creating its slot to its last row), else 0.",
+		}, []string{"source"}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name:        "projector_errors_total",
+			Help:        errorsHelp,
+			ConstLabels: prometheus.Labels{"stage": "capture"},
+		}),
 		lossy: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "projector_lossy_values_total",
 			Help: "Values captured whose document or index form cannot hold all of them (docs/types.md), by source and reason: not_finite, infinite_date (kept as strings, not indexed), json_repeated_key (earlier values dropped), array_bounds (lower bounds dropped).",
 		}, []string{"source", "reason"}),
 	}
-	for _, stage := range []string{"capture", "transform", "sink", "schema"} {
-		m.errors.WithLabelValues(stage) // export zeros, so alerts see the series before the first error
-	}
-	reg.MustRegister(m.changes, m.snapshotRows, m.errors, m.lossy)
+	reg.MustRegister(m.changes, m.snapshotRows, m.snapshotRunning, m.errors, m.lossy)
 	return m
 }
 
@@ -44,10 +57,20 @@ func (m *Metrics) observe(txn *Transaction) {
 	}
 }
 
-// CountError counts an error of a pipeline stage ("capture", "transform",
-// "sink", or "schema" for a source schema change under a view) in projector_errors_total, which capture registers because it is
-// the first stage.
-func (m *Metrics) CountError(stage string) { m.errors.WithLabelValues(stage).Inc() }
+// DeclareSource exports the labelled series of a source and its tables at
+// zero, so that dashboards and alerts see them from the start: an
+// increase() over a series that appears at its first count misses that
+// count.
+func (m *Metrics) DeclareSource(source string, tables []Table) {
+	m.declareSource(source)
+	m.snapshotRunning.WithLabelValues(source)
+	for _, t := range tables {
+		for _, op := range StreamedOps {
+			m.changes.WithLabelValues(source, t.String(), string(op))
+		}
+		m.snapshotRows.WithLabelValues(source, t.String())
+	}
+}
 
 // declareSource exports a source's labelled series at zero, so that
 // alerts see them before the first value is counted. A nil m (tail, which
@@ -59,6 +82,14 @@ func (m *Metrics) declareSource(source string) {
 	for r := range lossyReasons {
 		m.lossy.WithLabelValues(source, r.String())
 	}
+}
+
+// snapshotStarted sets projector_snapshot_running of source to 1 and
+// returns what sets it back to 0.
+func (m *Metrics) snapshotStarted(source string) (done func()) {
+	g := m.snapshotRunning.WithLabelValues(source)
+	g.Set(1)
+	return func() { g.Set(0) }
 }
 
 // countLossy adds the lossy values a decoder met.

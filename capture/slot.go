@@ -87,67 +87,11 @@ func DropSlot(ctx context.Context, conn *pgx.Conn, name string) error {
 	return nil
 }
 
-// SlotInfo is what an operator wants to know about a replication slot.
-type SlotInfo struct {
-	Name      string
-	Exists    bool
-	Plugin    string
-	Active    bool
-	WALStatus string // reserved, extended, unreserved or lost
-	// Confirmed is the position downstream confirmed; Restart is the
-	// oldest WAL the server keeps for the slot.
-	Confirmed, Restart LSN
-	// RetainedBytes is the WAL the server keeps for the slot; LagBytes is
-	// how far the confirmed position trails the server's WAL.
-	RetainedBytes, LagBytes int64
-}
-
-// InspectSlot reads the slot name of the database conn is connected to.
-func InspectSlot(ctx context.Context, conn *pgx.Conn, name string) (SlotInfo, error) {
-	info := SlotInfo{Name: name}
-	var plugin, walStatus, confirmed, restart *string
-	var active *bool
-	var retained, lag *int64
-	err := conn.QueryRow(ctx, `SELECT s.plugin, s.active, s.wal_status, s.confirmed_flush_lsn::text, s.restart_lsn::text,
-			(pg_current_wal_lsn() - s.restart_lsn)::bigint, (pg_current_wal_lsn() - s.confirmed_flush_lsn)::bigint
-		FROM pg_replication_slots s WHERE s.slot_name = $1 AND s.database = current_database()`, name).
-		Scan(&plugin, &active, &walStatus, &confirmed, &restart, &retained, &lag)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return info, nil
-	}
-	if err != nil {
-		return info, fmt.Errorf("read slot %q: %w", name, err)
-	}
-	info.Exists = true
-	info.Plugin, info.WALStatus = deref(plugin), deref(walStatus)
-	info.Active = active != nil && *active
-	if retained != nil {
-		info.RetainedBytes = *retained
-	}
-	if lag != nil {
-		info.LagBytes = *lag
-	}
-	if info.Confirmed, err = parseOptionalLSN(confirmed); err != nil {
-		return info, err
-	}
-	if info.Restart, err = parseOptionalLSN(restart); err != nil {
-		return info, err
-	}
-	return info, nil
-}
-
 func deref(s *string) string {
 	if s == nil {
 		return ""
 	}
 	return *s
-}
-
-func parseOptionalLSN(s *string) (LSN, error) {
-	if s == nil {
-		return 0, nil
-	}
-	return ParseLSN(*s)
 }
 
 // slotElsewhere fails when the source's slot name is taken by another

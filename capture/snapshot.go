@@ -18,6 +18,7 @@ import (
 // so the copy runs to completion before streaming starts on it.
 func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, error) {
 	s := ss.stream
+	defer s.metrics.snapshotStarted(s.src.Name)()
 	res, err := createSlot(ctx, repl, s.src.SlotName(), s.opts.FailoverSlot)
 	if err != nil {
 		return 0, err

@@ -193,7 +193,7 @@ func (s *Stream) captureLoop(ctx context.Context, from Checkpoint, out chan<- *T
 		if stop != nil {
 			return fmt.Errorf("source %q: %w", s.src.Name, stop)
 		}
-		s.metrics.errors.WithLabelValues("capture").Inc()
+		s.metrics.errors.Inc()
 		s.log.Warn("replication interrupted; reconnecting", "error", err, "class", Classify(err).String(), "retry_in", wait)
 		select {
 		case <-ctx.Done():

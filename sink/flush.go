@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+
+	"github.com/projector-dev/projector/internal/ctxtime"
 )
 
 // run writes batches until ctx ends, then drains; a fatal error stops it.
@@ -99,20 +101,9 @@ func (l *lane) write(ctx context.Context, pending []item) ([]item, error) {
 		}
 		l.w.log.Log(ctx, level, "bulk write will be retried", "documents", len(pending), "attempt", attempt,
 			"in", wait.Round(time.Millisecond), "reason", cause.Error())
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := ctxtime.Sleep(ctx, wait); err != nil {
 			return pending, err
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -7,13 +7,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the writer's Prometheus metrics.
-type metrics struct {
+// Metrics are the sink's Prometheus metrics. A process creates them once
+// (NewMetrics) and hands them to each writer it starts, one at a time, in
+// WriterOptions.Metrics, so that its series live as long as the process.
+type Metrics struct {
 	written      *prometheus.CounterVec
 	bulkDuration prometheus.Histogram
 	retries      prometheus.Counter
 	deadLetters  *prometheus.CounterVec
 	buffered     prometheus.Gauge
+	errors       prometheus.Counter
 }
 
 // Values of the action label of projector_documents_written_total.
@@ -24,8 +27,19 @@ const (
 	actionDeadLetter = "dead_letter"
 )
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
+// writtenActions are every value of the action label.
+var writtenActions = []string{actionIndex, actionDelete, actionConflict, actionDeadLetter}
+
+// errorsHelp is the help of projector_errors_total, which every stage
+// declares with its own value of the stage label. It must read the same
+// in each: the registry refuses declarations of one name whose help
+// differs.
+const errorsHelp = "Errors by pipeline stage; capture errors are followed by a reconnect."
+
+// NewMetrics creates the sink's metrics and registers them on reg, unless
+// reg is nil.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "projector_documents_written_total",
 			Help: "Document revisions made durable in the search engine, by view and action " +
@@ -48,12 +62,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "projector_sink_buffered_bytes",
 			Help: "Bytes of documents accepted by the sink and not yet durable; Submit blocks at the configured limit.",
 		}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name:        "projector_errors_total",
+			Help:        errorsHelp,
+			ConstLabels: prometheus.Labels{"stage": "sink"},
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.written, m.bulkDuration, m.retries, m.deadLetters, m.buffered} {
+	for _, c := range []prometheus.Collector{m.written, m.bulkDuration, m.retries, m.deadLetters, m.buffered, m.errors} {
 		errs = append(errs, reg.Register(c))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -61,3 +80,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// DeclareView exports the view's labelled series at zero, so that
+// dashboards and alerts see them from the start: an increase() over a
+// series that appears at its first count misses that count.
+func (m *Metrics) DeclareView(view string) {
+	for _, action := range writtenActions {
+		m.written.WithLabelValues(view, action)
+	}
+	m.deadLetters.WithLabelValues(view)
+}
+
+// CountError counts a failure of a writer that stopped it.
+func (m *Metrics) CountError() { m.errors.Inc() }

@@ -41,6 +41,9 @@ type WriterOptions struct {
 	// cancels Run, and cancels it earlier only when it must stop at once,
 	// such as at the end of a shutdown grace period.
 	NoDrain bool
+	// Metrics, when set, are the metrics the writer counts in, created
+	// once per process by NewMetrics; otherwise NewWriter creates its own.
+	Metrics *Metrics
 }
 
 // withDefaults fills zero fields and rejects negative ones.

@@ -35,7 +35,7 @@ type Writer struct {
 	client  *Client
 	opts    WriterOptions
 	log     *slog.Logger
-	metrics *metrics
+	metrics *Metrics
 	seed    maphash.Seed
 
 	budget *budget.Budget
@@ -49,16 +49,22 @@ type Writer struct {
 }
 
 // NewWriter prepares a writer for client; nothing is sent before Run.
-// Its metrics are registered on reg, unless reg is nil.
+// Its metrics are opts.Metrics, or else new ones registered on reg,
+// unless reg is nil.
 func NewWriter(client *Client, opts WriterOptions, reg prometheus.Registerer, log *slog.Logger) (*Writer, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, err
+	m := opts.Metrics
+	if m == nil {
+		if m, err = NewMetrics(reg); err != nil {
+			return nil, err
+		}
 	}
+	// Nothing is buffered yet: a writer before this one that stopped with
+	// documents in flight dropped them.
+	m.buffered.Set(0)
 	if log == nil {
 		log = slog.Default()
 	}

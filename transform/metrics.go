@@ -7,7 +7,14 @@ type Metrics struct {
 	events    prometheus.Counter
 	documents prometheus.Counter
 	viewLag   *prometheus.HistogramVec
+	errors    prometheus.Counter
 }
+
+// errorsHelp is the help of projector_errors_total, which every stage
+// declares with its own value of the stage label. It must read the same
+// in each: the registry refuses declarations of one name whose help
+// differs.
+const errorsHelp = "Errors by pipeline stage; capture errors are followed by a reconnect."
 
 // NewMetrics creates the transform metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -26,7 +33,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			// Fine steps below 2.5 s, where the lag target of most users lies.
 			Buckets: []float64{.01, .025, .05, .1, .2, .3, .4, .5, .75, 1, 1.5, 2, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"view"}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name:        "projector_errors_total",
+			Help:        errorsHelp,
+			ConstLabels: prometheus.Labels{"stage": "transform"},
+		}),
 	}
-	reg.MustRegister(m.events, m.documents, m.viewLag)
+	reg.MustRegister(m.events, m.documents, m.viewLag, m.errors)
 	return m
 }
+
+// DeclareView exports the view's labelled series at zero, so that
+// dashboards and alerts see them from the start.
+func (m *Metrics) DeclareView(view string) { m.viewLag.WithLabelValues(view) }
+
+// CountError counts a failure of the view engine that stopped it.
+func (m *Metrics) CountError() { m.errors.Inc() }

@@ -27,9 +27,11 @@ that platform's fixes; connectivity, wal_level, the right to replicate, to
 read the tables and to create the publication (table ownership), free
 slots and senders, that every table exists and has a primary key or a
 REPLICA IDENTITY USING INDEX index to make document ids of, what the
-publication covers and publishes (and what run would add to it), that every
-view's columns exist, join columns have matching types and has_one
-relations join on a unique key, and the search engine's flavour.
+publication covers and publishes (and what run would add to it), the
+replication slot (not created yet, lost, or its position, retained WAL and
+lag, as "projector slots" shows it), that every view's columns exist, join
+columns have matching types and has_one relations join on a unique key, and
+the search engine's flavour.
 Each check prints OK or FAIL with a fix; the exit status is 1 on any failure.
 Nothing is created or changed.`,
 		Args: cobra.NoArgs,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/daemon"
 )
 
 func newSlotsCommand(g *globals) *cobra.Command {
@@ -73,7 +74,7 @@ stops holding WAL, and the source needs a new snapshot on the next run.`,
 				return fmt.Errorf("dropping slots of %v loses the changes they hold; run again with --yes to do it", names)
 			}
 			for _, name := range names {
-				slot := captureSource(cfg, name, nil).SlotName()
+				slot := daemon.CaptureSource(cfg, name).SlotName()
 				err := withSource(cmd.Context(), cfg, name, func(conn *pgx.Conn) error {
 					return capture.DropSlot(cmd.Context(), conn, slot)
 				})
@@ -95,7 +96,7 @@ stops holding WAL, and the source needs a new snapshot on the next run.`,
 }
 
 func inspect(ctx context.Context, cfg *config.Config, name string) (capture.SlotInfo, error) {
-	slot := captureSource(cfg, name, nil).SlotName()
+	slot := daemon.CaptureSource(cfg, name).SlotName()
 	info := capture.SlotInfo{Name: slot}
 	err := withSource(ctx, cfg, name, func(conn *pgx.Conn) error {
 		var err error

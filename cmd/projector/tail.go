@@ -12,6 +12,7 @@ import (
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/capture/envelope"
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/daemon"
 )
 
 func newTailCommand(g *globals) *cobra.Command {
@@ -66,9 +67,8 @@ structured JSON). docs/events.md describes each.`,
 				return nil
 			}
 			grp, ctx := errgroup.WithContext(cmd.Context())
-			byName := cfg.TablesBySource()
 			for _, name := range names {
-				src := captureSource(cfg, name, byName[name])
+				src := daemon.CaptureSource(cfg, name)
 				grp.Go(func() error { return capture.Tail(ctx, src, log, print) })
 			}
 			return grp.Wait()
@@ -103,14 +103,4 @@ func pickSources(cfg *config.Config, names []string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-func captureSource(cfg *config.Config, name string, tables []config.TableRef) capture.Source {
-	src := cfg.Sources[name]
-	cs := capture.Source{Name: name, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication,
-		ExistingPublication: src.PublicationMode == config.PublicationExisting}
-	for _, t := range tables {
-		cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
-	}
-	return cs
 }

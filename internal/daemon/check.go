@@ -37,10 +37,8 @@ func Check(ctx context.Context, cfg *config.Config) []CheckResult {
 	for _, name := range cfg.SourceNames {
 		src := cfg.Sources[name]
 		scope := "source " + name
-		var tables []capture.Table
-		for _, t := range byName[name] {
-			tables = append(tables, capture.Table{Schema: t.Schema, Name: t.Name})
-		}
+		cs := CaptureSource(cfg, name)
+		tables := cs.Tables
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		conn, err := pgx.Connect(cctx, src.DSN)
 		cancel()
@@ -50,14 +48,13 @@ func Check(ctx context.Context, cfg *config.Config) []CheckResult {
 			continue
 		}
 		results = append(results, CheckResult{Scope: scope, Name: "connect to " + src.RedactedDSN()})
-		cs := capture.Source{Name: name, DSN: src.DSN, Tables: tables, Slot: src.Slot, Publication: src.Publication}
 		for _, r := range capture.CheckPrerequisites(ctx, conn, cs) {
 			results = append(results, CheckResult{Scope: scope, Name: r.Name, Err: r.Err, Detail: r.Detail})
 		}
-		cs.ExistingPublication, cs.Columns = publicationNeeds(cfg, name)
 		for _, r := range capture.CheckPublication(ctx, conn, cs) {
 			results = append(results, CheckResult{Scope: scope, Name: r.Name, Detail: r.Detail, Err: r.Err})
 		}
+		results = append(results, checkSlot(ctx, conn, scope, cs))
 		infos, err := capture.Describe(ctx, conn, tables)
 		conn.Close(context.Background())
 		if err != nil {
@@ -75,6 +72,28 @@ func Check(ctx context.Context, cfg *config.Config) []CheckResult {
 	}
 	results = append(results, checkSink(ctx, cfg.Sink))
 	return results
+}
+
+// checkSlot reports the source's replication slot as `projector slots`
+// and the lag metrics see it.
+func checkSlot(ctx context.Context, conn *pgx.Conn, scope string, src capture.Source) CheckResult {
+	r := CheckResult{Scope: scope, Name: "replication slot " + src.SlotName()}
+	info, err := capture.InspectSlot(ctx, conn, src.SlotName())
+	switch {
+	case err != nil:
+		r.Err = err
+	case !info.Exists:
+		r.Detail = "not created yet; run creates it with the first snapshot"
+	case info.WALStatus == "lost":
+		r.Err = fmt.Errorf("slot %q is lost: the server removed WAL it still held for projector; run stops on it unless capture.on_slot_lost is rebootstrap, which takes a new snapshot of the source", info.Name)
+	default:
+		state := "inactive"
+		if info.Active {
+			state = "active"
+		}
+		r.Detail = fmt.Sprintf("%s, confirmed %s, %d bytes of WAL retained, %d bytes behind", state, info.Confirmed, info.RetainedBytes, info.LagBytes)
+	}
+	return r
 }
 
 func checkSink(ctx context.Context, s config.Sink) CheckResult {

@@ -57,12 +57,12 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 			return fmt.Errorf("no view named %q in %s", name, cfg.File)
 		}
 	}
-	version := opts.Version
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, version)
-	capMetrics := capture.NewMetrics(reg)
-	trMetrics := transform.NewMetrics(reg)
-	h := newHealth(m, cfg, log)
+	set, err := newMetricSet(reg, cfg, opts.Version)
+	if err != nil {
+		return err
+	}
+	h := newHealth(set.daemon, cfg, log)
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -93,8 +93,8 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		}
 	}()
 
-	fence, err := takeFences(ctx, fenceSources(cfg), opts.Standby,
-		func(why string) { standing.Store(&why) }, h, log)
+	fence, err := takeFences(ctx, fenceSources(cfg), fenceOptions{standby: opts.Standby,
+		waiting: func(why string) { standing.Store(&why) }, health: h, log: log})
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			log.Info("stopped before the pipeline started")
@@ -110,8 +110,9 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}()
 	fence.watch(watchCtx, log)
 
+	proc := &process{cfg: cfg, opts: opts, fence: fence, health: h, metrics: set, mon: &mon, log: log}
 	for {
-		err := runOnce(ctx, cfg, opts, fence, h, reg, m, capMetrics, trMetrics, &mon, log)
+		err := runOnce(ctx, proc)
 		if lost := fence.err(); lost != nil {
 			return lost
 		}
@@ -130,10 +131,24 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 // its slot and its state was reset, so its views need rebuilding.
 var errRebootstrap = errors.New("source re-bootstrap requested")
 
+// process is what outlives a run of the pipeline: the configuration, the
+// metrics, what stopped for good, the fences and what /readyz asks.
+type process struct {
+	cfg    *config.Config
+	opts   Options
+	fence  *fences
+	health *health
+	// metrics are every stage's, created once for the process.
+	metrics *metricSet
+	// mon is the monitor of the running pipeline, for /readyz.
+	mon *atomic.Pointer[monitor]
+	log *slog.Logger
+}
+
 // runOnce prepares the pipeline and runs it until ctx ends or it fails.
-func runOnce(ctx context.Context, cfg *config.Config, opts Options, fence *fences, h *health, reg *prometheus.Registry, m *metrics,
-	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor], log *slog.Logger) error {
-	p, err := prepare(ctx, cfg, opts.Rebuild, h, log)
+func runOnce(ctx context.Context, proc *process) error {
+	opts, h, log := proc.opts, proc.health, proc.log
+	p, err := prepare(ctx, proc)
 	if err != nil {
 		return err
 	}
@@ -142,7 +157,6 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, fence *fence
 			log.Error("close state store", "error", err)
 		}
 	}()
-	p.fence = fence
 	// A schema change that reshapes a view, or a re-created table, ends
 	// this run; the source is reset once the pipeline stopped, and the
 	// next run rebuilds its views. The caller's ctx still decides shutdown.
@@ -161,11 +175,7 @@ func runOnce(ctx context.Context, cfg *config.Config, opts Options, fence *fence
 		defer stop()
 		p.rebuilt = stop
 	}
-	// The writer's metrics belong to this run of the pipeline; the next
-	// run registers its own.
-	scoped := &scopedRegisterer{reg: reg}
-	defer scoped.unregisterAll()
-	err = p.run(runCtx, p.cfg, scoped, m, capMetrics, trMetrics, mon, opts.Progress, log)
+	err = p.run(runCtx)
 	if ctx.Err() != nil {
 		return err
 	}
@@ -207,13 +217,17 @@ type pipeline struct {
 	fence *fences
 	// replaced collects sources with a re-created table.
 	replaced *replacedSources
+	// proc is what outlives this run.
+	proc *process
+	log  *slog.Logger
 }
 
 // prepare connects to the search engine and the sources, checks the views
 // against the live schemas and creates or picks each view's index. A
 // source that cannot start for good, or a table that does not exist,
 // leaves out the views that need it (recorded in h); the rest run.
-func prepare(ctx context.Context, cfg *config.Config, rebuild []string, h *health, log *slog.Logger) (*pipeline, error) {
+func prepare(ctx context.Context, proc *process) (*pipeline, error) {
+	cfg, h, log := proc.cfg, proc.health, proc.log
 	client, err := connectSink(ctx, cfg.Sink, log)
 	if err != nil {
 		return nil, err
@@ -237,39 +251,27 @@ func prepare(ctx context.Context, cfg *config.Config, rebuild []string, h *healt
 	for _, v := range views {
 		h.viewRunning(v.Name)
 	}
-	p := &pipeline{cfg: cfg, client: client, schema: schema, views: views, store: store, health: h}
-	if err := p.prepareIndices(ctx, cfg, rebuild, log); err != nil {
+	p := &pipeline{cfg: cfg, client: client, schema: schema, views: views, store: store, health: h,
+		fence: proc.fence, proc: proc, log: log}
+	if err := p.prepareIndices(ctx, cfg, proc.opts.Rebuild, log); err != nil {
 		store.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, m *metrics,
-	capMetrics *capture.Metrics, trMetrics *transform.Metrics, mon *atomic.Pointer[monitor],
-	progress func(string, int64, int64), log *slog.Logger) error {
-	writer, err := sink.NewWriter(p.client, writerOptions(cfg), reg, log)
+// run runs the prepared pipeline until ctx ends and everything read is
+// durable (or the grace period is over), or until a stage fails.
+func (p *pipeline) run(ctx context.Context) error {
+	cfg, log := p.cfg, p.log
+	opts := writerOptions(cfg)
+	opts.Metrics = p.proc.metrics.sink
+	writer, err := sink.NewWriter(p.client, opts, nil, log)
 	if err != nil {
 		return err
 	}
-	streams := map[string]*capture.Stream{}
-	var ordered []*capture.Stream
-	snapshots := &snapshotProgress{tables: map[string][2]int64{}}
 	shares := budget.Default()
-	for source, tables := range cfg.TablesBySource() {
-		src := cfg.Sources[source]
-		cs := capture.Source{Name: source, DSN: src.DSN, Slot: src.Slot, Publication: src.Publication}
-		for _, t := range tables {
-			cs.Tables = append(cs.Tables, capture.Table{Schema: t.Schema, Name: t.Name})
-		}
-		cs.ExistingPublication, cs.Columns = publicationNeeds(cfg, source)
-		rootsLast(cs.Tables, source, p.views)
-		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, progress),
-			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout),
-			Marks: slotMarks{store: p.store, source: source}, SnapshotBudget: shares.Snapshot}, capMetrics, log)
-		streams[source] = s
-		ordered = append(ordered, s)
-	}
+	streams, ordered := p.openStreams(shares.Snapshot)
 	// Only the engine's position ledger confirms positions to the streams.
 	confirm := ledger.Streams{}
 	for source, s := range streams {
@@ -283,58 +285,135 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 		transform.Options{
 			MaxGroupEvents:  maxGroupEvents,
 			Taken:           in.taken,
-			IndexName:       func(view string) string { return p.indices[view].target },
-			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].alias) },
-		}, trMetrics, log)
+			IndexName:       func(view string) string { return p.indices[view].Target },
+			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].Alias) },
+		}, p.proc.metrics.transform, log)
 	if err != nil {
 		return fmt.Errorf("start view engine: %w", err)
 	}
+	st := &stages{writer: writer, engine: engine, in: in, streams: streams, ordered: ordered}
+	lt := newLifetimes()
+	defer lt.end()
+	p.startStages(lt, st)
+	aux := p.startAux(lt, st)
+	p.shutdownOn(ctx, lt, st)
+	return p.wait(ctx, lt, st, aux)
+}
 
-	// life outlives ctx: after SIGTERM the engine and the writer keep going
-	// until everything read is durable, or the grace period ends.
-	life, endLife := context.WithCancel(context.Background())
-	defer endLife()
-	g, gctx := errgroup.WithContext(life)
-	writerCtx, stopWriter := context.WithCancel(gctx)
-	defer stopWriter()
-	streamCtx, stopStreams := context.WithCancel(gctx)
-	defer stopStreams()
-	auxCtx, stopAux := context.WithCancel(gctx)
-	defer stopAux()
+// stages are the parts of a running pipeline: every source's stream, the
+// feed that carries their transactions to the view engine, and the writer
+// that makes the engine's documents durable.
+type stages struct {
+	writer  *sink.Writer
+	engine  *transform.Engine
+	in      *feed
+	streams map[string]*capture.Stream
+	// ordered holds the same streams, for the tasks that go through all.
+	ordered []*capture.Stream
+	// grace, once set, ends life when the grace period is over.
+	grace *time.Timer
+}
 
-	g.Go(func() error {
-		if err := writer.Run(writerCtx); err != nil {
-			capMetrics.CountError("sink")
+// lifetimes are the contexts of one run of the pipeline. life outlives the
+// caller's ctx: after SIGTERM the engine and the writer keep going until
+// everything read is durable, or the grace period ends. group ends when a
+// stage fails; the writer, the streams and the auxiliary tasks (monitor,
+// rebuild watch, fence watch) are each stopped on their own.
+type lifetimes struct {
+	life    context.Context
+	endLife context.CancelFunc
+
+	group   *errgroup.Group
+	gctx    context.Context
+	writer  context.Context
+	streams context.Context
+	aux     context.Context
+
+	stopWriter, stopStreams, stopAux context.CancelFunc
+}
+
+func newLifetimes() *lifetimes {
+	lt := &lifetimes{}
+	lt.life, lt.endLife = context.WithCancel(context.Background())
+	lt.group, lt.gctx = errgroup.WithContext(lt.life)
+	lt.writer, lt.stopWriter = context.WithCancel(lt.gctx)
+	lt.streams, lt.stopStreams = context.WithCancel(lt.gctx)
+	lt.aux, lt.stopAux = context.WithCancel(lt.gctx)
+	return lt
+}
+
+// end releases every context, shortest-lived first.
+func (lt *lifetimes) end() {
+	lt.stopAux()
+	lt.stopStreams()
+	lt.stopWriter()
+	lt.endLife()
+}
+
+// openStreams creates one capture stream per source the views use.
+// Their snapshot chunks share snapshotBudget bytes.
+func (p *pipeline) openStreams(snapshotBudget int64) (map[string]*capture.Stream, []*capture.Stream) {
+	cfg := p.cfg
+	streams := map[string]*capture.Stream{}
+	var ordered []*capture.Stream
+	snapshots := &snapshotProgress{tables: map[string][2]int64{}}
+	for source := range cfg.TablesBySource() {
+		cs := CaptureSource(cfg, source)
+		rootsLast(cs.Tables, source, p.views)
+		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, p.proc.opts.Progress),
+			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout),
+			Marks: slotMarks{store: p.store, source: source}, SnapshotBudget: snapshotBudget}, p.proc.metrics.capture, p.log)
+		streams[source] = s
+		ordered = append(ordered, s)
+	}
+	return streams, ordered
+}
+
+// startStages runs the writer, the engine and every stream in lt's group.
+// The engine stops the writer and the streams when it ends: after a
+// shutdown, once everything it applied is acknowledged.
+func (p *pipeline) startStages(lt *lifetimes, st *stages) {
+	log := p.log
+	lt.group.Go(func() error {
+		if err := st.writer.Run(lt.writer); err != nil {
+			p.proc.metrics.sink.CountError()
 			return fmt.Errorf("sink: %w", err)
 		}
 		return nil
 	})
-	g.Go(func() error {
-		defer stopWriter()
-		defer stopStreams()
-		if err := engine.Run(gctx, in.out()); err != nil {
-			if gctx.Err() == nil {
-				capMetrics.CountError("transform")
+	lt.group.Go(func() error {
+		defer lt.stopWriter()
+		defer lt.stopStreams()
+		if err := st.engine.Run(lt.gctx, st.in.out()); err != nil {
+			if lt.gctx.Err() == nil {
+				p.proc.metrics.transform.CountError()
 			}
 			return fmt.Errorf("view engine: %w", err)
 		}
 		log.Info("every document applied so far is acknowledged; confirming positions")
 		return nil
 	})
-	for _, s := range ordered {
-		g.Go(func() error {
-			return p.capture(streamCtx, cfg.Capture.OnSlotLost, s, engine, in, log)
+	for _, s := range st.ordered {
+		lt.group.Go(func() error {
+			return p.capture(lt.streams, p.cfg.Capture.OnSlotLost, s, st.engine, st.in, log)
 		})
 	}
+}
+
+// startAux starts what watches the running pipeline: the monitor behind
+// /readyz and the lag metrics, the rebuilds' alias moves, and the fences,
+// whose loss ends life at once.
+func (p *pipeline) startAux(lt *lifetimes, st *stages) *errgroup.Group {
+	cfg, log := p.cfg, p.log
 	p.setRebuilding(p.rebuilds)
-	mm := &monitor{streams: ordered, checkpoint: engine.Checkpoint, stateErr: p.store.Err, maxLag: time.Duration(cfg.Readiness.MaxLag),
-		rebuilding: p.rebuildingViews, backlog: engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
-		countError: capMetrics.CountError, restart: p.restart, metrics: m, health: p.health, log: log,
-		identity: newTableIdentity(p.store, ordered), replaced: p.replaced.add}
-	mon.Store(mm)
-	aux, auxCtx := errgroup.WithContext(auxCtx)
+	mm := &monitor{streams: st.ordered, checkpoint: st.engine.Checkpoint, stateErr: p.store.Err, maxLag: time.Duration(cfg.Readiness.MaxLag),
+		rebuilding: p.rebuildingViews, backlog: st.engine.Backlog, schema: newSchemaWatch(p.schema, p.views),
+		schemaErrors: p.proc.metrics.daemon.schemaErrors, restart: p.restart, metrics: p.proc.metrics.daemon, health: p.health, log: log,
+		identity: newTableIdentity(p.store, st.ordered), replaced: p.replaced.add}
+	p.proc.mon.Store(mm)
+	aux, auxCtx := errgroup.WithContext(lt.aux)
 	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })
-	aux.Go(func() error { return p.watchRebuilds(auxCtx, streams, engine.Checkpoint, log) })
+	aux.Go(func() error { return p.watchRebuilds(auxCtx, st.streams, st.engine.Checkpoint, log) })
 	if p.fence != nil {
 		aux.Go(func() error {
 			select {
@@ -344,39 +423,49 @@ func (p *pipeline) run(ctx context.Context, cfg *config.Config, reg prometheus.R
 			}
 			err := p.fence.err()
 			log.Error("another projector took the lock of a source; stopping at once, without writing anything more", "error", err)
-			endLife()
+			lt.endLife()
 			return err
 		})
 	}
+	return aux
+}
 
-	var grace *time.Timer
-	g.Go(func() error {
+// shutdownOn stops reading once ctx ends and gives what is in flight the
+// grace period to become durable.
+func (p *pipeline) shutdownOn(ctx context.Context, lt *lifetimes, st *stages) {
+	cfg, log := p.cfg, p.log
+	lt.group.Go(func() error {
 		select {
 		case <-ctx.Done():
-		case <-gctx.Done():
+		case <-lt.gctx.Done():
 			return nil
 		}
 		log.Info("shutting down: no more changes are read; waiting for in-flight documents", "grace", cfg.Shutdown.Grace.String())
-		in.close()
-		grace = time.AfterFunc(time.Duration(cfg.Shutdown.Grace), func() {
+		st.in.close()
+		st.grace = time.AfterFunc(time.Duration(cfg.Shutdown.Grace), func() {
 			log.Warn("grace period over; exiting with documents still in flight (they are sent again on the next start)")
-			endLife()
+			lt.endLife()
 		})
 		return nil
 	})
-	err = g.Wait()
-	if grace != nil {
-		grace.Stop()
+}
+
+// wait waits for the stages, then stops the auxiliary tasks, and says how
+// the run ended.
+func (p *pipeline) wait(ctx context.Context, lt *lifetimes, st *stages, aux *errgroup.Group) error {
+	err := lt.group.Wait()
+	if st.grace != nil {
+		st.grace.Stop()
 	}
-	stopAux()
+	lt.stopAux()
 	if auxErr := aux.Wait(); err == nil {
 		err = auxErr
 	}
-	if err != nil && ctx.Err() != nil && life.Err() != nil {
+	if err != nil && ctx.Err() != nil && lt.life.Err() != nil {
 		return nil // cut short by the grace period: nothing is lost
 	}
 	if err == nil {
-		log.Info("stopped cleanly")
+		p.log.Info("stopped cleanly")
 	}
 	return err
 }

@@ -48,25 +48,36 @@ func fenceSources(cfg *config.Config) []capture.Source {
 		if _, ok := used[name]; !ok {
 			continue
 		}
-		s := cfg.Sources[name]
-		out = append(out, capture.Source{Name: name, DSN: s.DSN, Slot: s.Slot, Publication: s.Publication})
+		out = append(out, CaptureSource(cfg, name))
 	}
 	return out
 }
 
+// fenceOptions say how takeFences treats a fence held by another process
+// and a source it cannot reach.
+type fenceOptions struct {
+	// standby waits for a fence held by another process instead of
+	// refusing to start; waiting, when set, hears why (for readiness).
+	standby bool
+	waiting func(why string)
+	// health, when set, records a source that cannot be reached for good.
+	health *health
+	log    *slog.Logger
+}
+
 // takeFences takes every source's fence. Without standby a fence held by
-// another process is an error naming it; with standby it is waited for,
-// and waiting, when set, hears why (for readiness). A source that cannot
-// be reached for a reason retrying cannot fix (a wrong password, retries
-// exhausted) stops alone, recorded in h (when given), like any other source failing
-// for good: it gets no fence, and the pipeline leaves it out.
-func takeFences(ctx context.Context, sources []capture.Source, standby bool, waiting func(string), h *health, log *slog.Logger) (*fences, error) {
+// another process is an error naming it; with standby it is waited for.
+// A source that cannot be reached for a reason retrying cannot fix (a
+// wrong password, retries exhausted) stops alone, recorded in
+// opts.health (when given), like any other source failing for good: it
+// gets no fence, and the pipeline leaves it out.
+func takeFences(ctx context.Context, sources []capture.Source, opts fenceOptions) (*fences, error) {
 	f := &fences{}
 	f.lost, f.lose = context.WithCancelCause(context.Background())
 	for _, src := range sources {
-		fence, err := takeFence(ctx, src, standby, waiting, log)
-		if err != nil && h != nil && ctx.Err() == nil && !errors.Is(err, capture.ErrFenced) {
-			h.sourceFailed(src.Name, err)
+		fence, err := takeFence(ctx, src, opts)
+		if err != nil && opts.health != nil && ctx.Err() == nil && !errors.Is(err, capture.ErrFenced) {
+			opts.health.sourceFailed(src.Name, err)
 			continue
 		}
 		if err != nil {
@@ -80,13 +91,13 @@ func takeFences(ctx context.Context, sources []capture.Source, standby bool, wai
 	return f, nil
 }
 
-func takeFence(ctx context.Context, src capture.Source, standby bool, notify func(string), log *slog.Logger) (*capture.Fence, error) {
+func takeFence(ctx context.Context, src capture.Source, opts fenceOptions) (*capture.Fence, error) {
+	standby, notify, log := opts.standby, opts.waiting, opts.log
 	refuseAt := time.Now().Add(fenceGrace)
 	waiting := false
 	for {
-		fence, err := retry(ctx, log, "connect to source "+src.Name+" to take its lock", capture.Classify, func() (*capture.Fence, error) {
-			return capture.TryFence(ctx, src)
-		})
+		fence, err := retry(ctx, retryPolicy{what: "connect to source " + src.Name + " to take its lock", classify: capture.Classify, log: log},
+			func() (*capture.Fence, error) { return capture.TryFence(ctx, src) })
 		switch {
 		case err == nil:
 			if waiting {

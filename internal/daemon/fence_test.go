@@ -44,7 +44,7 @@ func TestFencesAcrossServerRestarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	f, err := takeFences(ctx, []capture.Source{src}, false, nil, nil, log)
+	f, err := takeFences(ctx, []capture.Source{src}, fenceOptions{log: log})
 	if err != nil {
 		t.Fatalf("take fences: %v", err)
 	}

@@ -31,14 +31,8 @@ type health struct {
 }
 
 func newHealth(m *metrics, cfg *config.Config, log *slog.Logger) *health {
-	for _, name := range cfg.SourceNames {
-		for _, reason := range capture.FailureReasons {
-			m.sourceFailed.WithLabelValues(name, reason)
-		}
-	}
 	uses := map[string][]string{}
 	for _, v := range cfg.Views {
-		m.viewAvailable.WithLabelValues(v.Name)
 		for _, t := range v.Tables() {
 			if !slices.Contains(uses[t.Source], v.Name) {
 				uses[t.Source] = append(uses[t.Source], v.Name)

@@ -13,14 +13,11 @@ import (
 	"github.com/projector-dev/projector/transform"
 )
 
-// viewIndex is where a view's documents go: the alias clients query and
-// the versioned index behind it. While a new version builds, target is the
-// new index and the alias still points at from.
+// viewIndex is where a view's documents go (see sink.IndexVersion), and
+// the sources whose snapshots fill a new version.
 type viewIndex struct {
-	view    string
-	alias   string
-	target  string
-	from    string // the index the alias points at while rebuilding
+	view string
+	sink.IndexVersion
 	sources []string
 }
 
@@ -31,39 +28,16 @@ type viewIndex struct {
 func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebuild []string, log *slog.Logger) error {
 	p.indices = map[string]*viewIndex{}
 	plans := make([]*indexPlan, len(p.views))
-	reset := map[string]bool{}
 	for i, v := range p.views {
 		plan, err := p.planIndex(ctx, cfg, &cfg.Views[i], v, slices.Contains(rebuild, v.Name))
 		if err != nil {
 			return err
 		}
 		plans[i] = plan
-		if plan.rebuild {
-			for _, s := range plan.vi.sources {
-				reset[s] = true
-			}
-		}
 	}
-	// A source taken again from a fresh snapshot rewrites every document it
-	// contributes to, so every view that uses it is rebuilt beside its
-	// current index rather than changing under its readers.
+	reset := spreadRebuilds(plans)
 	for _, plan := range plans {
-		if plan.current == 0 || plan.rebuild {
-			continue
-		}
-		for _, s := range plan.vi.sources {
-			if reset[s] {
-				plan.rebuild = true
-			}
-		}
-		if plan.rebuild {
-			for _, s := range plan.vi.sources {
-				reset[s] = true
-			}
-		}
-	}
-	for _, plan := range plans {
-		if err := p.createIndex(ctx, plan, log); err != nil {
+		if err := p.openIndex(ctx, plan, log); err != nil {
 			return err
 		}
 		p.indices[plan.vi.view] = plan.vi
@@ -78,13 +52,43 @@ func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebui
 	return nil
 }
 
+// spreadRebuilds marks for rebuilding every view with an index that uses
+// a source another view's rebuild takes again from a fresh snapshot, and
+// returns those sources: a fresh snapshot rewrites every document the
+// source contributes to, so every view that uses it is rebuilt beside its
+// current index rather than changing under its readers.
+func spreadRebuilds(plans []*indexPlan) (reset map[string]bool) {
+	reset = map[string]bool{}
+	for _, plan := range plans {
+		if plan.rebuild {
+			for _, s := range plan.vi.sources {
+				reset[s] = true
+			}
+		}
+	}
+	for _, plan := range plans {
+		if plan.version.Current == 0 || plan.rebuild {
+			continue
+		}
+		for _, s := range plan.vi.sources {
+			if reset[s] {
+				plan.rebuild = true
+			}
+		}
+		if plan.rebuild {
+			for _, s := range plan.vi.sources {
+				reset[s] = true
+			}
+		}
+	}
+	return reset
+}
+
 // indexPlan is what start-up decided about one view's index.
 type indexPlan struct {
-	vi       *viewIndex
-	mapping  map[string]any
-	settings sink.IndexSettings
-	current  int  // the version the alias points at; 0 when there is none
-	rebuild  bool // build version current+1 and move the alias when done
+	vi      *viewIndex
+	version sink.VersionPlan
+	rebuild bool // build version Current+1 and move the alias when done
 }
 
 // planIndex decides whether view v keeps its index or needs the next
@@ -93,72 +97,49 @@ type indexPlan struct {
 func (p *pipeline) planIndex(ctx context.Context, cfg *config.Config, cv *config.View, v *transform.View,
 	force bool) (*indexPlan, error) {
 	alias := cfg.Sink.IndexPrefix + v.Name
-	mapping, fingerprint := viewMapping(v, p.schema, p.client.Flavour)
-	plan := &indexPlan{vi: &viewIndex{view: v.Name, alias: alias}, mapping: mapping,
-		settings: sink.IndexSettings{Shards: cv.Settings.Shards, Replicas: cv.Settings.Replicas}}
+	mapping, fingerprint := sink.ViewMapping(viewShape(v, p.schema), p.client.Flavour)
+	settings := sink.IndexSettings{Shards: cv.Settings.Shards, Replicas: cv.Settings.Replicas}
 	if cv.Settings.RefreshInterval != 0 {
-		plan.settings.RefreshInterval = cv.Settings.RefreshInterval.String()
+		settings.RefreshInterval = cv.Settings.RefreshInterval.String()
 	}
+	plan := &indexPlan{vi: &viewIndex{view: v.Name, IndexVersion: sink.IndexVersion{Alias: alias}}}
 	for _, t := range cv.Tables() {
 		if !slices.Contains(plan.vi.sources, t.Source) {
 			plan.vi.sources = append(plan.vi.sources, t.Source)
 		}
 	}
-	current, err := p.client.CurrentVersion(ctx, alias)
+	version, err := p.client.PlanVersion(ctx, alias, mapping, fingerprint, settings)
 	if err != nil {
 		return nil, err
 	}
-	plan.current = current
-	if current == 0 {
+	plan.version = version
+	if version.Current == 0 {
 		return plan, nil
-	}
-	meta, err := p.client.MappingMeta(ctx, sink.IndexName(alias, current))
-	if err != nil {
-		return nil, err
-	}
-	// A next version that already exists is a rebuild cut short by a stop:
-	// it goes on, from fresh snapshots again.
-	unfinished, err := p.client.IndexExists(ctx, sink.IndexName(alias, current+1))
-	if err != nil {
-		return nil, err
 	}
 	stateless, err := p.stateless(plan.vi.sources)
 	if err != nil {
 		return nil, err
 	}
-	plan.rebuild = force || unfinished || stateless || fingerprintOf(meta) != fingerprint
+	plan.rebuild = force || version.Unfinished || stateless || version.Reshaped
 	return plan, nil
 }
 
-// createIndex creates the index a plan writes to.
-func (p *pipeline) createIndex(ctx context.Context, plan *indexPlan, log *slog.Logger) error {
+// openIndex creates the index a plan writes to.
+func (p *pipeline) openIndex(ctx context.Context, plan *indexPlan, log *slog.Logger) error {
 	vi := plan.vi
-	next := max(plan.current, 1)
-	if plan.rebuild {
-		next = plan.current + 1
-	}
-	if _, err := p.client.EnsureIndex(ctx, vi.alias, next, plan.mapping, plan.settings); err != nil {
+	v, err := p.client.OpenVersion(ctx, plan.version, plan.rebuild)
+	if err != nil {
 		return fmt.Errorf("view %q: %w", vi.view, err)
 	}
-	if err := p.client.EnsureDeadLetterIndex(ctx, vi.alias, plan.settings); err != nil {
-		return fmt.Errorf("view %q: %w", vi.view, err)
-	}
-	vi.target = sink.IndexName(vi.alias, next)
+	vi.IndexVersion = v
 	if !plan.rebuild {
-		log.Info("view index ready", "view", vi.view, "alias", vi.alias, "index", vi.target)
+		log.Info("view index ready", "view", vi.view, "alias", vi.Alias, "index", vi.Target)
 		return nil
 	}
-	vi.from = sink.IndexName(vi.alias, plan.current)
 	log.Info("building a new index version of the view from fresh snapshots; queries keep using the current one until it is complete",
-		"view", vi.view, "alias", vi.alias, "from", vi.from, "to", vi.target, "sources", vi.sources)
+		"view", vi.view, "alias", vi.Alias, "from", vi.From, "to", vi.Target, "sources", vi.sources)
 	p.rebuilds = append(p.rebuilds, vi)
 	return nil
-}
-
-func fingerprintOf(meta map[string]any) string {
-	pm, _ := meta["projector"].(map[string]any)
-	fp, _ := pm["fingerprint"].(string)
-	return fp
 }
 
 // watchRebuilds moves each rebuilt view's alias to its new index once the
@@ -190,7 +171,7 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 		}
 		var still []*viewIndex
 		for _, vi := range pending {
-			done, err := rebuilt(vi, streams, checkpoint, snapshotEnd)
+			done, err := rebuilt(vi, confirmedOf(streams), checkpoint, snapshotEnd)
 			if err != nil {
 				return err
 			}
@@ -200,18 +181,18 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 			}
 			if err := p.fence.guard(); err != nil {
 				if lost := p.fence.err(); lost != nil {
-					return fmt.Errorf("view %q: not moving alias %s: %w", vi.view, vi.alias, lost)
+					return fmt.Errorf("view %q: not moving alias %s: %w", vi.view, vi.Alias, lost)
 				}
 				// A lock connection is being re-established: the alias
 				// moves once the lock is proven held again.
 				still = append(still, vi)
 				continue
 			}
-			if err := p.client.SwapAlias(ctx, vi.alias, vi.from, vi.target); err != nil {
+			if err := p.client.MoveAlias(ctx, vi.IndexVersion); err != nil {
 				return fmt.Errorf("view %q: %w", vi.view, err)
 			}
 			log.Info("view rebuilt; alias moved to the new index and the old index deleted",
-				"view", vi.view, "alias", vi.alias, "index", vi.target, "deleted", vi.from)
+				"view", vi.view, "alias", vi.Alias, "index", vi.Target, "deleted", vi.From)
 		}
 		pending = still
 		p.setRebuilding(pending)
@@ -219,7 +200,15 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 	return nil
 }
 
-func rebuilt(vi *viewIndex, streams map[string]*capture.Stream, checkpoint func(string) (capture.Checkpoint, error),
+// confirmedOf is what each source's stream confirmed as durable.
+func confirmedOf(streams map[string]*capture.Stream) func(source string) capture.LSN {
+	return func(source string) capture.LSN { return streams[source].Confirmed() }
+}
+
+// rebuilt reports whether a view's new index holds everything: every
+// source of the view finished its snapshot, and what was applied when it
+// was first seen finished (kept in snapshotEnd) is confirmed durable.
+func rebuilt(vi *viewIndex, confirmed func(source string) capture.LSN, checkpoint func(string) (capture.Checkpoint, error),
 	snapshotEnd map[string]capture.LSN) (bool, error) {
 	for _, s := range vi.sources {
 		end, seen := snapshotEnd[s]
@@ -234,7 +223,7 @@ func rebuilt(vi *viewIndex, streams map[string]*capture.Stream, checkpoint func(
 			end = cp.Applied
 			snapshotEnd[s] = end
 		}
-		if streams[s].Confirmed() < end {
+		if confirmed(s) < end {
 			return false, nil
 		}
 	}
@@ -246,7 +235,7 @@ func rebuilt(vi *viewIndex, streams map[string]*capture.Stream, checkpoint func(
 func (p *pipeline) setRebuilding(pending []*viewIndex) {
 	views := make([]string, len(pending))
 	for i, vi := range pending {
-		views[i] = vi.view + " (into " + vi.target + ")"
+		views[i] = vi.view + " (into " + vi.Target + ")"
 	}
 	p.rebuilding.Store(&views)
 }

@@ -32,9 +32,10 @@ type monitor struct {
 	// being written.
 	backlog func() bool
 	// schema, when set, is compared with the sources every schemaEvery;
-	// countError counts each new difference as an error of stage "schema".
-	schema     *schemaWatch
-	countError func(stage string)
+	// schemaErrors counts each new difference (projector_errors_total of
+	// stage "schema").
+	schema       *schemaWatch
+	schemaErrors prometheus.Counter
 	// restart, when set, stops the pipeline so that it starts over with
 	// the reason given: a schema change that needs the views rebuilt.
 	restart func(reason error)
@@ -238,7 +239,7 @@ func (m *monitor) checkSchema(ctx context.Context) {
 			continue
 		}
 		for range m.schema.report(problems, m.log) {
-			m.countError("schema")
+			m.schemaErrors.Inc()
 		}
 		if rebuild && m.restart != nil {
 			m.restart(&schemaChanged{source: name})
@@ -283,26 +284,12 @@ func (m *monitor) measureServer(ctx context.Context, s *capture.Stream) (capture
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var current, confirmed, restart *string
-	err := conn.QueryRow(qctx, `SELECT pg_current_wal_lsn()::text, s.confirmed_flush_lsn::text, s.restart_lsn::text
-		FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1`, src.SlotName()).
-		Scan(&current, &confirmed, &restart)
+	slot, err := capture.InspectSlot(qctx, conn, src.SlotName())
 	if err != nil {
 		conn.Close(context.Background())
 		return 0, 0, fmt.Errorf("read WAL positions: %w", err)
 	}
-	cur, err := parseLSN(current)
-	if err != nil {
-		return 0, 0, err
-	}
-	conf, err := parseLSN(confirmed)
-	if err != nil {
-		return 0, 0, err
-	}
-	rest, err := parseLSN(restart)
-	if err != nil {
-		return 0, 0, err
-	}
+	cur, conf, rest := slot.Current, slot.Confirmed, slot.Restart
 	if conf == 0 {
 		return 0, 0, errNoSlot
 	}
@@ -354,16 +341,4 @@ func gaugeBool(b bool) float64 {
 // meaning before the first snapshot starts.
 var errNoSlot = errors.New("no replication slot yet")
 
-func parseLSN(s *string) (capture.LSN, error) {
-	if s == nil {
-		return 0, nil
-	}
-	return capture.ParseLSN(*s)
-}
-
-func diff(a, b capture.LSN) uint64 {
-	if a <= b {
-		return 0
-	}
-	return uint64(a - b)
-}
+func diff(a, b capture.LSN) uint64 { return capture.Behind(a, b) }

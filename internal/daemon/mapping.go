@@ -1,38 +1,24 @@
 package daemon
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-
 	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
 )
 
-// viewMapping derives a view's index mappings from the column types of its
-// tables, and a fingerprint that changes whenever the documents' shape
-// does: a new fingerprint means a new index version.
-func viewMapping(v *transform.View, schema transform.Schema, flavour sink.Flavour) (map[string]any, string) {
+// viewShape describes a compiled view's documents to the sink, which
+// derives the index mapping and its fingerprint from it (sink.ViewMapping).
+func viewShape(v *transform.View, schema transform.Schema) sink.ViewShape {
 	opts := sink.ColumnOptions{Numeric: sink.NumericAsKeyword}
 	if v.NumericAsNumber {
 		opts.Numeric = sink.NumericAsDouble
 	}
-	fields := nodeFields(v.Root, schema, opts, v.JSON, "")
-	mapping := sink.Mapping(fields, flavour)
-	// A document whose _id is a hash of its key keeps the key here;
-	// exact matches find it.
-	mapping["properties"].(map[string]any)[transform.KeyField] = map[string]any{"type": "keyword", "ignore_above": 8191}
-	// The id scheme is part of the shape: ids it changes must not leave
-	// the documents under their old ids behind in the same index.
-	shape, _ := json.Marshal(struct {
-		Fields   []sink.Field
-		Numeric  bool
-		IDScheme int `json:",omitempty"`
-	}{fields, v.NumericAsNumber, transform.DocIDScheme}) // marshalling plain structs cannot fail
-	sum := sha256.Sum256(shape)
-	fingerprint := hex.EncodeToString(sum[:8])
-	mapping["_meta"] = map[string]any{"projector": map[string]any{"view": v.Name, "fingerprint": fingerprint}}
-	return mapping, fingerprint
+	return sink.ViewShape{
+		View:            v.Name,
+		Fields:          nodeFields(v.Root, schema, opts, v.JSON, ""),
+		NumericAsNumber: v.NumericAsNumber,
+		IDScheme:        transform.DocIDScheme,
+		KeyField:        transform.KeyField,
+	}
 }
 
 // nodeFields lists the fields of node n's part of the document, whose

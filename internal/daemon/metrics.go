@@ -5,7 +5,47 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/transform"
 )
+
+// metricSet is every stage's metrics, created once per process with the
+// labelled series the configuration names (sources, tables, views, and
+// the closed sets of operations, actions and reasons) at zero, so that
+// dashboards and alerts see them from the start: an alert on increase()
+// of a series that only appears with its first count misses that count.
+// Each stage owns its metrics, its share of projector_errors_total
+// included.
+type metricSet struct {
+	daemon    *metrics
+	capture   *capture.Metrics
+	transform *transform.Metrics
+	sink      *sink.Metrics
+}
+
+func newMetricSet(reg prometheus.Registerer, cfg *config.Config, version string) (*metricSet, error) {
+	set := &metricSet{daemon: newMetrics(reg, version), capture: capture.NewMetrics(reg), transform: transform.NewMetrics(reg)}
+	var err error
+	if set.sink, err = sink.NewMetrics(reg); err != nil {
+		return nil, err
+	}
+	used := cfg.TablesBySource()
+	for _, name := range cfg.SourceNames {
+		set.daemon.declareSource(name, used[name] != nil)
+		if used[name] != nil {
+			set.capture.DeclareSource(name, CaptureSource(cfg, name).Tables)
+		}
+	}
+	for _, v := range cfg.Views {
+		set.daemon.viewAvailable.WithLabelValues(v.Name)
+		set.transform.DeclareView(v.Name)
+		set.sink.DeclareView(v.Name)
+	}
+	return set, nil
+}
 
 // metrics are the daemon's own: lag and readiness, which only the whole
 // process can know, and build information.
@@ -22,7 +62,16 @@ type metrics struct {
 	// sourceFailed and viewAvailable say what stopped for good: see health.
 	sourceFailed  *prometheus.GaugeVec
 	viewAvailable *prometheus.GaugeVec
+	// schemaErrors counts the schema changes under the views the monitor
+	// finds: the daemon's stage of projector_errors_total.
+	schemaErrors prometheus.Counter
 }
+
+// errorsHelp is the help of projector_errors_total, which every stage
+// declares with its own value of the stage label. It must read the same
+// in each: the registry refuses declarations of one name whose help
+// differs.
+const errorsHelp = "Errors by pipeline stage; capture errors are followed by a reconnect."
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
 	m := &metrics{
@@ -58,6 +107,11 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 			Name: "projector_view_available",
 			Help: "1 while the view is maintained; 0 when it cannot be (a table it needs does not exist, or its source stopped).",
 		}, []string{"view"}),
+		schemaErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name:        "projector_errors_total",
+			Help:        errorsHelp,
+			ConstLabels: prometheus.Labels{"stage": "schema"},
+		}),
 	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "projector_build_info",
@@ -65,7 +119,22 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	info.Set(1)
-	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, m.connected, m.lastMessageAge, m.sourceFailed, m.viewAvailable, info,
+	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, m.connected, m.lastMessageAge, m.sourceFailed, m.viewAvailable, m.schemaErrors, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// declareSource exports a source's series at zero: whether it failed, for
+// every reason, and, when views use it (streamed says so), its lag and
+// connection.
+func (m *metrics) declareSource(source string, streamed bool) {
+	for _, reason := range capture.FailureReasons {
+		m.sourceFailed.WithLabelValues(source, reason)
+	}
+	if !streamed {
+		return
+	}
+	for _, g := range []*prometheus.GaugeVec{m.lagBytes, m.lagSeconds, m.retainedWAL, m.connected, m.lastMessageAge} {
+		g.WithLabelValues(source)
+	}
 }

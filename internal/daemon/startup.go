@@ -15,6 +15,7 @@ import (
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/ctxtime"
 	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
 )
@@ -43,9 +44,8 @@ func connectSink(ctx context.Context, s config.Sink, log *slog.Logger) (*sink.Cl
 	if err != nil {
 		return nil, err
 	}
-	client, err := retry(ctx, log, "connect to the search engine", sinkErrorClass, func() (*sink.Client, error) {
-		return sink.Connect(ctx, opts)
-	})
+	client, err := retry(ctx, retryPolicy{what: "connect to the search engine", classify: sinkErrorClass, log: log},
+		func() (*sink.Client, error) { return sink.Connect(ctx, opts) })
 	if err != nil {
 		return nil, fmt.Errorf("connect to the search engine: %w", err)
 	}
@@ -76,9 +76,8 @@ func describeSources(ctx context.Context, cfg *config.Config, stopped func(sourc
 			tables[i] = capture.Table{Schema: t.Schema, Name: t.Name}
 		}
 		src := cfg.Sources[name]
-		infos, err := retry(ctx, log, "describe source "+name, capture.Classify, func() (map[capture.Table]*capture.TableInfo, error) {
-			return describe(ctx, src, tables)
-		})
+		infos, err := retry(ctx, retryPolicy{what: "describe source " + name, classify: capture.Classify, log: log},
+			func() (map[capture.Table]*capture.TableInfo, error) { return describe(ctx, src, tables) })
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, nil, err
@@ -104,13 +103,21 @@ func describe(ctx context.Context, src config.Source, tables []capture.Table) (m
 	return infos, nil
 }
 
+// retryPolicy names an operation retry repeats, for its log lines, and
+// classifies its errors.
+type retryPolicy struct {
+	what     string
+	classify func(error) capture.ErrorClass
+	log      *slog.Logger
+}
+
 // retry repeats op while it fails for reasons that go away by themselves
 // (a server still starting, a network blip), logging each failure, and a
 // few times for errors that may or may not (see capture.Retrier); other
 // errors, such as a wrong password, are returned at once.
-func retry[T any](ctx context.Context, log *slog.Logger, what string, classify func(error) capture.ErrorClass,
-	op func() (T, error)) (T, error) {
-	r := capture.Retrier{MaxBackoff: 15 * time.Second, Classify: classify}
+func retry[T any](ctx context.Context, policy retryPolicy, op func() (T, error)) (T, error) {
+	log, what := policy.log, policy.what
+	r := capture.Retrier{MaxBackoff: 15 * time.Second, Classify: policy.classify}
 	for {
 		v, err := op()
 		if err == nil || ctx.Err() != nil {
@@ -121,10 +128,8 @@ func retry[T any](ctx context.Context, log *slog.Logger, what string, classify f
 			return v, stop
 		}
 		log.Warn("retrying: "+what, "error", err, "retry_in", wait.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return v, ctx.Err()
-		case <-time.After(wait):
+		if err := ctxtime.Sleep(ctx, wait); err != nil {
+			return v, err
 		}
 	}
 }

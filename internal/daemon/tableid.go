@@ -48,17 +48,16 @@ func (ti *tableIdentity) check(ctx context.Context, conn *pgx.Conn, source strin
 		}
 		ti.known[source] = known
 	}
+	oids, err := capture.TableOIDs(ctx, conn, ti.tables[source])
+	if err != nil {
+		return nil, err
+	}
 	var replaced []capture.Table
 	var fresh map[string]uint32
 	for _, t := range ti.tables[source] {
-		var oid uint32
-		err := conn.QueryRow(ctx, `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = $1 AND c.relname = $2`, t.Schema, t.Name).Scan(&oid)
-		if errors.Is(err, pgx.ErrNoRows) {
+		oid, ok := oids[t]
+		if !ok {
 			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read the identity of %s: %w", t, err)
 		}
 		was, seen := known[t.String()]
 		switch {
@@ -84,7 +83,7 @@ func (ti *tableIdentity) check(ctx context.Context, conn *pgx.Conn, source strin
 }
 
 // checkIdentity looks for re-created tables of source; each is reported
-// once, as an error of stage "schema", and the source is handed to
+// once, as an error of stage "schema" (m.schemaErrors), and the source is handed to
 // m.replaced to be taken again from a new snapshot.
 func (m *monitor) checkIdentity(ctx context.Context, conn *pgx.Conn, source string) {
 	replaced, err := m.identity.check(ctx, conn, source)
@@ -102,7 +101,7 @@ func (m *monitor) checkIdentity(ctx context.Context, conn *pgx.Conn, source stri
 	m.replacing[source] = problem
 	m.log.Error("source table re-created under a view; its changes no longer arrive on the old identity, so the source is taken again from a new snapshot",
 		"source", source, "tables", fmt.Sprint(replaced))
-	m.countError("schema")
+	m.schemaErrors.Inc()
 	if m.replaced != nil {
 		m.replaced(source)
 	}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/sink"
@@ -134,17 +133,6 @@ func compare(root *node, exp expected, id string, source json.RawMessage, found 
 		got = append([]byte(nil), source...) // unreadable: reported as it is
 	}
 	return mismatch{want: want, got: got, source: source}, want != nil && string(want) == string(got)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // report counts the drift and lists it in document _id order, a document

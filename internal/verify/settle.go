@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/internal/ctxtime"
 )
 
 // settle tells drift from changes still on their way to the index. It
@@ -52,7 +53,7 @@ func (c *checker) settle(ctx context.Context, view string, root *node, bad map[s
 			if caught, err = c.db.waitConfirmed(ctx, marks, deadline, c.opts.pollInterval()); err != nil {
 				return nil, err
 			}
-		} else if err := sleep(ctx, min(c.opts.pollInterval(), time.Until(deadline))); err != nil {
+		} else if err := ctxtime.Sleep(ctx, min(c.opts.pollInterval(), time.Until(deadline))); err != nil {
 			return nil, err
 		}
 		if err := refresh(ctx, c.client, c.alias); err != nil {
@@ -84,7 +85,7 @@ func (c *checker) settle(ctx context.Context, view string, root *node, bad map[s
 		}
 		// Sources that changed during the round are read again after a
 		// pause, not back to back.
-		if err := sleep(ctx, min(50*time.Millisecond, time.Until(deadline))); err != nil {
+		if err := ctxtime.Sleep(ctx, min(50*time.Millisecond, time.Until(deadline))); err != nil {
 			return nil, err
 		}
 	}
@@ -141,7 +142,7 @@ func (db *sources) waitConfirmed(ctx context.Context, marks []slotMark, deadline
 		if left <= 0 {
 			return false, nil
 		}
-		if err := sleep(ctx, min(wait, left)); err != nil {
+		if err := ctxtime.Sleep(ctx, min(wait, left)); err != nil {
 			return false, err
 		}
 		wait = min(2*wait, poll)
