@@ -66,6 +66,8 @@ func TestCLIExitStatus(t *testing.T) {
 		{[]string{"rebuild", "-c", cfg}, exitUsage, "name the views to rebuild with --view"},
 		{[]string{"config", "print", "-c", cfg, "--log-level", "loud"}, exitOK, ""},
 		{[]string{"tail", "-c", cfg, "--log-level", "loud"}, exitUsage, "--log-level"},
+		{[]string{"tail", "-c", cfg, "--format", "bogus"}, exitUsage, "--format"},
+		{[]string{"tail", "-c", cfg, "--source", "nosuch"}, exitUsage, `--source "nosuch": no such source`},
 		{[]string{"help", "lst"}, exitUsage, `unknown help topic "lst"`},
 		{[]string{"help", "slots", "drop"}, exitOK, ""},
 		{[]string{"slots", "--help"}, exitOK, ""},

@@ -33,7 +33,7 @@ structured JSON). docs/events.md describes each.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := envelope.ParseFormat(format)
 			if err != nil {
-				return fmt.Errorf("--format: %w", err)
+				return &usageError{fmt.Errorf("--format: %w", err)}
 			}
 			cfg, log, err := g.load(cmd.ErrOrStderr())
 			if err != nil {
@@ -99,7 +99,7 @@ func pickSources(cfg *config.Config, names []string) ([]string, error) {
 	}
 	for _, n := range names {
 		if _, ok := cfg.Sources[n]; !ok {
-			return nil, fmt.Errorf("--source %q: no such source in %s; sources are %v", n, cfg.File, cfg.SourceNames)
+			return nil, usagef("--source %q: no such source in %s; sources are %v", n, cfg.File, cfg.SourceNames)
 		}
 	}
 	return names, nil
