@@ -3,37 +3,36 @@ package sink
 import "sync"
 
 // submission is one Submit call: its acknowledgement is due when every
-// one of its documents is durable and every earlier submission has been
-// acknowledged.
+// one of its documents is durable.
 type submission struct {
 	remaining int // documents not yet durable
 	ack       func()
 	charge    int64 // buffer bytes still held for the submission
 }
 
-// gate turns completions that arrive in any order (several lanes, several
-// bulk requests in flight) into acknowledgements in submission order. The
-// caller confirms source positions from these acknowledgements, so one
-// delivered early would let the source forget a change that is not yet
-// written.
+// gate turns completions of single documents, which arrive in any order
+// (several lanes, several bulk requests in flight), into one
+// acknowledgement per submission, called from one goroutine once every
+// document of the submission is durable. It does not order submissions
+// among themselves: a submission whose documents are all written is
+// acknowledged at once, without waiting behind an earlier one stuck in a
+// retry. Putting acknowledgements in order is the position ledger's
+// (transform/ledger), the one ordering mechanism on the way back to the
+// sources (docs/architecture.md).
 type gate struct {
-	mu     sync.Mutex
-	queue  []*submission
-	notify chan struct{}
+	mu       sync.Mutex
+	finished []*submission
+	notify   chan struct{}
 }
 
 func newGate() *gate {
 	return &gate{notify: make(chan struct{}, 1)}
 }
 
-// add appends a submission; the caller serialises add with the order in
-// which documents enter the lanes.
+// add registers a submission; one without documents is due at once.
 func (g *gate) add(s *submission) {
-	g.mu.Lock()
-	g.queue = append(g.queue, s)
-	g.mu.Unlock()
 	if s.remaining == 0 {
-		g.wake()
+		g.finish(s)
 	}
 }
 
@@ -47,35 +46,34 @@ func (g *gate) done(s *submission, n int, cost int64) (release int64) {
 	finished := s.remaining == 0
 	g.mu.Unlock()
 	if finished {
-		g.wake()
+		g.finish(s)
 	}
 	return release
 }
 
-func (g *gate) wake() {
+// finish queues the acknowledgement of s, whose documents are all durable.
+func (g *gate) finish(s *submission) {
+	g.mu.Lock()
+	g.finished = append(g.finished, s)
+	g.mu.Unlock()
 	select {
 	case g.notify <- struct{}{}:
 	default:
 	}
 }
 
-// ready removes and returns the finished submissions at the head.
+// ready removes and returns the submissions whose documents are all
+// durable, in the order they finished.
 func (g *gate) ready() []*submission {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	n := 0
-	for n < len(g.queue) && g.queue[n].remaining == 0 {
-		n++
-	}
-	out := make([]*submission, n)
-	copy(out, g.queue[:n])
-	clear(g.queue[:n])
-	g.queue = g.queue[n:]
+	out := g.finished
+	g.finished = nil
 	return out
 }
 
-// deliver calls acknowledgements in order from a single goroutine until
-// stop is closed, then delivers what is ready one last time.
+// deliver calls acknowledgements from a single goroutine until stop is
+// closed, then delivers what is ready one last time.
 func (g *gate) deliver(stop <-chan struct{}) {
 	for {
 		select {

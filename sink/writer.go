@@ -28,9 +28,12 @@ var ErrStopped = errors.New("sink writer stopped")
 // whatever the engine could not take yet for as long as it takes. A
 // submission's ack is called exactly once, after every one of its
 // documents was indexed, deleted, found to be older than what the index
-// holds, or written to the dead-letter index, and after the acks of all
-// earlier submissions; it is never called for a submission that was not
-// fully written. Acks run on one goroutine and should return quickly.
+// holds, or written to the dead-letter index; it is never called for a
+// submission that was not fully written. Acks are not ordered among
+// submissions: one is called as soon as its own documents are durable, so
+// a caller that confirms positions from them puts them in order itself
+// (projector's engine does so through its position ledger). Acks run on
+// one goroutine and should return quickly.
 type Writer struct {
 	client  *Client
 	opts    WriterOptions

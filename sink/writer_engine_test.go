@@ -43,7 +43,7 @@ func itemDoc(index string, id, rev int) Document {
 
 // TestWriterKeepsLatestRevision writes 100,000 revisions of 10,000
 // documents from four producers at once and checks that every document
-// ends at its latest revision and every producer's acks come in order.
+// ends at its latest revision and every submission is acknowledged once.
 func TestWriterKeepsLatestRevision(t *testing.T) {
 	search := testbed.NewSearch(t)
 	c := connect(t, search.URL)

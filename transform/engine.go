@@ -16,8 +16,9 @@ import (
 )
 
 // Writer takes finished documents: the sink's bulk writer. Submit calls ack
-// once every document of the call is durable, in the order of the calls,
-// and blocks while the writer's buffer is full.
+// once every document of the call is durable, in no particular order
+// among calls (the position ledger orders them), and blocks while the
+// writer's buffer is full.
 type Writer interface {
 	Submit(ctx context.Context, docs []sink.Document, ack func()) error
 }
@@ -510,11 +511,12 @@ func (e *Engine) applyTxn(a *applier, txn *capture.Transaction) (bool, error) {
 // send builds the documents of a group from the committed state and
 // submits them, a page at a time: a group of a few events can affect tens
 // of thousands of documents (a renamed customer embedded in every order),
-// which must not all be held at once. The writer acknowledges submissions
-// in order, so the group's acknowledgement rides on its last page and
-// reaches the ledger, which settle reads. With streamed, the rows read are added to the
-// row cache: streamed changes touch the same rows again soon, a
-// snapshot's documents each read their rows once.
+// which must not all be held at once. The writer acknowledges each page
+// once its documents are durable, in no particular order; the group's
+// ticket is acknowledged to the ledger when the last of its pages is, and
+// the ledger settles tickets in order. With streamed, the rows read are
+// added to the row cache: streamed changes touch the same rows again
+// soon, a snapshot's documents each read their rows once.
 func (e *Engine) send(ctx context.Context, ticket ledger.Ticket, positions map[string]capture.LSN, note groupNote, streamed bool) error {
 	if err := e.versions.Reserve(len(note.refs)); err != nil {
 		return fmt.Errorf("reserve document versions: %w", err)
@@ -525,9 +527,25 @@ func (e *Engine) send(ctx context.Context, ticket ledger.Ticket, positions map[s
 	}
 	builder := newDocBuilder(e.store.Snapshot(mode))
 	defer builder.Close() //nolint:errcheck // a read-only iterator; the documents are built
+	// pages counts the pages not yet durable, plus one that send itself
+	// holds until every page is submitted, so that the ticket cannot be
+	// acknowledged while pages are still being built. Acknowledgements
+	// run on the writer's goroutine; the engine's own goroutine settles,
+	// so that only it writes to the store.
+	var pages atomic.Int64
+	pages.Store(1)
+	pageDone := func() {
+		if pages.Add(-1) == 0 {
+			e.ledger.Acknowledge(ticket, time.Now())
+		}
+	}
+	submit := func(docs []sink.Document) error {
+		e.metrics.documents.Add(float64(len(docs)))
+		pages.Add(1)
+		return e.out.Submit(ctx, docs, pageDone)
+	}
 	position := positionsString(positions)
 	docs := make([]sink.Document, 0, min(len(note.refs), pageDocs))
-	submitted := false
 	for _, ref := range note.refs {
 		v := e.plan.byName[ref.View]
 		if v == nil {
@@ -544,24 +562,22 @@ func (e *Engine) send(ctx context.Context, ticket ledger.Ticket, positions map[s
 			DeadLetters: e.deadLetters(ref.View),
 		})
 		if len(docs) == pageDocs {
-			e.metrics.documents.Add(float64(len(docs)))
-			if err := e.out.Submit(ctx, docs, func() {}); err != nil {
+			if err := submit(docs); err != nil {
 				return err
 			}
-			submitted = true
 			docs = make([]sink.Document, 0, pageDocs)
 		}
 	}
-	e.metrics.documents.Add(float64(len(docs)))
-	if len(docs) == 0 && !submitted {
-		// Nothing to write: durable now. The ledger still settles the
-		// ticket only after every earlier one.
-		e.ledger.Acknowledge(ticket, time.Now())
-		return nil
+	if len(docs) > 0 {
+		if err := submit(docs); err != nil {
+			return err
+		}
 	}
-	// The acknowledgement runs on the writer's goroutine; the engine's own
-	// goroutine settles, so that only it writes to the store.
-	return e.out.Submit(ctx, docs, func() { e.ledger.Acknowledge(ticket, time.Now()) })
+	// Nothing left to submit: with no page at all, the group is durable
+	// now, and the ledger still settles its ticket only after every
+	// earlier one.
+	pageDone()
+	return nil
 }
 
 // settle finishes the groups the ledger has ready, in ticket order: it

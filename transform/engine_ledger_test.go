@@ -65,3 +65,34 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestGroupOfSeveralPagesSettlesOnItsLastDurablePage: a group whose
+// documents fill more than one submission is durable only once every page
+// is, whichever page the writer acknowledges first.
+func TestGroupOfSeveralPagesSettlesOnItsLastDurablePage(t *testing.T) {
+	index := newMemoryIndex()
+	index.hold = true
+	h := newHarness(t, index, t.TempDir())
+	changes := make([]capture.Change, pageDocs+1)
+	for i := range changes {
+		changes[i] = ins("orders", capture.Row{"id": int64(i + 1), "consumer_id": int64(7), "restaurant_id": int64(3),
+			"status": "new", "total_cents": int64(5)})
+	}
+	lsn := h.txn("orders", changes...)
+	waitFor(t, "both pages submitted", func() bool { return heldAcks(index) == 2 })
+
+	index.mu.Lock()
+	held := index.held
+	index.held, index.hold = nil, false
+	index.mu.Unlock()
+	held[1]()                          // the last page is durable first
+	time.Sleep(100 * time.Millisecond) // time for a wrong confirmation to arrive
+	h.mu.Lock()
+	early := len(h.confirmed)
+	h.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("confirmed %v with the group's first page not durable, want nothing", h.confirmed)
+	}
+	held[0]()
+	h.sync("orders", lsn)
+}
