@@ -49,7 +49,9 @@ func prepareDrain(ctx context.Context, db *Database, size DrainSize, slots int) 
 	err = db.Exec(ctx, `CREATE TABLE bench_rows (id int8 PRIMARY KEY, customer text, total numeric,
 			placed_at timestamptz, paid bool, items jsonb);
 		CREATE TABLE bench_end (id int PRIMARY KEY);
-		ALTER TABLE pgbench_history REPLICA IDENTITY FULL;
+		-- pgbench's history table has no key; projector needs one to
+		-- identify rows, as every user table in a view does.
+		ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY;
 		CREATE PUBLICATION `+drainPublication+` FOR TABLE bench_rows, pgbench_accounts, pgbench_branches,
 			pgbench_tellers, pgbench_history, bench_end`)
 	if err != nil {
