@@ -30,26 +30,11 @@ views:
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tail := exec.CommandContext(ctx, binary, "tail", "-c", cfg, "--source", "menu")
-	stdout, err := tail.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &syncBuffer{}
-	tail.Stderr = stderr
-	if err := tail.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		tail.Process.Kill()
-		tail.Wait()
-	}()
-	eventually(t, 30*time.Second, func() bool { return strings.Contains(stderr.String(), "tailing") },
-		func() string { return "tail did not start: " + stderr.String() })
+	tail := startTail(ctx, t, "-c", cfg, "--source", "menu")
 	db.Exec(`INSERT INTO dishes VALUES (1, 'Pad Thai', 11.50)`)
 	db.Exec(`UPDATE dishes SET price = 12.00 WHERE id = 1`)
 
-	lines := bufio.NewScanner(stdout)
+	lines := bufio.NewScanner(tail.stdout)
 	var got []map[string]any
 	for len(got) < 2 && lines.Scan() {
 		var ev map[string]any
@@ -59,7 +44,7 @@ views:
 		got = append(got, ev)
 	}
 	if len(got) < 2 {
-		t.Fatalf("tail printed %d events: %v\n%s", len(got), lines.Err(), stderr.String())
+		t.Fatalf("tail printed %d events: %v\n%s", len(got), lines.Err(), tail.stderr)
 	}
 	if got[0]["type"] != "DishAdded" || got[1]["type"] != "dishes.updated" {
 		t.Errorf("event types %v, %v", got[0]["type"], got[1]["type"])
@@ -68,8 +53,7 @@ views:
 	if after["price"] != "12.00" || got[1]["commit_lsn"] == nil || got[1]["xid"] == nil {
 		t.Errorf("update event %v", got[1])
 	}
-	tail.Process.Kill()
-	tail.Wait()
+	tail.stop()
 
 	var slots int
 	eventually(t, 30*time.Second, func() bool {

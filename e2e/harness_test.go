@@ -255,3 +255,43 @@ func labelsMatch(m *dto.Metric, want map[string]string) bool {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// tailProcess is a running `projector tail`.
+type tailProcess struct {
+	cmd    *exec.Cmd
+	stdout io.Reader
+	stderr *syncBuffer
+	exited chan struct{} // closed once the process has exited
+	err    error         // why it exited, once exited is closed
+}
+
+// startTail runs `projector tail` with args until ctx ends or the test
+// does, and returns once it is streaming.
+func startTail(ctx context.Context, t *testing.T, args ...string) *tailProcess {
+	t.Helper()
+	p := &tailProcess{cmd: exec.CommandContext(ctx, binary, append([]string{"tail"}, args...)...),
+		stderr: &syncBuffer{}, exited: make(chan struct{})}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stdout = stdout
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(p.stop)
+	eventually(t, 30*time.Second, func() bool { return strings.Contains(p.stderr.String(), "tailing") },
+		func() string { return fmt.Sprintf("tail %v did not start: %s", args, p.stderr) })
+	return p
+}
+
+// stop kills the process and waits until it has exited.
+func (p *tailProcess) stop() {
+	p.cmd.Process.Kill() //nolint:errcheck // it may have exited already
+	<-p.exited
+}

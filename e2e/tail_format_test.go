@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,23 +33,7 @@ views:
 	formats := []string{"projector", "debezium", "cloudevents"}
 	out := map[string]io.Reader{}
 	for _, format := range formats {
-		tail := exec.CommandContext(ctx, binary, "tail", "-c", cfg, "--format", format)
-		stdout, err := tail.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stderr := &syncBuffer{}
-		tail.Stderr = stderr
-		if err := tail.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			tail.Process.Kill()
-			tail.Wait()
-		}()
-		eventually(t, 30*time.Second, func() bool { return strings.Contains(stderr.String(), "tailing") },
-			func() string { return format + " tail did not start: " + stderr.String() })
-		out[format] = stdout
+		out[format] = startTail(ctx, t, "-c", cfg, "--format", format).stdout
 	}
 	db.Exec(`INSERT INTO dishes VALUES (1, 'Pad Thai', 11.50)`)
 	db.Exec(`UPDATE dishes SET price = 12.00 WHERE id = 1`)

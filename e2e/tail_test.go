@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,31 +30,14 @@ views:
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tail := exec.CommandContext(ctx, binary, "tail", "-c", cfg)
-	stdout, err := tail.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &syncBuffer{}
-	tail.Stderr = stderr
-	if err := tail.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- tail.Wait() }()
-	defer func() {
-		tail.Process.Kill()
-		<-exited
-	}()
-	eventually(t, 30*time.Second, func() bool { return strings.Contains(stderr.String(), "tailing") },
-		func() string { return "tail did not start: " + stderr.String() })
+	tail := startTail(ctx, t, "-c", cfg)
 	db.Exec(`INSERT INTO odd VALUES
 		(1, '10000-01-01 00:00:00+00', '12345-06-07 08:09:10', '10000-01-01', 'NaN', 'Infinity', '{1.5,-Infinity,NaN}'),
 		(2, '0001-01-01 00:00:00+00 BC', '4713-01-01 00:00:00 BC', '0002-01-01 BC', '-Infinity', '-Infinity', '{}'),
 		(3, 'infinity', '-infinity', 'infinity', 1.5, 2.5, '{1}')`)
 	db.Exec(`INSERT INTO odd VALUES (4, '2026-01-01 00:00:00+00', NULL, NULL, 0, 0, NULL)`)
 
-	lines := bufio.NewScanner(stdout)
+	lines := bufio.NewScanner(tail.stdout)
 	got := map[string]map[string]any{}
 	for len(got) < 4 && lines.Scan() {
 		var ev struct {
@@ -69,10 +50,10 @@ views:
 	}
 	if len(got) < 4 {
 		select {
-		case err := <-exited:
-			t.Fatalf("tail exited after %d events: %v\n%s", len(got), err, stderr.String())
+		case <-tail.exited:
+			t.Fatalf("tail exited after %d events: %v\n%s", len(got), tail.err, tail.stderr)
 		default:
-			t.Fatalf("tail printed %d events: %v\n%s", len(got), lines.Err(), stderr.String())
+			t.Fatalf("tail printed %d events: %v\n%s", len(got), lines.Err(), tail.stderr)
 		}
 	}
 	want := map[string]map[string]any{
