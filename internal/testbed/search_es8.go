@@ -20,8 +20,12 @@ func NewElasticsearch8(t testing.TB) *Search {
 	t.Helper()
 	url := os.Getenv(EnvElasticsearch8)
 	if url == "" {
-		t.Skip("Elasticsearch 8 is not configured: " + EnvElasticsearch8 + " is unset; `make test-es8` starts a node " +
-			"(deploy/local/search.sh up --engine elasticsearch) and runs this test against it")
+		msg := "Elasticsearch 8 is not configured: " + EnvElasticsearch8 + " is unset; `make test` and `make test-es8` " +
+			"start a node (deploy/local/search.sh up --engine elasticsearch) and run this test against it"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
 	}
 	return NewSearchAt(t, url)
 }
