@@ -178,7 +178,7 @@ func TestAlertMetrics(t *testing.T) {
 	alerts := referenced(t, exportedMetrics(t), "prometheus/alerts.yml", exprs...)
 	for _, name := range []string{
 		"projector_source_lag_seconds", "projector_source_lag_bytes", "projector_slot_retained_wal_bytes",
-		"projector_errors_total", "projector_dead_letters_total", "projector_ready",
+		"projector_errors_total", "projector_dead_letters_total", "projector_ready", "projector_standby",
 		"projector_snapshot_running", "projector_snapshot_rows_total",
 		"projector_source_failed", "projector_view_available",
 	} {

@@ -74,6 +74,9 @@ views:
 		body = b
 		return err == nil && code == http.StatusServiceUnavailable && strings.Contains(b, "standby: another projector is running")
 	}, func() string { return "the standby's /readyz does not say it waits: " + body })
+	if got := standby.metrics()["projector_standby"].GetMetric()[0].GetGauge().GetValue(); got != 1 {
+		t.Errorf("projector_standby = %v while the standby waits, want 1", got)
+	}
 	db.Exec(`DELETE FROM dishes WHERE id <= 100`)
 	db.Exec(`UPDATE dishes SET name = 'renamed' WHERE id = 200`)
 	db.Exec(`INSERT INTO dishes VALUES (1001, 'while the standby waits')`)
@@ -99,6 +102,9 @@ views:
 	}
 	waitAlias(t, search, alias, alias+"_v2")
 	standby.waitReady(2 * time.Minute)
+	if got := standby.metrics()["projector_standby"].GetMetric()[0].GetGauge().GetValue(); got != 0 {
+		t.Errorf("projector_standby = %v after the takeover, want 0", got)
+	}
 	db.Exec(`INSERT INTO dishes VALUES (1002, 'after the takeover')`)
 	waitDoc(t, search, alias, "1002", func(map[string]any) bool { return true })
 	verifyViews(t, second, nil, "dishes")

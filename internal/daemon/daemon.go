@@ -94,7 +94,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}()
 
 	fence, err := takeFences(ctx, fenceSources(cfg), fenceOptions{standby: opts.Standby,
-		waiting: func(why string) { standing.Store(&why) }, health: h, log: log})
+		waiting: func(why string) { standing.Store(&why); set.daemon.standby.Set(1) }, health: h, log: log})
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			log.Info("stopped before the pipeline started")
@@ -103,6 +103,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		return err
 	}
 	standing.Store(nil)
+	set.daemon.standby.Set(0)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer func() {
 		stopWatch()

@@ -54,6 +54,10 @@ type metrics struct {
 	lagSeconds  *prometheus.GaugeVec
 	retainedWAL *prometheus.GaugeVec
 	ready       prometheus.Gauge
+	// standby is 1 while this process waits, as a standby, for another
+	// projector to release the sources: not ready, and rightly so, but
+	// not a fault an alert should page for.
+	standby prometheus.Gauge
 	// connected and lastMessageAge say whether a source's stream can be
 	// trusted at all: lag_bytes cannot be measured while its server is
 	// unreachable and keeps its last value.
@@ -99,6 +103,10 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 			Name: "projector_ready",
 			Help: "1 when every snapshot is done, every source is streaming and lag is under readiness.max_lag.",
 		}),
+		standby: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "projector_standby",
+			Help: "1 while this process runs with --standby and waits for the active projector to release the sources; 0 otherwise.",
+		}),
 		sourceFailed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "projector_source_failed",
 			Help: "1 when the source stopped for a reason retrying cannot fix (the reason label says which); the other sources keep running.",
@@ -119,7 +127,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	info.Set(1)
-	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, m.connected, m.lastMessageAge, m.sourceFailed, m.viewAvailable, m.schemaErrors, info,
+	reg.MustRegister(m.lagBytes, m.lagSeconds, m.retainedWAL, m.ready, m.standby, m.connected, m.lastMessageAge, m.sourceFailed, m.viewAvailable, m.schemaErrors, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -127,6 +127,7 @@ func TestMetricSetExportsZeros(t *testing.T) {
 			"authentication", "privilege", "missing_object", "prerequisite", "slot_lost", "retries_exhausted", "other"}),
 		"projector_view_available":        seriesOf(views),
 		"projector_ready":                 {""},
+		"projector_standby":               {""},
 		"projector_build_info":            {"goversion=" + runtime.Version() + ",version=test"},
 		"projector_changes_total":         tableSeries([]string{"op", "insert", "update", "delete", "truncate"}),
 		"projector_snapshot_rows_total":   tableSeries(),
