@@ -104,14 +104,14 @@ func (r *Report) writeDrain(p printer) {
 	p("%d identical slots are made at one LSN (one slot, copied) before anything is written; after one untimed drain that warms the page cache, each contender drains", 3*s.Rounds+2)
 	p("its own, %d time(s) each, the order rotating every round. pgoutput v2 with streaming of large transactions on, as projector asks.", s.Rounds)
 	p("")
-	p("| contender | rows/s | vs bare loop | vs pg_recvlogical |")
-	p("| --- | ---: | ---: | ---: |")
-	row := func(name string, t time.Duration) {
-		p("| %s | %s | %.2f | %.2f |", name, thousands(d.Rate(t)), d.Bare.Seconds()/t.Seconds(), d.Recv.Seconds()/t.Seconds())
+	p("| contender | rows/s | vs bare loop | vs pg_recvlogical | client CPU s per million rows |")
+	p("| --- | ---: | ---: | ---: | ---: |")
+	row := func(name string, t, cpu time.Duration) {
+		p("| %s | %s | %.2f | %.2f | %.2f |", name, thousands(d.Rate(t)), d.Bare.Seconds()/t.Seconds(), d.Recv.Seconds()/t.Seconds(), d.CPUPerMillion(cpu))
 	}
-	row("projector capture stage (Stream + decoder + domain events, confirm at once)", d.Projector)
-	row("bare pglogrepl loop (ParseV2 only)", d.Bare)
-	row("pg_recvlogical to /dev/null", d.Recv)
+	row("projector capture stage (Stream + decoder + domain events, confirm at once)", d.Projector, d.ProjectorCPU)
+	row("bare pglogrepl loop (ParseV2 only)", d.Bare, d.BareCPU)
+	row("pg_recvlogical to /dev/null", d.Recv, d.RecvCPU)
 	p("")
 	p("Target: projector ≥ 0.9 of the bare loop: **%s** (%.2f).", verdict(d.Bare.Seconds()/d.Projector.Seconds() >= 0.9), d.Bare.Seconds()/d.Projector.Seconds())
 	if r.DrainTop != "" {
