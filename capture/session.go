@@ -490,8 +490,8 @@ func (ss *session) nextWake(now time.Time) time.Time {
 // statusGap is the shortest time between two status updates that report a
 // position that moved. Downstream confirms every transaction, and a backlog
 // holds thousands a second: an update for each cost a write here and a
-// reply to process in the walsender, which then sent the backlog slower,
-// for a position that a tenth of a second later is no less useful.
+// reply for the walsender to process, on the core it decodes the backlog
+// with, for a position that a tenth of a second later is no less useful.
 const statusGap = 100 * time.Millisecond
 
 // maybeSendStatus reports the durable position when forced, when it moved
