@@ -10,16 +10,24 @@ import (
 // DrainReport is the capture drain benchmark's result: the same backlog
 // drained from identical slots by each contender.
 type DrainReport struct {
-	Size                       DrainSize
-	Rows                       int
-	Projector, Bare, Recv      time.Duration // summed over the rounds
-	ProfilePath                string        // CPU profile of one extra projector drain
-	ProjectorRows, BareRowsSum int
+	Size                  DrainSize
+	Rows                  int
+	Projector, Bare, Recv time.Duration // summed over the rounds
+	// ProjectorCPU, BareCPU and RecvCPU are the clients' CPU time, summed
+	// over the rounds: what each needs of a core beside the walsender's.
+	ProjectorCPU, BareCPU, RecvCPU time.Duration
+	ProfilePath                    string // CPU profile of one extra projector drain
+	ProjectorRows, BareRowsSum     int
 }
 
 // Rate is rows per second for a summed duration.
 func (r DrainReport) Rate(d time.Duration) float64 {
 	return float64(r.Rows*r.Size.Rounds) / d.Seconds()
+}
+
+// CPUPerMillion is the CPU seconds per million rows of a summed CPU time.
+func (r DrainReport) CPUPerMillion(cpu time.Duration) float64 {
+	return cpu.Seconds() / float64(r.Rows*r.Size.Rounds) * 1e6
 }
 
 // RunDrain writes the backlog once, drains it once untimed to warm the
@@ -47,11 +55,12 @@ func RunDrain(ctx context.Context, env Env, size DrainSize, profile string, log 
 	contenders := []struct {
 		name  string
 		total *time.Duration
+		cpu   *time.Duration
 		run   func(slot string) (drainResult, error)
 	}{
-		{"projector", &rep.Projector, func(slot string) (drainResult, error) { return drainProjector(ctx, db, slot) }},
-		{"bare", &rep.Bare, func(slot string) (drainResult, error) { return drainBare(ctx, db, slot) }},
-		{"pg_recvlogical", &rep.Recv, func(slot string) (drainResult, error) { return drainRecvlogical(ctx, db, slot, endLSN) }},
+		{"projector", &rep.Projector, &rep.ProjectorCPU, func(slot string) (drainResult, error) { return drainProjector(ctx, db, slot) }},
+		{"bare", &rep.Bare, &rep.BareCPU, func(slot string) (drainResult, error) { return drainBare(ctx, db, slot) }},
+		{"pg_recvlogical", &rep.Recv, &rep.RecvCPU, func(slot string) (drainResult, error) { return drainRecvlogical(ctx, db, slot, endLSN) }},
 	}
 	// The first drain reads the WAL from disk, later ones from the page
 	// cache: an untimed drain first gives every contender a warm cache.
@@ -68,13 +77,14 @@ func RunDrain(ctx context.Context, env Env, size DrainSize, profile string, log 
 				return rep, err
 			}
 			*c.total += res.elapsed
+			*c.cpu += res.cpu
 			switch c.name {
 			case "bare":
 				rep.Rows = res.rows
 			case "projector":
 				rep.ProjectorRows = res.rows
 			}
-			log.Info("drained", "contender", c.name, "round", round+1, "rows", res.rows, "took", res.elapsed.Round(time.Millisecond))
+			log.Info("drained", "contender", c.name, "round", round+1, "rows", res.rows, "took", res.elapsed.Round(time.Millisecond), "cpu", res.cpu.Round(time.Millisecond))
 		}
 	}
 	if rep.Rows != rep.ProjectorRows {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -25,6 +26,18 @@ var drainArgs = []string{"proto_version '2'", "publication_names '" + drainPubli
 type drainResult struct {
 	rows    int
 	elapsed time.Duration
+	// cpu is the client's CPU time, user and system: this process's for
+	// the contenders that run in it (nothing else runs meanwhile), the
+	// child's for pg_recvlogical.
+	cpu time.Duration
+}
+
+// processCPU is the CPU time, user and system, this process used so far.
+// getrusage fails only for an invalid argument, which these are not.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // drainProjector runs projector's capture stage on slot: the Stream with
@@ -43,7 +56,7 @@ func drainProjector(ctx context.Context, db *Database, slot string) (drainResult
 	confirm := ledger.Streams{src.Name: stream}.Confirm
 	var res drainResult
 	done := false
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	err := stream.Run(ctx, capture.Checkpoint{SnapshotDone: true}, func(_ context.Context, txn *capture.Transaction) error {
 		res.rows += len(txn.Changes)
 		for i := range txn.Changes {
@@ -53,7 +66,7 @@ func drainProjector(ctx context.Context, db *Database, slot string) (drainResult
 		}
 		confirm(src.Name, txn.EndLSN)
 		if done {
-			res.elapsed = time.Since(start)
+			res.elapsed, res.cpu = time.Since(start), processCPU()-cpu
 			cancel()
 		}
 		return nil
@@ -68,7 +81,7 @@ func drainProjector(ctx context.Context, db *Database, slot string) (drainResult
 // parsed by pglogrepl and nothing else done with it.
 func drainBare(ctx context.Context, db *Database, slot string) (drainResult, error) {
 	var res drainResult
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	repl, err := pgconn.Connect(ctx, db.DSN+"&replication=database")
 	if err != nil {
 		return res, fmt.Errorf("open replication connection to %s: %w", db.Name, err)
@@ -119,7 +132,7 @@ func drainBare(ctx context.Context, db *Database, slot string) (drainResult, err
 		}
 	}
 	res.rows = p.rows
-	res.elapsed = time.Since(start)
+	res.elapsed, res.cpu = time.Since(start), processCPU()-cpu
 	return res, nil
 }
 
@@ -173,10 +186,11 @@ func drainRecvlogical(ctx context.Context, db *Database, slot, endLSN string) (d
 	args := []string{"-d", db.DSN, "--slot", slot, "--start", "--no-loop", "-f", "/dev/null", "--endpos", endLSN,
 		"-o", "proto_version=2", "-o", "publication_names=" + drainPublication, "-o", "streaming=on", "-o", "messages=true"}
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	out, err := cmd.CombinedOutput()
 	elapsed := time.Since(start)
 	if err != nil {
 		return drainResult{}, fmt.Errorf("pg_recvlogical on slot %s: %w\n%s", slot, err, out)
 	}
-	return drainResult{elapsed: elapsed}, nil
+	return drainResult{elapsed: elapsed, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
 }

@@ -69,3 +69,34 @@ func TestSnapshotRunning(t *testing.T) {
 		t.Errorf("projector_snapshot_rows_total{items} = %v, want 1000", v)
 	}
 }
+
+// TestObserveCountsRuns checks projector_changes_total for a transaction
+// whose changes come in runs of one table and operation, and in mixes.
+func TestObserveCountsRuns(t *testing.T) {
+	m := NewMetrics(prometheus.NewRegistry())
+	a, b := Table{Schema: "public", Name: "a"}, Table{Schema: "public", Name: "b"}
+	ops := []struct {
+		table Table
+		op    Op
+		n     int
+	}{{a, Insert, 3}, {b, Insert, 1}, {a, Insert, 2}, {a, Update, 4}, {b, Delete, 1}, {a, Update, 1}}
+	txn := &Transaction{Source: "s"}
+	for _, o := range ops {
+		for range o.n {
+			txn.Changes = append(txn.Changes, Change{Table: o.table, Op: o.op})
+		}
+	}
+	m.observe(txn)
+	m.observe(&Transaction{Source: "s"})
+	want := map[[2]string]float64{
+		{"public.a", "insert"}: 5, {"public.b", "insert"}: 1, {"public.a", "update"}: 5, {"public.b", "delete"}: 1,
+	}
+	for k, n := range want {
+		if got := testutil.ToFloat64(m.changes.WithLabelValues("s", k[0], k[1])); got != n {
+			t.Errorf("projector_changes_total{table=%q,op=%q} = %v, want %v", k[0], k[1], got, n)
+		}
+	}
+	if got := testutil.CollectAndCount(m.changes); got != len(want) {
+		t.Errorf("projector_changes_total has %d series, want %d", got, len(want))
+	}
+}

@@ -41,6 +41,9 @@ type session struct {
 	serverWALEnd LSN
 	lastStatus   LSN
 	nextStatus   time.Time
+	// statusSent is when the last status update went out: a position that
+	// moved is reported at most every statusGap (see maybeSendStatus).
+	statusSent time.Time
 	// applied is the state's applied position when the stream started;
 	// recorded is the highest position known durable in the slot marks
 	// (see SlotMarks), and lastRecord when it was last written.
@@ -265,12 +268,16 @@ func (ss *session) receive(ctx context.Context, conn *pgconn.PgConn, dec *Decode
 	wait := readDeadline{conn: conn.Conn()}
 	stop := context.AfterFunc(ctx, wait.interrupt)
 	defer stop()
-	quiet := silence{timeout: ss.stream.opts.ReceiveTimeout, since: time.Now()}
+	// now is read once per message: the clock is read millions of times
+	// while draining a backlog, and a few microseconds' staleness changes
+	// no decision here.
+	now := time.Now()
+	quiet := silence{timeout: ss.stream.opts.ReceiveTimeout, since: now}
 	for {
-		if err := ss.maybeSendStatus(ctx, conn, false); err != nil {
+		if err := ss.statusAt(ctx, conn, now, false); err != nil {
 			return err
 		}
-		if err := wait.until(ss.nextWake()); err != nil {
+		if err := wait.until(now, ss.nextWake(now)); err != nil {
 			return err
 		}
 		// Checked after the deadline is set, so that an interrupt that
@@ -281,7 +288,8 @@ func (ss *session) receive(ctx context.Context, conn *pgconn.PgConn, dec *Decode
 		msg, err := conn.ReceiveMessage(context.Background())
 		if err != nil {
 			if pgconn.Timeout(err) && ctx.Err() == nil {
-				if err := ss.checkSilence(ctx, conn, &quiet, time.Now()); err != nil {
+				now = time.Now()
+				if err := ss.checkSilence(ctx, conn, &quiet, now); err != nil {
 					return err
 				}
 				continue
@@ -295,13 +303,15 @@ func (ss *session) receive(ctx context.Context, conn *pgconn.PgConn, dec *Decode
 			}
 			// Noted once the message is handled, so that time spent
 			// waiting for downstream is not taken for the server's silence.
-			now := time.Now()
+			now = time.Now()
 			quiet.heard(now)
 			ss.stream.heard(now)
 		case *pgproto3.ErrorResponse:
 			return fmt.Errorf("replication stream: %w", pgconn.ErrorResponseToPgError(msg))
 		case *pgproto3.CopyDone:
 			return errors.New("replication stream ended by the server")
+		default:
+			now = time.Now()
 		}
 	}
 }
@@ -345,11 +355,12 @@ type readDeadline struct {
 	at   time.Time
 }
 
-// until makes reads time out no later than wake. The deadline only moves
-// when wake is earlier or the deadline passed: waking a little early is
-// harmless, and most messages are already buffered.
-func (d *readDeadline) until(wake time.Time) error {
-	if !d.at.IsZero() && !wake.Before(d.at) && time.Now().Before(d.at) {
+// until makes reads time out no later than wake; now is the current time.
+// The deadline only moves when wake is earlier or the deadline passed:
+// waking a little early is harmless, and most messages are already
+// buffered.
+func (d *readDeadline) until(now, wake time.Time) error {
+	if !d.at.IsZero() && !wake.Before(d.at) && now.Before(d.at) {
 		return nil
 	}
 	if err := d.conn.SetReadDeadline(wake); err != nil {
@@ -426,6 +437,14 @@ func (ss *session) handleWAL(ctx context.Context, conn *pgconn.PgConn, dec *Deco
 func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transaction) error {
 	ss.stream.track(txn)
 	ss.stream.metrics.observe(txn)
+	// Downstream usually has room: only a full buffer needs the ticker
+	// that keeps the heartbeat going while waiting.
+	select {
+	case ss.out <- txn:
+		ss.delivered = txn.EndLSN
+		return nil
+	default:
+	}
 	tick := time.NewTicker(ss.stream.opts.StatusInterval / 2)
 	defer tick.Stop()
 	for {
@@ -454,28 +473,54 @@ func (ss *session) idleProgress(walEnd LSN) {
 
 func (ss *session) position() LSN { return max(ss.floor, ss.stream.Confirmed()) }
 
-func (ss *session) nextWake() time.Time {
+// nextWake is when the wait for the next message must end at the latest,
+// at now: in time for the next status update that is due.
+func (ss *session) nextWake(now time.Time) time.Time {
 	// Wake at least every second to notice confirmations promptly.
-	soon := time.Now().Add(time.Second)
-	if ss.nextStatus.Before(soon) {
-		return ss.nextStatus
+	wake := now.Add(time.Second)
+	if ss.nextStatus.Before(wake) {
+		wake = ss.nextStatus
 	}
-	return soon
+	if gap := ss.statusSent.Add(statusGap); gap.Before(wake) && ss.position() != ss.lastStatus {
+		wake = gap
+	}
+	return wake
 }
 
-// maybeSendStatus reports the durable position when forced, when it moved,
-// or when the status interval passed.
+// statusGap is the shortest time between two status updates that report a
+// position that moved. Downstream confirms every transaction, and a backlog
+// holds thousands a second: an update for each cost a write here and a
+// reply for the walsender to process, on the core it decodes the backlog
+// with, for a position that a tenth of a second later is no less useful.
+const statusGap = 100 * time.Millisecond
+
+// maybeSendStatus reports the durable position when forced, when it moved
+// (at most every statusGap), or when the status interval passed.
 func (ss *session) maybeSendStatus(ctx context.Context, conn *pgconn.PgConn, force bool) error {
+	return ss.statusAt(ctx, conn, time.Now(), force)
+}
+
+// statusAt is maybeSendStatus at now.
+func (ss *session) statusAt(ctx context.Context, conn *pgconn.PgConn, now time.Time, force bool) error {
 	ss.idleProgress(ss.serverWALEnd)
 	pos, err := ss.reportable(force)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	if !force && pos == ss.lastStatus && now.Before(ss.nextStatus) {
+	if !force && !ss.statusDue(now, pos) {
 		return nil
 	}
 	return ss.sendStatus(ctx, conn, now, pos, false)
+}
+
+// statusDue says whether an update reporting pos is due at now: once the
+// status interval passed, or once pos moved and statusGap passed since the
+// last update.
+func (ss *session) statusDue(now time.Time, pos LSN) bool {
+	if !now.Before(ss.nextStatus) {
+		return true
+	}
+	return pos != ss.lastStatus && now.Sub(ss.statusSent) >= statusGap
 }
 
 // sendStatus reports pos, a durable position reportable gave; with
@@ -492,7 +537,7 @@ func (ss *session) sendStatus(ctx context.Context, conn *pgconn.PgConn, now time
 	if err != nil {
 		return fmt.Errorf("send standby status update: %w", err)
 	}
-	ss.lastStatus = pos
+	ss.lastStatus, ss.statusSent = pos, now
 	ss.nextStatus = now.Add(ss.stream.opts.StatusInterval)
 	return nil
 }
