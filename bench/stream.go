@@ -50,6 +50,7 @@ type StreamPhase struct {
 	P50, P99   [2]float64
 	Max        float64 // seconds of lag
 	CPUPer1000 float64 // CPU seconds per 1,000 row changes
+	CPUSeconds float64 // projector's CPU seconds over the load and its catch-up
 	PeakRSS    float64 // bytes
 	// CPU is where the machine's CPU time went over the same window.
 	CPU CPUShare
@@ -352,8 +353,9 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	res.Docs = (after.sum("projector_documents_written_total", nil) - before.sum("projector_documents_written_total", nil)) / window
 	lag := after.histogram("projector_view_lag_seconds").since(before.histogram("projector_view_lag_seconds"))
 	res.P50, res.P99 = bucket(lag, 0.5), bucket(lag, 0.99)
+	res.CPUSeconds = after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)
 	if changes > 0 {
-		res.CPUPer1000 = (after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)) / changes * 1000
+		res.CPUPer1000 = res.CPUSeconds / changes * 1000
 	}
 	return res, nil
 }
