@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"math"
@@ -27,6 +28,9 @@ type LeanOptions struct {
 	Workers int
 	// BulkActions and Concurrency are projector's sink settings.
 	BulkActions, Concurrency int
+	// ProfileDir, when set, receives CPU profiles of projector over the
+	// first load (lean-load.pprof) and the idle time (idle.pprof).
+	ProfileDir string
 }
 
 // LeanReport is the single-table benchmark's result.
@@ -76,7 +80,8 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 		return rep, err
 	}
 	cfg := leanConfig{DSN: db.DSN, Slot: db.Name + "_s", SearchURL: env.SearchURL, Prefix: db.Name + "_",
-		StateDir: filepath.Join(dir, db.Name), Listen: listen, BulkActions: opts.BulkActions, Concurrency: opts.Concurrency}
+		StateDir: filepath.Join(dir, db.Name), Listen: listen, BulkActions: opts.BulkActions, Concurrency: opts.Concurrency,
+		Pprof: opts.ProfileDir != "", PprofToken: rand.Text()}
 	path, err := cfg.write(dir)
 	if err != nil {
 		return rep, err
@@ -86,6 +91,7 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 		return rep, err
 	}
 	defer p.stop()
+	p.pprofToken = cfg.PprofToken
 	// One table: its rows are the roots, each its own document.
 	size := ShopSize{Orders: opts.Rows}
 	if err := waitCaughtUp(ctx, p, size, 5*time.Minute); err != nil {
@@ -97,9 +103,13 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 	}
 	defer load.close()
 	streamOpts := StreamOptions{Duration: opts.Duration, Workers: opts.Workers}
-	for _, rate := range opts.Rates {
+	for i, rate := range opts.Rates {
 		ph := phase{name: strconv.Itoa(int(rate)) + " inserts/s", kind: singleInserts, rate: rate}
-		res, err := measurePhase(ctx, p, load, ph, streamOpts, "")
+		profile := ""
+		if i == 0 {
+			profile = profileIn(opts.ProfileDir, "lean-load.pprof")
+		}
+		res, err := measurePhase(ctx, p, load, ph, streamOpts, profile)
 		if err != nil {
 			return rep, err
 		}
@@ -108,7 +118,7 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 		rep.Phases = append(rep.Phases, res)
 	}
 	if opts.Idle > 0 {
-		if rep.IdleCPU, rep.IdleRSS, err = measureIdle(ctx, p, opts.Idle); err != nil {
+		if rep.IdleCPU, rep.IdleRSS, err = measureIdle(ctx, p, opts.Idle, profileIn(opts.ProfileDir, "idle.pprof")); err != nil {
 			return rep, err
 		}
 		log.Info("single-table idle", "cpu_s_per_minute", rep.IdleCPU, "rss", rep.IdleRSS)
@@ -119,8 +129,9 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 
 // measureIdle waits until projector shows no lag, then returns the CPU
 // seconds per minute it spends over d with nothing written, and its
-// resident set at the end.
-func measureIdle(ctx context.Context, p *process, d time.Duration) (cpuPerMinute, rss float64, err error) {
+// resident set at the end; with a profile path, projector's CPU profile
+// over that time is kept there.
+func measureIdle(ctx context.Context, p *process, d time.Duration, profile string) (cpuPerMinute, rss float64, err error) {
 	settle, cancel := context.WithTimeout(ctx, 10*time.Second)
 	_ = pollEvery(settle, 100*time.Millisecond, func() (bool, error) {
 		m, err := p.metrics(settle)
@@ -131,10 +142,16 @@ func measureIdle(ctx context.Context, p *process, d time.Duration) (cpuPerMinute
 	if err != nil {
 		return 0, 0, err
 	}
-	select {
-	case <-ctx.Done():
-		return 0, 0, ctx.Err()
-	case <-time.After(d):
+	if profile != "" {
+		if err := p.cpuProfile(ctx, d, profile); err != nil {
+			return 0, 0, fmt.Errorf("profile idle projector: %w", err)
+		}
+	} else {
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(d):
+		}
 	}
 	after, err := p.metrics(ctx)
 	if err != nil {
@@ -144,14 +161,32 @@ func measureIdle(ctx context.Context, p *process, d time.Duration) (cpuPerMinute
 	return used / d.Minutes(), after.sum("process_resident_memory_bytes", nil), nil
 }
 
+// profileIn is the path of a profile named name in dir, or "" for none
+// when dir is "".
+func profileIn(dir, name string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, name)
+}
+
 // leanConfig is projector's configuration for the single table: one view
 // whose documents are its rows.
 type leanConfig struct {
 	DSN, Slot, SearchURL, Prefix, StateDir, Listen string
 	BulkActions, Concurrency                       int
+	Pprof                                          bool   // serve /debug/pprof/
+	PprofToken                                     string // bearer token for /debug/pprof/, when Pprof
 }
 
 func (c leanConfig) write(dir string) (string, error) {
+	tokenFile := `""`
+	if c.Pprof {
+		tokenFile = filepath.Join(dir, c.Slot+".pprof-token")
+		if err := os.WriteFile(tokenFile, []byte(c.PprofToken), 0o600); err != nil {
+			return "", fmt.Errorf("write profiling token: %w", err)
+		}
+	}
 	yaml := fmt.Sprintf(`
 sources:
   app: { dsn: %q, slot: %s, publication: %s }
@@ -164,11 +199,13 @@ state:
   dir: %s
 http:
   listen: %s
+  pprof: %t
+  pprof_token_file: %s
 views:
   - name: %s
     root: { source: app, table: %s }
     fields: [id, kind, amount, created_at]
-`, c.DSN, c.Slot, c.Slot, c.SearchURL, c.Prefix, c.BulkActions, c.Concurrency, c.StateDir, c.Listen, leanTable, leanTable)
+`, c.DSN, c.Slot, c.Slot, c.SearchURL, c.Prefix, c.BulkActions, c.Concurrency, c.StateDir, c.Listen, c.Pprof, tokenFile, leanTable, leanTable)
 	path := filepath.Join(dir, c.Slot+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		return "", fmt.Errorf("write projector configuration: %w", err)

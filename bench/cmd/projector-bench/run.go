@@ -53,7 +53,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.snapshot.Size.Customers, "snapshot-customers", 100000, "belongs_to rows of the snapshot benchmark")
 	fs.IntVar(&o.snapshot.Rounds, "snapshot-rounds", 2, "snapshots per contender")
 	fs.BoolVar(&o.profileSnapshot, "snapshot-profile", false, "run one more, untimed snapshot under the CPU profiler")
-	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory; also profiles projector over the last order-change streaming load")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory; also profiles projector over the last order-change streaming load and while idle in the single-table benchmark")
 
 	fs.IntVar(&o.stream.Size.Orders, "stream-orders", 50000, "root rows of the streaming benchmark")
 	fs.IntVar(&o.stream.Size.Customers, "stream-customers", 500, "customers of the streaming benchmark (orders/customers is the fan-out)")
@@ -187,6 +187,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	if slices.Contains(only, "lean") {
 		log.Info("single-table streaming benchmark")
+		o.lean.ProfileDir = o.profileDir
 		l, err := bench.RunLean(ctx, o.env, bin, dir, o.lean, log)
 		if err != nil {
 			return err
