@@ -124,6 +124,10 @@ func (p *process) metrics(ctx context.Context) (metricSet, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Uncompressed: the benchmarks scrape many times a second, and
+	// compressing every answer would be CPU charged to projector that
+	// only the measuring costs.
+	req.Header.Set("Accept-Encoding", "identity")
 	res, err := p.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("scrape projector's metrics: %w", err)

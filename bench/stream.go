@@ -29,6 +29,9 @@ type StreamOptions struct {
 	// ProfilePath, when set, receives a CPU profile of projector taken
 	// over the last order-change load (the unpaced one by default).
 	ProfilePath string
+	// Poll is how often projector's lag gauge and resident set are read
+	// during a load; 100 ms when zero.
+	Poll time.Duration
 }
 
 // StreamPhase is one write load while projector runs.
@@ -278,11 +281,15 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	}
 	// A parallel poll catches the highest lag and resident set; the
 	// histogram's buckets give the percentiles.
+	poll := opts.Poll
+	if poll == 0 {
+		poll = 100 * time.Millisecond
+	}
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	polled := make(chan struct{})
 	go func() {
 		defer close(polled)
-		_ = pollEvery(pollCtx, 100*time.Millisecond, func() (bool, error) {
+		_ = pollEvery(pollCtx, poll, func() (bool, error) {
 			if m, err := p.metrics(pollCtx); err == nil {
 				res.Max = max(res.Max, m.max("projector_source_lag_seconds"))
 				res.PeakRSS = max(res.PeakRSS, m.sum("process_resident_memory_bytes", nil))
