@@ -29,7 +29,8 @@ type LeanOptions struct {
 	// BulkActions and Concurrency are projector's sink settings.
 	BulkActions, Concurrency int
 	// ProfileDir, when set, receives CPU profiles of projector over the
-	// first load (lean-load.pprof) and the idle time (idle.pprof).
+	// first load (lean-load.pprof) and the idle time (idle.pprof), and a
+	// heap profile once the snapshot is indexed (lean-snapshot.heap).
 	ProfileDir string
 }
 
@@ -96,6 +97,11 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 	size := ShopSize{Orders: opts.Rows}
 	if err := waitCaughtUp(ctx, p, size, 5*time.Minute); err != nil {
 		return rep, fmt.Errorf("projector's snapshot of the single table: %w", err)
+	}
+	if path := profileIn(opts.ProfileDir, "lean-snapshot.heap"); path != "" {
+		if err := p.heapProfile(ctx, path); err != nil {
+			return rep, fmt.Errorf("heap profile after the snapshot: %w", err)
+		}
 	}
 	load, err := newWriteLoad(ctx, db, size, opts.Workers)
 	if err != nil {
