@@ -166,6 +166,16 @@ func (r *Report) writeSnapshot(p printer) {
 	p("The search engine kept %.2f cores busy while the loader ran and %.2f while projector ran, next to projector's %.2f and",
 		s.LoaderCPU.Cores(cpuSearch), s.ProjectorCPU.Cores(cpuSearch), s.ProjectorCPU.Cores(cpuProjector))
 	p("PostgreSQL's %.2f.", s.ProjectorCPU.Cores(cpuPostgres))
+	// The search engine's CPU while the loader indexed the documents is
+	// what indexing them costs by itself; projector's CPU per run is set
+	// against it.
+	engineCPU := s.LoaderCPU.Cores(cpuSearch) * s.Loader.Seconds() / float64(o.Rounds)
+	if engineCPU > 0 {
+		ratio := s.ProjectorCPUSeconds / float64(o.Rounds) / engineCPU
+		p("")
+		p("CPU for the same documents, projector : search engine (the engine's CPU seconds while the loader ran, %.1f per run): %.2f.", engineCPU, ratio)
+		p("Target: ≤ 0.35: **%s**.", verdict(ratio <= 0.35))
+	}
 	if r.SnapshotTop != "" {
 		p("")
 		p("CPU profile of one more snapshot (not timed; the daemon run inside the benchmark program), top functions by own time: %s.", r.SnapshotTop)
