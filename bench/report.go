@@ -169,7 +169,7 @@ func (r *Report) writeSnapshot(p printer) {
 	// The search engine's CPU while the loader indexed the documents is
 	// what indexing them costs by itself; projector's CPU per run is set
 	// against it.
-	engineCPU := s.LoaderCPU.Cores(cpuSearch) * s.Loader.Seconds() / float64(o.Rounds)
+	engineCPU := s.LoaderCPU.Seconds[cpuSearch] / float64(o.Rounds)
 	if engineCPU > 0 {
 		ratio := s.ProjectorCPUSeconds / float64(o.Rounds) / engineCPU
 		p("")
