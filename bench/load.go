@@ -23,6 +23,9 @@ const (
 	// customerRenames renames a customer, which every document of the
 	// customer's orders embeds.
 	customerRenames
+	// singleInserts inserts one row into the single-table benchmark's
+	// table: one row change.
+	singleInserts
 )
 
 // loadResult is what a write load achieved.
@@ -142,6 +145,8 @@ func (w *writeLoad) txn(ctx context.Context, kind loadKind, rng *rand.Rand) (int
 	b := &pgx.Batch{}
 	changes := 1
 	switch {
+	case kind == singleInserts:
+		b.Queue(`INSERT INTO `+leanTable+` VALUES ($1, 'insert', $2, now())`, w.nextOrder.Add(1), rng.Int64N(10000))
 	case kind == customerRenames:
 		b.Queue(`UPDATE customers SET name = $2 WHERE id = $1`, 1+rng.Int64N(int64(w.size.Customers)), fmt.Sprintf("Customer %x", rng.Uint32()))
 	case rng.IntN(2) == 0:

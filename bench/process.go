@@ -35,7 +35,18 @@ func BuildProjector(ctx context.Context, dir string) (string, error) {
 // answers requests bearing the process's profiling token.
 func (p *process) cpuProfile(ctx context.Context, d time.Duration, path string) error {
 	secs := max(1, int(d.Seconds()))
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.listen, secs)
+	return p.saveProfile(ctx, fmt.Sprintf("profile?seconds=%d", secs), d, path)
+}
+
+// heapProfile saves what the process's heap holds now to path.
+func (p *process) heapProfile(ctx context.Context, path string) error {
+	return p.saveProfile(ctx, "heap", 0, path)
+}
+
+// saveProfile saves the profile /debug/pprof/<name>, which takes d to
+// take, to path.
+func (p *process) saveProfile(ctx context.Context, name string, d time.Duration, path string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/%s", p.listen, name)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -52,11 +63,11 @@ func (p *process) cpuProfile(ctx context.Context, d time.Duration, path string) 
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("create CPU profile: %w", err)
+		return fmt.Errorf("create profile: %w", err)
 	}
 	if _, err := io.Copy(f, res.Body); err != nil {
 		f.Close()
-		return fmt.Errorf("save CPU profile: %w", err)
+		return fmt.Errorf("save profile: %w", err)
 	}
 	return f.Close()
 }
@@ -124,6 +135,10 @@ func (p *process) metrics(ctx context.Context) (metricSet, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Uncompressed: the benchmarks scrape many times a second, and
+	// compressing every answer would be CPU charged to projector that
+	// only the measuring costs.
+	req.Header.Set("Accept-Encoding", "identity")
 	res, err := p.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("scrape projector's metrics: %w", err)

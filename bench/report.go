@@ -23,6 +23,7 @@ type Report struct {
 	// StreamTop is where projector's CPU time goes under a streaming load.
 	StreamTop string
 	Stream    *StreamReport
+	Lean      *LeanReport
 	Micro     []MicroBench
 	// Settings are the program's flags with the values used.
 	Settings []string
@@ -62,6 +63,9 @@ func (r *Report) Write(w io.Writer) {
 	if r.Stream != nil {
 		r.writeStream(p)
 	}
+	if r.Lean != nil {
+		r.writeLean(p)
+	}
 	if r.Micro != nil {
 		r.writeMicro(p)
 	}
@@ -75,7 +79,7 @@ func (r *Report) writeRunning(p printer) {
 	p("`make bench` starts the test bed (`make testbed`), then runs `go run ./bench/cmd/projector-bench -out")
 	p("docs/benchmarks.md $(BENCH_FLAGS)`. The defaults are the sizes the benchmarks are specified with; every size is a flag,")
 	p("e.g. `make bench BENCH_FLAGS='-snapshot-orders 200000 -snapshot-customers 20000 -stream-duration 30s'` for a quicker run.")
-	p("`-only drain,snapshot,stream,micro` picks benchmarks; `-out -` prints instead of writing. Each benchmark creates its")
+	p("`-only drain,snapshot,stream,lean,micro` picks benchmarks; `-out -` prints instead of writing. Each benchmark creates its")
 	p("own databases (`bench_<random>`), slots and index prefixes and removes them when it ends. Run it with nothing else")
 	p("streaming from the test bed's PostgreSQL (`make down` stops a demo left running): WAL belongs to the whole server, so")
 	p("every other walsender reads and decodes the benchmarks' writes too. The machine table says whether any was.")
@@ -187,6 +191,16 @@ func (r *Report) writeSnapshot(p printer) {
 	p("The search engine kept %.2f cores busy while the loader ran and %.2f while projector ran, next to projector's %.2f and",
 		s.LoaderCPU.Cores(cpuSearch), s.ProjectorCPU.Cores(cpuSearch), s.ProjectorCPU.Cores(cpuProjector))
 	p("PostgreSQL's %.2f.", s.ProjectorCPU.Cores(cpuPostgres))
+	// The search engine's CPU while the loader indexed the documents is
+	// what indexing them costs by itself; projector's CPU per run is set
+	// against it.
+	engineCPU := s.LoaderCPU.Seconds[cpuSearch] / float64(o.Rounds)
+	if engineCPU > 0 {
+		ratio := s.ProjectorCPUSeconds / float64(o.Rounds) / engineCPU
+		p("")
+		p("CPU for the same documents, projector : search engine (the engine's CPU seconds while the loader ran, %.1f per run): %.2f.", engineCPU, ratio)
+		p("Target: ≤ 0.35: **%s**.", verdict(ratio <= 0.35))
+	}
 	if r.SnapshotTop != "" {
 		p("")
 		p("CPU profile of one more snapshot (not timed; the daemon run inside the benchmark program), top functions by own time: %s.", r.SnapshotTop)
@@ -270,7 +284,7 @@ func (r *Report) writeStream(p printer) {
 
 func (r *Report) writeMicro(p printer) {
 	p("")
-	p("## 4. Micro benchmarks")
+	p("## 5. Micro benchmarks")
 	p("")
 	p("`go test -run '^$' -bench ... -benchmem`; each stage's own benchmark then runs again with `-cpuprofile`, and its line below")
 	p("gives the Go runtime's share of own CPU time and the other functions with the most own time.")

@@ -29,6 +29,9 @@ type StreamOptions struct {
 	// ProfilePath, when set, receives a CPU profile of projector taken
 	// over the last order-change load (the unpaced one by default).
 	ProfilePath string
+	// Poll is how often projector's lag gauge and resident set are read
+	// during a load; 100 ms when zero.
+	Poll time.Duration
 }
 
 // StreamPhase is one write load while projector runs.
@@ -50,6 +53,7 @@ type StreamPhase struct {
 	P50, P99   [2]float64
 	Max        float64 // seconds of lag
 	CPUPer1000 float64 // CPU seconds per 1,000 row changes
+	CPUSeconds float64 // projector's CPU seconds over the load and its catch-up
 	PeakRSS    float64 // bytes
 	// CPU is where the machine's CPU time went over the same window.
 	CPU CPUShare
@@ -277,11 +281,15 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	}
 	// A parallel poll catches the highest lag and resident set; the
 	// histogram's buckets give the percentiles.
+	poll := opts.Poll
+	if poll == 0 {
+		poll = 100 * time.Millisecond
+	}
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	polled := make(chan struct{})
 	go func() {
 		defer close(polled)
-		_ = pollEvery(pollCtx, 100*time.Millisecond, func() (bool, error) {
+		_ = pollEvery(pollCtx, poll, func() (bool, error) {
 			if m, err := p.metrics(pollCtx); err == nil {
 				res.Max = max(res.Max, m.max("projector_source_lag_seconds"))
 				res.PeakRSS = max(res.PeakRSS, m.sum("process_resident_memory_bytes", nil))
@@ -352,8 +360,9 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	res.Docs = (after.sum("projector_documents_written_total", nil) - before.sum("projector_documents_written_total", nil)) / window
 	lag := after.histogram("projector_view_lag_seconds").since(before.histogram("projector_view_lag_seconds"))
 	res.P50, res.P99 = bucket(lag, 0.5), bucket(lag, 0.99)
+	res.CPUSeconds = after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)
 	if changes > 0 {
-		res.CPUPer1000 = (after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)) / changes * 1000
+		res.CPUPer1000 = res.CPUSeconds / changes * 1000
 	}
 	return res, nil
 }

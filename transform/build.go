@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 
@@ -11,6 +12,13 @@ import (
 // reading it through one reader for all the documents it builds.
 type docBuilder struct {
 	*state.Reader
+	// scratch is where documents are rendered, reused from one to the
+	// next; each document is then copied out at its exact size. Rendered
+	// into a buffer of its own, a document either grew it several times
+	// or, small, kept several times its size: documents wait for the
+	// index in the sink, whose budget counts their bytes, not the
+	// buffers' capacity.
+	scratch []byte
 }
 
 func newDocBuilder(rd *state.Reader) *docBuilder {
@@ -24,7 +32,12 @@ func (d *docBuilder) build(v *View, pk string) (json.RawMessage, error) {
 	if err != nil || row == nil {
 		return nil, err
 	}
-	return d.writeNode(make([]byte, 0, 512), v, v.Root, row)
+	b, err := d.writeNode(d.scratch[:0], v, v.Root, row)
+	if err != nil {
+		return nil, err
+	}
+	d.scratch = b
+	return bytes.Clone(b), nil
 }
 
 func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *state.Row) ([]byte, error) {

@@ -21,12 +21,16 @@ type Batch struct {
 	key       []byte // row and index entry keys are built here; the batch copies them
 	val       []byte
 	committed bool
+	// checkpoints are the store's committed ones; set are those this
+	// batch writes, which they become once it is committed.
+	checkpoints *checkpoints
+	set         map[string]capture.Checkpoint
 }
 
 // NewBatch starts an atomic change of the state. Close must follow.
 func (s *Store) NewBatch() *Batch {
 	b := s.db.NewIndexedBatch()
-	return &Batch{b: b, read: newLiveReader(b, s.cols, s.rows), cache: s.rows}
+	return &Batch{b: b, read: newLiveReader(b, s.cols, s.rows), cache: s.rows, checkpoints: s.checkpoints}
 }
 
 // Row reads one row as the batch has it, or nil when there is none.
@@ -87,7 +91,10 @@ func (b *Batch) ScanRows(t TableID, fn func(pk string) error) error {
 // Checkpoint returns what the state, with this batch, has applied of
 // source.
 func (b *Batch) Checkpoint(source string) (capture.Checkpoint, error) {
-	return readCheckpoint(b.b, source)
+	if cp, ok := b.set[source]; ok {
+		return cp, nil
+	}
+	return b.checkpoints.read(b.b, source)
 }
 
 // SetCheckpoint records what the state has applied of source once the
@@ -96,6 +103,10 @@ func (b *Batch) SetCheckpoint(source string, cp capture.Checkpoint) error {
 	if err := writeCheckpoint(b.b, source, cp); err != nil {
 		return fmt.Errorf("write checkpoint of source %q: %w", source, err)
 	}
+	if b.set == nil {
+		b.set = map[string]capture.Checkpoint{}
+	}
+	b.set[source] = cp
 	return nil
 }
 
@@ -116,6 +127,7 @@ func (b *Batch) Commit() error {
 		return err
 	}
 	b.committed = true
+	b.checkpoints.committed(b.set)
 	return nil
 }
 

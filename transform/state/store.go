@@ -30,6 +30,8 @@ type Store struct {
 	// rows caches decoded rows for the batches and readers of the
 	// engine's goroutine, the only one that reads and writes rows.
 	rows *rowCache
+	// checkpoints are the sources' committed checkpoints.
+	checkpoints *checkpoints
 }
 
 // Key spaces. Parts are separated by 0x00, which JSON-encoded values and
@@ -78,7 +80,7 @@ func open(dir string, log *slog.Logger, fs vfs.FS) (*Store, error) {
 		db.Close() //nolint:errcheck // the migration error is the one to report
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
-	return &Store{db: db, cols: cols, health: health, rows: newRowCache(rowCacheSize)}, nil
+	return &Store{db: db, cols: cols, health: health, rows: newRowCache(rowCacheSize), checkpoints: newCheckpoints()}, nil
 }
 
 // corruptState is the error for state that cannot be read, with the way
@@ -239,7 +241,7 @@ func scanRows(rd pebble.Reader, t TableID, fn func(pk string) error) error {
 
 // Checkpoint returns what the store has applied of a source.
 func (s *Store) Checkpoint(source string) (capture.Checkpoint, error) {
-	return readCheckpoint(s.db, source)
+	return s.checkpoints.read(s.db, source)
 }
 
 func readCheckpoint(rd pebble.Reader, source string) (capture.Checkpoint, error) {
@@ -275,6 +277,7 @@ func (s *Store) ResetSource(source string) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("reset checkpoint of source %q: %w", source, err)
 	}
+	s.checkpoints.committed(map[string]capture.Checkpoint{source: {}})
 	return nil
 }
 

@@ -27,6 +27,8 @@ type options struct {
 	snapshot             bench.SnapshotOptions
 	stream               bench.StreamOptions
 	rates                string
+	lean                 bench.LeanOptions
+	leanRates            string
 	profileSnapshot      bool
 	profileDir           string
 }
@@ -35,7 +37,7 @@ func parse(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("projector-bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file to write the results to (- for standard output)")
-	fs.StringVar(&o.only, "only", "drain,snapshot,stream,micro", "benchmarks to run, comma-separated")
+	fs.StringVar(&o.only, "only", "drain,snapshot,stream,lean,micro", "benchmarks to run, comma-separated")
 	fs.StringVar(&o.benchtime, "benchtime", "2s", "-benchtime of the micro benchmarks")
 	fs.StringVar(&o.env.AdminDSN, "pg", envOr("PROJECTOR_TEST_PG", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
 		"PostgreSQL maintenance database DSN (env PROJECTOR_TEST_PG)")
@@ -51,7 +53,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.snapshot.Size.Customers, "snapshot-customers", 100000, "belongs_to rows of the snapshot benchmark")
 	fs.IntVar(&o.snapshot.Rounds, "snapshot-rounds", 2, "snapshots per contender")
 	fs.BoolVar(&o.profileSnapshot, "snapshot-profile", false, "run one more, untimed snapshot under the CPU profiler")
-	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory; also profiles projector over the last order-change streaming load")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory; also profiles projector over the last order-change streaming load and while idle in the single-table benchmark")
 
 	fs.IntVar(&o.stream.Size.Orders, "stream-orders", 50000, "root rows of the streaming benchmark")
 	fs.IntVar(&o.stream.Size.Customers, "stream-customers", 500, "customers of the streaming benchmark (orders/customers is the fan-out)")
@@ -59,6 +61,12 @@ func parse(args []string) (options, error) {
 	fs.Float64Var(&o.stream.FanoutRate, "stream-fanout-rate", 20, "customer renames per second of the fan-out load (0 skips it)")
 	fs.DurationVar(&o.stream.Duration, "stream-duration", 60*time.Second, "duration of each streaming load")
 	fs.IntVar(&o.stream.Workers, "stream-workers", 8, "connections of the streaming write load")
+
+	fs.IntVar(&o.lean.Rows, "lean-rows", 200000, "rows of the single-table streaming benchmark's table")
+	fs.StringVar(&o.leanRates, "lean-rates", "50,500", "inserts per second of each single-table load")
+	fs.DurationVar(&o.lean.Duration, "lean-duration", 60*time.Second, "duration of each single-table load")
+	fs.DurationVar(&o.lean.Idle, "lean-idle", 60*time.Second, "time the daemon is watched with no writes after the single-table loads (0 skips it)")
+	fs.IntVar(&o.lean.Workers, "lean-workers", 4, "connections of the single-table write load")
 
 	var bulk, concurrency, items int
 	fs.IntVar(&bulk, "bulk-actions", 1000, "projector's sink.bulk_actions, used by the loader too")
@@ -74,6 +82,14 @@ func parse(args []string) (options, error) {
 	})
 	o.snapshot.BulkActions, o.snapshot.Concurrency, o.snapshot.Size.ItemsPerOrder = bulk, concurrency, items
 	o.stream.BulkActions, o.stream.Concurrency, o.stream.Size.ItemsPerOrder = bulk, concurrency, items
+	o.lean.BulkActions, o.lean.Concurrency = bulk, concurrency
+	for _, r := range strings.Split(o.leanRates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v <= 0 {
+			return o, fmt.Errorf("-lean-rates: %q is not a positive number", r)
+		}
+		o.lean.Rates = append(o.lean.Rates, v)
+	}
 	for _, r := range strings.Split(o.rates, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
 		if err != nil {
@@ -130,7 +146,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 	}
 	var bin string
-	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") {
+	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") || slices.Contains(only, "lean") {
 		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
 			return err
 		}
@@ -168,6 +184,15 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 				return err
 			}
 		}
+	}
+	if slices.Contains(only, "lean") {
+		log.Info("single-table streaming benchmark")
+		o.lean.ProfileDir = o.profileDir
+		l, err := bench.RunLean(ctx, o.env, bin, dir, o.lean, log)
+		if err != nil {
+			return err
+		}
+		rep.Lean = &l
 	}
 	rep.Took = time.Since(rep.Started)
 	var buf bytes.Buffer
