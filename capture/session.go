@@ -449,6 +449,7 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 func (ss *session) idleProgress(walEnd LSN) {
 	if !ss.inTxn && ss.stream.Confirmed() >= ss.decodedEnd && walEnd > ss.floor {
 		ss.floor = walEnd
+		ss.stream.pass(walEnd)
 	}
 }
 

@@ -42,6 +42,9 @@ type Stream struct {
 
 	// confirmed is the highest EndLSN durable downstream; it only grows.
 	confirmed atomic.Uint64
+	// passed is the highest server WAL position the stream passed while
+	// everything decoded before it was confirmed (see Passed).
+	passed atomic.Uint64
 	// connected is true while a replication connection is streaming.
 	connected atomic.Bool
 	// lastMessage is when the replication stream last heard from the
@@ -103,6 +106,24 @@ func (s *Stream) Confirm(lsn LSN) {
 	}
 	s.pending = s.pending[i:]
 	s.pendingMu.Unlock()
+}
+
+// Passed is the highest server WAL position the stream reached, as a
+// keepalive reported it, while nothing decoded before it was still owed
+// downstream: every change of the source's publication up to it is
+// confirmed, even when the WAL since the last transaction held nothing
+// for it (other databases, other tables). 0 until a quiet stream heard a
+// keepalive.
+func (s *Stream) Passed() LSN { return LSN(s.passed.Load()) }
+
+// pass records that the stream passed lsn with nothing owed downstream.
+func (s *Stream) pass(lsn LSN) {
+	for {
+		cur := s.passed.Load()
+		if uint64(lsn) <= cur || s.passed.CompareAndSwap(cur, uint64(lsn)) {
+			return
+		}
+	}
 }
 
 // Connected reports whether the stream is connected and streaming changes
