@@ -373,6 +373,9 @@ func (ss *session) handleCopyData(ctx context.Context, conn *pgconn.PgConn, dec 
 			return permanent(fmt.Errorf("parse keepalive: %w", err))
 		}
 		ss.serverWALEnd = max(ss.serverWALEnd, LSN(ka.ServerWALEnd))
+		if !ss.inTxn {
+			ss.stream.heardQuiet(ss.serverWALEnd, ss.decodedEnd)
+		}
 		ss.idleProgress(ss.serverWALEnd)
 		return ss.maybeSendStatus(ctx, conn, ka.ReplyRequested)
 	case pglogrepl.XLogDataByteID:

@@ -234,7 +234,9 @@ func (s *Server) durable(ctx context.Context, view, source string, lsn capture.L
 }
 
 func (s *Server) waitFailed(w http.ResponseWriter, ctx context.Context, view, source string, lsn capture.LSN, timeout time.Duration, step string, err error) {
-	if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+	if ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		// Out of time, or the caller gave up (its own deadline): either
+		// way nothing failed here.
 		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("%s of source %s is not %s in view %s after %s; the change may still arrive: wait again or read without it",
 			lsn, source, step, view, timeout))
 		return
