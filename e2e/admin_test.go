@@ -293,9 +293,11 @@ func TestAdminRebuildStopResume(t *testing.T) {
 	}
 	t.Logf("dishes, commit to visible during the rebuild of orders: worst %s", worst)
 	waitAlias(t, fx.search, fx.search.Index("orders"), fx.search.Index("orders")+"_v2")
-	if state, index := fx.viewState(t, "orders"); state != "streaming" || !strings.HasSuffix(index, "orders_v2") {
-		t.Errorf("orders after the rebuild: %s into %s, want streaming into _v2", state, index)
-	}
+	var state, index string
+	eventually(t, 30*time.Second, func() bool {
+		state, index = fx.viewState(t, "orders")
+		return state == "streaming" && strings.HasSuffix(index, "orders_v2")
+	}, func() string { return fmt.Sprintf("orders after the rebuild: %s into %s, want streaming into _v2", state, index) })
 
 	// Stop dishes: its index keeps what it has, the other view streams.
 	if code, body := fx.call(t, "POST", "/v1/views/dishes/stop", fx.token); code != 202 {
