@@ -51,6 +51,40 @@ type adminRun struct {
 	p       *pipeline
 	engine  *transform.Engine
 	streams map[string]*capture.Stream
+
+	mu sync.Mutex
+	// snapshotEnd is, per source, its applied position when a wait first
+	// found its snapshot complete in this run (as watchRebuilds keeps it):
+	// once that is durable, so are the documents the snapshot held back,
+	// and the documents left pending at the last stop.
+	snapshotEnd map[string]capture.LSN
+}
+
+// caughtUp reports whether every source of a view finished its snapshot
+// in the state and everything applied when that was first seen is
+// durable: before, a view's documents may wait for a snapshot although a
+// source's durable position is past a change they reflect.
+func (r *adminRun) caughtUp(sources []string) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range sources {
+		end, seen := r.snapshotEnd[s]
+		if !seen {
+			cp, err := r.engine.Checkpoint(s)
+			if err != nil {
+				return false, err
+			}
+			if !cp.SnapshotDone {
+				return false, nil
+			}
+			end = cp.Applied
+			r.snapshotEnd[s] = end
+		}
+		if r.engine.Durable(s, 0) < end {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // errAdminRestart restarts the pipeline for an admin request: a rebuild,
@@ -99,7 +133,7 @@ func (a *adminAPI) started(ctx context.Context, p *pipeline, st *stages) {
 	if a == nil {
 		return
 	}
-	r := &adminRun{p: p, engine: st.engine, streams: st.streams}
+	r := &adminRun{p: p, engine: st.engine, streams: st.streams, snapshotEnd: map[string]capture.LSN{}}
 	a.run.Store(r)
 	go func() {
 		<-ctx.Done()
@@ -263,6 +297,10 @@ func (a *adminAPI) Reached(view, source string, lsn capture.LSN) (bool, <-chan s
 		return false, nil, nil
 	}
 	changed := r.engine.Settling()
+	caughtUp, err := r.caughtUp(viewSources(cv))
+	if err != nil || !caughtUp {
+		return false, changed, err
+	}
 	return r.engine.Durable(source, st.Passed()) >= lsn, changed, nil
 }
 
