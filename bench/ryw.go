@@ -34,9 +34,10 @@ type RYWOptions struct {
 type RYWPhase struct {
 	Load StreamPhase
 	// Probes is how many writes were waited on; Missed how many of them a
-	// search right after the wait did not find, and Timeouts how many
-	// waits ran out of time (probeTimeout).
-	Probes, Missed, Timeouts int
+	// search right after the wait did not find, Timeouts how many waits
+	// ran out of time (probeTimeout) and Failed how many answered with an
+	// error (a refresh the search engine did not finish, say).
+	Probes, Missed, Timeouts, Failed int
 	// P50, P99 and Max are commit-to-visible times through /v1/wait: from
 	// the probe's COMMIT returning to the wait answering 200.
 	P50, P99, Max time.Duration
@@ -132,6 +133,8 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 					return
 				case errors.Is(err, client.ErrTimeout):
 					res.Timeouts++
+				case errors.As(err, new(*client.StatusError)):
+					res.Failed++
 				case err != nil:
 					probeErr = err
 					return
@@ -160,7 +163,7 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 		res.Load = measured
 		slices.Sort(waits)
 		res.P50, res.P99, res.Max = quantile(waits, 0.5), quantile(waits, 0.99), quantile(waits, 1)
-		log.Info("read-your-writes phase", "phase", ph.name, "probes", res.Probes, "missed", res.Missed, "timeouts", res.Timeouts,
+		log.Info("read-your-writes phase", "phase", ph.name, "probes", res.Probes, "missed", res.Missed, "timeouts", res.Timeouts, "failed", res.Failed,
 			"p50", res.P50, "p99", res.P99, "written_lag_p99", measured.P99[1])
 		rep.Phases = append(rep.Phases, res)
 	}
@@ -225,11 +228,11 @@ func (r *Report) writeRYW(p printer) {
 	p("view for it. Commit to visible is from the probe's COMMIT returning to the wait answering; written lag is the same load's")
 	p("`projector_view_lag_seconds` buckets (commit to acknowledged, without a refresh). Goal: p99 < 0.5 s at 1,000 txn/s.")
 	p("")
-	p("| load | written txn/s | probes | missed | timeouts | commit→visible p50 | p99 | max | written lag p50 | written lag p99 |")
-	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	p("| load | written txn/s | probes | missed | timeouts | failed | commit→visible p50 | p99 | max | written lag p50 | written lag p99 |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, ph := range s.Phases {
-		p("| %s | %s | %d | %d | %d | %s | %s | %s | %s | %s |", ph.Load.Name, thousands(ph.Load.WrittenTPS), ph.Probes, ph.Missed,
-			ph.Timeouts, ms(ph.P50), ms(ph.P99), ms(ph.Max), span(ph.Load.P50), span(ph.Load.P99))
+		p("| %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s |", ph.Load.Name, thousands(ph.Load.WrittenTPS), ph.Probes, ph.Missed,
+			ph.Timeouts, ph.Failed, ms(ph.P50), ms(ph.P99), ms(ph.Max), span(ph.Load.P50), span(ph.Load.P99))
 	}
 }
 

@@ -4,11 +4,12 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
-// refreshTimeout bounds one refresh of a view's index.
-const refreshTimeout = 10 * time.Second
+// refreshTimeout bounds one refresh of a view's index: as long as any
+// wait may last, so that a slow refresh (a busy cluster) ends the waits in
+// their own timeout (504) rather than in an error.
+const refreshTimeout = MaxWaitTimeout
 
 // refresher coalesces the refreshes waiting reads need: a wait needs one
 // refresh of the view's index that starts after its change is durable.
