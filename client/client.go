@@ -116,7 +116,10 @@ type StatusError struct {
 	Message string
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("projector answered %d: %s", e.Code, e.Message) }
+// Error says what projector answered.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("projector answered %d: %s", e.Code, e.Message)
+}
 
 // DefaultTimeout is how long Wait waits when ctx has no deadline.
 const DefaultTimeout = 5 * time.Second
