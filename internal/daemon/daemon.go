@@ -93,12 +93,6 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		}
 	}()
 
-	adm, stopAdmin, err := startAdminFor(cfg, opts, log)
-	if err != nil {
-		return err
-	}
-	defer stopAdmin()
-
 	fence, err := takeFences(ctx, fenceSources(cfg), fenceOptions{standby: opts.Standby,
 		waiting: func(why string) { standing.Store(&why) }, health: h, log: log})
 	if err != nil {
@@ -115,6 +109,14 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		fence.release()
 	}()
 	fence.watch(watchCtx, log)
+
+	// After the fences: a standby has nothing to administer yet, and
+	// takes admin.listen only when it takes over.
+	adm, stopAdmin, err := startAdminFor(cfg, opts, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 
 	proc := &process{cfg: cfg, opts: opts, fence: fence, health: h, metrics: set, mon: &mon, admin: adm, log: log}
 	for {
