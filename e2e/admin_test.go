@@ -161,7 +161,7 @@ func readYourWrites(t *testing.T, conn *pgx.Conn, c *client.Client, search *test
 			t.Error(err)
 			return missed, waits
 		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, time.Minute) // the longest wait; this is about misses, not latency
 		err = c.Wait(wctx, view, source, lsn)
 		cancel()
 		if err != nil {
@@ -235,7 +235,9 @@ func TestChaosReadYourWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Wait(context.Background(), "dishes", "menu", lsn); err != nil {
+	qctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Wait(qctx, "dishes", "menu", lsn); err != nil {
 		t.Errorf("wait on a quiet source: %v", err)
 	}
 	for _, bad := range []struct {
