@@ -25,6 +25,8 @@ type Options struct {
 	// Snapshots, when nil, makes POST /v1/snapshot answer 501.
 	Snapshots Snapshotter
 	Log       *slog.Logger
+	// Metrics, when set, count the waits and the refreshes.
+	Metrics *Metrics
 }
 
 // Server is the admin API's handler. Its refreshes outlive a request:
@@ -37,7 +39,11 @@ type Server struct {
 
 // New returns the admin API over opts.Daemon; ctx bounds its refreshes.
 func New(ctx context.Context, opts Options) *Server {
-	s := &Server{opts: opts, mux: http.NewServeMux(), refresh: newRefresher(ctx, opts.Daemon.Refresh)}
+	refresh := func(ctx context.Context, view string) error {
+		opts.Metrics.refreshed(view)
+		return opts.Daemon.Refresh(ctx, view)
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), refresh: newRefresher(ctx, refresh)}
 	admin := func(h http.HandlerFunc) http.Handler { return s.bearer(false, h) }
 	s.mux.Handle("GET /v1/views", admin(s.views))
 	s.mux.Handle("GET /v1/views/{view}", admin(s.view))
@@ -45,7 +51,12 @@ func New(ctx context.Context, opts Options) *Server {
 	s.mux.Handle("POST /v1/views/{view}/stop", admin(s.control("stop", opts.Daemon.Stop)))
 	s.mux.Handle("POST /v1/views/{view}/resume", admin(s.control("resume", opts.Daemon.Resume)))
 	s.mux.Handle("POST /v1/snapshot", admin(s.snapshot))
-	s.mux.Handle("GET /v1/wait", s.bearer(true, http.HandlerFunc(s.wait)))
+	s.mux.Handle("GET /v1/wait", s.bearer(true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		s.wait(sw, r)
+		opts.Metrics.waited(sw.status, time.Since(start).Seconds())
+	})))
 	s.mux.Handle("/", admin(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no admin endpoint %s %s; see README, \"Admin API\"", r.Method, r.URL.Path))
 	}))
@@ -286,4 +297,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the client went away: nothing to tell it
+}
+
+// statusWriter remembers the status of an answer, for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
 }

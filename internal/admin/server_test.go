@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/projector-dev/projector/capture"
 )
 
@@ -85,18 +88,29 @@ func (f *fakeDaemon) Resume(view string) error { return ErrConflict }
 // log it writes.
 func newTestServer(t *testing.T, f *fakeDaemon) (string, *bytes.Buffer) {
 	t.Helper()
+	url, logs, _ := newTestServerWithMetrics(t, f)
+	return url, logs
+}
+
+// newTestServerWithMetrics is newTestServer with the admin metrics on a
+// registry of their own.
+func newTestServerWithMetrics(t *testing.T, f *fakeDaemon) (string, *bytes.Buffer, *prometheus.Registry) {
+	t.Helper()
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	s := New(ctx, Options{Token: adminToken, WaitToken: waitToken, Daemon: f, Log: log})
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	m.DeclareView("orders_v")
+	s := New(ctx, Options{Token: adminToken, WaitToken: waitToken, Daemon: f, Log: log, Metrics: m})
 	srv := httptest.NewServer(s)
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
 		s.Close()
 	})
-	return srv.URL, &logs
+	return srv.URL, &logs, reg
 }
 
 type lockedWriter struct {
@@ -183,7 +197,7 @@ func TestTokenRequired(t *testing.T) {
 func TestEndpoints(t *testing.T) {
 	f := newFake()
 	f.advance(0x10)
-	url, _ := newTestServer(t, f)
+	url, _, reg := newTestServerWithMetrics(t, f)
 	cases := []struct {
 		method, path, body string
 		status             int
@@ -217,6 +231,21 @@ func TestEndpoints(t *testing.T) {
 		if !json.Valid([]byte(body)) {
 			t.Errorf("%s %s: not JSON: %s", c.method, c.path, body)
 		}
+	}
+	// One wait answered visible, one timed out, six were refused.
+	want := `
+# HELP projector_admin_waits_total GET /v1/wait requests by how they ended: visible, timeout, refused (4xx) or failed (5xx).
+# TYPE projector_admin_waits_total counter
+projector_admin_waits_total{result="failed"} 0
+projector_admin_waits_total{result="refused"} 6
+projector_admin_waits_total{result="timeout"} 1
+projector_admin_waits_total{result="visible"} 1
+# HELP projector_admin_refreshes_total Refreshes of a view's index that waits asked for; one serves every wait pending when it starts.
+# TYPE projector_admin_refreshes_total counter
+projector_admin_refreshes_total{view="orders_v"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "projector_admin_waits_total", "projector_admin_refreshes_total"); err != nil {
+		t.Error(err)
 	}
 }
 

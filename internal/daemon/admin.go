@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/internal/admin"
@@ -97,7 +99,7 @@ const stoppedViewsFile = "projector-stopped-views.json"
 
 // startAdmin serves the admin API when it is configured, until the
 // returned stop is called; it returns a nil *adminAPI when it is not.
-func startAdmin(cfg *config.Config, log *slog.Logger) (*adminAPI, func(), error) {
+func startAdmin(cfg *config.Config, m *admin.Metrics, log *slog.Logger) (*adminAPI, func(), error) {
 	if !cfg.Admin.Enabled() {
 		return nil, func() {}, nil
 	}
@@ -107,7 +109,7 @@ func startAdmin(cfg *config.Config, log *slog.Logger) (*adminAPI, func(), error)
 	}
 	a := &adminAPI{cfg: cfg, log: log}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := admin.New(ctx, admin.Options{Token: cfg.Admin.Token, WaitToken: cfg.Admin.WaitToken, Daemon: a, Log: log})
+	srv := admin.New(ctx, admin.Options{Token: cfg.Admin.Token, WaitToken: cfg.Admin.WaitToken, Daemon: a, Log: log, Metrics: m})
 	done := make(chan error, 1)
 	go func() { done <- admin.Serve(ctx, ln, srv, log) }()
 	return a, func() {
@@ -121,11 +123,15 @@ func startAdmin(cfg *config.Config, log *slog.Logger) (*adminAPI, func(), error)
 
 // startAdminFor starts the admin API for `projector run`; a command that
 // ends, such as an offline `projector rebuild`, serves none.
-func startAdminFor(cfg *config.Config, opts Options, log *slog.Logger) (*adminAPI, func(), error) {
-	if opts.StopWhenRebuilt {
+func startAdminFor(cfg *config.Config, opts Options, reg prometheus.Registerer, log *slog.Logger) (*adminAPI, func(), error) {
+	if opts.StopWhenRebuilt || !cfg.Admin.Enabled() {
 		return nil, func() {}, nil
 	}
-	return startAdmin(cfg, log)
+	m := admin.NewMetrics(reg)
+	for _, v := range cfg.Views {
+		m.DeclareView(v.Name)
+	}
+	return startAdmin(cfg, m, log)
 }
 
 // started tells the admin API of a running pipeline, until ctx ends.

@@ -21,7 +21,7 @@ func TestAdminOffByDefault(t *testing.T) {
 	ln.Close()
 	cfg := config.Default()
 	cfg.Admin.Listen = addr
-	a, stop, err := startAdmin(&cfg, log)
+	a, stop, err := startAdmin(&cfg, nil, log)
 	if err != nil || a != nil {
 		t.Fatalf("startAdmin without a token = %v, %v; want nothing", a, err)
 	}
@@ -31,7 +31,7 @@ func TestAdminOffByDefault(t *testing.T) {
 		t.Fatalf("something listens on %s without admin.token_file", addr)
 	}
 	cfg.Admin.TokenFile, cfg.Admin.Token = "admin.token", "secret"
-	a, stop, err = startAdmin(&cfg, log)
+	a, stop, err = startAdmin(&cfg, nil, log)
 	if err != nil || a == nil {
 		t.Fatalf("startAdmin with a token = %v, %v", a, err)
 	}

@@ -112,7 +112,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 
 	// After the fences: a standby has nothing to administer yet, and
 	// takes admin.listen only when it takes over.
-	adm, stopAdmin, err := startAdminFor(cfg, opts, log)
+	adm, stopAdmin, err := startAdminFor(cfg, opts, reg, log)
 	if err != nil {
 		return err
 	}
