@@ -24,7 +24,9 @@ type Report struct {
 	StreamTop string
 	Stream    *StreamReport
 	Lean      *LeanReport
-	Micro     []MicroBench
+	// RYW is the read-your-writes benchmark, when it ran.
+	RYW   *RYWReport
+	Micro []MicroBench
 	// Settings are the program's flags with the values used.
 	Settings []string
 }
@@ -65,6 +67,9 @@ func (r *Report) Write(w io.Writer) {
 	}
 	if r.Lean != nil {
 		r.writeLean(p)
+	}
+	if r.RYW != nil {
+		r.writeRYW(p)
 	}
 	if r.Micro != nil {
 		r.writeMicro(p)
@@ -284,7 +289,7 @@ func (r *Report) writeStream(p printer) {
 
 func (r *Report) writeMicro(p printer) {
 	p("")
-	p("## 5. Micro benchmarks")
+	p("## 6. Micro benchmarks")
 	p("")
 	p("`go test -run '^$' -bench ... -benchmem`; each stage's own benchmark then runs again with `-cpuprofile`, and its line below")
 	p("gives the Go runtime's share of own CPU time and the other functions with the most own time.")

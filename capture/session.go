@@ -384,6 +384,9 @@ func (ss *session) handleCopyData(ctx context.Context, conn *pgconn.PgConn, dec 
 			return permanent(fmt.Errorf("parse keepalive: %w", err))
 		}
 		ss.serverWALEnd = max(ss.serverWALEnd, LSN(ka.ServerWALEnd))
+		if !ss.inTxn {
+			ss.stream.heardQuiet(ss.serverWALEnd, ss.decodedEnd)
+		}
 		ss.idleProgress(ss.serverWALEnd)
 		return ss.maybeSendStatus(ctx, conn, ka.ReplyRequested)
 	case pglogrepl.XLogDataByteID:
@@ -468,6 +471,7 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 func (ss *session) idleProgress(walEnd LSN) {
 	if !ss.inTxn && ss.stream.Confirmed() >= ss.decodedEnd && walEnd > ss.floor {
 		ss.floor = walEnd
+		ss.stream.pass(walEnd)
 	}
 }
 

@@ -42,6 +42,13 @@ type Stream struct {
 
 	// confirmed is the highest EndLSN durable downstream; it only grows.
 	confirmed atomic.Uint64
+	// passed is the highest server WAL position the stream passed while
+	// everything decoded before it was confirmed (see Passed); quiet is
+	// the last keepalive's position heard between transactions, with what
+	// was decoded before it, which Passed counts once that is confirmed.
+	passed  atomic.Uint64
+	quietMu sync.Mutex
+	quiet   struct{ walEnd, owed LSN }
 	// connected is true while a replication connection is streaming.
 	connected atomic.Bool
 	// lastMessage is when the replication stream last heard from the
@@ -103,6 +110,44 @@ func (s *Stream) Confirm(lsn LSN) {
 	}
 	s.pending = s.pending[i:]
 	s.pendingMu.Unlock()
+}
+
+// Passed is the highest server WAL position the stream reached, as a
+// keepalive reported it, while nothing decoded before it was still owed
+// downstream: every change of the source's publication up to it is
+// confirmed, even when the WAL since the last transaction held nothing
+// for it (other databases, other tables). 0 until a quiet stream heard a
+// keepalive.
+func (s *Stream) Passed() LSN {
+	passed := LSN(s.passed.Load())
+	s.quietMu.Lock()
+	defer s.quietMu.Unlock()
+	if s.Confirmed() >= s.quiet.owed {
+		passed = max(passed, s.quiet.walEnd)
+	}
+	return passed
+}
+
+// heardQuiet records a keepalive's position heard between transactions,
+// after everything up to owed was decoded: once owed is confirmed, the
+// stream passed walEnd with nothing more owed (Passed). Keepalives are
+// rare next to changes, so the lock costs the stream nothing measurable.
+func (s *Stream) heardQuiet(walEnd, owed LSN) {
+	s.quietMu.Lock()
+	defer s.quietMu.Unlock()
+	if walEnd > s.quiet.walEnd {
+		s.quiet.walEnd, s.quiet.owed = walEnd, owed
+	}
+}
+
+// pass records that the stream passed lsn with nothing owed downstream.
+func (s *Stream) pass(lsn LSN) {
+	for {
+		cur := s.passed.Load()
+		if uint64(lsn) <= cur || s.passed.CompareAndSwap(cur, uint64(lsn)) {
+			return
+		}
+	}
 }
 
 // Connected reports whether the stream is connected and streaming changes

@@ -19,6 +19,7 @@ type Config struct {
 	Sink        Sink
 	State       State
 	HTTP        HTTP
+	Admin       Admin
 	Capture     Capture
 	Readiness   Readiness
 	Shutdown    Shutdown
@@ -130,6 +131,7 @@ func Default() Config {
 		},
 		State:     State{Dir: "./var/state"},
 		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
+		Admin:     Admin{Listen: "127.0.0.1:9466"},
 		Capture:   Capture{OnSlotLost: SlotLostStop, ReceiveTimeout: Duration(time.Minute)},
 		Readiness: Readiness{MaxLag: Duration(time.Minute)},
 		Shutdown:  Shutdown{Grace: Duration(10 * time.Second)},

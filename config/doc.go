@@ -50,6 +50,9 @@
 // Config.TablesBySource give them what to check, and Pos.Errorf reports
 // their findings against the line the operator wrote.
 //
+// The admin API (admin.*) is off unless admin.token_file is set; its
+// tokens are secrets like the others.
+//
 // Secrets never print: Config, Source and Sink format and log themselves
 // with passwords and API keys replaced by "xxxxx", and Effective, the
 // configuration as `projector config print` shows it, leaves out those

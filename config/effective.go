@@ -45,6 +45,7 @@ type effectiveFile struct {
 	Sink      Sink            `yaml:"sink"`
 	State     State           `yaml:"state"`
 	HTTP      HTTP            `yaml:"http"`
+	Admin     Admin           `yaml:"admin"`
 	Capture   Capture         `yaml:"capture"`
 	Readiness Readiness       `yaml:"readiness"`
 	Shutdown  Shutdown        `yaml:"shutdown"`
@@ -76,7 +77,7 @@ type effectiveRelation struct {
 func (c *Config) effective() (effectiveFile, error) {
 	f := effectiveFile{
 		Sources: yaml.Node{Kind: yaml.MappingNode},
-		Sink:    c.Sink.redacted(), State: c.State, HTTP: c.HTTP, Capture: c.Capture,
+		Sink:    c.Sink.redacted(), State: c.State, HTTP: c.HTTP, Admin: c.Admin, Capture: c.Capture,
 		Readiness: c.Readiness, Shutdown: c.Shutdown, Log: c.Log,
 		Views: []effectiveView{},
 	}

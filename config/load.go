@@ -35,6 +35,8 @@ type document struct {
 	State State `yaml:"state"`
 	// HTTP is the server for /metrics, /healthz and /readyz.
 	HTTP HTTP `yaml:"http"`
+	// Admin is the admin API, off unless admin.token_file is set.
+	Admin Admin `yaml:"admin"`
 	// Capture holds choices about the replication streams.
 	Capture Capture `yaml:"capture"`
 	// Readiness decides when /readyz reports ready.
@@ -127,16 +129,18 @@ func (l *loader) root(data []byte) (*yaml.Node, error) {
 // decode fills cfg from the file, on top of the defaults already in it.
 func (l *loader) decode(root *yaml.Node, cfg *Config) {
 	d := document{
-		Sink: cfg.Sink, State: cfg.State, HTTP: cfg.HTTP, Capture: cfg.Capture,
+		Sink: cfg.Sink, State: cfg.State, HTTP: cfg.HTTP, Admin: cfg.Admin, Capture: cfg.Capture,
 		Readiness: cfg.Readiness, Shutdown: cfg.Shutdown, Log: cfg.Log,
 	}
 	if err := root.Decode(&d); err != nil {
 		l.decodeError(err)
 	}
 	cfg.Sink, cfg.State, cfg.HTTP, cfg.Capture = d.Sink, d.State, d.HTTP, d.Capture
+	cfg.Admin = d.Admin
 	cfg.Readiness, cfg.Shutdown, cfg.Log = d.Readiness, d.Shutdown, d.Log
 	l.sinkSecrets(&cfg.Sink)
 	l.httpSecrets(&cfg.HTTP)
+	l.adminSecrets(&cfg.Admin)
 	l.sources(root, d.Sources, cfg)
 	for i, rv := range d.Views {
 		cfg.Views = append(cfg.Views, l.view(rv, fmt.Sprintf("views[%d]", i)))

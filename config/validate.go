@@ -27,6 +27,7 @@ func (c *Config) Validate() error {
 	v.sources()
 	v.sink()
 	v.service()
+	v.admin()
 	v.views()
 	return errors.Join(v.errs...)
 }

@@ -83,7 +83,7 @@ FILE:7:103: sink.gzip: "perhaps..." is not a boolean; write true or false`},
 		{"negative grace", addTop("shutdown:\n  grace: -10s\n"), nil, `FILE:14:3: shutdown.grace: must not be negative, got -10s; e.g. 10s`},
 		{"log format", addTop("log:\n  format: xml\n"), nil, `FILE:14:3: log.format: "xml" is not a log format; use json or text`},
 		{"log level", addTop("log:\n  level: loud\n"), nil, `FILE:14:3: log.level: "loud" is not a log level; use debug, info, warn or error`},
-		{"unknown top-level key", replace(t, "http:\n", "htp:\n"), nil, `FILE:11:1: unknown key "htp" at the top level; did you mean "http"? Valid keys there are capture, http, log, readiness, shutdown, sink, sources, state, views`},
+		{"unknown top-level key", replace(t, "http:\n", "htp:\n"), nil, `FILE:11:1: unknown key "htp" at the top level; did you mean "http"? Valid keys there are admin, capture, http, log, readiness, shutdown, sink, sources, state, views`},
 		// Views.
 		{"no views", between(t, "views:\n", "", "views: []\n"), nil, `FILE:13:1: views: no view is declared; add at least one under views`},
 		{"empty view name", replace(t, "name: order_history", `name: ""`), nil, `FILE:14:5: views[0].name: is empty; name the view, clients query the index alias of that name`},

@@ -85,6 +85,9 @@ type Engine struct {
 	// marks (see copyOnly); a snapshot's closing transaction is committed
 	// only once it is settled.
 	unmarked ledger.Ticket
+	// resent is one more than the ticket that sent again the documents
+	// pending at start, once it is issued; 0 before (see Durable).
+	resent atomic.Uint64
 }
 
 // groupNote is what the engine keeps with a group's ticket, to finish the
@@ -201,6 +204,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 	if err := e.resendPending(ctx); err != nil {
 		return err
 	}
+	e.resent.Store(uint64(e.ledger.Issued()) + 1)
 	for {
 		select {
 		case <-ctx.Done():

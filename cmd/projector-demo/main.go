@@ -48,7 +48,7 @@ RESTAURANTS_DSN and DELIVERIES_DSN, else the local test bed.`,
 		SilenceErrors: true,
 	}
 	dsns.register(root)
-	root.AddCommand(newSetupCommand(&dsns), newLoadCommand(&dsns), newGenerateCommand(&dsns))
+	root.AddCommand(newSetupCommand(&dsns), newLoadCommand(&dsns), newGenerateCommand(&dsns), newOrderCommand(&dsns))
 	return root
 }
 

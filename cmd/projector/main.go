@@ -37,5 +37,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newVersionCommand())
 	root.AddCommand(newRunCommand(g), newCheckCommand(g), newTailCommand(g), newSlotsCommand(g), newVerifyCommand(g), newRebuildCommand(g))
 	root.AddCommand(newHealthCommand(g))
+	root.AddCommand(newStatusCommand(g), newSnapshotCommand(g))
 	return root
 }

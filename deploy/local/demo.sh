@@ -54,6 +54,9 @@ up() {
     echo "the databases already hold $have orders; keeping them"
   fi
 
+  # The admin API's token (demo.yaml, admin.token_file).
+  [ -s "$dir/admin.token" ] || od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$dir/admin.token"
+
   say "checking every prerequisite"
   "$bin/projector" check -c "$root/deploy/local/demo.yaml"
 
@@ -69,6 +72,9 @@ up() {
 
   say "example searches"
   python3 "$root/deploy/local/demo_queries.py" "$search"
+
+  say "reading your own writes: place an order, wait on its commit position (GET /v1/wait), search for it"
+  "$bin/projector-demo" place-order --token-file "$dir/admin.token" --search "$search"
 
   sleep 3 # let the last acknowledgements arrive
   say "lag, from $metrics/metrics"
@@ -91,6 +97,7 @@ if count: print(f"  order_history: {int(count)} acknowledged groups, mean commit
   projector (pid $(cat "$dir/projector.pid")) keeps order_history up to date; a gentle load (5 changes/s) keeps changing the data.
   search:   curl -s '$search/order_history/_search?q=restaurant.name:roma&size=3&pretty'
   metrics:  curl -s $metrics/metrics | grep ^projector_
+  status:   bin/projector status -c deploy/local/demo.yaml
   logs:     tail -f .testbed/demo/projector.log
   check:    bin/projector verify -c deploy/local/demo.yaml
   stop:     make down     (stops projector, the load, PostgreSQL and OpenSearch; data stays in .testbed/)

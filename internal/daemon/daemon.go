@@ -111,7 +111,15 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}()
 	fence.watch(watchCtx, log)
 
-	proc := &process{cfg: cfg, opts: opts, fence: fence, health: h, metrics: set, mon: &mon, log: log}
+	// After the fences: a standby has nothing to administer yet, and
+	// takes admin.listen only when it takes over.
+	adm, stopAdmin, err := startAdminFor(cfg, opts, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+
+	proc := &process{cfg: cfg, opts: opts, fence: fence, health: h, metrics: set, mon: &mon, admin: adm, log: log}
 	for {
 		err := runOnce(ctx, proc)
 		if lost := fence.err(); lost != nil {
@@ -123,6 +131,10 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 		}
 		if !errors.Is(err, errRebootstrap) || ctx.Err() != nil {
 			return err
+		}
+		if errors.Is(err, errAdminRestart) {
+			log.Info("restarting the pipeline for an admin request")
+			continue
 		}
 		log.Warn("restarting the pipeline to re-bootstrap a source; affected views are rebuilt into a new index version while queries keep using the current one")
 	}
@@ -143,7 +155,9 @@ type process struct {
 	metrics *metricSet
 	// mon is the monitor of the running pipeline, for /readyz.
 	mon *atomic.Pointer[monitor]
-	log *slog.Logger
+	// admin is the admin API's view of the pipeline; nil when it is off.
+	admin *adminAPI
+	log   *slog.Logger
 }
 
 // runOnce prepares the pipeline and runs it until ctx ends or it fails.
@@ -186,6 +200,8 @@ func runOnce(ctx context.Context, proc *process) error {
 		if err := p.store.ResetSource(changed.source); err != nil {
 			return err
 		}
+		return cause
+	case errors.Is(cause, errAdminRestart):
 		return cause
 	case errors.Is(cause, errTableReplaced):
 		if err := p.replaced.reset(p.store, log); err != nil {
@@ -241,6 +257,10 @@ func prepare(ctx context.Context, proc *process) (*pipeline, error) {
 		h.sourceFailed(name, err)
 	}
 	cfg = availableViews(cfg, schema, failed, h)
+	cfg, rebuild, err := proc.admin.prepare(cfg, proc.opts.Rebuild)
+	if err != nil {
+		return nil, err
+	}
 	views, err := transform.Compile(cfg.Views, schema)
 	if err != nil {
 		return nil, fmt.Errorf("the views do not match the source databases:\n%w", err)
@@ -254,7 +274,7 @@ func prepare(ctx context.Context, proc *process) (*pipeline, error) {
 	}
 	p := &pipeline{cfg: cfg, client: client, schema: schema, views: views, store: store, health: h,
 		fence: proc.fence, proc: proc, log: log}
-	if err := p.prepareIndices(ctx, cfg, proc.opts.Rebuild, log); err != nil {
+	if err := p.prepareIndices(ctx, cfg, rebuild, log); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -414,6 +434,7 @@ func (p *pipeline) startAux(lt *lifetimes, st *stages) *errgroup.Group {
 	p.proc.mon.Store(mm)
 	aux, auxCtx := errgroup.WithContext(lt.aux)
 	aux.Go(func() error { return mm.run(auxCtx, 2*time.Second) })
+	p.proc.admin.started(auxCtx, p, st)
 	aux.Go(func() error { return p.watchRebuilds(auxCtx, st.streams, st.engine.Checkpoint, log) })
 	if p.fence != nil {
 		aux.Go(func() error {

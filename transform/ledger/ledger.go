@@ -87,6 +87,10 @@ type Ledger[T any] struct {
 	sources map[string]*Position
 	settled atomic.Uint64
 	wake    chan struct{}
+	// settling, while someone waits for a position (Settling), is closed
+	// by the next settle; nil when nobody waits, so that settling costs
+	// nothing more than a nil check then.
+	settling chan struct{}
 }
 
 // New returns an empty ledger that confirms settled positions through
@@ -175,6 +179,10 @@ func (l *Ledger[T]) Settle(t Ticket) bool {
 		confirm = append(confirm, sourceLSN{source, lsn})
 	}
 	l.settled.Store(uint64(t))
+	if l.settling != nil {
+		close(l.settling)
+		l.settling = nil
+	}
 	l.mu.Unlock()
 	slices.SortFunc(confirm, func(a, b sourceLSN) int { return strings.Compare(a.source, b.source) })
 	// Outside the lock: a stream may take its own locks to confirm.
@@ -219,6 +227,18 @@ func (l *Ledger[T]) Position(source string) Position {
 		return *p
 	}
 	return Position{}
+}
+
+// Settling returns a channel closed by the next settle, for a reader
+// waiting until a source's durable position reaches a point: read
+// Position after taking the channel, and again once it is closed.
+func (l *Ledger[T]) Settling() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.settling == nil {
+		l.settling = make(chan struct{})
+	}
+	return l.settling
 }
 
 // source returns source's position, creating it; l.mu is held.

@@ -29,6 +29,8 @@ type options struct {
 	rates                string
 	lean                 bench.LeanOptions
 	leanRates            string
+	ryw                  bench.RYWOptions
+	rywRates             string
 	profileSnapshot      bool
 	profileDir           string
 }
@@ -37,7 +39,7 @@ func parse(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("projector-bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file to write the results to (- for standard output)")
-	fs.StringVar(&o.only, "only", "drain,snapshot,stream,lean,micro", "benchmarks to run, comma-separated")
+	fs.StringVar(&o.only, "only", "drain,snapshot,stream,lean,ryw,micro", "benchmarks to run, comma-separated")
 	fs.StringVar(&o.benchtime, "benchtime", "2s", "-benchtime of the micro benchmarks")
 	fs.StringVar(&o.env.AdminDSN, "pg", envOr("PROJECTOR_TEST_PG", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
 		"PostgreSQL maintenance database DSN (env PROJECTOR_TEST_PG)")
@@ -67,6 +69,9 @@ func parse(args []string) (options, error) {
 	fs.DurationVar(&o.lean.Duration, "lean-duration", 60*time.Second, "duration of each single-table load")
 	fs.DurationVar(&o.lean.Idle, "lean-idle", 60*time.Second, "time the daemon is watched with no writes after the single-table loads (0 skips it)")
 	fs.IntVar(&o.lean.Workers, "lean-workers", 4, "connections of the single-table write load")
+	fs.StringVar(&o.rywRates, "ryw-rates", "500,1000", "transactions per second of the loads the read-your-writes probe runs beside")
+	fs.DurationVar(&o.ryw.Stream.Duration, "ryw-duration", 30*time.Second, "duration of each read-your-writes load")
+	fs.DurationVar(&o.ryw.ProbeEvery, "ryw-probe-every", 20*time.Millisecond, "pause between two read-your-writes probes")
 
 	var bulk, concurrency, items int
 	fs.IntVar(&bulk, "bulk-actions", 1000, "projector's sink.bulk_actions, used by the loader too")
@@ -89,6 +94,15 @@ func parse(args []string) (options, error) {
 			return o, fmt.Errorf("-lean-rates: %q is not a positive number", r)
 		}
 		o.lean.Rates = append(o.lean.Rates, v)
+	}
+	o.ryw.Stream.Size, o.ryw.Stream.Workers = o.stream.Size, o.stream.Workers
+	o.ryw.Stream.BulkActions, o.ryw.Stream.Concurrency = bulk, concurrency
+	for _, r := range strings.Split(o.rywRates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v <= 0 {
+			return o, fmt.Errorf("-ryw-rates: %q is not a positive number", r)
+		}
+		o.ryw.Rates = append(o.ryw.Rates, v)
 	}
 	for _, r := range strings.Split(o.rates, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
@@ -146,7 +160,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 	}
 	var bin string
-	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") || slices.Contains(only, "lean") {
+	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") || slices.Contains(only, "lean") || slices.Contains(only, "ryw") {
 		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
 			return err
 		}
@@ -193,6 +207,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 		rep.Lean = &l
+	}
+	if slices.Contains(only, "ryw") {
+		log.Info("read-your-writes benchmark")
+		r, err := bench.RunRYW(ctx, o.env, bin, dir, o.ryw, log)
+		if err != nil {
+			return err
+		}
+		rep.RYW = &r
 	}
 	rep.Took = time.Since(rep.Started)
 	var buf bytes.Buffer

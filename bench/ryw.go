@@ -1,0 +1,254 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/projector-dev/projector/client"
+)
+
+// RYWOptions sizes the read-your-writes benchmark.
+type RYWOptions struct {
+	Stream StreamOptions
+	// Rates are the order-change loads, in transactions per second, that
+	// run while the probe waits on its own writes.
+	Rates []float64
+	// ProbeEvery is the pause between two probes; each probe writes an
+	// order, waits on it through /v1/wait and searches for it.
+	ProbeEvery time.Duration
+}
+
+// RYWPhase is one load with the probe beside it.
+type RYWPhase struct {
+	Load StreamPhase
+	// Probes is how many writes were waited on; Missed how many of them a
+	// search right after the wait did not find, Timeouts how many waits
+	// ran out of time (probeTimeout) and Failed how many answered with an
+	// error (a refresh the search engine did not finish, say).
+	Probes, Missed, Timeouts, Failed int
+	// P50, P99 and Max are commit-to-visible times through /v1/wait: from
+	// the probe's COMMIT returning to the wait answering 200.
+	P50, P99, Max time.Duration
+}
+
+// RYWReport is the read-your-writes benchmark's result.
+type RYWReport struct {
+	Opts   RYWOptions
+	Phases []RYWPhase
+}
+
+// RunRYW starts projector with its admin API on a filled shop, then runs
+// each order-change load while a probe writes orders of its own, waits on
+// each through /v1/wait and searches for it.
+func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log *slog.Logger) (RYWReport, error) {
+	rep := RYWReport{Opts: opts}
+	db, err := env.CreateDatabase(ctx)
+	if err != nil {
+		return rep, err
+	}
+	search := newSearchClient(env.SearchURL, 1)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
+			log.Error("clean up", "error", err)
+		}
+		if err := db.Drop(); err != nil {
+			log.Error("clean up", "error", err)
+		}
+	}()
+	so := opts.Stream
+	if err := createShop(ctx, db, so.Size); err != nil {
+		return rep, err
+	}
+	listen, err := freeAddr()
+	if err != nil {
+		return rep, err
+	}
+	adminListen, err := freeAddr()
+	if err != nil {
+		return rep, err
+	}
+	cfg := shopConfig{DSN: db.DSN, Slot: db.Name + "_s", SearchURL: env.SearchURL, Prefix: db.Name + "_",
+		StateDir: filepath.Join(dir, db.Name), Listen: listen, BulkActions: so.BulkActions, Concurrency: so.Concurrency}
+	path, err := cfg.write(dir)
+	if err != nil {
+		return rep, err
+	}
+	token := rand.Text()
+	tokenFile := filepath.Join(dir, cfg.Slot+".admin-token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		return rep, fmt.Errorf("write the admin token: %w", err)
+	}
+	if err := appendFile(path, fmt.Sprintf("admin: { listen: %s, token_file: %s }\n", adminListen, tokenFile)); err != nil {
+		return rep, err
+	}
+	p, err := startProjector(bin, path, listen, filepath.Join(dir, cfg.Slot+".log"))
+	if err != nil {
+		return rep, err
+	}
+	defer p.stop()
+	if err := waitCaughtUp(ctx, p, so.Size, 5*time.Minute); err != nil {
+		return rep, fmt.Errorf("projector's snapshot of the read-your-writes data set: %w", err)
+	}
+	load, err := newWriteLoad(ctx, db, so.Size, so.Workers)
+	if err != nil {
+		return rep, err
+	}
+	defer load.close()
+	conn, err := pgx.Connect(ctx, db.DSN)
+	if err != nil {
+		return rep, fmt.Errorf("connect the probe: %w", err)
+	}
+	defer conn.Close(context.Background())
+	waiter := client.New("http://"+adminListen, token)
+	probeID := int64(1 << 40) // beyond the load's order ids
+	for _, rate := range opts.Rates {
+		ph := phase{name: strconv.Itoa(int(rate)) + " txn/s", kind: orderChanges, rate: rate}
+		probeCtx, stopProbe := context.WithCancel(ctx)
+		var res RYWPhase
+		var waits []time.Duration
+		var probeErr error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for probeCtx.Err() == nil {
+				probeID++
+				d, found, err := probe(probeCtx, conn, waiter, search, cfg.Prefix+shopView, probeID)
+				switch {
+				case probeCtx.Err() != nil:
+					return
+				case errors.Is(err, client.ErrTimeout):
+					res.Timeouts++
+				case errors.As(err, new(*client.StatusError)):
+					res.Failed++
+				case err != nil:
+					probeErr = err
+					return
+				default:
+					waits = append(waits, d)
+					if !found {
+						res.Missed++
+					}
+				}
+				res.Probes++
+				select {
+				case <-probeCtx.Done():
+				case <-time.After(opts.ProbeEvery):
+				}
+			}
+		}()
+		measured, err := measurePhase(ctx, p, load, ph, so, "")
+		stopProbe()
+		wg.Wait()
+		if err != nil {
+			return rep, err
+		}
+		if probeErr != nil {
+			return rep, fmt.Errorf("read-your-writes probe during %s: %w", ph.name, probeErr)
+		}
+		res.Load = measured
+		slices.Sort(waits)
+		res.P50, res.P99, res.Max = quantile(waits, 0.5), quantile(waits, 0.99), quantile(waits, 1)
+		log.Info("read-your-writes phase", "phase", ph.name, "probes", res.Probes, "missed", res.Missed, "timeouts", res.Timeouts, "failed", res.Failed,
+			"p50", res.P50, "p99", res.P99, "written_lag_p99", measured.P99[1])
+		rep.Phases = append(rep.Phases, res)
+	}
+	return rep, nil
+}
+
+// probe writes one order, reads its commit position, waits on it and
+// searches for the order: how long from the commit to the wait's answer,
+// and whether the search found it.
+func probe(ctx context.Context, conn *pgx.Conn, waiter *client.Client, search *searchClient, alias string, id int64) (time.Duration, bool, error) {
+	_, err := conn.Exec(ctx, `INSERT INTO orders VALUES ($1, 1, 'placed', 100, now())`, id)
+	if err != nil {
+		return 0, false, fmt.Errorf("write order %d: %w", id, err)
+	}
+	committed := time.Now()
+	lsn, err := client.CommitPosition(ctx, conn)
+	if err != nil {
+		return 0, false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if err := waiter.Wait(wctx, shopView, "shop", lsn); err != nil {
+		return 0, false, err
+	}
+	took := time.Since(committed)
+	found, err := search.hasID(ctx, alias, id)
+	return took, found, err
+}
+
+// probeTimeout bounds a probe's wait: long enough to measure a lagging
+// projector rather than count timeouts.
+const probeTimeout = 30 * time.Second
+
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(math.Floor(float64(len(sorted))*q)))]
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("extend projector configuration: %w", err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return fmt.Errorf("extend projector configuration: %w", err)
+	}
+	return f.Close()
+}
+
+// writeRYW renders the read-your-writes benchmark.
+func (r *Report) writeRYW(p printer) {
+	s := r.RYW
+	p("")
+	p("## 5. Read your own writes")
+	p("")
+	p("projector runs with its admin API on %s orders; each order-change load runs for %s while a probe, every %s, inserts",
+		thousands(float64(s.Opts.Stream.Size.Orders)), s.Opts.Stream.Duration, s.Opts.ProbeEvery)
+	p("an order, reads `client.CommitPosition`, waits on it through `GET /v1/wait` (`client.Wait`, %s timeout) and searches the", probeTimeout)
+	p("view for it. Commit to visible is from the probe's COMMIT returning to the wait answering; written lag is the same load's")
+	p("`projector_view_lag_seconds` buckets (commit to acknowledged, without a refresh). Goal: p99 < 0.5 s at 1,000 txn/s.")
+	p("")
+	p("| load | written txn/s | probes | missed | timeouts | failed | commit→visible p50 | p99 | max | written lag p50 | written lag p99 |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, ph := range s.Phases {
+		p("| %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s |", ph.Load.Name, thousands(ph.Load.WrittenTPS), ph.Probes, ph.Missed,
+			ph.Timeouts, ph.Failed, ms(ph.P50), ms(ph.P99), ms(ph.Max), span(ph.Load.P50), span(ph.Load.P99))
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+
+// hasID reports whether a search (not a real-time get) on index finds the
+// document with id.
+func (c *searchClient) hasID(ctx context.Context, index string, id int64) (bool, error) {
+	var res struct {
+		Hits struct {
+			Hits []struct{} `json:"hits"`
+		} `json:"hits"`
+	}
+	q := map[string]any{"query": map[string]any{"ids": map[string]any{"values": []string{strconv.FormatInt(id, 10)}}}}
+	if err := c.json(ctx, "POST", "/"+index+"/_search", q, &res); err != nil {
+		return false, err
+	}
+	return len(res.Hits.Hits) == 1, nil
+}

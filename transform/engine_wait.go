@@ -1,0 +1,21 @@
+package transform
+
+import "github.com/projector-dev/projector/capture"
+
+// Durable is how far every change of source is durable in every view the
+// engine maintains: settled, with all its documents acknowledged by the
+// index. idle is a position the source's stream passed with nothing left
+// owed downstream (capture.Stream.Passed), which counts once the
+// documents left pending at start are durable too. Safe to call from any
+// goroutine; it costs the stream nothing when nobody asks.
+func (e *Engine) Durable(source string, idle capture.LSN) capture.LSN {
+	durable := e.ledger.Position(source).Durable
+	if r := e.resent.Load(); r != 0 && uint64(e.ledger.Settled())+1 >= r {
+		durable = max(durable, idle)
+	}
+	return durable
+}
+
+// Settling returns a channel closed when the next group settles, after
+// which Durable may answer more.
+func (e *Engine) Settling() <-chan struct{} { return e.ledger.Settling() }
