@@ -152,6 +152,9 @@ type process struct {
 	// mon is the monitor of the running pipeline, for /readyz.
 	mon *atomic.Pointer[monitor]
 	log *slog.Logger
+	// described, when set, is the sources' schema a reload was just
+	// checked against, for the next run to start from.
+	described transform.Schema
 }
 
 // runOnce prepares the pipeline and runs it until ctx ends or it fails.
@@ -253,7 +256,7 @@ func prepare(ctx context.Context, proc *process) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	schema, failed, err := describeSources(ctx, cfg, h.stopped, log)
+	schema, failed, err := proc.describeSources(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,10 @@ const reloadCheckTimeout = 30 * time.Second
 type reloadRequested struct {
 	cfg  *config.Config
 	diff configDiff
+	// views and schema are cfg's views compiled against the sources' live
+	// schemas when the reload was checked.
+	views  []*transform.View
+	schema transform.Schema
 }
 
 func (r *reloadRequested) Error() string { return "configuration reload requested" }
@@ -162,31 +166,34 @@ func diffConfigs(old, cur *config.Config) configDiff {
 // checkReload reads the configuration file again and checks it as start-up
 // does: the file itself (with file:line:col errors), the keys that cannot
 // change while running, and the views against the live schemas of their
-// sources. It returns the new configuration and what changed.
-func (proc *process) checkReload(ctx context.Context) (*config.Config, configDiff, error) {
+// sources. It returns the new configuration and what changed; views and
+// schema are left out when nothing changed.
+func (proc *process) checkReload(ctx context.Context) (*reloadRequested, error) {
 	old := proc.cfg
 	cur, err := config.Load(old.File)
 	if err != nil {
-		return nil, configDiff{}, err
+		return nil, err
 	}
 	cur.Log = old.Log // the running logger keeps its settings
 	d := diffConfigs(old, cur)
 	if len(d.fixed) > 0 {
-		return nil, d, fmt.Errorf("%s: %s cannot change while projector runs; restore the running value, or restart projector to apply it (nothing of this reload was applied)",
+		return nil, fmt.Errorf("%s: %s cannot change while projector runs; restore the running value, or restart projector to apply it (nothing of this reload was applied)",
 			cur.File, strings.Join(d.fixed, ", "))
 	}
 	if d.empty() {
-		return cur, d, nil
+		return &reloadRequested{cfg: cur, diff: d}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, reloadCheckTimeout)
 	defer cancel()
 	schema, failed, err := describeSources(ctx, cur, proc.health.stopped, proc.log)
 	if err != nil {
-		return nil, d, fmt.Errorf("read the sources' catalogs to check the views: %w", err)
+		return nil, fmt.Errorf("read the sources' catalogs to check the views: %w", err)
 	}
 	var problems []error
 	for _, name := range cur.SourceNames {
-		if err := failed[name]; err != nil {
+		// A source already stopped for good stays stopped, as its views
+		// do, until projector restarts.
+		if err := failed[name]; err != nil && proc.health.stopped(name) == "" {
 			problems = append(problems, fmt.Errorf("source %q: %w", name, err))
 		}
 	}
@@ -199,12 +206,13 @@ func (proc *process) checkReload(ctx context.Context) (*config.Config, configDif
 		}
 	}
 	if len(problems) > 0 {
-		return nil, d, errors.Join(problems...)
+		return nil, errors.Join(problems...)
 	}
-	if _, err := transform.Compile(cur.Views, schema); err != nil {
-		return nil, d, fmt.Errorf("the views do not match the source databases:\n%w", err)
+	views, err := transform.Compile(cur.Views, schema)
+	if err != nil {
+		return nil, fmt.Errorf("the views do not match the source databases:\n%w", err)
 	}
-	return cur, d, nil
+	return &reloadRequested{cfg: cur, diff: d, views: views, schema: schema}, nil
 }
 
 // watchReloads serves reload requests while a run of the pipeline lasts.
@@ -223,7 +231,7 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 		case <-proc.opts.Reload:
 		}
 		proc.log.Info("reloading the configuration", "file", proc.cfg.File)
-		cur, d, err := proc.checkReload(ctx)
+		r, err := proc.checkReload(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -235,12 +243,19 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 		}
 		m.ok.Inc()
 		m.lastSuccess.SetToCurrentTime()
-		if d.empty() {
-			proc.log.Info("configuration reloaded: nothing changed", "file", cur.File)
+		if r.diff.empty() {
+			proc.log.Info("configuration reloaded: nothing changed", "file", r.cfg.File)
 			continue
 		}
-		proc.log.Info("configuration reloaded; restarting the pipeline to apply it", d.logAttrs()...)
-		restart(&reloadRequested{cfg: cur, diff: d})
+		if err := proc.createIndicesAhead(ctx, r.cfg, r.views, r.schema, r.diff); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			proc.log.Warn("could not create the new index versions before applying the reload; the restart creates them, pausing the views meanwhile",
+				"error", err)
+		}
+		proc.log.Info("configuration reloaded; restarting the pipeline to apply it", r.diff.logAttrs()...)
+		restart(r)
 		return
 	}
 }
@@ -306,6 +321,7 @@ func (proc *process) applyReload(r *reloadRequested) {
 		set.transform.DeclareView(name)
 		set.sink.DeclareView(name)
 	}
+	proc.described = r.schema
 	proc.health.forgetViews(r.diff.removedViews)
 	proc.health.useViews(cfg)
 	proc.cfg = cfg
@@ -327,4 +343,23 @@ func (h *health) useViews(cfg *config.Config) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.uses = uses
+}
+
+// describeSources reads the sources' catalogs for a run of the pipeline.
+// The first run after a reload starts from the catalogs the reload was
+// checked against, read moments before, rather than make every view wait
+// for them again: the schema watch compares the live catalogs with them
+// as it does with those read at start.
+func (proc *process) describeSources(ctx context.Context, cfg *config.Config) (transform.Schema, map[string]error, error) {
+	if schema := proc.described; schema != nil {
+		proc.described = nil
+		failed := map[string]error{}
+		for name := range cfg.TablesBySource() {
+			if why := proc.health.stopped(name); why != "" {
+				failed[name] = errors.New(why)
+			}
+		}
+		return schema, failed, nil
+	}
+	return describeSources(ctx, cfg, proc.health.stopped, proc.log)
 }
