@@ -57,15 +57,19 @@ func reloadViews(dishFields, extra string) string {
 }
 
 // config is the whole file with views.
-func (fx *reloadFixture) config(views string) string {
+func (fx *reloadFixture) config(views string) string { return fx.configWith("", views) }
+
+// configWith is the whole file with more sources and views.
+func (fx *reloadFixture) configWith(sources, views string) string {
 	return fmt.Sprintf(`
 sources:
   menu: { dsn: %q, slot: %smenu }
   shop: { dsn: %q, slot: %sshop }
+%s
 sink: { urls: [%q], index_prefix: %s, flush_interval: 100ms }
 state: { dir: %q }
 http: { listen: %q }
-views:%s`, fx.menu.DSN(), fx.search.Prefix, fx.shop.DSN(), fx.search.Prefix, fx.search.URL, fx.search.Prefix,
+views:%s`, fx.menu.DSN(), fx.search.Prefix, fx.shop.DSN(), fx.search.Prefix, sources, fx.search.URL, fx.search.Prefix,
 		fx.state, fx.addr, views)
 }
 
@@ -312,17 +316,23 @@ func TestReloadWhileRunning(t *testing.T) {
 		drain := logGap(t, d.out.String(), "views_changed=[dishes]", "msg=\"stopped cleanly\"")
 		pause := logGap(t, d.out.String(), "views_changed=[dishes]", "msg=streaming source=shop") - drain
 		t.Logf("view orders' source: in-flight documents drained in %s, then the restart paused it for %s", drain, pause)
-		if pause > time.Second {
-			t.Errorf("restarting the pipeline stopped the other source's stream for %s, want ≤ 1s", pause)
+		saturated := calmN == 0 || calmP99 > 0.5
+		limit := time.Second
+		if saturated {
+			// Every round trip to the servers takes several times longer.
+			limit = 2 * time.Second
+		}
+		if pause > limit {
+			t.Errorf("restarting the pipeline stopped the other source's stream for %s, want ≤ %s", pause, limit)
 		}
 		// The goal for the written lag is 1 s at the 99th percentile. It
 		// is held to it where the same load without a reload is served
-		// well within it by a release build; on a saturated test bed, or
-		// under the race detector, whose stream catches up several times
-		// slower, it is measured and logged, and the pause above bounds
-		// what the reload adds.
+		// well within it (p99 ≤ 0.5 s) by a release build; on a saturated
+		// test bed, or under the race detector, whose stream catches up
+		// several times slower, it is measured and logged, and the pause
+		// above bounds what the reload adds.
 		switch {
-		case raceEnabled || calmN == 0 || calmP99 > 0.5:
+		case raceEnabled || saturated:
 			t.Logf("written lag p99 not held to 1s: race detector %v, p99 %gs over %d documents without a reload",
 				raceEnabled, calmP99, calmN)
 		case p99 > 1:
@@ -359,6 +369,39 @@ func TestReloadWhileRunning(t *testing.T) {
 		waitDoc(t, fx.search, names, "9", func(doc map[string]any) bool { return doc["name"] == "dish 9" })
 		if _, ok := sample(d.metrics(), "projector_view_available", map[string]string{"view": "dish_names"}); ok {
 			t.Error("projector_view_available still reports the removed view")
+		}
+	})
+
+	t.Run("added and removed source", func(t *testing.T) {
+		stock := testbed.NewDatabase(t, testbed.Primary)
+		stock.Exec(`CREATE TABLE items (id bigint PRIMARY KEY, qty bigint);
+			INSERT INTO items SELECT g, g FROM generate_series(1, 100) g`)
+		source := fmt.Sprintf("  stock: { dsn: %q, slot: %sstock }", stock.DSN(), fx.search.Prefix)
+		items := fx.search.Index("items")
+		withStock := fx.configWith(source, reloadViews("[id, name, price_cents]", `
+  - name: items
+    root: { source: stock, table: items }
+    fields: [id, qty]
+    settings: { replicas: 0 }
+`))
+		fx.reload(t, d, withStock, "ok")
+		waitAlias(t, fx.search, items, items+"_v1")
+		waitCount(t, fx.search, items, 100)
+		stock.Exec(`UPDATE items SET qty = 1000 WHERE id = 5`)
+		waitDoc(t, fx.search, items, "5", func(doc map[string]any) bool { return doc["qty"] == 1000.0 })
+		verifyViews(t, fx.path, nil, "items")
+
+		fx.reload(t, d, fx.config(reloadViews("[id, name, price_cents]", "")), "ok")
+		if n := countSlots(t, stock, fx.search.Prefix+"stock"); n != 1 {
+			t.Errorf("the removed source has %d slots, want its slot kept", n)
+		}
+		stock.Exec(`UPDATE items SET qty = 2000 WHERE id = 5`)
+		fx.shop.Exec(`UPDATE orders SET status = 'after a source was removed' WHERE id = 10`)
+		waitDoc(t, fx.search, orders, "10", func(doc map[string]any) bool { return doc["status"] == "after a source was removed" })
+		waitDoc(t, fx.search, items, "5", func(doc map[string]any) bool { return doc["qty"] == 1000.0 })
+		if strings.Contains(d.out.String(), "msg=streaming source=stock") &&
+			strings.Count(d.out.String(), "msg=streaming source=stock") != 1 {
+			t.Error("the removed source was streamed again after the reload")
 		}
 	})
 
