@@ -327,14 +327,17 @@ func (proc *process) applyReload(r *reloadRequested) {
 	proc.cfg = cfg
 }
 
-// forgetViews drops what health recorded of views no longer configured.
-func (h *health) forgetViews(views []string) {
+// forgetViews drops the series of views no longer configured, and what
+// health recorded of every view: the next run finds again which views it
+// cannot maintain, so that a reload that restores a missing table's view
+// makes it ready again.
+func (h *health) forgetViews(removed []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, v := range views {
-		delete(h.views, v)
+	for _, v := range removed {
 		h.metrics.viewAvailable.DeleteLabelValues(v)
 	}
+	clear(h.views)
 }
 
 // useViews records which views need each source, from cfg.

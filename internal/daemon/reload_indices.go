@@ -22,6 +22,10 @@ import (
 // view.
 func (proc *process) createIndicesAhead(ctx context.Context, cur *config.Config, views []*transform.View,
 	schema transform.Schema, d configDiff) error {
+	// A search engine that does not answer leaves the indices to the
+	// restart rather than hold the reload.
+	ctx, cancel := context.WithTimeout(ctx, reloadCheckTimeout)
+	defer cancel()
 	client, err := connectSink(ctx, cur.Sink, proc.log)
 	if err != nil {
 		return err
