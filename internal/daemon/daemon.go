@@ -176,12 +176,7 @@ func runOnce(ctx context.Context, proc *process) error {
 	defer restart(nil)
 	p.restart = restart
 	p.replaced = &replacedSources{restart: restart}
-	reloads := make(chan struct{})
-	go func() {
-		defer close(reloads)
-		proc.watchReloads(runCtx, restart)
-	}()
-	defer func() { <-reloads }()
+	defer proc.serveReloads(runCtx, restart)()
 	if opts.StopWhenRebuilt {
 		// A rebuild is a command that ends: it fails rather than rebuild
 		// without a source or a view.

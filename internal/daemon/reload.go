@@ -215,6 +215,21 @@ func (proc *process) checkReload(ctx context.Context) (*reloadRequested, error) 
 	return &reloadRequested{cfg: cur, diff: d, views: views, schema: schema}, nil
 }
 
+// serveReloads runs watchReloads for a run of the pipeline and returns
+// the function that stops it and waits until it has.
+func (proc *process) serveReloads(ctx context.Context, restart func(error)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		proc.watchReloads(ctx, restart)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // watchReloads serves reload requests while a run of the pipeline lasts.
 // A rejected configuration is logged once and counted, and the run goes
 // on untouched; an accepted one ends the run through restart, so that the
@@ -266,6 +281,9 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 // since the state keeps only the columns the running views read. The
 // views over those sources are then rebuilt into their next index version
 // while their current one keeps serving queries (see prepareIndices).
+// Once a running source can snapshot single tables, the reset below is
+// where a snapshot of only the added view's tables is queued instead, and
+// the other views of the source stay on their index.
 func prepareReload(store *state.Store, r *reloadRequested, log *slog.Logger) error {
 	for _, source := range snapshotSources(r.cfg, r.diff.addedViews) {
 		cp, err := store.Checkpoint(source)
