@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/projector-dev/projector/internal/daemon"
@@ -18,7 +20,10 @@ func newRunCommand(g *globals) *cobra.Command {
 snapshot where needed, then streams changes into the views' indices until it
 receives SIGTERM or SIGINT. It then stops reading, waits for in-flight
 documents to be acknowledged, confirms their positions to the sources and
-exits within shutdown.grace.`,
+exits within shutdown.grace. On SIGHUP it reads the configuration file again
+and applies it without stopping (see "Changing the configuration while
+running" in the README); a file that does not check is rejected, logged, and
+the running configuration kept.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := g.load(cmd.ErrOrStderr())
@@ -28,9 +33,11 @@ exits within shutdown.grace.`,
 			log.Info("starting projector", "version", buildVersion(), "config", cfg.File,
 				"sources", len(cfg.Sources), "views", len(cfg.Views))
 			limitMemory(log)
-			opts := daemon.Options{Version: buildVersion(), Standby: standby}
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
+			opts := daemon.Options{Version: buildVersion(), Standby: standby, Reload: reloadOnHangup(ctx)}
 			defer showSnapshotProgress(&opts, log)()
-			return daemon.RunWith(cmd.Context(), cfg, opts, log)
+			return daemon.RunWith(ctx, cfg, opts, log)
 		},
 	}
 	g.addConfigFlag(cmd)

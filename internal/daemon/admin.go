@@ -34,8 +34,10 @@ import (
 // snapshots of its sources while the alias keeps serving the current
 // one) and streams on. Every other view pauses for that restart.
 type adminAPI struct {
-	cfg *config.Config
-	log *slog.Logger
+	// conf is the running configuration; a reload replaces it.
+	conf    atomic.Pointer[config.Config]
+	metrics *admin.Metrics
+	log     *slog.Logger
 	// run is the pipeline that runs now; nil while it starts or restarts.
 	run atomic.Pointer[adminRun]
 
@@ -107,7 +109,8 @@ func startAdmin(cfg *config.Config, m *admin.Metrics, log *slog.Logger) (*adminA
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on admin.listen %q: %w; choose a free host:port", cfg.Admin.Listen, err)
 	}
-	a := &adminAPI{cfg: cfg, log: log}
+	a := &adminAPI{metrics: m, log: log}
+	a.conf.Store(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := admin.New(ctx, admin.Options{Token: cfg.Admin.Token, WaitToken: cfg.Admin.WaitToken, Daemon: a, Log: log, Metrics: m})
 	done := make(chan error, 1)
@@ -119,6 +122,23 @@ func startAdmin(cfg *config.Config, m *admin.Metrics, log *slog.Logger) (*adminA
 		}
 		srv.Close()
 	}, nil
+}
+
+// config is the configuration the daemon runs now.
+func (a *adminAPI) config() *config.Config { return a.conf.Load() }
+
+// reconfigure follows a reloaded configuration: its views are the ones
+// the API reports, and new views' series are exported at zero.
+func (a *adminAPI) reconfigure(cfg *config.Config, added []string) {
+	if a == nil {
+		return
+	}
+	if a.metrics != nil {
+		for _, v := range added {
+			a.metrics.DeclareView(v)
+		}
+	}
+	a.conf.Store(cfg)
 }
 
 // startAdminFor starts the admin API for `projector run`; a command that
@@ -182,7 +202,7 @@ func (a *adminAPI) load() error {
 		return nil
 	}
 	a.stopped = map[string]bool{}
-	data, err := os.ReadFile(filepath.Join(a.cfg.State.Dir, stoppedViewsFile))
+	data, err := os.ReadFile(filepath.Join(a.config().State.Dir, stoppedViewsFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
@@ -191,10 +211,10 @@ func (a *adminAPI) load() error {
 		var views []string
 		if err := json.Unmarshal(data, &views); err != nil {
 			return fmt.Errorf("read the views stopped through the admin API from %s: %w; delete the file to resume them all",
-				filepath.Join(a.cfg.State.Dir, stoppedViewsFile), err)
+				filepath.Join(a.config().State.Dir, stoppedViewsFile), err)
 		}
 		for _, v := range views {
-			if hasView(a.cfg, v) {
+			if hasView(a.config(), v) {
 				a.stopped[v] = true
 			}
 		}
@@ -214,7 +234,7 @@ func (a *adminAPI) save() error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(a.cfg.State.Dir, stoppedViewsFile)
+	path := filepath.Join(a.config().State.Dir, stoppedViewsFile)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("record the stopped views: %w", err)
@@ -232,8 +252,8 @@ func (a *adminAPI) Views(ctx context.Context) ([]admin.View, error) {
 	stopped := maps.Clone(a.stopped)
 	a.mu.Unlock()
 	var out []admin.View
-	for i := range a.cfg.Views {
-		cv := &a.cfg.Views[i]
+	for i := range a.config().Views {
+		cv := &a.config().Views[i]
 		v := admin.View{Name: cv.Name, Alias: cv.Name, State: admin.StateStarting}
 		switch {
 		case stopped[cv.Name]:
@@ -411,9 +431,9 @@ func (a *adminAPI) Resume(view string) error {
 }
 
 func (a *adminAPI) view(name string) *config.View {
-	for i := range a.cfg.Views {
-		if a.cfg.Views[i].Name == name {
-			return &a.cfg.Views[i]
+	for i := range a.config().Views {
+		if a.config().Views[i].Name == name {
+			return &a.config().Views[i]
 		}
 	}
 	return nil

@@ -48,6 +48,10 @@ type Options struct {
 	// Standby waits for the sources' locks held by another projector with
 	// the same configuration, instead of refusing to start.
 	Standby bool
+	// Reload, when set, asks the daemon to read its configuration file
+	// again and apply it while running (SIGHUP); a file that does not
+	// check is rejected and the running configuration kept.
+	Reload <-chan struct{}
 }
 
 // RunWith is Run with options.
@@ -129,6 +133,11 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 			log.Info("stopped before the pipeline started")
 			return nil // SIGTERM while waiting for a server at start-up
 		}
+		var reload *reloadRequested
+		if errors.As(err, &reload) && ctx.Err() == nil {
+			proc.applyReload(reload)
+			continue
+		}
 		if !errors.Is(err, errRebootstrap) || ctx.Err() != nil {
 			return err
 		}
@@ -158,6 +167,9 @@ type process struct {
 	// admin is the admin API's view of the pipeline; nil when it is off.
 	admin *adminAPI
 	log   *slog.Logger
+	// described, when set, is the sources' schema a reload was just
+	// checked against, for the next run to start from.
+	described transform.Schema
 }
 
 // runOnce prepares the pipeline and runs it until ctx ends or it fails.
@@ -179,6 +191,7 @@ func runOnce(ctx context.Context, proc *process) error {
 	defer restart(nil)
 	p.restart = restart
 	p.replaced = &replacedSources{restart: restart}
+	defer proc.serveReloads(runCtx, restart)()
 	if opts.StopWhenRebuilt {
 		// A rebuild is a command that ends: it fails rather than rebuild
 		// without a source or a view.
@@ -195,7 +208,13 @@ func runOnce(ctx context.Context, proc *process) error {
 		return err
 	}
 	var changed *schemaChanged
+	var reload *reloadRequested
 	switch cause := context.Cause(runCtx); {
+	case errors.As(cause, &reload):
+		if err := prepareReload(p.store, reload, log); err != nil {
+			return err
+		}
+		return cause
 	case errors.As(cause, &changed):
 		if err := p.store.ResetSource(changed.source); err != nil {
 			return err
@@ -249,7 +268,7 @@ func prepare(ctx context.Context, proc *process) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	schema, failed, err := describeSources(ctx, cfg, h.stopped, log)
+	schema, failed, err := proc.describeSources(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/sink"
@@ -28,17 +30,33 @@ type viewIndex struct {
 func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebuild []string, log *slog.Logger) error {
 	p.indices = map[string]*viewIndex{}
 	plans := make([]*indexPlan, len(p.views))
+	// Each view's index is looked up and opened on its own: with many
+	// views, the search engine's round trips would otherwise add up to
+	// the time every view waits at start and after a reload.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(indexRequests)
 	for i, v := range p.views {
-		plan, err := p.planIndex(ctx, cfg, &cfg.Views[i], v, slices.Contains(rebuild, v.Name))
-		if err != nil {
+		g.Go(func() error {
+			plan, err := p.planIndex(gctx, cfg, &cfg.Views[i], v, slices.Contains(rebuild, v.Name))
+			plans[i] = plan
 			return err
-		}
-		plans[i] = plan
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	reset := spreadRebuilds(plans)
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(indexRequests)
 	for _, plan := range plans {
-		if err := p.openIndex(ctx, plan, log); err != nil {
-			return err
+		g.Go(func() error { return p.openIndex(gctx, plan, log) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, plan := range plans {
+		if plan.rebuild {
+			p.rebuilds = append(p.rebuilds, plan.vi)
 		}
 		p.indices[plan.vi.view] = plan.vi
 	}
@@ -51,6 +69,10 @@ func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebui
 	}
 	return nil
 }
+
+// indexRequests bounds the views whose index is looked up or opened at
+// once, so that many views do not flood the search engine.
+const indexRequests = 8
 
 // spreadRebuilds marks for rebuilding every view with an index that uses
 // a source another view's rebuild takes again from a fresh snapshot, and
@@ -138,7 +160,6 @@ func (p *pipeline) openIndex(ctx context.Context, plan *indexPlan, log *slog.Log
 	}
 	log.Info("building a new index version of the view from fresh snapshots; queries keep using the current one until it is complete",
 		"view", vi.view, "alias", vi.Alias, "from", vi.From, "to", vi.Target, "sources", vi.sources)
-	p.rebuilds = append(p.rebuilds, vi)
 	return nil
 }
 

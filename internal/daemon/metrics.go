@@ -24,10 +24,12 @@ type metricSet struct {
 	capture   *capture.Metrics
 	transform *transform.Metrics
 	sink      *sink.Metrics
+	reload    *reloadMetrics
 }
 
 func newMetricSet(reg prometheus.Registerer, cfg *config.Config, version string) (*metricSet, error) {
-	set := &metricSet{daemon: newMetrics(reg, version), capture: capture.NewMetrics(reg), transform: transform.NewMetrics(reg)}
+	set := &metricSet{daemon: newMetrics(reg, version), capture: capture.NewMetrics(reg), transform: transform.NewMetrics(reg),
+		reload: newReloadMetrics(reg)}
 	var err error
 	if set.sink, err = sink.NewMetrics(reg); err != nil {
 		return nil, err
@@ -145,4 +147,26 @@ func (m *metrics) declareSource(source string, streamed bool) {
 	for _, g := range []*prometheus.GaugeVec{m.lagBytes, m.lagSeconds, m.retainedWAL, m.connected, m.lastMessageAge} {
 		g.WithLabelValues(source)
 	}
+}
+
+// reloadMetrics count the configuration reloads (SIGHUP) and when the
+// last one was applied, so that an alert can catch a configuration
+// management change that never took effect.
+type reloadMetrics struct {
+	ok, rejected prometheus.Counter
+	lastSuccess  prometheus.Gauge
+}
+
+func newReloadMetrics(reg prometheus.Registerer) *reloadMetrics {
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "projector_config_reloads_total",
+		Help: "Configuration reloads asked for (SIGHUP) by result: ok (applied) or rejected (the running configuration kept).",
+	}, []string{"result"})
+	m := &reloadMetrics{ok: reloads.WithLabelValues("ok"), rejected: reloads.WithLabelValues("rejected"),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "projector_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last configuration reload that was applied; 0 before the first.",
+		})}
+	reg.MustRegister(reloads, m.lastSuccess)
+	return m
 }

@@ -144,6 +144,8 @@ func TestMetricSetExportsZeros(t *testing.T) {
 		"projector_bulk_retries_total":    {""},
 		"projector_sink_buffered_bytes":   {""},
 	}
+	want["projector_config_reloads_total"] = seriesOf([]string{"result", "ok", "rejected"})
+	want["projector_config_last_reload_success_timestamp_seconds"] = []string{""}
 
 	families, err := reg.Gather()
 	if err != nil {
