@@ -43,6 +43,17 @@ func EntitiesOf(cfg *config.Config) []Entity {
 	return out
 }
 
+// Types lists the event types the entity's reducer knows, sorted: the
+// values its projector_events_total series take besides "other".
+func (en Entity) Types() []string {
+	types := make([]string, 0, len(en.Stream.On))
+	for t := range en.Stream.On {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	return types
+}
+
 // AddEntities describes each entity in schema like a table, so views
 // compile against it.
 func AddEntities(schema Schema, entities []Entity) {
@@ -549,4 +560,23 @@ type foldDeadLetter struct {
 type foldDeadLetterError struct {
 	Type   string `json:"type"`
 	Reason string `json:"reason"`
+}
+
+// ReducerDigest digests the definitions of the entities view reads, for
+// its index fingerprint: a changed reducer, fields or columns fold other
+// documents from the same events, so the view is rebuilt. Empty for a view
+// of tables only, whose fingerprint it leaves as it was.
+func ReducerDigest(cfg *config.Config, view *config.View) string {
+	var defs []any
+	for _, t := range view.Tables() {
+		if s, ok := cfg.Stream(t); ok {
+			defs = append(defs, []any{t.Source, t.Name, s})
+		}
+	}
+	if len(defs) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(defs) //nolint:errchkjson // plain structs, maps and strings always marshal
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }

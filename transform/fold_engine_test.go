@@ -233,3 +233,22 @@ func TestFoldSnapshotInEventOrder(t *testing.T) {
 		t.Errorf("order 5 (-want +got):\n%s", diff)
 	}
 }
+
+func TestReducerDigest(t *testing.T) {
+	cfg := &config.Config{Sources: map[string]config.Source{"orders": {Events: map[string]config.EventStream{"order": orderEntity(false)}}}}
+	entityView := &config.View{Name: "order_history", Root: config.EntityRef("orders", "order")}
+	tableView := &config.View{Name: "orders", Root: config.TableRef{Source: "orders", Schema: "public", Name: "orders"}}
+	if d := ReducerDigest(cfg, tableView); d != "" {
+		t.Errorf("a view of tables only has reducer digest %q; its fingerprint must stay as it was", d)
+	}
+	before := ReducerDigest(cfg, entityView)
+	if before == "" || before != ReducerDigest(cfg, entityView) {
+		t.Fatalf("digest %q is empty or unstable", before)
+	}
+	s := orderEntity(false)
+	s.On["OrderApproved"] = config.Reducer{Set: map[string]string{"state": `"OK"`}}
+	cfg.Sources["orders"].Events["order"] = s
+	if after := ReducerDigest(cfg, entityView); after == before {
+		t.Errorf("a changed reducer keeps digest %s", after)
+	}
+}

@@ -239,6 +239,7 @@ func prepare(ctx context.Context, proc *process) (*pipeline, error) {
 	for name, err := range failed {
 		h.sourceFailed(name, err)
 	}
+	transform.AddEntities(schema, transform.EntitiesOf(cfg))
 	cfg = availableViews(cfg, schema, failed, h)
 	views, err := transform.Compile(cfg.Views, schema)
 	if err != nil {
@@ -287,6 +288,7 @@ func (p *pipeline) run(ctx context.Context) error {
 			Taken:           in.taken,
 			IndexName:       func(view string) string { return p.indices[view].Target },
 			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].Alias) },
+			Entities:        transform.EntitiesOf(cfg),
 		}, p.proc.metrics.transform, log)
 	if err != nil {
 		return fmt.Errorf("start view engine: %w", err)
