@@ -1,0 +1,295 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/projector-dev/projector/internal/testbed"
+)
+
+// eventOrders is an event-sourced orders service: no orders table, only
+// the events it publishes, folded by projector into the order entity and
+// joined with a CRUD consumers table of a database on the other server
+// into order_history. The test folds the same events itself, independently
+// of projector's reducer, and compares.
+type eventOrders struct {
+	orders, consumers *testbed.Database
+	search            *testbed.Search
+	cfgPath, addr     string
+	messages          bool // publish with pg_logical_emit_message instead of an outbox
+	conn              *pgx.Conn
+	consumerConn      *pgx.Conn
+
+	// The independent fold: orders by id, and the consumers' names.
+	model     map[string]*modelOrder
+	customers map[int]string
+	nextOrder int
+}
+
+type modelOrder struct {
+	consumer int
+	state    string
+	items    []modelItem
+}
+
+type modelItem struct {
+	sku string
+	qty int
+}
+
+const eventOrdersReducer = `
+        fields: { consumer_id: bigint, state: text, items: jsonb }
+        strict: true
+        on:
+          OrderCreated:   { set: { consumer_id: .consumerId, state: '"PENDING"' } }
+          ItemAdded:      { append: { field: items, key: sku } }
+          ItemRemoved:    { remove: { field: items, key: sku } }
+          OrderApproved:  { set: { state: '"APPROVED"' } }
+          OrderCancelled: { delete: true }`
+
+func newEventOrders(t *testing.T, messages bool) *eventOrders {
+	t.Helper()
+	eo := &eventOrders{orders: testbed.NewDatabase(t, testbed.Primary), consumers: testbed.NewDatabase(t, testbed.Secondary),
+		search: testbed.NewSearch(t), addr: freePort(t), messages: messages, model: map[string]*modelOrder{}, customers: map[int]string{}}
+	eo.orders.Exec(`CREATE TABLE outbox (id bigserial PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL,
+		type text NOT NULL, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`)
+	eo.consumers.Exec(`CREATE TABLE consumers (id bigint PRIMARY KEY, name text NOT NULL)`)
+	for id := 1; id <= 10; id++ {
+		eo.customers[id] = fmt.Sprintf("consumer %d", id)
+		eo.consumers.Exec(`INSERT INTO consumers VALUES ($1, $2)`, id, eo.customers[id])
+	}
+	source := "table: outbox\n        aggregate_type: Order"
+	if messages {
+		source = "message_prefix: orders"
+	}
+	eo.cfgPath = writeConfig(t, fmt.Sprintf(`
+sources:
+  orders:
+    dsn: %[1]q
+    slot: %[3]sorders
+    events:
+      order:
+        %[4]s%[5]s
+  consumers: { dsn: %[2]q, slot: %[3]sconsumers }
+sink:
+  urls: [%[6]q]
+  index_prefix: %[3]s
+  flush_interval: 100ms
+state: { dir: %[7]q }
+http: { listen: %[8]s }
+views:
+  - name: order_history
+    root: { source: orders, entity: order }
+    relations:
+      - name: consumer
+        type: belongs_to
+        source: consumers
+        table: consumers
+        on: { consumer_id: id }
+        fields: [name]
+`, eo.orders.DSN(), eo.consumers.DSN(), eo.search.Prefix, source, eventOrdersReducer, eo.search.URL,
+		filepath.Join(t.TempDir(), "state"), eo.addr))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	if eo.conn, err = pgx.Connect(ctx, eo.orders.DSN()); err != nil {
+		t.Fatal(err)
+	}
+	if eo.consumerConn, err = pgx.Connect(ctx, eo.consumers.DSN()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		eo.conn.Close(context.Background())
+		eo.consumerConn.Close(context.Background())
+	})
+	return eo
+}
+
+// publish writes the events of one transaction of the orders service.
+// Outbox rows are deleted in the same transaction, as outbox housekeeping
+// at its most eager does: the events are the inserts.
+func (eo *eventOrders) publish(ctx context.Context, t *testing.T, events ...[3]string) {
+	t.Helper()
+	tx, err := eo.conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
+	for _, e := range events {
+		if eo.messages {
+			content, _ := json.Marshal(map[string]any{"aggregateid": e[0], "type": e[1], "payload": json.RawMessage(e[2])})
+			_, err = tx.Exec(ctx, `SELECT pg_logical_emit_message(true, 'orders', $1::text)`, string(content))
+		} else {
+			_, err = tx.Exec(ctx, `WITH e AS (INSERT INTO outbox (aggregatetype, aggregateid, type, payload) VALUES ('Order', $1, $2, $3) RETURNING id)
+				DELETE FROM outbox WHERE id IN (SELECT id FROM e)`, e[0], e[1], e[2])
+		}
+		if err != nil {
+			t.Fatalf("publish %v: %v", e, err)
+		}
+	}
+	if !eo.messages {
+		// An event of another aggregate in the same outbox, kept: the
+		// aggregate_type filter leaves it out, or it would cancel order 1.
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (aggregatetype, aggregateid, type, payload) VALUES ('Invoice', '1', 'OrderCancelled', '{}')`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// step runs one random operation of the service and folds it into the
+// model.
+func (eo *eventOrders) step(ctx context.Context, t *testing.T, rng *rand.Rand) {
+	t.Helper()
+	live := make([]string, 0, len(eo.model))
+	for id := range eo.model {
+		live = append(live, id)
+	}
+	slices.Sort(live)
+	pick := func() (string, *modelOrder) { id := live[rng.IntN(len(live))]; return id, eo.model[id] }
+	switch n := rng.IntN(100); {
+	case n < 25 || len(live) == 0:
+		eo.nextOrder++
+		id, consumer := fmt.Sprint(eo.nextOrder), 1+rng.IntN(12) // 11 and 12 never exist
+		sku := fmt.Sprintf("sku-%d", rng.IntN(5))
+		// Created and a first item in one transaction.
+		eo.publish(ctx, t, [3]string{id, "OrderCreated", fmt.Sprintf(`{"consumerId": %d}`, consumer)},
+			[3]string{id, "ItemAdded", fmt.Sprintf(`{"sku": %q, "qty": 1}`, sku)})
+		eo.model[id] = &modelOrder{consumer: consumer, state: "PENDING", items: []modelItem{{sku, 1}}}
+	case n < 55:
+		id, o := pick()
+		sku, qty := fmt.Sprintf("sku-%d", rng.IntN(5)), 1+rng.IntN(4)
+		eo.publish(ctx, t, [3]string{id, "ItemAdded", fmt.Sprintf(`{"sku": %q, "qty": %d}`, sku, qty)})
+		o.items = append(slices.DeleteFunc(o.items, func(it modelItem) bool { return it.sku == sku }), modelItem{sku, qty})
+	case n < 70:
+		id, o := pick()
+		sku := fmt.Sprintf("sku-%d", rng.IntN(5))
+		eo.publish(ctx, t, [3]string{id, "ItemRemoved", fmt.Sprintf(`{"sku": %q}`, sku)})
+		o.items = slices.DeleteFunc(o.items, func(it modelItem) bool { return it.sku == sku })
+	case n < 80:
+		id, o := pick()
+		eo.publish(ctx, t, [3]string{id, "OrderApproved", `{}`})
+		o.state = "APPROVED"
+	case n < 88:
+		id, _ := pick()
+		eo.publish(ctx, t, [3]string{id, "OrderCancelled", `{}`})
+		delete(eo.model, id)
+	default:
+		c := 1 + rng.IntN(10)
+		name := fmt.Sprintf("consumer %d v%d", c, rng.IntN(1000))
+		if _, err := eo.consumerConn.Exec(ctx, `UPDATE consumers SET name = $2 WHERE id = $1`, c, name); err != nil {
+			t.Fatal(err)
+		}
+		eo.customers[c] = name
+	}
+}
+
+// expected renders the model as order_history's documents.
+func (eo *eventOrders) expected() map[string]any {
+	out := map[string]any{}
+	for id, o := range eo.model {
+		items := []any{}
+		for _, it := range o.items {
+			items = append(items, map[string]any{"sku": it.sku, "qty": float64(it.qty)})
+		}
+		var consumer any
+		if name, ok := eo.customers[o.consumer]; ok {
+			consumer = map[string]any{"name": name}
+		}
+		out[id] = map[string]any{"id": id, "consumer_id": float64(o.consumer), "state": o.state, "items": items, "consumer": consumer}
+	}
+	return out
+}
+
+// documents reads every document of order_history by _id.
+func (eo *eventOrders) documents(t *testing.T) map[string]any {
+	t.Helper()
+	eo.search.Refresh()
+	body, err := eo.search.Do("POST", "/"+eo.search.Index("order_history")+"/_search", strings.NewReader(`{"size": 10000}`))
+	if err != nil {
+		return nil
+	}
+	var res struct {
+		Hits struct {
+			Hits []struct {
+				ID     string         `json:"_id"`
+				Source map[string]any `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil
+	}
+	out := map[string]any{}
+	for _, h := range res.Hits.Hits {
+		out[h.ID] = h.Source
+	}
+	return out
+}
+
+func testEventSourcedOrders(t *testing.T, messages bool) {
+	eo := newEventOrders(t, messages)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rng := rand.New(rand.NewPCG(22, map[bool]uint64{false: 1, true: 2}[messages]))
+	// Events published before projector's first start come from the
+	// snapshot for the outbox (none: housekeeping deleted them) and are
+	// lost for messages: projector starts with the slot. Both start empty.
+	d := startDaemon(t, eo.cfgPath, eo.addr)
+	d.waitReady(2 * time.Minute)
+	const ops = 400
+	for i := range ops {
+		eo.step(ctx, t, rng)
+		if i == ops/2 {
+			if err := d.stop(syscall.SIGKILL, 30*time.Second); err == nil {
+				t.Errorf("projector survived SIGKILL")
+			}
+			d = startDaemon(t, eo.cfgPath, eo.addr)
+		}
+	}
+	d.waitReady(2 * time.Minute)
+	want := eo.expected()
+	if len(want) < 20 {
+		t.Fatalf("the workload left only %d orders; it checks too little", len(want))
+	}
+	var got map[string]any
+	deadline := time.Now().Add(time.Minute)
+	for {
+		got = eo.documents(t)
+		if cmp.Equal(want, got) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order_history differs from the independent fold of the events (-want +got):\n%s", diff)
+	}
+	families := d.metrics()
+	if v, _ := sample(families, "projector_event_fold_errors_total", map[string]string{"entity": "order"}); v != 0 {
+		t.Errorf("%v fold errors, want none", v)
+	}
+	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
+		t.Errorf("projector exit: %v", err)
+	}
+}
+
+// TestEventSourcedOrdersFromAnOutbox: the orders service writes its events
+// to an outbox whose rows it deletes right away.
+func TestEventSourcedOrdersFromAnOutbox(t *testing.T) { testEventSourcedOrders(t, false) }
+
+// TestEventSourcedOrdersFromMessages: the orders service emits its events
+// with pg_logical_emit_message and has no table at all.
+func TestEventSourcedOrdersFromMessages(t *testing.T) { testEventSourcedOrders(t, true) }
