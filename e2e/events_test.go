@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -15,7 +16,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/daemon"
 	"github.com/projector-dev/projector/internal/testbed"
+	"github.com/projector-dev/projector/internal/verify"
+	"github.com/projector-dev/projector/sink"
 )
 
 // eventOrders is an event-sourced orders service: no orders table, only
@@ -28,6 +33,7 @@ type eventOrders struct {
 	search            *testbed.Search
 	cfgPath, addr     string
 	messages          bool // publish with pg_logical_emit_message instead of an outbox
+	keep              bool // keep the outbox rows instead of deleting them at once
 	conn              *pgx.Conn
 	consumerConn      *pgx.Conn
 
@@ -131,8 +137,11 @@ func (eo *eventOrders) publish(ctx context.Context, t *testing.T, events ...[3]s
 			content, _ := json.Marshal(map[string]any{"aggregateid": e[0], "type": e[1], "payload": json.RawMessage(e[2])})
 			_, err = tx.Exec(ctx, `SELECT pg_logical_emit_message(true, 'orders', $1::text)`, string(content))
 		} else {
-			_, err = tx.Exec(ctx, `WITH e AS (INSERT INTO outbox (aggregatetype, aggregateid, type, payload) VALUES ('Order', $1, $2, $3) RETURNING id)
-				DELETE FROM outbox WHERE id IN (SELECT id FROM e)`, e[0], e[1], e[2])
+			insert := `INSERT INTO outbox (aggregatetype, aggregateid, type, payload) VALUES ('Order', $1, $2, $3)`
+			if !eo.keep {
+				insert = `WITH e AS (` + insert + ` RETURNING id) DELETE FROM outbox WHERE id IN (SELECT id FROM e)`
+			}
+			_, err = tx.Exec(ctx, insert, e[0], e[1], e[2])
 		}
 		if err != nil {
 			t.Fatalf("publish %v: %v", e, err)
@@ -293,3 +302,78 @@ func TestEventSourcedOrdersFromAnOutbox(t *testing.T) { testEventSourcedOrders(t
 // TestEventSourcedOrdersFromMessages: the orders service emits its events
 // with pg_logical_emit_message and has no table at all.
 func TestEventSourcedOrdersFromMessages(t *testing.T) { testEventSourcedOrders(t, true) }
+
+// TestEventSourcedOrdersVerify: with an outbox that keeps its events, the
+// initial snapshot folds the events written before projector started in
+// event order, and verify folds the outbox itself and finds no drift. A
+// view over an entity of messages is reported as not checked.
+func TestEventSourcedOrdersVerify(t *testing.T) {
+	eo := newEventOrders(t, false)
+	eo.keep = true
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rng := rand.New(rand.NewPCG(22, 3))
+	for range 150 {
+		eo.step(ctx, t, rng)
+	}
+	d := startDaemon(t, eo.cfgPath, eo.addr)
+	d.waitReady(2 * time.Minute)
+	for range 150 {
+		eo.step(ctx, t, rng)
+	}
+	report := verifyViews(t, eo.cfgPath, nil, "order_history")
+	if !strings.Contains(report.Views[0].Note, "folded from the ") {
+		t.Errorf("verify does not say what it folded from: %q", report.Views[0].Note)
+	}
+	if got := eo.documents(t); !cmp.Equal(eo.expected(), got) {
+		t.Errorf("order_history differs from the independent fold:\n%s", cmp.Diff(eo.expected(), got))
+	}
+
+	// Events deleted by housekeeping cannot be folded again: verify says
+	// so and counts the documents they built as drift.
+	eo.orders.Exec(`DELETE FROM outbox`)
+	cfg, err := config.Load(eo.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := runVerify(t, cfg)
+	if rep.Clean() || rep.Views[0].Extra == 0 {
+		t.Errorf("verify over an emptied outbox found no extra documents: %+v", rep.Views[0])
+	}
+
+	// Messages are kept nowhere.
+	msgs := newEventOrders(t, true)
+	cfg, err = config.Load(msgs.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = runVerify(t, cfg)
+	if len(rep.Views) != 1 || !strings.Contains(rep.Views[0].Unchecked, "logical decoding messages") {
+		t.Errorf("verify of an entity of messages: %+v, want it reported as not checked", rep.Views)
+	}
+	var out strings.Builder
+	rep.Write(&out)
+	if !strings.Contains(out.String(), "order_history: NOT CHECKED: ") {
+		t.Errorf("the report does not say the view was not checked:\n%s", out.String())
+	}
+}
+
+// runVerify runs the oracle on every view of cfg without a settle period.
+func runVerify(t *testing.T, cfg *config.Config) verify.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts, err := daemon.SinkOptions(cfg.Sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := sink.Connect(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Run(ctx, cfg, client, verify.Options{ShowDiffs: 3}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	return rep
+}
