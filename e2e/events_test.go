@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -376,4 +377,42 @@ func runVerify(t *testing.T, cfg *config.Config) verify.Report {
 		t.Fatalf("verify: %v", err)
 	}
 	return rep
+}
+
+// TestTailShowsPublishedEvents: `projector tail` prints the events a
+// service publishes, from its outbox and from logical messages, as such.
+func TestTailShowsPublishedEvents(t *testing.T) {
+	for _, messages := range []bool{false, true} {
+		t.Run(map[bool]string{false: "outbox", true: "messages"}[messages], func(t *testing.T) {
+			eo := newEventOrders(t, messages)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			tail := startTail(ctx, t, "-c", eo.cfgPath, "--source", "orders")
+			eo.publish(ctx, t, [3]string{"7", "OrderCreated", `{"consumerId": 3}`}, [3]string{"7", "ItemAdded", `{"sku": "a", "qty": 2}`})
+			lines := bufio.NewScanner(tail.stdout)
+			var published []map[string]any
+			for len(published) < 2 && lines.Scan() {
+				var ev map[string]any
+				if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
+					t.Fatalf("tail printed %q: %v", lines.Text(), err)
+				}
+				if ev["kind"] == "published" {
+					published = append(published, ev)
+				}
+			}
+			if len(published) < 2 {
+				t.Fatalf("tail printed %d published events, want 2: %v", len(published), lines.Err())
+			}
+			for i, want := range []map[string]any{
+				{"entity": "order", "type": "OrderCreated", "aggregate_id": "7", "payload": map[string]any{"consumerId": 3.0}},
+				{"entity": "order", "type": "ItemAdded", "aggregate_id": "7", "payload": map[string]any{"sku": "a", "qty": 2.0}},
+			} {
+				for k, v := range want {
+					if !cmp.Equal(published[i][k], v) {
+						t.Errorf("published event %d: %s = %v, want %v", i, k, published[i][k], v)
+					}
+				}
+			}
+		})
+	}
 }

@@ -200,7 +200,7 @@ func (f *folds) applyEntity(a *applier, ep *entityPlan, txn *capture.Transaction
 				continue
 			}
 			pos := position{lsn: txn.EndLSN, index: i}
-			ev, err := messageEvent(ep.Stream.Columns, m.Content)
+			ev, err := fold.MessageEvent(ep.Stream.Columns, m.Content)
 			if err != nil {
 				f.failed(a, ep, txn, pos, fold.Event{}, m.Content, err)
 				continue
@@ -235,7 +235,7 @@ func (f *folds) applyEntity(a *applier, ep *entityPlan, txn *capture.Transaction
 // foldRow folds the event an event table's row holds.
 func (f *folds) foldRow(a *applier, ep *entityPlan, txn *capture.Transaction, pos position, row capture.Row, skipSeen bool) error {
 	raw, _ := json.Marshal(jsonRow(row)) //nolint:errchkjson // capture values always marshal
-	ev, err := rowEvent(ep.Stream.Columns, row)
+	ev, err := fold.RowEvent(ep.Stream.Columns, row)
 	if err != nil {
 		f.failed(a, ep, txn, pos, fold.Event{}, raw, err)
 		return nil
@@ -420,101 +420,6 @@ func decodeRow(b []byte) (capture.Row, error) {
 		row[k] = json.RawMessage(v)
 	}
 	return row, nil
-}
-
-// rowEvent reads an event from an event table's row.
-func rowEvent(cols config.EventColumns, row capture.Row) (fold.Event, error) {
-	get := func(col string) any { return row[col] }
-	return event(cols, get)
-}
-
-// messageEvent reads an event from a logical decoding message's JSON
-// object.
-func messageEvent(cols config.EventColumns, content []byte) (fold.Event, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(content, &obj); err != nil {
-		return fold.Event{}, fmt.Errorf("message content is not a JSON object: %w", err)
-	}
-	get := func(key string) any {
-		v, ok := obj[key]
-		if !ok {
-			return nil
-		}
-		return json.RawMessage(v)
-	}
-	return event(cols, get)
-}
-
-func event(cols config.EventColumns, get func(string) any) (fold.Event, error) {
-	var ev fold.Event
-	var err error
-	text := func(col string, required bool) string {
-		if col == "" || err != nil {
-			return ""
-		}
-		s, ok := textValue(get(col))
-		if !ok && required {
-			err = fmt.Errorf("the event has no %s (column or key %q)", col, col)
-		}
-		return s
-	}
-	ev.ID = text(cols.ID, false)
-	ev.Type = text(cols.Type, true)
-	ev.AggregateType = text(cols.AggregateType, false)
-	ev.AggregateID = text(cols.AggregateID, true)
-	ev.Timestamp = text(cols.Timestamp, false)
-	if err != nil {
-		return ev, err
-	}
-	ev.Payload, err = payloadValue(get(cols.Payload))
-	if err != nil {
-		return ev, fmt.Errorf("payload (%s): %w", cols.Payload, err)
-	}
-	return ev, nil
-}
-
-// textValue renders an identifying value as text: strings as they are,
-// numbers and other scalars in their JSON form.
-func textValue(v any) (string, bool) {
-	switch x := v.(type) {
-	case nil:
-		return "", false
-	case string:
-		return x, true
-	case json.RawMessage:
-		var s string
-		if json.Unmarshal(x, &s) == nil {
-			return s, true
-		}
-		if string(x) == "null" {
-			return "", false
-		}
-		return string(x), true
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano), true
-	default:
-		return strings.Trim(string(appendJSON(nil, v)), `"`), true
-	}
-}
-
-// payloadValue decodes a payload held as json, jsonb, text or bytea.
-func payloadValue(v any) (any, error) {
-	switch x := v.(type) {
-	case nil:
-		return nil, nil
-	case json.RawMessage:
-		var s string
-		if json.Unmarshal(x, &s) == nil && len(s) > 0 && (s[0] == '{' || s[0] == '[') {
-			return fold.Decode([]byte(s)) // a text column holding JSON
-		}
-		return fold.Decode(x)
-	case string:
-		return fold.Decode([]byte(x))
-	case []byte:
-		return fold.Decode(x)
-	default:
-		return nil, fmt.Errorf("is %T, not JSON", v)
-	}
 }
 
 // failed dead-letters an event that did not fold, once with each view
