@@ -23,6 +23,7 @@ type Report struct {
 	// StreamTop is where projector's CPU time goes under a streaming load.
 	StreamTop string
 	Stream    *StreamReport
+	Events    *EventsReport
 	Micro     []MicroBench
 	// Settings are the program's flags with the values used.
 	Settings []string
@@ -61,6 +62,9 @@ func (r *Report) Write(w io.Writer) {
 	}
 	if r.Stream != nil {
 		r.writeStream(p)
+	}
+	if r.Events != nil {
+		r.writeEvents(p)
 	}
 	if r.Micro != nil {
 		r.writeMicro(p)
