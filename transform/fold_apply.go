@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/sink"
@@ -88,6 +90,21 @@ type entityPlan struct {
 	rows    capture.Table // the pseudo-table views read
 	states  state.TableID
 	staged  state.TableID
+	// counters are the projector_events_total series by type label.
+	counters map[string]prometheus.Counter
+}
+
+// count counts one event of type typ, its counter looked up once.
+func (ep *entityPlan) count(m *Metrics, typ string) {
+	if m == nil {
+		return
+	}
+	c, ok := ep.counters[typ]
+	if !ok {
+		c = m.folded.WithLabelValues(ep.Source, ep.Name, typ)
+		ep.counters[typ] = c
+	}
+	c.Inc()
 }
 
 // folds holds the entities of every source.
@@ -108,7 +125,7 @@ func newFolds(entities []Entity, views []*View, metrics *Metrics, deadLetterInde
 		if err != nil {
 			return nil, fmt.Errorf("entity %s of source %s: %w", en.Name, en.Source, err)
 		}
-		ep := &entityPlan{Entity: en, reducer: r, shape: fold.NewShape(en.Stream), types: map[string]bool{},
+		ep := &entityPlan{Entity: en, reducer: r, shape: fold.NewShape(en.Stream), types: map[string]bool{}, counters: map[string]prometheus.Counter{},
 			rows:   capture.Table{Schema: config.EntitySchema, Name: en.Name},
 			states: state.TableID{Source: en.Source, Table: capture.Table{Schema: foldStateSchema, Name: en.Name}},
 			staged: state.TableID{Source: en.Source, Table: capture.Table{Schema: foldStageSchema, Name: en.Name}},
@@ -201,11 +218,12 @@ func (f *folds) applyEntity(a *applier, ep *entityPlan, txn *capture.Transaction
 			}
 			pos := position{lsn: txn.EndLSN, index: i}
 			ev, err := fold.MessageEvent(ep.Stream.Columns, m.Content)
+			raw := func() []byte { return m.Content }
 			if err != nil {
-				f.failed(a, ep, txn, pos, fold.Event{}, m.Content, err)
+				f.failed(a, ep, txn, pos, fold.Event{}, raw, err)
 				continue
 			}
-			if err := f.foldEvent(a, ep, txn, pos, ev, m.Content, !txn.Snapshot); err != nil {
+			if err := f.foldEvent(a, ep, txn, pos, ev, raw, !txn.Snapshot); err != nil {
 				return err
 			}
 		}
@@ -234,7 +252,11 @@ func (f *folds) applyEntity(a *applier, ep *entityPlan, txn *capture.Transaction
 
 // foldRow folds the event an event table's row holds.
 func (f *folds) foldRow(a *applier, ep *entityPlan, txn *capture.Transaction, pos position, row capture.Row, skipSeen bool) error {
-	raw, _ := json.Marshal(jsonRow(row)) //nolint:errchkjson // capture values always marshal
+	// The event as a document is only needed to dead-letter it.
+	raw := func() []byte {
+		b, _ := json.Marshal(jsonRow(row)) //nolint:errchkjson // capture values always marshal
+		return b
+	}
 	ev, err := fold.RowEvent(ep.Stream.Columns, row)
 	if err != nil {
 		f.failed(a, ep, txn, pos, fold.Event{}, raw, err)
@@ -246,7 +268,7 @@ func (f *folds) foldRow(a *applier, ep *entityPlan, txn *capture.Transaction, po
 // foldEvent folds one event into its entity, unless the entity already
 // holds it (skipSeen: an event sent again after a restart), and applies
 // the entity's new version as a row change.
-func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, pos position, ev fold.Event, raw []byte, skipSeen bool) error {
+func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, pos position, ev fold.Event, raw func() []byte, skipSeen bool) error {
 	if ep.Stream.AggregateType != "" && ev.AggregateType != ep.Stream.AggregateType {
 		return nil
 	}
@@ -271,9 +293,7 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	if skipSeen && !pos.after(seen) {
 		return nil // folded before a restart
 	}
-	if f.metrics != nil {
-		f.metrics.folded.WithLabelValues(ep.Source, ep.Name, typ).Inc()
-	}
+	ep.count(f.metrics, typ)
 	next, outcome, err := ep.reducer.Fold(current, ev)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
@@ -424,7 +444,7 @@ func decodeRow(b []byte) (capture.Row, error) {
 
 // failed dead-letters an event that did not fold, once with each view
 // reading its entity, and leaves the entity as it was.
-func (f *folds) failed(a *applier, ep *entityPlan, txn *capture.Transaction, pos position, ev fold.Event, raw []byte, cause error) {
+func (f *folds) failed(a *applier, ep *entityPlan, txn *capture.Transaction, pos position, ev fold.Event, raw func() []byte, cause error) {
 	if f.metrics != nil {
 		f.metrics.foldErrors.WithLabelValues(ep.Source, ep.Name).Inc()
 	}
@@ -433,7 +453,7 @@ func (f *folds) failed(a *applier, ep *entityPlan, txn *capture.Transaction, pos
 		rec := foldDeadLetter{
 			Time: time.Now().UTC(), View: view, Index: view, ID: ev.AggregateID, Position: where, Action: "fold",
 			Error:    foldDeadLetterError{Type: "fold_error", Reason: cause.Error()},
-			Document: string(raw), Entity: ep.Name, EventType: ev.Type, EventID: ev.ID,
+			Document: string(raw()), Entity: ep.Name, EventType: ev.Type, EventID: ev.ID,
 		}
 		src, _ := json.Marshal(rec) //nolint:errchkjson // strings and a time always marshal
 		sum := sha256.Sum256([]byte(view + "\x00" + where))

@@ -13,7 +13,9 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/itchyny/gojq"
 
@@ -72,12 +74,54 @@ type step struct {
 
 type assignment struct {
 	field string
-	value *gojq.Code
+	value *expr
 }
 
 type arrayStep struct {
 	field, key string
-	value      *gojq.Code
+	value      *expr
+}
+
+// expr is a compiled expression. The common ones, a field of the payload
+// (".sku", ".customer.id"), the payload itself (".") and a JSON literal
+// ('"PENDING"', 0), are evaluated without the jq interpreter, which
+// costs more than the rest of a fold; they give what jq gives.
+type expr struct {
+	code    *gojq.Code
+	path    []string // a path of object keys; empty for "."
+	literal any
+	simple  bool // path or literal applies
+	isLit   bool
+}
+
+// simplePath matches ".", ".a" and ".a.b" with identifier keys.
+var simplePath = regexp.MustCompile(`^\.$|^(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+
+func compileExpr(src string) (*expr, error) {
+	code, err := config.CompileExpression(src)
+	if err != nil {
+		return nil, err
+	}
+	e := &expr{code: code}
+	trimmed := strings.TrimSpace(src)
+	switch {
+	case simplePath.MatchString(trimmed):
+		e.simple = true
+		if trimmed != "." {
+			e.path = strings.Split(trimmed[1:], ".")
+		}
+	default:
+		if v, err := Decode([]byte(trimmed)); err == nil {
+			switch v.(type) {
+			case map[string]any, []any:
+				// Left to jq: an object or array literal may hold
+				// expressions JSON does not.
+			default:
+				e.simple, e.isLit, e.literal = true, true, v
+			}
+		}
+	}
+	return e, nil
 }
 
 // Compile compiles a stream's reducer. The configuration has checked every
@@ -97,10 +141,10 @@ func Compile(s config.EventStream) (*Reducer, error) {
 func compileStep(c config.Reducer) (*step, error) {
 	st := &step{unset: c.Unset, delete: c.Delete}
 	var errs []error
-	compile := func(src string) *gojq.Code {
-		code, err := config.CompileExpression(src)
+	compile := func(src string) *expr {
+		e, err := compileExpr(src)
 		errs = append(errs, err)
-		return code
+		return e
 	}
 	for _, field := range slices.Sorted(maps.Keys(c.Set)) {
 		st.set = append(st.set, assignment{field: field, value: compile(c.Set[field])})
@@ -112,7 +156,10 @@ func compileStep(c config.Reducer) (*step, error) {
 		st.remove = &arrayStep{field: rm.Field, key: rm.Key, value: compile(defaultExpr(rm.Value, "."+jqKey(rm.Key)))}
 	}
 	if c.JQ != "" {
-		st.jq = compile(c.JQ)
+		e := compile(c.JQ)
+		if e != nil {
+			st.jq = e.code
+		}
 	}
 	return st, errors.Join(errs...)
 }
@@ -147,7 +194,7 @@ func (r *Reducer) Fold(state map[string]any, ev Event) (map[string]any, Outcome,
 	}
 	if st.jq != nil {
 		input := map[string]any{"state": orEmpty(state), "event": ev.Payload, "meta": ev.meta()}
-		out, err := run(st.jq, input, state, ev)
+		out, err := runCode(st.jq, input, state, ev)
 		if err != nil {
 			return nil, Ignored, fmt.Errorf("jq reducer of %s: %w", ev.Type, err)
 		}
@@ -214,9 +261,31 @@ func orEmpty(state map[string]any) map[string]any {
 	return state
 }
 
-// run evaluates an expression and returns its only value: an expression
-// giving no value or several is an error, since a field holds one.
-func run(code *gojq.Code, input any, state map[string]any, ev Event) (any, error) {
+// run evaluates an expression over input.
+func run(e *expr, input any, state map[string]any, ev Event) (any, error) {
+	if e.simple {
+		if e.isLit {
+			return e.literal, nil
+		}
+		v := input
+		for _, k := range e.path {
+			switch o := v.(type) {
+			case nil:
+			case map[string]any:
+				v = o[k]
+			default:
+				return runCode(e.code, input, state, ev) // jq's own error
+			}
+		}
+		return v, nil
+	}
+	return runCode(e.code, input, state, ev)
+}
+
+// runCode evaluates a jq expression and returns its only value: an
+// expression giving no value or several is an error, since a field holds
+// one.
+func runCode(code *gojq.Code, input any, state map[string]any, ev Event) (any, error) {
 	iter := code.Run(input, orEmpty(state), ev.meta())
 	v, ok := iter.Next()
 	if !ok {

@@ -178,3 +178,31 @@ func TestShapeRow(t *testing.T) {
 		t.Errorf("a key that is no bigint: %v", err)
 	}
 }
+
+// TestSimpleExpressionsMatchJQ: the expressions evaluated without the
+// interpreter give what jq gives, errors included.
+func TestSimpleExpressionsMatchJQ(t *testing.T) {
+	inputs := []string{`{"a": {"b": 1}, "s": "x"}`, `{"a": null}`, `null`, `{"a": "str"}`, `[1]`, `{"a": {"b": [1, {"c": 2}]}}`}
+	for _, src := range []string{".", ".a", ".a.b", ".s", `"PENDING"`, "0", "12.5", "true", "null", " .a "} {
+		e, err := compileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.simple {
+			t.Errorf("%q is not evaluated without the interpreter", src)
+		}
+		for _, in := range inputs {
+			input := payload(t, in)
+			got, gotErr := run(e, input, nil, Event{})
+			want, wantErr := runCode(e.code, input, nil, Event{})
+			if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) || !cmp.Equal(got, want) {
+				t.Errorf("%s on %s: got %v, %v; jq gives %v, %v", src, in, got, gotErr, want, wantErr)
+			}
+		}
+	}
+	for _, src := range []string{".a + 1", `{a: 1}`, "[.a]", ".a[0]", `."a b"`} {
+		if e, err := compileExpr(src); err != nil || e.simple {
+			t.Errorf("%q: simple=%v, err=%v; want it left to jq", src, e != nil && e.simple, err)
+		}
+	}
+}
