@@ -291,6 +291,11 @@ func testEventSourcedOrders(t *testing.T, messages bool) {
 	if v, _ := sample(families, "projector_event_fold_errors_total", map[string]string{"entity": "order"}); v != 0 {
 		t.Errorf("%v fold errors, want none", v)
 	}
+	// The schema watch (every 10 s) has no table to find for an entity.
+	time.Sleep(11 * time.Second)
+	if v, _ := sample(d.metrics(), "projector_errors_total", map[string]string{"stage": "schema"}); v != 0 {
+		t.Errorf("%v schema errors, want none:\n%s", v, d.out.String())
+	}
 	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
 		t.Errorf("projector exit: %v", err)
 	}
