@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // eventsExample is a valid file with an entity folded from an outbox table
@@ -136,5 +139,23 @@ FILE:38:9: views[0].relations[1].entity: entity "payment" is not declared in sou
 				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestEffectiveReloadsEvents: config print shows event streams and views
+// over entities as a file that loads back to the same configuration.
+func TestEffectiveReloadsEvents(t *testing.T) {
+	cfg, _, err := loadEvents(t, func(s string) string { return s })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.Effective()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := reload(t, out)
+	opts := cmp.Options{cmpopts.EquateEmpty(), cmpopts.IgnoreTypes(Pos{}), cmpopts.IgnoreFields(Config{}, "File"), cmpopts.IgnoreUnexported(Config{})}
+	if diff := cmp.Diff(cfg, again, opts); diff != "" {
+		t.Errorf("reloaded configuration differs (-printed +reloaded):\n%s\n%s", diff, out)
 	}
 }
