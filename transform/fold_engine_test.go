@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -251,4 +252,65 @@ func TestReducerDigest(t *testing.T) {
 	if after := ReducerDigest(cfg, entityView); after == before {
 		t.Errorf("a changed reducer keeps digest %s", after)
 	}
+}
+
+// BenchmarkFoldEvents folds ItemAdded events of 100 orders a transaction
+// into order_history, next to BenchmarkApplyChanges' row changes.
+func BenchmarkFoldEvents(b *testing.B) {
+	entities := []Entity{{Source: "orders", Name: "order", Stream: orderEntity(false)}}
+	schema := Schema{"consumers": {tbl("consumers"): {
+		Table: tbl("consumers"), Key: []string{"id"}, Unique: [][]string{{"id"}},
+		Columns: []capture.Column{{Name: "id", Type: "bigint", Base: "int8"}, {Name: "name", Type: "text", Base: "text"}},
+	}}}
+	AddEntities(schema, entities)
+	views, err := Compile([]config.View{{
+		Name: "order_history", Root: config.EntityRef("orders", "order"), AllColumns: true,
+		Relations: []config.Relation{{Name: "consumer", Type: config.BelongsTo,
+			Table: config.TableRef{Source: "consumers", Schema: "public", Name: "consumers"},
+			On:    []config.JoinPair{{Parent: "consumer_id", Related: "id"}}, Fields: []config.Field{{Column: "name", Name: "name"}}}},
+	}}, schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := state.Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	acked := make(chan capture.LSN, 16)
+	engine, err := NewEngine(store, views, newMemoryIndex(), func(_ string, lsn capture.LSN) { acked <- lsn }, Options{Entities: entities},
+		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan *capture.Transaction)
+	done := make(chan error, 1)
+	go func() { done <- engine.Run(ctx, in) }()
+	defer func() { cancel(); <-done }()
+	lsn := capture.LSN(100)
+	send := func(changes []capture.Change) {
+		lsn += 10
+		in <- &capture.Transaction{Source: "orders", XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn, CommitTime: time.Now(), Changes: changes}
+		for got := range acked {
+			if got >= lsn {
+				return
+			}
+		}
+	}
+	const orders = 100
+	changes := make([]capture.Change, orders)
+	for i := range changes {
+		changes[i] = outbox(fmt.Sprint(i), "OrderCreated", `{"consumerId": 7}`)
+	}
+	send(changes)
+	round := 0
+	for b.Loop() {
+		round++
+		for i := range changes {
+			changes[i] = outbox(fmt.Sprint(i), "ItemAdded", fmt.Sprintf(`{"sku": "sku-%d", "qty": 1}`, round%10))
+		}
+		send(changes)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*orders), "ns/event")
 }
