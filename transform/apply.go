@@ -29,6 +29,8 @@ type applier struct {
 	checkpoints map[string]capture.Checkpoint
 	// deadLetters are the dead letters of events that failed to fold.
 	deadLetters []sink.Document
+	// folded keeps the entity states the group folded (fold_apply.go).
+	folded map[state.TableID]map[string]foldedState
 }
 
 // checkpoint is what the store and the group so far have applied of source.

@@ -322,6 +322,9 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 // load reads an entity's folded state (nil when it does not exist) and
 // the position of the last event folded into it.
 func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, position, error) {
+	if c, ok := a.folded[ep.states][pk]; ok {
+		return c.state, c.pos, nil
+	}
 	r, err := a.b.Row(ep.states, pk)
 	if err != nil || r == nil {
 		return nil, position{}, err
@@ -353,12 +356,31 @@ func (f *folds) save(a *applier, ep *entityPlan, pk string, pos position, st map
 	}
 	p, _ := json.Marshal(pos.String()) //nolint:errchkjson // a string always marshals
 	row := &state.Row{Cols: []state.Column{{Name: "pos", Value: string(p)}, {Name: "state", Value: string(s)}}}
-	return a.b.SetRow(ep.states, pk, row, false)
+	if err := a.b.SetRow(ep.states, pk, row, false); err != nil {
+		return err
+	}
+	// Kept decoded for the group's later events of the same aggregate:
+	// Fold never changes a state it is given.
+	if a.folded == nil {
+		a.folded = map[state.TableID]map[string]foldedState{}
+	}
+	if a.folded[ep.states] == nil {
+		a.folded[ep.states] = map[string]foldedState{}
+	}
+	a.folded[ep.states][pk] = foldedState{state: st, pos: pos}
+	return nil
+}
+
+// foldedState is an entity's state as a group folded it last.
+type foldedState struct {
+	state map[string]any
+	pos   position
 }
 
 // forget removes every folded state of an entity: its source starts over
 // from a new snapshot.
 func (f *folds) forget(a *applier, ep *entityPlan) error {
+	delete(a.folded, ep.states)
 	for _, id := range []state.TableID{ep.states, ep.staged} {
 		if err := a.b.ScanRows(id, func(pk string) error { return a.b.DeleteRow(id, pk) }); err != nil {
 			return fmt.Errorf("forget folded entity %s: %w", ep.Name, err)
