@@ -314,3 +314,42 @@ func BenchmarkFoldEvents(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*orders), "ns/event")
 }
+
+func TestPublished(t *testing.T) {
+	entities := []Entity{
+		{Source: "orders", Name: "order", Stream: orderEntity(false)},
+		{Source: "orders", Name: "payment", Stream: func() config.EventStream {
+			s := orderEntity(true)
+			s.MessagePrefix = "payments"
+			return s
+		}()},
+	}
+	entities[0].Stream.AggregateType = "Order"
+	other := outbox("9", "InvoiceSent", `{}`)
+	other.New["aggregatetype"] = "Invoice"
+	bad := outbox("3", "OrderCreated", `{}`)
+	delete(bad.New, "aggregateid")
+	msg := message("5", "PaymentTaken", `{"amount": 3}`)
+	msg.Prefix = "payments"
+	txn := &capture.Transaction{Source: "orders", CommitLSN: 42, Changes: []capture.Change{
+		outbox("1", "OrderCreated", `{"consumerId": 7}`), outboxDeleted(1), other, bad,
+	}, Messages: []capture.Message{msg, message("6", "Ignored", `{}`)}}
+	got := Published(entities, txn)
+	for i := range got {
+		got[i].ID, got[i].CommitTime = "", time.Time{}
+	}
+	want := []PublishedEvent{
+		{Kind: "published", Source: "orders", Entity: "order", Type: "OrderCreated", AggregateType: "Order", AggregateID: "1",
+			Payload: json.RawMessage(`{"consumerId":7}`), CommitLSN: 42},
+		{Kind: "published", Source: "orders", Entity: "order", Type: "OrderCreated", AggregateType: "Order", Payload: json.RawMessage("null"), CommitLSN: 42,
+			Error: `the event has no aggregateid (column or key "aggregateid")`},
+		{Kind: "published", Source: "orders", Entity: "payment", Type: "PaymentTaken", AggregateID: "5",
+			Payload: json.RawMessage(`{"amount":3}`), CommitLSN: 42},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("published events (-want +got):\n%s", diff)
+	}
+	if got := Published(entities, &capture.Transaction{Source: "consumers", Changes: txn.Changes}); len(got) != 0 {
+		t.Errorf("another source's transaction publishes %v", got)
+	}
+}
