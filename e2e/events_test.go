@@ -421,3 +421,55 @@ func TestTailShowsPublishedEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestFoldErrorsAreDeadLettered: events that fail to fold reach the view's
+// dead-letter index with the event and the error; the entity keeps its
+// last good state and projector goes on.
+func TestFoldErrorsAreDeadLettered(t *testing.T) {
+	eo := newEventOrders(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := startDaemon(t, eo.cfgPath, eo.addr)
+	d.waitReady(2 * time.Minute)
+	eo.publish(ctx, t, [3]string{"1", "OrderCreated", `{"consumerId": 2}`}, [3]string{"1", "ItemAdded", `"not an object"`})
+	eo.publish(ctx, t, [3]string{"1", "Shipped", `{}`}, [3]string{"1", "OrderApproved", `{}`})
+	want := map[string]any{"1": map[string]any{"id": "1", "consumer_id": 2.0, "state": "APPROVED",
+		"consumer": map[string]any{"name": "consumer 2"}}}
+	eventually(t, time.Minute, func() bool { return cmp.Equal(want, eo.documents(t)) },
+		func() string { return cmp.Diff(want, eo.documents(t)) })
+	index := sink.DeadLetterIndex(eo.search.Index("order_history"))
+	var letters []map[string]any
+	eventually(t, time.Minute, func() bool {
+		eo.search.Refresh()
+		body, err := eo.search.Do("POST", "/"+index+"/_search", strings.NewReader(`{"size": 10, "sort": [{"position": "asc"}]}`))
+		if err != nil {
+			return false
+		}
+		var res struct {
+			Hits struct {
+				Hits []struct {
+					Source map[string]any `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if json.Unmarshal(body, &res) != nil {
+			return false
+		}
+		letters = letters[:0]
+		for _, h := range res.Hits.Hits {
+			letters = append(letters, h.Source)
+		}
+		return len(letters) == 2
+	}, func() string { return fmt.Sprintf("dead letters: %v", letters) })
+	for i, typ := range []string{"ItemAdded", "Shipped"} {
+		dl := letters[i]
+		errObj, _ := dl["error"].(map[string]any)
+		if dl["action"] != "fold" || dl["event_type"] != typ || dl["id"] != "1" || dl["entity"] != "order" ||
+			errObj["type"] != "fold_error" || errObj["reason"] == "" || !strings.Contains(fmt.Sprint(dl["document"]), typ) {
+			t.Errorf("dead letter %d: %v, want the %s event with its error", i, dl, typ)
+		}
+	}
+	if v, _ := sample(d.metrics(), "projector_event_fold_errors_total", map[string]string{"entity": "order"}); v != 2 {
+		t.Errorf("projector_event_fold_errors_total = %v, want 2", v)
+	}
+}
