@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -471,5 +472,63 @@ func TestFoldErrorsAreDeadLettered(t *testing.T) {
 	}
 	if v, _ := sample(d.metrics(), "projector_event_fold_errors_total", map[string]string{"entity": "order"}); v != 2 {
 		t.Errorf("projector_event_fold_errors_total = %v, want 2", v)
+	}
+}
+
+// TestChangedReducerRebuildsFromTheEvents: with an outbox that keeps its
+// events, a changed reducer builds the view's next index version from
+// them, and the documents follow the new reducer.
+func TestChangedReducerRebuildsFromTheEvents(t *testing.T) {
+	eo := newEventOrders(t, false)
+	eo.keep = true
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rng := rand.New(rand.NewPCG(22, 4))
+	d := startDaemon(t, eo.cfgPath, eo.addr)
+	d.waitReady(2 * time.Minute)
+	for range 100 {
+		eo.step(ctx, t, rng)
+	}
+	approved := 0
+	for _, o := range eo.model {
+		if o.state == "APPROVED" {
+			approved++
+		}
+	}
+	if approved == 0 {
+		t.Fatal("the workload approved no order; the reducer change would show nothing")
+	}
+	eventually(t, time.Minute, func() bool { return cmp.Equal(eo.expected(), eo.documents(t)) },
+		func() string { return cmp.Diff(eo.expected(), eo.documents(t)) })
+	if err := d.stop(syscall.SIGTERM, time.Minute); err != nil {
+		t.Fatalf("projector exit: %v", err)
+	}
+
+	cfg, err := os.ReadFile(eo.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(cfg), `OrderApproved:  { set: { state: '"APPROVED"' } }`, `OrderApproved:  { set: { state: '"OK"' } }`, 1)
+	if changed == string(cfg) {
+		t.Fatal("the reducer to change is not in the configuration")
+	}
+	if err := os.WriteFile(eo.cfgPath, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range eo.model {
+		if o.state == "APPROVED" {
+			o.state = "OK"
+		}
+	}
+	d = startDaemon(t, eo.cfgPath, eo.addr)
+	d.waitReady(2 * time.Minute)
+	eventually(t, 2*time.Minute, func() bool { return cmp.Equal(eo.expected(), eo.documents(t)) },
+		func() string { return cmp.Diff(eo.expected(), eo.documents(t)) })
+	body, err := eo.search.Do("GET", "/_alias/"+eo.search.Index("order_history"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), eo.search.Index("order_history")+"_v2") {
+		t.Errorf("the alias does not point to the next index version: %s", body)
 	}
 }
