@@ -129,10 +129,20 @@ type ArrayStep struct {
 	Value string `yaml:"value"`
 }
 
-// EntityTypes are the types an entity field may be declared with.
-var EntityTypes = map[string]string{
-	"text": "text", "bigint": "int8", "integer": "int4", "numeric": "numeric",
-	"double precision": "float8", "boolean": "bool", "jsonb": "jsonb", "timestamptz": "timestamptz",
+// EntityType returns the base type (as capture.Column.Base names it) of a
+// type an entity field may be declared with, and whether it is one.
+func EntityType(name string) (string, bool) {
+	base, ok := entityTypes()[name]
+	return base, ok
+}
+
+// entityTypes maps the types an entity field may be declared with to
+// their base types.
+func entityTypes() map[string]string {
+	return map[string]string{
+		"text": "text", "bigint": "int8", "integer": "int4", "numeric": "numeric",
+		"double precision": "float8", "boolean": "bool", "jsonb": "jsonb", "timestamptz": "timestamptz",
+	}
 }
 
 // EntityKey is the key column of every folded entity: its aggregate id.
@@ -211,8 +221,8 @@ func (v *validator) events(source string, s Source) {
 			v.add(path+".order_by", "only orders the snapshot of an event table; messages are folded in commit order, remove it")
 		}
 		for _, field := range slices.Sorted(maps.Keys(es.Fields)) {
-			if _, ok := EntityTypes[es.Fields[field]]; !ok {
-				v.add(path+".fields."+field, "%q is not an entity field type; use one of %s", es.Fields[field], strings.Join(slices.Sorted(maps.Keys(EntityTypes)), ", "))
+			if _, ok := EntityType(es.Fields[field]); !ok {
+				v.add(path+".fields."+field, "%q is not an entity field type; use one of %s", es.Fields[field], strings.Join(slices.Sorted(maps.Keys(entityTypes())), ", "))
 			}
 		}
 		if len(es.On) == 0 {

@@ -79,12 +79,10 @@ func newFoldHarness(t *testing.T, dir string, messages bool) (*harness, *Metrics
 	return h, metrics
 }
 
-var outboxID int64
-
-func outbox(aggregate, typ, payload string) capture.Change {
-	outboxID++
+// outbox is the insert of event id into the outbox.
+func outbox(id int64, aggregate, typ, payload string) capture.Change {
 	return capture.Change{Op: capture.Insert, Table: tbl("outbox"), Key: []string{"id"}, New: capture.Row{
-		"id": outboxID, "aggregatetype": "Order", "aggregateid": aggregate, "type": typ, "payload": json.RawMessage(payload)}}
+		"id": id, "aggregatetype": "Order", "aggregateid": aggregate, "type": typ, "payload": json.RawMessage(payload)}}
 }
 
 func outboxDeleted(id int64) capture.Change {
@@ -107,7 +105,7 @@ func (h *harness) publish(messages bool, events ...[3]string) capture.LSN {
 			txn.Messages = append(txn.Messages, message(e[0], e[1], e[2]))
 			continue
 		}
-		ch := outbox(e[0], e[1], e[2])
+		ch := outbox(int64(h.lsn)*1000+int64(len(txn.Changes)), e[0], e[1], e[2])
 		txn.Changes = append(txn.Changes, ch, outboxDeleted(ch.New["id"].(int64)))
 	}
 	h.in <- txn
@@ -301,14 +299,14 @@ func BenchmarkFoldEvents(b *testing.B) {
 	const orders = 100
 	changes := make([]capture.Change, orders)
 	for i := range changes {
-		changes[i] = outbox(fmt.Sprint(i), "OrderCreated", `{"consumerId": 7}`)
+		changes[i] = outbox(int64(i), fmt.Sprint(i), "OrderCreated", `{"consumerId": 7}`)
 	}
 	send(changes)
 	round := 0
 	for b.Loop() {
 		round++
 		for i := range changes {
-			changes[i] = outbox(fmt.Sprint(i), "ItemAdded", fmt.Sprintf(`{"sku": "sku-%d", "qty": 1}`, round%10))
+			changes[i] = outbox(int64(round*orders+i), fmt.Sprint(i), "ItemAdded", fmt.Sprintf(`{"sku": "sku-%d", "qty": 1}`, round%10))
 		}
 		send(changes)
 	}
@@ -325,14 +323,14 @@ func TestPublished(t *testing.T) {
 		}()},
 	}
 	entities[0].Stream.AggregateType = "Order"
-	other := outbox("9", "InvoiceSent", `{}`)
+	other := outbox(2, "9", "InvoiceSent", `{}`)
 	other.New["aggregatetype"] = "Invoice"
-	bad := outbox("3", "OrderCreated", `{}`)
+	bad := outbox(3, "3", "OrderCreated", `{}`)
 	delete(bad.New, "aggregateid")
 	msg := message("5", "PaymentTaken", `{"amount": 3}`)
 	msg.Prefix = "payments"
 	txn := &capture.Transaction{Source: "orders", CommitLSN: 42, Changes: []capture.Change{
-		outbox("1", "OrderCreated", `{"consumerId": 7}`), outboxDeleted(1), other, bad,
+		outbox(1, "1", "OrderCreated", `{"consumerId": 7}`), outboxDeleted(1), other, bad,
 	}, Messages: []capture.Message{msg, message("6", "Ignored", `{}`)}}
 	got := Published(entities, txn)
 	for i := range got {

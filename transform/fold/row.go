@@ -25,7 +25,7 @@ type Shape struct {
 func NewShape(s config.EventStream) Shape {
 	types := map[string]string{config.EntityKey: "text"}
 	for field, typ := range s.Fields {
-		types[field] = config.EntityTypes[typ]
+		types[field], _ = config.EntityType(typ) // checked by config
 	}
 	return Shape{types: types}
 }
