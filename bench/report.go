@@ -25,8 +25,10 @@ type Report struct {
 	Stream    *StreamReport
 	Lean      *LeanReport
 	// RYW is the read-your-writes benchmark, when it ran.
-	RYW   *RYWReport
-	Micro []MicroBench
+	RYW *RYWReport
+	// Events is the event-sourcing benchmark, when it ran.
+	Events *EventsReport
+	Micro  []MicroBench
 	// Settings are the program's flags with the values used.
 	Settings []string
 }
@@ -71,6 +73,9 @@ func (r *Report) Write(w io.Writer) {
 	if r.RYW != nil {
 		r.writeRYW(p)
 	}
+	if r.Events != nil {
+		r.writeEvents(p)
+	}
 	if r.Micro != nil {
 		r.writeMicro(p)
 	}
@@ -84,8 +89,8 @@ func (r *Report) writeRunning(p printer) {
 	p("`make bench` starts the test bed (`make testbed`), then runs `go run ./bench/cmd/projector-bench -out")
 	p("docs/benchmarks.md $(BENCH_FLAGS)`. The defaults are the sizes the benchmarks are specified with; every size is a flag,")
 	p("e.g. `make bench BENCH_FLAGS='-snapshot-orders 200000 -snapshot-customers 20000 -stream-duration 30s'` for a quicker run.")
-	p("`-only drain,snapshot,stream,lean,micro` picks benchmarks; `-out -` prints instead of writing. Each benchmark creates its")
-	p("own databases (`bench_<random>`), slots and index prefixes and removes them when it ends. Run it with nothing else")
+	p("`-only drain,snapshot,stream,lean,ryw,events,micro` picks benchmarks; `-out -` prints instead of writing. Each")
+	p("benchmark creates its own databases (`bench_<random>`), slots and index prefixes and removes them when it ends. Run it with nothing else")
 	p("streaming from the test bed's PostgreSQL (`make down` stops a demo left running): WAL belongs to the whole server, so")
 	p("every other walsender reads and decodes the benchmarks' writes too. The machine table says whether any was.")
 	p("")
@@ -289,7 +294,7 @@ func (r *Report) writeStream(p printer) {
 
 func (r *Report) writeMicro(p printer) {
 	p("")
-	p("## 6. Micro benchmarks")
+	p("## 7. Micro benchmarks")
 	p("")
 	p("`go test -run '^$' -bench ... -benchmem`; each stage's own benchmark then runs again with `-cpuprofile`, and its line below")
 	p("gives the Go runtime's share of own CPU time and the other functions with the most own time.")

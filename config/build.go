@@ -30,6 +30,7 @@ func (l *loader) sources(root *yaml.Node, decoded map[string]Source, cfg *Config
 			src.PublicationMode = PublicationManaged
 		}
 		l.sourcePassword(&src, path)
+		src.Events = eventDefaults(src.Events)
 		cfg.Sources[name] = src
 		cfg.SourceNames = append(cfg.SourceNames, name)
 	}
@@ -83,6 +84,9 @@ func (l *loader) relations(raw []rawRelation, path string) []Relation {
 // when no schema key is given. A schema written empty stays empty, for
 // Validate to report.
 func (l *loader) tableRef(t rawTable, path string) TableRef {
+	if t.Entity != "" {
+		return l.entityRef(t, path)
+	}
 	ref := TableRef{Source: t.Source, Schema: t.Schema, Name: t.Table}
 	if _, written := l.positions[path+".schema"]; written {
 		return ref

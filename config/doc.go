@@ -25,6 +25,13 @@
 //	        on: { consumer_id: id }             # parent column: related column
 //	        fields: { email: contact_email }    # a map renames column: field
 //
+// A source may also publish domain events: under sources.<name>.events
+// each entity names its event table (or message prefix), the columns of an
+// event and a reducer per event type, whose jq expressions are compiled
+// here, so a bad one is reported at its line. Views read an entity as
+// {source: orders, entity: order}, which TableRef holds with EntitySchema
+// as its schema; TablesBySource lists the event table in its stead.
+//
 // The structs the loader decodes into (document and below) define the
 // keys: their yaml tags name them, and their doc comments are the
 // descriptions of the file's JSON Schema, projector.schema.json, which

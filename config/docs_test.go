@@ -14,7 +14,8 @@ const referencePath = "../docs/configuration.md"
 
 // placeholders name the keys of the maps whose keys the user chooses, as
 // the reference writes them.
-var placeholders = map[string]string{"sources": "<name>", "event_types": "<table>", "json": "<field>"}
+var placeholders = map[string]string{"sources": "<name>", "event_types": "<table>", "json": "<field>",
+	"events": "<entity>", "fields": "<field>", "on": "<type>", "set": "<field>"}
 
 // keyPaths lists every key the loader accepts, as the reference writes
 // them: "sink.timeout", "sources.<name>.dsn", "views[].relations[].on".
@@ -25,6 +26,9 @@ func keyPaths() []string {
 	walk = func(t reflect.Type, path, key string, seen []reflect.Type) {
 		if path != "" {
 			out = append(out, path)
+		}
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
 		}
 		switch {
 		case t == nodeType || slicesContains(seen, t):

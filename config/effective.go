@@ -124,6 +124,9 @@ func effectiveRelations(rels []Relation) []effectiveRelation {
 }
 
 func writtenTable(t TableRef) rawTable {
+	if t.IsEntity() {
+		return rawTable{Source: t.Source, Entity: t.Name}
+	}
 	return rawTable{Source: t.Source, Schema: t.Schema, Table: t.Name}
 }
 

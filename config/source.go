@@ -32,6 +32,10 @@ type Source struct {
 	// ("orders" or "public.orders"); unnamed operations keep the default
 	// "<table>.created|updated|deleted|truncated".
 	EventTypes map[string]EventNames `yaml:"event_types"`
+	// Events are the entities folded from the domain events the source
+	// publishes, by entity name; views read one as {source: <source>,
+	// entity: <name>}.
+	Events map[string]EventStream `yaml:"events"`
 }
 
 // PublicationMode says whether projector creates and maintains a source's

@@ -46,8 +46,13 @@ func (c *Config) TablesBySource() map[string][]TableRef {
 	out := map[string][]TableRef{}
 	for i := range c.Views {
 		for _, t := range c.Views[i].Tables() {
-			if !slices.Contains(out[t.Source], t) {
-				out[t.Source] = append(out[t.Source], t)
+			if _, ok := out[t.Source]; !ok && t.IsEntity() {
+				out[t.Source] = []TableRef{} // an entity of messages needs no table, but the stream
+			}
+			for _, t := range c.captured([]TableRef{t}) {
+				if !slices.Contains(out[t.Source], t) {
+					out[t.Source] = append(out[t.Source], t)
+				}
 			}
 		}
 	}

@@ -115,6 +115,7 @@ func (v *validator) sources() {
 		}
 		slots[s.Slot] = name
 		v.eventTypes(name, s)
+		v.events(name, s)
 		if len(v.c.Views) > 0 && !used[name] {
 			v.add(path, "no view uses source %q; remove it, since its replication slot would hold back WAL for nothing", name)
 		}
@@ -142,6 +143,11 @@ func (c *Config) usedSources() map[string]bool {
 	used := map[string]bool{}
 	for source := range c.TablesBySource() {
 		used[source] = true
+	}
+	for i := range c.Views {
+		for _, t := range c.Views[i].Tables() {
+			used[t.Source] = used[t.Source] || t.IsEntity()
+		}
 	}
 	return used
 }

@@ -84,6 +84,10 @@ func (v *validator) settings(s IndexSettings, path string) {
 // table checks a table reference's source and names.
 func (v *validator) table(t TableRef, path string) {
 	v.source(t.Source, path+".source")
+	if t.IsEntity() {
+		v.entity(t, path)
+		return
+	}
 	if t.Name == "" {
 		v.add(path+".table", `is empty; name the table, as "table" or "schema.table"`)
 	}

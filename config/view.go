@@ -179,7 +179,10 @@ type rawTable struct {
 	// Schema is the table's schema; "public" unless Table names one.
 	Schema string `yaml:"schema"`
 	// Table is the table's name, or "schema.table".
-	Table string `yaml:"table" jsonschema:"required"`
+	Table string `yaml:"table"`
+	// Entity names an entity folded from the source's events (under
+	// sources.<source>.events) instead of a table.
+	Entity string `yaml:"entity"`
 }
 
 // rawRelation is a relation as written in the file.

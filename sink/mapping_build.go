@@ -22,6 +22,10 @@ type ViewShape struct {
 	// KeyField, when set, is the keyword field where a document whose _id
 	// is a hash of its key keeps the key, so that exact matches find it.
 	KeyField string
+	// Reducers digests the definitions of the entities folded from events
+	// that the view reads: a changed reducer changes the documents, so it
+	// needs a new index version. Empty for a view of tables only.
+	Reducers string
 }
 
 // ViewMapping derives a view's index mapping, and a fingerprint that
@@ -45,8 +49,9 @@ func Fingerprint(shape ViewShape) string {
 	in, _ := json.Marshal(struct {
 		Fields   []Field
 		Numeric  bool
-		IDScheme int `json:",omitempty"`
-	}{shape.Fields, shape.NumericAsNumber, shape.IDScheme}) // marshalling plain structs cannot fail
+		IDScheme int    `json:",omitempty"`
+		Reducers string `json:",omitempty"`
+	}{shape.Fields, shape.NumericAsNumber, shape.IDScheme, shape.Reducers}) // marshalling plain structs cannot fail
 	sum := sha256.Sum256(in)
 	return hex.EncodeToString(sum[:8])
 }

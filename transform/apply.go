@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform/state"
 )
 
@@ -26,6 +27,10 @@ type applier struct {
 	// checkpoints holds each source's checkpoint as the group advances it;
 	// only the last one is written, once, with the group.
 	checkpoints map[string]capture.Checkpoint
+	// deadLetters are the dead letters of events that failed to fold.
+	deadLetters []sink.Document
+	// folded keeps the entity states the group folded (fold_apply.go).
+	folded map[state.TableID]map[string]foldedState
 }
 
 // checkpoint is what the store and the group so far have applied of source.

@@ -45,6 +45,9 @@ type Options struct {
 	// it from its input, so that an input bounded by what it holds (the
 	// feed's share of the memory budget) can release its weight.
 	Taken func(*capture.Transaction)
+	// Entities are the entities folded from published domain events that
+	// views may read like tables.
+	Entities []Entity
 }
 
 // Engine keeps the views' documents equal to the join of their source
@@ -58,6 +61,7 @@ type Engine struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	versions *state.Versions
+	folds    *folds
 	// ledger gives every applied group a ticket, settles them in order
 	// once their documents are durable, and confirms their positions.
 	ledger *ledger.Ledger[groupNote]
@@ -95,6 +99,9 @@ type Engine struct {
 type groupNote struct {
 	refs   []state.DocRef
 	oldest map[string]time.Time // per view, the oldest commit time it reflects
+
+	// deadLetters are those of the events that failed to fold.
+	deadLetters []sink.Document
 }
 
 // NewEngine compiles the views over store.
@@ -113,7 +120,11 @@ func NewEngine(store *state.Store, views []*View, out Writer, confirm Confirmer,
 	if opts.IndexName == nil {
 		opts.IndexName = func(view string) string { return view }
 	}
-	e := &Engine{store: store, plan: p, out: out, opts: opts, log: log,
+	folds, err := newFolds(opts.Entities, views, metrics, opts.DeadLetterIndex)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{store: store, plan: p, out: out, opts: opts, log: log, folds: folds,
 		metrics: metrics, versions: vs, ledger: ledger.New[groupNote](ledger.ConfirmFunc(confirm)), sent: map[state.DocRef]ledger.Ticket{},
 		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]state.TableID{}}
 	for _, v := range views {
@@ -374,6 +385,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 		e.unmarked = ticket
 	}
 	state.SortRefs(note.refs)
+	note.deadLetters = a.deadLetters
 	if len(complete) == 0 {
 		if err := e.issue(ticket, positions, note); err != nil {
 			return err
@@ -500,6 +512,9 @@ func (e *Engine) applyTxn(a *applier, txn *capture.Transaction) (bool, error) {
 				txn.Changes[i].Op, txn.Changes[i].Table, txn.XID, txn.Source, txn.EndLSN, err)
 		}
 	}
+	if err := e.folds.apply(a, txn); err != nil {
+		return false, fmt.Errorf("apply transaction %d (%s at %s): %w", txn.XID, txn.Source, txn.EndLSN, err)
+	}
 	cp.Applied = max(cp.Applied, txn.EndLSN)
 	// Capture streams only after its snapshot, so a streamed transaction
 	// also says the snapshot is done.
@@ -522,7 +537,7 @@ func (e *Engine) applyTxn(a *applier, txn *capture.Transaction) (bool, error) {
 // added to the row cache: streamed changes touch the same rows again
 // soon, a snapshot's documents each read their rows once.
 func (e *Engine) send(ctx context.Context, ticket ledger.Ticket, positions map[string]capture.LSN, note groupNote, streamed bool) error {
-	if err := e.versions.Reserve(len(note.refs)); err != nil {
+	if err := e.versions.Reserve(len(note.refs) + len(note.deadLetters)); err != nil {
 		return fmt.Errorf("reserve document versions: %w", err)
 	}
 	mode := state.ReadThrough
@@ -549,6 +564,14 @@ func (e *Engine) send(ctx context.Context, ticket ledger.Ticket, positions map[s
 		return e.out.Submit(ctx, docs, pageDone)
 	}
 	position := positionsString(positions)
+	if len(note.deadLetters) > 0 {
+		for i := range note.deadLetters {
+			note.deadLetters[i].Version = e.versions.Take()
+		}
+		if err := submit(note.deadLetters); err != nil {
+			return err
+		}
+	}
 	docs := make([]sink.Document, 0, min(len(note.refs), pageDocs))
 	for _, ref := range note.refs {
 		v := e.plan.byName[ref.View]

@@ -8,6 +8,10 @@ type Metrics struct {
 	documents prometheus.Counter
 	viewLag   *prometheus.HistogramVec
 	errors    prometheus.Counter
+	// folded counts published domain events by source, entity and type;
+	// foldErrors those that failed to fold (see fold_apply.go).
+	folded     *prometheus.CounterVec
+	foldErrors *prometheus.CounterVec
 }
 
 // errorsHelp is the help of projector_errors_total, which every stage
@@ -38,14 +42,31 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:        errorsHelp,
 			ConstLabels: prometheus.Labels{"stage": "transform"},
 		}),
+		folded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "projector_events_total",
+			Help: "Published domain events read from event sources, by entity and event type; types without a reducer are counted as other.",
+		}, []string{"source", "entity", "type"}),
+		foldErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "projector_event_fold_errors_total",
+			Help: "Published domain events that failed to fold into their entity and went to the dead-letter index.",
+		}, []string{"source", "entity"}),
 	}
-	reg.MustRegister(m.events, m.documents, m.viewLag, m.errors)
+	reg.MustRegister(m.events, m.documents, m.viewLag, m.errors, m.folded, m.foldErrors)
 	return m
 }
 
 // DeclareView exports the view's labelled series at zero, so that
 // dashboards and alerts see them from the start.
 func (m *Metrics) DeclareView(view string) { m.viewLag.WithLabelValues(view) }
+
+// DeclareEntity exports an entity's labelled series at zero: one per
+// event type its reducer knows, "other", and its fold errors.
+func (m *Metrics) DeclareEntity(source, entity string, types []string) {
+	for _, t := range append(types, otherEventType) {
+		m.folded.WithLabelValues(source, entity, t)
+	}
+	m.foldErrors.WithLabelValues(source, entity)
+}
 
 // CountError counts a failure of the view engine that stopped it.
 func (m *Metrics) CountError() { m.errors.Inc() }

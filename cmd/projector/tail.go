@@ -13,6 +13,7 @@ import (
 	"github.com/projector-dev/projector/capture/envelope"
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/internal/daemon"
+	"github.com/projector-dev/projector/transform"
 )
 
 func newTailCommand(g *globals) *cobra.Command {
@@ -28,7 +29,9 @@ slot and position are untouched and tail may run beside it.
 
 --format picks the event format: projector (projector's own, the default),
 debezium (Debezium's change event envelope) or cloudevents (CloudEvents 1.0,
-structured JSON). docs/events.md describes each.`,
+structured JSON). docs/events.md describes each. The domain events a source
+publishes for its entities (sources.<name>.events) follow the changes that
+carry them, as {"kind":"published",...} lines in every format.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := envelope.ParseFormat(format)
@@ -51,6 +54,7 @@ structured JSON). docs/events.md describes each.`,
 			}
 			var mu sync.Mutex
 			out := cmd.OutOrStdout()
+			entities := transform.EntitiesOf(cfg)
 			var line []byte
 			print := func(_ context.Context, txn *capture.Transaction) error {
 				mu.Lock()
@@ -64,7 +68,7 @@ structured JSON). docs/events.md describes each.`,
 						return fmt.Errorf("write event: %w", err)
 					}
 				}
-				return nil
+				return writePublished(out, entities, txn)
 			}
 			grp, ctx := errgroup.WithContext(cmd.Context())
 			for _, name := range names {

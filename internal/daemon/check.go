@@ -64,6 +64,7 @@ func Check(ctx context.Context, cfg *config.Config) []CheckResult {
 		schema[name] = infos
 	}
 	if len(schema) == len(byName) {
+		transform.AddEntities(schema, transform.EntitiesOf(cfg))
 		_, err := transform.Compile(cfg.Views, schema)
 		results = append(results, CheckResult{Scope: "views", Name: "fields and joins match the source tables", Err: err})
 	} else {

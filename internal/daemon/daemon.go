@@ -275,6 +275,7 @@ func prepare(ctx context.Context, proc *process) (*pipeline, error) {
 	for name, err := range failed {
 		h.sourceFailed(name, err)
 	}
+	transform.AddEntities(schema, transform.EntitiesOf(cfg))
 	cfg = availableViews(cfg, schema, failed, h)
 	cfg, rebuild, err := proc.admin.prepare(cfg, proc.opts.Rebuild)
 	if err != nil {
@@ -327,6 +328,7 @@ func (p *pipeline) run(ctx context.Context) error {
 			Taken:           in.taken,
 			IndexName:       func(view string) string { return p.indices[view].Target },
 			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].Alias) },
+			Entities:        transform.EntitiesOf(cfg),
 		}, p.proc.metrics.transform, log)
 	if err != nil {
 		return fmt.Errorf("start view engine: %w", err)

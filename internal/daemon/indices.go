@@ -119,7 +119,9 @@ type indexPlan struct {
 func (p *pipeline) planIndex(ctx context.Context, cfg *config.Config, cv *config.View, v *transform.View,
 	force bool) (*indexPlan, error) {
 	alias := cfg.Sink.IndexPrefix + v.Name
-	mapping, fingerprint := sink.ViewMapping(viewShape(v, p.schema), p.client.Flavour)
+	shape := viewShape(v, p.schema)
+	shape.Reducers = transform.ReducerDigest(cfg, cv)
+	mapping, fingerprint := sink.ViewMapping(shape, p.client.Flavour)
 	settings := sink.IndexSettings{Shards: cv.Settings.Shards, Replicas: cv.Settings.Replicas}
 	if cv.Settings.RefreshInterval != 0 {
 		settings.RefreshInterval = cv.Settings.RefreshInterval.String()

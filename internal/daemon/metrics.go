@@ -41,6 +41,9 @@ func newMetricSet(reg prometheus.Registerer, cfg *config.Config, version string)
 			set.capture.DeclareSource(name, CaptureSource(cfg, name).Tables)
 		}
 	}
+	for _, en := range transform.EntitiesOf(cfg) {
+		set.transform.DeclareEntity(en.Source, en.Name, en.Types())
+	}
 	for _, v := range cfg.Views {
 		set.daemon.viewAvailable.WithLabelValues(v.Name)
 		set.transform.DeclareView(v.Name)

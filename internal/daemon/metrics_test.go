@@ -55,7 +55,10 @@ func (r *describingRegisterer) MustRegister(cs ...prometheus.Collector) {
 const metricsConfig = `
 sources:
   shop:   { dsn: "postgres://u@127.0.0.1:1/shop" }
-  people: { dsn: "postgres://u@127.0.0.1:1/people" }
+  people:
+    dsn: "postgres://u@127.0.0.1:1/people"
+    events:
+      note: { message_prefix: notes, fields: { customer_id: bigint }, on: { NoteAdded: { set: { customer_id: .customerId } } } }
 sink: { urls: ["http://127.0.0.1:1"] }
 views:
   - name: orders
@@ -68,6 +71,8 @@ views:
         on: { id: order_id }
   - name: customers
     root: { source: people, table: customers }
+    relations:
+      - { name: notes, type: has_many, source: people, entity: note, on: { id: customer_id } }
 `
 
 // seriesOf lists one series per combination of the label values given:
@@ -143,6 +148,9 @@ func TestMetricSetExportsZeros(t *testing.T) {
 		"projector_bulk_duration_seconds": {""},
 		"projector_bulk_retries_total":    {""},
 		"projector_sink_buffered_bytes":   {""},
+		"projector_events_total": seriesOf([]string{"source", "people"}, []string{"entity", "note"},
+			[]string{"type", "NoteAdded", "other"}),
+		"projector_event_fold_errors_total": seriesOf([]string{"source", "people"}, []string{"entity", "note"}),
 	}
 	want["projector_config_reloads_total"] = seriesOf([]string{"result", "ok", "rejected"})
 	want["projector_config_last_reload_success_timestamp_seconds"] = []string{""}

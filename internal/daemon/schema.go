@@ -43,6 +43,13 @@ func newSchemaWatch(started transform.Schema, views []*transform.View) *schemaWa
 	for _, v := range views {
 		w.addNode(v.Root, nil)
 	}
+	for _, tables := range w.used {
+		for t := range tables {
+			if t.Schema == config.EntitySchema {
+				delete(tables, t) // folded from events: no table to watch
+			}
+		}
+	}
 	return w
 }
 

@@ -65,7 +65,12 @@ func (db *sources) load(ctx context.Context, root *node) (nodeData, error) {
 			if tx, err = snap.tx(ctx, n.Table.Source); err != nil {
 				return
 			}
-			if td, err = loadTable(ctx, tx, db.cat[n.Table], cols[n.Table], nil, nil); err != nil {
+			if n.Table.IsEntity() {
+				td, db.events[n.Table], err = db.loadEntity(ctx, tx, n.Table, cols[n.Table])
+			} else {
+				td, err = loadTable(ctx, tx, db.cat[n.Table], cols[n.Table], nil, nil)
+			}
+			if err != nil {
 				err = db.sourceErr(n.Table.Source, err)
 				return
 			}
@@ -99,6 +104,7 @@ func (db *sources) canSubset(root *node) bool {
 	}
 	check(root.Table, root.Key)
 	root.walk(func(n *node) {
+		ok = ok && !n.Table.IsEntity() // folded from every event, never read by key
 		for _, c := range n.Children {
 			check(n.Table, c.ParentCols)
 			check(c.Table, c.RelatedCols)

@@ -35,6 +35,11 @@ type ViewReport struct {
 	// Options.ShowDiffs allows; Omitted counts those left out.
 	Diffs   []Diff
 	Omitted int
+	// Unchecked says why the view could not be checked at all (an entity
+	// folded from logical decoding messages); Note what a check stood on
+	// (the events an event table still holds). Empty when neither applies.
+	Unchecked string
+	Note      string
 }
 
 // Diff is one document that differs between the sources and the index.
@@ -74,6 +79,12 @@ func (v ViewReport) Clean() bool {
 // every listed drift, and a line saying how many drifts the limit left out.
 func (r Report) Write(w io.Writer) error {
 	for _, v := range r.Views {
+		if v.Unchecked != "" {
+			if _, err := fmt.Fprintf(w, "%s: NOT CHECKED: %s\n", v.View, v.Unchecked); err != nil {
+				return err
+			}
+			continue
+		}
 		status := "ok"
 		if !v.Clean() {
 			status = "DRIFT"
@@ -81,6 +92,11 @@ func (r Report) Write(w io.Writer) error {
 		if _, err := fmt.Fprintf(w, "%s: %s checked=%d missing=%d stale=%d extra=%d version-ahead=%d\n",
 			v.View, status, v.Checked, v.Missing, v.Stale, v.Extra, v.Ahead); err != nil {
 			return err
+		}
+		if v.Note != "" {
+			if _, err := fmt.Fprintf(w, "  note: %s\n", v.Note); err != nil {
+				return err
+			}
 		}
 		for _, d := range v.Diffs {
 			if _, err := fmt.Fprintf(w, "  %s _id=%s\n", d.Kind, d.ID); err != nil {

@@ -30,6 +30,11 @@ func Run(ctx context.Context, cfg *config.Config, client *sink.Client, opts Opti
 	defer db.close()
 	var rep Report
 	for _, v := range views {
+		if why := db.uncheckable(v); why != "" {
+			log.Warn("view not verified", "view", v.Name, "reason", why)
+			rep.Views = append(rep.Views, ViewReport{View: v.Name, Unchecked: why})
+			continue
+		}
 		c := &checker{db: db, client: client, opts: opts, log: log, alias: cfg.Sink.IndexPrefix + v.Name,
 			versionLimit: opts.versionLimit()}
 		vr, err := c.view(ctx, v)
@@ -38,6 +43,7 @@ func Run(ctx context.Context, cfg *config.Config, client *sink.Client, opts Opti
 		}
 		log.Info("verified view", "view", v.Name, "checked", vr.Checked,
 			"missing", vr.Missing, "stale", vr.Stale, "extra", vr.Extra, "version_ahead", vr.Ahead)
+		vr.Note = db.entityNote(v, db.events)
 		rep.Views = append(rep.Views, vr)
 	}
 	return rep, nil
@@ -74,10 +80,12 @@ type sources struct {
 	cfg   *config.Config
 	conns map[string]*pgx.Conn
 	cat   catalog
+	// events counts the events folded into each entity (events.go).
+	events map[config.TableRef]int
 }
 
 func openSources(ctx context.Context, cfg *config.Config, views []*config.View) (*sources, error) {
-	db := &sources{cfg: cfg, conns: map[string]*pgx.Conn{}, cat: catalog{}}
+	db := &sources{cfg: cfg, conns: map[string]*pgx.Conn{}, cat: catalog{}, events: map[config.TableRef]int{}}
 	bySource := map[string][]config.TableRef{}
 	for _, v := range views {
 		for _, t := range v.Tables() {
@@ -97,7 +105,7 @@ func openSources(ctx context.Context, cfg *config.Config, views []*config.View) 
 			return nil, err
 		}
 		db.conns[name] = conn
-		if err := describe(ctx, conn, tables, db.cat); err != nil {
+		if err := describe(ctx, conn, db.entityCatalog(tables), db.cat); err != nil {
 			db.close()
 			return nil, fmt.Errorf("source %q (%s): %w", name, src.RedactedDSN(), err)
 		}

@@ -26,6 +26,7 @@ type options struct {
 	drain                bench.DrainSize
 	snapshot             bench.SnapshotOptions
 	stream               bench.StreamOptions
+	events               bench.EventsOptions
 	rates                string
 	lean                 bench.LeanOptions
 	leanRates            string
@@ -39,7 +40,7 @@ func parse(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("projector-bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file to write the results to (- for standard output)")
-	fs.StringVar(&o.only, "only", "drain,snapshot,stream,lean,ryw,micro", "benchmarks to run, comma-separated")
+	fs.StringVar(&o.only, "only", "drain,snapshot,stream,lean,ryw,events,micro", "benchmarks to run, comma-separated")
 	fs.StringVar(&o.benchtime, "benchtime", "2s", "-benchtime of the micro benchmarks")
 	fs.StringVar(&o.env.AdminDSN, "pg", envOr("PROJECTOR_TEST_PG", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
 		"PostgreSQL maintenance database DSN (env PROJECTOR_TEST_PG)")
@@ -72,6 +73,9 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.rywRates, "ryw-rates", "500,1000", "transactions per second of the loads the read-your-writes probe runs beside")
 	fs.DurationVar(&o.ryw.Stream.Duration, "ryw-duration", 30*time.Second, "duration of each read-your-writes load")
 	fs.DurationVar(&o.ryw.ProbeEvery, "ryw-probe-every", 20*time.Millisecond, "pause between two read-your-writes probes")
+	fs.IntVar(&o.events.Changes, "events-changes", 200000, "row changes, and as many published events, of the event-sourcing benchmark")
+	fs.IntVar(&o.events.Aggregates, "events-aggregates", 20000, "orders those changes are about")
+	fs.IntVar(&o.events.Batch, "events-batch", 1000, "changes per transaction of the event-sourcing benchmark")
 
 	var bulk, concurrency, items int
 	fs.IntVar(&bulk, "bulk-actions", 1000, "projector's sink.bulk_actions, used by the loader too")
@@ -104,6 +108,7 @@ func parse(args []string) (options, error) {
 		}
 		o.ryw.Rates = append(o.ryw.Rates, v)
 	}
+	o.events.BulkActions, o.events.Concurrency = bulk, concurrency
 	for _, r := range strings.Split(o.rates, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
 		if err != nil {
@@ -160,7 +165,9 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 	}
 	var bin string
-	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") || slices.Contains(only, "lean") || slices.Contains(only, "ryw") {
+	if slices.ContainsFunc(only, func(b string) bool {
+		return slices.Contains([]string{"snapshot", "stream", "lean", "ryw", "events"}, b)
+	}) {
 		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
 			return err
 		}
@@ -215,6 +222,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 		rep.RYW = &r
+	}
+	if slices.Contains(only, "events") {
+		log.Info("event-sourcing benchmark")
+		e, err := bench.RunEvents(ctx, o.env, bin, dir, o.events, log)
+		if err != nil {
+			return err
+		}
+		rep.Events = &e
 	}
 	rep.Took = time.Since(rep.Started)
 	var buf bytes.Buffer

@@ -1,0 +1,160 @@
+package fold
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/config"
+)
+
+// Shape is an entity's columns as a view sees them: the key column id and
+// the declared fields, with their PostgreSQL types. A field the reducer
+// produces without a declaration is jsonb.
+type Shape struct {
+	types map[string]string // column: base type
+}
+
+// NewShape reads the columns a stream declares.
+func NewShape(s config.EventStream) Shape {
+	types := map[string]string{config.EntityKey: "text"}
+	for field, typ := range s.Fields {
+		types[field], _ = config.EntityType(typ) // checked by config
+	}
+	return Shape{types: types}
+}
+
+// Info describes the entity as the catalog describes a table, so views
+// compile against it like against one: keyed and unique by id.
+func (sh Shape) Info(entity string) *capture.TableInfo {
+	info := &capture.TableInfo{
+		Table: capture.Table{Schema: config.EntitySchema, Name: entity},
+		Key:   []string{config.EntityKey}, Unique: [][]string{{config.EntityKey}},
+	}
+	for _, name := range slices.Sorted(maps.Keys(sh.types)) {
+		base := sh.types[name]
+		info.Columns = append(info.Columns, capture.Column{Name: name, Type: base, Base: base, NotNull: name == config.EntityKey})
+	}
+	return info
+}
+
+// Row renders an entity as a row: its key under id and every field of its
+// state converted to the declared type. A value that does not convert is
+// an error naming the field, and the event that produced it fails.
+func (sh Shape) Row(id string, state map[string]any) (capture.Row, error) {
+	row := make(capture.Row, len(state)+1)
+	key, err := convert(id, sh.types[config.EntityKey])
+	if err != nil {
+		return nil, fmt.Errorf("aggregate id %q: %w", id, err)
+	}
+	row[config.EntityKey] = key
+	for field, v := range state {
+		if field == config.EntityKey {
+			continue // the key is the aggregate id, whatever the state says
+		}
+		typ, ok := sh.types[field]
+		if !ok {
+			typ = "jsonb"
+		}
+		cv, err := convert(v, typ)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", field, err)
+		}
+		row[field] = cv
+	}
+	return row, nil
+}
+
+// convert turns a JSON value into the Go value capture gives a column of
+// base type typ. JSON null is NULL whatever the type.
+func convert(v any, typ string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch typ {
+	case "jsonb":
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode as jsonb: %w", err)
+		}
+		return json.RawMessage(b), nil
+	case "text":
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case map[string]any, []any:
+			return nil, fmt.Errorf("is %s, not text", kind(v))
+		default:
+			b, err := json.Marshal(x)
+			return string(b), err
+		}
+	case "int8", "int4":
+		return integer(v)
+	case "numeric":
+		switch x := v.(type) {
+		case string:
+			if _, ok := new(big.Float).SetString(x); !ok {
+				return nil, fmt.Errorf("%q is not a number", x)
+			}
+			return capture.Numeric(x), nil
+		case int:
+			return capture.Numeric(strconv.Itoa(x)), nil
+		case float64:
+			if math.IsInf(x, 0) || math.IsNaN(x) {
+				return nil, fmt.Errorf("%v is not a finite number", x)
+			}
+			return capture.Numeric(strconv.FormatFloat(x, 'f', -1, 64)), nil
+		case *big.Int:
+			return capture.Numeric(x.String()), nil
+		}
+	case "float8":
+		switch x := v.(type) {
+		case int:
+			return float64(x), nil
+		case float64:
+			return x, nil
+		case *big.Int:
+			f, _ := new(big.Float).SetInt(x).Float64()
+			return f, nil
+		}
+	case "bool":
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case "timestamptz":
+		if s, ok := v.(string); ok {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an RFC 3339 time", s)
+			}
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("is %s, not %s", kind(v), typ)
+}
+
+// integer converts a whole number, or a string of one, to int64.
+func integer(v any) (any, error) {
+	switch x := v.(type) {
+	case int:
+		return int64(x), nil
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x), nil
+		}
+		return nil, fmt.Errorf("%v is not a whole number", x)
+	case string:
+		i, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a whole number", x)
+		}
+		return i, nil
+	}
+	return nil, fmt.Errorf("is %s, not a whole number", kind(v))
+}
