@@ -34,6 +34,9 @@ func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, err
 			return 0, err
 		}
 	}
+	if chunked, err := ss.bootstrapChunked(ctx, consistent); err != nil || chunked {
+		return consistent, err
+	}
 	s.log.Info("created slot; snapshot starts", "slot", res.SlotName, "consistent_point", consistent, "tables", len(s.src.Tables))
 
 	conn, err := s.connect(ctx)
