@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,6 +96,9 @@ type chunker struct {
 	wake  chan struct{}
 	reset chan struct{}
 	next  int64
+	// bootstrapping is set while the source's snapshot starts: an
+	// exported snapshot's whole copy, or a chunked one's first step.
+	bootstrapping atomic.Bool
 }
 
 func newChunker(s *Stream) *chunker {
@@ -135,12 +139,25 @@ func (s *Stream) SnapshotTables(tables ...Table) error {
 	return nil
 }
 
+// Bootstrapping reports whether the source's initial snapshot is being
+// started: for an exported snapshot, while its tables are copied.
+func (s *Stream) Bootstrapping() bool { return s.chunks.bootstrapping.Load() }
+
+// exporting marks the bootstrap as running and returns what ends it.
+func (c *chunker) exporting() (done func()) {
+	c.bootstrapping.Store(true)
+	return func() { c.bootstrapping.Store(false) }
+}
+
 // ChunkProgress returns the progress of the source's chunked copies.
-func (s *Stream) ChunkProgress() []TableProgress {
+func (s *Stream) ChunkProgress() ([]TableProgress, error) {
 	c := s.chunks
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.progress)
+	if err := c.loadLocked(); err != nil {
+		return nil, err
+	}
+	return slices.Clone(c.progress), nil
 }
 
 // plan replaces the queue with tables, as a new snapshot of the source

@@ -19,6 +19,7 @@ import (
 func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, error) {
 	s := ss.stream
 	defer s.metrics.snapshotStarted(s.src.Name)()
+	defer s.chunks.exporting()()
 	res, err := createSlot(ctx, repl, s.src.SlotName(), s.opts.FailoverSlot)
 	if err != nil {
 		return 0, err
