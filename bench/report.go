@@ -23,7 +23,9 @@ type Report struct {
 	// StreamTop is where projector's CPU time goes under a streaming load.
 	StreamTop string
 	Stream    *StreamReport
-	Micro     []MicroBench
+	// Chunked is the chunked snapshot benchmark, killed and resumed.
+	Chunked *ChunkedReport
+	Micro   []MicroBench
 	// Settings are the program's flags with the values used.
 	Settings []string
 }
@@ -61,6 +63,9 @@ func (r *Report) Write(w io.Writer) {
 	}
 	if r.Stream != nil {
 		r.writeStream(p)
+	}
+	if r.Chunked != nil {
+		r.writeChunked(p)
 	}
 	if r.Micro != nil {
 		r.writeMicro(p)

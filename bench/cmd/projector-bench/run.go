@@ -26,6 +26,7 @@ type options struct {
 	drain                bench.DrainSize
 	snapshot             bench.SnapshotOptions
 	stream               bench.StreamOptions
+	chunked              bench.ChunkedOptions
 	rates                string
 	profileSnapshot      bool
 	profileDir           string
@@ -35,7 +36,7 @@ func parse(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("projector-bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file to write the results to (- for standard output)")
-	fs.StringVar(&o.only, "only", "drain,snapshot,stream,micro", "benchmarks to run, comma-separated")
+	fs.StringVar(&o.only, "only", "drain,snapshot,stream,chunked,micro", "benchmarks to run, comma-separated")
 	fs.StringVar(&o.benchtime, "benchtime", "2s", "-benchtime of the micro benchmarks")
 	fs.StringVar(&o.env.AdminDSN, "pg", envOr("PROJECTOR_TEST_PG", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
 		"PostgreSQL maintenance database DSN (env PROJECTOR_TEST_PG)")
@@ -60,6 +61,10 @@ func parse(args []string) (options, error) {
 	fs.DurationVar(&o.stream.Duration, "stream-duration", 60*time.Second, "duration of each streaming load")
 	fs.IntVar(&o.stream.Workers, "stream-workers", 8, "connections of the streaming write load")
 
+	fs.IntVar(&o.chunked.Rows, "chunked-rows", 10_000_000, "rows of the chunked snapshot benchmark's table")
+	fs.IntVar(&o.chunked.ChunkRows, "chunked-chunk-rows", 5000, "rows per chunk of the chunked snapshot benchmark")
+	fs.Float64Var(&o.chunked.WriteRate, "chunked-write-rate", 100, "transactions per second written during the chunked snapshot")
+
 	var bulk, concurrency, items int
 	fs.IntVar(&bulk, "bulk-actions", 1000, "projector's sink.bulk_actions, used by the loader too")
 	fs.IntVar(&concurrency, "concurrency", 4, "projector's sink.concurrency, used by the loader too")
@@ -74,6 +79,7 @@ func parse(args []string) (options, error) {
 	})
 	o.snapshot.BulkActions, o.snapshot.Concurrency, o.snapshot.Size.ItemsPerOrder = bulk, concurrency, items
 	o.stream.BulkActions, o.stream.Concurrency, o.stream.Size.ItemsPerOrder = bulk, concurrency, items
+	o.chunked.BulkActions, o.chunked.Concurrency = bulk, concurrency
 	for _, r := range strings.Split(o.rates, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
 		if err != nil {
@@ -130,7 +136,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 	}
 	var bin string
-	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") {
+	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") || slices.Contains(only, "chunked") {
 		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
 			return err
 		}
@@ -168,6 +174,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 				return err
 			}
 		}
+	}
+	if slices.Contains(only, "chunked") {
+		log.Info("chunked snapshot benchmark", "rows", o.chunked.Rows)
+		c, err := bench.RunChunked(ctx, o.env, bin, dir, o.chunked, log)
+		if err != nil {
+			return err
+		}
+		rep.Chunked = &c
 	}
 	rep.Took = time.Since(rep.Started)
 	var buf bytes.Buffer
