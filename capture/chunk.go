@@ -282,7 +282,9 @@ func (c *chunker) loop(ctx context.Context) error {
 			}
 			continue
 		}
+		running := c.s.metrics.snapshotStarted(c.s.src.Name)
 		err = c.copyTable(ctx, gen, p)
+		running()
 		switch {
 		case ctx.Err() != nil:
 			return nil
