@@ -312,9 +312,14 @@ type inflight struct {
 	progress TableProgress
 }
 
+// chunksInFlight is how many chunks may be delivered and not yet
+// confirmed: enough to keep the engine and the search engine busy while
+// the next chunk is read, few enough that a restart copies little again.
+const chunksInFlight = 4
+
 // copyTable copies p's table from after p.LastKey to its end, a chunk at
-// a time. At most two chunks are unconfirmed at once, so a restart copies
-// at most that much again.
+// a time. At most chunksInFlight chunks are unconfirmed at once, so a
+// restart copies at most that many again.
 func (c *chunker) copyTable(ctx context.Context, gen chan struct{}, p TableProgress) error {
 	s := c.s
 	conn, err := s.connect(ctx)
@@ -350,10 +355,11 @@ func (c *chunker) copyTable(ctx context.Context, gen chan struct{}, p TableProgr
 	s.metrics.chunkProgress(s.src.Name, p)
 	var flight []inflight
 	lastLog := time.Now()
+	defer c.win.stop()
 	for {
-		// Keep at most one chunk unconfirmed before reading the next.
+		// Record what is confirmed, and wait for room before reading on.
 		if len(flight) > 0 {
-			if err := c.settle(ctx, gen, &flight, 1); err != nil {
+			if err := c.settle(ctx, gen, &flight, chunksInFlight-1); err != nil {
 				return err
 			}
 		}
@@ -391,10 +397,10 @@ func (c *chunker) copyTable(ctx context.Context, gen chan struct{}, p TableProgr
 	}
 }
 
-// settle waits until all but keep of the chunks in flight are confirmed
-// downstream, and records the progress of the last confirmed one.
+// settle records the progress of the last chunk in flight confirmed
+// downstream, waiting until at most keep remain unconfirmed.
 func (c *chunker) settle(ctx context.Context, gen chan struct{}, flight *[]inflight, keep int) error {
-	for len(*flight) > keep {
+	for {
 		f := *flight
 		done := 0
 		for done < len(f) && c.s.Confirmed() >= f[done].at {
@@ -407,6 +413,9 @@ func (c *chunker) settle(ctx context.Context, gen chan struct{}, flight *[]infli
 			*flight = f[done:]
 			continue
 		}
+		if len(f) <= keep {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -415,7 +424,6 @@ func (c *chunker) settle(ctx context.Context, gen chan struct{}, flight *[]infli
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return nil
 }
 
 // copyChunk copies the rows after lastKey, up to a chunk of them, between

@@ -61,8 +61,10 @@ type window struct {
 	id    chunkID
 	table Table
 	key   []string
-	// active says the low watermark of id was seen in the stream.
-	active bool
+	// recording says keys are being recorded: from when the chunk is
+	// opened, before its low watermark is written (see observe). active
+	// says the low watermark of id was seen in the stream.
+	recording, active bool
 	// changed holds the encoded keys changed since the low watermark;
 	// truncated that the table was truncated, which voids every row read.
 	changed   map[string]struct{}
@@ -89,9 +91,13 @@ func newWindow(slot string) *window { return &window{slot: slot} }
 func (w *window) open(id chunkID, table Table, key []string) <-chan chunkResult {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !w.recording || w.table != table {
+		// Keys changed since the table's previous chunk was delivered are
+		// kept: they count for this chunk too.
+		w.changed, w.truncated, w.unmatched = map[string]struct{}{}, false, false
+	}
 	w.id, w.table, w.key = id, table, key
-	w.active, w.truncated, w.unmatched, w.filled = false, false, false, false
-	w.changed = map[string]struct{}{}
+	w.recording, w.active, w.filled = true, false, false
 	w.rows, w.weight = nil, 0
 	w.done = make(chan chunkResult, 1)
 	return w.done
@@ -112,17 +118,36 @@ func (w *window) close(id chunkID) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.id == id {
-		w.id, w.active, w.changed, w.rows, w.done = chunkID{}, false, nil, nil, nil
+		w.id, w.recording, w.active, w.changed, w.rows, w.done = chunkID{}, false, false, nil, nil, nil
+	}
+}
+
+// stop ends recording once the table's last chunk is delivered.
+func (w *window) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.id == (chunkID{}) {
+		w.recording, w.changed = false, nil
 	}
 }
 
 // observe looks at a decoded transaction before it goes downstream:
 // it records the keys the open chunk must leave out and, at the chunk's
 // high watermark, adds the chunk's rows to txn.
+//
+// Keys are recorded from the moment the table's first chunk is opened,
+// before its low watermark is even written, and on between its chunks,
+// not only between a chunk's watermarks: a
+// transaction's commit record can precede the low watermark in the WAL
+// while the transaction is still invisible to the chunk's SELECT (a
+// committing backend writes its commit record before it leaves the
+// process array). Leaving out the key of a row the stream changed
+// before the SELECT is safe: the stream's event carries the row as the
+// SELECT would have read it.
 func (w *window) observe(txn *Transaction) {
 	if len(txn.Messages) == 0 {
 		w.mu.Lock()
-		if w.active {
+		if w.recording {
 			w.record(txn.Changes)
 		}
 		w.mu.Unlock()
@@ -130,7 +155,7 @@ func (w *window) observe(txn *Transaction) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.active {
+	if w.recording {
 		w.record(txn.Changes)
 	}
 	for _, m := range txn.Messages {
@@ -213,7 +238,10 @@ func (w *window) attach(txn *Transaction) {
 	res.delivered = len(kept)
 	w.last, w.lastRows, w.lastWeight = w.id, kept, weight
 	w.done <- res
-	w.id, w.active, w.changed, w.rows, w.done = chunkID{}, false, nil, nil, nil
+	// Recording goes on until the next chunk of the table opens: a change
+	// between two chunks counts for the next one.
+	w.id, w.active, w.rows, w.done = chunkID{}, false, nil, nil
+	w.changed, w.truncated, w.unmatched = map[string]struct{}{}, false, false
 }
 
 // encodeChunkKey encodes the values of key in row, and false when row

@@ -24,15 +24,18 @@ func TestWindow(t *testing.T) {
 	moved := Change{Op: Update, Table: orders, Key: key, Old: Row{"tenant": "a", "id": int64(2)}, New: row("c", 9)}
 	tests := []struct {
 		name string
-		// before are changed before the low watermark, inside between the
-		// two, after after the high one.
-		before, inside, after []Change
+		// early are changed before the chunk is opened, before between its
+		// opening and the low watermark, inside between the two
+		// watermarks, after after the high one.
+		early, before, inside, after []Change
 		want                  []string // encoded keys delivered at the high watermark
 		retry                 bool
 	}{
 		{name: "quiet", want: []string{`["a",1]`, `["a",2]`, `["b",1]`, `["b",2]`}},
-		{name: "changes before the low watermark are not the window's", before: []Change{del("a", 1), ins(orders, "b", 2)},
+		{name: "changes before the chunk opened are not the window's", early: []Change{del("a", 1), ins(orders, "b", 2)},
 			want: []string{`["a",1]`, `["a",2]`, `["b",1]`, `["b",2]`}},
+		{name: "changes before the low watermark are left out too", before: []Change{del("a", 1), ins(orders, "b", 2)},
+			want: []string{`["a",2]`, `["b",1]`}},
 		{name: "stream wins inside the window", inside: []Change{ins(orders, "a", 1), del("b", 2)},
 			want: []string{`["a",2]`, `["b",1]`}},
 		{name: "a moved key leaves out old and new", inside: []Change{moved}, want: []string{`["a",1]`, `["b",1]`, `["b",2]`}},
@@ -48,7 +51,6 @@ func TestWindow(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWindow("slot")
 			id := chunkID{run: "r", chunk: 7}
-			done := w.open(id, orders, key)
 			lsn := LSN(100)
 			next := func(changes []Change, marks ...watermark) *Transaction {
 				lsn += 10
@@ -60,6 +62,8 @@ func TestWindow(t *testing.T) {
 				w.observe(txn)
 				return txn
 			}
+			next(tt.early)
+			done := w.open(id, orders, key)
 			next(tt.before)
 			next(nil, watermark{Slot: "other", Run: "r", Chunk: 7}) // another source's
 			next(nil, watermark{Slot: "slot", Run: "r", Chunk: 7})
@@ -116,5 +120,43 @@ func TestWindowIgnoresUnknownChunks(t *testing.T) {
 	case res := <-done:
 		t.Fatalf("chunk finished at a watermark not its own: %+v", res)
 	default:
+	}
+}
+
+// TestWindowCountsChangesBetweenChunks: a change the stream delivers
+// after one chunk and before the next chunk's watermarks still leaves its
+// key out of the next chunk, whose SELECT may not see it yet.
+func TestWindowCountsChangesBetweenChunks(t *testing.T) {
+	orders := Table{Schema: "public", Name: "orders"}
+	key := []string{"id"}
+	w := newWindow("slot")
+	mark := func(chunk int64, high bool) *Transaction {
+		b, _ := json.Marshal(watermark{Slot: "slot", Run: "r", Chunk: chunk, High: high})
+		txn := &Transaction{EndLSN: LSN(chunk*10 + 1), Messages: []Message{{Prefix: WatermarkPrefix, Content: b}}}
+		w.observe(txn)
+		return txn
+	}
+	rows := func(ids ...int64) []Change {
+		var out []Change
+		for _, id := range ids {
+			out = append(out, Change{Op: Read, Table: orders, Key: key, New: Row{"id": id}})
+		}
+		return out
+	}
+	first := chunkID{run: "r", chunk: 1}
+	done := w.open(first, orders, key)
+	mark(1, false)
+	w.fill(first, rows(1, 2), 10)
+	mark(1, true)
+	<-done
+	w.observe(&Transaction{EndLSN: 15, Changes: []Change{{Op: Update, Table: orders, Key: key, New: Row{"id": int64(3)}}}})
+	second := chunkID{run: "r", chunk: 2}
+	done = w.open(second, orders, key)
+	mark(2, false)
+	w.fill(second, rows(3, 4), 10)
+	high := mark(2, true)
+	<-done
+	if len(high.Changes) != 1 || high.Changes[0].New["id"] != int64(4) {
+		t.Errorf("second chunk delivered %v, want only row 4", high.Changes)
 	}
 }

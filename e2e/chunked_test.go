@@ -19,7 +19,7 @@ import (
 // lands in the middle of the copy, and small enough for go test: a third
 // of it under the race detector, which slows the pipeline several times.
 const (
-	chunkedChunkRows = 2000
+	chunkedChunkRows = 1000
 	// chunkedWALBound is the retained WAL the slot may hold during the
 	// copy: the paced writes of about a minute and the checkpoints'
 	// full-page images, not the table's 300,000 rows.
