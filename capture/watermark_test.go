@@ -28,8 +28,8 @@ func TestWindow(t *testing.T) {
 		// opening and the low watermark, inside between the two
 		// watermarks, after after the high one.
 		early, before, inside, after []Change
-		want                  []string // encoded keys delivered at the high watermark
-		retry                 bool
+		want                         []string // encoded keys delivered at the high watermark
+		retry                        bool
 	}{
 		{name: "quiet", want: []string{`["a",1]`, `["a",2]`, `["b",1]`, `["b",2]`}},
 		{name: "changes before the chunk opened are not the window's", early: []Change{del("a", 1), ins(orders, "b", 2)},
