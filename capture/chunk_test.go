@@ -250,12 +250,11 @@ func (w *accountWriter) run(t *testing.T) {
 
 // runChunked runs a stream over accounts in chunked mode from cp until the
 // returned stop is called.
-func runChunked(t *testing.T, db *testbed.Database, u *upserts, store *memProgress, cp Checkpoint) (*Stream, *prometheus.Registry, func()) {
+func runChunked(t *testing.T, db *testbed.Database, u *upserts, store *memProgress, cp Checkpoint) (*Stream, func()) {
 	t.Helper()
 	src := Source{Name: db.Name, DSN: db.DSN(), Tables: []Table{fencesTable, accounts}}
-	reg := prometheus.NewRegistry()
 	s := NewStream(src, Options{StatusInterval: 200 * time.Millisecond, MaxBackoff: time.Second,
-		Chunks: ChunkOptions{Mode: SnapshotChunked, Rows: 500, Progress: store}}, NewMetrics(reg), testLogger(t))
+		Chunks: ChunkOptions{Mode: SnapshotChunked, Rows: 500, Progress: store}}, NewMetrics(prometheus.NewRegistry()), testLogger(t))
 	u.stream = s
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -272,10 +271,10 @@ func runChunked(t *testing.T, db *testbed.Database, u *upserts, store *memProgre
 		}
 	}
 	t.Cleanup(stop)
-	return s, reg, stop
+	return s, stop
 }
 
-func copiedRows(t *testing.T, reg *prometheus.Registry, s *Stream) float64 {
+func copiedRows(t *testing.T, s *Stream) float64 {
 	t.Helper()
 	m := s.metrics.snapshotRows.WithLabelValues(s.src.Name, accounts.String())
 	return testutil.ToFloat64(m)
@@ -301,7 +300,7 @@ func TestChunkedSnapshotWithRacingWrites(t *testing.T) {
 	accountsTable(db, n)
 	u := newUpserts()
 	store := &memProgress{}
-	s, reg, _ := runChunked(t, db, u, store, Checkpoint{})
+	s, _ := runChunked(t, db, u, store, Checkpoint{})
 	w := startAccountWriter(t, db, n)
 	var firstConfirmed LSN
 	waitFor(t, "the first chunks", func() bool {
@@ -320,7 +319,7 @@ func TestChunkedSnapshotWithRacingWrites(t *testing.T) {
 	w.halt()
 	u.waitFence(t, db)
 	rows := u.compare(t, db)
-	copied := copiedRows(t, reg, s)
+	copied := copiedRows(t, s)
 	t.Logf("copied %.0f rows for a table of %d (%d at the end), %d writes", copied, n, rows, w.ops.Load())
 	if copied > 1.1*float64(n+int(w.ops.Load())) {
 		t.Errorf("copied %.0f rows, more than 1.1 x the table", copied)
@@ -338,7 +337,7 @@ func TestChunkedSnapshotResumes(t *testing.T) {
 	accountsTable(db, n)
 	u := newUpserts()
 	store := &memProgress{}
-	s, reg, stop := runChunked(t, db, u, store, Checkpoint{})
+	s, stop := runChunked(t, db, u, store, Checkpoint{})
 	w := startAccountWriter(t, db, n)
 	waitFor(t, "half of the table", func() bool {
 		for _, p := range store.get() {
@@ -349,7 +348,7 @@ func TestChunkedSnapshotResumes(t *testing.T) {
 		return false
 	})
 	stop()
-	first := copiedRows(t, reg, s)
+	first := copiedRows(t, s)
 	var resumedAt TableProgress
 	for _, p := range store.get() {
 		if p.Table == accounts {
@@ -363,12 +362,12 @@ func TestChunkedSnapshotResumes(t *testing.T) {
 	applied := u.lastEnd
 	u.mu.Unlock()
 
-	s, reg, _ = runChunked(t, db, u, store, Checkpoint{SnapshotDone: true, Applied: applied})
+	s, _ = runChunked(t, db, u, store, Checkpoint{SnapshotDone: true, Applied: applied})
 	waitFor(t, "the chunked copy to finish", func() bool { return tableDone(store, accounts) })
 	w.halt()
 	u.waitFence(t, db)
 	u.compare(t, db)
-	second := copiedRows(t, reg, s)
+	second := copiedRows(t, s)
 	total := first + second
 	t.Logf("copied %.0f + %.0f rows for a table of %d; resumed after %v", first, second, n, resumedAt.LastKey)
 	if second >= n {
