@@ -377,3 +377,33 @@ func TestChunkedSnapshotResumes(t *testing.T) {
 		t.Errorf("copied %.0f rows in both runs, more than 1.1 x the table", total)
 	}
 }
+
+// TestSnapshotTablesCopiesAgain queues a table of a running source for
+// another chunked copy: its rows are copied again while writes go on, and
+// the result still equals the table. A table the source does not capture
+// is refused.
+func TestSnapshotTablesCopiesAgain(t *testing.T) {
+	t.Parallel()
+	const n = 5000
+	db := testbed.NewDatabase(t, testbed.Primary)
+	accountsTable(db, n)
+	u := newUpserts()
+	store := &memProgress{}
+	s, _ := runChunked(t, db, u, store, Checkpoint{})
+	waitFor(t, "the first copy", func() bool { return tableDone(store, accounts) })
+	before := copiedRows(t, s)
+	w := startAccountWriter(t, db, n)
+	if err := s.SnapshotTables(Table{Schema: "public", Name: "nope"}); err == nil {
+		t.Error("SnapshotTables accepted a table the source does not capture")
+	}
+	if err := s.SnapshotTables(accounts); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second copy", func() bool { return tableDone(store, accounts) && copiedRows(t, s) >= before+n })
+	w.halt()
+	u.waitFence(t, db)
+	u.compare(t, db)
+	if again := copiedRows(t, s) - before; again < n {
+		t.Errorf("the second copy read %.0f rows of %d", again, n)
+	}
+}
