@@ -96,6 +96,9 @@ type chunker struct {
 	wake  chan struct{}
 	reset chan struct{}
 	next  int64
+	// long holds the transactions a chunk waited for in vain (see
+	// settleCommits); only the chunker's goroutine uses it.
+	long map[uint64]bool
 	// bootstrapping is set while the source's snapshot starts: an
 	// exported snapshot's whole copy, or a chunked one's first step.
 	bootstrapping atomic.Bool
@@ -105,7 +108,7 @@ func newChunker(s *Stream) *chunker {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand); a clash only confuses watermarks of one slot across processes
 	return &chunker{s: s, win: newWindow(s.src.SlotName()), run: hex.EncodeToString(b[:]),
-		wake: make(chan struct{}, 1), reset: make(chan struct{})}
+		wake: make(chan struct{}, 1), reset: make(chan struct{}), long: map[uint64]bool{}}
 }
 
 func (c *chunker) opts() ChunkOptions { return c.s.opts.Chunks }
@@ -436,6 +439,9 @@ func (c *chunker) copyChunk(ctx context.Context, gen chan struct{}, cp *copier, 
 	done := c.win.open(id, t, key)
 	defer c.win.close(id)
 	if err := c.emit(ctx, cp.conn, id, t, false); err != nil {
+		return 0, nil, chunkResult{}, err
+	}
+	if err := settleCommits(ctx, cp.conn, time.Second, c.long); err != nil {
 		return 0, nil, chunkResult{}, err
 	}
 	rows := c.opts().Rows

@@ -67,7 +67,10 @@ type window struct {
 	recording, active bool
 	// changed holds the encoded keys changed since the low watermark;
 	// truncated that the table was truncated, which voids every row read.
-	changed   map[string]struct{}
+	changed map[string]struct{}
+	// previous holds the keys recorded for the table's previous chunk:
+	// they are left out of this one too (see observe).
+	previous  map[string]struct{}
 	truncated bool
 	unmatched bool
 	// rows and weight are the chunk's rows once read, filled says they are.
@@ -94,7 +97,7 @@ func (w *window) open(id chunkID, table Table, key []string) <-chan chunkResult 
 	if !w.recording || w.table != table {
 		// Keys changed since the table's previous chunk was delivered are
 		// kept: they count for this chunk too.
-		w.changed, w.truncated, w.unmatched = map[string]struct{}{}, false, false
+		w.changed, w.previous, w.truncated, w.unmatched = map[string]struct{}{}, nil, false, false
 	}
 	w.id, w.table, w.key = id, table, key
 	w.recording, w.active, w.filled = true, false, false
@@ -118,7 +121,7 @@ func (w *window) close(id chunkID) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.id == id {
-		w.id, w.recording, w.active, w.changed, w.rows, w.done = chunkID{}, false, false, nil, nil, nil
+		w.id, w.recording, w.active, w.changed, w.previous, w.rows, w.done = chunkID{}, false, false, nil, nil, nil, nil
 	}
 }
 
@@ -127,7 +130,7 @@ func (w *window) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.id == (chunkID{}) {
-		w.recording, w.changed = false, nil
+		w.recording, w.changed, w.previous = false, nil, nil
 	}
 }
 
@@ -137,7 +140,8 @@ func (w *window) stop() {
 //
 // Keys are recorded from the moment the table's first chunk is opened,
 // before its low watermark is even written, and on between its chunks,
-// not only between a chunk's watermarks: a
+// and a chunk also leaves out the keys recorded for the one before it,
+// not only those changed between its own watermarks: a
 // transaction's commit record can precede the low watermark in the WAL
 // while the transaction is still invisible to the chunk's SELECT (a
 // committing backend writes its commit record before it leaves the
@@ -224,7 +228,9 @@ func (w *window) attach(txn *Transaction) {
 			if !ok {
 				continue
 			}
-			if _, changed := w.changed[k]; !changed {
+			_, changed := w.changed[k]
+			_, before := w.previous[k]
+			if !changed && !before {
 				kept = append(kept, c)
 			}
 		}
@@ -241,7 +247,7 @@ func (w *window) attach(txn *Transaction) {
 	// Recording goes on until the next chunk of the table opens: a change
 	// between two chunks counts for the next one.
 	w.id, w.active, w.rows, w.done = chunkID{}, false, nil, nil
-	w.changed, w.truncated, w.unmatched = map[string]struct{}{}, false, false
+	w.previous, w.changed, w.truncated, w.unmatched = w.changed, map[string]struct{}{}, false, false
 }
 
 // encodeChunkKey encodes the values of key in row, and false when row
