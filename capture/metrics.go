@@ -7,6 +7,7 @@ type Metrics struct {
 	changes         *prometheus.CounterVec
 	snapshotRows    *prometheus.CounterVec
 	snapshotRunning *prometheus.GaugeVec
+	chunks          chunkMetrics
 	errors          prometheus.Counter
 	lossy           *prometheus.CounterVec
 }
@@ -46,7 +47,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Values captured whose document or index form cannot hold all of them (docs/types.md), by source and reason: not_finite, infinite_date (kept as strings, not indexed), json_repeated_key (earlier values dropped), array_bounds (lower bounds dropped).",
 		}, []string{"source", "reason"}),
 	}
+	m.chunks = newChunkMetrics()
 	reg.MustRegister(m.changes, m.snapshotRows, m.snapshotRunning, m.errors, m.lossy)
+	m.chunks.register(reg)
 	return m
 }
 
@@ -78,6 +81,7 @@ func (m *Metrics) DeclareSource(source string, tables []Table) {
 			m.changes.WithLabelValues(source, t.String(), string(op))
 		}
 		m.snapshotRows.WithLabelValues(source, t.String())
+		m.chunks.declare(source, t)
 	}
 }
 

@@ -432,6 +432,7 @@ func (ss *session) handleWAL(ctx context.Context, conn *pgconn.PgConn, dec *Deco
 		// Sent again after a reconnect: downstream already has it.
 		return nil
 	}
+	ss.stream.chunks.win.observe(txn) // a chunked snapshot's rows join their high watermark
 	return ss.push(ctx, conn, txn)
 }
 

@@ -19,6 +19,7 @@ import (
 func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, error) {
 	s := ss.stream
 	defer s.metrics.snapshotStarted(s.src.Name)()
+	defer s.chunks.exporting()()
 	res, err := createSlot(ctx, repl, s.src.SlotName(), s.opts.FailoverSlot)
 	if err != nil {
 		return 0, err
@@ -33,6 +34,9 @@ func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, err
 		if err := ss.record(consistent); err != nil {
 			return 0, err
 		}
+	}
+	if chunked, err := ss.bootstrapChunked(ctx, consistent); err != nil || chunked {
+		return consistent, err
 	}
 	s.log.Info("created slot; snapshot starts", "slot", res.SlotName, "consistent_point", consistent, "tables", len(s.src.Tables))
 

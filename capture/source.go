@@ -63,6 +63,8 @@ type Options struct {
 	// standbys that synchronize slots. On older servers the stream stops
 	// with a permanent error.
 	FailoverSlot bool
+	// Chunks tunes chunked snapshots and says when they are used.
+	Chunks ChunkOptions
 	// Marks, when set, records every position before it is confirmed to
 	// the slot beyond what downstream applied, so that a slot found ahead
 	// of everything ever confirmed is known to be another slot.

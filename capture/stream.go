@@ -62,6 +62,8 @@ type Stream struct {
 	// yet delivered: a chunk holds thousands of rows, so a buffer counted
 	// in transactions would hold far too many of them.
 	snapshotBudget *budget.Budget
+	// chunks copies tables in chunks while the stream runs.
+	chunks *chunker
 	// protoVersion pins the pgoutput protocol version, for tests that run
 	// every version the server offers; 0 picks the highest (protocolFor).
 	protoVersion int
@@ -76,8 +78,10 @@ type pendingTxn struct {
 func NewStream(src Source, opts Options, metrics *Metrics, log *slog.Logger) *Stream {
 	opts = opts.withDefaults()
 	metrics.declareSource(src.Name)
-	return &Stream{src: src, opts: opts, metrics: metrics, log: log.With("source", src.Name),
+	s := &Stream{src: src, opts: opts, metrics: metrics, log: log.With("source", src.Name),
 		snapshotBudget: budget.New(opts.SnapshotBudget)}
+	s.chunks = newChunker(s)
+	return s
 }
 
 // snapshotCharge is what a delivered transaction held of the snapshot
@@ -209,6 +213,7 @@ func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) 
 		defer close(txns)
 		return s.captureLoop(ctx, from, txns)
 	})
+	g.Go(func() error { return s.chunks.loop(ctx) })
 	g.Go(func() error {
 		for txn := range txns {
 			err := deliver(ctx, txn)

@@ -29,6 +29,12 @@ func (l *loader) sources(root *yaml.Node, decoded map[string]Source, cfg *Config
 		if _, ok := l.positions[path+".publication_mode"]; !ok {
 			src.PublicationMode = PublicationManaged
 		}
+		if _, ok := l.positions[path+".snapshot.mode"]; !ok {
+			src.Snapshot.Mode = SnapshotAuto
+		}
+		if _, ok := l.positions[path+".snapshot.chunk_rows"]; !ok {
+			src.Snapshot.ChunkRows = DefaultChunkRows
+		}
 		l.sourcePassword(&src, path)
 		src.Events = eventDefaults(src.Events)
 		cfg.Sources[name] = src

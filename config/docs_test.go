@@ -123,7 +123,8 @@ func TestReferenceDefaults(t *testing.T) {
 	_, rows := referenceRows(t)
 	cfg := Default()
 	cfg.Views = []View{{Numeric: NumericString, Settings: DefaultIndexSettings(), Root: TableRef{Schema: "public"}}}
-	cfg.Sources = map[string]Source{"<name>": {Slot: "projector_<name>", Publication: "projector_<name>", PublicationMode: PublicationManaged}}
+	cfg.Sources = map[string]Source{"<name>": {Slot: "projector_<name>", Publication: "projector_<name>", PublicationMode: PublicationManaged,
+		Snapshot: SourceSnapshot{Mode: SnapshotAuto, ChunkRows: DefaultChunkRows}}}
 	data, err := cfg.Effective()
 	if err != nil {
 		t.Fatal(err)

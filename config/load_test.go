@@ -60,7 +60,7 @@ func TestLoadExample(t *testing.T) {
 		t.Errorf("SourceNames (-want +got):\n%s", diff)
 	}
 	wantDeliveries := Source{Name: "deliveries", DSN: deliveriesDS, Slot: "projector_deliveries", Publication: "projector_deliveries",
-		PublicationMode: PublicationManaged}
+		PublicationMode: PublicationManaged, Snapshot: SourceSnapshot{Mode: SnapshotAuto, ChunkRows: DefaultChunkRows}}
 	if got := cfg.Sources["deliveries"]; !reflect.DeepEqual(got, wantDeliveries) {
 		t.Errorf("Sources[deliveries] = %#v, want %#v", got, wantDeliveries)
 	}

@@ -36,7 +36,35 @@ type Source struct {
 	// publishes, by entity name; views read one as {source: <source>,
 	// entity: <name>}.
 	Events map[string]EventStream `yaml:"events"`
+	// Snapshot says how the source's initial snapshot is taken.
+	Snapshot SourceSnapshot `yaml:"snapshot"`
 }
+
+// SourceSnapshot says how a source's initial snapshot is taken.
+type SourceSnapshot struct {
+	// Mode is auto (the default: chunked when the source's tables hold
+	// more than 1,000,000 rows by the server's estimate, exported
+	// otherwise), exported (one transaction on the slot's exported
+	// snapshot before streaming starts: fastest, every document built
+	// once, but a crash starts it over and the slot holds WAL for the
+	// whole copy) or chunked (streaming starts at once and each table is
+	// copied in key order a chunk at a time between watermarks; a restart
+	// resumes after the last chunk applied and the slot keeps advancing).
+	Mode SnapshotMode `yaml:"mode"`
+	// ChunkRows is how many rows one chunk of a chunked snapshot copies;
+	// one chunk is held in memory at a time; 5000 by default.
+	ChunkRows int `yaml:"chunk_rows"`
+}
+
+// SnapshotMode says how a source's initial snapshot is taken.
+type SnapshotMode string
+
+// The snapshot modes.
+const (
+	SnapshotAuto     SnapshotMode = "auto"
+	SnapshotExported SnapshotMode = "exported"
+	SnapshotChunked  SnapshotMode = "chunked"
+)
 
 // PublicationMode says whether projector creates and maintains a source's
 // publication or uses one a database administrator made.

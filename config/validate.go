@@ -110,6 +110,7 @@ func (v *validator) sources() {
 		if s.PublicationMode != "" && s.PublicationMode != PublicationManaged && s.PublicationMode != PublicationExisting {
 			v.add(path+".publication_mode", "%q is not a publication mode; use managed (projector creates the publication and adds the tables the views need) or existing (a publication your administrator made, used as it is)", s.PublicationMode)
 		}
+		v.snapshot(path+".snapshot", s.Snapshot)
 		if other, dup := slots[s.Slot]; dup {
 			v.add(path+".slot", "slot %q is also used by source %q; give each source its own slot", s.Slot, other)
 		}

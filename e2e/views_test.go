@@ -40,6 +40,7 @@ type foodOptions struct {
 	deliveries *testbed.Database // nil: a database on the shared second server
 	searchURL  string            // "": the search engine itself
 	extraViews string            // YAML list items appended to the reference views
+	snapshot   string            // the sources' snapshot setting, e.g. "{ mode: chunked }"; "": the default
 }
 
 func newFoodDelivery(t *testing.T, size fooddelivery.Size) *foodDelivery {
@@ -86,10 +87,10 @@ func newFoodDeliveryWith(t *testing.T, opts foodOptions) *foodDelivery {
 	}
 	fd.cfgPath = writeConfig(t, fmt.Sprintf(`
 sources:
-  orders:      { dsn: %[1]q, slot: %[6]sorders }
-  consumers:   { dsn: %[2]q, slot: %[6]sconsumers }
-  restaurants: { dsn: %[3]q, slot: %[6]srestaurants }
-  deliveries:  { dsn: "${DELIVERIES_DSN}", slot: %[6]sdeliveries }
+  orders:      { dsn: %[1]q, slot: %[6]sorders%[11]s }
+  consumers:   { dsn: %[2]q, slot: %[6]sconsumers%[11]s }
+  restaurants: { dsn: %[3]q, slot: %[6]srestaurants%[11]s }
+  deliveries:  { dsn: "${DELIVERIES_DSN}", slot: %[6]sdeliveries%[11]s }
 sink:
   urls: [%[4]q]
   index_prefix: %[5]s
@@ -102,7 +103,7 @@ shutdown:
   grace: 20s
 %[9]s
 %[10]s`, orders.DSN(), consumers.DSN(), restaurants.DSN(), url, fd.search.Prefix, fd.search.Prefix,
-		fd.stateDir, fd.addr, views, opts.extraViews))
+		fd.stateDir, fd.addr, views, opts.extraViews, snapshotSetting(opts.snapshot)))
 	return fd
 }
 
@@ -266,4 +267,12 @@ func countDocs(t *testing.T, search *testbed.Search, index, query string) int {
 		t.Fatal(err)
 	}
 	return res.Count
+}
+
+// snapshotSetting is the sources' snapshot key for setting, if any.
+func snapshotSetting(setting string) string {
+	if setting == "" {
+		return ""
+	}
+	return ", snapshot: " + setting
 }

@@ -112,7 +112,7 @@ func startAdmin(cfg *config.Config, m *admin.Metrics, log *slog.Logger) (*adminA
 	a := &adminAPI{metrics: m, log: log}
 	a.conf.Store(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := admin.New(ctx, admin.Options{Token: cfg.Admin.Token, WaitToken: cfg.Admin.WaitToken, Daemon: a, Log: log, Metrics: m})
+	srv := admin.New(ctx, admin.Options{Token: cfg.Admin.Token, WaitToken: cfg.Admin.WaitToken, Daemon: a, Snapshots: a, Log: log, Metrics: m})
 	done := make(chan error, 1)
 	go func() { done <- admin.Serve(ctx, ln, srv, log) }()
 	return a, func() {

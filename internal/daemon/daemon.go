@@ -74,9 +74,10 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}
 	var mon atomic.Pointer[monitor]
 	var standing atomic.Pointer[string] // why a standby waits
+	snapshots := &snapshotProgress{tables: map[string][2]int64{}}
 	ready := func() (bool, string) {
 		if mm := mon.Load(); mm != nil {
-			return mm.status()
+			return snapshots.readiness(mm.status())
 		}
 		if why := standing.Load(); why != nil {
 			return false, *why
@@ -123,7 +124,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opts Options, log *slog.Lo
 	}
 	defer stopAdmin()
 
-	proc := &process{cfg: cfg, opts: opts, fence: fence, health: h, metrics: set, mon: &mon, admin: adm, log: log}
+	proc := &process{cfg: cfg, opts: opts, fence: fence, health: h, metrics: set, mon: &mon, admin: adm, snapshots: snapshots, log: log}
 	for {
 		err := runOnce(ctx, proc)
 		if lost := fence.err(); lost != nil {
@@ -166,7 +167,9 @@ type process struct {
 	mon *atomic.Pointer[monitor]
 	// admin is the admin API's view of the pipeline; nil when it is off.
 	admin *adminAPI
-	log   *slog.Logger
+	// snapshots is how far the snapshots of the running pipeline are.
+	snapshots *snapshotProgress
+	log       *slog.Logger
 	// described, when set, is the sources' schema a reload was just
 	// checked against, for the next run to start from.
 	described transform.Schema
@@ -398,16 +401,18 @@ func (p *pipeline) openStreams(snapshotBudget int64) (map[string]*capture.Stream
 	cfg := p.cfg
 	streams := map[string]*capture.Stream{}
 	var ordered []*capture.Stream
-	snapshots := &snapshotProgress{tables: map[string][2]int64{}}
+	snapshots := p.proc.snapshots
 	for source := range cfg.TablesBySource() {
 		cs := CaptureSource(cfg, source)
 		rootsLast(cs.Tables, source, p.views)
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, p.proc.opts.Progress),
 			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout),
-			Marks: slotMarks{store: p.store, source: source}, SnapshotBudget: snapshotBudget}, p.proc.metrics.capture, p.log)
+			Marks: slotMarks{store: p.store, source: source}, SnapshotBudget: snapshotBudget,
+			Chunks: chunkOptions(cfg.Sources[source].Snapshot, p.store, source)}, p.proc.metrics.capture, p.log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
+	snapshots.follow(ordered)
 	return streams, ordered
 }
 
@@ -585,25 +590,34 @@ func hasView(cfg *config.Config, name string) bool {
 	return false
 }
 
-// snapshotProgress adds up the progress of every table's snapshot.
+// snapshotProgress adds up the progress of every table's snapshot, for
+// the command line's progress bar, and tells /readyz which tables are
+// being copied (see readiness).
 type snapshotProgress struct {
 	mu     sync.Mutex
 	tables map[string][2]int64 // done, estimate
+	// current is the table each source copies or copied last, streams
+	// the running pipeline's streams, whose chunked copies it reports.
+	current map[string]tableCount
+	streams []*capture.Stream
 }
 
 func (sp *snapshotProgress) table(source string, report func(string, int64, int64)) func(capture.Table, int64, int64) {
-	if report == nil {
-		return nil
-	}
 	return func(t capture.Table, done, estimate int64) {
 		sp.mu.Lock()
 		sp.tables[source+":"+t.String()] = [2]int64{done, estimate}
+		if sp.current == nil {
+			sp.current = map[string]tableCount{}
+		}
+		sp.current[source] = tableCount{table: t, done: done, estimate: estimate}
 		var d, e int64
 		for _, v := range sp.tables {
 			d, e = d+v[0], e+v[1]
 		}
 		sp.mu.Unlock()
-		report("snapshot", d, e)
+		if report != nil {
+			report("snapshot", d, e)
+		}
 	}
 }
 

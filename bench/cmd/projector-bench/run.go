@@ -27,6 +27,7 @@ type options struct {
 	snapshot             bench.SnapshotOptions
 	stream               bench.StreamOptions
 	events               bench.EventsOptions
+	chunked              bench.ChunkedOptions
 	rates                string
 	lean                 bench.LeanOptions
 	leanRates            string
@@ -40,7 +41,7 @@ func parse(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("projector-bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file to write the results to (- for standard output)")
-	fs.StringVar(&o.only, "only", "drain,snapshot,stream,lean,ryw,events,micro", "benchmarks to run, comma-separated")
+	fs.StringVar(&o.only, "only", "drain,snapshot,chunked,stream,lean,ryw,events,micro", "benchmarks to run, comma-separated")
 	fs.StringVar(&o.benchtime, "benchtime", "2s", "-benchtime of the micro benchmarks")
 	fs.StringVar(&o.env.AdminDSN, "pg", envOr("PROJECTOR_TEST_PG", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
 		"PostgreSQL maintenance database DSN (env PROJECTOR_TEST_PG)")
@@ -76,6 +77,9 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.events.Changes, "events-changes", 200000, "row changes, and as many published events, of the event-sourcing benchmark")
 	fs.IntVar(&o.events.Aggregates, "events-aggregates", 20000, "orders those changes are about")
 	fs.IntVar(&o.events.Batch, "events-batch", 1000, "changes per transaction of the event-sourcing benchmark")
+	fs.IntVar(&o.chunked.Rows, "chunked-rows", 10_000_000, "rows of the chunked snapshot benchmark's table")
+	fs.IntVar(&o.chunked.ChunkRows, "chunked-chunk-rows", 5000, "rows per chunk of the chunked snapshot benchmark")
+	fs.Float64Var(&o.chunked.WriteRate, "chunked-write-rate", 100, "transactions per second written during the chunked snapshot")
 
 	var bulk, concurrency, items int
 	fs.IntVar(&bulk, "bulk-actions", 1000, "projector's sink.bulk_actions, used by the loader too")
@@ -109,6 +113,7 @@ func parse(args []string) (options, error) {
 		o.ryw.Rates = append(o.ryw.Rates, v)
 	}
 	o.events.BulkActions, o.events.Concurrency = bulk, concurrency
+	o.chunked.BulkActions, o.chunked.Concurrency = bulk, concurrency
 	for _, r := range strings.Split(o.rates, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
 		if err != nil {
@@ -166,7 +171,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	var bin string
 	if slices.ContainsFunc(only, func(b string) bool {
-		return slices.Contains([]string{"snapshot", "stream", "lean", "ryw", "events"}, b)
+		return slices.Contains([]string{"snapshot", "chunked", "stream", "lean", "ryw", "events"}, b)
 	}) {
 		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
 			return err
@@ -230,6 +235,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 		rep.Events = &e
+	}
+	if slices.Contains(only, "chunked") {
+		log.Info("chunked snapshot benchmark", "rows", o.chunked.Rows)
+		c, err := bench.RunChunked(ctx, o.env, bin, dir, o.chunked, log)
+		if err != nil {
+			return err
+		}
+		rep.Chunked = &c
 	}
 	rep.Took = time.Since(rep.Started)
 	var buf bytes.Buffer

@@ -1,0 +1,65 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/admin"
+)
+
+// Snapshot copies one table, or every table a view reads, again while the
+// sources keep streaming: capture's chunked copy between watermarks, whose
+// rows reach the views as upserts. It repairs documents that drifted from
+// their rows (edited or deleted in the index by hand) without a rebuild.
+// It returns once the copies are queued; the queue is durable, so a
+// restart continues them.
+func (a *adminAPI) Snapshot(_ context.Context, req admin.SnapshotRequest) error {
+	r := a.run.Load()
+	if r == nil {
+		return fmt.Errorf("the pipeline is starting; try again in a moment: %w", admin.ErrUnavailable)
+	}
+	want, err := a.snapshotTables(req)
+	if err != nil {
+		return err
+	}
+	for source, tables := range want {
+		s := r.streams[source]
+		if s == nil {
+			return fmt.Errorf("source %q is not streaming in this run: %w", source, admin.ErrNotFound)
+		}
+		if err := s.SnapshotTables(tables...); err != nil {
+			return fmt.Errorf("queue the snapshot of %v: %w", tables, err)
+		}
+	}
+	return nil
+}
+
+// snapshotTables resolves a snapshot request to the captured tables it
+// names, by source.
+func (a *adminAPI) snapshotTables(req admin.SnapshotRequest) (map[string][]capture.Table, error) {
+	cfg := a.config()
+	if req.View != "" {
+		v := a.view(req.View)
+		if v == nil {
+			return nil, fmt.Errorf("view %q: %w", req.View, admin.ErrNotFound)
+		}
+		one := *cfg
+		one.Views = []config.View{*v}
+		want := map[string][]capture.Table{}
+		for source, tables := range one.TablesBySource() {
+			for _, t := range tables {
+				want[source] = append(want[source], capture.Table{Schema: t.Schema, Name: t.Name})
+			}
+		}
+		return want, nil
+	}
+	for _, t := range CaptureSource(cfg, req.Source).Tables {
+		if t.String() == req.Table || (t.Schema == "public" && t.Name == req.Table) {
+			return map[string][]capture.Table{req.Source: {t}}, nil
+		}
+	}
+	return nil, fmt.Errorf("table %q of source %q is not read by any view (name it as schema.table): %w",
+		req.Table, req.Source, admin.ErrNotFound)
+}
