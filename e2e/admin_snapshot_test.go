@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestAdminSnapshotRepairsTamperedDocuments edits one document and deletes
@@ -41,7 +40,6 @@ func TestAdminSnapshotRepairsTamperedDocuments(t *testing.T) {
 		t.Fatalf("POST /v1/snapshot of a view: %d %s, want 202", code, body)
 	}
 	waitDoc(t, fx.search, fx.search.Index("dishes"), "100001", func(map[string]any) bool { return true })
-	time.Sleep(2 * time.Second) // the copy of 500 rows is one chunk
 	verifyViews(t, fx.config, nil, "orders", "dishes")
 }
 
