@@ -122,6 +122,11 @@ type Transaction struct {
 	Copied       []Table   `json:"copied,omitempty"`
 	Changes      []Change  `json:"changes"`
 	Messages     []Message `json:"messages,omitempty"`
+	// More says the transaction's changes go on in the next transaction
+	// delivered, at the same position: a transaction too large to hold in
+	// memory arrives in several pages, and only the last one, without
+	// More, completes it and carries its messages.
+	More bool `json:"more,omitempty"`
 	// Bytes estimates what the transaction holds in memory, set once where
 	// capture decodes or copies it: the weight every memory budget charges
 	// for it.
