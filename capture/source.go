@@ -67,6 +67,12 @@ type Options struct {
 	// the slot beyond what downstream applied, so that a slot found ahead
 	// of everything ever confirmed is known to be another slot.
 	Marks SlotMarks
+	// SpillDir is where the changes of transactions in progress wait once
+	// they weigh more than SpillThreshold bytes (see spill.go): emptied
+	// when the stream starts. A temporary directory, removed when the
+	// stream stops, when empty.
+	SpillDir       string
+	SpillThreshold int64
 }
 
 // DefaultReceiveTimeout is Options.ReceiveTimeout when unset: the default
@@ -91,6 +97,11 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReceiveTimeout <= 0 {
 		o.ReceiveTimeout = DefaultReceiveTimeout
+	}
+	if o.SpillThreshold <= 0 {
+		// A transaction that waits in memory is as large as the feed's
+		// share of the memory budget at most.
+		o.SpillThreshold = budget.Default().Feed
 	}
 	return o
 }

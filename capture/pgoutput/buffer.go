@@ -3,6 +3,7 @@ package pgoutput
 import (
 	"encoding/json"
 	"reflect"
+	"time"
 )
 
 // Buffer holds the row changes of one transaction from its first change to
@@ -136,6 +137,19 @@ func (b *MemoryBuffer) DropXID(xid uint32) error {
 	return nil
 }
 
+// XIDs returns the (sub)transaction of each change not read yet, in
+// order.
+func (b *MemoryBuffer) XIDs() []uint32 {
+	if b.xids != nil {
+		return b.xids[b.read:]
+	}
+	xids := make([]uint32, len(b.changes)-b.read)
+	for i := range xids {
+		xids[i] = b.first
+	}
+	return xids
+}
+
 // Len is the number of changes held.
 func (b *MemoryBuffer) Len() int { return len(b.changes) - b.read }
 
@@ -202,6 +216,10 @@ func valueSize(v any) int64 {
 		return int64(len(v))
 	case nil:
 		return 0
+	case int64, float64, bool:
+		return 8
+	case time.Time:
+		return 24
 	default:
 		// The decoder's numeric type is a string type of its own.
 		if r := reflect.ValueOf(v); r.Kind() == reflect.String {

@@ -362,7 +362,8 @@ func (p *pipeline) openStreams(snapshotBudget int64) (map[string]*capture.Stream
 		rootsLast(cs.Tables, source, p.views)
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, p.proc.opts.Progress),
 			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout),
-			Marks: slotMarks{store: p.store, source: source}, SnapshotBudget: snapshotBudget}, p.proc.metrics.capture, p.log)
+			Marks: slotMarks{store: p.store, source: source}, SnapshotBudget: snapshotBudget,
+			SpillDir: spillDir(cfg.State.Dir, cs)}, p.proc.metrics.capture, p.log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}
