@@ -30,12 +30,14 @@ import (
 // change encoding (pgoutput.ChangeCodecVersion).
 const spillMagic = "PJSPILL"
 
-// Pages of a spilled transaction are bounded both ways: in changes, so
-// that the engine's groups stay of the usual size, and in encoded bytes,
-// so that a page of wide rows stays small in memory.
+// Pages of a spilled transaction are small, in changes and in encoded
+// bytes (a page of wide rows), because up to capture.Options.Buffer of
+// them wait for the engine besides what the feed's budget holds. The
+// engine groups the pages it finds waiting, so its groups stay of the
+// usual size.
 const (
-	spillPageChanges = 2000
-	spillPageBytes   = 1 << 20
+	spillPageChanges = 500
+	spillPageBytes   = 256 << 10
 )
 
 // spiller makes the buffers of one stream's transactions, and accounts
@@ -232,7 +234,9 @@ func (b *spillBuffer) Next(n int) ([]pgoutput.Change, error) {
 	}
 	var page []pgoutput.Change
 	read := 0
-	for (n < 1 || len(page) < n) && read < spillPageBytes && b.records > 0 {
+	// A page is never empty before the end: the changes of an aborted
+	// subtransaction can fill whole pages' worth of records.
+	for b.records > 0 && (len(page) == 0 || (n < 1 || len(page) < n) && read < spillPageBytes) {
 		size, err := binary.ReadUvarint(b.r)
 		if err != nil {
 			return nil, b.readFailed(err)

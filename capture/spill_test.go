@@ -29,6 +29,7 @@ func TestSpillBuffer(t *testing.T) {
 		threshold int64
 		changes   int
 		dropEvery int // changes i%dropEvery == 1 belong to an aborted subtransaction
+		dropFirst int // and so do the first dropFirst changes
 		page      int
 		spills    bool
 	}{
@@ -38,6 +39,7 @@ func TestSpillBuffer(t *testing.T) {
 		{name: "huge in pages", threshold: 1024, changes: 5000, page: spillPageChanges, spills: true},
 		{name: "subtransaction dropped in memory", threshold: 1 << 20, changes: 50, dropEvery: 3, page: 0},
 		{name: "subtransaction dropped from the file", threshold: 1024, changes: 3000, dropEvery: 4, page: 700, spills: true},
+		{name: "pages' worth of a dropped subtransaction", threshold: 1024, changes: 6000, dropFirst: 5000, page: 500, spills: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -51,7 +53,7 @@ func TestSpillBuffer(t *testing.T) {
 			var want []int64
 			for i := range tc.changes {
 				xid := uint32(700)
-				if tc.dropEvery > 0 && i%tc.dropEvery == 1 {
+				if i < tc.dropFirst || tc.dropEvery > 0 && i%tc.dropEvery == 1 {
 					xid = 701
 				} else {
 					want = append(want, int64(i))
@@ -60,7 +62,7 @@ func TestSpillBuffer(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if tc.dropEvery > 0 {
+			if tc.dropEvery > 0 || tc.dropFirst > 0 {
 				if err := b.DropXID(701); err != nil {
 					t.Fatal(err)
 				}
