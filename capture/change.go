@@ -95,8 +95,8 @@ type Message struct {
 	LSN           LSN    `json:"lsn"`
 }
 
-// Transaction is a committed source transaction, delivered whole and in
-// commit order. It is projector's domain event: capture produces it, the
+// Transaction is a committed source transaction, delivered whole (or, too
+// large for memory, in pages: see More) and in commit order. It is projector's domain event: capture produces it, the
 // view engine applies it and `projector tail` prints it, and it
 // serialises to a versioned JSON form (SchemaVersion, docs/events.md) that
 // a log between capture and the engine can carry. Its source position is

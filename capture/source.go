@@ -68,9 +68,10 @@ type Options struct {
 	// of everything ever confirmed is known to be another slot.
 	Marks SlotMarks
 	// SpillDir is where the changes of transactions in progress wait once
-	// they weigh more than SpillThreshold bytes (see spill.go): emptied
-	// when the stream starts. A temporary directory, removed when the
-	// stream stops, when empty.
+	// they weigh more than SpillThreshold bytes (see spill.go); the spill
+	// files a previous run left there are removed when the stream starts.
+	// When empty, a temporary directory, removed when the stream stops.
+	// SpillThreshold is the feed's share of budget.Default when 0.
 	SpillDir       string
 	SpillThreshold int64
 }
