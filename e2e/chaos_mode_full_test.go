@@ -13,3 +13,7 @@ const (
 	chaosOps    = 3000
 	chaosRate   = 50
 )
+
+// chaosHugeRows is the size of the huge transaction TestChaosHugeTransaction
+// kills projector in.
+const chaosHugeRows = 300_000
