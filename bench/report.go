@@ -23,7 +23,9 @@ type Report struct {
 	// StreamTop is where projector's CPU time goes under a streaming load.
 	StreamTop string
 	Stream    *StreamReport
-	Micro     []MicroBench
+	// HugeTxn is the huge-transaction benchmark's result.
+	HugeTxn *HugeTxnReport
+	Micro   []MicroBench
 	// Settings are the program's flags with the values used.
 	Settings []string
 }
@@ -62,6 +64,9 @@ func (r *Report) Write(w io.Writer) {
 	if r.Stream != nil {
 		r.writeStream(p)
 	}
+	if r.HugeTxn != nil {
+		r.writeHugeTxn(p)
+	}
 	if r.Micro != nil {
 		r.writeMicro(p)
 	}
@@ -75,7 +80,7 @@ func (r *Report) writeRunning(p printer) {
 	p("`make bench` starts the test bed (`make testbed`), then runs `go run ./bench/cmd/projector-bench -out")
 	p("docs/benchmarks.md $(BENCH_FLAGS)`. The defaults are the sizes the benchmarks are specified with; every size is a flag,")
 	p("e.g. `make bench BENCH_FLAGS='-snapshot-orders 200000 -snapshot-customers 20000 -stream-duration 30s'` for a quicker run.")
-	p("`-only drain,snapshot,stream,micro` picks benchmarks; `-out -` prints instead of writing. Each benchmark creates its")
+	p("`-only drain,snapshot,stream,hugetxn,micro` picks benchmarks; `-out -` prints instead of writing. Each benchmark creates its")
 	p("own databases (`bench_<random>`), slots and index prefixes and removes them when it ends. Run it with nothing else")
 	p("streaming from the test bed's PostgreSQL (`make down` stops a demo left running): WAL belongs to the whole server, so")
 	p("every other walsender reads and decodes the benchmarks' writes too. The machine table says whether any was.")

@@ -26,6 +26,7 @@ type options struct {
 	drain                bench.DrainSize
 	snapshot             bench.SnapshotOptions
 	stream               bench.StreamOptions
+	hugeTxn              bench.HugeTxnOptions
 	rates                string
 	profileSnapshot      bool
 	profileDir           string
@@ -35,7 +36,7 @@ func parse(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("projector-bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file to write the results to (- for standard output)")
-	fs.StringVar(&o.only, "only", "drain,snapshot,stream,micro", "benchmarks to run, comma-separated")
+	fs.StringVar(&o.only, "only", "drain,snapshot,stream,hugetxn,micro", "benchmarks to run, comma-separated")
 	fs.StringVar(&o.benchtime, "benchtime", "2s", "-benchtime of the micro benchmarks")
 	fs.StringVar(&o.env.AdminDSN, "pg", envOr("PROJECTOR_TEST_PG", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
 		"PostgreSQL maintenance database DSN (env PROJECTOR_TEST_PG)")
@@ -59,6 +60,7 @@ func parse(args []string) (options, error) {
 	fs.Float64Var(&o.stream.FanoutRate, "stream-fanout-rate", 20, "customer renames per second of the fan-out load (0 skips it)")
 	fs.DurationVar(&o.stream.Duration, "stream-duration", 60*time.Second, "duration of each streaming load")
 	fs.IntVar(&o.stream.Workers, "stream-workers", 8, "connections of the streaming write load")
+	fs.IntVar(&o.hugeTxn.Rows, "hugetxn-rows", 5000000, "rows of the huge transactions: one update of them all, one aborted insert of as many")
 
 	var bulk, concurrency, items int
 	fs.IntVar(&bulk, "bulk-actions", 1000, "projector's sink.bulk_actions, used by the loader too")
@@ -130,7 +132,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 	}
 	var bin string
-	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") {
+	if slices.Contains(only, "snapshot") || slices.Contains(only, "stream") || slices.Contains(only, "hugetxn") {
 		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
 			return err
 		}
@@ -168,6 +170,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 				return err
 			}
 		}
+	}
+	if slices.Contains(only, "hugetxn") {
+		log.Info("huge transaction benchmark")
+		h, err := bench.RunHugeTxn(ctx, o.env, bin, dir, o.hugeTxn, log)
+		if err != nil {
+			return err
+		}
+		rep.HugeTxn = &h
 	}
 	rep.Took = time.Since(rep.Started)
 	var buf bytes.Buffer
