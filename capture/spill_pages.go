@@ -114,6 +114,11 @@ func (ss *session) deliver(ctx context.Context, conn *pgconn.PgConn, dec *Decode
 		if !more {
 			return nil
 		}
+		// Delivering a huge transaction takes a while, with nothing read
+		// from the server meanwhile: it still hears from us in time.
+		if err := ss.maybeSendStatus(ctx, conn, false); err != nil {
+			return errors.Join(err, dec.discardPages())
+		}
 		next, err := dec.nextPage()
 		if err != nil {
 			return decodeError(err)

@@ -29,21 +29,26 @@ func TestSpilledTransactions(t *testing.T) {
 		name     string
 		version  int
 		streamed bool
+		slow     time.Duration
 	}{
 		// The server streams the large transactions in progress.
 		{name: "streamed", version: 0, streamed: true},
 		// Protocol 1, as PostgreSQL 13 speaks it: the server sends the
 		// committed one whole at its commit, and never the aborted one.
 		{name: "sent at commit", version: 1},
+		// Pages taken slowly, one at a time, for longer than the server's
+		// wal_sender_timeout (2 s here): the server still hears from
+		// projector in time and keeps the connection.
+		{name: "slow downstream", version: 0, streamed: true, slow: 100 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testSpilledTransactions(t, tc.version, tc.streamed)
+			testSpilledTransactions(t, tc.version, tc.streamed, tc.slow)
 		})
 	}
 }
 
-func testSpilledTransactions(t *testing.T, version int, streamed bool) {
+func testSpilledTransactions(t *testing.T, version int, streamed bool, slow time.Duration) {
 	db := testbed.NewDatabase(t, testbed.Primary)
 	itemsTable(db, 1000)
 	u, err := url.Parse(db.DSN())
@@ -54,13 +59,17 @@ func testSpilledTransactions(t *testing.T, version int, streamed bool) {
 	if u.RawQuery != "" {
 		u.RawQuery += "&"
 	}
-	u.RawQuery += "options=-c%20logical_decoding_work_mem%3D64kB"
+	u.RawQuery += "options=-c%20logical_decoding_work_mem%3D64kB%20-c%20wal_sender_timeout%3D2s"
 	src := Source{Name: db.Name, DSN: u.String(), Tables: []Table{{Schema: "public", Name: "items"}, fencesTable}}
 
 	dir := filepath.Join(t.TempDir(), "spill")
+	buffer := 0 // the default
+	if slow > 0 {
+		buffer = 1 // every page waits for downstream
+	}
 	m := NewMetrics(prometheus.NewRegistry())
 	s := NewStream(src, Options{StatusInterval: 500 * time.Millisecond, MaxBackoff: time.Second,
-		SpillDir: dir, SpillThreshold: 64 << 10}, m, testLogger(t))
+		SpillDir: dir, SpillThreshold: 64 << 10, Buffer: buffer}, m, testLogger(t))
 	s.protoVersion = version
 	r := newReplica()
 	r.stream = s
@@ -77,6 +86,7 @@ func testSpilledTransactions(t *testing.T, version int, streamed bool) {
 			early = append(early, txn.EndLSN.String())
 		}
 		mu.Unlock()
+		time.Sleep(slow)
 		// A page is applied, but only the last one is confirmed.
 		r.ack.Store(false)
 		defer r.ack.Store(true)
@@ -130,6 +140,9 @@ func testSpilledTransactions(t *testing.T, version int, streamed bool) {
 	mu.Unlock()
 	if got := testutil.ToFloat64(m.spilledBytes.WithLabelValues(src.Name)); got < 1<<20 {
 		t.Errorf("projector_source_spilled_bytes_total = %v, want the large transactions' MBs", got)
+	}
+	if got := testutil.ToFloat64(m.errors); got != 0 {
+		t.Errorf("projector_errors_total{stage=\"capture\"} = %v, want no reconnect", got)
 	}
 	if got := testutil.ToFloat64(m.transactionBytes.WithLabelValues(src.Name)); got != 0 {
 		t.Errorf("projector_source_transaction_bytes = %v with no transaction open, want 0", got)
