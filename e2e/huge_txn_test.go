@@ -15,12 +15,12 @@ import (
 )
 
 // hugeRows is the size of the huge transactions: PROJECTOR_TEST_HUGE_ROWS,
-// 1,000,000 by default.
+// or hugeTxnRows (1,000,000 with -tags chaos, 200,000 without).
 func hugeRows(t *testing.T) int {
 	t.Helper()
 	s := os.Getenv("PROJECTOR_TEST_HUGE_ROWS")
 	if s == "" {
-		return 1_000_000
+		return hugeTxnRows
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
@@ -129,7 +129,7 @@ func (fx *hugeFixture) fence(t *testing.T, id int) {
 }
 
 // TestHugeTransaction runs the built binary (without the race detector) on
-// a table of 1 M narrow rows: a transaction inserting as many rows again
+// a table of 1 M narrow rows (with -tags chaos; see hugeRows): a transaction inserting as many rows again
 // that aborts after the server streamed it, then one UPDATE of every row.
 // projector's peak resident set stays under 300 MB, the aborted rows never
 // reach the index, the update does, whole (verify finds no drift), and the
