@@ -163,6 +163,11 @@ func TestHugeTransaction(t *testing.T) {
 	}
 	verifyViews(t, fx.cfg, nil, "narrow")
 	fx.waitCount(t, fx.rows+2)
+	// Delivering the update takes minutes: the server must hear from
+	// projector meanwhile, or it drops the connection and sends it all again.
+	if got := d.gauge("projector_errors_total", map[string]string{"stage": "capture"}); got != 0 {
+		t.Errorf("projector_errors_total{stage=\"capture\"} = %v, want no reconnect", got)
+	}
 
 	peak := peakRSS(t, d.cmd.Process.Pid)
 	t.Logf("peak resident set %d MiB", peak>>20)
