@@ -30,6 +30,8 @@ type Report struct {
 	Events *EventsReport
 	// Chunked is the chunked snapshot benchmark, killed and resumed.
 	Chunked *ChunkedReport
+	// HugeTxn is the huge-transaction benchmark's result.
+	HugeTxn *HugeTxnReport
 	Micro   []MicroBench
 	// Settings are the program's flags with the values used.
 	Settings []string
@@ -81,6 +83,9 @@ func (r *Report) Write(w io.Writer) {
 	if r.Chunked != nil {
 		r.writeChunked(p)
 	}
+	if r.HugeTxn != nil {
+		r.writeHugeTxn(p)
+	}
 	if r.Micro != nil {
 		r.writeMicro(p)
 	}
@@ -94,7 +99,7 @@ func (r *Report) writeRunning(p printer) {
 	p("`make bench` starts the test bed (`make testbed`), then runs `go run ./bench/cmd/projector-bench -out")
 	p("docs/benchmarks.md $(BENCH_FLAGS)`. The defaults are the sizes the benchmarks are specified with; every size is a flag,")
 	p("e.g. `make bench BENCH_FLAGS='-snapshot-orders 200000 -snapshot-customers 20000 -stream-duration 30s'` for a quicker run.")
-	p("`-only drain,snapshot,chunked,stream,lean,ryw,events,micro` picks benchmarks; `-out -` prints instead of writing. Each")
+	p("`-only drain,snapshot,chunked,stream,lean,hugetxn,ryw,events,micro` picks benchmarks; `-out -` prints instead of writing. Each")
 	p("benchmark creates its own databases (`bench_<random>`), slots and index prefixes and removes them when it ends. Run it with nothing else")
 	p("streaming from the test bed's PostgreSQL (`make down` stops a demo left running): WAL belongs to the whole server, so")
 	p("every other walsender reads and decodes the benchmarks' writes too. The machine table says whether any was.")
@@ -299,7 +304,7 @@ func (r *Report) writeStream(p printer) {
 
 func (r *Report) writeMicro(p printer) {
 	p("")
-	p("## 8. Micro benchmarks")
+	p("## 9. Micro benchmarks")
 	p("")
 	p("`go test -run '^$' -bench ... -benchmem`; each stage's own benchmark then runs again with `-cpuprofile`, and its line below")
 	p("gives the Go runtime's share of own CPU time and the other functions with the most own time.")

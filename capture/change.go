@@ -95,8 +95,8 @@ type Message struct {
 	LSN           LSN    `json:"lsn"`
 }
 
-// Transaction is a committed source transaction, delivered whole and in
-// commit order. It is projector's domain event: capture produces it, the
+// Transaction is a committed source transaction, delivered whole (or, too
+// large for memory, in pages: see More) and in commit order. It is projector's domain event: capture produces it, the
 // view engine applies it and `projector tail` prints it, and it
 // serialises to a versioned JSON form (SchemaVersion, docs/events.md) that
 // a log between capture and the engine can carry. Its source position is
@@ -122,6 +122,15 @@ type Transaction struct {
 	Copied       []Table   `json:"copied,omitempty"`
 	Changes      []Change  `json:"changes"`
 	Messages     []Message `json:"messages,omitempty"`
+	// More says the transaction's changes go on in the next transaction
+	// delivered, at the same position: a transaction too large to hold in
+	// memory arrives in several pages, and only the last one, without
+	// More, completes it and carries its messages.
+	More bool `json:"more,omitempty"`
+	// Offset is, on a page, the index of its first change within the
+	// whole transaction, so that a change's place in its transaction does
+	// not depend on how the transaction was paged.
+	Offset int `json:"offset,omitempty"`
 	// Bytes estimates what the transaction holds in memory, set once where
 	// capture decodes or copies it: the weight every memory budget charges
 	// for it.

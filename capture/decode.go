@@ -17,6 +17,12 @@ import (
 type Decoder struct {
 	source string
 	dec    *pgoutput.Decoder[Numeric]
+	// paged is the committed transaction whose spilled changes are being
+	// delivered a page at a time (see spill_pages.go).
+	paged *paging
+	// pageBytes is the weight of the first page Decode returned last, 0
+	// when it returned a whole transaction.
+	pageBytes int64
 }
 
 // NewDecoder returns a decoder for the source named source, for a stream
@@ -37,9 +43,13 @@ func newDecoder(source string, p pgoutput.Protocol, types TypeResolver) *Decoder
 // completes, or nil: see pgoutput.Decoder.Decode. An error means the
 // stream cannot be decoded any further.
 func (d *Decoder) Decode(ctx context.Context, walStart LSN, data []byte) (*Transaction, error) {
+	d.pageBytes = 0
 	t, err := d.dec.Decode(ctx, pgoutput.LSN(walStart), data)
 	if t == nil || err != nil {
 		return nil, err
+	}
+	if t.Rest != nil {
+		return d.firstPage(t)
 	}
 	txn := d.transaction(t)
 	d.dec.Release(t)

@@ -10,6 +10,10 @@ type Metrics struct {
 	chunks          chunkMetrics
 	errors          prometheus.Counter
 	lossy           *prometheus.CounterVec
+	// transactionBytes and spilledBytes account for transactions in
+	// progress (see spill.go).
+	transactionBytes *prometheus.GaugeVec
+	spilledBytes     *prometheus.CounterVec
 }
 
 // errorsHelp is the help of projector_errors_total, which every stage
@@ -46,9 +50,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "projector_lossy_values_total",
 			Help: "Values captured whose document or index form cannot hold all of them (docs/types.md), by source and reason: not_finite, infinite_date (kept as strings, not indexed), json_repeated_key (earlier values dropped), array_bounds (lower bounds dropped).",
 		}, []string{"source", "reason"}),
+		transactionBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_source_transaction_bytes",
+			Help: "Bytes of the source's transactions in progress (received, not yet committed or delivered), in memory and spilled to disk.",
+		}, []string{"source"}),
+		spilledBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "projector_source_spilled_bytes_total",
+			Help: "Bytes of large transactions' changes written to spill files under the state directory while they waited for their commit.",
+		}, []string{"source"}),
 	}
 	m.chunks = newChunkMetrics()
-	reg.MustRegister(m.changes, m.snapshotRows, m.snapshotRunning, m.errors, m.lossy)
+	reg.MustRegister(m.changes, m.snapshotRows, m.snapshotRunning, m.errors, m.lossy, m.transactionBytes, m.spilledBytes)
 	m.chunks.register(reg)
 	return m
 }
@@ -95,6 +107,8 @@ func (m *Metrics) declareSource(source string) {
 	for r := range lossyReasons {
 		m.lossy.WithLabelValues(source, r.String())
 	}
+	m.transactionBytes.WithLabelValues(source)
+	m.spilledBytes.WithLabelValues(source)
 }
 
 // snapshotStarted sets projector_snapshot_running of source to 1 and

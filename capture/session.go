@@ -107,7 +107,16 @@ func (ss *session) run(ctx context.Context) error {
 	defer s.connected.Store(false)
 	defer ss.finalStatus(repl)
 	ss.wire = 0 // a new connection sends any transaction in progress again
-	return ss.receive(ctx, repl, proto.newDecoder(s.src.Name, NewCatalogTypes(conn)))
+	dec := proto.newDecoder(s.src.Name, NewCatalogTypes(conn))
+	if s.spill != nil {
+		dec.spillTo(s.spill)
+	}
+	defer func() {
+		if err := dec.close(); err != nil {
+			s.log.Warn("spilled transactions not discarded", "error", err)
+		}
+	}()
+	return ss.receive(ctx, repl, dec)
 }
 
 // finalStatus reports the durable position one last time as the session
@@ -430,10 +439,9 @@ func (ss *session) handleWAL(ctx context.Context, conn *pgconn.PgConn, dec *Deco
 	ss.decodedEnd = max(ss.decodedEnd, txn.EndLSN)
 	if txn.EndLSN <= ss.delivered {
 		// Sent again after a reconnect: downstream already has it.
-		return nil
+		return dec.discardPages()
 	}
-	ss.stream.chunks.win.observe(txn) // a chunked snapshot's rows join their high watermark
-	return ss.push(ctx, conn, txn)
+	return ss.deliver(ctx, conn, dec, txn)
 }
 
 // push hands a transaction downstream, keeping the connection alive while
@@ -454,7 +462,9 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 	for {
 		select {
 		case ss.out <- txn:
-			ss.delivered = txn.EndLSN
+			if !txn.More { // a transaction's last page completes it
+				ss.delivered = txn.EndLSN
+			}
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

@@ -69,6 +69,13 @@ type Options struct {
 	// the slot beyond what downstream applied, so that a slot found ahead
 	// of everything ever confirmed is known to be another slot.
 	Marks SlotMarks
+	// SpillDir is where the changes of transactions in progress wait once
+	// they weigh more than SpillThreshold bytes (see spill.go); the spill
+	// files a previous run left there are removed when the stream starts.
+	// When empty, a temporary directory, removed when the stream stops.
+	// SpillThreshold is the feed's share of budget.Default when 0.
+	SpillDir       string
+	SpillThreshold int64
 }
 
 // DefaultReceiveTimeout is Options.ReceiveTimeout when unset: the default
@@ -93,6 +100,11 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReceiveTimeout <= 0 {
 		o.ReceiveTimeout = DefaultReceiveTimeout
+	}
+	if o.SpillThreshold <= 0 {
+		// A transaction that waits in memory is as large as the feed's
+		// share of the memory budget at most.
+		o.SpillThreshold = budget.Default().Feed
 	}
 	return o
 }

@@ -67,6 +67,8 @@ type Stream struct {
 	// protoVersion pins the pgoutput protocol version, for tests that run
 	// every version the server offers; 0 picks the highest (protocolFor).
 	protoVersion int
+	// spill makes the buffers of transactions in progress, while Run runs.
+	spill *spiller
 }
 
 type pendingTxn struct {
@@ -207,6 +209,11 @@ func (s *Stream) track(txn *Transaction) {
 // resuming from the confirmed position; transactions the server sends
 // again are recognised by LSN and not delivered twice.
 func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) error {
+	closeSpill, err := s.openSpill()
+	if err != nil {
+		return err
+	}
+	defer closeSpill()
 	g, ctx := errgroup.WithContext(ctx)
 	txns := make(chan *Transaction, s.opts.Buffer)
 	g.Go(func() error {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
@@ -111,6 +112,15 @@ func (v *validator) sources() {
 			v.add(path+".publication_mode", "%q is not a publication mode; use managed (projector creates the publication and adds the tables the views need) or existing (a publication your administrator made, used as it is)", s.PublicationMode)
 		}
 		v.snapshot(path+".snapshot", s.Snapshot)
+		if s.Snapshot.Mode == SnapshotChunked {
+			for _, name := range slices.Sorted(maps.Keys(s.Events)) {
+				if s.Events[name].Table != "" {
+					v.add(path+".snapshot.mode", "chunked cannot copy the event table %s of events.%s: its events are folded in their order, "+
+						"which a copy in chunks beside the stream would not keep; use exported or auto (auto takes an exported snapshot of a source with an event table)",
+						s.Events[name].Table, name)
+				}
+			}
+		}
 		if other, dup := slots[s.Slot]; dup {
 			v.add(path+".slot", "slot %q is also used by source %q; give each source its own slot", s.Slot, other)
 		}

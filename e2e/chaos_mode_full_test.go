@@ -13,3 +13,10 @@ const (
 	chaosOps    = 3000
 	chaosRate   = 50
 )
+
+// chaosHugeRows is the size of the huge transaction TestChaosHugeTransaction
+// kills projector in.
+const chaosHugeRows = 300_000
+
+// hugeTxnRows is the default size of TestHugeTransaction's transactions.
+const hugeTxnRows = 1_000_000

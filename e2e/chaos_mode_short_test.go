@@ -13,3 +13,12 @@ const (
 	chaosOps    = 1000
 	chaosRate   = 50
 )
+
+// chaosHugeRows is the size of the huge transaction TestChaosHugeTransaction
+// kills projector in.
+const chaosHugeRows = 60_000
+
+// hugeTxnRows is the default size of TestHugeTransaction's transactions:
+// smaller than the full suite's million, which takes a quarter of an hour
+// on the 2-core test bed.
+const hugeTxnRows = 200_000

@@ -109,8 +109,14 @@ func startDaemon(t *testing.T, path, httpAddr string, env ...string) *process {
 // arguments args and the extra environment env; name labels its output.
 func startRun(t *testing.T, name, path, httpAddr string, args, env []string) *process {
 	t.Helper()
+	return startRunOf(t, binary, name, path, httpAddr, args, env)
+}
+
+// startRunOf is startRun with the projector executable bin.
+func startRunOf(t *testing.T, bin, name, path, httpAddr string, args, env []string) *process {
+	t.Helper()
 	d := &process{t: t, out: &syncBuffer{}, done: make(chan struct{}), http: httpAddr}
-	d.cmd = exec.Command(binary, append([]string{"run", "-c", path, "--log-format", "text"}, args...)...)
+	d.cmd = exec.Command(bin, append([]string{"run", "-c", path, "--log-format", "text"}, args...)...)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {

@@ -328,7 +328,8 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 		}
 		// A snapshot is confirmed by its closing transaction alone, once
 		// its documents are durable; one cut short starts over anyway.
-		if !txn.Snapshot || txn.SnapshotDone {
+		// A page of a transaction (More) is confirmed with its last page.
+		if (!txn.Snapshot || txn.SnapshotDone) && !txn.More {
 			positions[txn.Source] = max(positions[txn.Source], txn.EndLSN)
 		}
 		if applied && (oldest.IsZero() || txn.CommitTime.Before(oldest)) {
@@ -515,10 +516,15 @@ func (e *Engine) applyTxn(a *applier, txn *capture.Transaction) (bool, error) {
 	if err := e.folds.apply(a, txn); err != nil {
 		return false, fmt.Errorf("apply transaction %d (%s at %s): %w", txn.XID, txn.Source, txn.EndLSN, err)
 	}
-	cp.Applied = max(cp.Applied, txn.EndLSN)
-	// Capture streams only after its snapshot, so a streamed transaction
-	// also says the snapshot is done.
-	cp.SnapshotDone = cp.SnapshotDone || txn.SnapshotDone || !txn.Snapshot
+	// A page of a transaction (More) leaves the checkpoint to its last
+	// page: a crash in between applies the whole transaction again, and
+	// applying a change again is harmless.
+	if !txn.More {
+		cp.Applied = max(cp.Applied, txn.EndLSN)
+		// Capture streams only after its snapshot, so a streamed
+		// transaction also says the snapshot is done.
+		cp.SnapshotDone = cp.SnapshotDone || txn.SnapshotDone || !txn.Snapshot
+	}
 	if txn.SnapshotDone {
 		delete(e.snapshotting, txn.Source)
 	}

@@ -240,7 +240,7 @@ func (f *folds) applyEntity(a *applier, ep *entityPlan, txn *capture.Transaction
 			}
 			continue
 		}
-		if err := f.foldRow(a, ep, txn, position{lsn: txn.EndLSN, index: i}, ch.New, true); err != nil {
+		if err := f.foldRow(a, ep, txn, position{lsn: txn.EndLSN, index: txn.Offset + i}, ch.New, true); err != nil {
 			return err
 		}
 	}

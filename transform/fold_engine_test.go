@@ -351,3 +351,44 @@ func TestPublished(t *testing.T) {
 		t.Errorf("another source's transaction publishes %v", got)
 	}
 }
+
+// TestFoldPagedTransaction: a transaction too large for memory arrives in
+// pages at one position; every event of every page is folded once, also
+// when the whole transaction is sent again after a restart.
+func TestFoldPagedTransaction(t *testing.T) {
+	dir := t.TempDir()
+	h, _ := newFoldHarness(t, dir, false)
+	lsn := capture.LSN(700)
+	pages := func() []*capture.Transaction {
+		ev := func(id int64, typ, payload string) capture.Change { return outbox(id, "9", typ, payload) }
+		return []*capture.Transaction{
+			{Source: "orders", XID: 7, CommitLSN: lsn, EndLSN: lsn, More: true, Changes: []capture.Change{
+				ev(1, "OrderCreated", `{"consumerId": 3}`), ev(2, "ItemAdded", `{"sku": "a"}`)}},
+			{Source: "orders", XID: 7, CommitLSN: lsn, EndLSN: lsn, More: true, Offset: 2, Changes: []capture.Change{
+				ev(3, "ItemAdded", `{"sku": "b"}`), ev(4, "ItemAdded", `{"sku": "c"}`)}},
+			{Source: "orders", XID: 7, CommitLSN: lsn, EndLSN: lsn, Offset: 4, Changes: []capture.Change{
+				ev(5, "ItemRemoved", `{"sku": "a"}`)}},
+		}
+	}
+	for _, p := range pages() {
+		h.in <- p
+	}
+	h.sync("orders", lsn)
+	want := []any{map[string]any{"sku": "b"}, map[string]any{"sku": "c"}}
+	if got := orderDoc(t, h, "9")["items"]; !cmp.Equal(got, want) {
+		t.Fatalf("items of order 9 from three pages = %v, want %v", got, want)
+	}
+	h.stop()
+	h, _ = newFoldHarness(t, dir, false)
+	for _, p := range pages() {
+		h.in <- p
+	}
+	// The restarted engine writes to an empty index: one more event shows
+	// what the entity holds.
+	h.lsn = lsn + 100
+	h.sync("orders", h.publish(false, [3]string{"9", "ItemAdded", `{"sku": "d"}`}))
+	want = append(want, map[string]any{"sku": "d"})
+	if got := orderDoc(t, h, "9")["items"]; !cmp.Equal(got, want) {
+		t.Errorf("items of order 9 after the pages were sent again = %v, want %v", got, want)
+	}
+}

@@ -71,7 +71,11 @@ type Transaction struct {
 	CommitTime time.Time
 	Origin     string
 	Changes    []Change
-	Messages   []Message
+	// Rest, when set, holds the transaction's changes instead of Changes:
+	// the decoder kept them in a Buffer of the caller's (see UseBuffers).
+	// The caller reads them with Rest.Next and must close it.
+	Rest     Buffer
+	Messages []Message
 }
 
 // String formats the LSN the way PostgreSQL does ("16/B374D848").

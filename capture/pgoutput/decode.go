@@ -17,8 +17,13 @@ import (
 type Decoder[N ~string] struct {
 	values    *Values[N]
 	relations map[uint32]*relSchema
-	// txn is the transaction between Begin and Commit, if any.
-	txn *Transaction
+	// txn is the transaction between Begin and Commit, if any, and txnBuf
+	// holds its changes.
+	txn    *Transaction
+	txnBuf Buffer
+	// newBuffer makes the buffers of transactions' changes; nil keeps
+	// them in memory (see UseBuffers).
+	newBuffer BufferFunc
 	// streams holds the large transactions the server streams before they
 	// commit (protocol version 2), by top-level xid; segment is the one
 	// whose segment is being received, between StreamStart and StreamStop.

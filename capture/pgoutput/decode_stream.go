@@ -5,22 +5,18 @@ import (
 )
 
 // streamedTxn is a large transaction the server sends in segments while it
-// is still running (protocol version 2, streaming on). Its changes wait
-// here until StreamCommit delivers them or StreamAbort drops them.
+// is still running (protocol version 2, streaming on). Its changes wait in
+// buf until StreamCommit delivers them or StreamAbort drops them.
 type streamedTxn struct {
 	txn Transaction
-	// changeXIDs and messageXIDs hold the (sub)transaction of each change
-	// and message, so that aborting a subtransaction drops only its own.
-	changeXIDs  []uint32
+	// buf holds the changes, with the (sub)transaction of each, so that
+	// aborting a subtransaction drops only its own.
+	buf Buffer
+	// messageXIDs holds the (sub)transaction of each message.
 	messageXIDs []uint32
 	// relations were described inside this transaction; they may describe
 	// a schema change that exists only if it commits.
 	relations map[uint32]*relSchema
-}
-
-func (st *streamedTxn) addChange(xid uint32, c Change) {
-	st.txn.Changes = append(st.txn.Changes, c)
-	st.changeXIDs = append(st.changeXIDs, xid)
 }
 
 func (st *streamedTxn) addMessage(xid uint32, m Message) {
@@ -36,9 +32,12 @@ func (st *streamedTxn) describe(oid uint32, rel *relSchema) {
 }
 
 // abortSubxact drops what the subtransaction xid did.
-func (st *streamedTxn) abortSubxact(xid uint32) {
-	st.txn.Changes, st.changeXIDs = dropXID(st.txn.Changes, st.changeXIDs, xid)
+func (st *streamedTxn) abortSubxact(xid uint32) error {
 	st.txn.Messages, st.messageXIDs = dropXID(st.txn.Messages, st.messageXIDs, xid)
+	if err := st.buf.DropXID(xid); err != nil {
+		return fmt.Errorf("drop the changes of subtransaction %d of streamed transaction %d: %w", xid, st.txn.XID, err)
+	}
+	return nil
 }
 
 // dropXID removes the items whose entry in xids is xid, keeping both
@@ -65,7 +64,13 @@ func (d *Decoder[N]) streamStart(m streamStartMessage) error {
 	st := d.streams[m.xid]
 	switch {
 	case m.first:
-		st = &streamedTxn{txn: Transaction{XID: m.xid}}
+		if st != nil {
+			// A first segment again: what was kept of it is stale.
+			if err := st.buf.Close(); err != nil {
+				return fmt.Errorf("discard streamed transaction %d: %w", m.xid, err)
+			}
+		}
+		st = &streamedTxn{txn: Transaction{XID: m.xid}, buf: d.buffer(m.xid)}
 		d.streams[m.xid] = st
 	case st == nil:
 		return fmt.Errorf("a later segment of streamed transaction %d arrived without its first one", m.xid)
@@ -92,21 +97,23 @@ func (d *Decoder[N]) streamCommit(m streamCommitMessage) (*Transaction, error) {
 	if !ok {
 		// Nothing of it was sent in the segments; it still moves the
 		// position forward.
-		st = &streamedTxn{txn: Transaction{XID: m.xid}}
+		st = &streamedTxn{txn: Transaction{XID: m.xid}, buf: d.buffer(m.xid)}
 	}
 	delete(d.streams, m.xid)
 	for oid, rel := range st.relations {
 		d.relations[oid] = rel
 	}
 	txn := &st.txn
+	finish(txn, st.buf)
 	txn.CommitLSN = m.commitLSN
 	txn.EndLSN = m.endLSN
 	txn.CommitTime = m.commitTime
 	return txn, nil
 }
 
-// streamAbort drops a streamed transaction, or only one subtransaction of
-// it when SubXid names another transaction than Xid.
+// streamAbort drops a streamed transaction, and what its buffer holds, or
+// only one subtransaction of it when SubXid names another transaction than
+// Xid.
 func (d *Decoder[N]) streamAbort(m streamAbortMessage) error {
 	if d.segment != nil {
 		return fmt.Errorf("stream abort of transaction %d inside a stream segment", m.Xid)
@@ -117,8 +124,11 @@ func (d *Decoder[N]) streamAbort(m streamAbortMessage) error {
 		return nil
 	case m.SubXid == m.Xid:
 		delete(d.streams, m.Xid)
+		if err := st.buf.Close(); err != nil {
+			return fmt.Errorf("discard aborted streamed transaction %d: %w", m.Xid, err)
+		}
+		return nil
 	default:
-		st.abortSubxact(m.SubXid)
+		return st.abortSubxact(m.SubXid)
 	}
-	return nil
 }

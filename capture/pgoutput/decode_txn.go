@@ -13,8 +13,8 @@ func (d *Decoder[N]) begin(m beginMessage) error {
 	case d.txn != nil:
 		return fmt.Errorf("begin of transaction %d while transaction %d is open", m.xid, d.txn.XID)
 	}
-	d.txn = &Transaction{XID: m.xid, CommitLSN: m.finalLSN, CommitTime: m.commitTime, Changes: d.spare}
-	d.spare = nil
+	d.txn = &Transaction{XID: m.xid, CommitLSN: m.finalLSN, CommitTime: m.commitTime}
+	d.txnBuf = d.buffer(m.xid)
 	return nil
 }
 
@@ -23,7 +23,8 @@ func (d *Decoder[N]) commit(m commitMessage) (*Transaction, error) {
 		return nil, fmt.Errorf("commit at %s without a transaction", m.commitLSN)
 	}
 	txn := d.txn
-	d.txn = nil
+	finish(txn, d.txnBuf)
+	d.txn, d.txnBuf = nil, nil
 	txn.CommitLSN = m.commitLSN
 	txn.EndLSN = m.endLSN
 	txn.CommitTime = m.commitTime
@@ -72,11 +73,10 @@ func (d *Decoder[N]) message(m logicalMessage) (*Transaction, error) {
 func (d *Decoder[N]) add(xid uint32, c Change) error {
 	switch {
 	case d.segment != nil:
-		d.segment.addChange(xid, c)
+		return d.segment.buf.Add(xid, c)
 	case d.txn != nil:
-		d.txn.Changes = append(d.txn.Changes, c)
+		return d.txnBuf.Add(xid, c)
 	default:
 		return fmt.Errorf("%s on %s outside a transaction", c.Op, c.Table)
 	}
-	return nil
 }

@@ -24,6 +24,17 @@ func (a *adminAPI) Snapshot(_ context.Context, req admin.SnapshotRequest) error 
 	if err != nil {
 		return err
 	}
+	cfg := a.config()
+	for source, tables := range want {
+		for _, t := range tables {
+			for _, e := range eventTables(cfg.Sources[source], source) {
+				if e == t {
+					return fmt.Errorf("%s of source %q holds published events, which are folded in their order: copying it again would fold them again; rebuild the view instead: %w",
+						t, source, admin.ErrConflict)
+				}
+			}
+		}
+	}
 	for source, tables := range want {
 		s := r.streams[source]
 		if s == nil {

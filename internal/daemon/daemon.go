@@ -408,7 +408,8 @@ func (p *pipeline) openStreams(snapshotBudget int64) (map[string]*capture.Stream
 		s := capture.NewStream(cs, capture.Options{Progress: snapshots.table(source, p.proc.opts.Progress),
 			FailoverSlot: cfg.Capture.FailoverSlot, ReceiveTimeout: time.Duration(cfg.Capture.ReceiveTimeout),
 			Marks: slotMarks{store: p.store, source: source}, SnapshotBudget: snapshotBudget,
-			Chunks: chunkOptions(cfg.Sources[source].Snapshot, p.store, source)}, p.proc.metrics.capture, p.log)
+			Chunks:   chunkOptions(cfg.Sources[source], p.store, source),
+			SpillDir: spillDir(cfg.State.Dir, cs)}, p.proc.metrics.capture, p.log)
 		streams[source] = s
 		ordered = append(ordered, s)
 	}

@@ -128,6 +128,8 @@ func TestMetricSetExportsZeros(t *testing.T) {
 		"projector_slot_retained_wal_bytes":         seriesOf(sources),
 		"projector_source_connected":                seriesOf(sources),
 		"projector_source_last_message_age_seconds": seriesOf(sources),
+		"projector_source_transaction_bytes":        seriesOf(sources),
+		"projector_source_spilled_bytes_total":      seriesOf(sources),
 		"projector_source_failed": seriesOf(sources, []string{"reason",
 			"authentication", "privilege", "missing_object", "prerequisite", "slot_lost", "retries_exhausted", "other"}),
 		"projector_view_available":          seriesOf(views),

@@ -79,9 +79,27 @@ func (sp *snapshotProgress) readiness(ok bool, why string) (bool, string) {
 
 // chunkOptions are a source's chunked snapshot settings, with its progress
 // kept in the state.
-func chunkOptions(s config.SourceSnapshot, store *state.Store, source string) capture.ChunkOptions {
-	return capture.ChunkOptions{Mode: capture.SnapshotMode(s.Mode), Rows: s.ChunkRows,
+func chunkOptions(src config.Source, store *state.Store, source string) capture.ChunkOptions {
+	mode := capture.SnapshotMode(src.Snapshot.Mode)
+	if len(eventTables(src, source)) > 0 {
+		// Events must be folded in their order; a chunked copy interleaves
+		// old events with new ones, so a source with an event table takes
+		// an exported snapshot (config refuses an explicit chunked mode).
+		mode = capture.SnapshotExported
+	}
+	return capture.ChunkOptions{Mode: mode, Rows: src.Snapshot.ChunkRows,
 		Progress: chunkProgress{store: store, source: source}}
+}
+
+// eventTables lists the tables of a source that hold published events.
+func eventTables(src config.Source, source string) []capture.Table {
+	var out []capture.Table
+	for _, e := range src.Events {
+		if ref, ok := e.EventTable(source); ok {
+			out = append(out, capture.Table{Schema: ref.Schema, Name: ref.Name})
+		}
+	}
+	return out
 }
 
 // chunkProgress keeps a source's chunked snapshot progress in the state.

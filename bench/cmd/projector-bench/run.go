@@ -28,6 +28,7 @@ type options struct {
 	stream               bench.StreamOptions
 	events               bench.EventsOptions
 	chunked              bench.ChunkedOptions
+	hugeTxn              bench.HugeTxnOptions
 	rates                string
 	lean                 bench.LeanOptions
 	leanRates            string
@@ -41,7 +42,7 @@ func parse(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("projector-bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file to write the results to (- for standard output)")
-	fs.StringVar(&o.only, "only", "drain,snapshot,chunked,stream,lean,ryw,events,micro", "benchmarks to run, comma-separated")
+	fs.StringVar(&o.only, "only", "drain,snapshot,chunked,stream,lean,hugetxn,ryw,events,micro", "benchmarks to run, comma-separated")
 	fs.StringVar(&o.benchtime, "benchtime", "2s", "-benchtime of the micro benchmarks")
 	fs.StringVar(&o.env.AdminDSN, "pg", envOr("PROJECTOR_TEST_PG", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
 		"PostgreSQL maintenance database DSN (env PROJECTOR_TEST_PG)")
@@ -65,6 +66,7 @@ func parse(args []string) (options, error) {
 	fs.Float64Var(&o.stream.FanoutRate, "stream-fanout-rate", 20, "customer renames per second of the fan-out load (0 skips it)")
 	fs.DurationVar(&o.stream.Duration, "stream-duration", 60*time.Second, "duration of each streaming load")
 	fs.IntVar(&o.stream.Workers, "stream-workers", 8, "connections of the streaming write load")
+	fs.IntVar(&o.hugeTxn.Rows, "hugetxn-rows", 5000000, "rows of the huge transactions: one update of them all, one aborted insert of as many")
 
 	fs.IntVar(&o.lean.Rows, "lean-rows", 200000, "rows of the single-table streaming benchmark's table")
 	fs.StringVar(&o.leanRates, "lean-rates", "50,500", "inserts per second of each single-table load")
@@ -171,7 +173,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	var bin string
 	if slices.ContainsFunc(only, func(b string) bool {
-		return slices.Contains([]string{"snapshot", "chunked", "stream", "lean", "ryw", "events"}, b)
+		return slices.Contains([]string{"snapshot", "chunked", "stream", "lean", "hugetxn", "ryw", "events"}, b)
 	}) {
 		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
 			return err
@@ -243,6 +245,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 		rep.Chunked = &c
+	}
+	if slices.Contains(only, "hugetxn") {
+		log.Info("huge transaction benchmark")
+		h, err := bench.RunHugeTxn(ctx, o.env, bin, dir, o.hugeTxn, log)
+		if err != nil {
+			return err
+		}
+		rep.HugeTxn = &h
 	}
 	rep.Took = time.Since(rep.Started)
 	var buf bytes.Buffer

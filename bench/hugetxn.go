@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// HugeTxnOptions sizes the huge-transaction benchmark: one narrow table of
+// Rows rows, then a transaction inserting as many rows again that aborts
+// after the server streamed it, then one UPDATE of every row.
+type HugeTxnOptions struct {
+	Rows int
+}
+
+// HugeTxnReport is the huge-transaction benchmark's result: projector's
+// CPU seconds and wall time for each transaction, its peak resident set
+// over the whole run and what it spilled to disk.
+type HugeTxnReport struct {
+	Opts HugeTxnOptions
+	// Aborted and Update are the two transactions: from before they start
+	// until the document of a row written after them is searchable.
+	Aborted, Update hugeTxnPhase
+	VmHWM           string // peak resident set, snapshot included
+	SpilledBytes    float64
+}
+
+type hugeTxnPhase struct {
+	Took       time.Duration
+	CPUSeconds float64
+}
+
+const hugeTxnView = "narrow"
+
+// RunHugeTxn runs the benchmark with the projector binary bin, in a
+// database and under an index prefix of its own.
+func RunHugeTxn(ctx context.Context, env Env, bin, dir string, opts HugeTxnOptions, log *slog.Logger) (HugeTxnReport, error) {
+	rep := HugeTxnReport{Opts: opts}
+	db, err := env.CreateDatabase(ctx)
+	if err != nil {
+		return rep, err
+	}
+	search := newSearchClient(env.SearchURL, 1)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
+			log.Error("clean up", "error", err)
+		}
+		if err := db.Drop(); err != nil {
+			log.Error("clean up", "error", err)
+		}
+	}()
+	if err := db.Exec(ctx, `CREATE TABLE narrow (id bigint PRIMARY KEY, v int NOT NULL DEFAULT 0)`); err != nil {
+		return rep, err
+	}
+	if err := db.Exec(ctx, `INSERT INTO narrow (id) SELECT g FROM generate_series(1, $1::int) g`, opts.Rows); err != nil {
+		return rep, err
+	}
+	listen, err := freeAddr()
+	if err != nil {
+		return rep, err
+	}
+	slot := db.Name + "_h"
+	yaml := fmt.Sprintf(`
+sources:
+  app: { dsn: %q, slot: %s, publication: %s }
+sink: { urls: [%q], index_prefix: %s }
+state: { dir: %s }
+http: { listen: %s }
+views:
+  - name: %s
+    root: { source: app, table: narrow }
+    settings: { replicas: 0 }
+`, db.DSN, slot, slot, env.SearchURL, db.Name+"_", filepath.Join(dir, db.Name), listen, hugeTxnView)
+	path := filepath.Join(dir, slot+".yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		return rep, fmt.Errorf("write projector configuration: %w", err)
+	}
+	p, err := startProjector(bin, path, listen, filepath.Join(dir, slot+".log"))
+	if err != nil {
+		return rep, err
+	}
+	defer p.stop()
+	index := db.Name + "_" + hugeTxnView
+	fence := opts.Rows * 3
+	waitRows := func(want int, within time.Duration) error {
+		wctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		return pollEvery(wctx, time.Second, func() (bool, error) {
+			if p.exited() {
+				return false, fmt.Errorf("projector exited: %v", p.err)
+			}
+			n, err := search.count(wctx, index)
+			return err == nil && n >= want, nil
+		})
+	}
+	if err := waitRows(opts.Rows, 30*time.Minute); err != nil {
+		return rep, fmt.Errorf("projector's snapshot of %d rows: %w", opts.Rows, err)
+	}
+	phase := func(what, sql string, want int) (hugeTxnPhase, error) {
+		_, before, _ := procCPU(p.cmd.Process.Pid)
+		started := time.Now()
+		if err := db.Exec(ctx, sql); err != nil {
+			return hugeTxnPhase{}, err
+		}
+		fence++
+		if err := db.Exec(ctx, `INSERT INTO narrow (id) VALUES ($1)`, fence); err != nil {
+			return hugeTxnPhase{}, err
+		}
+		if err := waitRows(want, time.Hour); err != nil {
+			return hugeTxnPhase{}, fmt.Errorf("%s: %w", what, err)
+		}
+		_, after, _ := procCPU(p.cmd.Process.Pid)
+		ph := hugeTxnPhase{Took: time.Since(started), CPUSeconds: float64(after-before) / userHZ}
+		log.Info("huge transaction applied", "what", what, "took", ph.Took.Round(time.Millisecond), "cpu_seconds", ph.CPUSeconds)
+		return ph, nil
+	}
+	// A fence row after each transaction: its document is searchable once
+	// the transaction before it is applied, both having been confirmed in
+	// commit order.
+	if rep.Aborted, err = phase("aborted insert", fmt.Sprintf(`BEGIN;
+		INSERT INTO narrow (id) SELECT g FROM generate_series(%d, %d) g;
+		ROLLBACK`, opts.Rows+1, 2*opts.Rows), opts.Rows+1); err != nil {
+		return rep, err
+	}
+	if rep.Update, err = phase("update", `UPDATE narrow SET v = v + 1 WHERE id <= `+fmt.Sprint(opts.Rows), opts.Rows+2); err != nil {
+		return rep, err
+	}
+	rep.VmHWM = vmHWM(p.cmd.Process.Pid)
+	m, err := p.metrics(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.SpilledBytes = m.sum("projector_source_spilled_bytes_total", nil)
+	return rep, nil
+}
+
+// writeHugeTxn renders the huge-transaction benchmark.
+func (r *Report) writeHugeTxn(p printer) {
+	h := r.HugeTxn
+	p("")
+	p("## 8. Huge transactions")
+	p("")
+	p("One table of %d narrow rows (`id bigint`, `v int`) snapshotted, then a transaction inserting %d rows that", h.Opts.Rows, h.Opts.Rows)
+	p("aborts after the server streamed it, then one `UPDATE` of all %d rows; each timed from its start until the", h.Opts.Rows)
+	p("document of a row written after it is searchable. Their changes wait in spill files under the state directory.")
+	p("")
+	p("| transaction | wall time | projector CPU seconds |")
+	p("| --- | --- | --- |")
+	p("| aborted insert of %d rows | %s | %.1f |", h.Opts.Rows, h.Aborted.Took.Round(100*time.Millisecond), h.Aborted.CPUSeconds)
+	p("| update of %d rows | %s | %.1f |", h.Opts.Rows, h.Update.Took.Round(100*time.Millisecond), h.Update.CPUSeconds)
+	p("")
+	p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s. Spilled: %.0f MiB.", h.VmHWM, h.SpilledBytes/(1<<20))
+}
