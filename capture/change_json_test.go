@@ -52,7 +52,7 @@ func sampleTransaction() *Transaction {
 	return &Transaction{
 		Source: "shop", XID: 4242, CommitLSN: 0x16B374D848, EndLSN: 0x16B374D900,
 		CommitTime: time.Date(2026, 12, 6, 18, 0, 0, 1000, time.UTC), Origin: "upstream",
-		Snapshot: true, Reset: true, SnapshotDone: true, Copied: []Table{orders}, More: true,
+		Snapshot: true, Reset: true, SnapshotDone: true, Copied: []Table{orders}, More: true, Offset: 500,
 		Changes: []Change{
 			{Op: Update, Table: orders, Key: []string{"id"}, Old: old, New: values, Unchanged: []string{"notes"}},
 			{Op: Delete, Table: orders, Key: []string{"id"}, Old: Row{"id": int64(7)}},
