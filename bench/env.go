@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -75,4 +76,26 @@ func uniqueName(prefix string) string {
 		panic(err)
 	}
 	return prefix + hex.EncodeToString(b[:])
+}
+
+// scratch creates a database of the benchmark's own, with a client of the
+// search engine, and returns what removes the database and every index
+// under its name when the benchmark ends.
+func (e Env) scratch(ctx context.Context, log *slog.Logger) (*Database, *searchClient, func(), error) {
+	db, err := e.CreateDatabase(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	search := newSearchClient(e.SearchURL, 1)
+	cleanup := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
+			log.Error("clean up", "error", err)
+		}
+		if err := db.Drop(); err != nil {
+			log.Error("clean up", "error", err)
+		}
+	}
+	return db, search, cleanup, nil
 }

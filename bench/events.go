@@ -78,21 +78,11 @@ func runEventsPath(ctx context.Context, env Env, bin, dir string, opts EventsOpt
 	if events {
 		row.Path = "events folded into an order entity"
 	}
-	db, err := env.CreateDatabase(ctx)
+	db, _, cleanup, err := env.scratch(ctx, log)
 	if err != nil {
 		return row, err
 	}
-	search := newSearchClient(env.SearchURL, 1)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
-			log.Error("clean up", "error", err)
-		}
-		if err := db.Drop(); err != nil {
-			log.Error("clean up", "error", err)
-		}
-	}()
+	defer cleanup()
 	err = db.Exec(ctx, `CREATE TABLE customers (id int8 PRIMARY KEY, name text NOT NULL);
 		INSERT INTO customers SELECT g, 'Customer ' || g FROM generate_series(0, 99) g;
 		CREATE TABLE orders (id int8 PRIMARY KEY, customer_id int8 NOT NULL, state text NOT NULL, total numeric NOT NULL, items jsonb NOT NULL);

@@ -39,21 +39,11 @@ const hugeTxnView = "narrow"
 // database and under an index prefix of its own.
 func RunHugeTxn(ctx context.Context, env Env, bin, dir string, opts HugeTxnOptions, log *slog.Logger) (HugeTxnReport, error) {
 	rep := HugeTxnReport{Opts: opts}
-	db, err := env.CreateDatabase(ctx)
+	db, search, cleanup, err := env.scratch(ctx, log)
 	if err != nil {
 		return rep, err
 	}
-	search := newSearchClient(env.SearchURL, 1)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
-			log.Error("clean up", "error", err)
-		}
-		if err := db.Drop(); err != nil {
-			log.Error("clean up", "error", err)
-		}
-	}()
+	defer cleanup()
 	if err := db.Exec(ctx, `CREATE TABLE narrow (id bigint PRIMARY KEY, v int NOT NULL DEFAULT 0)`); err != nil {
 		return rep, err
 	}

@@ -53,21 +53,11 @@ const leanTable = "events"
 // finally how much CPU it spends while nothing is written.
 func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, log *slog.Logger) (LeanReport, error) {
 	rep := LeanReport{Opts: opts}
-	db, err := env.CreateDatabase(ctx)
+	db, _, cleanup, err := env.scratch(ctx, log)
 	if err != nil {
 		return rep, err
 	}
-	search := newSearchClient(env.SearchURL, 1)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
-			log.Error("clean up", "error", err)
-		}
-		if err := db.Drop(); err != nil {
-			log.Error("clean up", "error", err)
-		}
-	}()
+	defer cleanup()
 	err = db.Exec(ctx, fmt.Sprintf(`
 		CREATE TABLE %[1]s (id int8 PRIMARY KEY, kind text NOT NULL, amount int8 NOT NULL, created_at timestamptz NOT NULL);
 		INSERT INTO %[1]s SELECT g, (ARRAY['click','view','buy'])[1 + g %% 3], g %% 10000,

@@ -54,21 +54,11 @@ type RYWReport struct {
 // each through /v1/wait and searches for it.
 func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log *slog.Logger) (RYWReport, error) {
 	rep := RYWReport{Opts: opts}
-	db, err := env.CreateDatabase(ctx)
+	db, search, cleanup, err := env.scratch(ctx, log)
 	if err != nil {
 		return rep, err
 	}
-	search := newSearchClient(env.SearchURL, 1)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
-			log.Error("clean up", "error", err)
-		}
-		if err := db.Drop(); err != nil {
-			log.Error("clean up", "error", err)
-		}
-	}()
+	defer cleanup()
 	so := opts.Stream
 	if err := createShop(ctx, db, so.Size); err != nil {
 		return rep, err

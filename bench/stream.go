@@ -88,21 +88,11 @@ type StreamReport struct {
 // ready, then runs each write load and measures how projector follows.
 func RunStream(ctx context.Context, env Env, bin, dir string, opts StreamOptions, log *slog.Logger) (StreamReport, error) {
 	rep := StreamReport{Opts: opts}
-	db, err := env.CreateDatabase(ctx)
+	db, _, cleanup, err := env.scratch(ctx, log)
 	if err != nil {
 		return rep, err
 	}
-	search := newSearchClient(env.SearchURL, 1)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
-			log.Error("clean up", "error", err)
-		}
-		if err := db.Drop(); err != nil {
-			log.Error("clean up", "error", err)
-		}
-	}()
+	defer cleanup()
 	if err := createShop(ctx, db, opts.Size); err != nil {
 		return rep, err
 	}
