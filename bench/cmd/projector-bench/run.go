@@ -22,6 +22,7 @@ import (
 type options struct {
 	settings             []string
 	out, only, benchtime string
+	merge                bool
 	env                  bench.Env
 	drain                bench.DrainSize
 	snapshot             bench.SnapshotOptions
@@ -42,6 +43,7 @@ func parse(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("projector-bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file to write the results to (- for standard output)")
+	fs.BoolVar(&o.merge, "merge", false, "replace only the sections this run measured in the existing -out file, keeping the others (for -only runs)")
 	fs.StringVar(&o.only, "only", "drain,snapshot,chunked,stream,lean,hugetxn,ryw,events,micro", "benchmarks to run, comma-separated")
 	fs.StringVar(&o.benchtime, "benchtime", "2s", "-benchtime of the micro benchmarks")
 	fs.StringVar(&o.env.AdminDSN, "pg", envOr("PROJECTOR_TEST_PG", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
@@ -261,7 +263,15 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		_, err = os.Stdout.Write(buf.Bytes())
 		return err
 	}
-	if err := os.WriteFile(o.out, buf.Bytes(), 0o644); err != nil {
+	out := buf.Bytes()
+	if o.merge {
+		earlier, err := os.ReadFile(o.out)
+		if err != nil {
+			return fmt.Errorf("read %s to merge this run into: %w", o.out, err)
+		}
+		out = bench.Merge(earlier, rep)
+	}
+	if err := os.WriteFile(o.out, out, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
 	log.Info("results written", "file", o.out)
