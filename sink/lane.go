@@ -138,6 +138,11 @@ func (l *lane) take(now bool) ([]item, time.Duration) {
 	copy(batch, l.queue)
 	clear(l.queue[:n])
 	l.queue = l.queue[n:]
+	if len(l.queue) == 0 && cap(l.queue) > o.BulkActions {
+		// The array a backlog grew is dropped once it drained, or the
+		// snapshot's queue would stay reserved for the whole stream.
+		l.queue = nil
+	}
 	l.bytes -= size
 	l.taken = at
 	return batch, 0

@@ -64,3 +64,24 @@ func TestNewLaneWaitsForCompany(t *testing.T) {
 		t.Fatalf("take on a new lane returned %d documents and wait %v, want none yet", len(batch), wait)
 	}
 }
+
+// TestLaneDropsTheArrayOfADrainedBacklog checks that the queue a backlog
+// grew is not kept once the lane has sent it all.
+func TestLaneDropsTheArrayOfADrainedBacklog(t *testing.T) {
+	w, err := NewWriter(fakeClient(t, &okEngine{}), WriterOptions{BulkActions: 10, Concurrency: 1}, nil, nil)
+	if err != nil {
+		t.Fatalf("NewWriter: %v", err)
+	}
+	l := w.lanes[0]
+	for i := range 100 {
+		l.push([]item{{doc: doc("d"+string(rune('a'+i%26)), 1), cost: 10}})
+	}
+	for range 10 {
+		if batch, _ := l.take(false); len(batch) != 10 {
+			t.Fatalf("take returned %d documents, want full batches of 10", len(batch))
+		}
+	}
+	if l.queue != nil {
+		t.Errorf("drained lane keeps a queue of capacity %d, want it dropped", cap(l.queue))
+	}
+}
