@@ -38,6 +38,11 @@ type LeanOptions struct {
 type LeanReport struct {
 	Opts   LeanOptions
 	Phases []StreamPhase
+	// LagP50 and LagP99 are each phase's lag quantiles in seconds,
+	// interpolated within the histogram bucket they fall in (as
+	// Prometheus' histogram_quantile does), to set beside a single
+	// figure such as pgstream's; NaN when nothing was observed.
+	LagP50, LagP99 []float64
 	// IdleCPU is projector's CPU seconds per minute with nothing written.
 	IdleCPU float64
 	// IdleRSS is the resident set at the end of the idle minute, in bytes.
@@ -107,13 +112,24 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 		if i == 0 {
 			profile = profileIn(opts.ProfileDir, "lean-load.pprof")
 		}
+		before, err := p.metrics(ctx)
+		if err != nil {
+			return rep, err
+		}
 		res, err := measurePhase(ctx, p, load, ph, streamOpts, profile)
 		if err != nil {
 			return rep, err
 		}
+		after, err := p.metrics(ctx)
+		if err != nil {
+			return rep, err
+		}
+		lag := after.histogram("projector_view_lag_seconds").since(before.histogram("projector_view_lag_seconds"))
+		p50, p99 := lag.interpolate(0.5), lag.interpolate(0.99)
 		log.Info("single-table phase", "phase", res.Name, "written_tps", math.Round(res.WrittenTPS),
-			"cpu_s", res.CPUSeconds, "p50_lag", res.P50[1], "peak_rss", res.PeakRSS)
+			"cpu_s", res.CPUSeconds, "p50_lag", p50, "p99_lag", p99, "peak_rss", res.PeakRSS)
 		rep.Phases = append(rep.Phases, res)
+		rep.LagP50, rep.LagP99 = append(rep.LagP50, p50), append(rep.LagP99, p99)
 	}
 	if opts.Idle > 0 {
 		if rep.IdleCPU, rep.IdleRSS, err = measureIdle(ctx, p, opts.Idle, profileIn(opts.ProfileDir, "idle.pprof")); err != nil {
@@ -157,6 +173,27 @@ func measureIdle(ctx context.Context, p *process, d time.Duration, profile strin
 	}
 	used := after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)
 	return used / d.Minutes(), after.sum("process_resident_memory_bytes", nil), nil
+}
+
+// interpolate estimates the q-quantile in seconds by linear
+// interpolation within its bucket, taking the first bucket to start at
+// zero; NaN when nothing was observed, the last bound beyond it.
+func (h histogram) interpolate(q float64) float64 {
+	if h.count == 0 {
+		return math.NaN()
+	}
+	rank := q * float64(h.count)
+	lower, below := 0.0, uint64(0)
+	for i, bound := range h.bounds {
+		if c := h.cumulative[i]; float64(c) >= rank {
+			if c == below {
+				return bound
+			}
+			return lower + (bound-lower)*(rank-float64(below))/float64(c-below)
+		}
+		lower, below = bound, h.cumulative[i]
+	}
+	return lower
 }
 
 // profileIn is the path of a profile named name in dir, or "" for none
@@ -222,18 +259,22 @@ func (r *Report) writeLean(p printer) {
 	p("daemon is watched for %s with nothing written. CPU seconds and the resident set are projector's own (`process_cpu_seconds_total`,", o.Idle)
 	p("`process_resident_memory_bytes` polled every second); lag percentiles are the `projector_view_lag_seconds` buckets they fall in.")
 	p("")
-	p("| load | written txn/s | catch-up | lag p50 | lag p99 | CPU s | CPU s / 1k changes | peak RSS |")
-	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-	for _, ph := range l.Phases {
+	p("| load | written txn/s | catch-up | lag p50 | lag p99 | lag p50, p99 (interpolated) | CPU s | CPU s / 1k changes | peak RSS |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for i, ph := range l.Phases {
 		caught := ph.CatchUp.Round(100 * time.Millisecond).String()
 		if !ph.CaughtUp {
 			caught = "> " + caught
 		}
-		p("| %s | %s | %s | %s | %s | %.2f | %.3f | %s |", ph.Name, thousands(ph.WrittenTPS), caught, span(ph.P50), span(ph.P99),
-			ph.CPUSeconds, ph.CPUPer1000, mib(ph.PeakRSS))
+		interpolated := "-"
+		if i < len(l.LagP50) && !math.IsNaN(l.LagP50[i]) {
+			interpolated = fmt.Sprintf("%.3f s, %.3f s", l.LagP50[i], l.LagP99[i])
+		}
+		p("| %s | %s | %s | %s | %s | %s | %.2f | %.3f | %s |", ph.Name, thousands(ph.WrittenTPS), caught, span(ph.P50), span(ph.P99),
+			interpolated, ph.CPUSeconds, ph.CPUPer1000, mib(ph.PeakRSS))
 	}
 	if o.Idle > 0 {
-		p("| idle | 0 | - | - | - | %.2f per minute | - | %s |", l.IdleCPU, mib(l.IdleRSS))
+		p("| idle | 0 | - | - | - | - | %.2f per minute | - | %s |", l.IdleCPU, mib(l.IdleRSS))
 	}
 	p("")
 	p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s. For comparison, pgstream 1.4.1 on the", l.VmHWM)

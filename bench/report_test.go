@@ -43,13 +43,14 @@ func TestLeanReportRows(t *testing.T) {
 		Opts: LeanOptions{Rows: 200000, Rates: []float64{50}, Duration: time.Minute, Idle: time.Minute, Workers: 4},
 		Phases: []StreamPhase{{Name: "50 inserts/s", WrittenTPS: 50, CatchUp: 200 * time.Millisecond, CaughtUp: true,
 			P50: [2]float64{0.1, 0.2}, P99: [2]float64{0.2, 0.3}, CPUSeconds: 1.5, CPUPer1000: 0.5, PeakRSS: 100 << 20}},
+		LagP50: []float64{0.125}, LagP99: []float64{0.25},
 		IdleCPU: 0.4, IdleRSS: 90 << 20, VmHWM: "120000 kB",
 	}}
 	var b bytes.Buffer
 	r.writeLean(func(format string, args ...any) { b.WriteString(fmt.Sprintf(format, args...) + "\n") })
 	for _, want := range []string{
-		"| 50 inserts/s | 50 | 200ms | 0.1–0.2 s | 0.2–0.3 s | 1.50 | 0.500 | 100 MiB |",
-		"| idle | 0 | - | - | - | 0.40 per minute | - | 90 MiB |",
+		"| 50 inserts/s | 50 | 200ms | 0.1–0.2 s | 0.2–0.3 s | 0.125 s, 0.250 s | 1.50 | 0.500 | 100 MiB |",
+		"| idle | 0 | - | - | - | - | 0.40 per minute | - | 90 MiB |",
 		"(VmHWM, snapshot included): 120000 kB",
 	} {
 		if !strings.Contains(b.String(), want) {

@@ -496,10 +496,30 @@ func (ss *session) nextWake(now time.Time) time.Time {
 	if ss.nextStatus.Before(wake) {
 		wake = ss.nextStatus
 	}
-	if gap := ss.statusSent.Add(statusGap); gap.Before(wake) && ss.position() != ss.lastStatus {
-		wake = gap
+	if pos := ss.position(); pos != ss.lastStatus {
+		// A moved position is reported statusGap after the last update,
+		// or, when it is ahead of the recorded mark, once the mark may
+		// move (see reportable): waking before then finds nothing due,
+		// and a deadline already past makes every read time out at once.
+		gap := ss.statusSent.Add(statusGap)
+		if rec := ss.markDue(pos); rec.After(gap) {
+			gap = rec
+		}
+		if gap.Before(wake) {
+			wake = gap
+		}
 	}
 	return wake
+}
+
+// markDue is when reportable lets an update report pos: at once unless
+// pos is ahead of what downstream confirmed and the recorded mark, which
+// moves at most once a second.
+func (ss *session) markDue(pos LSN) time.Time {
+	if ss.stream.opts.Marks == nil || pos <= max(ss.recorded, ss.stream.Confirmed()) {
+		return time.Time{}
+	}
+	return ss.lastRecord.Add(time.Second)
 }
 
 // statusGap is the shortest time between two status updates that report a

@@ -34,3 +34,42 @@ func TestStatusDue(t *testing.T) {
 		})
 	}
 }
+
+// TestNextWakeWaitsForTheMark covers a position moved by idle progress
+// (the server's WAL moving on for other databases) ahead of the recorded
+// mark, which moves at most once a second: the receive loop must not wake
+// before the mark may move, or every read times out at once and the loop
+// spins until it may.
+func TestNextWakeWaitsForTheMark(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const interval = 10 * time.Second
+	tests := []struct {
+		name     string
+		floor    LSN           // idle progress; downstream confirmed 100
+		recorded time.Duration // since the mark was last recorded
+		want     time.Duration // from now
+	}{
+		{"nothing moved", 100, 0, time.Second},
+		{"moved ahead of the mark just recorded", 500, 0, time.Second},
+		{"moved ahead of a mark recorded 800ms ago", 500, 800 * time.Millisecond, 200 * time.Millisecond},
+		{"moved ahead of a mark recorded long ago", 500, 5 * time.Second, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Stream{opts: Options{Marks: &memMarks{}, StatusInterval: interval}}
+			s.confirmed.Store(100)
+			ss := &session{stream: s, floor: tt.floor, recorded: 100, lastRecord: now.Add(-tt.recorded),
+				lastStatus: 100, statusSent: now.Add(-time.Second), nextStatus: now.Add(interval)}
+			got := ss.nextWake(now).Sub(now)
+			if tt.want == 0 {
+				if got > 0 {
+					t.Errorf("next wake in %v, want now (the update is due)", got)
+				}
+				return
+			}
+			if got != tt.want {
+				t.Errorf("next wake in %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -41,8 +41,10 @@ type Sink struct {
 	// BulkActions is reached, whichever comes first.
 	BulkBytes ByteSize `yaml:"bulk_bytes"`
 	// FlushInterval sends a partly filled bulk request after this long
-	// (default 100ms): it bounds how long a change waits for company on a
-	// quiet stream, so it adds directly to the view lag.
+	// (default 100ms): it bounds how long a change waits for company. A
+	// change that finds its lane idle for this long is sent at once, so on
+	// a quiet stream it adds nothing to the view lag; under load each lane
+	// sends at most one partly filled request per interval.
 	FlushInterval Duration `yaml:"flush_interval"`
 	// Concurrency is how many bulk requests may be in flight at once.
 	Concurrency int `yaml:"concurrency"`

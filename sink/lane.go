@@ -39,12 +39,18 @@ type lane struct {
 	queue []item
 	bytes int64
 	since time.Time // when the oldest queued item arrived
+	// taken is when the lane last took a batch: a lane that took none
+	// for a whole flush interval is idle, and what arrives then is sent
+	// at once (see take).
+	taken time.Time
 	wake  chan struct{}
 	enc   encoder
 }
 
 func newLane(w *Writer) *lane {
-	return &lane{w: w, wake: make(chan struct{}, 1)}
+	// A new lane counts as busy for its first flush interval, as if it had
+	// just taken a batch: the documents submitted at start arrive together.
+	return &lane{w: w, wake: make(chan struct{}, 1), taken: time.Now()}
 }
 
 // push appends items and wakes the lane.
@@ -98,6 +104,13 @@ func (l *lane) sleep(ctx context.Context, wait time.Duration) {
 // take removes a batch when one is due, or when now is set and anything
 // is queued. Otherwise it returns how long until the oldest item is due
 // (zero when the queue is empty).
+//
+// A batch is due when it is full by count or bytes, when its oldest item
+// waited the flush interval, or when the lane took no batch for a whole
+// flush interval. The last makes a quiet stream's change go out as soon as
+// it arrives instead of waiting for company that is not coming, while a
+// busy lane still sends at most one partial batch per flush interval, as
+// many requests as waiting for the interval would.
 func (l *lane) take(now bool) ([]item, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -105,9 +118,16 @@ func (l *lane) take(now bool) ([]item, time.Duration) {
 		return nil, 0
 	}
 	o := &l.w.opts
-	age := time.Since(l.since)
-	if !now && len(l.queue) < o.BulkActions && l.bytes < int64(o.BulkBytes) && age < o.FlushInterval {
-		return nil, o.FlushInterval - age
+	at := time.Now()
+	if !now && len(l.queue) < o.BulkActions && l.bytes < int64(o.BulkBytes) {
+		due := l.since
+		if l.taken.Before(due) {
+			due = l.taken
+		}
+		due = due.Add(o.FlushInterval)
+		if wait := due.Sub(at); wait > 0 {
+			return nil, wait
+		}
 	}
 	n, size := 0, int64(0)
 	for n < len(l.queue) && n < o.BulkActions && (n == 0 || size+l.queue[n].cost <= int64(o.BulkBytes)) {
@@ -118,6 +138,12 @@ func (l *lane) take(now bool) ([]item, time.Duration) {
 	copy(batch, l.queue)
 	clear(l.queue[:n])
 	l.queue = l.queue[n:]
+	if len(l.queue) == 0 && cap(l.queue) > o.BulkActions {
+		// The array a backlog grew is dropped once it drained, or the
+		// snapshot's queue would stay reserved for the whole stream.
+		l.queue = nil
+	}
 	l.bytes -= size
+	l.taken = at
 	return batch, 0
 }

@@ -11,7 +11,8 @@ import (
 // fields take the defaults below.
 type WriterOptions struct {
 	// BulkActions, BulkBytes and FlushInterval end a batch: whichever is
-	// reached first sends it. Defaults: 1000 documents, 5 MiB, 50 ms.
+	// reached first sends it. Defaults: 1000 documents, 5 MiB, 50 ms. A
+	// lane that sent nothing for a FlushInterval sends what arrives at once.
 	BulkActions   int
 	BulkBytes     int
 	FlushInterval time.Duration

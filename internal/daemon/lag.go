@@ -67,6 +67,9 @@ type monitor struct {
 	catchUp   map[string]capture.LSN
 	connected map[string]bool
 
+	// release gives memory back once work is over (see releaseAfterWork).
+	release memoryRelease
+
 	mu     sync.Mutex
 	ready  bool
 	reason string
@@ -140,6 +143,7 @@ func (m *monitor) status() (bool, string) {
 
 func (m *monitor) measure(ctx context.Context) {
 	var problems []string
+	copying := false // a source's snapshot is not done
 	problems = append(problems, m.health.problems()...)
 	for _, s := range m.streams {
 		name := s.Source().Name
@@ -175,6 +179,7 @@ func (m *monitor) measure(ctx context.Context) {
 		case err != nil:
 			problems = append(problems, fmt.Sprintf("source %s: %v", name, err))
 		case !cp.SnapshotDone:
+			copying = true
 			problems = append(problems, fmt.Sprintf("source %s: initial snapshot not done", name))
 		case !s.Connected():
 			problems = append(problems, fmt.Sprintf("source %s: not streaming", name))
@@ -191,8 +196,10 @@ func (m *monitor) measure(ctx context.Context) {
 		}
 	}
 	if m.backlog != nil && m.backlog() {
+		copying = true
 		problems = append(problems, "views: documents of a completed snapshot are still being written")
 	}
+	m.releaseAfterWork(copying, time.Now())
 	if m.schema != nil && time.Since(m.lastSchema) >= schemaEvery {
 		m.lastSchema = time.Now()
 		m.checkSchema(ctx)
