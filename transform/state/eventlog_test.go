@@ -2,8 +2,10 @@ package state
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/projector-dev/projector/capture"
@@ -201,5 +203,55 @@ func TestEventLogStart(t *testing.T) {
 	}
 	if !complete("order_line") || len(readLog(t, b, "s", "order_line")) != 1 {
 		t.Error("starting one entity's log again changed another's")
+	}
+}
+
+// BenchmarkEventLogBytes logs outbox events of the shape the e2e orders
+// service writes (about 150 bytes as JSON) and reports what the log takes
+// per event: logical bytes (keys and values as written) and bytes of
+// table files once flushed and compacted (the write-ahead log is recycled).
+func BenchmarkEventLogBytes(b *testing.B) {
+	const events = 100000
+	for range b.N {
+		dir := b.TempDir()
+		store, err := Open(dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		logical := 0
+		for start := 0; start < events; start += 10000 {
+			batch := store.NewBatch()
+			for i := start; i < start+10000; i++ {
+				raw := fmt.Sprintf(`{"id":%d,"aggregatetype":"Order","aggregateid":"%d","type":"ItemAdded","payload":{"qty": %d, "sku": "sku-%d"},"created_at":"2026-12-07T00:44:15.%06dZ"}`,
+					i+1, i/8, i%4+1, i%5, i)
+				ev := LoggedEvent{Aggregate: strconv.Itoa(i / 8), LSN: capture.LSN(0x9000000 + i*100), Kind: EventRow, Type: "ItemAdded", ID: strconv.Itoa(i + 1), Raw: []byte(raw)}
+				if err := batch.AppendEvent("orders", "order", &ev); err != nil {
+					b.Fatal(err)
+				}
+				logical += len(raw)
+			}
+			if err := batch.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			batch.Close()
+		}
+		stored := 0
+		if err := store.Walk(func(k, v []byte) error { stored += len(k) + len(v); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if err := store.db.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		if err := store.db.Compact(context.Background(), []byte("e"), []byte("f"), false); err != nil {
+			b.Fatal(err)
+		}
+		total := store.db.Metrics().Total()
+		disk := total.TablesSize
+		if err := store.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(logical)/events, "event-bytes/event")
+		b.ReportMetric(float64(stored)/events, "stored-bytes/event")
+		b.ReportMetric(float64(disk)/events, "disk-bytes/event")
 	}
 }
