@@ -30,7 +30,9 @@
 // event and a reducer per event type, whose jq expressions are compiled
 // here, so a bad one is reported at its line. Views read an entity as
 // {source: orders, entity: order}, which TableRef holds with EntitySchema
-// as its schema; TablesBySource lists the event table in its stead.
+// as its schema; TablesBySource lists the event table in its stead. Keep
+// (all by default) says whether the state keeps the folded events, so
+// that a changed reducer folds the entities again from all of them.
 //
 // The structs the loader decodes into (document and below) define the
 // keys: their yaml tags name them, and their doc comments are the

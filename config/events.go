@@ -51,7 +51,20 @@ type EventStream struct {
 	Fields map[string]string `yaml:"fields"`
 	// On is the reducer: by event type, how an event changes its entity.
 	On map[string]Reducer `yaml:"on" jsonschema:"required"`
+	// Keep says which folded events the local state keeps: all (the
+	// default) keeps every event, so that a changed reducer folds the
+	// entity again from all of them, messages and deleted outbox rows
+	// included; none keeps only the entity, and a changed reducer folds
+	// only the events the event table still holds. Changing keep alone
+	// rebuilds no view.
+	Keep string `yaml:"keep" json:"-" jsonschema:"enum=all,enum=none"`
 }
+
+// The values of keep.
+const (
+	KeepAll  = "all"
+	KeepNone = "none"
+)
 
 // EventColumns name where the parts of an event are. The defaults are the
 // Debezium outbox event router's column names.
@@ -225,6 +238,9 @@ func (v *validator) events(source string, s Source) {
 				v.add(path+".fields."+field, "%q is not an entity field type; use one of %s", es.Fields[field], strings.Join(slices.Sorted(maps.Keys(entityTypes())), ", "))
 			}
 		}
+		if es.Keep != KeepAll && es.Keep != KeepNone {
+			v.add(path+".keep", "is %q; use all (keep every event, so a changed reducer folds the entity again from all of them) or none", es.Keep)
+		}
 		if len(es.On) == 0 {
 			v.add(path+".on", "lists no event type; map each event type to how it changes the entity, e.g. OrderCreated: {set: {state: '\"PENDING\"'}}")
 		}
@@ -335,11 +351,14 @@ func (v *validator) entity(t TableRef, path string) {
 	v.add(path+".entity", "entity %q is not declared in source %q%s; use one of %s, or declare it under sources.%s.events", t.Name, t.Source, hint, strings.Join(known, ", "), t.Source)
 }
 
-// eventDefaults fills the columns and snapshot order each stream leaves
-// out.
+// eventDefaults fills the columns, snapshot order and retention each
+// stream leaves out.
 func eventDefaults(streams map[string]EventStream) map[string]EventStream {
 	for name, s := range streams {
 		s.Columns = s.Columns.withDefaults()
+		if s.Keep == "" {
+			s.Keep = KeepAll
+		}
 		if s.OrderBy == "" && s.Table != "" {
 			s.OrderBy = s.Columns.ID
 		}

@@ -76,6 +76,9 @@ func TestLoadEvents(t *testing.T) {
 	if order.OrderBy != "id" {
 		t.Errorf("order_by defaults to %q, want the id column", order.OrderBy)
 	}
+	if order.Keep != KeepAll {
+		t.Errorf("keep defaults to %q, want all: losing history silently is the worse default", order.Keep)
+	}
 	if got := cfg.Sources["orders"].Events["payment"].Columns.AggregateID; got != "order_id" {
 		t.Errorf("payment aggregate_id column = %q", got)
 	}
@@ -121,6 +124,8 @@ func TestLoadEventsProblems(t *testing.T) {
 			`FILE:15:29: unknown key "drop" in sources.orders.events.order.on.OrderCancelled; valid keys there are append, delete, jq, remove, set, unset`},
 		{"append without key", `{ append: { field: items, key: sku } }`, `{ append: { field: items } }`,
 			`FILE:12:29: sources.orders.events.order.on.ItemAdded.append.key: must name the field that identifies an element, e.g. sku`},
+		{"keep", `strict: true`, "strict: true\n        keep: some",
+			`FILE:9:9: sources.orders.events.order.keep: is "some"; use all (keep every event, so a changed reducer folds the entity again from all of them) or none`},
 		{"unknown entity", `root: { source: orders, entity: order }`, `root: { source: orders, entity: ordr }`,
 			`FILE:28:29: views[0].root.entity: entity "ordr" is not declared in source "orders" (did you mean "order"?); use one of order, payment, or declare it under sources.orders.events`},
 		{"table and entity", `entity: payment`, "entity: payment\n        table: payments",

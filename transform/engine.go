@@ -124,6 +124,7 @@ func NewEngine(store *state.Store, views []*View, out Writer, confirm Confirmer,
 	if err != nil {
 		return nil, err
 	}
+	folds.setLog(log)
 	e := &Engine{store: store, plan: p, out: out, opts: opts, log: log, folds: folds,
 		metrics: metrics, versions: vs, ledger: ledger.New[groupNote](ledger.ConfirmFunc(confirm)), sent: map[state.DocRef]ledger.Ticket{},
 		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]state.TableID{}}

@@ -116,6 +116,9 @@ type folds struct {
 	// readers lists, by entity pseudo-table, the views that read it: a
 	// fold error is dead-lettered with each.
 	readers map[state.TableID][]string
+	// fl logs the events folded, and folds entities again from the log
+	// (fold_log.go).
+	fl foldLog
 }
 
 func newFolds(entities []Entity, views []*View, metrics *Metrics, deadLetterIndex func(string) string) (*folds, error) {
@@ -198,7 +201,7 @@ func (f *folds) apply(a *applier, txn *capture.Transaction) error {
 	defer func() { a.copying = copying }()
 	for _, ep := range plans {
 		if txn.Reset {
-			if err := f.forget(a, ep); err != nil {
+			if err := f.reset(a, ep, txn); err != nil {
 				return err
 			}
 		}
@@ -253,10 +256,7 @@ func (f *folds) applyEntity(a *applier, ep *entityPlan, txn *capture.Transaction
 // foldRow folds the event an event table's row holds.
 func (f *folds) foldRow(a *applier, ep *entityPlan, txn *capture.Transaction, pos position, row capture.Row, skipSeen bool) error {
 	// The event as a document is only needed to dead-letter it.
-	raw := func() []byte {
-		b, _ := json.Marshal(jsonRow(row)) //nolint:errchkjson // capture values always marshal
-		return b
-	}
+	raw := func() []byte { return f.rowJSON(row) }
 	ev, err := fold.RowEvent(ep.Stream.Columns, row)
 	if err != nil {
 		f.failed(a, ep, txn, pos, fold.Event{}, raw, err)
@@ -292,6 +292,9 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	}
 	if skipSeen && !pos.after(seen) {
 		return nil // folded before a restart
+	}
+	if skip, err := f.logEvent(a, ep, pos, &ev, raw, skipSeen); err != nil || skip {
+		return err
 	}
 	ep.count(f.metrics, typ)
 	next, outcome, err := ep.reducer.Fold(current, ev)

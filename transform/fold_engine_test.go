@@ -45,7 +45,14 @@ func orderEntity(messages bool) config.EventStream {
 // order entity with a consumers table of another source.
 func newFoldHarness(t *testing.T, dir string, messages bool) (*harness, *Metrics) {
 	t.Helper()
-	entities := []Entity{{Source: "orders", Name: "order", Stream: orderEntity(messages)}}
+	return newFoldHarnessOf(t, dir, orderEntity(messages), slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// newFoldHarnessOf is newFoldHarness with the order entity folded from
+// stream, logging to log.
+func newFoldHarnessOf(t *testing.T, dir string, stream config.EventStream, log *slog.Logger) (*harness, *Metrics) {
+	t.Helper()
+	entities := []Entity{{Source: "orders", Name: "order", Stream: stream}}
 	schema := Schema{"consumers": {tbl("consumers"): {
 		Table: tbl("consumers"), Key: []string{"id"}, Unique: [][]string{{"id"}},
 		Columns: []capture.Column{{Name: "id", Type: "bigint", Base: "int8"}, {Name: "name", Type: "text", Base: "text"}},
@@ -68,7 +75,7 @@ func newFoldHarness(t *testing.T, dir string, messages bool) (*harness, *Metrics
 	h := &harness{t: t, dir: dir, store: store, index: index, in: make(chan *capture.Transaction), done: make(chan error, 1),
 		confirmed: map[string]capture.LSN{}, lsn: 100}
 	metrics := NewMetrics(prometheus.NewRegistry())
-	h.engine, err = NewEngine(store, views, index, h.confirm, Options{Entities: entities}, metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h.engine, err = NewEngine(store, views, index, h.confirm, Options{Entities: entities}, metrics, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +252,11 @@ func TestReducerDigest(t *testing.T) {
 		t.Fatalf("digest %q is empty or unstable", before)
 	}
 	s := orderEntity(false)
+	s.Keep = config.KeepNone
+	cfg.Sources["orders"].Events["order"] = s
+	if d := ReducerDigest(cfg, entityView); d != before {
+		t.Errorf("keep changes the digest from %s to %s; keeping events or not folds the same entities", before, d)
+	}
 	s.On["OrderApproved"] = config.Reducer{Set: map[string]string{"state": `"OK"`}}
 	cfg.Sources["orders"].Events["order"] = s
 	if after := ReducerDigest(cfg, entityView); after == before {

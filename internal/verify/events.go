@@ -44,8 +44,8 @@ func (db *sources) entityCatalog(tables []config.TableRef) []config.TableRef {
 func (db *sources) uncheckable(v *config.View) string {
 	for _, t := range v.Tables() {
 		if s, ok := db.cfg.Stream(t); ok && s.MessagePrefix != "" {
-			return fmt.Sprintf("entity %q of source %q is folded from logical decoding messages (prefix %q), which no table keeps, so its documents cannot be recomputed; not checked",
-				t.Name, t.Source, s.MessagePrefix)
+			return fmt.Sprintf("entity %q of source %q is folded from logical decoding messages (prefix %q), which no table keeps, so its documents cannot be recomputed from PostgreSQL; no document of the view was compared (%s)",
+				t.Name, t.Source, s.MessagePrefix, keptWhere(s))
 		}
 	}
 	return ""
@@ -61,10 +61,19 @@ func (db *sources) entityNote(v *config.View, events map[config.TableRef]int) st
 			continue
 		}
 		et, _ := s.EventTable(t.Source)
-		notes = append(notes, fmt.Sprintf("entity %q folded from the %d events %s.%s holds now; documents built from events deleted from it (outbox housekeeping) cannot be recomputed and show as drift",
-			t.Name, events[t], et.Schema, et.Name))
+		notes = append(notes, fmt.Sprintf("entity %q folded from the %d events %s.%s holds now, and every document of the view compared with that fold; documents built from events deleted from it (outbox housekeeping) cannot be recomputed from PostgreSQL and show as drift (%s)",
+			t.Name, events[t], et.Schema, et.Name, keptWhere(s)))
 	}
 	return strings.Join(notes, "; ")
+}
+
+// keptWhere says where the events verify cannot read are kept: projector's
+// state keeps them with keep: all, which only projector reads.
+func keptWhere(s config.EventStream) string {
+	if s.Keep == config.KeepNone {
+		return "keep: none, so projector keeps them nowhere either, and a changed reducer loses them too"
+	}
+	return "projector keeps them in its state's event log and folds them again when the reducer changes, but verify reads only PostgreSQL"
 }
 
 // loadEntity folds the events the event table holds into the entity's

@@ -1,0 +1,160 @@
+package transform
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/transform/fold"
+	"github.com/projector-dev/projector/transform/state"
+)
+
+// foldLog is what the fold keeps to log the events it folds (see
+// state.LoggedEvent): a changed reducer rebuilds its entities from a fresh
+// snapshot of their source, and the snapshot of an event table holds only
+// the events housekeeping left in it, and no message at all. With the log,
+// the snapshot's first transaction folds every entity again from all of its
+// events instead.
+type foldLog struct {
+	log *slog.Logger
+	// refolding is set while the events folded come from the log: they
+	// are logged already.
+	refolding bool
+	// rowJSON is where an event row is written as JSON, for the log and
+	// for dead letters; it is reused from event to event.
+	rowJSON []byte
+	// logged is the event being logged, reused from event to event.
+	logged state.LoggedEvent
+}
+
+// keeps reports whether the state keeps the events the entity folds.
+func (ep *entityPlan) keeps() bool { return ep.Stream.Keep != config.KeepNone }
+
+// rowJSON writes an event row's columns as one JSON object, in the form
+// decodeRow reads, into a buffer reused from event to event: valid until
+// the next event.
+func (f *folds) rowJSON(row capture.Row) []byte {
+	b := append(f.fl.rowJSON[:0], '{')
+	first := true
+	for k, v := range row {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendJSON(b, v)
+	}
+	b = append(b, '}')
+	f.fl.rowJSON = b
+	return b
+}
+
+// logEvent appends an event the entity is about to fold to its log, unless
+// the entity keeps no events or the event comes from the log. A snapshot's
+// event (not skipSeen) the log already holds, by its id, is not folded
+// again: it was folded from the log when the snapshot began (skip).
+func (f *folds) logEvent(a *applier, ep *entityPlan, pos position, ev *fold.Event, raw func() []byte, skipSeen bool) (skip bool, err error) {
+	if f.fl.refolding || !ep.keeps() {
+		return false, nil
+	}
+	id := ""
+	kind := state.EventMessage
+	if ep.table != (capture.Table{}) {
+		id, kind = ev.ID, state.EventRow
+	}
+	if !skipSeen && id != "" {
+		logged, err := a.b.LoggedID(ep.Source, ep.Name, id)
+		if err != nil || logged {
+			return logged, err
+		}
+	}
+	le := &f.fl.logged
+	*le = state.LoggedEvent{Aggregate: ev.AggregateID, LSN: pos.lsn, Index: uint32(pos.index), Kind: kind, Type: ev.Type, ID: id, Raw: raw()}
+	return false, a.b.AppendEvent(ep.Source, ep.Name, le)
+}
+
+// reset starts an entity over with its source's new snapshot: from its
+// event log when the log holds every event it folded, otherwise from
+// nothing, with a new log when it keeps events.
+func (f *folds) reset(a *applier, ep *entityPlan, txn *capture.Transaction) error {
+	complete := false
+	if ep.keeps() {
+		var err error
+		if complete, err = a.b.EventLogComplete(ep.Source, ep.Name); err != nil {
+			return err
+		}
+	}
+	if err := f.forget(a, ep); err != nil {
+		return err
+	}
+	if complete {
+		return f.refold(a, ep, txn)
+	}
+	if err := a.b.StartEventLog(ep.Source, ep.Name, ep.keeps()); err != nil {
+		return err
+	}
+	lost := "messages sent before now"
+	if ep.table != (capture.Table{}) {
+		lost = "events deleted from table " + ep.table.String() + " before now"
+	}
+	f.logger().Info("entity folded from the start: the state holds no event log to fold it from (first start, lost state directory, or keep: none before), so "+lost+" are not folded",
+		"source", ep.Source, "entity", ep.Name, "keep", ep.Stream.Keep)
+	return nil
+}
+
+// refold folds every aggregate of an entity again from its event log, in
+// the order the events were folded first, with the entity's current
+// reducer, and applies each resulting entity to the views. The events of
+// the event table the snapshot then copies are skipped by their id when
+// the log holds them (logEvent).
+func (f *folds) refold(a *applier, ep *entityPlan, txn *capture.Transaction) error {
+	started := time.Now()
+	f.fl.refolding = true
+	defer func() { f.fl.refolding = false }()
+	var events, aggregates int
+	var last string
+	err := a.b.ScanEventLog(ep.Source, ep.Name, func(le *state.LoggedEvent) error {
+		if events == 0 || le.Aggregate != last {
+			aggregates++
+			last = le.Aggregate
+		}
+		events++
+		pos := position{lsn: le.LSN, index: int(le.Index)}
+		raw := func() []byte { return le.Raw }
+		var ev fold.Event
+		var err error
+		if le.Kind == state.EventMessage {
+			ev, err = fold.MessageEvent(ep.Stream.Columns, le.Raw)
+		} else {
+			var row capture.Row
+			if row, err = decodeRow(le.Raw); err != nil {
+				return fmt.Errorf("read logged event at %s of %s: %w", pos, ep.Name, err)
+			}
+			ev, err = fold.RowEvent(ep.Stream.Columns, row)
+		}
+		if err != nil {
+			f.failed(a, ep, txn, pos, fold.Event{}, raw, err)
+			return nil
+		}
+		return f.foldEvent(a, ep, txn, pos, ev, raw, false)
+	})
+	if err != nil {
+		return fmt.Errorf("refold entity %s from its event log: %w", ep.Name, err)
+	}
+	f.logger().Info("entity folded again from its event log", "source", ep.Source, "entity", ep.Name,
+		"events", events, "aggregates", aggregates, "took", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+func (f *folds) logger() *slog.Logger {
+	if f.fl.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.fl.log
+}
+
+// setLog sets where the fold says what it refolded.
+func (f *folds) setLog(log *slog.Logger) { f.fl.log = log }
