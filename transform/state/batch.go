@@ -103,10 +103,11 @@ func (b *Batch) SetRow(t TableID, pk string, row *Row, copied bool) error {
 	} else {
 		b.cache.put(k, row)
 	}
-	v, err := b.read.cols.encode(row)
+	v, err := b.read.cols.appendEncoded(b.val[:0], row)
 	if err != nil {
 		return fmt.Errorf("store %s row %s: %w", t.Table, pk, err)
 	}
+	b.val = v
 	if b.runs != nil {
 		runOf(b.runs.rows, t).set(k, v)
 		return nil
