@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/projector-dev/projector/capture"
-	"github.com/projector-dev/projector/transform/state"
 )
 
 // TestAppendStringMatchesCapture checks that the field names and keys
@@ -17,24 +16,4 @@ func TestAppendStringMatchesCapture(t *testing.T) {
 			t.Errorf("appendString(%q) = %s, want %s", s, got[1:], want)
 		}
 	}
-}
-
-// TestNewRowHoldsAnyNumberOfColumns checks the rows project makes in one
-// allocation take every column, past their room too.
-func TestNewRowHoldsAnyNumberOfColumns(t *testing.T) {
-	for _, n := range []int{0, 1, 4, 5, 8, 9, 20} {
-		r := newRow(n)
-		for i := range n + 2 {
-			r.Cols = append(r.Cols, stateColumn(i))
-		}
-		for i := range n + 2 {
-			if r.Cols[i] != stateColumn(i) {
-				t.Fatalf("newRow(%d): column %d is %v", n, i, r.Cols[i])
-			}
-		}
-	}
-}
-
-func stateColumn(i int) state.Column {
-	return state.Column{Name: string(rune('a' + i)), Value: string(rune('0' + i%10)), Numeric: i%2 == 0}
 }

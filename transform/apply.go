@@ -293,7 +293,7 @@ func project(tp *tablePlan, after capture.Row, unchanged []string, old *state.Ro
 		}
 	}
 	all := string(buf)
-	row := newRow(len(spans) + len(unchanged))
+	row := state.NewRow(len(spans) + len(unchanged))
 	for _, sp := range spans {
 		row.Cols = append(row.Cols, state.Column{Name: sp.name, Value: all[sp.start:sp.end], Numeric: sp.numeric})
 	}
@@ -308,29 +308,6 @@ func project(tp *tablePlan, after capture.Row, unchanged []string, old *state.Ro
 		row.SortColumns()
 	}
 	return row
-}
-
-// newRow makes a row with room for n columns. A row of a few columns
-// (most of them) comes in one allocation with its columns: every applied
-// change makes one.
-func newRow(n int) *state.Row {
-	switch {
-	case n <= 4:
-		r := &struct {
-			row  state.Row
-			cols [4]state.Column
-		}{}
-		r.row.Cols = r.cols[:0]
-		return &r.row
-	case n <= 8:
-		r := &struct {
-			row  state.Row
-			cols [8]state.Column
-		}{}
-		r.row.Cols = r.cols[:0]
-		return &r.row
-	}
-	return &state.Row{Cols: make([]state.Column, 0, n)}
 }
 
 // encodeKey renders a row's key columns as the JSON array used in store

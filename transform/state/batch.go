@@ -47,8 +47,23 @@ func (s *Store) NewBatch() *Batch {
 // reads see it and writes stay in order. Close must follow.
 func (s *Store) NewCopyBatch() *Batch {
 	b := s.NewBatch()
-	b.runs = newCopyRuns()
+	b.runs = s.spareRuns
+	s.spareRuns = nil
+	if b.runs == nil {
+		b.runs = newCopyRuns()
+	}
 	return b
+}
+
+// releaseRuns empties the batch's runs and keeps them for the next copy
+// batch; the batch writes to itself from then on.
+func (b *Batch) releaseRuns() {
+	if b.runs == nil {
+		return
+	}
+	b.runs.reset()
+	b.store.spareRuns = b.runs
+	b.runs = nil
 }
 
 // direct moves the writes a copy batch holds into the batch proper, in
@@ -59,7 +74,7 @@ func (b *Batch) direct() error {
 	if runs == nil {
 		return nil
 	}
-	b.runs = nil
+	defer b.releaseRuns()
 	return runs.each(func(r *run) error {
 		for _, e := range r.entries {
 			if err := b.b.Set(r.key(e), r.value(e), nil); err != nil {
@@ -202,7 +217,7 @@ func (b *Batch) Commit() error {
 		if err := b.store.ingest(b.runs); err != nil {
 			return err
 		}
-		b.runs = nil
+		b.releaseRuns()
 	}
 	if err := b.b.Commit(pebble.NoSync); err != nil {
 		return err
@@ -217,6 +232,7 @@ func (b *Batch) Commit() error {
 // it holds the batch's.
 func (b *Batch) Close() {
 	b.read.close() //nolint:errcheck // read-only iterators; an error shows in the reads themselves
+	b.releaseRuns()
 	if !b.committed {
 		b.cache.reset()
 	}

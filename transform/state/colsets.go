@@ -135,7 +135,8 @@ func (c *columnSets) decode(b []byte) (*Row, error) {
 	s := string(b[pos:]) // the one copy: b may be the storage engine's memory
 	b = b[pos:]
 	pos = 0
-	r := &Row{Cols: make([]Column, len(names))}
+	r := NewRow(len(names))
+	r.Cols = r.Cols[:len(names)]
 	for i, name := range names {
 		if pos >= len(b) {
 			return nil, errCorruptRow

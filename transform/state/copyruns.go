@@ -69,9 +69,9 @@ func (r *run) key(e runEntry) []byte   { return r.buf[e.start:e.mid] }
 func (r *run) value(e runEntry) []byte { return r.buf[e.mid:e.end] }
 
 // sorted returns the run's writes in key order, the last write of each
-// key alone.
+// key alone. It reorders the run's own list: the run is written once.
 func (r *run) sorted() []runEntry {
-	es := slices.Clone(r.entries)
+	es := r.entries
 	slices.SortStableFunc(es, func(a, b runEntry) int { return bytes.Compare(r.key(a), r.key(b)) })
 	out := es[:0]
 	for i, e := range es {
@@ -86,11 +86,17 @@ func (r *run) sorted() []runEntry {
 // each calls fn with every run that holds writes.
 func (c *copyRuns) each(fn func(*run) error) error {
 	for _, r := range c.rows {
+		if len(r.entries) == 0 {
+			continue
+		}
 		if err := fn(r); err != nil {
 			return err
 		}
 	}
 	for _, r := range c.index {
+		if len(r.entries) == 0 {
+			continue
+		}
 		if err := fn(r); err != nil {
 			return err
 		}
@@ -99,6 +105,18 @@ func (c *copyRuns) each(fn func(*run) error) error {
 		return fn(&c.pending)
 	}
 	return nil
+}
+
+// reset empties every run and keeps its memory for the next copy batch:
+// a snapshot's groups are alike.
+func (c *copyRuns) reset() {
+	for _, r := range c.rows {
+		r.buf, r.entries = r.buf[:0], r.entries[:0]
+	}
+	for _, r := range c.index {
+		r.buf, r.entries = r.buf[:0], r.entries[:0]
+	}
+	c.pending.buf, c.pending.entries = c.pending.buf[:0], c.pending.entries[:0]
 }
 
 func runOf(m map[TableID]*run, t TableID) *run {

@@ -38,6 +38,9 @@ type Store struct {
 	fs       vfs.FS
 	opts     *pebble.Options
 	ingested uint64
+	// spareRuns are the emptied runs of the last copy batch, kept for the
+	// next one.
+	spareRuns *copyRuns
 }
 
 // Key spaces. Parts are separated by 0x00, which JSON-encoded values and
