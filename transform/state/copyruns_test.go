@@ -208,3 +208,57 @@ func TestCopyBatchUncommitted(t *testing.T) {
 		t.Errorf("a table left before its ingest is still there after opening the store: %v", err)
 	}
 }
+
+// TestCopyBatchOverExistingRows checks a copy batch whose rows overlap
+// what the store already holds, in its memtable (the removals a new
+// snapshot begins with) and in its tables: the ingested rows win over
+// both, and rows removed and not copied again stay removed.
+func TestCopyBatchOverExistingRows(t *testing.T) {
+	s := openTemp(t)
+	orders := TableID{Source: "shop", Table: tbl("orders")}
+	row := func(v string) *Row { return &Row{Cols: []Column{{Name: "status", Value: v}}} }
+	write := func(b *Batch, fn func(pk string) error) {
+		t.Helper()
+		for id := 1; id <= 50; id++ {
+			if err := fn(fmt.Sprintf("[%d]", id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+	}
+	b := s.NewBatch()
+	write(b, func(pk string) error { return b.SetRow(orders, pk, row(`"old"`), false) })
+	if err := s.db.Flush(); err != nil { // the old rows in a table
+		t.Fatal(err)
+	}
+	b = s.NewBatch()
+	write(b, func(pk string) error { return b.DeleteRow(orders, pk) }) // removals in the memtable
+	cb := s.NewCopyBatch()
+	write(cb, func(pk string) error {
+		if pk == "[7]" {
+			return nil // no longer in the source
+		}
+		return cb.SetRow(orders, pk, row(`"new"`), true)
+	})
+	rd := s.Snapshot(ReadUncached)
+	defer rd.Close()
+	for id := 1; id <= 50; id++ {
+		r, err := rd.Row(orders, fmt.Sprintf("[%d]", id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case id == 7 && r != nil:
+			t.Errorf("row [7] was removed and not copied again, but is stored: %v", r.Cols)
+		case id != 7 && r == nil:
+			t.Errorf("row [%d] is missing", id)
+		case id != 7:
+			if v, _ := r.Value("status"); v != `"new"` {
+				t.Errorf("row [%d] is %s, want the copied \"new\"", id, v)
+			}
+		}
+	}
+}
