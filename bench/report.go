@@ -178,7 +178,7 @@ func (r *Report) writeSnapshot(p printer) {
 	p("")
 	p("%s orders, each belonging to one of %s customers and having %d items (%s item rows). projector (`projector run`, the",
 		thousands(float64(o.Size.Orders)), thousands(float64(o.Size.Customers)), o.Size.ItemsPerOrder, thousands(float64(o.Size.Orders*o.Size.ItemsPerOrder)))
-	p("built binary, new slot, new state, new index each time) is timed from process start until its metrics (polled every 50 ms) show")
+	p("built binary, new slot, new state, new index each time) is timed from process start until its metrics (polled every %s) show", snapshotPoll)
 	p("every snapshot row applied, a document written for every order and every document built acknowledged (`_count` is checked")
 	p("afterwards). The loader bulk-loads the same final documents,")
 	p("read back from projector's index and pre-serialised as NDJSON with the same versioned actions, into an index of the same")

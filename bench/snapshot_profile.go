@@ -41,7 +41,7 @@ func (r *snapshotRun) profile(ctx context.Context, path string) error {
 		go func() { done <- daemon.Run(runCtx, cfg, "bench", slog.New(slog.DiscardHandler)) }()
 		p := &process{listen: listen, client: &http.Client{Timeout: 5 * time.Second}}
 		complete := completion{size: r.opts.Size}
-		return pollEvery(ctx, 50*time.Millisecond, func() (bool, error) {
+		return pollEvery(ctx, snapshotPoll, func() (bool, error) {
 			select {
 			case err := <-done:
 				return false, fmt.Errorf("projector stopped during the profiled snapshot: %w", err)

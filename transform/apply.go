@@ -293,7 +293,7 @@ func project(tp *tablePlan, after capture.Row, unchanged []string, old *state.Ro
 		}
 	}
 	all := string(buf)
-	row := &state.Row{Cols: make([]state.Column, 0, len(spans)+len(unchanged))}
+	row := state.NewRow(len(spans) + len(unchanged))
 	for _, sp := range spans {
 		row.Cols = append(row.Cols, state.Column{Name: sp.name, Value: all[sp.start:sp.end], Numeric: sp.numeric})
 	}

@@ -310,7 +310,11 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 	}
 	unmarked := copyOnly(group)
 	ticket := e.ledger.NextTicket()
-	b := e.store.NewBatch()
+	newBatch := e.store.NewBatch
+	if unmarked {
+		newBatch = e.store.NewCopyBatch // a crash copies these rows again, see copyOnly
+	}
+	b := newBatch()
 	defer b.Close() // uncommitted, it also drops the row cache, which holds the batch's rows
 	a := &applier{plan: e.plan, b: b, dirty: map[state.DocRef]struct{}{}, rootCopying: e.rootCopying,
 		checkpoints: map[string]capture.Checkpoint{}}

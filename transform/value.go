@@ -11,8 +11,20 @@ import (
 // consumer of projector's events sees too (see capture.AppendValue).
 func appendJSON(b []byte, v any) []byte { return capture.AppendValue(b, v) }
 
-// appendString writes s as a JSON string.
-func appendString(b []byte, s string) []byte { return capture.AppendValue(b, s) }
+// appendString writes s as a JSON string. Field names and most keys need
+// no escaping and are copied as they are; passed to capture.AppendValue,
+// every one of them (a field name per document and level) was first
+// boxed into an interface, an allocation each.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return capture.AppendValue(b, s) // escaped as encoding/json does
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
 
 // isNumeric reports whether v is a PostgreSQL numeric (or an array of them).
 func isNumeric(v any) bool {

@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -87,7 +88,12 @@ func (c *columnSets) number(cols []Column) (uint64, error) {
 // encode is the stored form of a row: rowSetFormat, the number of its
 // column list, and per column whether it is numeric and its JSON value
 // with its length.
-func (c *columnSets) encode(r *Row) ([]byte, error) {
+func (c *columnSets) encode(r *Row) ([]byte, error) { return c.appendEncoded(nil, r) }
+
+// appendEncoded appends the stored form of a row (see encode) to b: a
+// batch encodes every row it writes into one buffer, which the storage
+// engine copies.
+func (c *columnSets) appendEncoded(b []byte, r *Row) ([]byte, error) {
 	n, err := c.number(r.Cols)
 	if err != nil {
 		return nil, err
@@ -96,7 +102,7 @@ func (c *columnSets) encode(r *Row) ([]byte, error) {
 	for i := range r.Cols {
 		size += 1 + binary.MaxVarintLen64 + len(r.Cols[i].Value)
 	}
-	b := make([]byte, 0, size)
+	b = slices.Grow(b, size)
 	b = append(b, rowSetFormat)
 	b = binary.AppendUvarint(b, n)
 	for i := range r.Cols {
@@ -129,7 +135,8 @@ func (c *columnSets) decode(b []byte) (*Row, error) {
 	s := string(b[pos:]) // the one copy: b may be the storage engine's memory
 	b = b[pos:]
 	pos = 0
-	r := &Row{Cols: make([]Column, len(names))}
+	r := NewRow(len(names))
+	r.Cols = r.Cols[:len(names)]
 	for i, name := range names {
 		if pos >= len(b) {
 			return nil, errCorruptRow

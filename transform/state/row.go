@@ -31,6 +31,29 @@ type Column struct {
 	Numeric bool
 }
 
+// NewRow makes a row with room for n columns. A row of a few columns
+// (most of them) comes in one allocation with its columns: every applied
+// change and every row read makes one.
+func NewRow(n int) *Row {
+	switch {
+	case n <= 4:
+		r := &struct {
+			row  Row
+			cols [4]Column
+		}{}
+		r.row.Cols = r.cols[:0]
+		return &r.row
+	case n <= 8:
+		r := &struct {
+			row  Row
+			cols [8]Column
+		}{}
+		r.row.Cols = r.cols[:0]
+		return &r.row
+	}
+	return &Row{Cols: make([]Column, 0, n)}
+}
+
 // Value returns the JSON value of col, if the row has it.
 func (r *Row) Value(col string) (string, bool) {
 	for i := range r.Cols {

@@ -32,6 +32,15 @@ type Store struct {
 	rows *rowCache
 	// checkpoints are the sources' committed checkpoints.
 	checkpoints *checkpoints
+	// dir, fs and opts are where and how copy batches write the sorted
+	// tables they ingest (copyruns.go); ingested numbers those tables.
+	dir      string
+	fs       vfs.FS
+	opts     *pebble.Options
+	ingested uint64
+	// spareRuns are the emptied runs of the last copy batch, kept for the
+	// next one.
+	spareRuns *copyRuns
 }
 
 // Key spaces. Parts are separated by 0x00, which JSON-encoded values and
@@ -67,8 +76,14 @@ func open(dir string, log *slog.Logger, fs vfs.FS) (*Store, error) {
 	opts := storeOptions(storeLogger{log: engineLog, limit: health.limit})
 	opts.EventListener = &pebble.EventListener{BackgroundError: health.backgroundError}
 	opts.FS = watchedFS{FS: fs, health: health}
+	opts.EnsureDefaults() // copy batches write tables with these options
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
+		return nil, fmt.Errorf("open state store %s: %w", dir, err)
+	}
+	// Under the store's lock: no other process is writing these.
+	if err := clearIngestDir(opts.FS, dir); err != nil {
+		db.Close() //nolint:errcheck // the removal error is the one to report
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
 	cols, err := loadColumnSets(db)
@@ -80,7 +95,8 @@ func open(dir string, log *slog.Logger, fs vfs.FS) (*Store, error) {
 		db.Close() //nolint:errcheck // the migration error is the one to report
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
-	return &Store{db: db, cols: cols, health: health, rows: newRowCache(rowCacheSize), checkpoints: newCheckpoints()}, nil
+	return &Store{db: db, cols: cols, health: health, rows: newRowCache(rowCacheSize), checkpoints: newCheckpoints(),
+		dir: dir, fs: opts.FS, opts: opts}, nil
 }
 
 // corruptState is the error for state that cannot be read, with the way
