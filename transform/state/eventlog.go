@@ -137,6 +137,9 @@ func (b *Batch) AppendEvent(source, entity string, ev *LoggedEvent) error {
 
 // LoggedID reports whether the entity's log holds the event with this id.
 func (b *Batch) LoggedID(source, entity, id string) (bool, error) {
+	if err := b.direct(); err != nil {
+		return false, err
+	}
 	b.key = append(append(appendEventLogPrefix(b.key[:0], source, entity), 'i'), id...)
 	_, ok, err := get(b.b, b.key)
 	if err != nil {
@@ -149,6 +152,9 @@ func (b *Batch) LoggedID(source, entity, id string) (bool, error) {
 // folded into the entity since its source's state began: only then can
 // the entity be folded again from the log alone.
 func (b *Batch) EventLogComplete(source, entity string) (bool, error) {
+	if err := b.direct(); err != nil {
+		return false, err
+	}
 	v, ok, err := get(b.b, append(appendEventLogPrefix(nil, source, entity), 'm'))
 	if err != nil {
 		return false, fmt.Errorf("read event log mark of entity %s: %w", entity, err)
@@ -163,6 +169,9 @@ func (b *Batch) EventLogComplete(source, entity string) (bool, error) {
 // empty log as complete: the entity is folded from nothing from now on,
 // and every event it folds is logged.
 func (b *Batch) StartEventLog(source, entity string, complete bool) error {
+	if err := b.direct(); err != nil {
+		return err
+	}
 	prefix := appendEventLogPrefix(nil, source, entity)
 	if err := b.b.DeleteRange(prefix, prefixEnd(prefix), nil); err != nil {
 		return fmt.Errorf("forget event log of entity %s: %w", entity, err)
@@ -181,6 +190,9 @@ func (b *Batch) StartEventLog(source, entity string, complete bool) error {
 // event and its Raw are valid during the call only; fn may write to the
 // batch, and does not see the events it logs.
 func (b *Batch) ScanEventLog(source, entity string, fn func(ev *LoggedEvent) error) error {
+	if err := b.direct(); err != nil {
+		return err
+	}
 	prefix := append(appendEventLogPrefix(nil, source, entity), 'l')
 	it, err := b.b.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
