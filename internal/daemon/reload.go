@@ -249,17 +249,24 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 	}
 	m := proc.metrics.reload
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-proc.opts.Reload:
+		if !proc.reloadPending {
+			select {
+			case <-ctx.Done():
+				return
+			case <-proc.opts.Reload:
+			}
 		}
+		// A request cut short by the end of the run (another restart,
+		// for a reload, a schema change or an admin request) stays
+		// pending, and the next run applies it: no SIGHUP is lost.
+		proc.reloadPending = true
 		proc.log.Info("reloading the configuration", "file", proc.cfg.File)
 		r, err := proc.checkReload(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
+			proc.reloadPending = false
 			m.rejected.Inc()
 			proc.log.Error("configuration reload rejected; the running configuration keeps running unchanged",
 				"file", proc.cfg.File, "error", err)
@@ -268,6 +275,7 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 		m.ok.Inc()
 		m.lastSuccess.SetToCurrentTime()
 		if r.diff.empty() {
+			proc.reloadPending = false
 			proc.log.Info("configuration reloaded: nothing changed", "file", r.cfg.File)
 			continue
 		}
@@ -279,6 +287,7 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 				"error", err)
 		}
 		proc.log.Info("configuration reloaded; restarting the pipeline to apply it", r.diff.logAttrs()...)
+		proc.reloadPending = false
 		restart(r)
 		return
 	}
