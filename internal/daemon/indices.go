@@ -21,6 +21,10 @@ type viewIndex struct {
 	view string
 	sink.IndexVersion
 	sources []string
+	// copies, when set, are the tables by source whose chunked copies
+	// fill the view's index instead of fresh snapshots of its sources
+	// (see planCopies).
+	copies map[string][]capture.Table
 }
 
 // prepareIndices creates each view's first index, or, when the view's
@@ -45,7 +49,10 @@ func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebui
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	reset := spreadRebuilds(plans)
+	if err := p.planCopies(ctx, cfg, plans, rebuild, log); err != nil {
+		return err
+	}
+	reset := spreadCopies(plans, log)
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(indexRequests)
 	for _, plan := range plans {
@@ -67,7 +74,7 @@ func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebui
 			}
 		}
 	}
-	return nil
+	return queueCopies(p.store, plans, log)
 }
 
 // indexRequests bounds the views whose index is looked up or opened at
@@ -82,7 +89,7 @@ const indexRequests = 8
 func spreadRebuilds(plans []*indexPlan) (reset map[string]bool) {
 	reset = map[string]bool{}
 	for _, plan := range plans {
-		if plan.rebuild {
+		if plan.rebuild && plan.vi.copies == nil {
 			for _, s := range plan.vi.sources {
 				reset[s] = true
 			}
@@ -160,6 +167,11 @@ func (p *pipeline) openIndex(ctx context.Context, plan *indexPlan, log *slog.Log
 		log.Info("view index ready", "view", vi.view, "alias", vi.Alias, "index", vi.Target)
 		return nil
 	}
+	if vi.copies != nil {
+		log.Info("building a new index version of the view from chunked copies of its tables while its sources stream; queries keep using the current one until it is complete",
+			"view", vi.view, "alias", vi.Alias, "from", vi.From, "to", vi.Target, "tables", fmt.Sprint(vi.copies))
+		return nil
+	}
 	log.Info("building a new index version of the view from fresh snapshots; queries keep using the current one until it is complete",
 		"view", vi.view, "alias", vi.Alias, "from", vi.From, "to", vi.Target, "sources", vi.sources)
 	return nil
@@ -194,7 +206,7 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 		}
 		var still []*viewIndex
 		for _, vi := range pending {
-			done, err := rebuilt(vi, confirmedOf(streams), checkpoint, snapshotEnd)
+			done, err := rebuilt(vi, confirmedOf(streams), checkpoint, snapshotEnd, p.copied)
 			if err != nil {
 				return err
 			}
@@ -230,9 +242,20 @@ func confirmedOf(streams map[string]*capture.Stream) func(source string) capture
 
 // rebuilt reports whether a view's new index holds everything: every
 // source of the view finished its snapshot, and what was applied when it
-// was first seen finished (kept in snapshotEnd) is confirmed durable.
+// was first seen finished (kept in snapshotEnd) is confirmed durable. A
+// view built from chunked copies is complete once every copy is done,
+// which capture records only once the copy's last chunk is durable.
 func rebuilt(vi *viewIndex, confirmed func(source string) capture.LSN, checkpoint func(string) (capture.Checkpoint, error),
-	snapshotEnd map[string]capture.LSN) (bool, error) {
+	snapshotEnd map[string]capture.LSN, copied func(source string, tables []capture.Table) (bool, error)) (bool, error) {
+	if vi.copies != nil {
+		for _, s := range vi.sources {
+			done, err := copied(s, vi.copies[s])
+			if err != nil || !done {
+				return false, err
+			}
+		}
+		return true, nil
+	}
 	for _, s := range vi.sources {
 		end, seen := snapshotEnd[s]
 		if !seen {
