@@ -36,29 +36,36 @@ func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebui
 	plans := make([]*indexPlan, len(p.views))
 	// Each view's index is looked up and opened on its own: with many
 	// views, the search engine's round trips would otherwise add up to
-	// the time every view waits at start and after a reload.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(indexRequests)
-	for i, v := range p.views {
-		g.Go(func() error {
-			plan, err := p.planIndex(gctx, cfg, &cfg.Views[i], v, slices.Contains(rebuild, v.Name))
-			plans[i] = plan
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	// the time every view waits at start and after a reload. A search
+	// engine lost since it was connected is waited for, as at start.
+	_, err := retry(ctx, retryPolicy{what: "look up the views' indices", classify: sinkErrorClass, log: log}, func() (struct{}, error) {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(indexRequests)
+		for i, v := range p.views {
+			g.Go(func() error {
+				plan, err := p.planIndex(gctx, cfg, &cfg.Views[i], v, slices.Contains(rebuild, v.Name))
+				plans[i] = plan
+				return err
+			})
+		}
+		return struct{}{}, g.Wait()
+	})
+	if err != nil {
 		return err
 	}
 	if err := p.planCopies(ctx, cfg, plans, rebuild, log); err != nil {
 		return err
 	}
 	reset := spreadCopies(plans, log)
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(indexRequests)
-	for _, plan := range plans {
-		g.Go(func() error { return p.openIndex(gctx, plan, log) })
-	}
-	if err := g.Wait(); err != nil {
+	_, err = retry(ctx, retryPolicy{what: "create the views' indices", classify: sinkErrorClass, log: log}, func() (struct{}, error) {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(indexRequests)
+		for _, plan := range plans {
+			g.Go(func() error { return p.openIndex(gctx, plan, log) })
+		}
+		return struct{}{}, g.Wait()
+	})
+	if err != nil {
 		return err
 	}
 	for _, plan := range plans {
