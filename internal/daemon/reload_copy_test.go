@@ -1,13 +1,16 @@
 package daemon
 
 import (
+	"context"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
+	"github.com/projector-dev/projector/internal/testbed"
 	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform/state"
 )
@@ -175,4 +178,28 @@ func TestQueueCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	step(false) // a queue replaced by a fresh snapshot holds no finished copy
+}
+
+// TestCopyRefusal checks which sources can build a view from chunked
+// copies of its tables while they stream, and that the others say why.
+func TestCopyRefusal(t *testing.T) {
+	db := testbed.NewDatabase(t, testbed.Primary)
+	cfg := &config.Config{Sources: map[string]config.Source{
+		"live":    {Name: "live", DSN: db.DSN()},
+		"events":  {Name: "events", DSN: db.DSN(), Events: map[string]config.EventStream{"orders": {}}},
+		"offline": {Name: "offline", DSN: "postgres://u@127.0.0.1:1/shop?connect_timeout=2"},
+	}}
+	for _, tc := range []struct {
+		source, want string
+	}{
+		{"live", ""},
+		{"events", "the source publishes events"},
+		{"offline", "its server version could not be read"},
+		{"missing", "the source is not configured"},
+	} {
+		got := copyRefusal(context.Background(), cfg, tc.source)
+		if tc.want == "" && got != "" || !strings.HasPrefix(got, tc.want) {
+			t.Errorf("copyRefusal(%s) = %q, want %q…", tc.source, got, tc.want)
+		}
+	}
 }
