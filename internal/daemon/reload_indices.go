@@ -32,9 +32,10 @@ func (proc *process) createIndicesAhead(ctx context.Context, r *reloadRequested)
 	}
 	// The sources of added views that the running state already holds are
 	// taken again from a fresh snapshot when they cannot copy single
-	// tables (see prepareReload); a changed view over sources that can is
-	// built from copies of its tables, and spreads no rebuild.
-	refused := func(s string) bool { return r.refusals == nil || r.refusals.why[s] != "" }
+	// tables (see prepareReload); a view rebuilt over sources that can is
+	// built from copies of its tables, and spreads no rebuild (see
+	// planCopies).
+	refused := func(s string) bool { return r.refusals == nil || r.refusals.of(ctx, s) != "" }
 	reset := map[string]bool{}
 	for _, s := range snapshotSources(cur, d.addedViews) {
 		if slices.Contains(proc.cfg.SourceNames, s) && refused(s) {
@@ -63,7 +64,7 @@ func (proc *process) createIndicesAhead(ctx context.Context, r *reloadRequested)
 		}
 		plan.version, mappings[i] = version, mapping
 		plan.rebuild = version.Reshaped || version.Unfinished || slices.ContainsFunc(plan.vi.sources, func(s string) bool { return reset[s] })
-		if slices.Contains(d.changedViews, v.Name) && !slices.ContainsFunc(plan.vi.sources, refused) {
+		if (version.Reshaped || version.Unfinished) && !slices.ContainsFunc(plan.vi.sources, refused) {
 			plan.vi.copies = map[string][]capture.Table{}
 		}
 		plans[i] = plan
