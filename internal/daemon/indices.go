@@ -205,6 +205,9 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 	// every row of the snapshot. Waiting for the latest applied position
 	// instead could wait forever under constant writes.
 	snapshotEnd := map[string]capture.LSN{}
+	// retryAt holds back, per view, the next attempt to move an alias
+	// after the search engine failed it for a reason that passes.
+	retryAt := map[string]time.Time{}
 	for len(pending) > 0 {
 		select {
 		case <-ctx.Done():
@@ -213,6 +216,10 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 		}
 		var still []*viewIndex
 		for _, vi := range pending {
+			if time.Now().Before(retryAt[vi.view]) {
+				still = append(still, vi)
+				continue
+			}
 			done, err := rebuilt(vi, confirmedOf(streams), checkpoint, snapshotEnd, p.copied)
 			if err != nil {
 				return err
@@ -231,7 +238,20 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 				continue
 			}
 			if err := p.client.MoveAlias(ctx, vi.IndexVersion); err != nil {
-				return fmt.Errorf("view %q: %w", vi.view, err)
+				if ctx.Err() != nil {
+					return nil
+				}
+				if sinkErrorClass(err) != capture.Transient {
+					return fmt.Errorf("view %q: %w", vi.view, err)
+				}
+				// A search engine down or too busy to answer in time
+				// (the alias moves after a refresh of the new index)
+				// keeps the view on its current index until it answers.
+				log.Warn("could not move the alias of a rebuilt view; retrying", "view", vi.view, "alias", vi.Alias,
+					"error", err, "retry_in", aliasRetry)
+				retryAt[vi.view] = time.Now().Add(aliasRetry)
+				still = append(still, vi)
+				continue
 			}
 			log.Info("view rebuilt; alias moved to the new index and the old index deleted",
 				"view", vi.view, "alias", vi.Alias, "index", vi.Target, "deleted", vi.From)
@@ -241,6 +261,10 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 	}
 	return nil
 }
+
+// aliasRetry is how long a rebuilt view waits to move its alias again
+// after the search engine failed the move for a reason that passes.
+const aliasRetry = 5 * time.Second
 
 // confirmedOf is what each source's stream confirmed as durable.
 func confirmedOf(streams map[string]*capture.Stream) func(source string) capture.LSN {
