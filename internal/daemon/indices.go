@@ -29,8 +29,9 @@ type viewIndex struct {
 
 // prepareIndices creates each view's first index, or, when the view's
 // shape changed since its index was created, the next version, which is
-// then built from fresh snapshots of the view's sources while queries keep
-// using the old one.
+// then built from fresh snapshots of the view's sources, or from chunked
+// copies of its tables (see planCopies), while queries keep using the old
+// one.
 func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebuild []string, log *slog.Logger) error {
 	p.indices = map[string]*viewIndex{}
 	plans := make([]*indexPlan, len(p.views))
