@@ -173,6 +173,9 @@ type process struct {
 	// described, when set, is the sources' schema a reload was just
 	// checked against, for the next run to start from.
 	described transform.Schema
+	// reloadPending is a reload request taken but not yet decided when
+	// its run of the pipeline ended, for the next run to apply.
+	reloadPending bool
 }
 
 // runOnce prepares the pipeline and runs it until ctx ends or it fails.

@@ -21,37 +21,52 @@ type viewIndex struct {
 	view string
 	sink.IndexVersion
 	sources []string
+	// copies, when set, are the tables by source whose chunked copies
+	// fill the view's index instead of fresh snapshots of its sources
+	// (see planCopies).
+	copies map[string][]capture.Table
 }
 
 // prepareIndices creates each view's first index, or, when the view's
 // shape changed since its index was created, the next version, which is
-// then built from fresh snapshots of the view's sources while queries keep
-// using the old one.
+// then built from fresh snapshots of the view's sources, or from chunked
+// copies of its tables (see planCopies), while queries keep using the old
+// one.
 func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebuild []string, log *slog.Logger) error {
 	p.indices = map[string]*viewIndex{}
 	plans := make([]*indexPlan, len(p.views))
 	// Each view's index is looked up and opened on its own: with many
 	// views, the search engine's round trips would otherwise add up to
-	// the time every view waits at start and after a reload.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(indexRequests)
-	for i, v := range p.views {
-		g.Go(func() error {
-			plan, err := p.planIndex(gctx, cfg, &cfg.Views[i], v, slices.Contains(rebuild, v.Name))
-			plans[i] = plan
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	// the time every view waits at start and after a reload. A search
+	// engine lost since it was connected is waited for, as at start.
+	_, err := retry(ctx, retryPolicy{what: "look up the views' indices", classify: sinkErrorClass, log: log}, func() (struct{}, error) {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(indexRequests)
+		for i, v := range p.views {
+			g.Go(func() error {
+				plan, err := p.planIndex(gctx, cfg, &cfg.Views[i], v, slices.Contains(rebuild, v.Name))
+				plans[i] = plan
+				return err
+			})
+		}
+		return struct{}{}, g.Wait()
+	})
+	if err != nil {
 		return err
 	}
-	reset := spreadRebuilds(plans)
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(indexRequests)
-	for _, plan := range plans {
-		g.Go(func() error { return p.openIndex(gctx, plan, log) })
+	if err := p.planCopies(ctx, cfg, plans, rebuild, log); err != nil {
+		return err
 	}
-	if err := g.Wait(); err != nil {
+	reset := spreadCopies(plans, log)
+	_, err = retry(ctx, retryPolicy{what: "create the views' indices", classify: sinkErrorClass, log: log}, func() (struct{}, error) {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(indexRequests)
+		for _, plan := range plans {
+			g.Go(func() error { return p.openIndex(gctx, plan, log) })
+		}
+		return struct{}{}, g.Wait()
+	})
+	if err != nil {
 		return err
 	}
 	for _, plan := range plans {
@@ -67,7 +82,7 @@ func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebui
 			}
 		}
 	}
-	return nil
+	return queueCopies(p.store, plans, log)
 }
 
 // indexRequests bounds the views whose index is looked up or opened at
@@ -82,7 +97,7 @@ const indexRequests = 8
 func spreadRebuilds(plans []*indexPlan) (reset map[string]bool) {
 	reset = map[string]bool{}
 	for _, plan := range plans {
-		if plan.rebuild {
+		if plan.rebuild && plan.vi.copies == nil {
 			for _, s := range plan.vi.sources {
 				reset[s] = true
 			}
@@ -160,6 +175,11 @@ func (p *pipeline) openIndex(ctx context.Context, plan *indexPlan, log *slog.Log
 		log.Info("view index ready", "view", vi.view, "alias", vi.Alias, "index", vi.Target)
 		return nil
 	}
+	if vi.copies != nil {
+		log.Info("building a new index version of the view from chunked copies of its tables while its sources stream; queries keep using the current one until it is complete",
+			"view", vi.view, "alias", vi.Alias, "from", vi.From, "to", vi.Target, "tables", fmt.Sprint(vi.copies))
+		return nil
+	}
 	log.Info("building a new index version of the view from fresh snapshots; queries keep using the current one until it is complete",
 		"view", vi.view, "alias", vi.Alias, "from", vi.From, "to", vi.Target, "sources", vi.sources)
 	return nil
@@ -186,6 +206,9 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 	// every row of the snapshot. Waiting for the latest applied position
 	// instead could wait forever under constant writes.
 	snapshotEnd := map[string]capture.LSN{}
+	// retryAt holds back, per view, the next attempt to move an alias
+	// after the search engine failed it for a reason that passes.
+	retryAt := map[string]time.Time{}
 	for len(pending) > 0 {
 		select {
 		case <-ctx.Done():
@@ -194,7 +217,11 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 		}
 		var still []*viewIndex
 		for _, vi := range pending {
-			done, err := rebuilt(vi, confirmedOf(streams), checkpoint, snapshotEnd)
+			if time.Now().Before(retryAt[vi.view]) {
+				still = append(still, vi)
+				continue
+			}
+			done, err := rebuilt(vi, confirmedOf(streams), checkpoint, snapshotEnd, p.copied)
 			if err != nil {
 				return err
 			}
@@ -212,7 +239,20 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 				continue
 			}
 			if err := p.client.MoveAlias(ctx, vi.IndexVersion); err != nil {
-				return fmt.Errorf("view %q: %w", vi.view, err)
+				if ctx.Err() != nil {
+					return nil
+				}
+				if sinkErrorClass(err) != capture.Transient {
+					return fmt.Errorf("view %q: %w", vi.view, err)
+				}
+				// A search engine down or too busy to answer in time
+				// (the alias moves after a refresh of the new index)
+				// keeps the view on its current index until it answers.
+				log.Warn("could not move the alias of a rebuilt view; retrying", "view", vi.view, "alias", vi.Alias,
+					"error", err, "retry_in", aliasRetry)
+				retryAt[vi.view] = time.Now().Add(aliasRetry)
+				still = append(still, vi)
+				continue
 			}
 			log.Info("view rebuilt; alias moved to the new index and the old index deleted",
 				"view", vi.view, "alias", vi.Alias, "index", vi.Target, "deleted", vi.From)
@@ -223,6 +263,10 @@ func (p *pipeline) watchRebuilds(ctx context.Context, streams map[string]*captur
 	return nil
 }
 
+// aliasRetry is how long a rebuilt view waits to move its alias again
+// after the search engine failed the move for a reason that passes.
+const aliasRetry = 5 * time.Second
+
 // confirmedOf is what each source's stream confirmed as durable.
 func confirmedOf(streams map[string]*capture.Stream) func(source string) capture.LSN {
 	return func(source string) capture.LSN { return streams[source].Confirmed() }
@@ -230,9 +274,20 @@ func confirmedOf(streams map[string]*capture.Stream) func(source string) capture
 
 // rebuilt reports whether a view's new index holds everything: every
 // source of the view finished its snapshot, and what was applied when it
-// was first seen finished (kept in snapshotEnd) is confirmed durable.
+// was first seen finished (kept in snapshotEnd) is confirmed durable. A
+// view built from chunked copies is complete once every copy is done,
+// which capture records only once the copy's last chunk is durable.
 func rebuilt(vi *viewIndex, confirmed func(source string) capture.LSN, checkpoint func(string) (capture.Checkpoint, error),
-	snapshotEnd map[string]capture.LSN) (bool, error) {
+	snapshotEnd map[string]capture.LSN, copied func(source string, tables []capture.Table) (bool, error)) (bool, error) {
+	if vi.copies != nil {
+		for _, s := range vi.sources {
+			done, err := copied(s, vi.copies[s])
+			if err != nil || !done {
+				return false, err
+			}
+		}
+		return true, nil
+	}
 	for _, s := range vi.sources {
 		end, seen := snapshotEnd[s]
 		if !seen {

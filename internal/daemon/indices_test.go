@@ -97,7 +97,7 @@ func TestRebuilt(t *testing.T) {
 	ends := map[string]capture.LSN{}
 	step := func(want bool) {
 		t.Helper()
-		got, err := rebuilt(vi, durable, checkpoint, ends)
+		got, err := rebuilt(vi, durable, checkpoint, ends, nil)
 		if err != nil || got != want {
 			t.Fatalf("rebuilt = %v, %v; want %v (checkpoints %v, confirmed %v)", got, err, want, checkpoints, confirmed)
 		}
@@ -115,7 +115,7 @@ func TestRebuilt(t *testing.T) {
 	}
 
 	failing := func(string) (capture.Checkpoint, error) { return capture.Checkpoint{}, errors.New("state closed") }
-	if _, err := rebuilt(vi, durable, failing, map[string]capture.LSN{}); err == nil {
+	if _, err := rebuilt(vi, durable, failing, map[string]capture.LSN{}, nil); err == nil {
 		t.Error("rebuilt ignored a checkpoint that cannot be read")
 	}
 }

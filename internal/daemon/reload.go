@@ -33,6 +33,10 @@ type reloadRequested struct {
 	// schemas when the reload was checked.
 	views  []*transform.View
 	schema transform.Schema
+	// refusals say, for the running sources of added and changed views,
+	// why those views cannot be built from chunked copies of their tables
+	// (see copyRefusal); nil when nothing changed.
+	refusals *copyRefusals
 }
 
 func (r *reloadRequested) Error() string { return "configuration reload requested" }
@@ -221,7 +225,13 @@ func (proc *process) checkReload(ctx context.Context) (*reloadRequested, error) 
 	if err != nil {
 		return nil, fmt.Errorf("the views do not match the source databases:\n%w", err)
 	}
-	return &reloadRequested{cfg: cur, diff: d, views: views, schema: schema}, nil
+	refusals := &copyRefusals{cfg: cur}
+	for _, s := range snapshotSources(cur, slices.Concat(d.addedViews, d.changedViews)) {
+		if slices.Contains(old.SourceNames, s) {
+			refusals.of(ctx, s)
+		}
+	}
+	return &reloadRequested{cfg: cur, diff: d, views: views, schema: schema, refusals: refusals}, nil
 }
 
 // serveReloads runs watchReloads for a run of the pipeline and returns
@@ -249,17 +259,24 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 	}
 	m := proc.metrics.reload
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-proc.opts.Reload:
+		if !proc.reloadPending {
+			select {
+			case <-ctx.Done():
+				return
+			case <-proc.opts.Reload:
+			}
 		}
+		// A request cut short by the end of the run (another restart,
+		// for a reload, a schema change or an admin request) stays
+		// pending, and the next run applies it: no SIGHUP is lost.
+		proc.reloadPending = true
 		proc.log.Info("reloading the configuration", "file", proc.cfg.File)
 		r, err := proc.checkReload(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
+			proc.reloadPending = false
 			m.rejected.Inc()
 			proc.log.Error("configuration reload rejected; the running configuration keeps running unchanged",
 				"file", proc.cfg.File, "error", err)
@@ -268,10 +285,11 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 		m.ok.Inc()
 		m.lastSuccess.SetToCurrentTime()
 		if r.diff.empty() {
+			proc.reloadPending = false
 			proc.log.Info("configuration reloaded: nothing changed", "file", r.cfg.File)
 			continue
 		}
-		if err := proc.createIndicesAhead(ctx, r.cfg, r.views, r.schema, r.diff); err != nil {
+		if err := proc.createIndicesAhead(ctx, r); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -279,20 +297,22 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 				"error", err)
 		}
 		proc.log.Info("configuration reloaded; restarting the pipeline to apply it", r.diff.logAttrs()...)
+		proc.reloadPending = false
 		restart(r)
 		return
 	}
 }
 
 // prepareReload readies the state for a reloaded configuration, while the
-// stopped run's store is still open: the sources of an added view are
-// taken again from a fresh snapshot when the state already holds them,
-// since the state keeps only the columns the running views read. The
-// views over those sources are then rebuilt into their next index version
-// while their current one keeps serving queries (see prepareIndices).
-// Once a running source can snapshot single tables, the reset below is
-// where a snapshot of only the added view's tables is queued instead, and
-// the other views of the source stay on their index.
+// stopped run's store is still open. An added view over a source whose
+// snapshot is done is built from chunked copies of its own tables while
+// the source streams (see planCopies), and the source's other views stay
+// on their index. Where the source cannot copy single tables (before
+// PostgreSQL 14, or with published events), the source is taken again
+// from a fresh snapshot instead, since the state keeps only the columns
+// the running views read; the views over it are then rebuilt into their
+// next index version while their current one keeps serving queries (see
+// prepareIndices).
 func prepareReload(store *state.Store, r *reloadRequested, log *slog.Logger) error {
 	for _, source := range snapshotSources(r.cfg, r.diff.addedViews) {
 		cp, err := store.Checkpoint(source)
@@ -302,8 +322,18 @@ func prepareReload(store *state.Store, r *reloadRequested, log *slog.Logger) err
 		if !cp.SnapshotDone {
 			continue // its snapshot is still to come, and covers the new view
 		}
+		why, known := "", false
+		if r.refusals != nil {
+			why, known = r.refusals.why[source]
+		}
+		if known && why == "" {
+			continue // the added views are built from copies of their tables
+		}
+		if !known {
+			why = "the source was not checked"
+		}
 		log.Info("taking a fresh snapshot of a source for the views added to it; its other views are rebuilt into a new index version meanwhile",
-			"source", source)
+			"source", source, "why", why)
 		if err := store.ResetSource(source); err != nil {
 			return err
 		}

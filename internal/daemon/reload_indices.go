@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/sink"
-	"github.com/projector-dev/projector/transform"
 )
 
 // createIndicesAhead creates, while the running pipeline keeps streaming,
@@ -20,8 +20,8 @@ import (
 // prepareIndices will, from the same facts; an index created for nothing
 // (the reload fails after this) only makes the next start rebuild that
 // view.
-func (proc *process) createIndicesAhead(ctx context.Context, cur *config.Config, views []*transform.View,
-	schema transform.Schema, d configDiff) error {
+func (proc *process) createIndicesAhead(ctx context.Context, r *reloadRequested) error {
+	cur, views, schema, d := r.cfg, r.views, r.schema, r.diff
 	// A search engine that does not answer leaves the indices to the
 	// restart rather than hold the reload.
 	ctx, cancel := context.WithTimeout(ctx, reloadCheckTimeout)
@@ -31,10 +31,14 @@ func (proc *process) createIndicesAhead(ctx context.Context, cur *config.Config,
 		return err
 	}
 	// The sources of added views that the running state already holds are
-	// taken again from a fresh snapshot (see prepareReload).
+	// taken again from a fresh snapshot when they cannot copy single
+	// tables (see prepareReload); a view rebuilt over sources that can is
+	// built from copies of its tables, and spreads no rebuild (see
+	// planCopies).
+	refused := func(s string) bool { return r.refusals == nil || r.refusals.of(ctx, s) != "" }
 	reset := map[string]bool{}
 	for _, s := range snapshotSources(cur, d.addedViews) {
-		if slices.Contains(proc.cfg.SourceNames, s) {
+		if slices.Contains(proc.cfg.SourceNames, s) && refused(s) {
 			reset[s] = true
 		}
 	}
@@ -60,6 +64,9 @@ func (proc *process) createIndicesAhead(ctx context.Context, cur *config.Config,
 		}
 		plan.version, mappings[i] = version, mapping
 		plan.rebuild = version.Reshaped || version.Unfinished || slices.ContainsFunc(plan.vi.sources, func(s string) bool { return reset[s] })
+		if (version.Reshaped || version.Unfinished) && !slices.ContainsFunc(plan.vi.sources, refused) {
+			plan.vi.copies = map[string][]capture.Table{}
+		}
 		plans[i] = plan
 	}
 	spreadRebuilds(plans)

@@ -1,8 +1,18 @@
 package daemon
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/projector-dev/projector/config"
 )
@@ -105,5 +115,104 @@ func TestSnapshotSources(t *testing.T) {
 	}
 	if got := snapshotSources(cfg, nil); len(got) != 0 {
 		t.Errorf("sources of no view: %q", got)
+	}
+}
+
+// TestReloadCutShortStaysPending checks that a reload request taken while
+// the run of the pipeline ends (here while its check waits for a source
+// that does not answer) is not lost: the next run decides it without
+// another SIGHUP.
+func TestReloadCutShortStaysPending(t *testing.T) {
+	// A source that accepts connections and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	running := fmt.Sprintf(`
+sources:
+  menu: { dsn: "postgres://u@%s/menu" }
+sink: { urls: ["http://127.0.0.1:1"] }
+views:
+  - name: dishes
+    root: { source: menu, table: dishes }
+`, ln.Addr())
+	cfg := loadConfig(t, running)
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(cfg.File, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Checking an added view reads the source's catalog.
+	write(running + `
+  - name: dish_names
+    root: { source: menu, table: dishes }
+`)
+	log := slog.New(slog.DiscardHandler)
+	set, err := newMetricSet(prometheus.NewRegistry(), cfg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload := make(chan struct{}, 1)
+	proc := &process{cfg: cfg, opts: Options{Reload: reload}, health: newHealth(set.daemon, cfg, log), metrics: set, log: log}
+	restart := func(err error) { t.Errorf("the pipeline was restarted for %v", err) }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		proc.watchReloads(ctx, restart)
+	}()
+	reload <- struct{}{}
+	select {
+	case c := <-accepted:
+		accepted <- c
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reload did not read the source's catalog")
+	}
+	cancel() // the run ends while the reload is checked
+	<-done
+
+	// The file is now broken: the next run rejects it without a new request.
+	write(strings.Replace(running, "root:", "rooot:", 1))
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		proc.watchReloads(ctx, restart)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for testutil.ToFloat64(set.reload.rejected) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the reload request cut short by the end of a run was lost")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := testutil.ToFloat64(set.reload.ok); n != 0 {
+		t.Errorf("%g reloads counted ok, want none", n)
 	}
 }
