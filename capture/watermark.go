@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -65,12 +66,14 @@ type window struct {
 	// opened, before its low watermark is written (see observe). active
 	// says the low watermark of id was seen in the stream.
 	recording, active bool
-	// changed holds the encoded keys changed since the low watermark;
-	// truncated that the table was truncated, which voids every row read.
-	changed map[string]struct{}
+	// changed holds the encoded keys changed since the low watermark,
+	// with what the chunk's row must fill in of the stream's (see
+	// keyChange); truncated that the table was truncated, which voids
+	// every row read.
+	changed map[string]*keyChange
 	// previous holds the keys recorded for the table's previous chunk:
 	// they are left out of this one too (see observe).
-	previous  map[string]struct{}
+	previous  map[string]*keyChange
 	truncated bool
 	unmatched bool
 	// rows and weight are the chunk's rows once read, filled says they are.
@@ -97,7 +100,7 @@ func (w *window) open(id chunkID, table Table, key []string) <-chan chunkResult 
 	if !w.recording || w.table != table {
 		// Keys changed since the table's previous chunk was delivered are
 		// kept: they count for this chunk too.
-		w.changed, w.previous, w.truncated, w.unmatched = map[string]struct{}{}, nil, false, false
+		w.changed, w.previous, w.truncated, w.unmatched = map[string]*keyChange{}, nil, false, false
 	}
 	w.id, w.table, w.key = id, table, key
 	w.recording, w.active, w.filled = true, false, false
@@ -189,6 +192,44 @@ func (w *window) observe(txn *Transaction) {
 	}
 }
 
+// keyChange is what the stream's changes of one key, recorded since the
+// table's previous chunk opened, leave for the chunk's copy of the row to
+// fill in: the TOASTed columns that every one of those changes left
+// unchanged (pgoutput does not resend them). The chunk's row holds their
+// value: it was read after recording began, and a change of such a
+// column would have sent it. A nil keyChange has nothing to fill in: a
+// change sent every column, or the row was deleted or moved.
+type keyChange struct {
+	// last is the key's latest change, an update: its row, and the
+	// columns it did not resend.
+	last      Row
+	unchanged []string
+	// fill are the columns no recorded change of the key sent.
+	fill []string
+}
+
+// next is what is left to fill in after c, a later change of the same
+// key (into c.New's key): a change carries every column but its
+// Unchanged ones, so those alone can still be missing.
+func (k *keyChange) next(c *Change, first bool) *keyChange {
+	if c.Op != Update || len(c.Unchanged) == 0 || (!first && k == nil) {
+		return nil
+	}
+	fill := c.Unchanged
+	if !first {
+		fill = nil
+		for _, col := range k.fill {
+			if slices.Contains(c.Unchanged, col) {
+				fill = append(fill, col)
+			}
+		}
+		if len(fill) == 0 {
+			return nil
+		}
+	}
+	return &keyChange{last: c.New, unchanged: c.Unchanged, fill: fill}
+}
+
 // record notes the keys of the open chunk's table that changes touch.
 func (w *window) record(changes []Change) {
 	for i := range changes {
@@ -200,17 +241,41 @@ func (w *window) record(changes []Change) {
 			w.truncated = true
 			continue
 		}
-		for _, row := range []Row{c.Old, c.New} {
-			if row == nil {
-				continue
-			}
-			k, ok := encodeChunkKey(w.key, row)
+		var oldKey, newKey string
+		if c.Old != nil {
+			k, ok := encodeChunkKey(w.key, c.Old)
 			if !ok {
 				w.unmatched = true
 				continue
 			}
-			w.changed[k] = struct{}{}
+			oldKey = k
 		}
+		if c.New != nil {
+			k, ok := encodeChunkKey(w.key, c.New)
+			if !ok {
+				w.unmatched = true
+				continue
+			}
+			newKey = k
+		}
+		if c.Old != nil && (c.New == nil || oldKey != newKey) {
+			// A delete, or a moved row: nothing is left under the old key,
+			// and the new key's row is not the one a chunk read.
+			w.changed[oldKey] = nil
+			if c.New != nil {
+				w.changed[newKey] = nil
+			}
+			continue
+		}
+		if c.New == nil {
+			continue
+		}
+		k := newKey
+		prev, seen := w.changed[k]
+		if !seen {
+			prev, seen = w.previous[k]
+		}
+		w.changed[k] = prev.next(c, !seen)
 	}
 }
 
@@ -228,10 +293,17 @@ func (w *window) attach(txn *Transaction) {
 			if !ok {
 				continue
 			}
-			_, changed := w.changed[k]
-			_, before := w.previous[k]
-			if !changed && !before {
+			change, changed := w.changed[k]
+			if !changed {
+				change, changed = w.previous[k]
+			}
+			switch {
+			case !changed:
 				kept = append(kept, c)
+			case change != nil:
+				// The stream's row wins but lacks TOASTed values it did
+				// not resend: the chunk's row has them.
+				kept = append(kept, change.filled(c))
 			}
 		}
 	}
@@ -247,7 +319,29 @@ func (w *window) attach(txn *Transaction) {
 	// Recording goes on until the next chunk of the table opens: a change
 	// between two chunks counts for the next one.
 	w.id, w.active, w.rows, w.done = chunkID{}, false, nil, nil
-	w.previous, w.changed, w.truncated, w.unmatched = w.changed, map[string]struct{}{}, false, false
+	w.previous, w.changed, w.truncated, w.unmatched = w.changed, map[string]*keyChange{}, false, false
+}
+
+// filled is the key's latest change with the columns to fill in taken
+// from the chunk's copy of the row, so that an engine that never saw the
+// row before gets every column.
+func (k *keyChange) filled(copied Change) Change {
+	row := make(Row, len(k.last)+len(k.fill))
+	for col, v := range k.last {
+		row[col] = v
+	}
+	for _, col := range k.fill {
+		if v, ok := copied.New[col]; ok {
+			row[col] = v
+		}
+	}
+	var unchanged []string
+	for _, col := range k.unchanged {
+		if _, ok := row[col]; !ok {
+			unchanged = append(unchanged, col)
+		}
+	}
+	return Change{Op: Update, Table: copied.Table, Key: copied.Key, New: row, Unchanged: unchanged}
 }
 
 // encodeChunkKey encodes the values of key in row, and false when row
