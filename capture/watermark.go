@@ -67,13 +67,13 @@ type window struct {
 	// says the low watermark of id was seen in the stream.
 	recording, active bool
 	// changed holds the encoded keys changed since the low watermark,
-	// with what the chunk's row must fill in of the stream's (see
-	// keyChange); truncated that the table was truncated, which voids
-	// every row read.
-	changed map[string]*keyChange
+	// each with the TOASTed columns the chunk's row must fill in (see
+	// unsent); truncated that the table was truncated, which voids every
+	// row read.
+	changed map[string][]string
 	// previous holds the keys recorded for the table's previous chunk:
 	// they are left out of this one too (see observe).
-	previous  map[string]*keyChange
+	previous  map[string][]string
 	truncated bool
 	unmatched bool
 	// rows and weight are the chunk's rows once read, filled says they are.
@@ -100,7 +100,7 @@ func (w *window) open(id chunkID, table Table, key []string) <-chan chunkResult 
 	if !w.recording || w.table != table {
 		// Keys changed since the table's previous chunk was delivered are
 		// kept: they count for this chunk too.
-		w.changed, w.previous, w.truncated, w.unmatched = map[string]*keyChange{}, nil, false, false
+		w.changed, w.previous, w.truncated, w.unmatched = map[string][]string{}, nil, false, false
 	}
 	w.id, w.table, w.key = id, table, key
 	w.recording, w.active, w.filled = true, false, false
@@ -192,42 +192,29 @@ func (w *window) observe(txn *Transaction) {
 	}
 }
 
-// keyChange is what the stream's changes of one key, recorded since the
-// table's previous chunk opened, leave for the chunk's copy of the row to
-// fill in: the TOASTed columns that every one of those changes left
-// unchanged (pgoutput does not resend them). The chunk's row holds their
-// value: it was read after recording began, and a change of such a
-// column would have sent it. A nil keyChange has nothing to fill in: a
-// change sent every column, or the row was deleted or moved.
-type keyChange struct {
-	// last is the key's latest change, an update: its row, and the
-	// columns it did not resend.
-	last      Row
-	unchanged []string
-	// fill are the columns no recorded change of the key sent.
-	fill []string
-}
-
-// next is what is left to fill in after c, a later change of the same
-// key (into c.New's key): a change carries every column but its
-// Unchanged ones, so those alone can still be missing.
-func (k *keyChange) next(c *Change, first bool) *keyChange {
-	if c.Op != Update || len(c.Unchanged) == 0 || (!first && k == nil) {
+// unsent is what is left to fill in from a chunk's copy of a row after
+// c, a change of its key (c.New's), given what was left before it (seen
+// says any change of the key was recorded): the TOASTed columns that
+// every recorded change of the key left unchanged, which pgoutput does not
+// resend. The chunk's row holds their value: it was read after recording
+// began, and a change of such a column would have sent the new value.
+// The engine holds every other column, from the changes it applied. Nil
+// when nothing is left: a change sent every column (an insert), or the
+// row was deleted.
+func unsent(before []string, seen bool, c *Change) []string {
+	if c.Op != Update || len(c.Unchanged) == 0 {
 		return nil
 	}
-	fill := c.Unchanged
-	if !first {
-		fill = nil
-		for _, col := range k.fill {
-			if slices.Contains(c.Unchanged, col) {
-				fill = append(fill, col)
-			}
-		}
-		if len(fill) == 0 {
-			return nil
+	if !seen {
+		return c.Unchanged
+	}
+	var left []string
+	for _, col := range before {
+		if slices.Contains(c.Unchanged, col) {
+			left = append(left, col)
 		}
 	}
-	return &keyChange{last: c.New, unchanged: c.Unchanged, fill: fill}
+	return left
 }
 
 // record notes the keys of the open chunk's table that changes touch.
@@ -271,11 +258,11 @@ func (w *window) record(changes []Change) {
 			continue
 		}
 		k := newKey
-		prev, seen := w.changed[k]
+		before, seen := w.changed[k]
 		if !seen {
-			prev, seen = w.previous[k]
+			before, seen = w.previous[k]
 		}
-		w.changed[k] = prev.next(c, !seen)
+		w.changed[k] = unsent(before, seen, c)
 	}
 }
 
@@ -293,17 +280,17 @@ func (w *window) attach(txn *Transaction) {
 			if !ok {
 				continue
 			}
-			change, changed := w.changed[k]
+			fill, changed := w.changed[k]
 			if !changed {
-				change, changed = w.previous[k]
+				fill, changed = w.previous[k]
 			}
 			switch {
 			case !changed:
 				kept = append(kept, c)
-			case change != nil:
+			case len(fill) > 0:
 				// The stream's row wins but lacks TOASTed values it did
 				// not resend: the chunk's row has them.
-				kept = append(kept, change.filled(c))
+				kept = append(kept, filled(c, fill))
 			}
 		}
 	}
@@ -319,28 +306,29 @@ func (w *window) attach(txn *Transaction) {
 	// Recording goes on until the next chunk of the table opens: a change
 	// between two chunks counts for the next one.
 	w.id, w.active, w.rows, w.done = chunkID{}, false, nil, nil
-	w.previous, w.changed, w.truncated, w.unmatched = w.changed, map[string]*keyChange{}, false, false
+	w.previous, w.changed, w.truncated, w.unmatched = w.changed, map[string][]string{}, false, false
 }
 
-// filled is the key's latest change with the columns to fill in taken
-// from the chunk's copy of the row, so that an engine that never saw the
-// row before gets every column.
-func (k *keyChange) filled(copied Change) Change {
-	row := make(Row, len(k.last)+len(k.fill))
-	for col, v := range k.last {
-		row[col] = v
+// filled is an update of the chunk's row setting only its key and the
+// columns fill, and leaving every other column as the engine holds it,
+// from the stream's changes: those are newer than the chunk's copy.
+func filled(copied Change, fill []string) Change {
+	row := make(Row, len(copied.Key)+len(fill))
+	for _, col := range copied.Key {
+		row[col] = copied.New[col]
 	}
-	for _, col := range k.fill {
+	for _, col := range fill {
 		if v, ok := copied.New[col]; ok {
 			row[col] = v
 		}
 	}
 	var unchanged []string
-	for _, col := range k.unchanged {
+	for col := range copied.New {
 		if _, ok := row[col]; !ok {
 			unchanged = append(unchanged, col)
 		}
 	}
+	slices.Sort(unchanged)
 	return Change{Op: Update, Table: copied.Table, Key: copied.Key, New: row, Unchanged: unchanged}
 }
 
