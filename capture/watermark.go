@@ -66,14 +66,12 @@ type window struct {
 	// opened, before its low watermark is written (see observe). active
 	// says the low watermark of id was seen in the stream.
 	recording, active bool
-	// changed holds the encoded keys changed since the low watermark,
-	// each with the TOASTed columns the chunk's row must fill in (see
-	// unsent); truncated that the table was truncated, which voids every
-	// row read.
-	changed map[string][]string
+	// changed holds the encoded keys changed since the low watermark;
+	// truncated that the table was truncated, which voids every row read.
+	changed keySet
 	// previous holds the keys recorded for the table's previous chunk:
 	// they are left out of this one too (see observe).
-	previous  map[string][]string
+	previous  keySet
 	truncated bool
 	unmatched bool
 	// rows and weight are the chunk's rows once read, filled says they are.
@@ -100,7 +98,7 @@ func (w *window) open(id chunkID, table Table, key []string) <-chan chunkResult 
 	if !w.recording || w.table != table {
 		// Keys changed since the table's previous chunk was delivered are
 		// kept: they count for this chunk too.
-		w.changed, w.previous, w.truncated, w.unmatched = map[string][]string{}, nil, false, false
+		w.changed, w.previous, w.truncated, w.unmatched = newKeySet(), keySet{}, false, false
 	}
 	w.id, w.table, w.key = id, table, key
 	w.recording, w.active, w.filled = true, false, false
@@ -124,7 +122,7 @@ func (w *window) close(id chunkID) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.id == id {
-		w.id, w.recording, w.active, w.changed, w.previous, w.rows, w.done = chunkID{}, false, false, nil, nil, nil, nil
+		w.id, w.recording, w.active, w.changed, w.previous, w.rows, w.done = chunkID{}, false, false, keySet{}, keySet{}, nil, nil
 	}
 }
 
@@ -133,7 +131,7 @@ func (w *window) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.id == (chunkID{}) {
-		w.recording, w.changed, w.previous = false, nil, nil
+		w.recording, w.changed, w.previous = false, keySet{}, keySet{}
 	}
 }
 
@@ -192,6 +190,35 @@ func (w *window) observe(txn *Transaction) {
 	}
 }
 
+// keySet is a set of encoded keys, each with the TOASTed columns the
+// chunk's copy of the row must fill in (see unsent). The columns are kept
+// apart for the few keys that have any, so that a window recording every
+// key of a huge transaction costs no more than the keys.
+type keySet struct {
+	keys map[string]struct{}
+	fill map[string][]string
+}
+
+func newKeySet() keySet { return keySet{keys: map[string]struct{}{}, fill: map[string][]string{}} }
+
+// mark adds k, with the columns left to fill in.
+func (s keySet) mark(k string, fill []string) {
+	s.keys[k] = struct{}{}
+	if len(fill) > 0 {
+		s.fill[k] = fill
+	} else {
+		delete(s.fill, k)
+	}
+}
+
+// get reports whether k is in the set, and its columns left to fill in.
+func (s keySet) get(k string) ([]string, bool) {
+	if _, ok := s.keys[k]; !ok {
+		return nil, false
+	}
+	return s.fill[k], true
+}
+
 // unsent is what is left to fill in from a chunk's copy of a row after
 // c, a change of its key (c.New's), given what was left before it (seen
 // says any change of the key was recorded): the TOASTed columns that
@@ -248,9 +275,9 @@ func (w *window) record(changes []Change) {
 		if c.Old != nil && (c.New == nil || oldKey != newKey) {
 			// A delete, or a moved row: nothing is left under the old key,
 			// and the new key's row is not the one a chunk read.
-			w.changed[oldKey] = nil
+			w.changed.mark(oldKey, nil)
 			if c.New != nil {
-				w.changed[newKey] = nil
+				w.changed.mark(newKey, nil)
 			}
 			continue
 		}
@@ -258,11 +285,11 @@ func (w *window) record(changes []Change) {
 			continue
 		}
 		k := newKey
-		before, seen := w.changed[k]
+		before, seen := w.changed.get(k)
 		if !seen {
-			before, seen = w.previous[k]
+			before, seen = w.previous.get(k)
 		}
-		w.changed[k] = unsent(before, seen, c)
+		w.changed.mark(k, unsent(before, seen, c))
 	}
 }
 
@@ -280,9 +307,9 @@ func (w *window) attach(txn *Transaction) {
 			if !ok {
 				continue
 			}
-			fill, changed := w.changed[k]
+			fill, changed := w.changed.get(k)
 			if !changed {
-				fill, changed = w.previous[k]
+				fill, changed = w.previous.get(k)
 			}
 			switch {
 			case !changed:
@@ -306,7 +333,7 @@ func (w *window) attach(txn *Transaction) {
 	// Recording goes on until the next chunk of the table opens: a change
 	// between two chunks counts for the next one.
 	w.id, w.active, w.rows, w.done = chunkID{}, false, nil, nil
-	w.previous, w.changed, w.truncated, w.unmatched = w.changed, map[string][]string{}, false, false
+	w.previous, w.changed, w.truncated, w.unmatched = w.changed, newKeySet(), false, false
 }
 
 // filled is an update of the chunk's row setting only its key and the
