@@ -22,7 +22,18 @@ type ChunkedOptions struct {
 	WriteRate float64
 	// BulkActions and Concurrency are projector's sink settings.
 	BulkActions, Concurrency int
+	// WALBound is the most WAL the slot may hold back during the copy, a
+	// constant rather than a share of the table: a chunked copy confirms
+	// the stream as it goes, so what the slot retains is the WAL written
+	// in a few seconds of the server's checkpoints and confirmations.
+	WALBound int64
+	// MaxCopiedRatio is the most rows both runs may read, over the table.
+	MaxCopiedRatio float64
 }
+
+// DefaultChunkedWALBound is the retained-WAL bound of the chunked
+// snapshot benchmark unless a flag sets another.
+const DefaultChunkedWALBound = 512 << 20
 
 // ChunkedReport is what the chunked snapshot benchmark measured: one copy
 // of a table in chunks, with projector killed (SIGKILL) at about half of
@@ -43,6 +54,13 @@ type ChunkedReport struct {
 	CPUSeconds float64
 	// Documents is the view's document count at the end.
 	Documents int
+	// TableBytes is the table's size with its indexes, after the run: the
+	// WAL a full copy in one transaction would hold back grows with it.
+	TableBytes int64
+	// Verify is what `projector verify` said at the end.
+	Verify verifyResult
+	// Criteria are the done-when conditions, checked.
+	Criteria Criteria
 }
 
 // RunChunked runs the chunked snapshot benchmark in a database of its own.
@@ -176,10 +194,43 @@ views:
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&rep.Rows); err != nil {
 		return rep, fmt.Errorf("count the table: %w", err)
 	}
+	if err := conn.QueryRow(ctx, `SELECT pg_total_relation_size('accounts')`).Scan(&rep.TableBytes); err != nil {
+		return rep, fmt.Errorf("size the table: %w", err)
+	}
+	log.Info("verifying the chunked snapshot's view")
+	if rep.Verify, err = runVerify(ctx, bin, path); err != nil {
+		return rep, err
+	}
+	// Counted after verify, which waits for the daemon to confirm the
+	// write load's last changes.
 	if rep.Documents, err = search.count(ctx, prefix+"accounts"); err != nil {
 		return rep, err
 	}
+	rep.Criteria = rep.check()
 	return rep, nil
+}
+
+// check compares the run with the done-when conditions: rows read in both
+// runs at most MaxCopiedRatio of the table, no drift, the slot's retained
+// WAL under the stated bound and the documents matching the table.
+func (r ChunkedReport) check() Criteria {
+	ratio := 0.0
+	if r.Rows > 0 {
+		ratio = float64(r.Copied) / float64(r.Rows)
+	}
+	o := r.Options
+	return Criteria{
+		{Name: fmt.Sprintf("rows copied / table <= %.2f", o.MaxCopiedRatio), Got: fmt.Sprintf("%.3f", ratio),
+			Pass: r.Rows > 0 && ratio <= o.MaxCopiedRatio},
+		{Name: "killed at about half of the copy (0.3 to 0.7 of the table)",
+			Got:  fmt.Sprintf("%.2f", float64(r.KilledAt)/float64(max(r.Rows, 1))),
+			Pass: r.KilledAt >= 3*r.Rows/10 && r.KilledAt <= 7*r.Rows/10},
+		{Name: "zero drift (projector verify)", Got: r.Verify.verifyLine(), Pass: r.Verify.Clean},
+		{Name: "documents = table rows", Got: fmt.Sprintf("%s / %s", thousands(float64(r.Documents)), thousands(float64(r.Rows))),
+			Pass: int64(r.Documents) == r.Rows},
+		{Name: fmt.Sprintf("retained WAL during the copy <= %s (the table is %s)", mib(float64(o.WALBound)), mib(float64(r.TableBytes))),
+			Got: mib(float64(r.RetainedWALMax)), Pass: r.RetainedWALMax > 0 && r.RetainedWALMax <= o.WALBound},
+	}
 }
 
 // kill ends projector with SIGKILL and waits for it.

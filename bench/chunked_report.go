@@ -26,4 +26,5 @@ func (r *Report) writeChunked(p printer) {
 	p("| %s | %.3f (%s, killed at %s) | %s | %s | %s | %s | %s |", thousands(float64(c.Rows)), ratio,
 		thousands(float64(c.Copied)), thousands(float64(c.KilledAt)), mib(float64(c.RetainedWALMax)),
 		c.Took.Round(time.Second), seconds(c.CPUSeconds), thousands(float64(c.Writes)), thousands(float64(c.Documents)))
+	c.Criteria.write(p)
 }

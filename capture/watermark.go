@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -67,10 +68,10 @@ type window struct {
 	recording, active bool
 	// changed holds the encoded keys changed since the low watermark;
 	// truncated that the table was truncated, which voids every row read.
-	changed map[string]struct{}
+	changed keySet
 	// previous holds the keys recorded for the table's previous chunk:
 	// they are left out of this one too (see observe).
-	previous  map[string]struct{}
+	previous  keySet
 	truncated bool
 	unmatched bool
 	// rows and weight are the chunk's rows once read, filled says they are.
@@ -97,7 +98,7 @@ func (w *window) open(id chunkID, table Table, key []string) <-chan chunkResult 
 	if !w.recording || w.table != table {
 		// Keys changed since the table's previous chunk was delivered are
 		// kept: they count for this chunk too.
-		w.changed, w.previous, w.truncated, w.unmatched = map[string]struct{}{}, nil, false, false
+		w.changed, w.previous, w.truncated, w.unmatched = newKeySet(), keySet{}, false, false
 	}
 	w.id, w.table, w.key = id, table, key
 	w.recording, w.active, w.filled = true, false, false
@@ -121,7 +122,7 @@ func (w *window) close(id chunkID) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.id == id {
-		w.id, w.recording, w.active, w.changed, w.previous, w.rows, w.done = chunkID{}, false, false, nil, nil, nil, nil
+		w.id, w.recording, w.active, w.changed, w.previous, w.rows, w.done = chunkID{}, false, false, keySet{}, keySet{}, nil, nil
 	}
 }
 
@@ -130,7 +131,7 @@ func (w *window) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.id == (chunkID{}) {
-		w.recording, w.changed, w.previous = false, nil, nil
+		w.recording, w.changed, w.previous = false, keySet{}, keySet{}
 	}
 }
 
@@ -189,6 +190,60 @@ func (w *window) observe(txn *Transaction) {
 	}
 }
 
+// keySet is a set of encoded keys, each with the TOASTed columns the
+// chunk's copy of the row must fill in (see unsent). The columns are kept
+// apart for the few keys that have any, so that a window recording every
+// key of a huge transaction costs no more than the keys.
+type keySet struct {
+	keys map[string]struct{}
+	fill map[string][]string
+}
+
+func newKeySet() keySet { return keySet{keys: map[string]struct{}{}, fill: map[string][]string{}} }
+
+// mark adds k, with the columns left to fill in.
+func (s keySet) mark(k string, fill []string) {
+	s.keys[k] = struct{}{}
+	if len(fill) > 0 {
+		s.fill[k] = fill
+	} else {
+		delete(s.fill, k)
+	}
+}
+
+// get reports whether k is in the set, and its columns left to fill in.
+func (s keySet) get(k string) ([]string, bool) {
+	if _, ok := s.keys[k]; !ok {
+		return nil, false
+	}
+	return s.fill[k], true
+}
+
+// unsent is what is left to fill in from a chunk's copy of a row after
+// c, a change of its key (c.New's), given what was left before it (seen
+// says any change of the key was recorded): the TOASTed columns that
+// every recorded change of the key left unchanged, which pgoutput does not
+// resend. The chunk's row holds their value: it was read after recording
+// began, and a change of such a column would have sent the new value.
+// The engine holds every other column, from the changes it applied. Nil
+// when nothing is left: a change sent every column (an insert), or the
+// row was deleted.
+func unsent(before []string, seen bool, c *Change) []string {
+	if c.Op != Update || len(c.Unchanged) == 0 {
+		return nil
+	}
+	if !seen {
+		return c.Unchanged
+	}
+	var left []string
+	for _, col := range before {
+		if slices.Contains(c.Unchanged, col) {
+			left = append(left, col)
+		}
+	}
+	return left
+}
+
 // record notes the keys of the open chunk's table that changes touch.
 func (w *window) record(changes []Change) {
 	for i := range changes {
@@ -200,17 +255,41 @@ func (w *window) record(changes []Change) {
 			w.truncated = true
 			continue
 		}
-		for _, row := range []Row{c.Old, c.New} {
-			if row == nil {
-				continue
-			}
-			k, ok := encodeChunkKey(w.key, row)
+		var oldKey, newKey string
+		if c.Old != nil {
+			k, ok := encodeChunkKey(w.key, c.Old)
 			if !ok {
 				w.unmatched = true
 				continue
 			}
-			w.changed[k] = struct{}{}
+			oldKey = k
 		}
+		if c.New != nil {
+			k, ok := encodeChunkKey(w.key, c.New)
+			if !ok {
+				w.unmatched = true
+				continue
+			}
+			newKey = k
+		}
+		if c.Old != nil && (c.New == nil || oldKey != newKey) {
+			// A delete, or a moved row: nothing is left under the old key,
+			// and the new key's row is not the one a chunk read.
+			w.changed.mark(oldKey, nil)
+			if c.New != nil {
+				w.changed.mark(newKey, nil)
+			}
+			continue
+		}
+		if c.New == nil {
+			continue
+		}
+		k := newKey
+		before, seen := w.changed.get(k)
+		if !seen {
+			before, seen = w.previous.get(k)
+		}
+		w.changed.mark(k, unsent(before, seen, c))
 	}
 }
 
@@ -228,10 +307,17 @@ func (w *window) attach(txn *Transaction) {
 			if !ok {
 				continue
 			}
-			_, changed := w.changed[k]
-			_, before := w.previous[k]
-			if !changed && !before {
+			fill, changed := w.changed.get(k)
+			if !changed {
+				fill, changed = w.previous.get(k)
+			}
+			switch {
+			case !changed:
 				kept = append(kept, c)
+			case len(fill) > 0:
+				// The stream's row wins but lacks TOASTed values it did
+				// not resend: the chunk's row has them.
+				kept = append(kept, filled(c, fill))
 			}
 		}
 	}
@@ -247,7 +333,30 @@ func (w *window) attach(txn *Transaction) {
 	// Recording goes on until the next chunk of the table opens: a change
 	// between two chunks counts for the next one.
 	w.id, w.active, w.rows, w.done = chunkID{}, false, nil, nil
-	w.previous, w.changed, w.truncated, w.unmatched = w.changed, map[string]struct{}{}, false, false
+	w.previous, w.changed, w.truncated, w.unmatched = w.changed, newKeySet(), false, false
+}
+
+// filled is an update of the chunk's row setting only its key and the
+// columns fill, and leaving every other column as the engine holds it,
+// from the stream's changes: those are newer than the chunk's copy.
+func filled(copied Change, fill []string) Change {
+	row := make(Row, len(copied.Key)+len(fill))
+	for _, col := range copied.Key {
+		row[col] = copied.New[col]
+	}
+	for _, col := range fill {
+		if v, ok := copied.New[col]; ok {
+			row[col] = v
+		}
+	}
+	var unchanged []string
+	for col := range copied.New {
+		if _, ok := row[col]; !ok {
+			unchanged = append(unchanged, col)
+		}
+	}
+	slices.Sort(unchanged)
+	return Change{Op: Update, Table: copied.Table, Key: copied.Key, New: row, Unchanged: unchanged}
 }
 
 // encodeChunkKey encodes the values of key in row, and false when row

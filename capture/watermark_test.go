@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"testing"
 )
@@ -161,5 +162,83 @@ func TestWindowCountsChangesBetweenChunks(t *testing.T) {
 	<-done
 	if len(high.Changes) != 1 || high.Changes[0].New["id"] != int64(5) {
 		t.Errorf("second chunk delivered %v, want only row 5", high.Changes)
+	}
+}
+
+// TestWindowFillsUnchangedToast: when a stream update that wins over the
+// chunk's row did not resend a TOASTed column, the chunk delivers that
+// column of its row, leaving the others to the engine, unless a recorded
+// change sent the column, whose value the engine then holds.
+func TestWindowFillsUnchangedToast(t *testing.T) {
+	docs := Table{Schema: "public", Name: "docs"}
+	key := []string{"id"}
+	copied := Change{Op: Read, Table: docs, Key: key, New: Row{"id": int64(1), "v": int64(0), "body": "copied body", "tags": "copied tags"}}
+	update := func(v int64, sent Row, unchanged ...string) Change {
+		row := Row{"id": int64(1), "v": v}
+		for col, val := range sent {
+			row[col] = val
+		}
+		return Change{Op: Update, Table: docs, Key: key, New: row, Unchanged: unchanged}
+	}
+	tests := []struct {
+		name           string
+		before, inside []Change
+		// want is the change delivered for the key at the high watermark;
+		// nil when the key is left out.
+		want *Change
+	}{
+		{name: "an update inside the window gets the body from the chunk",
+			inside: []Change{update(1, nil, "body", "tags")},
+			want: &Change{Op: Update, Table: docs, Key: key, New: Row{"id": int64(1), "body": "copied body", "tags": "copied tags"},
+				Unchanged: []string{"v"}}},
+		{name: "so does one before the low watermark",
+			before: []Change{update(1, nil, "body", "tags")},
+			want: &Change{Op: Update, Table: docs, Key: key, New: Row{"id": int64(1), "body": "copied body", "tags": "copied tags"},
+				Unchanged: []string{"v"}}},
+		{name: "and two of them",
+			before: []Change{update(1, nil, "body", "tags")}, inside: []Change{update(2, nil, "body", "tags")},
+			want: &Change{Op: Update, Table: docs, Key: key, New: Row{"id": int64(1), "body": "copied body", "tags": "copied tags"},
+				Unchanged: []string{"v"}}},
+		{name: "a column an earlier update sent is left to the engine",
+			inside: []Change{update(1, Row{"body": "new body"}, "tags"), update(2, nil, "body", "tags")},
+			want: &Change{Op: Update, Table: docs, Key: key, New: Row{"id": int64(1), "tags": "copied tags"},
+				Unchanged: []string{"body", "v"}}},
+		{name: "after an insert the engine holds every column",
+			inside: []Change{{Op: Insert, Table: docs, Key: key, New: Row{"id": int64(1), "v": int64(0), "body": "b", "tags": "t"}}, update(1, nil, "body", "tags")}},
+		{name: "a deleted row is left out",
+			inside: []Change{update(1, nil, "body", "tags"), {Op: Delete, Table: docs, Key: key, Old: Row{"id": int64(1)}}}},
+		{name: "an update sending everything wins whole",
+			inside: []Change{update(1, Row{"body": "b", "tags": "t"})}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWindow("slot")
+			id := chunkID{run: "r", chunk: 1}
+			mark := func(high bool) *Transaction {
+				b, _ := json.Marshal(watermark{Slot: "slot", Run: "r", Chunk: 1, High: high})
+				txn := &Transaction{EndLSN: 10, Messages: []Message{{Prefix: WatermarkPrefix, Content: b}}}
+				w.observe(txn)
+				return txn
+			}
+			w.open(id, docs, key)
+			w.observe(&Transaction{Changes: tt.before})
+			mark(false)
+			w.observe(&Transaction{Changes: tt.inside})
+			w.fill(id, []Change{copied}, 100)
+			high := mark(true)
+			if tt.want == nil {
+				if len(high.Changes) != 0 {
+					t.Fatalf("delivered %+v, want the key left out", high.Changes)
+				}
+				return
+			}
+			if len(high.Changes) != 1 {
+				t.Fatalf("delivered %d changes, want 1", len(high.Changes))
+			}
+			got := high.Changes[0]
+			if got.Op != tt.want.Op || !maps.Equal(got.New, tt.want.New) || !slices.Equal(got.Unchanged, tt.want.Unchanged) {
+				t.Errorf("delivered %+v, want %+v", got, *tt.want)
+			}
+		})
 	}
 }

@@ -84,6 +84,9 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.chunked.Rows, "chunked-rows", 10_000_000, "rows of the chunked snapshot benchmark's table")
 	fs.IntVar(&o.chunked.ChunkRows, "chunked-chunk-rows", 5000, "rows per chunk of the chunked snapshot benchmark")
 	fs.Float64Var(&o.chunked.WriteRate, "chunked-write-rate", 100, "transactions per second written during the chunked snapshot")
+	fs.Int64Var(&o.chunked.WALBound, "chunked-wal-bound", bench.DefaultChunkedWALBound, "bytes of WAL the slot may retain during the chunked snapshot")
+	fs.Float64Var(&o.chunked.MaxCopiedRatio, "chunked-max-copied", 1.1, "most rows the killed and resumed chunked snapshot may read, over the table's rows")
+	fs.Int64Var(&o.hugeTxn.MaxRSS, "hugetxn-max-rss", bench.DefaultHugeTxnMaxRSS, "bytes of peak resident set the huge transactions may take")
 
 	var bulk, concurrency, items int
 	fs.IntVar(&bulk, "bulk-actions", 1000, "projector's sink.bulk_actions, used by the loader too")
@@ -257,11 +260,17 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		rep.HugeTxn = &h
 	}
 	rep.Took = time.Since(rep.Started)
+	failed := rep.Failed()
 	var buf bytes.Buffer
 	rep.Write(&buf)
 	if o.out == "-" {
-		_, err = os.Stdout.Write(buf.Bytes())
-		return err
+		if _, err := os.Stdout.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		if len(failed) > 0 {
+			return fmt.Errorf("criteria not met: %s", strings.Join(failed, "; "))
+		}
+		return nil
 	}
 	out := buf.Bytes()
 	if o.merge {
@@ -275,6 +284,9 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
 	log.Info("results written", "file", o.out)
+	if len(failed) > 0 {
+		return fmt.Errorf("criteria not met: %s", strings.Join(failed, "; "))
+	}
 	return nil
 }
 
