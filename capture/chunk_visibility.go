@@ -20,10 +20,28 @@ import (
 // commit after the watermark and so fall inside the window: long lists
 // them so that later chunks do not wait for them again.
 func settleCommits(ctx context.Context, conn *pgx.Conn, wait time.Duration, long map[uint64]bool) error {
-	const running = `SELECT coalesce(array_agg(x::text::bigint), '{}') FROM pg_snapshot_xip(pg_current_snapshot()) x`
+	// Every transaction with an id holds an exclusive lock on it until after
+	// it has left the process array, and pg_locks shows it to every role.
+	// A snapshot's xip list would not do: it omits transactions at or past
+	// its xmax, which is where one that wrote its commit record just
+	// before the watermark's, but has not yet left the array, can be.
+	const running = `SELECT coalesce(array_agg(transactionid::text::bigint), '{}') FROM pg_locks
+		WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted`
 	var first []int64
 	if err := conn.QueryRow(ctx, running).Scan(&first); err != nil {
 		return fmt.Errorf("read transactions in progress: %w", err)
+	}
+	// A long-running transaction no longer in progress has ended: forget
+	// it, so that the set holds only the transactions still open and does
+	// not grow over a copy that lasts days.
+	open := make(map[uint64]bool, len(first))
+	for _, x := range first {
+		open[uint64(x)] = true
+	}
+	for x := range long {
+		if !open[x] {
+			delete(long, x)
+		}
 	}
 	pending := map[uint64]bool{}
 	for _, x := range first {
