@@ -350,7 +350,11 @@ func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, pos
 // save keeps an entity's state (nil once deleted) with the position of
 // the event folded last.
 func (f *folds) save(a *applier, ep *entityPlan, pk string, pos position, st map[string]any) error {
-	s, err := json.Marshal(st)
+	s := []byte("null")
+	var err error
+	if st != nil {
+		s, err = fold.AppendJSON(nil, st)
+	}
 	if err != nil {
 		return fmt.Errorf("encode folded state of %s %s: %w", ep.Name, pk, err)
 	}

@@ -370,6 +370,10 @@ func kind(v any) string {
 // booleans, null, and numbers as int when whole and small enough, else
 // float64 (a *big.Int past int64 keeps its digits).
 func Decode(data []byte) (any, error) {
+	if v, ok := parseJSON(data); ok {
+		return v, nil
+	}
+	// What parseJSON leaves, encoding/json decides, with its errors.
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	var v any

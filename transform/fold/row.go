@@ -79,7 +79,7 @@ func convert(v any, typ string) (any, error) {
 	}
 	switch typ {
 	case "jsonb":
-		b, err := json.Marshal(v)
+		b, err := AppendJSON(nil, v)
 		if err != nil {
 			return nil, fmt.Errorf("encode as jsonb: %w", err)
 		}

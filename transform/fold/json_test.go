@@ -1,0 +1,95 @@
+package fold
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/big"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// decodeStd is Decode as encoding/json alone does it: the reference the
+// fast parser must agree with.
+func decodeStd(data []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if d.More() {
+		return nil, errors.New("more than one value")
+	}
+	return normalise(v), nil
+}
+
+var jsonCases = []string{
+	`{}`, `[]`, `null`, `true`, `false`, `0`, `-0`, `7`, `-12`, `1.5`, `1.0`, `1e3`, `1E-7`, `-2.5e+10`,
+	`9223372036854775807`, `9223372036854775808`, `-9223372036854775809`, `123456789012345678901234567890`,
+	`1e400`, `0.000001`, `1e21`, `1e20`, `"plain"`, `""`, `"a \"quoted\" word"`, `"tab\there"`, `"\u00e9t\u00e9"`,
+	`"\ud83d\ude00"`, `"<b>&amp;</b>"`, "\"\xff invalid utf-8\"", `"caf\u00e9 café"`,
+	` { "sku" : "sku-1", "qty": 1, "price": 2.5, "tags": ["a", null, true, {"x": []}] } `,
+	`{"a": 1, "a": 2}`, `{"nested": {"deep": {"deeper": [1, [2, [3]]]}}}`,
+	// Not JSON, or more than one value: encoding/json's errors.
+	``, ` `, `{`, `[1,]`, `{"a" 1}`, `{"a":1,}`, `01`, `1.`, `.5`, `-`, `1e`, `tru`, `nul`, `"unterminated`,
+	"\"ctrl\x01\"", `"bad \x escape"`, `{"a":1} {"b":2}`, `{"a":1} }`, `[1] x`, `NaN`, `+1`,
+}
+
+func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
+	for _, in := range jsonCases {
+		want, wantErr := decodeStd([]byte(in))
+		got, err := Decode([]byte(in))
+		if (err != nil) != (wantErr != nil) {
+			t.Errorf("Decode(%q) error %v, encoding/json's %v", in, err, wantErr)
+			continue
+		}
+		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })); diff != "" {
+			t.Errorf("Decode(%q) (-encoding/json +got):\n%s", in, diff)
+		}
+	}
+}
+
+func TestAppendJSONAgreesWithMarshal(t *testing.T) {
+	values := []any{nil, true, 0, -3, math.MaxInt, 1.5, 1e21, 1e20, 1e-7, 0.000001, -0.0, 123456.789,
+		big.NewInt(0).Exp(big.NewInt(10), big.NewInt(30), nil), "plain", "<script>&</script>", "é\u2028\n\"", []any{}, map[string]any{},
+		map[string]any{"b": []any{map[string]any{"sku": "a", "qty": 1}}, "a": nil, "c": 2.5, "é": "x"},
+		json.RawMessage(`{"raw":1}`), int64(5)}
+	for _, in := range jsonCases {
+		if v, err := decodeStd([]byte(in)); err == nil {
+			values = append(values, v)
+		}
+	}
+	for _, v := range values {
+		want, wantErr := json.Marshal(v)
+		got, err := AppendJSON(nil, v)
+		if (err != nil) != (wantErr != nil) || (err == nil && string(got) != string(want)) {
+			t.Errorf("AppendJSON(%#v) = %s, %v; json.Marshal gives %s, %v", v, got, err, want, wantErr)
+		}
+	}
+	for _, v := range []any{math.Inf(1), math.NaN(), []any{math.Inf(-1)}} {
+		if _, err := AppendJSON(nil, v); err == nil {
+			t.Errorf("AppendJSON(%v) gave no error; JSON has no such number", v)
+		}
+	}
+}
+
+// FuzzDecode checks the fast parser against encoding/json on any input.
+func FuzzDecode(f *testing.F) {
+	for _, in := range jsonCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want, wantErr := decodeStd(in)
+		got, err := Decode(in)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("Decode(%q) error %v, encoding/json's %v", in, err, wantErr)
+		}
+		if !cmp.Equal(want, got, cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 }),
+			cmp.Comparer(func(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) })) {
+			t.Fatalf("Decode(%q) = %#v, encoding/json gives %#v", in, got, want)
+		}
+	})
+}
