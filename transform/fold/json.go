@@ -267,7 +267,8 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var buf [16]string // most objects have a few keys: sorted on the stack
+		keys := buf[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -92,4 +93,34 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode(%q) = %#v, encoding/json gives %#v", in, got, want)
 		}
 	})
+}
+
+// TestEncodedRow: EncodedRow gives Row's row, and the state as AppendJSON
+// encodes it, whatever the fields' types.
+func TestEncodedRow(t *testing.T) {
+	sh := NewShape(orders(false))
+	states := []map[string]any{
+		{},
+		{"consumer_id": 7, "state": "PENDING", "total": 2.5, "items": []any{map[string]any{"sku": "a", "qty": 1}}, "note": "<b>", "id": "ignored"},
+		{"items": nil, "extra": map[string]any{"z": 1, "a": []any{true, nil}}, "total": "12.50"},
+	}
+	for _, st := range states {
+		want, wantErr := sh.Row("9", st)
+		got, encoded, err := sh.EncodedRow("9", st)
+		if err != nil || wantErr != nil {
+			t.Fatalf("EncodedRow(%v) error %v, Row's %v", st, err, wantErr)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("EncodedRow(%v) row (-Row +EncodedRow):\n%s", st, diff)
+		}
+		if b, _ := AppendJSON(nil, st); string(b) != string(encoded) {
+			t.Errorf("EncodedRow(%v) encoded the state as %s, AppendJSON as %s", st, encoded, b)
+		}
+	}
+	if _, _, err := sh.EncodedRow("9", map[string]any{"consumer_id": "x"}); err == nil || !strings.Contains(err.Error(), "consumer_id") {
+		t.Errorf("a field that does not convert gives error %v, want one naming consumer_id", err)
+	}
+	if _, _, err := sh.EncodedRow("9", map[string]any{"extra": math.Inf(1)}); err == nil {
+		t.Error("a state holding an infinite number encoded without an error")
+	}
 }
