@@ -92,10 +92,119 @@ type expr struct {
 	literal any
 	simple  bool // path or literal applies
 	isLit   bool
+	// sum is set for a sum or difference of two operands, each a path of
+	// the payload or of $state, or a number ("$state.total + .price"):
+	// evaluated directly when both are int or float64 and an int result
+	// does not overflow, else by jq.
+	sum *sum
 }
 
 // simplePath matches ".", ".a" and ".a.b" with identifier keys.
 var simplePath = regexp.MustCompile(`^\.$|^(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+
+// simpleSum matches "a + b" and "a - b", optionally in parentheses, where
+// each operand is a payload path (".a.b"), a $state path ("$state.a") or a
+// number.
+var simpleSum = regexp.MustCompile(`^(?:\(\s*(` + operand + `)\s*([+-])\s*(` + operand + `)\s*\)|(` + operand + `)\s*([+-])\s*(` + operand + `))$`)
+
+const operand = `(?:\$state)?(?:\.[A-Za-z_][A-Za-z0-9_]*)+|-?[0-9]+(?:\.[0-9]+)?`
+
+// sum is a compiled simpleSum.
+type sum struct {
+	minus bool
+	l, r  sumOperand
+}
+
+type sumOperand struct {
+	state   bool     // a path of $state, not of the payload
+	path    []string // empty for a number
+	literal any
+}
+
+func compileSum(src string) *sum {
+	m := simpleSum.FindStringSubmatch(src)
+	if m == nil {
+		return nil
+	}
+	l, op, r := m[1], m[2], m[3]
+	if l == "" {
+		l, op, r = m[4], m[5], m[6]
+	}
+	compile := func(o string) (sumOperand, bool) {
+		if rest, ok := strings.CutPrefix(o, "$state"); ok {
+			return sumOperand{state: true, path: strings.Split(rest[1:], ".")}, true
+		}
+		if o[0] == '.' {
+			return sumOperand{path: strings.Split(o[1:], ".")}, true
+		}
+		v, err := Decode([]byte(o))
+		return sumOperand{literal: v}, err == nil
+	}
+	lo, lok := compile(l)
+	ro, rok := compile(r)
+	if !lok || !rok {
+		return nil
+	}
+	return &sum{minus: op == "-", l: lo, r: ro}
+}
+
+// eval gives what jq gives for the sum, or false when jq must decide: an
+// operand that is not an int or a float64 (null, a big number, a string,
+// a path through a non-object), or an int result that overflows.
+func (s *sum) eval(input any, state map[string]any) (any, bool) {
+	l, lok := s.l.value(input, state)
+	r, rok := s.r.value(input, state)
+	if !lok || !rok {
+		return nil, false
+	}
+	li, lint := l.(int)
+	ri, rint := r.(int)
+	if lint && rint {
+		if s.minus {
+			v := li - ri
+			return v, (v <= li) == (ri >= 0)
+		}
+		v := li + ri
+		return v, (v >= li) == (ri >= 0)
+	}
+	lf, lok := toFloat(l)
+	rf, rok := toFloat(r)
+	if !lok || !rok {
+		return nil, false
+	}
+	if s.minus {
+		return lf - rf, true
+	}
+	return lf + rf, true
+}
+
+func (o sumOperand) value(input any, state map[string]any) (any, bool) {
+	if len(o.path) == 0 {
+		return o.literal, true
+	}
+	v := input
+	if o.state {
+		v = state
+	}
+	for _, k := range o.path {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		v = obj[k]
+	}
+	return v, true
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
 
 func compileExpr(src string) (*expr, error) {
 	code, err := config.CompileExpression(src)
@@ -110,6 +219,8 @@ func compileExpr(src string) (*expr, error) {
 		if trimmed != "." {
 			e.path = strings.Split(trimmed[1:], ".")
 		}
+	case simpleSum.MatchString(trimmed):
+		e.sum = compileSum(trimmed)
 	default:
 		if v, err := Decode([]byte(trimmed)); err == nil {
 			switch v.(type) {
@@ -278,6 +389,11 @@ func run(e *expr, input any, state map[string]any, ev Event) (any, error) {
 			}
 		}
 		return v, nil
+	}
+	if e.sum != nil {
+		if v, ok := e.sum.eval(input, state); ok {
+			return v, nil
+		}
 	}
 	return runCode(e.code, input, state, ev)
 }

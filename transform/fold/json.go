@@ -1,6 +1,7 @@
 package fold
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"math/big"
@@ -25,6 +26,9 @@ const maxDepth = 10000
 type parser struct {
 	data []byte
 	pos  int
+	// keys are the object keys read so far: the objects of an array of
+	// items repeat the same few, which are allocated once.
+	keys []string
 }
 
 // parseJSON decodes data as one JSON value with nothing but white space
@@ -96,7 +100,7 @@ func (p *parser) object(depth int) (any, bool) {
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 			return nil, false
 		}
-		key, ok := p.string()
+		key, ok := p.key()
 		if !ok {
 			return nil, false
 		}
@@ -154,6 +158,38 @@ func (p *parser) array(depth int) (any, bool) {
 			return nil, false
 		}
 	}
+}
+
+// key reads an object key, the same string as an earlier key when it
+// is one of the first few seen.
+func (p *parser) key() (string, bool) {
+	start := p.pos
+	end := bytes.IndexByte(p.data[start+1:], '"')
+	if end >= 0 && plainKey(p.data[start+1:start+1+end]) {
+		raw := p.data[start+1 : start+1+end]
+		for _, k := range p.keys {
+			if k == string(raw) {
+				p.pos = start + end + 2
+				return k, true
+			}
+		}
+	}
+	k, ok := p.string()
+	if ok && len(p.keys) < 16 {
+		p.keys = append(p.keys, k)
+	}
+	return k, ok
+}
+
+// plainKey reports whether raw, the bytes up to a key's first quote, is
+// the whole key as it reads: no escape, no control character.
+func plainKey(raw []byte) bool {
+	for _, c := range raw {
+		if c == '\\' || c < 0x20 {
+			return false
+		}
+	}
+	return true
 }
 
 // string reads a string; one with escapes or bytes that are not UTF-8 is
@@ -249,7 +285,7 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case string:
-		return capture.AppendValue(b, x), nil
+		return appendString(b, x), nil
 	case int:
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case float64:
@@ -278,7 +314,7 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = capture.AppendValue(b, k)
+			b = appendString(b, k)
 			b = append(b, ':')
 			var err error
 			if b, err = AppendJSON(b, x[k]); err != nil {
@@ -293,6 +329,20 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, m...), nil
 	}
+}
+
+// appendString writes a string as encoding/json does. Plain ones are
+// copied; the others are left to encoding/json, whose escapes (of <, >, &,
+// invalid UTF-8, U+2028) they keep.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return capture.AppendValue(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // appendFloat writes a float64 as encoding/json does.

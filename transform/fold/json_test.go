@@ -36,7 +36,7 @@ var jsonCases = []string{
 	`{"a": 1, "a": 2}`, `{"nested": {"deep": {"deeper": [1, [2, [3]]]}}}`,
 	// Not JSON, or more than one value: encoding/json's errors.
 	``, ` `, `{`, `[1,]`, `{"a" 1}`, `{"a":1,}`, `01`, `1.`, `.5`, `-`, `1e`, `tru`, `nul`, `"unterminated`,
-	"\"ctrl\x01\"", `"bad \x escape"`, `{"a":1} {"b":2}`, `{"a":1} }`, `[1] x`, `NaN`, `+1`,
+	"\"ctrl\x01\"", `{"a\\": 1, "a\"b": 2}`, "{\"\\u0001\": 1, \"\x01\": 2}", `[{"k": 1}, {"k": 2, "\u006b": 3}]`, `"bad \x escape"`, `{"a":1} {"b":2}`, `{"a":1} }`, `[1] x`, `NaN`, `+1`,
 }
 
 func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
@@ -122,5 +122,39 @@ func TestEncodedRow(t *testing.T) {
 	}
 	if _, _, err := sh.EncodedRow("9", map[string]any{"extra": math.Inf(1)}); err == nil {
 		t.Error("a state holding an infinite number encoded without an error")
+	}
+}
+
+// TestSumAgreesWithJQ: a sum or difference evaluated without jq gives
+// what jq gives, and leaves to jq what it does not evaluate.
+func TestSumAgreesWithJQ(t *testing.T) {
+	sources := []string{"$state.total + .price", "($state.total + .price)", "( $state.total - .price )", ".a.b + 1", "2.5 - $state.total",
+		".price-1", "$state.total + -3", "1 + 2"}
+	values := []any{0, 7, -3, 2.5, -0.5, math.MaxInt, math.MinInt, 1e300, nil, "x", []any{1}, map[string]any{"b": 2},
+		big.NewInt(0).Exp(big.NewInt(10), big.NewInt(30), nil)}
+	for _, src := range sources {
+		e, err := compileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.sum == nil {
+			t.Fatalf("%q is not compiled as a sum", src)
+		}
+		for _, sv := range values {
+			for _, pv := range values {
+				state := map[string]any{"total": sv}
+				payload := map[string]any{"price": pv, "a": map[string]any{"b": pv}}
+				want, wantErr := runCode(e.code, payload, state, Event{})
+				got, err := run(e, payload, state, Event{})
+				if (err != nil) != (wantErr != nil) || !cmp.Equal(want, got, cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })) {
+					t.Errorf("%s with $state.total %v and payload %v = %#v, %v; jq gives %#v, %v", src, sv, pv, got, err, want, wantErr)
+				}
+			}
+		}
+	}
+	for _, src := range []string{".a + .b + .c", "$meta.id + 1", ".a * 2", "1e3 + .a", "$state + 1", "(.a) + 1"} {
+		if e, err := compileExpr(src); err != nil || e.sum != nil {
+			t.Errorf("%q compiled as a sum (%v); jq must evaluate it", src, err)
+		}
 	}
 }

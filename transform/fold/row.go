@@ -98,7 +98,7 @@ func (sh Shape) EncodedRow(id string, state map[string]any) (capture.Row, []byte
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = capture.AppendValue(b, field)
+		b = appendString(b, field)
 		b = append(b, ':')
 		start := len(b)
 		if b, err = AppendJSON(b, state[field]); err != nil {
