@@ -35,7 +35,8 @@ type parser struct {
 // after it. ok is false when data is not such a value or holds something
 // parseJSON leaves to encoding/json.
 func parseJSON(data []byte) (v any, ok bool) {
-	p := parser{data: data}
+	var keys [16]string
+	p := parser{data: data, keys: keys[:0]}
 	v, ok = p.value(0)
 	if !ok {
 		return nil, false
