@@ -339,11 +339,10 @@ func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, pos
 		return nil, position{}, err
 	}
 	s, _ := r.Value("state")
-	v, err := fold.Decode([]byte(s))
+	st, err := fold.DecodeState([]byte(s))
 	if err != nil {
 		return nil, position{}, fmt.Errorf("read folded state of %s %s: %w", ep.Name, pk, err)
 	}
-	st, _ := v.(map[string]any)
 	return st, pos, nil
 }
 

@@ -304,6 +304,7 @@ func (r *Reducer) Fold(state map[string]any, ev Event) (map[string]any, Outcome,
 		return nil, Deleted, nil
 	}
 	if st.jq != nil {
+		state := decodedState(state) // jq sees every value decoded
 		input := map[string]any{"state": orEmpty(state), "event": ev.Payload, "meta": ev.meta()}
 		out, err := runCode(st.jq, input, state, ev)
 		if err != nil {
@@ -402,7 +403,7 @@ func run(e *expr, input any, state map[string]any, ev Event) (any, error) {
 // expression giving no value or several is an error, since a field holds
 // one.
 func runCode(code *gojq.Code, input any, state map[string]any, ev Event) (any, error) {
-	iter := code.Run(input, orEmpty(state), ev.meta())
+	iter := code.Run(input, orEmpty(decodedState(state)), ev.meta())
 	v, ok := iter.Next()
 	if !ok {
 		return nil, errors.New("the expression gave no value")
@@ -434,6 +435,12 @@ func array(state map[string]any, field string) ([]any, error) {
 // sameKey reports whether element e is an object whose key field equals
 // key. Numbers compare by value, whatever their Go type.
 func sameKey(e any, keyField string, key any) bool {
+	if enc, ok := e.(encodedObject); ok {
+		if v, ok := enc.field(keyField); ok {
+			return gojqEqual(v, key)
+		}
+		e, _ = decoded(enc)
+	}
 	obj, ok := e.(map[string]any)
 	if !ok {
 		return false
@@ -475,7 +482,7 @@ func kind(v any) string {
 		return "a string"
 	case []any:
 		return "an array"
-	case map[string]any:
+	case map[string]any, encodedObject:
 		return "an object"
 	default:
 		return "a number"

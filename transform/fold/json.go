@@ -26,6 +26,9 @@ const maxDepth = 10000
 type parser struct {
 	data []byte
 	pos  int
+	// lazy keeps the objects in the arrays of a top-level object's fields
+	// encoded (DecodeState).
+	lazy bool
 	// keys are the object keys read so far: the objects of an array of
 	// items repeat the same few, which are allocated once.
 	keys []string
@@ -140,7 +143,15 @@ func (p *parser) array(depth int) (any, bool) {
 		return arr, true
 	}
 	for {
-		v, ok := p.value(depth + 1)
+		var v any
+		var ok bool
+		if p.space(); p.lazy && depth == 1 && p.pos < len(p.data) && p.data[p.pos] == '{' {
+			start := p.pos
+			ok = p.skipObject()
+			v = encodedObject{json: p.data[start:p.pos:p.pos]}
+		} else {
+			v, ok = p.value(depth + 1)
+		}
 		if !ok {
 			return nil, false
 		}
@@ -303,6 +314,8 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 			}
 		}
 		return append(b, ']'), nil
+	case encodedObject:
+		return append(b, x.json...), nil
 	case map[string]any:
 		var buf [16]string // most objects have a few keys: sorted on the stack
 		keys := buf[:0]
