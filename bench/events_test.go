@@ -38,6 +38,10 @@ func TestEventsCPURatio(t *testing.T) {
 	if got := rep.CPURatio(); got < 0.7999 || got > 0.8001 {
 		t.Errorf("CPU ratio of 0.12 and 0.15 s per 1k = %v, want 0.8", got)
 	}
+	rep.RoundRatios = []float64{0.5, 0.9, 0.6}
+	if got := rep.CPURatio(); got != 0.6 {
+		t.Errorf("CPU ratio of rounds 0.5, 0.9 and 0.6 = %v, want their median 0.6", got)
+	}
 	if got := (EventsReport{Rows: []EventsRow{{CPUPer1000: 0.12}}}).CPURatio(); got != 0 {
 		t.Errorf("CPU ratio of one path = %v, want 0", got)
 	}
