@@ -61,7 +61,7 @@ func BenchmarkFold(b *testing.B) {
 	})
 	b.Run("decode-state", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := Decode(stored); err != nil {
+			if _, err := DecodeState(stored); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -86,11 +86,11 @@ func BenchmarkFold(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			v, err := Decode(stored)
+			st, err := DecodeState(stored)
 			if err != nil {
 				b.Fatal(err)
 			}
-			next, _, err := r.Fold(v.(map[string]any), ev)
+			next, _, err := r.Fold(st, ev)
 			if err != nil {
 				b.Fatal(err)
 			}
