@@ -449,6 +449,16 @@ func sameKey(e any, keyField string, key any) bool {
 }
 
 func gojqEqual(a, b any) bool {
+	// The usual keys, strings and small whole numbers, compare directly.
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case int:
+		if y, ok := b.(int); ok {
+			return x == y
+		}
+	}
 	if x, ok := number(a); ok {
 		y, ok := number(b)
 		return ok && x.Cmp(y) == 0

@@ -158,3 +158,20 @@ func TestSumAgreesWithJQ(t *testing.T) {
 		}
 	}
 }
+
+func TestGojqEqual(t *testing.T) {
+	tests := []struct {
+		a, b any
+		want bool
+	}{
+		{"a", "a", true}, {"a", "b", false}, {"1", 1, false}, {1, "1", false}, {1, 1, true}, {2, 3, false},
+		{1, 1.0, true}, {1.0, 1, true}, {1, big.NewInt(1), true}, {big.NewInt(2), 2, true}, {1.5, 1.5, true},
+		{nil, nil, true}, {nil, "a", false}, {"a", nil, false},
+		{map[string]any{"n": []any{1}}, map[string]any{"n": []any{1}}, true}, {map[string]any{"n": 1}, map[string]any{"n": 2}, false},
+	}
+	for _, tt := range tests {
+		if got := gojqEqual(tt.a, tt.b); got != tt.want {
+			t.Errorf("gojqEqual(%#v, %#v) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
