@@ -15,6 +15,10 @@ import (
 // encodedObject is an object of a state's array, as AppendJSON wrote it.
 type encodedObject struct{ json []byte }
 
+// MarshalJSON writes the object as it was read, so that encoding/json
+// encodes a state DecodeState read as AppendJSON does.
+func (o encodedObject) MarshalJSON() ([]byte, error) { return o.json, nil }
+
 // DecodeState decodes a state Fold returned and AppendJSON encoded: like
 // Decode, except that the objects in its fields' arrays stay encoded until
 // a fold needs their fields. Such a state is only for Fold, Row,

@@ -1,6 +1,7 @@
 package fold
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,6 +49,9 @@ func TestDecodeStateFoldsAsDecode(t *testing.T) {
 			// States are stored as AppendJSON writes them.
 			if b, _ := AppendJSON(nil, eager); string(b) != raw {
 				t.Fatalf("test state %s is not as AppendJSON writes it: %s", raw, b)
+			}
+			if b, _ := json.Marshal(lazy); string(b) != raw {
+				t.Errorf("json.Marshal of DecodeState(%s) = %s", raw, b)
 			}
 			if b, _ := AppendJSON(nil, lazy); string(b) != raw {
 				t.Errorf("DecodeState(%s) encodes back as %s", raw, b)
