@@ -32,12 +32,15 @@ type MicroResult struct {
 	Extra                   string // custom metrics, as printed
 }
 
-// DefaultMicro are the micro benchmarks of the three stages.
+// DefaultMicro are the micro benchmarks of the three stages, and of the
+// event fold beside the row path it is compared with.
 func DefaultMicro() []MicroBench {
 	return []MicroBench{
 		{Package: "./capture", Pattern: "^(BenchmarkDecode|BenchmarkParseV2Baseline)$", Profiled: "^BenchmarkDecode$"},
 		{Package: "./transform", Pattern: "^BenchmarkBuildDocument$", Profiled: "^BenchmarkBuildDocument$"},
 		{Package: "./sink", Pattern: "^BenchmarkEncodeBulk$", Profiled: "^BenchmarkEncodeBulk$/^encoder$"},
+		{Package: "./transform", Pattern: "^BenchmarkEventsVersusRows$", Profiled: "^BenchmarkEventsVersusRows$/^events$"},
+		{Package: "./transform/fold", Pattern: "^BenchmarkFold$", Profiled: "^BenchmarkFold$/^all$"},
 	}
 }
 

@@ -311,12 +311,12 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 		}
 		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: keyRow})
 	}
-	row, err := ep.shape.Row(ev.AggregateID, next)
+	row, encoded, err := ep.shape.EncodedRow(ev.AggregateID, next)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
 	}
-	if err := f.save(a, ep, pk, pos, next); err != nil {
+	if err := f.saveEncoded(a, ep, pk, pos, next, encoded); err != nil {
 		return err
 	}
 	return a.apply(ep.Source, &capture.Change{Op: capture.Insert, Table: ep.rows, Key: []string{config.EntityKey}, New: row})
@@ -333,32 +333,40 @@ func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, pos
 		return nil, position{}, err
 	}
 	p, _ := r.Value("pos")
-	var ps string
-	if err := json.Unmarshal([]byte(p), &ps); err != nil {
-		return nil, position{}, fmt.Errorf("read fold position of %s %s: %w", ep.Name, pk, err)
+	ps, err := strconv.Unquote(p) // saveEncoded's JSON string, which has nothing to escape
+	if err != nil {
+		return nil, position{}, fmt.Errorf("read fold position %s of %s %s: %w", p, ep.Name, pk, err)
 	}
 	pos, err := parsePosition(ps)
 	if err != nil {
 		return nil, position{}, err
 	}
 	s, _ := r.Value("state")
-	v, err := fold.Decode([]byte(s))
+	st, err := fold.DecodeState([]byte(s))
 	if err != nil {
 		return nil, position{}, fmt.Errorf("read folded state of %s %s: %w", ep.Name, pk, err)
 	}
-	st, _ := v.(map[string]any)
 	return st, pos, nil
 }
 
 // save keeps an entity's state (nil once deleted) with the position of
 // the event folded last.
 func (f *folds) save(a *applier, ep *entityPlan, pk string, pos position, st map[string]any) error {
-	s, err := json.Marshal(st)
+	s := []byte("null")
+	var err error
+	if st != nil {
+		s, err = fold.AppendJSON(nil, st)
+	}
 	if err != nil {
 		return fmt.Errorf("encode folded state of %s %s: %w", ep.Name, pk, err)
 	}
-	p, _ := json.Marshal(pos.String()) //nolint:errchkjson // a string always marshals
-	row := &state.Row{Cols: []state.Column{{Name: "pos", Value: string(p)}, {Name: "state", Value: string(s)}}}
+	return f.saveEncoded(a, ep, pk, pos, st, s)
+}
+
+// saveEncoded is save with the state already encoded.
+func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position, st map[string]any, encoded []byte) error {
+	p := `"` + pos.String() + `"` // JSON: an LSN and an index need no escaping
+	row := &state.Row{Cols: []state.Column{{Name: "pos", Value: p}, {Name: "state", Value: string(encoded)}}}
 	if err := a.b.SetRow(ep.states, pk, row, false); err != nil {
 		return err
 	}

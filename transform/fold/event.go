@@ -1,6 +1,7 @@
 package fold
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -92,7 +93,7 @@ func payloadValue(v any) (any, error) {
 		return nil, nil
 	case json.RawMessage:
 		var s string
-		if json.Unmarshal(x, &s) == nil && len(s) > 0 && (s[0] == '{' || s[0] == '[') {
+		if quoted(x) && json.Unmarshal(x, &s) == nil && len(s) > 0 && (s[0] == '{' || s[0] == '[') {
 			return Decode([]byte(s)) // a text column holding JSON
 		}
 		return Decode(x)
@@ -103,4 +104,11 @@ func payloadValue(v any) (any, error) {
 	default:
 		return nil, fmt.Errorf("is %T, not JSON", v)
 	}
+}
+
+// quoted reports whether a JSON value is a string: only then can it be a
+// text column holding JSON, and an object payload is not scanned twice.
+func quoted(x json.RawMessage) bool {
+	trimmed := bytes.TrimLeft(x, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '"'
 }

@@ -92,10 +92,119 @@ type expr struct {
 	literal any
 	simple  bool // path or literal applies
 	isLit   bool
+	// sum is set for a sum or difference of two operands, each a path of
+	// the payload or of $state, or a number ("$state.total + .price"):
+	// evaluated directly when both are int or float64 and an int result
+	// does not overflow, else by jq.
+	sum *sum
 }
 
 // simplePath matches ".", ".a" and ".a.b" with identifier keys.
 var simplePath = regexp.MustCompile(`^\.$|^(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+
+// simpleSum matches "a + b" and "a - b", optionally in parentheses, where
+// each operand is a payload path (".a.b"), a $state path ("$state.a") or a
+// number.
+var simpleSum = regexp.MustCompile(`^(?:\(\s*(` + operand + `)\s*([+-])\s*(` + operand + `)\s*\)|(` + operand + `)\s*([+-])\s*(` + operand + `))$`)
+
+const operand = `(?:\$state)?(?:\.[A-Za-z_][A-Za-z0-9_]*)+|-?[0-9]+(?:\.[0-9]+)?`
+
+// sum is a compiled simpleSum.
+type sum struct {
+	minus bool
+	l, r  sumOperand
+}
+
+type sumOperand struct {
+	state   bool     // a path of $state, not of the payload
+	path    []string // empty for a number
+	literal any
+}
+
+func compileSum(src string) *sum {
+	m := simpleSum.FindStringSubmatch(src)
+	if m == nil {
+		return nil
+	}
+	l, op, r := m[1], m[2], m[3]
+	if l == "" {
+		l, op, r = m[4], m[5], m[6]
+	}
+	compile := func(o string) (sumOperand, bool) {
+		if rest, ok := strings.CutPrefix(o, "$state"); ok {
+			return sumOperand{state: true, path: strings.Split(rest[1:], ".")}, true
+		}
+		if o[0] == '.' {
+			return sumOperand{path: strings.Split(o[1:], ".")}, true
+		}
+		v, err := Decode([]byte(o))
+		return sumOperand{literal: v}, err == nil
+	}
+	lo, lok := compile(l)
+	ro, rok := compile(r)
+	if !lok || !rok {
+		return nil
+	}
+	return &sum{minus: op == "-", l: lo, r: ro}
+}
+
+// eval gives what jq gives for the sum, or false when jq must decide: an
+// operand that is not an int or a float64 (null, a big number, a string,
+// a path through a non-object), or an int result that overflows.
+func (s *sum) eval(input any, state map[string]any) (any, bool) {
+	l, lok := s.l.value(input, state)
+	r, rok := s.r.value(input, state)
+	if !lok || !rok {
+		return nil, false
+	}
+	li, lint := l.(int)
+	ri, rint := r.(int)
+	if lint && rint {
+		if s.minus {
+			v := li - ri
+			return v, (v <= li) == (ri >= 0)
+		}
+		v := li + ri
+		return v, (v >= li) == (ri >= 0)
+	}
+	lf, lok := toFloat(l)
+	rf, rok := toFloat(r)
+	if !lok || !rok {
+		return nil, false
+	}
+	if s.minus {
+		return lf - rf, true
+	}
+	return lf + rf, true
+}
+
+func (o sumOperand) value(input any, state map[string]any) (any, bool) {
+	if len(o.path) == 0 {
+		return o.literal, true
+	}
+	v := input
+	if o.state {
+		v = state
+	}
+	for _, k := range o.path {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		v = obj[k]
+	}
+	return v, true
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
 
 func compileExpr(src string) (*expr, error) {
 	code, err := config.CompileExpression(src)
@@ -110,6 +219,8 @@ func compileExpr(src string) (*expr, error) {
 		if trimmed != "." {
 			e.path = strings.Split(trimmed[1:], ".")
 		}
+	case simpleSum.MatchString(trimmed):
+		e.sum = compileSum(trimmed)
 	default:
 		if v, err := Decode([]byte(trimmed)); err == nil {
 			switch v.(type) {
@@ -193,6 +304,7 @@ func (r *Reducer) Fold(state map[string]any, ev Event) (map[string]any, Outcome,
 		return nil, Deleted, nil
 	}
 	if st.jq != nil {
+		state := decodedState(state) // jq sees every value decoded
 		input := map[string]any{"state": orEmpty(state), "event": ev.Payload, "meta": ev.meta()}
 		out, err := runCode(st.jq, input, state, ev)
 		if err != nil {
@@ -279,6 +391,11 @@ func run(e *expr, input any, state map[string]any, ev Event) (any, error) {
 		}
 		return v, nil
 	}
+	if e.sum != nil {
+		if v, ok := e.sum.eval(input, state); ok {
+			return v, nil
+		}
+	}
 	return runCode(e.code, input, state, ev)
 }
 
@@ -286,7 +403,7 @@ func run(e *expr, input any, state map[string]any, ev Event) (any, error) {
 // expression giving no value or several is an error, since a field holds
 // one.
 func runCode(code *gojq.Code, input any, state map[string]any, ev Event) (any, error) {
-	iter := code.Run(input, orEmpty(state), ev.meta())
+	iter := code.Run(input, orEmpty(decodedState(state)), ev.meta())
 	v, ok := iter.Next()
 	if !ok {
 		return nil, errors.New("the expression gave no value")
@@ -318,6 +435,12 @@ func array(state map[string]any, field string) ([]any, error) {
 // sameKey reports whether element e is an object whose key field equals
 // key. Numbers compare by value, whatever their Go type.
 func sameKey(e any, keyField string, key any) bool {
+	if enc, ok := e.(encodedObject); ok {
+		if v, ok := enc.field(keyField); ok {
+			return gojqEqual(v, key)
+		}
+		e, _ = decoded(enc)
+	}
 	obj, ok := e.(map[string]any)
 	if !ok {
 		return false
@@ -326,6 +449,16 @@ func sameKey(e any, keyField string, key any) bool {
 }
 
 func gojqEqual(a, b any) bool {
+	// The usual keys, strings and small whole numbers, compare directly.
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case int:
+		if y, ok := b.(int); ok {
+			return x == y
+		}
+	}
 	if x, ok := number(a); ok {
 		y, ok := number(b)
 		return ok && x.Cmp(y) == 0
@@ -359,7 +492,7 @@ func kind(v any) string {
 		return "a string"
 	case []any:
 		return "an array"
-	case map[string]any:
+	case map[string]any, encodedObject:
 		return "an object"
 	default:
 		return "a number"
@@ -370,6 +503,10 @@ func kind(v any) string {
 // booleans, null, and numbers as int when whole and small enough, else
 // float64 (a *big.Int past int64 keeps its digits).
 func Decode(data []byte) (any, error) {
+	if v, ok := parseJSON(data); ok {
+		return v, nil
+	}
+	// What parseJSON leaves, encoding/json decides, with its errors.
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	var v any

@@ -58,17 +58,73 @@ func (sh Shape) Row(id string, state map[string]any) (capture.Row, error) {
 		if field == config.EntityKey {
 			continue // the key is the aggregate id, whatever the state says
 		}
-		typ, ok := sh.types[field]
-		if !ok {
-			typ = "jsonb"
-		}
-		cv, err := convert(v, typ)
+		cv, err := convert(v, sh.typeOf(field))
 		if err != nil {
 			return nil, fmt.Errorf("field %s: %w", field, err)
 		}
 		row[field] = cv
 	}
 	return row, nil
+}
+
+// typeOf is a field's base type: declared, or jsonb.
+func (sh Shape) typeOf(field string) string {
+	if typ, ok := sh.types[field]; ok {
+		return typ
+	}
+	return "jsonb"
+}
+
+// EncodedRow is Row and the state encoded as AppendJSON writes it, at
+// once: the row's jsonb values are slices of the state's encoding, so an
+// event that grows a large array field encodes it once, not twice.
+func (sh Shape) EncodedRow(id string, state map[string]any) (capture.Row, []byte, error) {
+	key, err := convert(id, sh.types[config.EntityKey])
+	if err != nil {
+		return nil, nil, fmt.Errorf("aggregate id %q: %w", id, err)
+	}
+	var buf [16]string
+	fields := buf[:0]
+	for field := range state {
+		fields = append(fields, field)
+	}
+	slices.Sort(fields)
+	// Where each jsonb value's encoding starts and ends; sliced once the
+	// buffer stops growing.
+	spans := make([][2]int, len(fields))
+	b := make([]byte, 0, 256)
+	b = append(b, '{')
+	for i, field := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, field)
+		b = append(b, ':')
+		start := len(b)
+		if b, err = AppendJSON(b, state[field]); err != nil {
+			return nil, nil, fmt.Errorf("encode field %s: %w", field, err)
+		}
+		spans[i] = [2]int{start, len(b)}
+	}
+	b = append(b, '}')
+	row := make(capture.Row, len(state)+1)
+	row[config.EntityKey] = key
+	for i, field := range fields {
+		if field == config.EntityKey {
+			continue // the key is the aggregate id, whatever the state says
+		}
+		v, typ := state[field], sh.typeOf(field)
+		if typ == "jsonb" && v != nil {
+			row[field] = json.RawMessage(b[spans[i][0]:spans[i][1]:spans[i][1]])
+			continue
+		}
+		cv, err := convert(v, typ)
+		if err != nil {
+			return nil, nil, fmt.Errorf("field %s: %w", field, err)
+		}
+		row[field] = cv
+	}
+	return row, b, nil
 }
 
 // convert turns a JSON value into the Go value capture gives a column of
@@ -79,7 +135,7 @@ func convert(v any, typ string) (any, error) {
 	}
 	switch typ {
 	case "jsonb":
-		b, err := json.Marshal(v)
+		b, err := AppendJSON(nil, v)
 		if err != nil {
 			return nil, fmt.Errorf("encode as jsonb: %w", err)
 		}

@@ -81,6 +81,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.events.Changes, "events-changes", 200000, "row changes, and as many published events, of the event-sourcing benchmark")
 	fs.IntVar(&o.events.Aggregates, "events-aggregates", 20000, "orders those changes are about")
 	fs.IntVar(&o.events.Batch, "events-batch", 1000, "changes per transaction of the event-sourcing benchmark")
+	fs.IntVar(&o.events.Rounds, "events-rounds", 2, "runs of each path of the event-sourcing benchmark, alternating")
 	fs.IntVar(&o.chunked.Rows, "chunked-rows", 10_000_000, "rows of the chunked snapshot benchmark's table")
 	fs.IntVar(&o.chunked.ChunkRows, "chunked-chunk-rows", 5000, "rows per chunk of the chunked snapshot benchmark")
 	fs.Float64Var(&o.chunked.WriteRate, "chunked-write-rate", 100, "transactions per second written during the chunked snapshot")
