@@ -285,6 +285,7 @@ func (a *adminAPI) Views(ctx context.Context) ([]admin.View, error) {
 						v.State = admin.StateSnapshotting
 					}
 				}
+				copyProgress(&v, &src, cv, r.streams[s], a.log)
 				v.Sources = append(v.Sources, src)
 			}
 		}
