@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 )
@@ -45,8 +47,28 @@ func newRefresher(ctx context.Context, refresh func(context.Context, string) err
 }
 
 // wait returns once a refresh of view that started after the call has
-// ended, with its error, or when ctx ends.
+// ended, with its error, or when ctx ends. A refresh the search engine
+// did not answer in time (sink.timeout, on a busy cluster) is asked for
+// again while ctx lasts: the wait ends in its own timeout (504), not in
+// an error (502), unless a refresh fails otherwise.
 func (r *refresher) wait(ctx context.Context, view string) error {
+	for {
+		err := r.once(ctx, view)
+		if err == nil || ctx.Err() != nil || !timedOut(err) {
+			return err
+		}
+	}
+}
+
+// timedOut reports whether err is a refresh's transport or context
+// running out of time.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// once waits for one refresh of view that starts after the call.
+func (r *refresher) once(ctx context.Context, view string) error {
 	r.mu.Lock()
 	vr := r.views[view]
 	if vr == nil {
