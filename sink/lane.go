@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,6 +42,9 @@ type lane struct {
 	since time.Time // when the oldest queued item arrived
 	wake  chan struct{}
 	enc   encoder
+	// hurry, set by Writer.Hurry, sends the queue without waiting for a
+	// full batch or the flush interval, until the lane has emptied it.
+	hurry atomic.Bool
 }
 
 func newLane(w *Writer) *lane {
@@ -106,7 +110,7 @@ func (l *lane) take(now bool) ([]item, time.Duration) {
 	}
 	o := &l.w.opts
 	age := time.Since(l.since)
-	if !now && len(l.queue) < o.BulkActions && l.bytes < int64(o.BulkBytes) && age < o.FlushInterval {
+	if !now && !l.hurry.Load() && len(l.queue) < o.BulkActions && l.bytes < int64(o.BulkBytes) && age < o.FlushInterval {
 		return nil, o.FlushInterval - age
 	}
 	n, size := 0, int64(0)
@@ -119,5 +123,8 @@ func (l *lane) take(now bool) ([]item, time.Duration) {
 	clear(l.queue[:n])
 	l.queue = l.queue[n:]
 	l.bytes -= size
+	if len(l.queue) == 0 {
+		l.hurry.Store(false)
+	}
 	return batch, 0
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/internal/admin"
+	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
 )
 
@@ -55,6 +56,9 @@ type adminRun struct {
 	p       *pipeline
 	engine  *transform.Engine
 	streams map[string]*capture.Stream
+	// writer is hurried when a wait's position is applied and its
+	// documents wait for a full batch or the flush interval.
+	writer *sink.Writer
 
 	mu sync.Mutex
 	// snapshotEnd is, per source, its applied position when a wait first
@@ -159,7 +163,7 @@ func (a *adminAPI) started(ctx context.Context, p *pipeline, st *stages) {
 	if a == nil {
 		return
 	}
-	r := &adminRun{p: p, engine: st.engine, streams: st.streams, snapshotEnd: map[string]capture.LSN{}}
+	r := &adminRun{p: p, engine: st.engine, streams: st.streams, writer: st.writer, snapshotEnd: map[string]capture.LSN{}}
 	a.run.Store(r)
 	go func() {
 		<-ctx.Done()
@@ -328,7 +332,15 @@ func (a *adminAPI) Reached(view, source string, lsn capture.LSN) (bool, <-chan s
 	if err != nil || !caughtUp {
 		return false, changed, err
 	}
-	return r.engine.Durable(source, st.Passed()) >= lsn, changed, nil
+	if r.engine.Durable(source, st.Passed()) >= lsn {
+		return true, changed, nil
+	}
+	if r.writer != nil && r.engine.Applied(source) >= lsn {
+		// The documents are built: send them now rather than after the
+		// flush interval. Only a waiting read does this.
+		r.writer.Hurry()
+	}
+	return false, changed, nil
 }
 
 // Refresh makes what view's alias holds searchable.
