@@ -32,7 +32,11 @@ type RYWOptions struct {
 
 // RYWPhase is one load with the probe beside it.
 type RYWPhase struct {
-	Load StreamPhase
+	// Quiet is the same load just before, with the admin API on and
+	// nobody waiting: what waiting costs the stream is Load's CPU against
+	// Quiet's.
+	Quiet StreamPhase
+	Load  StreamPhase
 	// Probes is how many writes were waited on; Missed how many of them a
 	// search right after the wait did not find, Timeouts how many waits
 	// ran out of time (probeTimeout) and Failed how many answered with an
@@ -107,8 +111,12 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 	probeID := int64(1 << 40) // beyond the load's order ids
 	for _, rate := range opts.Rates {
 		ph := phase{name: strconv.Itoa(int(rate)) + " txn/s", kind: orderChanges, rate: rate}
-		probeCtx, stopProbe := context.WithCancel(ctx)
 		var res RYWPhase
+		res.Quiet, err = measurePhase(ctx, p, load, phase{name: ph.name + ", nobody waits", kind: orderChanges, rate: rate}, so, "")
+		if err != nil {
+			return rep, err
+		}
+		probeCtx, stopProbe := context.WithCancel(ctx)
 		var waits []time.Duration
 		var probeErr error
 		var wg sync.WaitGroup
@@ -154,7 +162,8 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 		slices.Sort(waits)
 		res.P50, res.P99, res.Max = quantile(waits, 0.5), quantile(waits, 0.99), quantile(waits, 1)
 		log.Info("read-your-writes phase", "phase", ph.name, "probes", res.Probes, "missed", res.Missed, "timeouts", res.Timeouts, "failed", res.Failed,
-			"p50", res.P50, "p99", res.P99, "written_lag_p99", measured.P99[1])
+			"p50", res.P50, "p99", res.P99, "written_lag_p99", measured.P99[1],
+			"cpu_seconds", measured.CPUSeconds, "cpu_seconds_nobody_waits", res.Quiet.CPUSeconds)
 		rep.Phases = append(rep.Phases, res)
 	}
 	return rep, nil
@@ -218,12 +227,33 @@ func (r *Report) writeRYW(p printer) {
 	p("view for it. Commit to visible is from the probe's COMMIT returning to the wait answering; written lag is the same load's")
 	p("`projector_view_lag_seconds` buckets (commit to acknowledged, without a refresh). Goal: p99 < 0.5 s at 1,000 txn/s.")
 	p("")
-	p("| load | written txn/s | probes | missed | timeouts | failed | commit→visible p50 | p99 | max | written lag p50 | written lag p99 |")
-	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	p("| load | written txn/s | probes | missed | timeouts | failed | commit→visible p50 | p99 | max | written lag p50 | written lag p99 | p99 / written lag p99 |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, ph := range s.Phases {
-		p("| %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s |", ph.Load.Name, thousands(ph.Load.WrittenTPS), ph.Probes, ph.Missed,
-			ph.Timeouts, ph.Failed, ms(ph.P50), ms(ph.P99), ms(ph.Max), span(ph.Load.P50), span(ph.Load.P99))
+		p("| %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s |", ph.Load.Name, thousands(ph.Load.WrittenTPS), ph.Probes, ph.Missed,
+			ph.Timeouts, ph.Failed, ms(ph.P50), ms(ph.P99), ms(ph.Max), span(ph.Load.P50), span(ph.Load.P99), lagRatio(ph.P99, ph.Load.P99))
 	}
+	p("")
+	p("What waiting costs the stream: each load ran first with the admin API on and nobody waiting, then with the probe; projector's")
+	p("CPU seconds over the load and its catch-up, in the same run (the single-table and streaming benchmarks run without the admin API).")
+	p("")
+	p("| load | nobody waits: written txn/s | CPU s | CPU s / 1,000 changes | written lag p99 | probe waiting: written txn/s | CPU s | CPU s / 1,000 changes | written lag p99 |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, ph := range s.Phases {
+		q, l := ph.Quiet, ph.Load
+		p("| %s | %s | %.1f | %.3f | %s | %s | %.1f | %.3f | %s |", l.Name, thousands(q.WrittenTPS), q.CPUSeconds, q.CPUPer1000, span(q.P99),
+			thousands(l.WrittenTPS), l.CPUSeconds, l.CPUPer1000, span(l.P99))
+	}
+}
+
+// lagRatio is a wait's p99 against the upper bound of the written lag's
+// p99 bucket: how much the refresh and the wake-ups add to the lag every
+// write has anyway.
+func lagRatio(wait time.Duration, lag [2]float64) string {
+	if lag[1] <= 0 || math.IsNaN(lag[1]) || math.IsInf(lag[1], 0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", wait.Seconds()/lag[1])
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }

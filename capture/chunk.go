@@ -71,6 +71,11 @@ type TableProgress struct {
 	Estimate int64 `json:"estimate"`
 	// Done says the table is copied completely.
 	Done bool `json:"done,omitempty"`
+	// Requested says SnapshotTables queued the copy while the source
+	// streamed (an ad-hoc re-snapshot), rather than the source's initial
+	// snapshot: the views already hold the table, so the daemon stays
+	// ready while it runs.
+	Requested bool `json:"requested,omitempty"`
 }
 
 // ChunkProgressStore keeps a source's chunked snapshot progress. Writes
@@ -132,8 +137,11 @@ func (s *Stream) SnapshotTables(tables ...Table) error {
 	}
 	next := slices.Clone(c.progress)
 	for _, t := range tables {
+		// A table the initial snapshot has not copied yet stays part of
+		// it: the views do not hold it until that copy ends.
+		initial := slices.ContainsFunc(next, func(p TableProgress) bool { return p.Table == t && !p.Done && !p.Requested })
 		next = slices.DeleteFunc(next, func(p TableProgress) bool { return p.Table == t })
-		next = append(next, TableProgress{Table: t})
+		next = append(next, TableProgress{Table: t, Requested: !initial})
 	}
 	if err := c.saveLocked(next); err != nil {
 		return err

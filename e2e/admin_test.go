@@ -177,6 +177,9 @@ func readYourWrites(t *testing.T, conn *pgx.Conn, c *client.Client, search *test
 		if !found {
 			missed++
 		}
+		if (i+1)%500 == 0 {
+			t.Logf("%s: %d of %d writes waited on, %d missed", table, i+1, n, missed)
+		}
 	}
 	return missed, waits
 }

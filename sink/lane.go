@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,6 +46,9 @@ type lane struct {
 	taken time.Time
 	wake  chan struct{}
 	enc   encoder
+	// hurry, set by Writer.Hurry, sends the queue without waiting for a
+	// full batch or the flush interval, until the lane has emptied it.
+	hurry atomic.Bool
 }
 
 func newLane(w *Writer) *lane {
@@ -119,7 +123,7 @@ func (l *lane) take(now bool) ([]item, time.Duration) {
 	}
 	o := &l.w.opts
 	at := time.Now()
-	if !now && len(l.queue) < o.BulkActions && l.bytes < int64(o.BulkBytes) {
+	if !now && !l.hurry.Load() && len(l.queue) < o.BulkActions && l.bytes < int64(o.BulkBytes) {
 		due := l.since
 		if l.taken.Before(due) {
 			due = l.taken
@@ -145,5 +149,8 @@ func (l *lane) take(now bool) ([]item, time.Duration) {
 	}
 	l.bytes -= size
 	l.taken = at
+	if len(l.queue) == 0 {
+		l.hurry.Store(false)
+	}
 	return batch, 0
 }

@@ -19,3 +19,14 @@ func (e *Engine) Durable(source string, idle capture.LSN) capture.LSN {
 // Settling returns a channel closed when the next group settles, after
 // which Durable may answer more.
 func (e *Engine) Settling() <-chan struct{} { return e.ledger.Settling() }
+
+// Applied is the highest position of source applied to the state since it
+// was last reset: its documents are on their way to the index, maybe not
+// durable yet.
+func (e *Engine) Applied(source string) capture.LSN { return e.ledger.Position(source).Applied }
+
+// Settled counts the groups whose documents are durable: it only moves
+// forward, and a refresh of the index that starts once it has reached n
+// shows every document of the first n groups. Safe to call from any
+// goroutine.
+func (e *Engine) Settled() uint64 { return uint64(e.ledger.Settled()) }

@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 )
@@ -11,15 +13,44 @@ import (
 // their own timeout (504) rather than in an error.
 const refreshTimeout = MaxWaitTimeout
 
+// Mark says how far a view's index has acknowledged documents: Settled
+// only moves forward within one run of the pipeline, Run changes when the
+// pipeline restarts, and Index names the index the view's alias serves.
+// The zero Mark is unknown and covers nothing.
+type Mark struct {
+	Run, Settled uint64
+	Index        string
+}
+
+// covers reports whether a refresh that started at m makes visible what
+// was durable at need.
+func (m Mark) covers(need Mark) bool {
+	return m.Run != 0 && m.Run == need.Run && m.Index == need.Index && m.Settled >= need.Settled
+}
+
+// Marker is what a Daemon may offer besides, so that waits share
+// refreshes: a wait needs a refresh that started once its change was
+// durable, and one whose Mark, taken as it started, is at or past the
+// Mark taken after the change was found durable is such a refresh, even
+// if it started before the wait asked.
+type Marker interface {
+	Mark(view string) Mark
+}
+
 // refresher coalesces the refreshes waiting reads need: a wait needs one
 // refresh of the view's index that starts after its change is durable.
-// While a refresh runs, every wait that arrives joins the next one, which
-// starts when it ends; so a view is refreshed at most once at a time, and
-// once for all who are waiting, however many they are. Nothing is
-// refreshed while nobody waits.
+// A wait joins the refresh that runs when its Mark shows that refresh
+// started after the change was durable, and needs none when the last one
+// did; otherwise it joins the next one, which starts when the running one
+// ends. So a view is refreshed at most once at a time, and once for all
+// who are waiting, however many they are. Nothing is refreshed while
+// nobody waits.
 type refresher struct {
 	ctx     context.Context
 	refresh func(ctx context.Context, view string) error
+	// mark, when set, tells where the index is; without it every wait
+	// takes a refresh that starts after it asks.
+	mark func(view string) Mark
 
 	mu      sync.Mutex
 	views   map[string]*viewRefresh
@@ -30,35 +61,67 @@ type refresher struct {
 
 // viewRefresh is one view's refreshes.
 type viewRefresh struct {
-	running bool
+	current *round // the refresh running, if any
 	next    *round // the refresh to start after the running one
+	last    *round // the last refresh that ended without an error
 }
 
 // round is one refresh and those waiting for it.
 type round struct {
 	done chan struct{}
 	err  error
+	// started is the Mark when the refresh started.
+	started Mark
 }
 
-func newRefresher(ctx context.Context, refresh func(context.Context, string) error) *refresher {
-	return &refresher{ctx: ctx, refresh: refresh, views: map[string]*viewRefresh{}}
+func newRefresher(ctx context.Context, refresh func(context.Context, string) error, mark func(string) Mark) *refresher {
+	return &refresher{ctx: ctx, refresh: refresh, mark: mark, views: map[string]*viewRefresh{}}
 }
 
-// wait returns once a refresh of view that started after the call has
-// ended, with its error, or when ctx ends.
-func (r *refresher) wait(ctx context.Context, view string) error {
+// wait returns once a refresh of view that started after what was durable
+// at need has ended, with its error, or when ctx ends. A refresh the
+// search engine did not answer in time (sink.timeout, on a busy cluster)
+// is asked for again while ctx lasts: the wait ends in its own timeout
+// (504), not in an error (502), unless a refresh fails otherwise.
+func (r *refresher) wait(ctx context.Context, view string, need Mark) error {
+	for {
+		err := r.once(ctx, view, need)
+		if err == nil || ctx.Err() != nil || !timedOut(err) {
+			return err
+		}
+	}
+}
+
+// timedOut reports whether err is a refresh's transport or context
+// running out of time.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// once waits for one refresh of view that covers need.
+func (r *refresher) once(ctx context.Context, view string, need Mark) error {
 	r.mu.Lock()
 	vr := r.views[view]
 	if vr == nil {
 		vr = &viewRefresh{}
 		r.views[view] = vr
 	}
-	if vr.next == nil {
-		vr.next = &round{done: make(chan struct{})}
-	}
-	rd := vr.next
-	if !vr.running {
-		r.start(view, vr)
+	var rd *round
+	switch {
+	case vr.last != nil && vr.last.started.covers(need):
+		r.mu.Unlock()
+		return nil // a refresh that ended already made it visible
+	case vr.current != nil && vr.current.started.covers(need):
+		rd = vr.current
+	default:
+		if vr.next == nil {
+			vr.next = &round{done: make(chan struct{})}
+		}
+		rd = vr.next
+		if vr.current == nil {
+			r.start(view, vr)
+		}
 	}
 	r.mu.Unlock()
 	select {
@@ -72,7 +135,10 @@ func (r *refresher) wait(ctx context.Context, view string) error {
 // start runs vr's next round; r.mu is held.
 func (r *refresher) start(view string, vr *viewRefresh) {
 	rd := vr.next
-	vr.next, vr.running = nil, true
+	vr.next, vr.current = nil, rd
+	if r.mark != nil {
+		rd.started = r.mark(view)
+	}
 	r.running.Add(1)
 	go func() {
 		defer r.running.Done()
@@ -83,7 +149,10 @@ func (r *refresher) start(view string, vr *viewRefresh) {
 		close(rd.done)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		vr.running = false
+		vr.current = nil
+		if rd.err == nil {
+			vr.last = rd
+		}
 		if vr.next != nil {
 			r.start(view, vr)
 		}

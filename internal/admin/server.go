@@ -43,7 +43,11 @@ func New(ctx context.Context, opts Options) *Server {
 		opts.Metrics.refreshed(view)
 		return opts.Daemon.Refresh(ctx, view)
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), refresh: newRefresher(ctx, refresh)}
+	var mark func(string) Mark
+	if m, ok := opts.Daemon.(Marker); ok {
+		mark = m.Mark
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), refresh: newRefresher(ctx, refresh, mark)}
 	admin := func(h http.HandlerFunc) http.Handler { return s.bearer(false, h) }
 	s.mux.Handle("GET /v1/views", admin(s.views))
 	s.mux.Handle("GET /v1/views/{view}", admin(s.view))
@@ -212,7 +216,13 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 		s.waitFailed(w, ctx, view, source, lsn, timeout, "durable", err)
 		return
 	}
-	if err := s.refresh.wait(ctx, view); err != nil {
+	// Taken after the change was found durable: a refresh that started
+	// at or past it shows the change.
+	var need Mark
+	if s.refresh.mark != nil {
+		need = s.refresh.mark(view)
+	}
+	if err := s.refresh.wait(ctx, view, need); err != nil {
 		s.waitFailed(w, ctx, view, source, lsn, timeout, "searchable", err)
 		return
 	}

@@ -32,7 +32,9 @@ type fakeDaemon struct {
 	changed   chan struct{}
 	refreshes []capture.LSN // the durable position at each refresh's start
 	refreshIn time.Duration
-	stopped   []string
+	// refreshErrs are the errors of the first refreshes, in order.
+	refreshErrs []error
+	stopped     []string
 }
 
 func newFake() *fakeDaemon { return &fakeDaemon{changed: make(chan struct{})} }
@@ -63,9 +65,13 @@ func (f *fakeDaemon) Reached(view, source string, lsn capture.LSN) (bool, <-chan
 func (f *fakeDaemon) Refresh(ctx context.Context, view string) error {
 	f.mu.Lock()
 	f.refreshes = append(f.refreshes, f.durable)
+	var err error
+	if len(f.refreshErrs) > 0 {
+		err, f.refreshErrs = f.refreshErrs[0], f.refreshErrs[1:]
+	}
 	f.mu.Unlock()
 	time.Sleep(f.refreshIn)
-	return nil
+	return err
 }
 
 func (f *fakeDaemon) Rebuild(view string) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/internal/admin"
+	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
 )
 
@@ -40,6 +41,8 @@ type adminAPI struct {
 	log     *slog.Logger
 	// run is the pipeline that runs now; nil while it starts or restarts.
 	run atomic.Pointer[adminRun]
+	// runs numbers the runs of the pipeline, for Mark.
+	runs atomic.Uint64
 
 	mu sync.Mutex
 	// rebuild lists views to rebuild at the pipeline's next start.
@@ -55,6 +58,11 @@ type adminRun struct {
 	p       *pipeline
 	engine  *transform.Engine
 	streams map[string]*capture.Stream
+	// writer is hurried when a wait's position is applied and its
+	// documents wait for a full batch or the flush interval.
+	writer *sink.Writer
+	// id tells this run's Marks from another run's.
+	id uint64
 
 	mu sync.Mutex
 	// snapshotEnd is, per source, its applied position when a wait first
@@ -159,7 +167,7 @@ func (a *adminAPI) started(ctx context.Context, p *pipeline, st *stages) {
 	if a == nil {
 		return
 	}
-	r := &adminRun{p: p, engine: st.engine, streams: st.streams, snapshotEnd: map[string]capture.LSN{}}
+	r := &adminRun{p: p, engine: st.engine, streams: st.streams, writer: st.writer, id: a.runs.Add(1), snapshotEnd: map[string]capture.LSN{}}
 	a.run.Store(r)
 	go func() {
 		<-ctx.Done()
@@ -285,6 +293,7 @@ func (a *adminAPI) Views(ctx context.Context) ([]admin.View, error) {
 						v.State = admin.StateSnapshotting
 					}
 				}
+				copyProgress(&v, &src, cv, r.streams[s], a.log)
 				v.Sources = append(v.Sources, src)
 			}
 		}
@@ -327,7 +336,26 @@ func (a *adminAPI) Reached(view, source string, lsn capture.LSN) (bool, <-chan s
 	if err != nil || !caughtUp {
 		return false, changed, err
 	}
-	return r.engine.Durable(source, st.Passed()) >= lsn, changed, nil
+	if r.engine.Durable(source, st.Passed()) >= lsn {
+		return true, changed, nil
+	}
+	if r.writer != nil && r.engine.Applied(source) >= lsn {
+		// The documents are built: send them now rather than after the
+		// flush interval. Only a waiting read does this.
+		r.writer.Hurry()
+	}
+	return false, changed, nil
+}
+
+// Mark says how far the running pipeline has acknowledged documents, and
+// which index view's alias serves, so that waits share refreshes; unknown
+// while the pipeline starts, or the view is not maintained or rebuilt.
+func (a *adminAPI) Mark(view string) admin.Mark {
+	r := a.run.Load()
+	if r == nil || r.p.indices[view] == nil || r.p.isRebuilding(view) {
+		return admin.Mark{}
+	}
+	return admin.Mark{Run: r.id, Settled: r.engine.Settled(), Index: r.p.indices[view].Target}
 }
 
 // Refresh makes what view's alias holds searchable.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
@@ -73,4 +74,41 @@ func (a *adminAPI) snapshotTables(req admin.SnapshotRequest) (map[string][]captu
 	}
 	return nil, fmt.Errorf("table %q of source %q is not read by any view (name it as schema.table): %w",
 		req.Table, req.Source, admin.ErrNotFound)
+}
+
+// copyProgress adds to a view's status the chunked copies of its tables
+// from stream that run: the source is snapshotting, with the rows copied
+// so far. The initial snapshot's copy makes the view snapshotting; a copy
+// asked for while running (POST /v1/snapshot) leaves it streaming, since
+// the view serves what it held before.
+func copyProgress(v *admin.View, src *admin.Source, cv *config.View, stream *capture.Stream, log *slog.Logger) {
+	if stream == nil {
+		return
+	}
+	progress, err := stream.ChunkProgress()
+	if err != nil {
+		log.Debug("read a source's chunked copies for the admin API", "source", src.Name, "error", err)
+		return
+	}
+	for _, p := range progress {
+		if p.Done || !readsTable(cv, src.Name, p.Table) {
+			continue
+		}
+		src.Snapshotting = true
+		src.Copied += p.Rows
+		src.Estimate += max(p.Estimate, p.Rows)
+		if !p.Requested && v.State == admin.StateStreaming {
+			v.State = admin.StateSnapshotting
+		}
+	}
+}
+
+// readsTable reports whether view v reads table t of source.
+func readsTable(v *config.View, source string, t capture.Table) bool {
+	for _, vt := range v.Tables() {
+		if vt.Source == source && vt.Schema == t.Schema && vt.Name == t.Name {
+			return true
+		}
+	}
+	return false
 }

@@ -35,14 +35,17 @@ func (sp *snapshotProgress) follow(streams []*capture.Stream) {
 }
 
 // readiness adds to the monitor's answer which tables are being copied
-// and how far. A chunked copy makes projector unready while it runs: its
-// source streams, and the monitor would see nothing missing, but the
-// views lack the rows not copied yet. An exported snapshot's progress is
-// told while the monitor finds its source not ready.
+// and how far. The initial snapshot's chunked copy makes projector
+// unready while it runs: its source streams, and the monitor would see
+// nothing missing, but the views lack the rows not copied yet. An ad-hoc
+// copy (POST /v1/snapshot) is progress, not unreadiness: the views serve
+// what they held before it, so it is told in the answer alone. An
+// exported snapshot's progress is told while the monitor finds its source
+// not ready.
 func (sp *snapshotProgress) readiness(ok bool, why string) (bool, string) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	var lines []string
+	var lines, requested []string
 	chunked := map[string]bool{}
 	for _, s := range sp.streams {
 		name := s.Source().Name
@@ -55,8 +58,12 @@ func (sp *snapshotProgress) readiness(ok bool, why string) (bool, string) {
 			if p.Done {
 				continue
 			}
-			chunked[name] = true
 			c := tableCount{table: p.Table, done: p.Rows, estimate: p.Estimate}
+			if p.Requested {
+				requested = append(requested, fmt.Sprintf("source %s: copying again on request %s", name, c))
+				continue
+			}
+			chunked[name] = true
 			lines = append(lines, fmt.Sprintf("source %s: copying in chunks %s", name, c))
 		}
 	}
@@ -69,8 +76,9 @@ func (sp *snapshotProgress) readiness(ok bool, why string) (bool, string) {
 		}
 	}
 	if len(lines) == 0 {
-		return ok, why
+		return ok, strings.Join(append([]string{why}, requested...), "\n")
 	}
+	lines = append(lines, requested...)
 	if ok {
 		return false, strings.Join(lines, "\n")
 	}

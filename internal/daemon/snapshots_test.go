@@ -16,7 +16,9 @@ func (f fixedProgress) ChunkProgress() ([]capture.TableProgress, error) { return
 func (f fixedProgress) SetChunkProgress([]capture.TableProgress) error  { return nil }
 
 // TestReadinessTellsChunkedCopies: /readyz names the tables a chunked
-// snapshot is copying and how far, and is not ready while one is.
+// snapshot is copying and how far, and is not ready while the initial
+// snapshot copies one; a copy requested while running (POST /v1/snapshot)
+// is told but leaves the daemon ready.
 func TestReadinessTellsChunkedCopies(t *testing.T) {
 	orders := capture.Table{Schema: "public", Name: "orders"}
 	items := capture.Table{Schema: "public", Name: "items"}
@@ -38,6 +40,12 @@ func TestReadinessTellsChunkedCopies(t *testing.T) {
 			wantOK: true, wantWhy: "ready"},
 		{name: "copying", progress: fixedProgress{{Table: items, Rows: 10, Done: true}, {Table: orders, Rows: 120000, Estimate: 300000}},
 			ok: true, why: "ready", wantWhy: "source shop: copying in chunks public.orders: 120000 of about 300000 rows (40%)"},
+		{name: "copying again on request", progress: fixedProgress{{Table: items, Rows: 10, Done: true}, {Table: orders, Rows: 5, Estimate: 10, Requested: true}},
+			ok: true, why: "ready", wantOK: true, wantWhy: "ready\nsource shop: copying again on request public.orders: 5 of about 10 rows (50%)"},
+		{name: "copying again on request while lagging", progress: fixedProgress{{Table: orders, Rows: 5, Requested: true}}, why: "source shop: lag 12.0s over 5s",
+			wantWhy: "source shop: lag 12.0s over 5s\nsource shop: copying again on request public.orders: 5 rows"},
+		{name: "initial copy and one on request", progress: fixedProgress{{Table: items, Rows: 7, Requested: true}, {Table: orders, Rows: 5}},
+			ok: true, why: "ready", wantWhy: "source shop: copying in chunks public.orders: 5 rows\nsource shop: copying again on request public.items: 7 rows"},
 		{name: "copying and lagging", progress: fixedProgress{{Table: orders, Rows: 5}}, why: "source shop: lag 12.0s over 5s",
 			wantWhy: "source shop: lag 12.0s over 5s\nsource shop: copying in chunks public.orders: 5 rows"},
 	}
