@@ -21,7 +21,7 @@ import (
 // included, with the table.
 func TestChunkedSnapshotKeepsUnchangedToast(t *testing.T) {
 	db := testbed.NewDatabase(t, testbed.Primary)
-	const rows, chunkRows = 600, 50
+	const rows, chunkRows = 600, 10
 	// STORAGE EXTERNAL keeps the body out of line and uncompressed, and
 	// 6,400 random hex characters would not compress under the 2 kB
 	// TOAST threshold anyway.
@@ -56,7 +56,9 @@ views:
 `, db.DSN(), search.Prefix+"docs", chunkRows, search.URL, search.Prefix, t.TempDir(), addr))
 	d := startDaemon(t, cfg, addr)
 
-	// Every 100 ms one transaction updates v of a twentieth of the rows:
+	// Every 20 ms one transaction updates v of a twentieth of the rows
+	// (small chunks and frequent updates, so that a copy on a quiet machine
+	// still overlaps many of them):
 	// each chunk's window sees updates of its own keys, of keys copied
 	// already and of keys not copied yet, none of them resending the body.
 	stop := make(chan struct{})
@@ -66,7 +68,7 @@ views:
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(100 * time.Millisecond)
+		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for k := 0; ; k = (k + 1) % 20 {
 			select {
