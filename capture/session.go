@@ -124,7 +124,10 @@ func (ss *session) run(ctx context.Context) error {
 // is not sent again on the next start. It is best effort: the position is
 // reported again on the next connection anyway.
 func (ss *session) finalStatus(conn *pgconn.PgConn) {
-	if ss.position() <= ss.lastStatus {
+	// A connection that failed is being closed by pgconn in a goroutine of
+	// its own, which writes to the connection: writing to it too would
+	// race, and could not arrive anyway.
+	if conn.IsClosed() || ss.position() <= ss.lastStatus {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
