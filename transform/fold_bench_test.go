@@ -65,32 +65,7 @@ func benchmarkOrders(b *testing.B, events bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := state.Open(b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	acked := make(chan capture.LSN, 16)
-	engine, err := NewEngine(store, views, newMemoryIndex(), func(_ string, lsn capture.LSN) { acked <- lsn }, Options{Entities: entities},
-		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	in := make(chan *capture.Transaction)
-	done := make(chan error, 1)
-	go func() { done <- engine.Run(ctx, in) }()
-	defer func() { cancel(); <-done }()
-	lsn := capture.LSN(100)
-	send := func(changes []capture.Change) {
-		lsn += 10
-		in <- &capture.Transaction{Source: "shop", XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn, CommitTime: time.Now(), Changes: changes}
-		for got := range acked {
-			if got >= lsn {
-				return
-			}
-		}
-	}
+	send := benchEngine(b, views, entities, "shop")
 	const orders, items = 100, 10
 	item := func(round int) string { return fmt.Sprintf(`{"sku": "sku-%d", "qty": 1, "price": 2.5}`, round%items) }
 	// The row path's order after round: the items the event path holds.
@@ -139,4 +114,37 @@ func benchmarkOrders(b *testing.B, events bool) {
 		send(changes)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*orders), "ns/change")
+}
+
+// benchEngine runs an engine over a fresh state for a benchmark, and
+// returns a send that applies one transaction of source and returns once
+// it is acknowledged.
+func benchEngine(b *testing.B, views []*View, entities []Entity, source string) (send func([]capture.Change)) {
+	b.Helper()
+	store, err := state.Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	acked := make(chan capture.LSN, 16)
+	engine, err := NewEngine(store, views, newMemoryIndex(), func(_ string, lsn capture.LSN) { acked <- lsn }, Options{Entities: entities},
+		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan *capture.Transaction)
+	done := make(chan error, 1)
+	go func() { done <- engine.Run(ctx, in) }()
+	b.Cleanup(func() { cancel(); <-done })
+	lsn := capture.LSN(100)
+	return func(changes []capture.Change) {
+		lsn += 10
+		in <- &capture.Transaction{Source: source, XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn, CommitTime: time.Now(), Changes: changes}
+		for got := range acked {
+			if got >= lsn {
+				return
+			}
+		}
+	}
 }

@@ -282,32 +282,7 @@ func BenchmarkFoldEvents(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := state.Open(b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	acked := make(chan capture.LSN, 16)
-	engine, err := NewEngine(store, views, newMemoryIndex(), func(_ string, lsn capture.LSN) { acked <- lsn }, Options{Entities: entities},
-		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	in := make(chan *capture.Transaction)
-	done := make(chan error, 1)
-	go func() { done <- engine.Run(ctx, in) }()
-	defer func() { cancel(); <-done }()
-	lsn := capture.LSN(100)
-	send := func(changes []capture.Change) {
-		lsn += 10
-		in <- &capture.Transaction{Source: "orders", XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn, CommitTime: time.Now(), Changes: changes}
-		for got := range acked {
-			if got >= lsn {
-				return
-			}
-		}
-	}
+	send := benchEngine(b, views, entities, "orders")
 	const orders = 100
 	changes := make([]capture.Change, orders)
 	for i := range changes {
