@@ -15,6 +15,7 @@ import (
 // removes every row of the source, ingested ones included, and the
 // documents of rows the new snapshot no longer has are never written.
 func TestInterruptedSnapshotForgetsIngestedRows(t *testing.T) {
+	const lastOrder = 1201
 	dir := t.TempDir()
 	index := newMemoryIndex()
 	h := newHarness(t, index, dir)
@@ -28,9 +29,15 @@ func TestInterruptedSnapshotForgetsIngestedRows(t *testing.T) {
 		}
 	}
 	h.snapshotTxn("orders", 80, true, false, order(1)...)
-	for id := int64(2); id <= 40; id++ {
-		h.snapshotTxn("orders", 80, false, false, order(id)...) // groups of copied rows alone
-		time.Sleep(time.Millisecond)                            // mostly one group each
+	// Groups of copied rows alone, each large enough to be ingested
+	// (copyBatchMinRows).
+	for first := int64(2); first <= lastOrder; first += 600 {
+		var changes []capture.Change
+		for id := first; id < first+600 && id <= lastOrder; id++ {
+			changes = append(changes, order(id)...)
+		}
+		h.snapshotTxn("orders", 80, false, false, changes...)
+		time.Sleep(time.Millisecond) // mostly one group each
 	}
 	// Once a later transaction is confirmed, every snapshot chunk before
 	// it has been applied.
@@ -47,7 +54,7 @@ func TestInterruptedSnapshotForgetsIngestedRows(t *testing.T) {
 	wantDoc(t, h, "1", `{"id":1,"consumer_id":7,"status":"new","total_cents":1,
 		"consumer":{"name":"Ada","contact_email":"a@x"},"restaurant":{"name":"Pho 99"},
 		"line_items":[{"quantity":1,"menu_item":null}],"delivery":null}`)
-	for id := 2; id <= 40; id++ {
+	for id := 2; id <= lastOrder; id++ {
 		wantDoc(t, h, fmt.Sprint(id), "")
 	}
 	h.stop()

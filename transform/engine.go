@@ -300,6 +300,21 @@ func copyOnly(group []*capture.Transaction) bool {
 	return true
 }
 
+// copyBatchMinRows is the fewest copied rows a group needs to be written
+// as ingested sorted tables: each ingest creates and syncs files of its
+// own, which costs more than the memtable for a small group (a small
+// table, the last rows of a copy).
+const copyBatchMinRows = 1024
+
+// changeCount is how many row changes group holds.
+func changeCount(group []*capture.Transaction) int {
+	n := 0
+	for _, txn := range group {
+		n += len(txn.Changes)
+	}
+	return n
+}
+
 func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) error {
 	if slices.ContainsFunc(group, func(txn *capture.Transaction) bool { return txn.SnapshotDone }) {
 		// The documents sent unmarked must be durable before a snapshot
@@ -311,7 +326,7 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 	unmarked := copyOnly(group)
 	ticket := e.ledger.NextTicket()
 	newBatch := e.store.NewBatch
-	if unmarked {
+	if unmarked && changeCount(group) >= copyBatchMinRows {
 		newBatch = e.store.NewCopyBatch // a crash copies these rows again, see copyOnly
 	}
 	b := newBatch()
