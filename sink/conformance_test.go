@@ -217,6 +217,21 @@ func conformAliasSwap(t *testing.T, search *testbed.Search, c *Client) {
 	if err := c.SwapAlias(ctx, alias, IndexName(alias, 2), IndexName(alias, 2)); err == nil {
 		t.Error("SwapAlias onto the index it already points at succeeded")
 	}
+	// A swap whose alias moved but whose old index was not deleted (the
+	// engine failed in between) is retried: it deletes the old index.
+	if created, err := c.EnsureIndex(ctx, alias, 1, Mapping([]Field{{Name: "name", Type: Keyword}}, c.Flavour),
+		testSettings); err != nil || !created {
+		t.Fatalf("EnsureIndex v1 again = %v, %v; want created", created, err)
+	}
+	if err := c.SwapAlias(ctx, alias, IndexName(alias, 1), IndexName(alias, 2)); err != nil {
+		t.Errorf("SwapAlias retried after the alias moved: %v; want the old index deleted", err)
+	}
+	if ok, err := c.IndexExists(ctx, IndexName(alias, 1)); err != nil || ok {
+		t.Errorf("version 1 after the retried swap: exists=%v, %v; want it deleted", ok, err)
+	}
+	if v, err := c.CurrentVersion(ctx, alias); err != nil || v != 2 {
+		t.Errorf("CurrentVersion after the retried swap = %d, %v; want 2", v, err)
+	}
 	// Writes through the alias land in the index it points at.
 	results := sendRaw(t, c, bulkLine("index", alias, "1", 1, `{"name":"through the alias"}`))
 	if outcomes(results) != "written" {

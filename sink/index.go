@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -164,12 +165,21 @@ func (c *Client) SwapAlias(ctx context.Context, alias, fromIndex, toIndex string
 	if res.IsError() {
 		return fmt.Errorf("refresh %s before moving alias %s: %w", toIndex, alias, readAPIError(res))
 	}
-	actions := []map[string]any{aliasAction("add", toIndex, alias)}
-	if fromIndex != "" {
-		actions = append([]map[string]any{aliasAction("remove", fromIndex, alias)}, actions...)
+	// A swap retried after the alias moved but the old index could not be
+	// deleted finds the alias on toIndex alone: removing it from fromIndex
+	// again would fail for good, so only the deletion is left to do.
+	current, err := c.aliasIndices(ctx, alias)
+	if err != nil {
+		return fmt.Errorf("read alias %s before moving it to %s: %w", alias, toIndex, err)
 	}
-	if err := c.updateAliases(ctx, actions...); err != nil {
-		return fmt.Errorf("swap alias %s from %s to %s: %w", alias, fromIndex, toIndex, err)
+	if !slices.Equal(current, []string{toIndex}) {
+		actions := []map[string]any{aliasAction("add", toIndex, alias)}
+		if fromIndex != "" {
+			actions = append([]map[string]any{aliasAction("remove", fromIndex, alias)}, actions...)
+		}
+		if err := c.updateAliases(ctx, actions...); err != nil {
+			return fmt.Errorf("swap alias %s from %s to %s: %w", alias, fromIndex, toIndex, err)
+		}
 	}
 	if fromIndex == "" {
 		return nil
