@@ -3,6 +3,7 @@ package verify
 import (
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // The kinds of drift a Diff reports.
@@ -103,7 +104,8 @@ func (r Report) Write(w io.Writer) error {
 				return err
 			}
 			for _, f := range d.Fields {
-				if _, err := fmt.Fprintf(w, "    %s: want %s, got %s\n", f.Path, f.Want, f.Got); err != nil {
+				want, got := clipPair(f.Want, f.Got)
+				if _, err := fmt.Fprintf(w, "    %s: want %s, got %s\n", f.Path, want, got); err != nil {
 					return err
 				}
 			}
@@ -116,4 +118,51 @@ func (r Report) Write(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// clipLimit is the longest value the text report prints whole. A drifted
+// TOASTed column holds kilobytes; printed in full, a few of them bury the
+// report.
+const clipLimit = 200
+
+// clipContext is how much of a long value is printed on each side of its
+// first difference from the other value.
+const clipContext = 40
+
+// clipPair shortens two long values of a field to the part around where
+// they first differ, saying how long each is, so that the report shows
+// what drifted without printing kilobytes. Values up to clipLimit bytes
+// are returned unchanged.
+func clipPair(want, got string) (string, string) {
+	if len(want) <= clipLimit && len(got) <= clipLimit {
+		return want, got
+	}
+	at := 0
+	for at < len(want) && at < len(got) && want[at] == got[at] {
+		at++
+	}
+	return clipAround(want, at), clipAround(got, at)
+}
+
+// clipAround keeps clipContext bytes of s on each side of byte at, on
+// UTF-8 boundaries, and says what was left out.
+func clipAround(s string, at int) string {
+	if len(s) <= clipLimit {
+		return s
+	}
+	from, to := max(0, at-clipContext), min(len(s), at+clipContext)
+	for from > 0 && !utf8.RuneStart(s[from]) {
+		from--
+	}
+	for to < len(s) && !utf8.RuneStart(s[to]) {
+		to++
+	}
+	out := s[from:to]
+	if from > 0 {
+		out = "…" + out
+	}
+	if to < len(s) {
+		out += "…"
+	}
+	return fmt.Sprintf("%s (%d bytes, first difference at byte %d)", out, len(s), at)
 }
