@@ -52,6 +52,12 @@ func newFoldHarness(t *testing.T, dir string, messages bool) (*harness, *Metrics
 // stream, logging to log.
 func newFoldHarnessOf(t *testing.T, dir string, stream config.EventStream, log *slog.Logger, refolds ...Refold) (*harness, *Metrics) {
 	t.Helper()
+	return newFoldHarnessWith(t, dir, stream, log, newMemoryIndex(), refolds...)
+}
+
+// newFoldHarnessWith is newFoldHarnessOf writing to index.
+func newFoldHarnessWith(t *testing.T, dir string, stream config.EventStream, log *slog.Logger, index *memoryIndex, refolds ...Refold) (*harness, *Metrics) {
+	t.Helper()
 	entities := []Entity{{Source: "orders", Name: "order", Stream: stream}}
 	schema := Schema{"consumers": {tbl("consumers"): {
 		Table: tbl("consumers"), Key: []string{"id"}, Unique: [][]string{{"id"}},
@@ -71,7 +77,6 @@ func newFoldHarnessOf(t *testing.T, dir string, stream config.EventStream, log *
 	if err != nil {
 		t.Fatal(err)
 	}
-	index := newMemoryIndex()
 	h := &harness{t: t, dir: dir, store: store, index: index, in: make(chan *capture.Transaction), done: make(chan error, 1),
 		confirmed: map[string]capture.LSN{}, lsn: 100}
 	metrics := NewMetrics(prometheus.NewRegistry())

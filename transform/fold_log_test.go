@@ -237,8 +237,11 @@ func mustJSON(t *testing.T, v any) []byte {
 // event log when the engine starts (Options.Refolds), with no new
 // snapshot; the events the source sends after that, published while
 // projector was stopped, fold onto the refolded entity in commit order,
-// each once. Starting again with the same token refolds nothing; another
-// token refolds again to the same documents, each event once.
+// each once. A stop after the refold is committed but before its
+// documents are acknowledged leaves them pending: the next start sends
+// them and refolds nothing. Starting again with the same token refolds
+// nothing; another token refolds again to the same documents, each event
+// once.
 func TestRefoldKeepsTheStream(t *testing.T) {
 	for _, messages := range []bool{false, true} {
 		t.Run(map[bool]string{false: "outbox", true: "messages"}[messages], func(t *testing.T) {
@@ -252,6 +255,29 @@ func TestRefoldKeepsTheStream(t *testing.T) {
 				t.Fatalf("order 1 is %v before the change, want APPROVED", got)
 			}
 			lsn := h.lsn
+			h.stop()
+
+			// A stop after the refold is committed and before its
+			// documents are acknowledged (as in a crash): the next start
+			// finds the refold marked done and sends its documents again.
+			held := newMemoryIndex()
+			held.hold = true
+			h, _ = newFoldHarnessWith(t, dir, changedOrderEntity(messages, config.KeepAll), slog.New(slog.NewTextHandler(io.Discard, nil)),
+				held, Refold{Source: "orders", Entity: "order", Token: "v2"})
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				held.mu.Lock()
+				writes := held.writes
+				held.mu.Unlock()
+				if writes > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the refold sent no document")
+				}
+			}
+			if h.engine.Refolded() {
+				t.Error("the refold is reported done before its documents are acknowledged")
+			}
 			h.stop()
 
 			start := func(token string, refolds bool) *logBuffer {
@@ -271,7 +297,9 @@ func TestRefoldKeepsTheStream(t *testing.T) {
 				}
 				return logs
 			}
-			start("v2", true)
+			if logs := start("v2", false); !strings.Contains(logs.String(), "sent documents left pending at the last stop") {
+				t.Errorf("the refold's documents are not sent again:\n%s", logs)
+			}
 			want1 := map[string]any{"id": "1", "consumer_id": 7.0, "state": "OK", "added": 2.0, "consumer": nil,
 				"items": []any{map[string]any{"sku": "a", "qty": 1.0}, map[string]any{"sku": "b", "qty": 2.0}}}
 			if diff := cmp.Diff(want1, orderDoc(t, h, "1")); diff != "" {
