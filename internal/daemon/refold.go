@@ -105,8 +105,8 @@ func (p *pipeline) refolds(cfg *config.Config) []transform.Refold {
 	var order []config.TableRef
 	for _, v := range p.views {
 		vi := p.indices[v.Name]
-		if vi == nil || len(vi.refolds) == 0 {
-			continue
+		if vi == nil || len(vi.refolds) == 0 || vi.copies == nil {
+			continue // copies dropped: a fresh snapshot refolds instead (spreadCopies)
 		}
 		cv := &cfg.Views[slices.IndexFunc(cfg.Views, func(c config.View) bool { return c.Name == v.Name })]
 		for _, t := range vi.refolds {
