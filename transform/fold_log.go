@@ -15,11 +15,11 @@ import (
 )
 
 // foldLog is what the fold keeps to log the events it folds (see
-// state.LoggedEvent): a changed reducer rebuilds its entities from a fresh
-// snapshot of their source, and the snapshot of an event table holds only
-// the events housekeeping left in it, and no message at all. With the log,
-// the snapshot's first transaction folds every entity again from all of its
-// events instead.
+// state.LoggedEvent): the event table holds only the events housekeeping
+// left in it, and no message at all. With the log, a changed reducer folds
+// every entity again from all of its events, when the engine starts
+// (Options.Refolds) while the source keeps its slot, or at the start of a
+// fresh snapshot of the source.
 type foldLog struct {
 	log *slog.Logger
 	// refolding is set while the events folded come from the log: they

@@ -24,10 +24,11 @@ import (
 // their progress, so a restart continues them.
 
 // copyRefusal says why the views of source cannot be built from chunked
-// copies of their tables, or "" when they can: the copies need logical
-// decoding messages for their watermarks (PostgreSQL 14 and later), and
-// published events must be folded in their order, which a copy would
-// break by folding them again.
+// copies of their tables alone, or "" when they can: the copies need
+// logical decoding messages for their watermarks (PostgreSQL 14 and
+// later), and published events must be folded in their order, which a copy
+// of their table would break by folding them again (a view that reads
+// events is planned by planRefold instead).
 func copyRefusal(ctx context.Context, cfg *config.Config, source string) string {
 	src, ok := cfg.Sources[source]
 	if !ok {
