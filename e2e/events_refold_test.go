@@ -20,7 +20,9 @@ import (
 // them in its state's event log; after a SIGKILL and a restart with a
 // changed reducer, the view's next index version holds every order folded
 // again from all of its events with the new reducer, equal to the test's
-// own fold, and events published afterwards fold onto it.
+// own fold, and events published afterwards fold onto it. The events
+// published while projector is stopped for the change are only in the
+// slot, which the source keeps: they fold after the logged ones.
 func TestChangedReducerRefoldsFromTheEventLog(t *testing.T) {
 	for _, messages := range []bool{false, true} {
 		t.Run(map[bool]string{false: "deleted outbox", true: "messages"}[messages], func(t *testing.T) {
@@ -73,8 +75,34 @@ func TestChangedReducerRefoldsFromTheEventLog(t *testing.T) {
 					o.state = "OK"
 				}
 			}
+			// The service keeps publishing while projector is stopped for
+			// the change: on orders already present and on new ones. These
+			// events are only in the slot (the outbox rows are deleted),
+			// and fold with the new reducer after the logged ones.
+			before := len(eo.model)
+			for range 60 {
+				eo.step(ctx, t, rng)
+			}
+			if eo.nextOrder <= before {
+				t.Fatalf("no order was created while projector was stopped")
+			}
 			d = startDaemon(t, eo.cfgPath, eo.addr)
 			d.waitReady(2 * time.Minute)
+			eventually(t, 2*time.Minute, func() bool { return cmp.Equal(eo.expected(), eo.documents(t)) },
+				func() string { return cmp.Diff(eo.expected(), eo.documents(t)) })
+			// The source kept its slot: no new slot, no snapshot of the
+			// outbox; only the consumers table the view joins was copied.
+			for _, line := range []string{"created slot", "from fresh snapshots"} {
+				if strings.Contains(d.out.String(), line) {
+					t.Errorf("projector took the orders source again (%q) instead of folding from its event log:\n%s", line, d.out.String())
+				}
+			}
+			if n, _ := sample(d.metrics(), "projector_snapshot_rows_total", map[string]string{"source": "orders"}); n != 0 {
+				t.Errorf("%v rows of the orders source copied again, want none", n)
+			}
+			if n, _ := sample(d.metrics(), "projector_snapshot_rows_total", map[string]string{"source": "consumers", "table": "public.consumers"}); n < 10 {
+				t.Errorf("%v rows of consumers copied for the new index version, want its 10", n)
+			}
 			for range 50 {
 				eo.step(ctx, t, rng)
 			}

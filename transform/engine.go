@@ -48,6 +48,9 @@ type Options struct {
 	// Entities are the entities folded from published domain events that
 	// views may read like tables.
 	Entities []Entity
+	// Refolds are the entities to fold again from their event logs before
+	// the first transaction is applied (see Refold).
+	Refolds []Refold
 }
 
 // Engine keeps the views' documents equal to the join of their source
@@ -217,6 +220,9 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 		return err
 	}
 	e.resent.Store(uint64(e.ledger.Issued()) + 1)
+	if err := e.refoldRequested(ctx); err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():

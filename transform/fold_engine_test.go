@@ -50,7 +50,13 @@ func newFoldHarness(t *testing.T, dir string, messages bool) (*harness, *Metrics
 
 // newFoldHarnessOf is newFoldHarness with the order entity folded from
 // stream, logging to log.
-func newFoldHarnessOf(t *testing.T, dir string, stream config.EventStream, log *slog.Logger) (*harness, *Metrics) {
+func newFoldHarnessOf(t *testing.T, dir string, stream config.EventStream, log *slog.Logger, refolds ...Refold) (*harness, *Metrics) {
+	t.Helper()
+	return newFoldHarnessWith(t, dir, stream, log, newMemoryIndex(), refolds...)
+}
+
+// newFoldHarnessWith is newFoldHarnessOf writing to index.
+func newFoldHarnessWith(t *testing.T, dir string, stream config.EventStream, log *slog.Logger, index *memoryIndex, refolds ...Refold) (*harness, *Metrics) {
 	t.Helper()
 	entities := []Entity{{Source: "orders", Name: "order", Stream: stream}}
 	schema := Schema{"consumers": {tbl("consumers"): {
@@ -71,11 +77,10 @@ func newFoldHarnessOf(t *testing.T, dir string, stream config.EventStream, log *
 	if err != nil {
 		t.Fatal(err)
 	}
-	index := newMemoryIndex()
 	h := &harness{t: t, dir: dir, store: store, index: index, in: make(chan *capture.Transaction), done: make(chan error, 1),
 		confirmed: map[string]capture.LSN{}, lsn: 100}
 	metrics := NewMetrics(prometheus.NewRegistry())
-	h.engine, err = NewEngine(store, views, index, h.confirm, Options{Entities: entities}, metrics, log)
+	h.engine, err = NewEngine(store, views, index, h.confirm, Options{Entities: entities, Refolds: refolds}, metrics, log)
 	if err != nil {
 		t.Fatal(err)
 	}

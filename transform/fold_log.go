@@ -1,8 +1,11 @@
 package transform
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/projector-dev/projector/capture"
@@ -12,11 +15,11 @@ import (
 )
 
 // foldLog is what the fold keeps to log the events it folds (see
-// state.LoggedEvent): a changed reducer rebuilds its entities from a fresh
-// snapshot of their source, and the snapshot of an event table holds only
-// the events housekeeping left in it, and no message at all. With the log,
-// the snapshot's first transaction folds every entity again from all of its
-// events instead.
+// state.LoggedEvent): the event table holds only the events housekeeping
+// left in it, and no message at all. With the log, a changed reducer folds
+// every entity again from all of its events, when the engine starts
+// (Options.Refolds) while the source keeps its slot, or at the start of a
+// fresh snapshot of the source.
 type foldLog struct {
 	log *slog.Logger
 	// refolding is set while the events folded come from the log: they
@@ -27,6 +30,10 @@ type foldLog struct {
 	rowJSON []byte
 	// logged is the event being logged, reused from event to event.
 	logged state.LoggedEvent
+	// refolded is one more than the ticket of the group that folded the
+	// requested entities again (Options.Refolds), once it is issued; 0
+	// before (see Engine.Refolded).
+	refolded atomic.Uint64
 }
 
 // keeps reports whether the state keeps the events the entity folds.
@@ -158,3 +165,100 @@ func (f *folds) logger() *slog.Logger {
 
 // setLog sets where the fold says what it refolded.
 func (f *folds) setLog(log *slog.Logger) { f.fl.log = log }
+
+// Refold asks the engine to fold an entity again from its event log, with
+// its current reducer, before it applies the first transaction: a changed
+// reducer rebuilds the entity where its source keeps streaming from the
+// same slot, so the events published while projector was stopped fold
+// after the logged ones, in commit order. Token names what the refold is
+// for (the reducer and the index versions it fills): it is recorded with
+// the refold, which runs again only for another token.
+type Refold struct {
+	Source, Entity, Token string
+}
+
+// Refolded reports whether the refolds Options.Refolds asked for are done
+// and every document they changed is durable in the index. Safe to call
+// from any goroutine.
+func (e *Engine) Refolded() bool {
+	r := e.folds.fl.refolded.Load()
+	return r != 0 && uint64(e.ledger.Settled())+1 >= r
+}
+
+// refoldRequested folds the entities of Options.Refolds again from their
+// event logs, in one group: the folded states, the documents marked
+// pending and each entity's refold mark are committed together, so a
+// crash before the commit folds them again at the next start from the
+// same log and state, and one after it sends the pending documents again
+// and finds the refold marked done. An entity whose log is incomplete is
+// refused: the daemon takes its source from a fresh snapshot instead.
+func (e *Engine) refoldRequested(ctx context.Context) error {
+	b := e.store.NewBatch()
+	defer b.Close()
+	var todo []*entityPlan
+	var tokens []string
+	for _, r := range e.opts.Refolds {
+		i := slices.IndexFunc(e.folds.bySource[r.Source], func(ep *entityPlan) bool { return ep.Name == r.Entity })
+		if i < 0 {
+			return fmt.Errorf("refold entity %s of source %s: no such entity", r.Entity, r.Source)
+		}
+		ep := e.folds.bySource[r.Source][i]
+		mark, err := b.RefoldMark(ep.Source, ep.Name)
+		if err != nil {
+			return err
+		}
+		if mark == r.Token {
+			continue // done before a restart
+		}
+		complete, err := b.EventLogComplete(ep.Source, ep.Name)
+		if err != nil {
+			return err
+		}
+		if !ep.keeps() || !complete {
+			return fmt.Errorf("refold entity %s of source %s: its event log does not hold every event it folded", ep.Name, ep.Source)
+		}
+		todo = append(todo, ep)
+		tokens = append(tokens, r.Token)
+	}
+	if len(todo) == 0 {
+		e.folds.fl.refolded.Store(uint64(e.ledger.Issued()) + 1)
+		return nil
+	}
+	ticket := e.ledger.NextTicket()
+	a := &applier{plan: e.plan, b: b, dirty: map[state.DocRef]struct{}{}, rootCopying: e.rootCopying,
+		checkpoints: map[string]capture.Checkpoint{}}
+	for i, ep := range todo {
+		if err := e.folds.forget(a, ep); err != nil {
+			return err
+		}
+		if err := e.folds.refold(a, ep, &capture.Transaction{Source: ep.Source}); err != nil {
+			return err
+		}
+		if err := b.SetRefoldMark(ep.Source, ep.Name, tokens[i]); err != nil {
+			return err
+		}
+	}
+	note := groupNote{oldest: map[string]time.Time{}}
+	for ref := range a.dirty {
+		if err := b.MarkPending(ref, uint64(ticket)); err != nil {
+			return err
+		}
+		note.refs = append(note.refs, ref)
+	}
+	if err := e.store.Err(); err != nil {
+		return err
+	}
+	if err := b.Commit(); err != nil {
+		return fmt.Errorf("commit refolded entities: %w", err)
+	}
+	for _, ref := range note.refs {
+		e.sent[ref] = ticket
+	}
+	state.SortRefs(note.refs)
+	note.deadLetters = a.deadLetters
+	if err := e.issue(ticket, nil, note); err != nil {
+		return err
+	}
+	e.folds.fl.refolded.Store(uint64(ticket) + 1)
+	return e.send(ctx, ticket, nil, note, false)
+}

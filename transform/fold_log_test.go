@@ -3,10 +3,12 @@ package transform
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -229,4 +231,112 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestRefoldKeepsTheStream: a changed reducer refolds the entity from its
+// event log when the engine starts (Options.Refolds), with no new
+// snapshot; the events the source sends after that, published while
+// projector was stopped, fold onto the refolded entity in commit order,
+// each once. A stop after the refold is committed but before its
+// documents are acknowledged leaves them pending: the next start sends
+// them and refolds nothing. Starting again with the same token refolds
+// nothing; another token refolds again to the same documents, each event
+// once.
+func TestRefoldKeepsTheStream(t *testing.T) {
+	for _, messages := range []bool{false, true} {
+		t.Run(map[bool]string{false: "outbox", true: "messages"}[messages], func(t *testing.T) {
+			dir := t.TempDir()
+			h, _ := newFoldHarnessOf(t, dir, orderEntity(messages), slog.New(slog.NewTextHandler(io.Discard, nil)))
+			h.snapshotOf(100)
+			h.publish(messages, [3]string{"1", "OrderCreated", `{"consumerId": 7}`}, [3]string{"1", "ItemAdded", `{"sku": "a", "qty": 1}`})
+			h.publish(messages, [3]string{"2", "OrderCreated", `{"consumerId": 8}`}, [3]string{"1", "OrderApproved", `{}`})
+			h.sync("orders", h.publish(messages, [3]string{"1", "ItemAdded", `{"sku": "b", "qty": 2}`}))
+			if got := orderDoc(t, h, "1")["state"]; got != "APPROVED" {
+				t.Fatalf("order 1 is %v before the change, want APPROVED", got)
+			}
+			lsn := h.lsn
+			h.stop()
+
+			// A stop after the refold is committed and before its
+			// documents are acknowledged (as in a crash): the next start
+			// finds the refold marked done and sends its documents again.
+			held := newMemoryIndex()
+			held.hold = true
+			h, _ = newFoldHarnessWith(t, dir, changedOrderEntity(messages, config.KeepAll), slog.New(slog.NewTextHandler(io.Discard, nil)),
+				held, Refold{Source: "orders", Entity: "order", Token: "v2"})
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				held.mu.Lock()
+				writes := held.writes
+				held.mu.Unlock()
+				if writes > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the refold sent no document")
+				}
+			}
+			if h.engine.Refolded() {
+				t.Error("the refold is reported done before its documents are acknowledged")
+			}
+			h.stop()
+
+			start := func(token string, refolds bool) *logBuffer {
+				t.Helper()
+				logs := &logBuffer{}
+				h, _ = newFoldHarnessOf(t, dir, changedOrderEntity(messages, config.KeepAll), slog.New(slog.NewTextHandler(logs, nil)),
+					Refold{Source: "orders", Entity: "order", Token: token})
+				deadline := time.Now().Add(10 * time.Second)
+				for !h.engine.Refolded() {
+					if time.Now().After(deadline) {
+						t.Fatal("the refold is not reported done")
+					}
+					time.Sleep(time.Millisecond)
+				}
+				if got := strings.Contains(logs.String(), "entity folded again from its event log"); got != refolds {
+					t.Errorf("refold logged = %v, want %v:\n%s", got, refolds, logs)
+				}
+				return logs
+			}
+			if logs := start("v2", false); !strings.Contains(logs.String(), "sent documents left pending at the last stop") {
+				t.Errorf("the refold's documents are not sent again:\n%s", logs)
+			}
+			want1 := map[string]any{"id": "1", "consumer_id": 7.0, "state": "OK", "added": 2.0, "consumer": nil,
+				"items": []any{map[string]any{"sku": "a", "qty": 1.0}, map[string]any{"sku": "b", "qty": 2.0}}}
+			if diff := cmp.Diff(want1, orderDoc(t, h, "1")); diff != "" {
+				t.Errorf("order 1 refolded (-want +got):\n%s", diff)
+			}
+			// Published while stopped, sent by the same slot: an event
+			// applied before (at lsn) is not folded again, the new ones are.
+			h.lsn = lsn - 10
+			h.publish(messages, [3]string{"1", "ItemAdded", `{"sku": "b", "qty": 2}`})
+			h.publish(messages, [3]string{"1", "ItemAdded", `{"sku": "c", "qty": 3}`}, [3]string{"3", "OrderCreated", `{"consumerId": 9}`})
+			h.sync("orders", h.publish(messages, [3]string{"3", "OrderApproved", `{}`}, [3]string{"2", "OrderCancelled", `{}`}))
+			want1["added"] = 3.0
+			want1["items"] = append(want1["items"].([]any), map[string]any{"sku": "c", "qty": 3.0})
+			want3 := map[string]any{"id": "3", "consumer_id": 9.0, "state": "OK", "consumer": nil}
+			check := func(when string) {
+				t.Helper()
+				if diff := cmp.Diff(want1, orderDoc(t, h, "1")); diff != "" {
+					t.Errorf("order 1 %s (-want +got):\n%s", when, diff)
+				}
+				if diff := cmp.Diff(want3, orderDoc(t, h, "3")); diff != "" {
+					t.Errorf("order 3 %s (-want +got):\n%s", when, diff)
+				}
+				if got := orderDoc(t, h, "2"); got != nil {
+					t.Errorf("cancelled order 2 %s: %v", when, got)
+				}
+			}
+			check("after the events published while stopped")
+			h.stop()
+			// Each start has a fresh index: one with the same token
+			// sends nothing, as nothing is refolded or pending.
+			start("v2", false)
+			if got := orderDoc(t, h, "1"); got != nil {
+				t.Errorf("order 1 sent again by a start with the same token: %v", got)
+			}
+			h.stop()
+			start("v3", true)
+			check("refolded again")
+		})
+	}
 }

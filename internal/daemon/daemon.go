@@ -335,9 +335,13 @@ func (p *pipeline) run(ctx context.Context) error {
 			IndexName:       func(view string) string { return p.indices[view].Target },
 			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].Alias) },
 			Entities:        transform.EntitiesOf(cfg),
+			Refolds:         p.refolds(cfg),
 		}, p.proc.metrics.transform, log)
 	if err != nil {
 		return fmt.Errorf("start view engine: %w", err)
+	}
+	for _, vi := range p.indices {
+		vi.refolded = engine.Refolded
 	}
 	st := &stages{writer: writer, engine: engine, in: in, streams: streams, ordered: ordered}
 	lt := newLifetimes()

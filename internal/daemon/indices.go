@@ -25,6 +25,11 @@ type viewIndex struct {
 	// fill the view's index instead of fresh snapshots of its sources
 	// (see planCopies).
 	copies map[string][]capture.Table
+	// refolds, when set, are the entities folded again from their event
+	// logs to fill the view's index, beside its copies (see planRefold);
+	// refolded reports when that is done and durable.
+	refolds  []config.TableRef
+	refolded func() bool
 }
 
 // prepareIndices creates each view's first index, or, when the view's
@@ -280,6 +285,9 @@ func confirmedOf(streams map[string]*capture.Stream) func(source string) capture
 func rebuilt(vi *viewIndex, confirmed func(source string) capture.LSN, checkpoint func(string) (capture.Checkpoint, error),
 	snapshotEnd map[string]capture.LSN, copied func(source string, tables []capture.Table) (bool, error)) (bool, error) {
 	if vi.copies != nil {
+		if len(vi.refolds) > 0 && (vi.refolded == nil || !vi.refolded()) {
+			return false, nil
+		}
 		for _, s := range vi.sources {
 			done, err := copied(s, vi.copies[s])
 			if err != nil || !done {

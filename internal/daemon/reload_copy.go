@@ -24,10 +24,11 @@ import (
 // their progress, so a restart continues them.
 
 // copyRefusal says why the views of source cannot be built from chunked
-// copies of their tables, or "" when they can: the copies need logical
-// decoding messages for their watermarks (PostgreSQL 14 and later), and
-// published events must be folded in their order, which a copy would
-// break by folding them again.
+// copies of their tables alone, or "" when they can: the copies need
+// logical decoding messages for their watermarks (PostgreSQL 14 and
+// later), and published events must be folded in their order, which a copy
+// of their table would break by folding them again (a view that reads
+// events is planned by planRefold instead).
 func copyRefusal(ctx context.Context, cfg *config.Config, source string) string {
 	src, ok := cfg.Sources[source]
 	if !ok {
@@ -36,6 +37,13 @@ func copyRefusal(ctx context.Context, cfg *config.Config, source string) string 
 	if len(src.Events) > 0 || len(eventTables(src, source)) > 0 {
 		return "the source publishes events, which are folded in their order: copying their tables would fold them again"
 	}
+	return serverRefusal(ctx, cfg, source)
+}
+
+// serverRefusal says why source's server cannot copy single tables while
+// it streams, or "" when it can.
+func serverRefusal(ctx context.Context, cfg *config.Config, source string) string {
+	src := cfg.Sources[source]
 	ctx, cancel := context.WithTimeout(ctx, reloadCheckTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, src.DSN)
@@ -118,6 +126,22 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 			continue // a snapshot is to come, and covers the view
 		}
 		cv := &cfg.Views[slices.IndexFunc(cfg.Views, func(v config.View) bool { return v.Name == vi.view })]
+		if readsEvents(cfg, cv) {
+			// Its entities are folded again from their event logs while
+			// its sources keep their slots (refold.go).
+			why, err := p.planRefold(ctx, cfg, cv, vi)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				log.Info("the view cannot be built from its entities folded again from their event logs and copies of its tables; its sources are taken from a fresh snapshot, and their other views rebuilt",
+					"view", vi.view, "why", why)
+				continue
+			}
+			log.Info("the view is built from its entities folded again from their event logs and chunked copies of its tables; its sources keep streaming from their slots",
+				"view", vi.view, "entities", fmt.Sprint(vi.refolds), "tables", fmt.Sprint(vi.copies))
+			continue
+		}
 		copies, ok := viewCopies(cv)
 		if !ok {
 			log.Info("the view reads messages, which cannot be copied again: its sources are taken from a fresh snapshot",

@@ -19,6 +19,7 @@ import (
 //	'l' aggregate 0x00 lsn(8) index(4)  an event, value eventLogFormat
 //	'i' event id                        the event id is logged (tables only)
 //	'm'                                 the log is complete, value {eventLogFormat}
+//	'r'                                 the last refold's token (SetRefoldMark)
 //
 // The aggregate id is written with 0x00 and 0x01 escaped (escapeAggregate),
 // so each aggregate's events are one contiguous run of keys in position
@@ -181,6 +182,33 @@ func (b *Batch) StartEventLog(source, entity string, complete bool) error {
 	}
 	if err := b.b.Set(append(prefix, 'm'), []byte{eventLogFormat}, nil); err != nil {
 		return fmt.Errorf("mark event log of entity %s: %w", entity, err)
+	}
+	return nil
+}
+
+// RefoldMark is the token SetRefoldMark last recorded for the entity, or
+// "" when the entity was not folded again from its log since its log
+// started.
+func (b *Batch) RefoldMark(source, entity string) (string, error) {
+	if err := b.direct(); err != nil {
+		return "", err
+	}
+	v, _, err := get(b.b, append(appendEventLogPrefix(nil, source, entity), 'r'))
+	if err != nil {
+		return "", fmt.Errorf("read refold mark of entity %s: %w", entity, err)
+	}
+	return string(v), nil
+}
+
+// SetRefoldMark records, in the batch that folds the entity again from its
+// log, what it was folded again for: committed with the refold, the mark
+// says the refold is done, so a restart neither repeats it nor loses it.
+func (b *Batch) SetRefoldMark(source, entity, token string) error {
+	if err := b.direct(); err != nil {
+		return err
+	}
+	if err := b.b.Set(append(appendEventLogPrefix(nil, source, entity), 'r'), []byte(token), nil); err != nil {
+		return fmt.Errorf("mark refold of entity %s: %w", entity, err)
 	}
 	return nil
 }

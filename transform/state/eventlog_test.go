@@ -255,3 +255,65 @@ func BenchmarkEventLogBytes(b *testing.B) {
 		b.ReportMetric(float64(disk)/events, "disk-bytes/event")
 	}
 }
+
+// TestRefoldMark: the mark is read back only once its batch is committed,
+// is kept per entity, stays out of the log's events, and a restarted log
+// forgets it.
+func TestRefoldMark(t *testing.T) {
+	store, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	mark := func(entity string) string {
+		t.Helper()
+		b := store.NewBatch()
+		defer b.Close()
+		m, err := b.RefoldMark("orders", entity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	commit := func(fn func(b *Batch) error) {
+		t.Helper()
+		b := store.NewBatch()
+		defer b.Close()
+		if err := fn(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(func(b *Batch) error { return b.StartEventLog("orders", "order", true) })
+	commit(func(b *Batch) error {
+		return b.AppendEvent("orders", "order", &LoggedEvent{Aggregate: "1", LSN: 10, Kind: EventMessage, Type: "Created", Raw: []byte("{}")})
+	})
+	if m := mark("order"); m != "" {
+		t.Fatalf("mark before any refold = %q, want none", m)
+	}
+	// A batch that is not committed, as in a crash during the refold,
+	// leaves no mark.
+	b := store.NewBatch()
+	if err := b.SetRefoldMark("orders", "order", "lost"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if m := mark("order"); m != "" {
+		t.Fatalf("mark of an uncommitted refold = %q, want none", m)
+	}
+	commit(func(b *Batch) error { return b.SetRefoldMark("orders", "order", "abc@orders_v2") })
+	if m, other := mark("order"), mark("invoice"); m != "abc@orders_v2" || other != "" {
+		t.Fatalf("marks = %q and %q, want abc@orders_v2 and none", m, other)
+	}
+	rb := store.NewBatch()
+	if got := readLog(t, rb, "orders", "order"); len(got) != 1 || got[0].agg != "1" {
+		t.Errorf("log beside the mark = %+v, want the one event", got)
+	}
+	rb.Close()
+	commit(func(b *Batch) error { return b.StartEventLog("orders", "order", true) })
+	if m := mark("order"); m != "" {
+		t.Fatalf("mark after the log started over = %q, want none", m)
+	}
+}
