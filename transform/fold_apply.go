@@ -307,16 +307,12 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	if !ep.types[typ] {
 		typ = otherEventType
 	}
-	keyRow, err := ep.shape.Row(ev.AggregateID, nil)
+	key, err := ep.shape.Key(ev.AggregateID)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
 	}
-	pk, err := encodeKey([]string{config.EntityKey}, keyRow)
-	if err != nil {
-		f.failed(a, ep, txn, pos, ev, raw, err)
-		return nil
-	}
+	pk := entityKey(key)
 	current, seen, err := f.load(a, ep, pk)
 	if err != nil {
 		return err
@@ -340,7 +336,7 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 		if err := f.save(a, ep, pk, pos, nil); err != nil {
 			return err
 		}
-		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: keyRow})
+		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: capture.Row{config.EntityKey: key}})
 	}
 	row, encoded, err := ep.shape.EncodedRow(ev.AggregateID, next)
 	if err != nil {
