@@ -400,7 +400,7 @@ func (f *folds) save(a *applier, ep *entityPlan, pk string, pos position, st map
 func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position, st map[string]any, encoded []byte) error {
 	row := state.NewRow(2)
 	row.Cols = append(row.Cols, state.Column{Name: "pos", Value: pos.quoted()}, state.Column{Name: "state", Value: string(encoded)})
-	if err := a.b.SetRow(ep.states, pk, row, false); err != nil {
+	if err := a.b.SetUncachedRow(ep.states, pk, row); err != nil {
 		return err
 	}
 	// Kept decoded for the group's later events of the same aggregate:
