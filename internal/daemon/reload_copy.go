@@ -109,6 +109,9 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 		case plan.version.Current == 0:
 		case plan.version.Reshaped || plan.version.Unfinished:
 		default:
+			if err := p.resumeBuild(plan); err != nil {
+				return err
+			}
 			continue
 		}
 		done := true
@@ -129,7 +132,7 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 				"view", vi.view)
 			continue
 		}
-		resumed := plan.version.Unfinished && !plan.version.Reshaped
+		resumed := plan.version.Unfinished
 		root := cv.Tables()[0]
 		copies, build := held.split(copies, state.TableID{Source: root.Source, Table: capture.Table{Schema: root.Schema, Name: root.Name}}, resumed)
 		refused := ""

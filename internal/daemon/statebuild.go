@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
 	"github.com/projector-dev/projector/transform/state"
 )
@@ -174,4 +175,18 @@ func (h *heldTables) ended(copies map[string][]capture.Table) map[string][]captu
 		}
 	}
 	return out
+}
+
+// resumeBuild goes on with the build from the state of an added view that
+// a stop cut short: an added view's alias points at its first index at
+// once, so after a restart it is planned like any other view, and only
+// the build's recorded progress says its documents are not all written.
+func (p *pipeline) resumeBuild(plan *indexPlan) error {
+	vi := plan.vi
+	progress, ok, err := p.store.BuildProgress(vi.view)
+	if err != nil || !ok || progress.Done || progress.Target != sink.IndexName(vi.Alias, max(plan.version.Current, 1)) {
+		return err
+	}
+	vi.copies, vi.build = map[string][]capture.Table{}, true
+	return nil
 }

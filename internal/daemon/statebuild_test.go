@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/projector-dev/projector/capture"
+	"github.com/projector-dev/projector/sink"
 	"github.com/projector-dev/projector/transform"
 	"github.com/projector-dev/projector/transform/state"
 )
@@ -119,5 +120,42 @@ func TestHeldTables(t *testing.T) {
 	_, h = start(view("a"), view("c", "price"))
 	if !h.holds(linesID) {
 		t.Fatal("lines is not held after its copy ended")
+	}
+}
+
+// TestResumeBuild checks that a restart goes on with the build from the
+// state of an added view, whose alias already points at its first index,
+// and leaves a finished build, or one recorded for another index, alone.
+func TestResumeBuild(t *testing.T) {
+	store, err := state.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	p := &pipeline{store: store}
+	for _, tc := range []struct {
+		name     string
+		progress *state.BuildProgress
+		want     bool
+	}{
+		{"no build", nil, false},
+		{"cut short", &state.BuildProgress{Target: "p_orders_v1", After: "[7]"}, true},
+		{"done", &state.BuildProgress{Target: "p_orders_v1", After: "[9]", Done: true}, false},
+		{"another index", &state.BuildProgress{Target: "p_orders_v2", After: "[7]"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.progress != nil {
+				if err := store.SetBuildProgress("orders", *tc.progress); err != nil {
+					t.Fatal(err)
+				}
+			}
+			plan := &indexPlan{vi: &viewIndex{view: "orders", IndexVersion: sink.IndexVersion{Alias: "p_orders"}}, version: sink.VersionPlan{Current: 1}}
+			if err := p.resumeBuild(plan); err != nil {
+				t.Fatal(err)
+			}
+			if plan.vi.build != tc.want || (plan.vi.copies != nil) != tc.want {
+				t.Errorf("build %v, copies %v; want build %v", plan.vi.build, plan.vi.copies, tc.want)
+			}
+		})
 	}
 }
