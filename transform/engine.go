@@ -51,6 +51,9 @@ type Options struct {
 	// Refolds are the entities to fold again from their event logs before
 	// the first transaction is applied (see Refold).
 	Refolds []Refold
+	// Builds names the views whose documents are built from the rows the
+	// store already holds, into the index IndexName gives (statebuild.go).
+	Builds []string
 }
 
 // Engine keeps the views' documents equal to the join of their source
@@ -65,6 +68,7 @@ type Engine struct {
 	metrics  *Metrics
 	versions *state.Versions
 	folds    *folds
+	builds   *builds
 	// ledger gives every applied group a ticket, settles them in order
 	// once their documents are durable, and confirms their positions.
 	ledger *ledger.Ledger[groupNote]
@@ -131,6 +135,9 @@ func NewEngine(store *state.Store, views []*View, out Writer, confirm Confirmer,
 	e := &Engine{store: store, plan: p, out: out, opts: opts, log: log, folds: folds,
 		metrics: metrics, versions: vs, ledger: ledger.New[groupNote](ledger.ConfirmFunc(confirm)), sent: map[state.DocRef]ledger.Ticket{},
 		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]state.TableID{}}
+	if e.builds, err = newBuilds(store, p, opts.Builds, opts.IndexName); err != nil {
+		return nil, err
+	}
 	for _, v := range views {
 		v.Root.walk(func(n *Node) {
 			if !slices.Contains(e.viewSources[v.Name], n.Source) {
@@ -223,6 +230,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 	if err := e.refoldRequested(ctx); err != nil {
 		return err
 	}
+	e.builds.started(e.ledger.Issued())
 	for {
 		select {
 		case <-ctx.Done():
@@ -231,6 +239,10 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 			return e.store.Err()
 		case <-e.ledger.Wake():
 			if err := e.settle(); err != nil {
+				return err
+			}
+		case <-e.builds.ready():
+			if err := e.buildPage(ctx); err != nil {
 				return err
 			}
 		case txn, ok := <-in:

@@ -244,6 +244,7 @@ type pipeline struct {
 	schema   transform.Schema
 	views    []*transform.View
 	store    *state.Store
+	held     *heldTables // what the state holds of the views' tables (statebuild.go)
 	indices  map[string]*viewIndex
 	rebuilds []*viewIndex
 	// rebuilt, when set, is called once every rebuild is complete.
@@ -336,6 +337,7 @@ func (p *pipeline) run(ctx context.Context) error {
 			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].Alias) },
 			Entities:        transform.EntitiesOf(cfg),
 			Refolds:         p.refolds(cfg),
+			Builds:          p.stateBuilds(),
 		}, p.proc.metrics.transform, log)
 	if err != nil {
 		return fmt.Errorf("start view engine: %w", err)
@@ -343,6 +345,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	for _, vi := range p.indices {
 		vi.refolded = engine.Refolded
 	}
+	p.followBuilds(engine)
 	st := &stages{writer: writer, engine: engine, in: in, streams: streams, ordered: ordered}
 	lt := newLifetimes()
 	defer lt.end()

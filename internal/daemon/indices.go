@@ -30,6 +30,14 @@ type viewIndex struct {
 	// refolded reports when that is done and durable.
 	refolds  []config.TableRef
 	refolded func() bool
+	// ended are those of the copies that ended before this start, for
+	// this index version: recorded done, they are not queued again.
+	ended map[string][]capture.Table
+	// build is set when the engine builds the view's documents from the
+	// rows the state holds (see heldTables); built then reports whether
+	// they are durable.
+	build bool
+	built func() bool
 }
 
 // prepareIndices creates each view's first index, or, when the view's
@@ -87,7 +95,10 @@ func (p *pipeline) prepareIndices(ctx context.Context, cfg *config.Config, rebui
 			}
 		}
 	}
-	return queueCopies(p.store, plans, log)
+	if err := queueCopies(p.store, plans, log); err != nil {
+		return err
+	}
+	return p.recordLayouts(p.held, plans)
 }
 
 // indexRequests bounds the views whose index is looked up or opened at
@@ -294,7 +305,7 @@ func rebuilt(vi *viewIndex, confirmed func(source string) capture.LSN, checkpoin
 				return false, err
 			}
 		}
-		return true, nil
+		return vi.built == nil || vi.built(), nil
 	}
 	for _, s := range vi.sources {
 		end, seen := snapshotEnd[s]

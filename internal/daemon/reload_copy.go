@@ -104,6 +104,11 @@ func viewCopies(cv *config.View) (copies map[string][]capture.Table, ok bool) {
 // drop the rows deleted since from the state.
 func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*indexPlan, force []string, log *slog.Logger) error {
 	refusals := &copyRefusals{cfg: cfg}
+	held, err := p.loadHeld()
+	if err != nil {
+		return err
+	}
+	p.held = held
 	for _, plan := range plans {
 		vi := plan.vi
 		switch {
@@ -112,6 +117,9 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 		case plan.version.Current == 0:
 		case plan.version.Reshaped || plan.version.Unfinished:
 		default:
+			if err := p.resumeBuild(plan); err != nil {
+				return err
+			}
 			continue
 		}
 		done := true
@@ -148,8 +156,14 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 				"view", vi.view)
 			continue
 		}
+		resumed := plan.version.Unfinished
+		root := cv.Tables()[0]
+		copies, build := held.split(copies, state.TableID{Source: root.Source, Table: capture.Table{Schema: root.Schema, Name: root.Name}}, resumed)
 		refused := ""
 		for _, s := range vi.sources {
+			if len(copies[s]) == 0 {
+				continue // nothing of it is copied
+			}
 			if why := refusals.of(ctx, s); why != "" {
 				refused = fmt.Sprintf("source %s: %s", s, why)
 				break
@@ -160,7 +174,12 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 				"view", vi.view, "why", refused)
 			continue
 		}
-		vi.copies = copies
+		vi.copies, vi.build = copies, build
+		if resumed {
+			vi.ended = held.ended(copies)
+		}
+		log.Info("building the view from the rows the state holds where it holds them, and from chunked copies of the other tables",
+			"view", vi.view, "from_state", build, "copied", fmt.Sprint(copies))
 	}
 	return nil
 }
@@ -171,8 +190,14 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 func queueCopies(store *state.Store, plans []*indexPlan, log *slog.Logger) error {
 	bySource := map[string][]capture.Table{}
 	var order []string
+	fresh := map[string][]capture.Table{} // the copies not ended for their view
 	for _, plan := range plans {
 		for s, tables := range plan.vi.copies {
+			for _, t := range tables {
+				if !slices.Contains(plan.vi.ended[s], t) {
+					fresh[s] = append(fresh[s], t)
+				}
+			}
 			if _, seen := bySource[s]; !seen {
 				order = append(order, s)
 			}
@@ -194,6 +219,9 @@ func queueCopies(store *state.Store, plans []*indexPlan, log *slog.Logger) error
 			i := slices.IndexFunc(progress, func(p capture.TableProgress) bool { return p.Table == t })
 			if i >= 0 && !progress[i].Done {
 				continue // under way: it goes on from its last chunk
+			}
+			if i >= 0 && !slices.Contains(fresh[s], t) {
+				continue // ended before a restart cut the view's build short
 			}
 			if i >= 0 {
 				progress = slices.Delete(progress, i, i+1)
@@ -248,7 +276,7 @@ func spreadCopies(plans []*indexPlan, log *slog.Logger) map[string]bool {
 			}
 			log.Info("a source of the view is taken from a fresh snapshot for another view; the view is built from it rather than from copies of its tables",
 				"view", vi.view)
-			vi.copies = nil
+			vi.copies, vi.build = nil, false
 			dropped = true
 		}
 		if !dropped {
