@@ -43,7 +43,7 @@ func TestProject(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := project(tt.tp, tt.after, tt.unchanged, tt.old)
+			got := project(tt.tp, tt.after, tt.unchanged, tt.old, nil)
 			if !reflect.DeepEqual(got.Cols, tt.want) {
 				t.Fatalf("project = %+v, want %+v", got.Cols, tt.want)
 			}
