@@ -24,6 +24,11 @@ type applier struct {
 	// rows were all removed when the snapshot began and each key is copied
 	// once, so there is never a previous row to read.
 	copying bool
+	// copied is the room the rows of a snapshot transaction are projected
+	// into, one after the other: such a row is written, indexed and marked
+	// and then dropped (the row cache does not keep copied rows), so the
+	// next one reuses it instead of allocating.
+	copied *state.Row
 	// checkpoints holds each source's checkpoint as the group advances it;
 	// only the last one is written, once, with the group.
 	checkpoints map[string]capture.Checkpoint
@@ -95,7 +100,14 @@ func (a *applier) upsert(tp *tablePlan, ev *capture.Change) error {
 			}
 		}
 	}
-	row := project(tp, ev.New, ev.Unchanged, old)
+	var into *state.Row
+	if a.copying {
+		if a.copied == nil {
+			a.copied = state.NewRow(8)
+		}
+		into = a.copied
+	}
+	row := project(tp, ev.New, ev.Unchanged, old, into)
 	if old != nil && !moved && sameJoins(tp, old, row) {
 		// Most updates change no join column: the row's index entries
 		// stay, and it is embedded in the same documents as before.
@@ -261,8 +273,9 @@ func (a *applier) find(n *Node, cols []string, vals string) ([]string, error) {
 }
 
 // project keeps the columns the views need, in document form. TOASTed
-// columns the update did not resend keep their previous value.
-func project(tp *tablePlan, after capture.Row, unchanged []string, old *state.Row) *state.Row {
+// columns the update did not resend keep their previous value. With into,
+// the row is written into into's columns, reusing their room.
+func project(tp *tablePlan, after capture.Row, unchanged []string, old *state.Row, into *state.Row) *state.Row {
 	// The values are rendered into one buffer, made one string: one
 	// allocation for all of them.
 	type span struct {
@@ -293,7 +306,12 @@ func project(tp *tablePlan, after capture.Row, unchanged []string, old *state.Ro
 		}
 	}
 	all := string(buf)
-	row := state.NewRow(len(spans) + len(unchanged))
+	row := into
+	if row == nil {
+		row = state.NewRow(len(spans) + len(unchanged))
+	} else {
+		row.Cols = row.Cols[:0]
+	}
 	for _, sp := range spans {
 		row.Cols = append(row.Cols, state.Column{Name: sp.name, Value: all[sp.start:sp.end], Numeric: sp.numeric})
 	}

@@ -19,6 +19,18 @@ type docBuilder struct {
 	// index in the sink, whose budget counts their bytes, not the
 	// buffers' capacity.
 	scratch []byte
+	// rows are where the rows being rendered are decoded, one per depth
+	// of the view: a row is dropped once its object is written, so the
+	// next row at its depth reuses its room instead of allocating.
+	rows []*state.Row
+}
+
+// row reads the row pk of table t into the room kept for depth.
+func (d *docBuilder) row(t state.TableID, pk string, depth int) (*state.Row, error) {
+	for len(d.rows) <= depth {
+		d.rows = append(d.rows, state.NewRow(8))
+	}
+	return d.RowInto(t, pk, d.rows[depth])
 }
 
 func newDocBuilder(rd *state.Reader) *docBuilder {
@@ -28,11 +40,11 @@ func newDocBuilder(rd *state.Reader) *docBuilder {
 // build renders the document of view v for the root row pk, or returns
 // nil when the root row no longer exists.
 func (d *docBuilder) build(v *View, pk string) (json.RawMessage, error) {
-	row, err := d.Row(v.Root.id(), pk)
+	row, err := d.row(v.Root.id(), pk, 0)
 	if err != nil || row == nil {
 		return nil, err
 	}
-	b, err := d.writeNode(d.scratch[:0], v, v.Root, row)
+	b, err := d.writeNode(d.scratch[:0], v, v.Root, row, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +52,9 @@ func (d *docBuilder) build(v *View, pk string) (json.RawMessage, error) {
 	return bytes.Clone(b), nil
 }
 
-func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *state.Row) ([]byte, error) {
+// writeNode renders row, of node n at depth in the view, with its
+// relations.
+func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *state.Row, depth int) ([]byte, error) {
 	b = append(b, '{')
 	first := true
 	field := func(name string) {
@@ -65,7 +79,7 @@ func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *state.Row) ([]by
 	for _, c := range n.Children {
 		field(c.Name)
 		var err error
-		if b, err = d.writeRelation(b, v, c, row); err != nil {
+		if b, err = d.writeRelation(b, v, c, row, depth+1); err != nil {
 			return nil, err
 		}
 	}
@@ -73,8 +87,8 @@ func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *state.Row) ([]by
 }
 
 // writeRelation embeds the rows of c that join row: an array for has_many,
-// otherwise the first related row (in key order) or null.
-func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *state.Row) ([]byte, error) {
+// otherwise the first related row (in key order) or null. depth is c's.
+func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *state.Row, depth int) ([]byte, error) {
 	var pks []string
 	if vals, ok := joinValues(row, c.parentCols()); ok {
 		var err error
@@ -90,7 +104,7 @@ func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *state.Row) (
 	}
 	written := 0
 	for _, pk := range pks {
-		child, err := d.Row(c.id(), pk)
+		child, err := d.row(c.id(), pk, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +114,7 @@ func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *state.Row) (
 		if written > 0 {
 			b = append(b, ',')
 		}
-		if b, err = d.writeNode(b, v, c, child); err != nil {
+		if b, err = d.writeNode(b, v, c, child, depth); err != nil {
 			return nil, err
 		}
 		written++

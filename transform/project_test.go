@@ -41,11 +41,18 @@ func TestProject(t *testing.T) {
 			[]string{"notes"}, old,
 			[]state.Column{{Name: "a", Value: `"1.50"`, Numeric: true}, {Name: "b", Value: `"x"`}, {Name: "id", Value: "2"}, {Name: "notes", Value: `"kept"`}}},
 	}
+	// into is reused by every case, as a snapshot's rows reuse one row:
+	// what an earlier case left in it must not show.
+	into := state.NewRow(1)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := project(tt.tp, tt.after, tt.unchanged, tt.old)
+			got := project(tt.tp, tt.after, tt.unchanged, tt.old, nil)
 			if !reflect.DeepEqual(got.Cols, tt.want) {
 				t.Fatalf("project = %+v, want %+v", got.Cols, tt.want)
+			}
+			reused := project(tt.tp, tt.after, tt.unchanged, tt.old, into)
+			if reused != into || !reflect.DeepEqual(reused.Cols, tt.want) {
+				t.Fatalf("project into a reused row = %+v, want %+v in that row", reused.Cols, tt.want)
 			}
 		})
 	}

@@ -119,7 +119,12 @@ func (c *columnSets) appendEncoded(b []byte, r *Row) ([]byte, error) {
 
 // decode reads a stored row in any of the forms rows were stored in. Its
 // values share one copy of b; its names are the list's.
-func (c *columnSets) decode(b []byte) (*Row, error) {
+func (c *columnSets) decode(b []byte) (*Row, error) { return c.decodeInto(b, nil) }
+
+// decodeInto is decode writing the columns into into's, reusing their
+// room, when into is not nil: a reader that drops each row once it has
+// used it (a document being built) then allocates no row per read.
+func (c *columnSets) decodeInto(b []byte, into *Row) (*Row, error) {
 	if len(b) == 0 || b[0] != rowSetFormat {
 		return decodeRow(b)
 	}
@@ -135,8 +140,11 @@ func (c *columnSets) decode(b []byte) (*Row, error) {
 	s := string(b[pos:]) // the one copy: b may be the storage engine's memory
 	b = b[pos:]
 	pos = 0
-	r := NewRow(len(names))
-	r.Cols = r.Cols[:len(names)]
+	r := into
+	if r == nil {
+		r = NewRow(len(names))
+	}
+	r.Cols = slices.Grow(r.Cols[:0], len(names))[:len(names)]
 	for i, name := range names {
 		if pos >= len(b) {
 			return nil, errCorruptRow

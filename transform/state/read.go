@@ -154,6 +154,18 @@ func (r *Reader) rowValue(t TableID, pk string, k []byte) ([]byte, error) {
 // primary key as a JSON array. The row may be shared through the cache: it
 // must not be changed.
 func (r *Reader) Row(t TableID, pk string) (*Row, error) {
+	return r.RowInto(t, pk, nil)
+}
+
+// RowInto reads one stored row as Row does; when into is not nil and the
+// row is not in the cache, the row is decoded into into, reusing its
+// columns' room. Building a snapshot's documents read five rows per
+// document and dropped each once rendered: one row per depth of the view,
+// reused, spares an allocation per read. The row returned is into or a
+// row shared through the cache; it must not be changed, and into holds it
+// only until into is passed again. A reader that fills the cache decodes
+// into a new row: the cache keeps it.
+func (r *Reader) RowInto(t TableID, pk string, into *Row) (*Row, error) {
 	// The key is built in one of two buffers used in turn: a seek may hold
 	// on to its key until the next one.
 	r.keyTurn = 1 - r.keyTurn
@@ -166,7 +178,10 @@ func (r *Reader) Row(t TableID, pk string) (*Row, error) {
 	if err != nil || v == nil {
 		return nil, err
 	}
-	row, err := r.cols.decode(v)
+	if r.fill {
+		into = nil
+	}
+	row, err := r.cols.decodeInto(v, into)
 	if err != nil {
 		return nil, fmt.Errorf("state of %s row %s is corrupt: %w", t.Table, pk, err)
 	}
