@@ -48,6 +48,14 @@ type Options struct {
 	// Entities are the entities folded from published domain events that
 	// views may read like tables.
 	Entities []Entity
+	// GroupLinger is how long a group of streamed transactions waits for
+	// more when none is waiting, while the stream is steady (the last
+	// group was collected less than lingerSteady lingers ago). A lightly
+	// loaded stream then commits, syncs, confirms and sends its changes a
+	// few transactions at a time instead of one at a time, for at most
+	// this much more lag; a lone change after a quiet spell waits for
+	// nothing. Zero applies what is waiting at once.
+	GroupLinger time.Duration
 }
 
 // Engine keeps the views' documents equal to the join of their source
@@ -85,6 +93,8 @@ type Engine struct {
 	// released is the last group carrying documents of a completed
 	// snapshot; Backlog reports whether it is not settled yet.
 	released atomic.Uint64
+	// lastGroup is when the last group was collected (see GroupLinger).
+	lastGroup time.Time
 	// unmarked is the last group that sent documents without pending
 	// marks (see copyOnly); a snapshot's closing transaction is committed
 	// only once it is settled.
@@ -232,7 +242,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 				return e.drain(ctx)
 			}
 			e.taken(txn)
-			if err := e.applyGroup(ctx, e.collect(txn, in)); err != nil {
+			if err := e.applyGroup(ctx, e.collect(ctx, txn, in)); err != nil {
 				return err
 			}
 		}
@@ -264,25 +274,53 @@ func (e *Engine) settleUpTo(ctx context.Context, t ledger.Ticket) error {
 }
 
 // collect groups the transactions already waiting, up to the size bound:
-// grouping is free under load and costs no latency when idle.
-func (e *Engine) collect(first *capture.Transaction, in <-chan *capture.Transaction) []*capture.Transaction {
+// grouping is free under load and costs no latency when idle. While a
+// stream is steady, a group of streamed changes also waits GroupLinger for
+// transactions that are about to arrive: each group costs a state commit,
+// a sync and a round of acknowledgements however small it is.
+func (e *Engine) collect(ctx context.Context, first *capture.Transaction, in <-chan *capture.Transaction) []*capture.Transaction {
+	now := time.Now()
+	linger := e.opts.GroupLinger > 0 && !first.Snapshot && now.Sub(e.lastGroup) < lingerSteady*e.opts.GroupLinger
+	e.lastGroup = now
 	group := []*capture.Transaction{first}
 	events := len(first.Changes)
+	var deadline <-chan time.Time
 	for events < e.opts.MaxGroupEvents {
+		var txn *capture.Transaction
+		ok := true
 		select {
-		case txn, ok := <-in:
-			if !ok {
+		case txn, ok = <-in:
+		default:
+			if !linger {
 				return group
 			}
-			e.taken(txn)
-			group = append(group, txn)
-			events += len(txn.Changes)
-		default:
+			if deadline == nil {
+				t := time.NewTimer(time.Until(now.Add(e.opts.GroupLinger)))
+				defer t.Stop()
+				deadline = t.C
+			}
+			select {
+			case txn, ok = <-in:
+			case <-deadline:
+				return group
+			case <-ctx.Done():
+				return group
+			}
+		}
+		if !ok {
 			return group
 		}
+		e.taken(txn)
+		group = append(group, txn)
+		events += len(txn.Changes)
 	}
 	return group
 }
+
+// lingerSteady is how many GroupLingers may pass between two groups for
+// the stream to count as steady: slower than that, a group lingering would
+// wait for nothing but add its lag.
+const lingerSteady = 4
 
 // copyOnly reports whether a group holds nothing but snapshot rows: no
 // snapshot's start, which removes rows, and no snapshot's end. The

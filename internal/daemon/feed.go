@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/internal/budget"
@@ -34,6 +35,12 @@ const (
 	maxGroupEvents   = 10000
 	feedTransactions = 4096
 )
+
+// groupLinger is how long a steady stream's group waits for the
+// transactions about to arrive (transform.Options.GroupLinger): at 50
+// single-row transactions a second it groups them two or more at a time,
+// for at most this much more lag, well under the sink's flush interval.
+const groupLinger = 20 * time.Millisecond
 
 func newFeed(maxTxns int, room *budget.Budget) *feed {
 	return &feed{ch: make(chan *capture.Transaction, maxTxns), room: room, draining: make(chan struct{})}
