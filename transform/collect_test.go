@@ -18,7 +18,8 @@ import (
 
 // TestCollectLingers checks which transactions one group takes: those
 // already waiting, and, while a stream is steady, those arriving within
-// GroupLinger, but never after a quiet spell or for snapshot rows.
+// GroupLinger, but never after a quiet spell, on a stream slower than one
+// transaction per GroupLinger, or for snapshot rows.
 func TestCollectLingers(t *testing.T) {
 	const linger = 200 * time.Millisecond
 	streamed := func() *capture.Transaction { return &capture.Transaction{Changes: make([]capture.Change, 1)} }
@@ -29,6 +30,7 @@ func TestCollectLingers(t *testing.T) {
 		name   string
 		linger time.Duration
 		steady bool // the last group was collected just now
+		slow   bool // the last group was collected two lingers ago
 		first  *capture.Transaction
 		later  bool // a second transaction arrives 20 ms after the first is taken
 		want   int
@@ -38,13 +40,17 @@ func TestCollectLingers(t *testing.T) {
 		{name: "steady stream: the next transaction joins", linger: linger, steady: true, first: streamed(), later: true, want: 2, waits: true},
 		{name: "steady stream, nothing comes: waits the linger", linger: linger, steady: true, first: streamed(), want: 1, waits: true},
 		{name: "after a quiet spell: applied at once", linger: linger, steady: false, first: streamed(), later: true, want: 1},
+		{name: "slower than one per linger: applied at once", linger: linger, slow: true, first: streamed(), later: true, want: 1},
 		{name: "snapshot rows: applied at once", linger: linger, steady: true, first: copied(), later: true, want: 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := &Engine{opts: Options{MaxGroupEvents: 100, GroupLinger: c.linger}}
-			if c.steady {
+			switch {
+			case c.steady:
 				e.lastGroup = time.Now()
+			case c.slow:
+				e.lastGroup = time.Now().Add(-2 * linger)
 			}
 			in := make(chan *capture.Transaction, 1)
 			if c.later {

@@ -49,12 +49,14 @@ type Options struct {
 	// views may read like tables.
 	Entities []Entity
 	// GroupLinger is how long a group of streamed transactions waits for
-	// more when none is waiting, while the stream is steady (the last
-	// group was collected less than lingerSteady lingers ago). A lightly
+	// more when none is waiting, while the stream is steady: the first
+	// transaction came less than a GroupLinger after the last group was
+	// collected, so the next is likely to come within one too. A lightly
 	// loaded stream then commits, syncs, confirms and sends its changes a
 	// few transactions at a time instead of one at a time, for at most
-	// this much more lag; a lone change after a quiet spell waits for
-	// nothing. Zero applies what is waiting at once.
+	// this much more lag; a stream slower than one transaction per
+	// GroupLinger, or a lone change after a quiet spell, waits for nothing.
+	// Zero applies what is waiting at once.
 	GroupLinger time.Duration
 }
 
@@ -93,7 +95,8 @@ type Engine struct {
 	// released is the last group carrying documents of a completed
 	// snapshot; Backlog reports whether it is not settled yet.
 	released atomic.Uint64
-	// lastGroup is when the last group was collected (see GroupLinger).
+	// lastGroup is when the last group was collected, its lingering
+	// included (see GroupLinger).
 	lastGroup time.Time
 	// unmarked is the last group that sent documents without pending
 	// marks (see copyOnly); a snapshot's closing transaction is committed
@@ -280,8 +283,8 @@ func (e *Engine) settleUpTo(ctx context.Context, t ledger.Ticket) error {
 // a sync and a round of acknowledgements however small it is.
 func (e *Engine) collect(ctx context.Context, first *capture.Transaction, in <-chan *capture.Transaction) []*capture.Transaction {
 	now := time.Now()
-	linger := e.opts.GroupLinger > 0 && !first.Snapshot && now.Sub(e.lastGroup) < lingerSteady*e.opts.GroupLinger
-	e.lastGroup = now
+	linger := e.opts.GroupLinger > 0 && !first.Snapshot && now.Sub(e.lastGroup) < e.opts.GroupLinger
+	defer func() { e.lastGroup = time.Now() }()
 	group := []*capture.Transaction{first}
 	events := len(first.Changes)
 	var deadline <-chan time.Time
@@ -316,11 +319,6 @@ func (e *Engine) collect(ctx context.Context, first *capture.Transaction, in <-c
 	}
 	return group
 }
-
-// lingerSteady is how many GroupLingers may pass between two groups for
-// the stream to count as steady: slower than that, a group lingering would
-// wait for nothing but add its lag.
-const lingerSteady = 4
 
 // copyOnly reports whether a group holds nothing but snapshot rows: no
 // snapshot's start, which removes rows, and no snapshot's end. The
