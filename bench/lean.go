@@ -103,9 +103,10 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 		return rep, err
 	}
 	defer load.close()
-	// A light load is watched once a second: scraping projector's metrics
-	// ten times a second would cost it more CPU than the load does.
-	streamOpts := StreamOptions{Duration: opts.Duration, Workers: opts.Workers, Poll: time.Second}
+	// A light load is watched through /proc, as a replicator without a
+	// metrics endpoint is: scraping projector's metrics during the load
+	// would charge it CPU that the load does not cost.
+	streamOpts := StreamOptions{Duration: opts.Duration, Workers: opts.Workers, Poll: time.Second, ProcOnly: true}
 	for i, rate := range opts.Rates {
 		ph := phase{name: strconv.Itoa(int(rate)) + " inserts/s", kind: singleInserts, rate: rate}
 		profile := ""
@@ -152,10 +153,8 @@ func measureIdle(ctx context.Context, p *process, d time.Duration, profile strin
 		return err == nil && m.max("projector_source_lag_seconds") == 0, nil
 	})
 	cancel()
-	before, err := p.metrics(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
+	pid := p.cmd.Process.Pid
+	_, ticksBefore, ok1 := procCPU(pid)
 	if profile != "" {
 		if err := p.cpuProfile(ctx, d, profile); err != nil {
 			return 0, 0, fmt.Errorf("profile idle projector: %w", err)
@@ -167,12 +166,12 @@ func measureIdle(ctx context.Context, p *process, d time.Duration, profile strin
 		case <-time.After(d):
 		}
 	}
-	after, err := p.metrics(ctx)
-	if err != nil {
-		return 0, 0, err
+	_, ticksAfter, ok2 := procCPU(pid)
+	if !ok1 || !ok2 {
+		return 0, 0, fmt.Errorf("read projector's CPU time from /proc/%d/stat", pid)
 	}
-	used := after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)
-	return used / d.Minutes(), after.sum("process_resident_memory_bytes", nil), nil
+	used := float64(ticksAfter-ticksBefore) / userHZ
+	return used / d.Minutes(), vmRSS(pid), nil
 }
 
 // interpolate estimates the q-quantile in seconds by linear
@@ -256,8 +255,10 @@ func (r *Report) writeLean(p printer) {
 	p("")
 	p("The job of a plain replicator: one table of %s rows (four columns, each row its own document, no joins) is copied,", thousands(float64(o.Rows)))
 	p("then rows are inserted at a fixed rate, one per transaction, for %s per load with %d connections; after the loads the", o.Duration, o.Workers)
-	p("daemon is watched for %s with nothing written. CPU seconds and the resident set are projector's own (`process_cpu_seconds_total`,", o.Idle)
-	p("`process_resident_memory_bytes` polled every second); lag percentiles are the `projector_view_lag_seconds` buckets they fall in.")
+	p("daemon is watched for %s with nothing written. CPU seconds and the resident set are projector's own, read from /proc as for any", o.Idle)
+	p("process (utime + stime of `/proc/<pid>/stat` from the load's start until projector caught up, `VmRSS` polled every second);")
+	p("its metrics are not scraped while a load runs, so that the scrapes are not charged to it. Lag percentiles are the")
+	p("`projector_view_lag_seconds` buckets they fall in.")
 	p("")
 	p("| load | written txn/s | catch-up | lag p50 | lag p99 | lag p50, p99 (interpolated) | CPU s | CPU s / 1k changes | peak RSS |")
 	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -32,6 +32,12 @@ type StreamOptions struct {
 	// Poll is how often projector's lag gauge and resident set are read
 	// during a load; 100 ms when zero.
 	Poll time.Duration
+	// ProcOnly watches projector through /proc alone while a load runs:
+	// its CPU time and resident set, no metrics scrapes (so no highest
+	// lag), as a process without a metrics endpoint is watched. Its CPU
+	// seconds then end at the last reading before the scrape that found it
+	// caught up, so that the scrapes which find it are not charged to it.
+	ProcOnly bool
 }
 
 // StreamPhase is one write load while projector runs.
@@ -275,11 +281,16 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	if poll == 0 {
 		poll = 100 * time.Millisecond
 	}
+	pid := p.cmd.Process.Pid
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	polled := make(chan struct{})
 	go func() {
 		defer close(polled)
 		_ = pollEvery(pollCtx, poll, func() (bool, error) {
+			if opts.ProcOnly {
+				res.PeakRSS = max(res.PeakRSS, vmRSS(pid))
+				return false, nil
+			}
 			if m, err := p.metrics(pollCtx); err == nil {
 				res.Max = max(res.Max, m.max("projector_source_lag_seconds"))
 				res.PeakRSS = max(res.PeakRSS, m.sum("process_resident_memory_bytes", nil))
@@ -293,6 +304,7 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	} else {
 		profiled <- nil
 	}
+	_, ticksBefore, procOK := procCPU(pid)
 	start := time.Now()
 	cpu := startCPUSampler()
 	defer cpu.finish()
@@ -310,7 +322,10 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	// is acknowledged; as for the snapshot, on two scrapes in a row.
 	want := before.sum("projector_events_applied_total", nil) + float64(written.changes)
 	var caughtAt time.Time
+	var ticksCaught int64 // projector's CPU ticks just before the scrape that set caughtAt
 	err = pollEvery(ctx, 50*time.Millisecond, func() (bool, error) {
+		_, ticks, ticked := procCPU(pid)
+		procOK = procOK && ticked
 		m, err := p.metrics(ctx)
 		if err != nil {
 			return false, err
@@ -321,7 +336,7 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 		case !ok:
 			caughtAt = time.Time{}
 		case caughtAt.IsZero():
-			caughtAt = time.Now()
+			caughtAt, ticksCaught = time.Now(), ticks
 		default:
 			res.CaughtUp = true
 		}
@@ -351,6 +366,15 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	lag := after.histogram("projector_view_lag_seconds").since(before.histogram("projector_view_lag_seconds"))
 	res.P50, res.P99 = bucket(lag, 0.5), bucket(lag, 0.99)
 	res.CPUSeconds = after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)
+	if opts.ProcOnly {
+		if !res.CaughtUp {
+			_, ticksCaught, _ = procCPU(pid) // all it spent until the wait gave up
+		}
+		if !procOK {
+			return res, fmt.Errorf("%s: read projector's CPU time from /proc/%d/stat", ph.name, pid)
+		}
+		res.CPUSeconds = float64(ticksCaught-ticksBefore) / userHZ
+	}
 	if changes > 0 {
 		res.CPUPer1000 = res.CPUSeconds / changes * 1000
 	}

@@ -54,6 +54,16 @@ type Options struct {
 	// Builds names the views whose documents are built from the rows the
 	// store already holds, into the index IndexName gives (statebuild.go).
 	Builds []string
+	// GroupLinger is how long a group of streamed transactions waits for
+	// more when none is waiting, while the stream is steady: the first
+	// transaction came less than a GroupLinger after the last group was
+	// collected, so the next is likely to come within one too. A lightly
+	// loaded stream then commits, syncs, confirms and sends its changes a
+	// few transactions at a time instead of one at a time, for at most
+	// this much more lag; a stream slower than one transaction per
+	// GroupLinger, or a lone change after a quiet spell, waits for nothing.
+	// Zero applies what is waiting at once.
+	GroupLinger time.Duration
 }
 
 // Engine keeps the views' documents equal to the join of their source
@@ -92,6 +102,9 @@ type Engine struct {
 	// released is the last group carrying documents of a completed
 	// snapshot; Backlog reports whether it is not settled yet.
 	released atomic.Uint64
+	// lastGroup is when the last group was collected, its lingering
+	// included (see GroupLinger).
+	lastGroup time.Time
 	// unmarked is the last group that sent documents without pending
 	// marks (see copyOnly); a snapshot's closing transaction is committed
 	// only once it is settled.
@@ -250,7 +263,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 				return e.drain(ctx)
 			}
 			e.taken(txn)
-			if err := e.applyGroup(ctx, e.collect(txn, in)); err != nil {
+			if err := e.applyGroup(ctx, e.collect(ctx, txn, in)); err != nil {
 				return err
 			}
 		}
@@ -282,22 +295,45 @@ func (e *Engine) settleUpTo(ctx context.Context, t ledger.Ticket) error {
 }
 
 // collect groups the transactions already waiting, up to the size bound:
-// grouping is free under load and costs no latency when idle.
-func (e *Engine) collect(first *capture.Transaction, in <-chan *capture.Transaction) []*capture.Transaction {
+// grouping is free under load and costs no latency when idle. While a
+// stream is steady, a group of streamed changes also waits GroupLinger for
+// transactions that are about to arrive: each group costs a state commit,
+// a sync and a round of acknowledgements however small it is.
+func (e *Engine) collect(ctx context.Context, first *capture.Transaction, in <-chan *capture.Transaction) []*capture.Transaction {
+	now := time.Now()
+	linger := e.opts.GroupLinger > 0 && !first.Snapshot && now.Sub(e.lastGroup) < e.opts.GroupLinger
+	defer func() { e.lastGroup = time.Now() }()
 	group := []*capture.Transaction{first}
 	events := len(first.Changes)
+	var deadline <-chan time.Time
 	for events < e.opts.MaxGroupEvents {
+		var txn *capture.Transaction
+		ok := true
 		select {
-		case txn, ok := <-in:
-			if !ok {
+		case txn, ok = <-in:
+		default:
+			if !linger {
 				return group
 			}
-			e.taken(txn)
-			group = append(group, txn)
-			events += len(txn.Changes)
-		default:
+			if deadline == nil {
+				t := time.NewTimer(time.Until(now.Add(e.opts.GroupLinger)))
+				defer t.Stop()
+				deadline = t.C
+			}
+			select {
+			case txn, ok = <-in:
+			case <-deadline:
+				return group
+			case <-ctx.Done():
+				return group
+			}
+		}
+		if !ok {
 			return group
 		}
+		e.taken(txn)
+		group = append(group, txn)
+		events += len(txn.Changes)
 	}
 	return group
 }

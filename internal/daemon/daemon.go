@@ -332,6 +332,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	engine, err := transform.NewEngine(p.store, p.views, writer, confirm.Confirm,
 		transform.Options{
 			MaxGroupEvents:  maxGroupEvents,
+			GroupLinger:     groupLinger,
 			Taken:           in.taken,
 			IndexName:       func(view string) string { return p.indices[view].Target },
 			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].Alias) },

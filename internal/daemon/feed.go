@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/internal/budget"
@@ -34,6 +35,14 @@ const (
 	maxGroupEvents   = 10000
 	feedTransactions = 4096
 )
+
+// groupLinger is how long a steady stream's group waits for the
+// transactions about to arrive (transform.Options.GroupLinger): at 50
+// single-row transactions a second it groups them two or three at a time
+// (at 20 ms it hardly groups them: the next one comes just too late), for
+// at most this much more lag, under the sink's flush interval; streams
+// slower than 25 transactions a second do not linger.
+const groupLinger = 40 * time.Millisecond
 
 func newFeed(maxTxns int, room *budget.Budget) *feed {
 	return &feed{ch: make(chan *capture.Transaction, maxTxns), room: room, draining: make(chan struct{})}
