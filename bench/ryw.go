@@ -45,6 +45,12 @@ type RYWPhase struct {
 	// P50, P99 and Max are commit-to-visible times through /v1/wait: from
 	// the probe's COMMIT returning to the wait answering 200.
 	P50, P99, Max time.Duration
+	// Durable, Searchable and Outside are the p50 and p99 of where the
+	// visible waits spent their time: in projector until the index
+	// acknowledged the position, then in the refresh, and outside
+	// projector (the probe reading its commit position, the request and
+	// the answer).
+	Durable, Searchable, Outside [2]time.Duration
 }
 
 // RYWReport is the read-your-writes benchmark's result.
@@ -117,7 +123,7 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 			return rep, err
 		}
 		probeCtx, stopProbe := context.WithCancel(ctx)
-		var waits []time.Duration
+		var waits, durable, searchable, outside []time.Duration
 		var probeErr error
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -125,7 +131,7 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 			defer wg.Done()
 			for probeCtx.Err() == nil {
 				probeID++
-				d, found, err := probe(probeCtx, conn, waiter, search, cfg.Prefix+shopView, probeID)
+				d, phases, found, err := probe(probeCtx, conn, waiter, search, cfg.Prefix+shopView, probeID)
 				switch {
 				case probeCtx.Err() != nil:
 					return
@@ -138,6 +144,9 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 					return
 				default:
 					waits = append(waits, d)
+					durable = append(durable, phases.Durable)
+					searchable = append(searchable, phases.Searchable)
+					outside = append(outside, d-phases.Durable-phases.Searchable)
 					if !found {
 						res.Missed++
 					}
@@ -161,8 +170,11 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 		res.Load = measured
 		slices.Sort(waits)
 		res.P50, res.P99, res.Max = quantile(waits, 0.5), quantile(waits, 0.99), quantile(waits, 1)
+		res.Durable, res.Searchable, res.Outside = p50p99(durable), p50p99(searchable), p50p99(outside)
 		log.Info("read-your-writes phase", "phase", ph.name, "probes", res.Probes, "missed", res.Missed, "timeouts", res.Timeouts, "failed", res.Failed,
 			"p50", res.P50, "p99", res.P99, "written_lag_p99", measured.P99[1],
+			"durable_p50", res.Durable[0], "durable_p99", res.Durable[1], "searchable_p50", res.Searchable[0], "searchable_p99", res.Searchable[1],
+			"outside_p50", res.Outside[0], "outside_p99", res.Outside[1],
 			"cpu_seconds", measured.CPUSeconds, "cpu_seconds_nobody_waits", res.Quiet.CPUSeconds)
 		rep.Phases = append(rep.Phases, res)
 	}
@@ -171,25 +183,33 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 
 // probe writes one order, reads its commit position, waits on it and
 // searches for the order: how long from the commit to the wait's answer,
-// and whether the search found it.
-func probe(ctx context.Context, conn *pgx.Conn, waiter *client.Client, search *searchClient, alias string, id int64) (time.Duration, bool, error) {
+// where projector says the wait spent it, and whether the search found
+// it.
+func probe(ctx context.Context, conn *pgx.Conn, waiter *client.Client, search *searchClient, alias string, id int64) (time.Duration, client.Waited, bool, error) {
 	_, err := conn.Exec(ctx, `INSERT INTO orders VALUES ($1, 1, 'placed', 100, now())`, id)
 	if err != nil {
-		return 0, false, fmt.Errorf("write order %d: %w", id, err)
+		return 0, client.Waited{}, false, fmt.Errorf("write order %d: %w", id, err)
 	}
 	committed := time.Now()
 	lsn, err := client.CommitPosition(ctx, conn)
 	if err != nil {
-		return 0, false, err
+		return 0, client.Waited{}, false, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	if err := waiter.Wait(wctx, shopView, "shop", lsn); err != nil {
-		return 0, false, err
+	phases, err := waiter.WaitTimed(wctx, shopView, "shop", lsn)
+	if err != nil {
+		return 0, client.Waited{}, false, err
 	}
 	took := time.Since(committed)
 	found, err := search.hasID(ctx, alias, id)
-	return took, found, err
+	return took, phases, found, err
+}
+
+// p50p99 are the median and 99th percentile of ds, which it sorts.
+func p50p99(ds []time.Duration) [2]time.Duration {
+	slices.Sort(ds)
+	return [2]time.Duration{quantile(ds, 0.5), quantile(ds, 0.99)}
 }
 
 // probeTimeout bounds a probe's wait: long enough to measure a lagging
@@ -232,6 +252,18 @@ func (r *Report) writeRYW(p printer) {
 	for _, ph := range s.Phases {
 		p("| %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s |", ph.Load.Name, thousands(ph.Load.WrittenTPS), ph.Probes, ph.Missed,
 			ph.Timeouts, ph.Failed, ms(ph.P50), ms(ph.P99), ms(ph.Max), span(ph.Load.P50), span(ph.Load.P99), lagRatio(ph.P99, ph.Load.P99))
+	}
+	p("")
+	p("Where the visible waits' time went, p50 / p99 of each phase on its own (so they do not add up to the total's p99): until the index")
+	p("had acknowledged the position (`durable`, the write's own lag as the waiter sees it), then the refresh (`searchable`, a running")
+	p("refresh that started too early for the wait and the wait's own), both as `GET /v1/wait` answers them")
+	p("(`projector_admin_wait_phase_seconds`), and outside projector (reading the commit position, the request and the answer).")
+	p("")
+	p("| load | durable p50 | durable p99 | searchable p50 | searchable p99 | outside p50 | outside p99 |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, ph := range s.Phases {
+		p("| %s | %s | %s | %s | %s | %s | %s |", ph.Load.Name, ms(ph.Durable[0]), ms(ph.Durable[1]), ms(ph.Searchable[0]), ms(ph.Searchable[1]),
+			ms(ph.Outside[0]), ms(ph.Outside[1]))
 	}
 	p("")
 	p("What waiting costs the stream: each load ran first with the admin API on and nobody waiting, then with the probe; projector's")

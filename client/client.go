@@ -133,37 +133,61 @@ const maxTimeout = time.Minute
 // the source's name in projector's configuration, and lsn must come from
 // that source's server (CommitPosition).
 func (c *Client) Wait(ctx context.Context, view, source string, lsn LSN) error {
+	_, err := c.WaitTimed(ctx, view, source, lsn)
+	return err
+}
+
+// Waited is where a visible wait spent its time, as the daemon measured
+// it: Durable until the index had acknowledged every change up to the
+// position (the write's own lag), then Searchable for the refresh that
+// made them visible. Their sum is the wait's time inside projector.
+type Waited struct {
+	Durable, Searchable time.Duration
+}
+
+// WaitTimed is Wait, also saying where the wait's time went: for an
+// application that watches its read-your-writes latency.
+func (c *Client) WaitTimed(ctx context.Context, view, source string, lsn LSN) (Waited, error) {
 	timeout := DefaultTimeout
 	if deadline, ok := ctx.Deadline(); ok {
 		timeout = time.Until(deadline)
 	}
 	timeout = min(timeout, maxTimeout)
 	if timeout <= 0 {
-		return ErrTimeout
+		return Waited{}, ErrTimeout
 	}
 	q := url.Values{"view": {view}, "source": {source}, "lsn": {lsn.String()}, "timeout": {timeout.String()}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/wait?"+q.Encode(), nil)
 	if err != nil {
-		return fmt.Errorf("wait for %s of %s in %s: %w", lsn, source, view, err)
+		return Waited{}, fmt.Errorf("wait for %s of %s in %s: %w", lsn, source, view, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	res, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			return ErrTimeout
+			return Waited{}, ErrTimeout
 		}
-		return fmt.Errorf("wait for %s of %s in %s: %w", lsn, source, view, err)
+		return Waited{}, fmt.Errorf("wait for %s of %s in %s: %w", lsn, source, view, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusOK {
+		var phases struct {
+			Durable    float64 `json:"durable_seconds"`
+			Searchable float64 `json:"searchable_seconds"`
+		}
+		// A daemon that does not say gives zero phases: the wait still
+		// succeeded.
+		_ = json.NewDecoder(res.Body).Decode(&phases)
 		_, _ = io.Copy(io.Discard, res.Body) // reuse the connection
-		return nil
+		return Waited{Durable: seconds(phases.Durable), Searchable: seconds(phases.Searchable)}, nil
 	}
 	if res.StatusCode == http.StatusGatewayTimeout {
-		return ErrTimeout
+		return Waited{}, ErrTimeout
 	}
-	return statusError(res)
+	return Waited{}, statusError(res)
 }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func statusError(res *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))

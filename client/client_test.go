@@ -29,14 +29,22 @@ func TestWait(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r
 		w.WriteHeader(status)
+		if status == http.StatusOK {
+			w.Write([]byte(`{"view":"orders_v","waited_seconds":0.3,"durable_seconds":0.25,"searchable_seconds":0.05}`))
+			return
+		}
 		w.Write([]byte(`{"error":"no view named \"x\""}`))
 	}))
 	defer srv.Close()
 	c := New(srv.URL+"/", "tok")
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
-	if err := c.Wait(ctx, "orders_v", "orders", 0x16B3748); err != nil {
+	waited, err := c.WaitTimed(ctx, "orders_v", "orders", 0x16B3748)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if waited.Durable != 250*time.Millisecond || waited.Searchable != 50*time.Millisecond {
+		t.Errorf("phases = %+v, want 250 ms durable and 50 ms searchable", waited)
 	}
 	q := got.URL.Query()
 	if got.URL.Path != "/v1/wait" || q.Get("view") != "orders_v" || q.Get("source") != "orders" || q.Get("lsn") != "0/16B3748" ||

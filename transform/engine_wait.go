@@ -16,8 +16,9 @@ func (e *Engine) Durable(source string, idle capture.LSN) capture.LSN {
 	return durable
 }
 
-// Settling returns a channel closed when the next group settles, after
-// which Durable may answer more.
+// Settling returns a channel closed when the next group settles or is
+// acknowledged with every earlier one, after which Durable or
+// Acknowledged may answer more.
 func (e *Engine) Settling() <-chan struct{} { return e.ledger.Settling() }
 
 // Applied is the highest position of source applied to the state since it
@@ -30,3 +31,18 @@ func (e *Engine) Applied(source string) capture.LSN { return e.ledger.Position(s
 // shows every document of the first n groups. Safe to call from any
 // goroutine.
 func (e *Engine) Settled() uint64 { return uint64(e.ledger.Settled()) }
+
+// Acknowledged is how far every change of source has its documents
+// acknowledged by the index, in every view the engine maintains: at or
+// past Durable, which also waits for the state to be synced. A refresh
+// that starts after it reached a position makes that position's changes
+// searchable. Safe to call from any goroutine.
+func (e *Engine) Acknowledged(source string) capture.LSN {
+	return e.ledger.Position(source).Acknowledged
+}
+
+// AcknowledgedGroups counts the groups whose documents the index
+// acknowledged, every earlier group's too: it only moves forward, and a
+// refresh of the index that starts once it has reached n shows every
+// document of the first n groups. Safe to call from any goroutine.
+func (e *Engine) AcknowledgedGroups() uint64 { return uint64(e.ledger.Acknowledged()) }

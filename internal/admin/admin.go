@@ -38,7 +38,8 @@ type Daemon interface {
 	// Views reports every configured view, in the configuration's order.
 	Views(ctx context.Context) ([]View, error)
 	// Reached reports whether every change of source up to lsn is durable
-	// in view's searchable index version (not yet refreshed), and returns
+	// (acknowledged by the index, with every change before it) in view's
+	// searchable index version (not yet refreshed), and returns
 	// a channel closed when the answer may have changed; a nil channel
 	// means "ask again a little later". Unknown view or source:
 	// ErrNotFound.

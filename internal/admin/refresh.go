@@ -14,9 +14,10 @@ import (
 const refreshTimeout = MaxWaitTimeout
 
 // Mark says how far a view's index has acknowledged documents: Settled
-// only moves forward within one run of the pipeline, Run changes when the
-// pipeline restarts, and Index names the index the view's alias serves.
-// The zero Mark is unknown and covers nothing.
+// counts the groups acknowledged with every earlier one and only moves
+// forward within one run of the pipeline, Run changes when the pipeline
+// restarts, and Index names the index the view's alias serves. The zero
+// Mark is unknown and covers nothing.
 type Mark struct {
 	Run, Settled uint64
 	Index        string

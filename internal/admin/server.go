@@ -40,8 +40,10 @@ type Server struct {
 // New returns the admin API over opts.Daemon; ctx bounds its refreshes.
 func New(ctx context.Context, opts Options) *Server {
 	refresh := func(ctx context.Context, view string) error {
-		opts.Metrics.refreshed(view)
-		return opts.Daemon.Refresh(ctx, view)
+		start := time.Now()
+		err := opts.Daemon.Refresh(ctx, view)
+		opts.Metrics.refreshed(view, time.Since(start).Seconds())
+		return err
 	}
 	var mark func(string) Mark
 	if m, ok := opts.Daemon.(Marker); ok {
@@ -222,12 +224,15 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 	if s.refresh.mark != nil {
 		need = s.refresh.mark(view)
 	}
+	durable := time.Since(start)
 	if err := s.refresh.wait(ctx, view, need); err != nil {
 		s.waitFailed(w, ctx, view, source, lsn, timeout, "searchable", err)
 		return
 	}
+	waited := time.Since(start)
+	s.opts.Metrics.phases(durable.Seconds(), (waited - durable).Seconds())
 	writeJSON(w, http.StatusOK, map[string]any{"view": view, "source": source, "lsn": lsn.String(),
-		"waited_seconds": time.Since(start).Seconds()})
+		"waited_seconds": waited.Seconds(), "durable_seconds": durable.Seconds(), "searchable_seconds": (waited - durable).Seconds()})
 }
 
 // durable waits until the daemon says every change of source up to lsn

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -297,5 +298,55 @@ func TestWaitCoalescesRefreshes(t *testing.T) {
 	}
 	if f.refreshes[len(f.refreshes)-1] < 0x100+waiters-1 {
 		t.Errorf("the last refresh started at %s, before the last wait's change was durable", f.refreshes[len(f.refreshes)-1])
+	}
+}
+
+// TestWaitPhases: a visible wait says how long it waited for its change to
+// be durable and how long for the refresh after, in its answer and in the
+// phase and refresh histograms.
+func TestWaitPhases(t *testing.T) {
+	f := newFake()
+	f.refreshIn = 30 * time.Millisecond
+	url, _, reg := newTestServerWithMetrics(t, f)
+	go func() {
+		time.Sleep(60 * time.Millisecond)
+		f.advance(0x20)
+	}()
+	status, body := call(t, "GET", url+"/v1/wait?view=orders_v&source=orders&lsn=0/20&timeout=5s", waitToken, "")
+	if status != 200 {
+		t.Fatalf("wait: %d %s", status, body)
+	}
+	var got struct {
+		Waited     float64 `json:"waited_seconds"`
+		Durable    float64 `json:"durable_seconds"`
+		Searchable float64 `json:"searchable_seconds"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	if got.Durable < 0.05 || got.Searchable < 0.025 || math.Abs(got.Durable+got.Searchable-got.Waited) > 1e-6 {
+		t.Errorf("durable %.3f s and searchable %.3f s of %.3f s, want at least 0.05 s (the change's delay) and 0.025 s (the refresh), adding up",
+			got.Durable, got.Searchable, got.Waited)
+	}
+	counts := map[string]uint64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "/" + l.GetValue()
+			}
+			if h := m.GetHistogram(); h != nil {
+				counts[name] = h.GetSampleCount()
+			}
+		}
+	}
+	for _, name := range []string{"projector_admin_wait_phase_seconds/durable", "projector_admin_wait_phase_seconds/searchable", "projector_admin_refresh_seconds", "projector_admin_wait_seconds"} {
+		if counts[name] != 1 {
+			t.Errorf("%s counts %d observations, want 1 (all: %v)", name, counts[name], counts)
+		}
 	}
 }

@@ -336,7 +336,9 @@ func (a *adminAPI) Reached(view, source string, lsn capture.LSN) (bool, <-chan s
 	if err != nil || !caughtUp {
 		return false, changed, err
 	}
-	if r.engine.Durable(source, st.Passed()) >= lsn {
+	// Acknowledged in order is enough to be searchable after a refresh;
+	// the settle after it (the state synced) is for the slot, not here.
+	if r.engine.Durable(source, st.Passed()) >= lsn || r.engine.Acknowledged(source) >= lsn {
 		return true, changed, nil
 	}
 	if r.writer != nil && r.engine.Applied(source) >= lsn {
@@ -355,7 +357,7 @@ func (a *adminAPI) Mark(view string) admin.Mark {
 	if r == nil || r.p.indices[view] == nil || r.p.isRebuilding(view) {
 		return admin.Mark{}
 	}
-	return admin.Mark{Run: r.id, Settled: r.engine.Settled(), Index: r.p.indices[view].Target}
+	return admin.Mark{Run: r.id, Settled: r.engine.AcknowledgedGroups(), Index: r.p.indices[view].Target}
 }
 
 // Refresh makes what view's alias holds searchable.

@@ -75,6 +75,13 @@ type Position struct {
 	// Durable is the highest position settled: applied and durable in the
 	// index. It never moves backwards.
 	Durable capture.LSN
+	// Acknowledged is the highest position of a group whose documents the
+	// index acknowledged, as it did every earlier group's: at or past
+	// Durable, since a group settles only after that, and searchable after
+	// a refresh. A reader waiting for its write needs no more; the slot
+	// needs the settle (the state synced) before it is confirmed. It never
+	// moves backwards.
+	Acknowledged capture.LSN
 }
 
 // Ledger orders the way back. T is what the issuer notes with a ticket.
@@ -86,10 +93,14 @@ type Ledger[T any] struct {
 	open    map[Ticket]*Entry[T] // issued, not settled
 	sources map[string]*Position
 	settled atomic.Uint64
-	wake    chan struct{}
+	// acked is the last ticket acknowledged with every one before it,
+	// readable without the lock.
+	acked atomic.Uint64
+	wake  chan struct{}
 	// settling, while someone waits for a position (Settling), is closed
-	// by the next settle; nil when nobody waits, so that settling costs
-	// nothing more than a nil check then.
+	// by the next settle or acknowledgement in ticket order; nil when
+	// nobody waits, so that settling costs nothing more than a nil check
+	// then.
 	settling chan struct{}
 }
 
@@ -132,6 +143,7 @@ func (l *Ledger[T]) Acknowledge(t Ticket, at time.Time) {
 	e := l.open[t]
 	if e != nil && !e.acked {
 		e.acked, e.Acknowledged = true, at
+		l.advanceAcked()
 	}
 	l.mu.Unlock()
 	if e != nil {
@@ -139,6 +151,30 @@ func (l *Ledger[T]) Acknowledge(t Ticket, at time.Time) {
 		case l.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// advanceAcked moves the acknowledged prefix over the tickets now
+// acknowledged in order, and wakes who waits for a position if it moved;
+// l.mu is held. Each ticket is passed over once.
+func (l *Ledger[T]) advanceAcked() {
+	moved := false
+	for {
+		next := Ticket(max(l.acked.Load(), l.settled.Load()) + 1)
+		e := l.open[next]
+		if e == nil || !e.acked {
+			break
+		}
+		for source, lsn := range e.Positions {
+			p := l.source(source)
+			p.Acknowledged = max(p.Acknowledged, lsn)
+		}
+		l.acked.Store(uint64(next))
+		moved = true
+	}
+	if moved && l.settling != nil {
+		close(l.settling)
+		l.settling = nil
 	}
 }
 
@@ -176,9 +212,13 @@ func (l *Ledger[T]) Settle(t Ticket) bool {
 			continue
 		}
 		p.Durable = lsn
+		p.Acknowledged = max(p.Acknowledged, lsn)
 		confirm = append(confirm, sourceLSN{source, lsn})
 	}
 	l.settled.Store(uint64(t))
+	if l.acked.Load() < uint64(t) {
+		l.acked.Store(uint64(t))
+	}
 	if l.settling != nil {
 		close(l.settling)
 		l.settling = nil
@@ -210,6 +250,11 @@ func (l *Ledger[T]) Issued() Ticket {
 // too. Safe to call from any goroutine without waiting.
 func (l *Ledger[T]) Settled() Ticket { return Ticket(l.settled.Load()) }
 
+// Acknowledged is the last ticket whose documents, and every earlier
+// ticket's, the index acknowledged; at or past Settled. Safe to call from
+// any goroutine without waiting.
+func (l *Ledger[T]) Acknowledged() Ticket { return Ticket(l.acked.Load()) }
+
 // Reset forgets what is applied of source: its state was removed to be
 // copied again. What is durable stays, so that nothing below it is ever
 // confirmed again.
@@ -229,9 +274,11 @@ func (l *Ledger[T]) Position(source string) Position {
 	return Position{}
 }
 
-// Settling returns a channel closed by the next settle, for a reader
-// waiting until a source's durable position reaches a point: read
-// Position after taking the channel, and again once it is closed.
+// Settling returns a channel closed by the next settle, or the next
+// acknowledgement that completes the tickets before it, for a reader
+// waiting until a source's durable or acknowledged position reaches a
+// point: read Position after taking the channel, and again once it is
+// closed.
 func (l *Ledger[T]) Settling() <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
