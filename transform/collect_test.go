@@ -91,6 +91,27 @@ func TestCollectLingerEndsWithContext(t *testing.T) {
 	}
 }
 
+// TestCollectLingerEndsWhenHurried checks that a reader waiting for a
+// change (Hurry) ends a group's lingering: the group is applied at once,
+// not after the linger.
+func TestCollectLingerEndsWhenHurried(t *testing.T) {
+	e := &Engine{opts: Options{MaxGroupEvents: 100, GroupLinger: time.Hour}, lastGroup: time.Now(),
+		hurry: make(chan struct{}, 1)}
+	done := make(chan []*capture.Transaction)
+	go func() { done <- e.collect(context.Background(), &capture.Transaction{}, make(chan *capture.Transaction)) }()
+	time.Sleep(20 * time.Millisecond)
+	e.Hurry()
+	e.Hurry() // a second call while one is pending neither blocks nor queues more
+	select {
+	case group := <-done:
+		if len(group) != 1 {
+			t.Fatalf("group of %d transactions, want 1", len(group))
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the group still lingers a minute after Hurry")
+	}
+}
+
 // submitCounter counts the submissions an engine makes: one per group
 // whose documents fit one page.
 type submitCounter struct {

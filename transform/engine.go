@@ -105,6 +105,9 @@ type Engine struct {
 	// lastGroup is when the last group was collected, its lingering
 	// included (see GroupLinger).
 	lastGroup time.Time
+	// hurry ends a group's lingering at once (Hurry): a reader waits for
+	// a change the group may hold.
+	hurry chan struct{}
 	// unmarked is the last group that sent documents without pending
 	// marks (see copyOnly); a snapshot's closing transaction is committed
 	// only once it is settled.
@@ -147,7 +150,8 @@ func NewEngine(store *state.Store, views []*View, out Writer, confirm Confirmer,
 	folds.setLog(log)
 	e := &Engine{store: store, plan: p, out: out, opts: opts, log: log, folds: folds,
 		metrics: metrics, versions: vs, ledger: ledger.New[groupNote](ledger.ConfirmFunc(confirm)), sent: map[state.DocRef]ledger.Ticket{},
-		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]state.TableID{}}
+		snapshotting: map[string]map[capture.Table]bool{}, viewSources: map[string][]string{}, viewTables: map[string][]state.TableID{},
+		hurry: make(chan struct{}, 1)}
 	if e.builds, err = newBuilds(store, p, opts.Builds, opts.IndexName); err != nil {
 		return nil, err
 	}
@@ -323,6 +327,8 @@ func (e *Engine) collect(ctx context.Context, first *capture.Transaction, in <-c
 			select {
 			case txn, ok = <-in:
 			case <-deadline:
+				return group
+			case <-e.hurry:
 				return group
 			case <-ctx.Done():
 				return group

@@ -46,3 +46,14 @@ func (e *Engine) Acknowledged(source string) capture.LSN {
 // refresh of the index that starts once it has reached n shows every
 // document of the first n groups. Safe to call from any goroutine.
 func (e *Engine) AcknowledgedGroups() uint64 { return uint64(e.ledger.Acknowledged()) }
+
+// Hurry ends the lingering of the group being collected, or of the next
+// one, so that a change a reader waits for (GET /v1/wait) is applied
+// without waiting for company (Options.GroupLinger). Nothing changes for
+// streams nobody waits on; safe to call from any goroutine.
+func (e *Engine) Hurry() {
+	select {
+	case e.hurry <- struct{}{}:
+	default:
+	}
+}

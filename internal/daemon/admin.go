@@ -341,6 +341,10 @@ func (a *adminAPI) Reached(view, source string, lsn capture.LSN) (bool, <-chan s
 	if r.engine.Durable(source, st.Passed()) >= lsn || r.engine.Acknowledged(source) >= lsn {
 		return true, changed, nil
 	}
+	if r.engine.Applied(source) < lsn {
+		// The change may sit in a group waiting for company: apply it now.
+		r.engine.Hurry()
+	}
 	if r.writer != nil && r.engine.Applied(source) >= lsn {
 		// The documents are built: send them now rather than after the
 		// flush interval. Only a waiting read does this.
