@@ -179,7 +179,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	var bin string
 	if slices.ContainsFunc(only, func(b string) bool {
-		return slices.Contains([]string{"snapshot", "chunked", "stream", "lean", "hugetxn", "ryw", "events"}, b)
+		return slices.Contains([]string{"snapshot", "chunked", "chunkrate", "stream", "lean", "hugetxn", "ryw", "events"}, b)
 	}) {
 		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
 			return err
@@ -251,6 +251,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 		rep.Chunked = &c
+	}
+	if slices.Contains(only, "chunkrate") {
+		log.Info("chunked against exported snapshot benchmark", "rows", o.chunked.Rows)
+		c, err := bench.RunChunkRate(ctx, o.env, bin, dir, o.chunked, log)
+		if err != nil {
+			return err
+		}
+		rep.ChunkRate = &c
 	}
 	if slices.Contains(only, "hugetxn") {
 		log.Info("huge transaction benchmark")
