@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
@@ -115,11 +116,16 @@ sink:
   bulk_actions: %d
   concurrency: %d
 state: { dir: %q }
-http: { listen: %q }
+http: { listen: %q, pprof: %t, pprof_token_file: %q }
 views:
   - name: accounts
     root: { source: db, table: accounts }
-`, db.DSN, slot, mode, opts.ChunkRows, env.SearchURL, prefix, mode, opts.BulkActions, opts.Concurrency, filepath.Join(dir, slot), listen)
+`, db.DSN, slot, mode, opts.ChunkRows, env.SearchURL, prefix, mode, opts.BulkActions, opts.Concurrency, filepath.Join(dir, slot), listen,
+		opts.ProfileDir != "", filepath.Join(dir, slot+".token"))
+	token := rand.Text()
+	if err := os.WriteFile(filepath.Join(dir, slot+".token"), []byte(token), 0o600); err != nil {
+		return run, fmt.Errorf("write the chunk-rate benchmark's profiling token: %w", err)
+	}
 	path := filepath.Join(dir, slot+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return run, fmt.Errorf("write the chunk-rate benchmark's configuration: %w", err)
@@ -130,6 +136,25 @@ views:
 		return run, err
 	}
 	defer p.stop()
+	p.pprofToken = token
+	profiled := make(chan error, 1)
+	profileCtx, stopProfile := context.WithCancel(ctx)
+	defer stopProfile()
+	if opts.ProfileDir != "" {
+		// The middle of the copy: after the start, before the end of a
+		// copy of a few hundred thousand rows.
+		go func() {
+			select {
+			case <-profileCtx.Done():
+				profiled <- nil
+				return
+			case <-time.After(15 * time.Second):
+			}
+			profiled <- p.cpuProfile(profileCtx, 30*time.Second, filepath.Join(opts.ProfileDir, "chunkrate-"+mode+".pprof"))
+		}()
+	} else {
+		profiled <- nil
+	}
 	var last metricSet
 	err = pollEvery(ctx, 100*time.Millisecond, func() (bool, error) {
 		if p.exited() {
@@ -151,6 +176,9 @@ views:
 	run.Took = time.Since(start)
 	run.CPUSeconds = last.sum("process_cpu_seconds_total", nil)
 	run.Rows = last.sum("projector_snapshot_rows_total", nil)
+	if err := <-profiled; err != nil {
+		return run, fmt.Errorf("profile the %s snapshot: %w", mode, err)
+	}
 	return run, nil
 }
 

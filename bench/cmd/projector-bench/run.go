@@ -122,6 +122,7 @@ func parse(args []string) (options, error) {
 	}
 	o.events.BulkActions, o.events.Concurrency = bulk, concurrency
 	o.chunked.BulkActions, o.chunked.Concurrency = bulk, concurrency
+	o.chunked.ProfileDir = o.profileDir
 	for _, r := range strings.Split(o.rates, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
 		if err != nil {
