@@ -29,6 +29,9 @@ type ChunkedOptions struct {
 	WALBound int64
 	// MaxCopiedRatio is the most rows both runs may read, over the table.
 	MaxCopiedRatio float64
+	// ProfileDir, when set, keeps a CPU profile of each chunk-rate
+	// snapshot there (chunkrate-exported.pprof, chunkrate-chunked.pprof).
+	ProfileDir string
 }
 
 // DefaultChunkedWALBound is the retained-WAL bound of the chunked

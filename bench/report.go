@@ -30,6 +30,8 @@ type Report struct {
 	Events *EventsReport
 	// Chunked is the chunked snapshot benchmark, killed and resumed.
 	Chunked *ChunkedReport
+	// ChunkRate compares a chunked snapshot's rate with an exported one's.
+	ChunkRate *ChunkRateReport
 	// HugeTxn is the huge-transaction benchmark's result.
 	HugeTxn *HugeTxnReport
 	Micro   []MicroBench
@@ -82,6 +84,9 @@ func (r *Report) Write(w io.Writer) {
 	}
 	if r.Chunked != nil {
 		r.writeChunked(p)
+	}
+	if r.ChunkRate != nil {
+		r.writeChunkRate(p)
 	}
 	if r.HugeTxn != nil {
 		r.writeHugeTxn(p)

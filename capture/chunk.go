@@ -364,20 +364,25 @@ func (c *chunker) copyTable(ctx context.Context, gen chan struct{}, p TableProgr
 		s.log.Info("chunked snapshot of table resumes", "table", t.String(), "rows", p.Rows, "after_key", p.LastKey)
 	}
 	s.metrics.chunkProgress(s.src.Name, p)
+	started := p.Rows
 	var flight []inflight
-	lastLog := time.Now()
+	var spent chunkTimes
+	began, lastLog := time.Now(), time.Now()
 	defer c.win.stop()
 	for {
 		// Record what is confirmed, and wait for room before reading on.
 		if len(flight) > 0 {
+			at := time.Now()
 			if err := c.settle(ctx, gen, &flight, chunksInFlight-1); err != nil {
 				return err
 			}
+			spent.confirm += time.Since(at)
 		}
-		n, upper, res, err := c.copyChunk(ctx, gen, cp, t, key, keyTypes, p.LastKey)
+		n, upper, res, times, err := c.copyChunk(ctx, gen, cp, t, key, keyTypes, p.LastKey)
 		if err != nil {
 			return err
 		}
+		spent.add(times)
 		if res.retry {
 			s.log.Info("chunk met a change without its key; copying it again", "table", t.String())
 			continue
@@ -395,14 +400,18 @@ func (c *chunker) copyTable(ctx context.Context, gen chan struct{}, p TableProgr
 		}
 		flight = append(flight, inflight{at: res.at, progress: p})
 		if time.Since(lastLog) > 10*time.Second {
-			s.log.Info("chunked snapshot progress", "table", t.String(), "rows", p.Rows, "estimated_total", p.Estimate)
+			s.log.Info("chunked snapshot progress", append([]any{"table", t.String(), "rows", p.Rows, "estimated_total", p.Estimate,
+				"rows_per_second", int(float64(p.Rows-started) / time.Since(began).Seconds())}, spent.attrs()...)...)
 			lastLog = time.Now()
 		}
 		if p.Done {
+			at := time.Now()
 			if err := c.settle(ctx, gen, &flight, 0); err != nil {
 				return err
 			}
-			s.log.Info("chunked snapshot of table done", "table", t.String(), "rows", p.Rows, "chunks", p.Chunks)
+			spent.confirm += time.Since(at)
+			s.log.Info("chunked snapshot of table done", append([]any{"table", t.String(), "rows", p.Rows, "chunks", p.Chunks,
+				"took", time.Since(began).Round(time.Millisecond)}, spent.attrs()...)...)
 			return nil
 		}
 	}
@@ -441,43 +450,50 @@ func (c *chunker) settle(ctx context.Context, gen chan struct{}, flight *[]infli
 // a low and a high watermark, and waits until the stream delivered them.
 // It returns how many rows it read and the key of the last (nil when the
 // table's end was reached).
-func (c *chunker) copyChunk(ctx context.Context, gen chan struct{}, cp *copier, t Table, key, keyTypes, lastKey []string) (int, []string, chunkResult, error) {
+func (c *chunker) copyChunk(ctx context.Context, gen chan struct{}, cp *copier, t Table, key, keyTypes, lastKey []string) (int, []string, chunkResult, chunkTimes, error) {
+	var times chunkTimes
+	at := time.Now()
 	c.next++
 	id := chunkID{run: c.run, chunk: c.next}
 	done := c.win.open(id, t, key)
 	defer c.win.close(id)
 	if err := c.emit(ctx, cp.conn, id, t, false); err != nil {
-		return 0, nil, chunkResult{}, err
+		return 0, nil, chunkResult{}, times, err
 	}
+	times.watermarks += lap(&at)
 	if err := settleCommits(ctx, cp.conn, time.Second, c.long); err != nil {
-		return 0, nil, chunkResult{}, err
+		return 0, nil, chunkResult{}, times, err
 	}
+	times.visibility += lap(&at)
 	rows := c.opts().Rows
 	if rows <= 0 {
 		rows = DefaultChunkRows
 	}
 	upper, err := chunkUpper(ctx, cp.conn, t, key, keyTypes, lastKey, rows)
 	if err != nil {
-		return 0, nil, chunkResult{}, err
+		return 0, nil, chunkResult{}, times, err
 	}
 	changes, size, err := cp.fetch(ctx, chunkQuery(t, key, keyTypes, lastKey, upper), t, key)
 	if err != nil {
-		return 0, nil, chunkResult{}, err
+		return 0, nil, chunkResult{}, times, err
 	}
 	if upper == nil && len(changes) == 0 && len(lastKey) == 0 {
 		size = 0 // an empty table
 	}
 	c.win.fill(id, changes, txnOverhead+size)
+	times.read += lap(&at)
 	if err := c.emit(ctx, cp.conn, id, t, true); err != nil {
-		return 0, nil, chunkResult{}, err
+		return 0, nil, chunkResult{}, times, err
 	}
+	times.watermarks += lap(&at)
 	select {
 	case res := <-done:
-		return len(changes), upper, res, nil
+		times.stream += lap(&at)
+		return len(changes), upper, res, times, nil
 	case <-gen:
-		return 0, nil, chunkResult{}, errPlanReplaced
+		return 0, nil, chunkResult{}, times, errPlanReplaced
 	case <-ctx.Done():
-		return 0, nil, chunkResult{}, ctx.Err()
+		return 0, nil, chunkResult{}, times, ctx.Err()
 	}
 }
 

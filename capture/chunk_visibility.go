@@ -50,7 +50,7 @@ func settleCommits(ctx context.Context, conn *pgx.Conn, wait time.Duration, long
 		}
 	}
 	deadline := time.Now().Add(wait)
-	for len(pending) > 0 {
+	for polls := 0; len(pending) > 0; polls++ {
 		if time.Now().After(deadline) {
 			for x := range pending {
 				long[x] = true
@@ -60,7 +60,7 @@ func settleCommits(ctx context.Context, conn *pgx.Conn, wait time.Duration, long
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
+		case <-time.After(settlePause(polls)):
 		}
 		var now []int64
 		if err := conn.QueryRow(ctx, running).Scan(&now); err != nil {
@@ -75,4 +75,14 @@ func settleCommits(ctx context.Context, conn *pgx.Conn, wait time.Duration, long
 		pending = still
 	}
 	return nil
+}
+
+// settlePause is the pause before settleCommits reads pg_locks again for
+// the polls-th time. Most transactions end within a few milliseconds, so
+// the first pauses are short; the pause then doubles up to 32 ms, since
+// reading pg_locks takes every lock partition's lock on the server and
+// costs both sides CPU: a transaction that runs for most of the wait is
+// looked at some 40 times, not 500.
+func settlePause(polls int) time.Duration {
+	return time.Millisecond << min(polls, 5)
 }

@@ -48,3 +48,30 @@ func TestSettleCommitsForgetsEndedLongTransactions(t *testing.T) {
 		t.Errorf("transaction %d has ended but is still remembered as long-running", xid)
 	}
 }
+
+func TestSettlePauseBacksOff(t *testing.T) {
+	for _, c := range []struct {
+		polls int
+		want  time.Duration
+	}{
+		{0, time.Millisecond},
+		{1, 2 * time.Millisecond},
+		{3, 8 * time.Millisecond},
+		{5, 32 * time.Millisecond},
+		{6, 32 * time.Millisecond},
+		{1000, 32 * time.Millisecond},
+	} {
+		if got := settlePause(c.polls); got != c.want {
+			t.Errorf("settlePause(%d) = %s, want %s", c.polls, got, c.want)
+		}
+	}
+	// The polls a one-second wait makes stay few.
+	polls, waited := 0, time.Duration(0)
+	for waited < time.Second {
+		waited += settlePause(polls)
+		polls++
+	}
+	if polls > 40 {
+		t.Errorf("a one-second wait polls %d times", polls)
+	}
+}

@@ -298,9 +298,15 @@ func (w *window) record(changes []Change) {
 func (w *window) attach(txn *Transaction) {
 	res := chunkResult{at: txn.EndLSN}
 	var kept []Change
-	if w.unmatched {
+	switch {
+	case w.unmatched:
 		res.retry = true
-	} else if !w.truncated {
+	case w.truncated:
+	case len(w.changed.keys) == 0 && len(w.previous.keys) == 0:
+		// The stream changed no row of the table since recording began:
+		// every row is kept, with no key to encode.
+		kept = w.rows
+	default:
 		kept = w.rows[:0]
 		for _, c := range w.rows {
 			k, ok := encodeChunkKey(w.key, c.New)

@@ -122,6 +122,7 @@ func parse(args []string) (options, error) {
 	}
 	o.events.BulkActions, o.events.Concurrency = bulk, concurrency
 	o.chunked.BulkActions, o.chunked.Concurrency = bulk, concurrency
+	o.chunked.ProfileDir = o.profileDir
 	for _, r := range strings.Split(o.rates, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
 		if err != nil {
@@ -179,7 +180,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	var bin string
 	if slices.ContainsFunc(only, func(b string) bool {
-		return slices.Contains([]string{"snapshot", "chunked", "stream", "lean", "hugetxn", "ryw", "events"}, b)
+		return slices.Contains([]string{"snapshot", "chunked", "chunkrate", "stream", "lean", "hugetxn", "ryw", "events"}, b)
 	}) {
 		if bin, err = bench.BuildProjector(ctx, dir); err != nil {
 			return err
@@ -251,6 +252,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 		rep.Chunked = &c
+	}
+	if slices.Contains(only, "chunkrate") {
+		log.Info("chunked against exported snapshot benchmark", "rows", o.chunked.Rows)
+		c, err := bench.RunChunkRate(ctx, o.env, bin, dir, o.chunked, log)
+		if err != nil {
+			return err
+		}
+		rep.ChunkRate = &c
 	}
 	if slices.Contains(only, "hugetxn") {
 		log.Info("huge transaction benchmark")
