@@ -372,9 +372,6 @@ func docID(pk string) string {
 	if id, ok := singleInteger(pk); ok {
 		return id // most keys: no JSON decoding
 	}
-	if id, ok := singleString(pk); ok {
-		return id // entity keys and text keys: no JSON decoding
-	}
 	parts, err := KeyParts([]byte(pk))
 	if err != nil {
 		// Stored keys are written by encodeKey and always read; should

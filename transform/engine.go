@@ -456,7 +456,6 @@ func (e *Engine) applyGroup(ctx context.Context, group []*capture.Transaction) e
 	if err := b.Commit(); err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
-	e.folds.committed(a)
 	for ref := range a.dirty {
 		delete(e.sent, ref) // marked again: an earlier group's settle must leave the mark
 	}

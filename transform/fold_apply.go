@@ -119,15 +119,10 @@ type folds struct {
 	// fl logs the events folded, and folds entities again from the log
 	// (fold_log.go).
 	fl foldLog
-	// byStates finds an entity by the table of its states.
-	byStates map[state.TableID]*entityPlan
-	// cache keeps the states of committed groups decoded (fold_cache.go).
-	cache *stateCache
 }
 
 func newFolds(entities []Entity, views []*View, metrics *Metrics, deadLetterIndex func(string) string) (*folds, error) {
-	f := &folds{bySource: map[string][]*entityPlan{}, metrics: metrics, deadLetterIndex: deadLetterIndex, readers: map[state.TableID][]string{},
-		byStates: map[state.TableID]*entityPlan{}, cache: newStateCache(stateCacheBudget)}
+	f := &folds{bySource: map[string][]*entityPlan{}, metrics: metrics, deadLetterIndex: deadLetterIndex, readers: map[state.TableID][]string{}}
 	for _, en := range entities {
 		r, err := fold.Compile(en.Stream)
 		if err != nil {
@@ -148,7 +143,6 @@ func newFolds(entities []Entity, views []*View, metrics *Metrics, deadLetterInde
 			metrics.DeclareEntity(en.Source, en.Name, r.Types())
 		}
 		f.bySource[en.Source] = append(f.bySource[en.Source], ep)
-		f.byStates[ep.states] = ep
 	}
 	for _, v := range views {
 		v.Root.walk(func(n *Node) {
@@ -169,31 +163,6 @@ type position struct {
 }
 
 func (p position) String() string { return p.lsn.String() + "#" + strconv.Itoa(p.index) }
-
-// quoted is String as a JSON string, as the state rows keep it, written
-// without fmt: it is formatted for every event folded.
-func (p position) quoted() string {
-	var buf [48]byte
-	b := append(buf[:0], '"')
-	b = appendUpperHex(b, uint64(p.lsn)>>32)
-	b = append(b, '/')
-	b = appendUpperHex(b, uint64(p.lsn)&0xFFFFFFFF)
-	b = append(b, '#')
-	b = strconv.AppendInt(b, int64(p.index), 10)
-	return string(append(b, '"'))
-}
-
-// appendUpperHex appends x in upper-case hexadecimal, as LSNs are written.
-func appendUpperHex(b []byte, x uint64) []byte {
-	start := len(b)
-	b = strconv.AppendUint(b, x, 16)
-	for i := start; i < len(b); i++ {
-		if c := b[i]; c >= 'a' && c <= 'f' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return b
-}
 
 func parsePosition(s string) (position, error) {
 	lsn, idx, ok := strings.Cut(s, "#")
@@ -307,12 +276,16 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	if !ep.types[typ] {
 		typ = otherEventType
 	}
-	key, err := ep.shape.Key(ev.AggregateID)
+	keyRow, err := ep.shape.Row(ev.AggregateID, nil)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
 	}
-	pk := entityKey(key)
+	pk, err := encodeKey([]string{config.EntityKey}, keyRow)
+	if err != nil {
+		f.failed(a, ep, txn, pos, ev, raw, err)
+		return nil
+	}
 	current, seen, err := f.load(a, ep, pk)
 	if err != nil {
 		return err
@@ -336,7 +309,7 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 		if err := f.save(a, ep, pk, pos, nil); err != nil {
 			return err
 		}
-		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: capture.Row{config.EntityKey: key}})
+		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: keyRow})
 	}
 	row, encoded, err := ep.shape.EncodedRow(ev.AggregateID, next)
 	if err != nil {
@@ -353,9 +326,6 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 // the position of the last event folded into it.
 func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, position, error) {
 	if c, ok := a.folded[ep.states][pk]; ok {
-		return c.state, c.pos, nil
-	}
-	if c, ok := f.cached(ep, pk); ok {
 		return c.state, c.pos, nil
 	}
 	r, err := a.b.Row(ep.states, pk)
@@ -376,9 +346,6 @@ func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, pos
 	if err != nil {
 		return nil, position{}, fmt.Errorf("read folded state of %s %s: %w", ep.Name, pk, err)
 	}
-	// Kept for the group's later events of the same aggregate, and for
-	// the cache once the group is committed: the store holds it already.
-	a.keepFolded(ep, pk, foldedState{state: st, pos: pos, size: len(s)})
 	return st, pos, nil
 }
 
@@ -398,41 +365,33 @@ func (f *folds) save(a *applier, ep *entityPlan, pk string, pos position, st map
 
 // saveEncoded is save with the state already encoded.
 func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position, st map[string]any, encoded []byte) error {
-	row := state.NewRow(2)
-	row.Cols = append(row.Cols, state.Column{Name: "pos", Value: pos.quoted()}, state.Column{Name: "state", Value: string(encoded)})
-	if err := a.b.SetUncachedRow(ep.states, pk, row); err != nil {
+	p := `"` + pos.String() + `"` // JSON: an LSN and an index need no escaping
+	row := &state.Row{Cols: []state.Column{{Name: "pos", Value: p}, {Name: "state", Value: string(encoded)}}}
+	if err := a.b.SetRow(ep.states, pk, row, false); err != nil {
 		return err
 	}
 	// Kept decoded for the group's later events of the same aggregate:
 	// Fold never changes a state it is given.
-	a.keepFolded(ep, pk, foldedState{state: st, pos: pos, size: len(encoded)})
-	return nil
-}
-
-// keepFolded keeps an aggregate's state, as the group's batch holds it,
-// for the group's later events.
-func (a *applier) keepFolded(ep *entityPlan, pk string, s foldedState) {
 	if a.folded == nil {
 		a.folded = map[state.TableID]map[string]foldedState{}
 	}
 	if a.folded[ep.states] == nil {
 		a.folded[ep.states] = map[string]foldedState{}
 	}
-	a.folded[ep.states][pk] = s
+	a.folded[ep.states][pk] = foldedState{state: st, pos: pos}
+	return nil
 }
 
 // foldedState is an entity's state as a group folded it last.
 type foldedState struct {
 	state map[string]any
 	pos   position
-	size  int // of the state encoded, to weigh it in the cache
 }
 
 // forget removes every folded state of an entity: its source starts over
 // from a new snapshot.
 func (f *folds) forget(a *applier, ep *entityPlan) error {
 	delete(a.folded, ep.states)
-	f.cache.forget(ep)
 	for _, id := range []state.TableID{ep.states, ep.staged} {
 		if err := a.b.ScanRows(id, func(pk string) error { return a.b.DeleteRow(id, pk) }); err != nil {
 			return fmt.Errorf("forget folded entity %s: %w", ep.Name, err)

@@ -67,16 +67,6 @@ func (sh Shape) Row(id string, state map[string]any) (capture.Row, error) {
 	return row, nil
 }
 
-// Key is an aggregate id as the value of the entity's key column, as Row
-// renders it.
-func (sh Shape) Key(id string) (any, error) {
-	key, err := convert(id, sh.types[config.EntityKey])
-	if err != nil {
-		return nil, fmt.Errorf("aggregate id %q: %w", id, err)
-	}
-	return key, nil
-}
-
 // typeOf is a field's base type: declared, or jsonb.
 func (sh Shape) typeOf(field string) string {
 	if typ, ok := sh.types[field]; ok {
@@ -101,17 +91,8 @@ func (sh Shape) EncodedRow(id string, state map[string]any) (capture.Row, []byte
 	slices.Sort(fields)
 	// Where each jsonb value's encoding starts and ends; sliced once the
 	// buffer stops growing.
-	var spanBuf [16][2]int
-	spans := spanBuf[:0]
-	if len(fields) > len(spanBuf) {
-		spans = make([][2]int, 0, len(fields))
-	}
-	spans = spans[:len(fields)]
-	size := 2
-	for _, field := range fields {
-		size += len(field) + 4 + sizeHint(state[field])
-	}
-	b := make([]byte, 0, size)
+	spans := make([][2]int, len(fields))
+	b := make([]byte, 0, 256)
 	b = append(b, '{')
 	for i, field := range fields {
 		if i > 0 {
@@ -144,31 +125,6 @@ func (sh Shape) EncodedRow(id string, state map[string]any) (capture.Row, []byte
 		row[field] = cv
 	}
 	return row, b, nil
-}
-
-// sizeHint guesses how many bytes AppendJSON writes for v, so that a
-// state is encoded into one buffer of about the right size: most of a
-// large state is its arrays' objects, whose encoding is already known.
-func sizeHint(v any) int {
-	switch x := v.(type) {
-	case string:
-		return len(x) + 2
-	case encodedObject:
-		return len(x.json)
-	case []any:
-		n := 2
-		for _, e := range x {
-			n += sizeHint(e) + 1
-		}
-		return n
-	case map[string]any:
-		n := 2
-		for k, e := range x {
-			n += len(k) + 4 + sizeHint(e)
-		}
-		return n
-	}
-	return 24
 }
 
 // convert turns a JSON value into the Go value capture gives a column of
