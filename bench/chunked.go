@@ -69,32 +69,13 @@ type ChunkedReport struct {
 // RunChunked runs the chunked snapshot benchmark in a database of its own.
 func RunChunked(ctx context.Context, env Env, bin, dir string, opts ChunkedOptions, log *slog.Logger) (ChunkedReport, error) {
 	rep := ChunkedReport{Options: opts}
-	db, err := env.CreateDatabase(ctx)
+	log.Info("loading the chunked snapshot table", "rows", opts.Rows)
+	db, search, cleanup, err := accountsDatabase(ctx, env, opts.Rows, log)
 	if err != nil {
 		return rep, err
 	}
-	search := newSearchClient(env.SearchURL, 2)
+	defer cleanup()
 	prefix := db.Name + "_"
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := search.deletePrefix(cctx, prefix); err != nil {
-			log.Error("clean up", "error", err)
-		}
-		if err := db.Drop(); err != nil {
-			log.Error("clean up", "error", err)
-		}
-	}()
-	log.Info("loading the chunked snapshot table", "rows", opts.Rows)
-	if err := db.Exec(ctx, `CREATE TABLE accounts (id bigint PRIMARY KEY, tenant text NOT NULL, v bigint NOT NULL DEFAULT 0, note text NOT NULL)`); err != nil {
-		return rep, err
-	}
-	if err := db.Exec(ctx, `INSERT INTO accounts (id, tenant, note) SELECT g, 't' || (g % 100), md5(g::text) FROM generate_series(1, $1::bigint) g`, opts.Rows); err != nil {
-		return rep, err
-	}
-	if err := db.Exec(ctx, `ANALYZE accounts`); err != nil {
-		return rep, err
-	}
 	listen, err := freeAddr()
 	if err != nil {
 		return rep, err
@@ -297,4 +278,41 @@ func pacedWrites(ctx context.Context, dsn string, rate float64, rows int64, log 
 		}
 		n++
 	}
+}
+
+// accountsDatabase creates a database of its own holding the accounts
+// table of the chunked benchmarks with rows rows, analysed, and returns it
+// with a search client and the clean-up that drops the database and every
+// index of its prefix.
+func accountsDatabase(ctx context.Context, env Env, rows int, log *slog.Logger) (*Database, *searchClient, func(), error) {
+	db, err := env.CreateDatabase(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	search := newSearchClient(env.SearchURL, 2)
+	cleanup := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
+			log.Error("clean up", "error", err)
+		}
+		if err := db.Drop(); err != nil {
+			log.Error("clean up", "error", err)
+		}
+	}
+	for _, st := range []struct {
+		sql  string
+		args []any
+	}{
+		{sql: `CREATE TABLE accounts (id bigint PRIMARY KEY, tenant text NOT NULL, v bigint NOT NULL DEFAULT 0, note text NOT NULL)`},
+		{sql: `INSERT INTO accounts (id, tenant, note) SELECT g, 't' || (g % 100), md5(g::text) FROM generate_series(1, $1::bigint) g`,
+			args: []any{rows}},
+		{sql: `ANALYZE accounts`},
+	} {
+		if err := db.Exec(ctx, st.sql, st.args...); err != nil {
+			cleanup()
+			return nil, nil, nil, err
+		}
+	}
+	return db, search, cleanup, nil
 }

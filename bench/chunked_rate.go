@@ -51,30 +51,14 @@ type ChunkRateReport struct {
 // of the chunked benchmark runs, and reports the rate and CPU of each.
 func RunChunkRate(ctx context.Context, env Env, bin, dir string, opts ChunkedOptions, log *slog.Logger) (ChunkRateReport, error) {
 	rep := ChunkRateReport{Options: opts}
-	db, err := env.CreateDatabase(ctx)
+	log.Info("loading the chunk-rate table", "rows", opts.Rows)
+	db, _, cleanup, err := accountsDatabase(ctx, env, opts.Rows, log)
 	if err != nil {
 		return rep, err
 	}
-	search := newSearchClient(env.SearchURL, 2)
+	defer cleanup()
 	prefix := db.Name + "_"
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := search.deletePrefix(cctx, prefix); err != nil {
-			log.Error("clean up", "error", err)
-		}
-		if err := db.Drop(); err != nil {
-			log.Error("clean up", "error", err)
-		}
-	}()
-	log.Info("loading the chunk-rate table", "rows", opts.Rows)
-	if err := db.Exec(ctx, `CREATE TABLE accounts (id bigint PRIMARY KEY, tenant text NOT NULL, v bigint NOT NULL DEFAULT 0, note text NOT NULL)`); err != nil {
-		return rep, err
-	}
-	if err := db.Exec(ctx, `INSERT INTO accounts (id, tenant, note) SELECT g, 't' || (g % 100), md5(g::text) FROM generate_series(1, $1::bigint) g`, opts.Rows); err != nil {
-		return rep, err
-	}
-	if err := db.Exec(ctx, `VACUUM ANALYZE accounts`); err != nil {
+	if err := db.Exec(ctx, `VACUUM accounts`); err != nil {
 		return rep, err
 	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
