@@ -280,25 +280,14 @@ func pacedWrites(ctx context.Context, dsn string, rate float64, rows int64, log 
 	}
 }
 
-// accountsDatabase creates a database of its own holding the accounts
-// table of the chunked benchmarks with rows rows, analysed, and returns it
-// with a search client and the clean-up that drops the database and every
-// index of its prefix.
+// accountsDatabase creates a database of its own (Env.scratch) holding
+// the accounts table of the chunked benchmarks with rows rows, analysed,
+// and returns it with a search client and the clean-up that drops the
+// database and every index of its prefix.
 func accountsDatabase(ctx context.Context, env Env, rows int, log *slog.Logger) (*Database, *searchClient, func(), error) {
-	db, err := env.CreateDatabase(ctx)
+	db, search, cleanup, err := env.scratch(ctx, log)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	search := newSearchClient(env.SearchURL, 2)
-	cleanup := func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := search.deletePrefix(cctx, db.Name+"_"); err != nil {
-			log.Error("clean up", "error", err)
-		}
-		if err := db.Drop(); err != nil {
-			log.Error("clean up", "error", err)
-		}
 	}
 	for _, st := range []struct {
 		sql  string

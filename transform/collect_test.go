@@ -98,7 +98,9 @@ func TestCollectLingerEndsWhenHurried(t *testing.T) {
 	e := &Engine{opts: Options{MaxGroupEvents: 100, GroupLinger: time.Hour}, lastGroup: time.Now(),
 		hurry: make(chan struct{}, 1)}
 	done := make(chan []*capture.Transaction)
-	go func() { done <- e.collect(context.Background(), &capture.Transaction{}, make(chan *capture.Transaction)) }()
+	go func() {
+		done <- e.collect(context.Background(), &capture.Transaction{}, make(chan *capture.Transaction))
+	}()
 	time.Sleep(20 * time.Millisecond)
 	e.Hurry()
 	e.Hurry() // a second call while one is pending neither blocks nor queues more
