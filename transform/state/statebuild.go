@@ -180,12 +180,19 @@ func (s *Store) SetBuildProgress(view string, p BuildProgress) error {
 // RowKeys lists up to n primary keys of t's stored rows in key order,
 // those after the key after ("" for the first), and whether more follow.
 func (r *Reader) RowKeys(t TableID, after string, n int) (pks []string, more bool, err error) {
+	return rowKeys(r.rd, t, after, n)
+}
+
+// rowKeys lists the primary keys of t's stored rows in key order, those
+// after the key after ("" for the first), at most n of them (all when n
+// is 0), and whether more follow.
+func rowKeys(rd pebble.Reader, t TableID, after string, n int) (pks []string, more bool, err error) {
 	prefix := appendRowPrefix(nil, t)
 	lower := prefix
 	if after != "" {
 		lower = appendRowKey(nil, t, after)
 	}
-	it, err := r.rd.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, false, err
 	}
@@ -199,7 +206,7 @@ func (r *Reader) RowKeys(t TableID, after string, n int) (pks []string, more boo
 		if after != "" && pk == after {
 			continue
 		}
-		if len(pks) == n {
+		if n > 0 && len(pks) == n {
 			more = true
 			break
 		}

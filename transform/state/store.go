@@ -226,26 +226,11 @@ func appendIndexPrefix(b []byte, t TableID, cols []string, vals string) []byte {
 
 // scanRows calls fn with the primary key of every stored row of t.
 func scanRows(rd pebble.Reader, t TableID, fn func(pk string) error) error {
-	prefix := appendRowPrefix(nil, t)
-	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	// The keys are read first and the iterator closed, so that fn may
+	// write to the batch the reader belongs to.
+	pks, _, err := rowKeys(rd, t, "", 0)
 	if err != nil {
 		return err
-	}
-	var pks []string
-	var bad []byte
-	for it.First(); it.Valid(); it.Next() {
-		pk, ok := keyValue(it.Key()[len(prefix):])
-		if !ok {
-			bad = bytes.Clone(it.Key())
-			break
-		}
-		pks = append(pks, pk)
-	}
-	if err := it.Close(); err != nil {
-		return fmt.Errorf("scan %s: %w", t.Table, err)
-	}
-	if bad != nil {
-		return corruptKey(bad)
 	}
 	for _, pk := range pks {
 		if err := fn(pk); err != nil {
