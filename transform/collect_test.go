@@ -21,7 +21,9 @@ import (
 // GroupLinger, but never after a quiet spell, on a stream slower than one
 // transaction per GroupLinger, or for snapshot rows.
 func TestCollectLingers(t *testing.T) {
-	const linger = 200 * time.Millisecond
+	// Long next to the 20 ms a later transaction takes to come, so that a
+	// loaded machine does not blur waiting and not waiting.
+	const linger = time.Second
 	streamed := func() *capture.Transaction { return &capture.Transaction{Changes: make([]capture.Change, 1)} }
 	copied := func() *capture.Transaction {
 		return &capture.Transaction{Snapshot: true, Changes: make([]capture.Change, 1)}
