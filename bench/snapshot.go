@@ -19,6 +19,11 @@ type SnapshotOptions struct {
 	BulkActions, Concurrency int
 	// Rounds is how many times each contender runs; the order alternates.
 	Rounds int
+	// Baseline, when set, is another projector binary (an older build)
+	// run on the same data in each round, right after projector: two
+	// builds compared in one run, on one data set, under the same load.
+	// Its runs are logged, not reported.
+	Baseline string
 }
 
 // SnapshotReport is the snapshot benchmark's result.
@@ -90,7 +95,7 @@ func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOpt
 		projectorFirst := round%2 == 0
 		for _, projector := range []bool{projectorFirst, !projectorFirst} {
 			if projector {
-				res, err := r.projector(ctx)
+				res, err := r.projector(ctx, r.bin)
 				if err != nil {
 					return rep, err
 				}
@@ -100,7 +105,14 @@ func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOpt
 				rep.ProjectorPeakRSS = max(rep.ProjectorPeakRSS, res.rss)
 				rep.ProjectorBuilt = res.built
 				rep.ProjectorCPU = rep.ProjectorCPU.add(res.share)
-				log.Info("snapshot indexed", "contender", "projector", "round", round+1, "took", res.elapsed.Round(time.Millisecond))
+				res.log(log, "projector", round)
+				if opts.Baseline != "" {
+					base, err := r.projector(ctx, opts.Baseline)
+					if err != nil {
+						return rep, fmt.Errorf("baseline %s: %w", opts.Baseline, err)
+					}
+					base.log(log, "baseline", round)
+				}
 				continue
 			}
 			took, share, err := r.loader(ctx)
@@ -137,9 +149,17 @@ type projectorRun struct {
 	share           CPUShare
 }
 
-// projector runs `projector run` on a new slot and index prefix until
-// every order's document is acknowledged by the engine.
-func (r *snapshotRun) projector(ctx context.Context) (projectorRun, error) {
+// log records a run's measures: with a baseline, the log is where the two
+// builds are compared.
+func (res projectorRun) log(log *slog.Logger, contender string, round int) {
+	log.Info("snapshot indexed", "contender", contender, "round", round+1, "took", res.elapsed.Round(time.Millisecond),
+		"copy", res.copy.Round(time.Millisecond), "cpu_seconds", strconv.FormatFloat(res.cpu, 'f', 2, 64),
+		"peak_rss_mib", int(res.rss/(1<<20)))
+}
+
+// projector runs `projector run`, built as bin, on a new slot and index
+// prefix until every order's document is acknowledged by the engine.
+func (r *snapshotRun) projector(ctx context.Context, bin string) (projectorRun, error) {
 	var res projectorRun
 	r.runs++
 	name := r.db.Name + "_p" + strconv.Itoa(r.runs)
@@ -156,7 +176,7 @@ func (r *snapshotRun) projector(ctx context.Context) (projectorRun, error) {
 	start := time.Now()
 	cpu := startCPUSampler()
 	defer cpu.finish()
-	p, err := startProjector(r.bin, path, listen, filepath.Join(r.dir, name+".log"))
+	p, err := startProjector(bin, path, listen, filepath.Join(r.dir, name+".log"))
 	if err != nil {
 		return res, err
 	}
