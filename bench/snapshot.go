@@ -20,9 +20,10 @@ type SnapshotOptions struct {
 	// Rounds is how many times each contender runs; the order alternates.
 	Rounds int
 	// Baseline, when set, is another projector binary (an older build)
-	// run on the same data in each round, right after projector: two
-	// builds compared in one run, on one data set, under the same load.
-	// Its runs are logged, not reported.
+	// run on the same data in each round, next to projector (after it in
+	// even rounds, before it in odd ones): two builds compared in one
+	// run, on one data set, under the same load. Its runs are logged,
+	// not reported.
 	Baseline string
 }
 
@@ -95,6 +96,12 @@ func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOpt
 		projectorFirst := round%2 == 0
 		for _, projector := range []bool{projectorFirst, !projectorFirst} {
 			if projector {
+				// The baseline runs after projector in even rounds and
+				// before it in odd ones: a process's CPU seconds grow
+				// with the wall time a loaded machine stretches it to.
+				if err := r.baseline(ctx, round, round%2 == 1); err != nil {
+					return rep, err
+				}
 				res, err := r.projector(ctx, r.bin)
 				if err != nil {
 					return rep, err
@@ -106,12 +113,8 @@ func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOpt
 				rep.ProjectorBuilt = res.built
 				rep.ProjectorCPU = rep.ProjectorCPU.add(res.share)
 				res.log(log, "projector", round)
-				if opts.Baseline != "" {
-					base, err := r.projector(ctx, opts.Baseline)
-					if err != nil {
-						return rep, fmt.Errorf("baseline %s: %w", opts.Baseline, err)
-					}
-					base.log(log, "baseline", round)
+				if err := r.baseline(ctx, round, round%2 == 0); err != nil {
+					return rep, err
 				}
 				continue
 			}
@@ -130,6 +133,19 @@ func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOpt
 		}
 	}
 	return rep, nil
+}
+
+// baseline runs the baseline build when one is set and now is true.
+func (r *snapshotRun) baseline(ctx context.Context, round int, now bool) error {
+	if r.opts.Baseline == "" || !now {
+		return nil
+	}
+	res, err := r.projector(ctx, r.opts.Baseline)
+	if err != nil {
+		return fmt.Errorf("baseline %s: %w", r.opts.Baseline, err)
+	}
+	res.log(r.log, "baseline", round)
+	return nil
 }
 
 func (r *snapshotRun) cleanup() {
