@@ -19,6 +19,12 @@ type SnapshotOptions struct {
 	BulkActions, Concurrency int
 	// Rounds is how many times each contender runs; the order alternates.
 	Rounds int
+	// Baseline, when set, is another projector binary (an older build)
+	// run on the same data in each round, next to projector (after it in
+	// even rounds, before it in odd ones): two builds compared in one
+	// run, on one data set, under the same load. Its runs are logged,
+	// not reported.
+	Baseline string
 }
 
 // SnapshotReport is the snapshot benchmark's result.
@@ -90,7 +96,13 @@ func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOpt
 		projectorFirst := round%2 == 0
 		for _, projector := range []bool{projectorFirst, !projectorFirst} {
 			if projector {
-				res, err := r.projector(ctx)
+				// The baseline runs after projector in even rounds and
+				// before it in odd ones: a process's CPU seconds grow
+				// with the wall time a loaded machine stretches it to.
+				if err := r.baseline(ctx, round, round%2 == 1); err != nil {
+					return rep, err
+				}
+				res, err := r.projector(ctx, r.bin)
 				if err != nil {
 					return rep, err
 				}
@@ -100,7 +112,10 @@ func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOpt
 				rep.ProjectorPeakRSS = max(rep.ProjectorPeakRSS, res.rss)
 				rep.ProjectorBuilt = res.built
 				rep.ProjectorCPU = rep.ProjectorCPU.add(res.share)
-				log.Info("snapshot indexed", "contender", "projector", "round", round+1, "took", res.elapsed.Round(time.Millisecond))
+				res.log(log, "projector", round)
+				if err := r.baseline(ctx, round, round%2 == 0); err != nil {
+					return rep, err
+				}
 				continue
 			}
 			took, share, err := r.loader(ctx)
@@ -120,6 +135,19 @@ func RunSnapshot(ctx context.Context, env Env, bin, dir string, opts SnapshotOpt
 	return rep, nil
 }
 
+// baseline runs the baseline build when one is set and now is true.
+func (r *snapshotRun) baseline(ctx context.Context, round int, now bool) error {
+	if r.opts.Baseline == "" || !now {
+		return nil
+	}
+	res, err := r.projector(ctx, r.opts.Baseline)
+	if err != nil {
+		return fmt.Errorf("baseline %s: %w", r.opts.Baseline, err)
+	}
+	res.log(r.log, "baseline", round)
+	return nil
+}
+
 func (r *snapshotRun) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -137,9 +165,17 @@ type projectorRun struct {
 	share           CPUShare
 }
 
-// projector runs `projector run` on a new slot and index prefix until
-// every order's document is acknowledged by the engine.
-func (r *snapshotRun) projector(ctx context.Context) (projectorRun, error) {
+// log records a run's measures: with a baseline, the log is where the two
+// builds are compared.
+func (res projectorRun) log(log *slog.Logger, contender string, round int) {
+	log.Info("snapshot indexed", "contender", contender, "round", round+1, "took", res.elapsed.Round(time.Millisecond),
+		"copy", res.copy.Round(time.Millisecond), "cpu_seconds", strconv.FormatFloat(res.cpu, 'f', 2, 64),
+		"peak_rss_mib", int(res.rss/(1<<20)))
+}
+
+// projector runs `projector run`, built as bin, on a new slot and index
+// prefix until every order's document is acknowledged by the engine.
+func (r *snapshotRun) projector(ctx context.Context, bin string) (projectorRun, error) {
 	var res projectorRun
 	r.runs++
 	name := r.db.Name + "_p" + strconv.Itoa(r.runs)
@@ -156,7 +192,7 @@ func (r *snapshotRun) projector(ctx context.Context) (projectorRun, error) {
 	start := time.Now()
 	cpu := startCPUSampler()
 	defer cpu.finish()
-	p, err := startProjector(r.bin, path, listen, filepath.Join(r.dir, name+".log"))
+	p, err := startProjector(bin, path, listen, filepath.Join(r.dir, name+".log"))
 	if err != nil {
 		return res, err
 	}

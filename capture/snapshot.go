@@ -159,15 +159,12 @@ func (cp *copier) fetch(ctx context.Context, sql string, t Table, key []string) 
 			changes = make([]Change, 0, cp.stream.opts.SnapshotChunkRows) // a full chunk, but for the last
 		}
 		row := make(Row, len(fields))
-		for i, raw := range result.Values() {
-			v, err := cp.types.decodeText(ctx, fields[i].DataTypeOID, raw)
-			if err != nil {
-				result.Close() //nolint:errcheck // the decode error is the one to report
-				return nil, 0, fmt.Errorf("decode column %s: %w", fields[i].Name, err)
-			}
-			row[fields[i].Name] = v
-			values += int64(len(raw))
+		size, err := cp.types.decodeTextRow(ctx, fields, result.Values(), row)
+		if err != nil {
+			result.Close() //nolint:errcheck // the decode error is the one to report
+			return nil, 0, err
 		}
+		values += size
 		changes = append(changes, Change{Op: Read, Table: t, Key: key, New: row})
 	}
 	if _, err := result.Close(); err != nil {

@@ -206,7 +206,14 @@ func (a *applier) writeIndexes(tp *tablePlan, row *state.Row, pk string, del boo
 // at every depth, by walking up the view trees through the join indexes.
 func (a *applier) markAffected(tp *tablePlan, row *state.Row, pk string) error {
 	for _, pl := range tp.nodes {
-		if pl.node.parent != nil && a.rootCopying(pl.view) {
+		if pl.node.parent == nil {
+			// The row is a root: it marks its own document, and
+			// nothing need be looked up (nor a slice made, for every
+			// row a snapshot copies).
+			a.dirty[state.DocRef{View: pl.view.Name, ID: pk}] = struct{}{}
+			continue
+		}
+		if a.rootCopying(pl.view) {
 			continue
 		}
 		if err := a.ascend(pl.view, pl.node, []*state.Row{row}, []string{pk}); err != nil {

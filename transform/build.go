@@ -23,6 +23,9 @@ type docBuilder struct {
 	// of the view: a row is dropped once its object is written, so the
 	// next row at its depth reuses its room instead of allocating.
 	rows []*state.Row
+	// keys are the keys of a relation's rows, one list per depth, reused
+	// like rows.
+	keys [][]string
 }
 
 // row reads the row pk of table t into the room kept for depth.
@@ -89,16 +92,20 @@ func (d *docBuilder) writeNode(b []byte, v *View, n *Node, row *state.Row, depth
 // writeRelation embeds the rows of c that join row: an array for has_many,
 // otherwise the first related row (in key order) or null. depth is c's.
 func (d *docBuilder) writeRelation(b []byte, v *View, c *Node, row *state.Row, depth int) ([]byte, error) {
-	var pks []string
+	for len(d.keys) <= depth {
+		d.keys = append(d.keys, nil)
+	}
+	pks := d.keys[depth][:0]
 	if vals, ok := joinValues(row, c.parentCols()); ok {
 		var err error
 		if slices.Equal(c.relatedCols(), c.Key) {
-			pks = []string{vals} // the key names the row; a missing one is skipped below
-		} else if pks, err = d.Lookup(c.id(), c.relatedCols(), vals); err != nil {
+			pks = append(pks, vals) // the key names the row; a missing one is skipped below
+		} else if pks, err = d.AppendLookup(pks, c.id(), c.relatedCols(), vals); err != nil {
 			return nil, err
 		}
 		state.SortKeys(pks)
 	}
+	d.keys[depth] = pks
 	if c.Kind == HasMany {
 		b = append(b, '[')
 	}

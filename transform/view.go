@@ -47,6 +47,9 @@ type Node struct {
 	On        []JoinPair
 	Children  []*Node
 	parent    *Node
+	// parentOn and relatedOn are On's columns of each side, listed by
+	// link: every document built reads them for each of its relations.
+	parentOn, relatedOn []string
 }
 
 // View is a named document shape over a root table and its relations.
@@ -74,6 +77,7 @@ func (v *View) link() error {
 
 func (n *Node) link(parent *Node, path string) error {
 	n.parent = parent
+	n.parentOn, n.relatedOn = n.onCols(true), n.onCols(false)
 	if len(n.Key) == 0 {
 		return fmt.Errorf("view %s: table %s has no key columns", path, n.Table)
 	}
@@ -96,18 +100,33 @@ func (n *Node) walk(visit func(*Node)) {
 	}
 }
 
+// parentCols lists the parent's join columns, in On's order. The list
+// is shared: callers must not change it.
 func (n *Node) parentCols() []string {
-	cols := make([]string, len(n.On))
-	for i, p := range n.On {
-		cols[i] = p.Parent
+	if len(n.parentOn) == len(n.On) {
+		return n.parentOn
 	}
-	return cols
+	return n.onCols(true)
 }
 
+// relatedCols lists n's own join columns, in On's order. The list is
+// shared: callers must not change it.
 func (n *Node) relatedCols() []string {
+	if len(n.relatedOn) == len(n.On) {
+		return n.relatedOn
+	}
+	return n.onCols(false)
+}
+
+// onCols lists the join columns of the parent's side or n's.
+func (n *Node) onCols(parent bool) []string {
 	cols := make([]string, len(n.On))
 	for i, p := range n.On {
-		cols[i] = p.Related
+		if parent {
+			cols[i] = p.Parent
+		} else {
+			cols[i] = p.Related
+		}
 	}
 	return cols
 }

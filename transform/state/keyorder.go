@@ -81,13 +81,38 @@ func comparePart(a, b any) int {
 // case, without decoding them as JSON; it reports false, leaving pks as
 // they were, when one is not.
 func sortIntKeys(pks []string) bool {
-	ints := make([]int64, len(pks))
+	// Keys found through a join index come in the store's order, which
+	// for integer keys is already theirs: one pass tells, allocating
+	// nothing, and a document's has_many relation is read that way.
+	var prev int64
 	for i, pk := range pks {
-		if len(pk) < 3 || pk[0] != '[' || pk[len(pk)-1] != ']' {
+		n, ok := intKey(pk)
+		if !ok {
 			return false
 		}
-		n, err := strconv.ParseInt(pk[1:len(pk)-1], 10, 64)
-		if err != nil {
+		if i > 0 && n < prev {
+			return sortIntKeysSlow(pks)
+		}
+		prev = n
+	}
+	return true
+}
+
+// intKey reads a key of one integer column, as sortIntKeys accepts it.
+func intKey(pk string) (int64, bool) {
+	if len(pk) < 3 || pk[0] != '[' || pk[len(pk)-1] != ']' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(pk[1:len(pk)-1], 10, 64)
+	return n, err == nil
+}
+
+// sortIntKeysSlow is sortIntKeys for keys out of order.
+func sortIntKeysSlow(pks []string) bool {
+	ints := make([]int64, len(pks))
+	for i, pk := range pks {
+		n, ok := intKey(pk)
+		if !ok {
 			return false
 		}
 		ints[i] = n

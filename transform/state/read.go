@@ -195,6 +195,12 @@ func (r *Reader) RowInto(t TableID, pk string, into *Row) (*Row, error) {
 // (a JSON array, in the order of cols), in the store's key order: through
 // the join index over cols, which the rows' writer keeps (Batch.AddIndex).
 func (r *Reader) Lookup(t TableID, cols []string, vals string) ([]string, error) {
+	return r.AppendLookup(nil, t, cols, vals)
+}
+
+// AppendLookup is Lookup appending the keys to pks, whose room a caller
+// that looks up once per document built can reuse.
+func (r *Reader) AppendLookup(pks []string, t TableID, cols []string, vals string) ([]string, error) {
 	r.turn = 1 - r.turn
 	prefix := appendIndexPrefix(r.prefixes[r.turn][:0], t, cols, vals)
 	r.prefixes[r.turn] = prefix
@@ -211,7 +217,6 @@ func (r *Reader) Lookup(t TableID, cols []string, vals string) ([]string, error)
 	default:
 		r.index.SetBounds(r.bounds.LowerBound, r.bounds.UpperBound)
 	}
-	var pks []string
 	for r.index.First(); r.index.Valid(); r.index.Next() {
 		pk, ok := keyValue(r.index.Key()[len(prefix):])
 		if !ok {

@@ -59,6 +59,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.snapshot.Size.Orders, "snapshot-orders", 1000000, "root rows of the snapshot benchmark")
 	fs.IntVar(&o.snapshot.Size.Customers, "snapshot-customers", 100000, "belongs_to rows of the snapshot benchmark")
 	fs.IntVar(&o.snapshot.Rounds, "snapshot-rounds", 2, "snapshots per contender")
+	fs.StringVar(&o.snapshot.Baseline, "snapshot-baseline", "", "another projector binary (an older build) to run next to projector in each snapshot round (after it in even rounds, before it in odd ones), on the same data; its CPU seconds and copy time are logged")
 	fs.BoolVar(&o.profileSnapshot, "snapshot-profile", false, "run one more, untimed snapshot under the CPU profiler")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory; also profiles projector over the last order-change streaming load and while idle in the single-table benchmark")
 
