@@ -91,6 +91,11 @@ func (c *checker) paged(ctx context.Context, view string, root *node) (map[strin
 				c.noteVersion(ahead, h)
 			}
 			if m, ok := compare(root, exp, id, h.Source, found); !ok {
+				if !found {
+					// A missing document is listed by id only; settling
+					// reads it again. So a lagging index costs an id each.
+					m.want = nil
+				}
 				bad[id] = m
 			}
 		}
