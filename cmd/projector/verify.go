@@ -36,6 +36,11 @@ could have written (more than --version-slack past the clock, as after a
 re-index by hand with a huge external version) is reported as version-ahead:
 the engine would refuse every later update of it.
 
+verify reads a view a page of 1,000 documents at a time in key order, so
+its memory does not grow with the view; a view over entities folded from
+events, or whose key or join columns cannot be looked up by value, is read
+whole.
+
 A mismatch may be a change still on its way to the index. verify re-checks
 mismatched documents only until the daemon has confirmed, on each source's
 slot, the WAL position read before the re-check; what still differs then is
