@@ -59,7 +59,9 @@ func (c *checker) view(ctx context.Context, v *config.View) (ViewReport, error) 
 	whole := !c.db.canSubset(root)
 	if !whole {
 		// In bounded memory: see paged.go.
+		restore := idleCollector(c.opts.MemoryBudget)
 		bad, ahead, checked, err = c.paged(ctx, v.Name, root)
+		restore()
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
 			// A value PostgreSQL will not convert back to a key or join
