@@ -67,7 +67,7 @@ func (o Options) pollInterval() time.Duration {
 
 // DefaultMemoryBudget is the MemoryBudget the verify command sets unless
 // GOGC or GOMEMLIMIT tune the collector.
-const DefaultMemoryBudget = 256 << 20
+const DefaultMemoryBudget = 128 << 20
 
 // idleCollector leaves the collector idle until the heap reaches budget,
 // and returns the function that restores its settings.
