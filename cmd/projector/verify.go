@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,11 @@ could have written (more than --version-slack past the clock, as after a
 re-index by hand with a huge external version) is reported as version-ahead:
 the engine would refuse every later update of it.
 
+verify reads a view a page of 1,000 documents at a time in key order, so
+its memory does not grow with the view; a view over entities folded from
+events, or whose key or join columns cannot be looked up by value, is read
+whole.
+
 A mismatch may be a change still on its way to the index. verify re-checks
 mismatched documents only until the daemon has confirmed, on each source's
 slot, the WAL position read before the re-check; what still differs then is
@@ -58,7 +64,7 @@ is 0 only when there is no drift.`,
 			}
 			bar := newProgress(log)
 			report, err := verify.Run(cmd.Context(), cfg, client, verify.Options{
-				Views: views, Settle: settle, ShowDiffs: diffs, VersionSlack: versionSlack,
+				Views: views, Settle: settle, ShowDiffs: diffs, VersionSlack: versionSlack, MemoryBudget: memoryBudget(),
 				Progress: func(view string, done, total int64) { bar.report("verify "+view, done, total) },
 			}, log)
 			bar.finish()
@@ -83,4 +89,13 @@ is 0 only when there is no drift.`,
 		"how far past the clock a document's _version may be before it is reported as ahead (negative: no check)")
 	_ = cmd.Flags().MarkDeprecated("diffs", "use --max-drifts") // the flag exists: cannot fail
 	return cmd
+}
+
+// memoryBudget is the heap verify lets garbage reach while it checks a view
+// in pages, unless GOGC or GOMEMLIMIT tune the collector themselves.
+func memoryBudget() int64 {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	return verify.DefaultMemoryBudget
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/sink"
 )
@@ -51,18 +53,39 @@ func (c *checker) view(ctx context.Context, v *config.View) (ViewReport, error) 
 	if err != nil {
 		return ViewReport{}, err
 	}
-	exp, err := c.expected(ctx, root, nil)
-	if err != nil {
-		return ViewReport{}, err
+	var bad map[string]mismatch
+	var ahead map[string]int64
+	var checked int
+	whole := !c.db.canSubset(root)
+	if !whole {
+		// In bounded memory: see paged.go.
+		restore := idleCollector(c.opts.MemoryBudget)
+		bad, ahead, checked, err = c.paged(ctx, v.Name, root)
+		restore()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+			// A value PostgreSQL will not convert back to a key or join
+			// column's type only costs the memory of a whole read.
+			c.log.Warn("reading the view in pages failed on a value; reading it whole", "view", v.Name, "error", err)
+			whole = true
+		} else if err != nil {
+			return ViewReport{}, err
+		}
 	}
-	bad, ahead, err := c.scan(ctx, v.Name, root, exp)
-	if err != nil {
-		return ViewReport{}, err
+	if whole {
+		exp, err := c.expected(ctx, root, nil)
+		if err != nil {
+			return ViewReport{}, err
+		}
+		if bad, ahead, err = c.scan(ctx, v.Name, root, exp); err != nil {
+			return ViewReport{}, err
+		}
+		checked = len(exp)
 	}
 	if bad, err = c.settle(ctx, v.Name, root, bad); err != nil {
 		return ViewReport{}, err
 	}
-	return c.report(v.Name, root, len(exp), bad, ahead), nil
+	return c.report(v.Name, root, checked, bad, ahead), nil
 }
 
 // expected builds the view's documents: all of them when ids is nil, else
@@ -96,7 +119,7 @@ func (c *checker) scan(ctx context.Context, view string, root *node, exp expecte
 	seen := make(map[string]bool, len(exp))
 	limit := c.versionLimit
 	var done int64
-	err := scanIndex(ctx, c.client, c.alias, func(h hit, total int64) error {
+	err := scanIndex(ctx, c.client, c.alias, "true", func(h hit, total int64) error {
 		seen[h.ID] = true
 		if limit > 0 && h.Version > limit {
 			ahead[h.ID] = h.Version

@@ -53,12 +53,14 @@ func (r *searchResponse) total() int64 {
 
 // scanIndex reads every document behind alias with a scroll sorted by
 // _doc, which Elasticsearch 8 and OpenSearch 2 both serve (unlike a sort on
-// _id or point-in-time, whose APIs differ). A missing alias is errNoIndex.
-func scanIndex(ctx context.Context, c *sink.Client, alias string, fn func(h hit, total int64) error) (err error) {
+// _id or point-in-time, whose APIs differ). source is the search's _source
+// option: true for whole documents, or a JSON list of fields. A missing
+// alias is errNoIndex.
+func scanIndex(ctx context.Context, c *sink.Client, alias, source string, fn func(h hit, total int64) error) (err error) {
 	res, err := c.API.Search(c.API.Search.WithContext(ctx), c.API.Search.WithIndex(alias),
 		c.API.Search.WithScroll(2*time.Minute), c.API.Search.WithSize(pageSize),
 		c.API.Search.WithTrackTotalHits(true), c.API.Search.WithVersion(true),
-		c.API.Search.WithBody(strings.NewReader(`{"sort":["_doc"]}`)))
+		c.API.Search.WithBody(strings.NewReader(`{"sort":["_doc"],"_source":`+source+`}`)))
 	page, err := decodeSearch(res, err, "scroll "+alias)
 	if err != nil {
 		return err
@@ -104,9 +106,10 @@ func clearScroll(c *sink.Client, id string) {
 	}
 }
 
-// fetchIDs reads the documents with the given ids, those that exist.
-func fetchIDs(ctx context.Context, c *sink.Client, alias string, ids []string) (map[string]json.RawMessage, error) {
-	out := make(map[string]json.RawMessage, len(ids))
+// fetchIDs reads the documents with the given ids, those that exist, with
+// their versions. A missing alias is no documents.
+func fetchIDs(ctx context.Context, c *sink.Client, alias string, ids []string) (map[string]hit, error) {
+	out := make(map[string]hit, len(ids))
 	for start := 0; start < len(ids); start += pageSize {
 		chunk := ids[start:min(start+pageSize, len(ids))]
 		body, err := json.Marshal(map[string]any{
@@ -116,7 +119,7 @@ func fetchIDs(ctx context.Context, c *sink.Client, alias string, ids []string) (
 			return nil, err
 		}
 		res, err := c.API.Search(c.API.Search.WithContext(ctx), c.API.Search.WithIndex(alias),
-			c.API.Search.WithBody(strings.NewReader(string(body))))
+			c.API.Search.WithVersion(true), c.API.Search.WithBody(strings.NewReader(string(body))))
 		page, err := decodeSearch(res, err, "read documents of "+alias)
 		if err != nil {
 			return nil, err
@@ -125,10 +128,34 @@ func fetchIDs(ctx context.Context, c *sink.Client, alias string, ids []string) (
 			return out, nil
 		}
 		for _, h := range page.Hits.Hits {
-			out[h.ID] = h.Source
+			out[h.ID] = h
 		}
 	}
 	return out, nil
+}
+
+// countIndex says how many documents are behind alias; a missing alias is
+// errNoIndex.
+func countIndex(ctx context.Context, c *sink.Client, alias string) (int64, error) {
+	res, err := c.API.Count(c.API.Count.WithContext(ctx), c.API.Count.WithIndex(alias))
+	if err != nil {
+		return 0, fmt.Errorf("count documents of %s: %w", alias, err)
+	}
+	defer drain(res)
+	if res.StatusCode == http.StatusNotFound {
+		return 0, errNoIndex
+	}
+	if res.IsError() {
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 2048))
+		return 0, fmt.Errorf("count documents of %s: %s: %s", alias, res.Status(), msg)
+	}
+	var body struct {
+		Count int64 `json:"count"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		return 0, fmt.Errorf("count documents of %s: decode answer: %w", alias, err)
+	}
+	return body.Count, nil
 }
 
 // refresh makes every acknowledged write behind alias visible to search.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -153,7 +156,10 @@ func (db *sources) keyFits(root *node, parts []string) bool {
 		var v any
 		switch col.Base {
 		case "int2", "int4", "int8":
-			v = canonNumber("int8", parts[i])
+			if !fitsInteger(col.Base, parts[i]) {
+				return false
+			}
+			continue
 		case "numeric":
 			v = canonNumber("numeric", parts[i])
 		case "timestamp", "timestamptz":
@@ -179,6 +185,17 @@ func (db *sources) loadNode(ctx context.Context, snap *snapshots, n *node, cols 
 	for i, c := range td.cols {
 		td.colIdx[c] = i
 	}
+	// A join value the related column's type cannot hold matches no row;
+	// PostgreSQL would refuse the whole read for it.
+	filter = slices.DeleteFunc(filter, func(obj map[string]any) bool {
+		for col, v := range obj {
+			c, _ := db.cat[n.Table].Column(col)
+			if !fitsInteger(c.Base, fmt.Sprint(v)) {
+				return true
+			}
+		}
+		return false
+	})
 	if len(filter) > 0 {
 		enc, err := json.Marshal(filter)
 		if err != nil {
@@ -219,4 +236,22 @@ func (td *tableData) joinFilter(c *node) []map[string]any {
 		out = append(out, obj)
 	}
 	return out
+}
+
+// fitsInteger reports whether text is a value of an integer column of the
+// given base type, in its range; any text fits a column of another type.
+func fitsInteger(base, text string) bool {
+	bits := map[string]int{"int2": 16, "int4": 32, "int8": 64}[base]
+	if bits == 0 {
+		return true
+	}
+	i, err := strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		return false
+	}
+	limit := int64(math.MaxInt64)
+	if bits < 64 {
+		limit = 1<<(bits-1) - 1
+	}
+	return i <= limit && i >= -limit-1
 }

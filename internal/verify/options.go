@@ -1,6 +1,9 @@
 package verify
 
-import "time"
+import (
+	"runtime/debug"
+	"time"
+)
 
 // Options tune a verification run.
 type Options struct {
@@ -24,6 +27,11 @@ type Options struct {
 	// a second per restart. Zero means 24 hours; a negative value turns the
 	// check off.
 	VersionSlack time.Duration
+	// MemoryBudget, when positive, is the heap size the Go collector may
+	// let garbage reach while views are checked in pages: their live heap
+	// is a page, and collecting at twice that, as by default, costs more
+	// CPU than the check. Views read whole keep the collector's settings.
+	MemoryBudget int64
 	// Progress, when set, is told how many index documents of a view have
 	// been read out of how many.
 	Progress func(view string, done, total int64)
@@ -55,4 +63,22 @@ func (o Options) versionLimit() int64 {
 // between re-checks when the WAL position cannot be read.
 func (o Options) pollInterval() time.Duration {
 	return min(max(o.Settle/10, 100*time.Millisecond), time.Second)
+}
+
+// DefaultMemoryBudget is the MemoryBudget the verify command sets unless
+// GOGC or GOMEMLIMIT tune the collector.
+const DefaultMemoryBudget = 128 << 20
+
+// idleCollector leaves the collector idle until the heap reaches budget,
+// and returns the function that restores its settings.
+func idleCollector(budget int64) func() {
+	if budget <= 0 {
+		return func() {}
+	}
+	limit := debug.SetMemoryLimit(budget)
+	percent := debug.SetGCPercent(-1)
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
+	}
 }

@@ -69,8 +69,8 @@ func (c *checker) settle(ctx context.Context, view string, root *node, bad map[s
 		}
 		next := map[string]mismatch{}
 		for _, id := range ids {
-			src, found := docs[id]
-			m, ok := compare(root, after, id, src, found)
+			h, found := docs[id]
+			m, ok := compare(root, after, id, h.Source, found)
 			switch {
 			case ok:
 			case caught && string(before[id]) == string(after[id]):

@@ -91,6 +91,24 @@ func textCast(col capture.Column) string {
 // the JSON values to the table's column types.
 func loadTable(ctx context.Context, tx pgx.Tx, info *capture.TableInfo, cols []string,
 	filterCols []string, filter []byte) (*tableData, error) {
+	td, _, err := readTable(ctx, tx, info, cols, tableQuery{filterCols: filterCols, filter: filter})
+	return td, err
+}
+
+// tableQuery narrows a read of a table: to the rows a filter names (see
+// loadTable), or to a page of at most limit rows whose keys follow after,
+// the text form of a key as readTable returns it.
+type tableQuery struct {
+	filterCols []string
+	filter     []byte
+	after      []string
+	limit      int
+}
+
+// readTable reads the named columns of the rows q selects in primary-key
+// order, and, for a page, the text form of the last row's key.
+func readTable(ctx context.Context, tx pgx.Tx, info *capture.TableInfo, cols []string, q tableQuery) (*tableData, []string, error) {
+	filterCols, filter := q.filterCols, q.filter
 	td := &tableData{cols: cols, colIdx: map[string]int{}, indexes: map[string]map[string][]int{}}
 	sel := make([]string, len(cols))
 	types := make([]colType, len(cols))
@@ -115,29 +133,57 @@ func loadTable(ctx context.Context, tx pgx.Tx, info *capture.TableInfo, cols []s
 			strings.Join(q, ", "), strings.Join(f, ", "), table)
 		args = append(args, string(filter))
 	}
-	sql := fmt.Sprintf("SELECT %s FROM %s q%s ORDER BY %s", strings.Join(sel, ", "), table, where, strings.Join(order, ", "))
+	limit := ""
+	if q.limit > 0 {
+		// A page: the key columns' text forms follow the values, so that
+		// the next page can start after the last row whatever the key's
+		// types; every type reads its text form back as the same value.
+		after := make([]string, len(info.Key))
+		for i, k := range info.Key {
+			sel = append(sel, "q."+pgx.Identifier{k}.Sanitize()+"::text")
+			col, _ := info.Column(k)
+			after[i] = fmt.Sprintf("CAST($%d::text AS %s)", len(args)+i+1, col.Type)
+		}
+		if q.after != nil {
+			cond := fmt.Sprintf("(%s) > (%s)", strings.Join(order, ", "), strings.Join(after, ", "))
+			if where == "" {
+				where = " WHERE " + cond
+			} else {
+				where += " AND " + cond
+			}
+			for _, a := range q.after {
+				args = append(args, a)
+			}
+		}
+		limit = fmt.Sprintf(" LIMIT %d", q.limit)
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s q%s ORDER BY %s%s", strings.Join(sel, ", "), table, where, strings.Join(order, ", "), limit)
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", info.Table, err)
+		return nil, nil, fmt.Errorf("read %s: %w", info.Table, err)
 	}
 	defer rows.Close()
-	raw := make([]string, len(cols))
-	dest := make([]any, len(cols))
+	raw := make([]string, len(sel))
+	dest := make([]any, len(sel))
 	for i := range raw {
 		dest[i] = &raw[i]
 	}
+	var last []string
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("read %s: %w", info.Table, err)
+			return nil, nil, fmt.Errorf("read %s: %w", info.Table, err)
 		}
-		if err := td.add(info.Key, types, raw); err != nil {
-			return nil, fmt.Errorf("read %s: %w", info.Table, err)
+		if err := td.add(info.Key, types, raw[:len(cols)]); err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", info.Table, err)
+		}
+		if q.limit > 0 {
+			last = append(last[:0], raw[len(cols):]...)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", info.Table, err)
+		return nil, nil, fmt.Errorf("read %s: %w", info.Table, err)
 	}
-	return td, nil
+	return td, last, nil
 }
 
 func (td *tableData) add(key []string, types []colType, raw []string) error {
