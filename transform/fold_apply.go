@@ -381,7 +381,7 @@ func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, pos
 		return nil, position{}, err
 	}
 	s, _ := r.Value("state")
-	st, err := fold.DecodeState([]byte(s))
+	st, err := fold.DecodeState(s)
 	if err != nil {
 		return nil, position{}, fmt.Errorf("read folded state of %s %s: %w", ep.Name, pk, err)
 	}
