@@ -321,7 +321,7 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
 	}
-	current, seen, err := f.load(a, ep, pk)
+	current, seen, size, err := f.load(a, ep, pk)
 	if err != nil {
 		return err
 	}
@@ -346,7 +346,8 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 		}
 		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: keyRow})
 	}
-	row, encoded, err := ep.shape.EncodedRow(ev.AggregateID, next)
+	// The new state is about as long as the one it was folded from.
+	row, encoded, err := ep.shape.EncodedRowSized(ev.AggregateID, next, size+size/4+64)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
@@ -357,15 +358,16 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	return a.apply(ep.Source, &capture.Change{Op: capture.Insert, Table: ep.rows, Key: []string{config.EntityKey}, New: row})
 }
 
-// load reads an entity's folded state (nil when it does not exist) and
-// the position of the last event folded into it.
-func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, position, error) {
+// load reads an entity's folded state (nil when it does not exist), the
+// position of the last event folded into it and the length of its
+// encoding (0 when not known).
+func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, position, int, error) {
 	if c, ok := a.folded[ep.states][pk]; ok {
-		return c.state, c.pos, nil
+		return c.state, c.pos, c.size, nil
 	}
 	r, err := a.b.Row(ep.states, pk)
 	if err != nil || r == nil {
-		return nil, position{}, err
+		return nil, position{}, 0, err
 	}
 	p, _ := r.Value("pos")
 	// saveEncoded's JSON string, which has nothing to escape.
@@ -374,18 +376,18 @@ func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, pos
 		ps, ok = strings.CutSuffix(ps, `"`)
 	}
 	if !ok || strings.ContainsAny(ps, `"\`) {
-		return nil, position{}, fmt.Errorf("read fold position %s of %s %s: not a plain JSON string", p, ep.Name, pk)
+		return nil, position{}, 0, fmt.Errorf("read fold position %s of %s %s: not a plain JSON string", p, ep.Name, pk)
 	}
 	pos, err := parsePosition(ps)
 	if err != nil {
-		return nil, position{}, err
+		return nil, position{}, 0, err
 	}
 	s, _ := r.Value("state")
 	st, err := fold.DecodeState(s)
 	if err != nil {
-		return nil, position{}, fmt.Errorf("read folded state of %s %s: %w", ep.Name, pk, err)
+		return nil, position{}, 0, fmt.Errorf("read folded state of %s %s: %w", ep.Name, pk, err)
 	}
-	return st, pos, nil
+	return st, pos, len(s), nil
 }
 
 // save keeps an entity's state (nil once deleted) with the position of
@@ -418,7 +420,7 @@ func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position,
 	if a.folded[ep.states] == nil {
 		a.folded[ep.states] = map[string]foldedState{}
 	}
-	a.folded[ep.states][pk] = foldedState{state: st, pos: pos}
+	a.folded[ep.states][pk] = foldedState{state: st, pos: pos, size: len(encoded)}
 	return nil
 }
 
@@ -426,6 +428,7 @@ func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position,
 type foldedState struct {
 	state map[string]any
 	pos   position
+	size  int // of its encoding
 }
 
 // forget removes every folded state of an entity: its source starts over
