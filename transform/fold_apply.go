@@ -311,12 +311,12 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	if !ep.types[typ] {
 		typ = otherEventType
 	}
-	keyRow, err := ep.shape.Row(ev.AggregateID, nil)
+	key, err := ep.shape.Key(ev.AggregateID)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
 	}
-	pk, err := encodeKey([]string{config.EntityKey}, keyRow)
+	pk, err := entityKey(key)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
@@ -344,7 +344,7 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 		if err := f.save(a, ep, pk, pos, nil); err != nil {
 			return err
 		}
-		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: keyRow})
+		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: capture.Row{config.EntityKey: key}})
 	}
 	// The new state is about as long as the one it was folded from.
 	row, encoded, err := ep.shape.EncodedRowSized(ev.AggregateID, next, size+size/4+64)
@@ -356,6 +356,16 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 		return err
 	}
 	return a.apply(ep.Source, &capture.Change{Op: capture.Insert, Table: ep.rows, Key: []string{config.EntityKey}, New: row})
+}
+
+// entityKey encodes an entity's key value as encodeKey encodes its row's
+// key, without making the row.
+func entityKey(key any) (string, error) {
+	if key == nil {
+		return "", fmt.Errorf("key column %s is missing", config.EntityKey)
+	}
+	var room [64]byte // most keys: the string is the one allocation
+	return string(append(appendJSON(append(room[:0], '['), key), ']')), nil
 }
 
 // load reads an entity's folded state (nil when it does not exist), the

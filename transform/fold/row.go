@@ -67,6 +67,16 @@ func (sh Shape) Row(id string, state map[string]any) (capture.Row, error) {
 	return row, nil
 }
 
+// Key is the entity's key value for the aggregate id: the key column of
+// Row's row.
+func (sh Shape) Key(id string) (any, error) {
+	key, err := convert(id, sh.types[config.EntityKey])
+	if err != nil {
+		return nil, fmt.Errorf("aggregate id %q: %w", id, err)
+	}
+	return key, nil
+}
+
 // typeOf is a field's base type: declared, or jsonb.
 func (sh Shape) typeOf(field string) string {
 	if typ, ok := sh.types[field]; ok {
