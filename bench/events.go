@@ -33,8 +33,8 @@ type EventsOptions struct {
 	// BulkActions and Concurrency are projector's sink settings.
 	BulkActions, Concurrency int
 	// ProfileDir, when set, keeps a CPU profile of projector over the
-	// first ProfileFor of each path's last round, from its first write:
-	// events-rows.pprof and events-events.pprof.
+	// first ProfileFor (30 s when zero) of each path's last round, from
+	// its first write: events-rows.pprof and events-events.pprof.
 	ProfileDir string
 	ProfileFor time.Duration
 }
@@ -264,7 +264,11 @@ views:
 	start := time.Now()
 	profiled := make(chan error, 1)
 	if profile != "" {
-		go func() { profiled <- p.cpuProfile(ctx, max(opts.ProfileFor, 30*time.Second), profile) }()
+		d := opts.ProfileFor
+		if d <= 0 {
+			d = 30 * time.Second
+		}
+		go func() { profiled <- p.cpuProfile(ctx, d, profile) }()
 	} else {
 		profiled <- nil
 	}
