@@ -36,6 +36,10 @@ type parser[T text] struct {
 	// keys are the object keys read so far: the objects of an array of
 	// items repeat the same few, which are allocated once.
 	keys []string
+	// objs holds the encoded objects read (lazy): the values point into
+	// it, and an element never changes once appended, so a slab that
+	// grows leaves the earlier values valid in its old array.
+	objs []encodedObject
 }
 
 // parseJSON decodes data as one JSON value with nothing but white space
@@ -152,7 +156,13 @@ func (p *parser[T]) array(depth int) (any, bool) {
 		if p.space(); p.lazy && depth == 1 && p.pos < len(p.data) && p.data[p.pos] == '{' {
 			start := p.pos
 			ok = p.skipObject()
-			v = encodedObject{json: string(p.data[start:p.pos])}
+			// Kept in a slab the parser grows, so that an array of
+			// objects costs a few allocations, not one per object.
+			if p.objs == nil {
+				p.objs = make([]encodedObject, 0, 16)
+			}
+			p.objs = append(p.objs, encodedObject{json: string(p.data[start:p.pos])})
+			v = &p.objs[len(p.objs)-1]
 		} else {
 			v, ok = p.value(depth + 1)
 		}
@@ -338,7 +348,7 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 			}
 		}
 		return append(b, ']'), nil
-	case encodedObject:
+	case *encodedObject:
 		return append(b, x.json...), nil
 	case map[string]any:
 		var buf [16]string // most objects have a few keys: sorted on the stack

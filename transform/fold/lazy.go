@@ -12,6 +12,7 @@ import (
 // inside them read what they need, and jq gets the state fully decoded.
 
 // encodedObject is an object of a state's array, as AppendJSON wrote it.
+// States hold it by pointer, into the slab the parser keeps.
 type encodedObject struct{ json string }
 
 // MarshalJSON writes the object as it was read, so that encoding/json
@@ -155,7 +156,7 @@ func (o encodedObject) field(name string) (any, bool) {
 // reports whether there was one.
 func decoded(v any) (out any, changed bool) {
 	switch x := v.(type) {
-	case encodedObject:
+	case *encodedObject:
 		d, err := Decode([]byte(x.json))
 		if err != nil {
 			return nil, true // not reached: DecodeState checked the state parses
