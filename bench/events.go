@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"math"
@@ -31,6 +32,11 @@ type EventsOptions struct {
 	Rounds int
 	// BulkActions and Concurrency are projector's sink settings.
 	BulkActions, Concurrency int
+	// ProfileDir, when set, keeps a CPU profile of projector over the
+	// first ProfileFor (30 s when zero) of each path's last round, from
+	// its first write: events-rows.pprof and events-events.pprof.
+	ProfileDir string
+	ProfileFor time.Duration
 }
 
 // EventsRow is one path measured: the median of its rounds.
@@ -100,7 +106,14 @@ func RunEvents(ctx context.Context, env Env, bin, dir string, opts EventsOptions
 			order = []bool{true, false}
 		}
 		for _, events := range order {
-			row, err := runEventsPath(ctx, env, bin, dir, opts, events, log)
+			profile := ""
+			if opts.ProfileDir != "" && round == max(opts.Rounds, 1)-1 {
+				profile = filepath.Join(opts.ProfileDir, "events-rows.pprof")
+				if events {
+					profile = filepath.Join(opts.ProfileDir, "events-events.pprof")
+				}
+			}
+			row, err := runEventsPath(ctx, env, bin, dir, opts, events, profile, log)
 			if err != nil {
 				return rep, err
 			}
@@ -154,7 +167,7 @@ func medianEventsRow(runs []EventsRow) EventsRow {
 	return out
 }
 
-func runEventsPath(ctx context.Context, env Env, bin, dir string, opts EventsOptions, events bool, log *slog.Logger) (EventsRow, error) {
+func runEventsPath(ctx context.Context, env Env, bin, dir string, opts EventsOptions, events bool, profile string, log *slog.Logger) (EventsRow, error) {
 	row := EventsRow{Path: "row changes of an orders table"}
 	if events {
 		row.Path = "events folded into an order entity"
@@ -189,14 +202,18 @@ sources:
     publication: %s%s
 sink: { urls: [%q], index_prefix: %s_, bulk_actions: %d, concurrency: %d }
 state: { dir: %q }
-http: { listen: %s }
+http: { listen: %s, pprof: %t, pprof_token_file: %q }
 views:
   - name: orders
     root: %s
     relations:
       - { name: customer, type: belongs_to, source: shop, table: customers, on: { customer_id: id }, fields: [name] }
 `, db.DSN, slot, slot, source, env.SearchURL, db.Name, opts.BulkActions, opts.Concurrency,
-		filepath.Join(dir, db.Name), listen, root)
+		filepath.Join(dir, db.Name), listen, profile != "", filepath.Join(dir, slot+".token"), root)
+	token := rand.Text()
+	if err := os.WriteFile(filepath.Join(dir, slot+".token"), []byte(token), 0o600); err != nil {
+		return row, fmt.Errorf("write the events benchmark's profiling token: %w", err)
+	}
 	path := filepath.Join(dir, slot+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		return row, fmt.Errorf("write projector configuration: %w", err)
@@ -206,6 +223,7 @@ views:
 		return row, err
 	}
 	defer p.stop()
+	p.pprofToken = token
 	ready, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	err = pollEvery(ready, 100*time.Millisecond, func() (bool, error) {
 		if p.exited() {
@@ -244,9 +262,20 @@ views:
 		return row, fmt.Errorf("read projector's CPU time from /proc/%d/stat", pid)
 	}
 	start := time.Now()
+	profiled := make(chan error, 1)
+	if profile != "" {
+		d := opts.ProfileFor
+		if d <= 0 {
+			d = 30 * time.Second
+		}
+		go func() { profiled <- p.cpuProfile(ctx, d, profile) }()
+	} else {
+		profiled <- nil
+	}
 	if err := writeOrders(ctx, db, opts, events); err != nil {
 		stopPoll()
 		<-polled
+		<-profiled
 		return row, err
 	}
 	want := before.sum("projector_events_applied_total", nil) + float64(opts.Changes)
@@ -293,6 +322,9 @@ views:
 		}
 	}
 	row.VmHWM = vmHWM(p.cmd.Process.Pid)
+	if err := <-profiled; err != nil {
+		return row, fmt.Errorf("profile projector: %w", err)
+	}
 	return row, nil
 }
 

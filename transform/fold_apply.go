@@ -162,9 +162,44 @@ type position struct {
 	index int
 }
 
-func (p position) String() string { return p.lsn.String() + "#" + strconv.Itoa(p.index) }
+func (p position) String() string { return string(appendPosition(nil, p)) }
 
+// appendPosition appends p in the form String gives, the LSN as PostgreSQL
+// writes it: the fold stores one for every event, and fmt is slow.
+func appendPosition(b []byte, p position) []byte {
+	b = appendUpperHex(b, uint64(p.lsn)>>32)
+	b = append(b, '/')
+	b = appendUpperHex(b, uint64(p.lsn)&0xFFFFFFFF)
+	b = append(b, '#')
+	return strconv.AppendInt(b, int64(p.index), 10)
+}
+
+// appendUpperHex appends v in upper-case hexadecimal.
+func appendUpperHex(b []byte, v uint64) []byte {
+	start := len(b)
+	b = strconv.AppendUint(b, v, 16)
+	for i := start; i < len(b); i++ {
+		if b[i] >= 'a' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	return b
+}
+
+// parsePosition reads a position String wrote.
 func parsePosition(s string) (position, error) {
+	// The common case without fmt, which parses LSNs slowly; anything
+	// else takes the path that says what is wrong.
+	if hi, rest, ok := strings.Cut(s, "/"); ok {
+		if lo, idx, ok := strings.Cut(rest, "#"); ok {
+			h, err1 := strconv.ParseUint(hi, 16, 32)
+			l, err2 := strconv.ParseUint(lo, 16, 32)
+			i, err3 := strconv.Atoi(idx)
+			if err1 == nil && err2 == nil && err3 == nil {
+				return position{lsn: capture.LSN(h<<32 | l), index: i}, nil
+			}
+		}
+	}
 	lsn, idx, ok := strings.Cut(s, "#")
 	if !ok {
 		return position{}, fmt.Errorf("fold position %q has no index", s)
@@ -276,17 +311,17 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	if !ep.types[typ] {
 		typ = otherEventType
 	}
-	keyRow, err := ep.shape.Row(ev.AggregateID, nil)
+	key, err := ep.shape.Key(ev.AggregateID)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
 	}
-	pk, err := encodeKey([]string{config.EntityKey}, keyRow)
+	pk, err := entityKey(key)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
 	}
-	current, seen, err := f.load(a, ep, pk)
+	current, seen, size, err := f.load(a, ep, pk)
 	if err != nil {
 		return err
 	}
@@ -309,9 +344,10 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 		if err := f.save(a, ep, pk, pos, nil); err != nil {
 			return err
 		}
-		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: keyRow})
+		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: capture.Row{config.EntityKey: key}})
 	}
-	row, encoded, err := ep.shape.EncodedRow(ev.AggregateID, next)
+	// The new state is about as long as the one it was folded from.
+	row, encoded, err := ep.shape.EncodedRowSized(ev.AggregateID, next, size+size/4+64)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
@@ -322,31 +358,46 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	return a.apply(ep.Source, &capture.Change{Op: capture.Insert, Table: ep.rows, Key: []string{config.EntityKey}, New: row})
 }
 
-// load reads an entity's folded state (nil when it does not exist) and
-// the position of the last event folded into it.
-func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, position, error) {
+// entityKey encodes an entity's key value as encodeKey encodes its row's
+// key, without making the row.
+func entityKey(key any) (string, error) {
+	if key == nil {
+		return "", fmt.Errorf("key column %s is missing", config.EntityKey)
+	}
+	var room [64]byte // most keys: the string is the one allocation
+	return string(append(appendJSON(append(room[:0], '['), key), ']')), nil
+}
+
+// load reads an entity's folded state (nil when it does not exist), the
+// position of the last event folded into it and the length of its
+// encoding (0 when not known).
+func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, position, int, error) {
 	if c, ok := a.folded[ep.states][pk]; ok {
-		return c.state, c.pos, nil
+		return c.state, c.pos, c.size, nil
 	}
 	r, err := a.b.Row(ep.states, pk)
 	if err != nil || r == nil {
-		return nil, position{}, err
+		return nil, position{}, 0, err
 	}
 	p, _ := r.Value("pos")
-	ps, err := strconv.Unquote(p) // saveEncoded's JSON string, which has nothing to escape
-	if err != nil {
-		return nil, position{}, fmt.Errorf("read fold position %s of %s %s: %w", p, ep.Name, pk, err)
+	// saveEncoded's JSON string, which has nothing to escape.
+	ps, ok := strings.CutPrefix(p, `"`)
+	if ok {
+		ps, ok = strings.CutSuffix(ps, `"`)
+	}
+	if !ok || strings.ContainsAny(ps, `"\`) {
+		return nil, position{}, 0, fmt.Errorf("read fold position %s of %s %s: not a plain JSON string", p, ep.Name, pk)
 	}
 	pos, err := parsePosition(ps)
 	if err != nil {
-		return nil, position{}, err
+		return nil, position{}, 0, err
 	}
 	s, _ := r.Value("state")
-	st, err := fold.DecodeState([]byte(s))
+	st, err := fold.DecodeState(s)
 	if err != nil {
-		return nil, position{}, fmt.Errorf("read folded state of %s %s: %w", ep.Name, pk, err)
+		return nil, position{}, 0, fmt.Errorf("read folded state of %s %s: %w", ep.Name, pk, err)
 	}
-	return st, pos, nil
+	return st, pos, len(s), nil
 }
 
 // save keeps an entity's state (nil once deleted) with the position of
@@ -365,7 +416,8 @@ func (f *folds) save(a *applier, ep *entityPlan, pk string, pos position, st map
 
 // saveEncoded is save with the state already encoded.
 func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position, st map[string]any, encoded []byte) error {
-	p := `"` + pos.String() + `"` // JSON: an LSN and an index need no escaping
+	var buf [48]byte // JSON: an LSN and an index need no escaping
+	p := string(append(appendPosition(append(buf[:0], '"'), pos), '"'))
 	row := &state.Row{Cols: []state.Column{{Name: "pos", Value: p}, {Name: "state", Value: string(encoded)}}}
 	if err := a.b.SetRow(ep.states, pk, row, false); err != nil {
 		return err
@@ -378,7 +430,7 @@ func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position,
 	if a.folded[ep.states] == nil {
 		a.folded[ep.states] = map[string]foldedState{}
 	}
-	a.folded[ep.states][pk] = foldedState{state: st, pos: pos}
+	a.folded[ep.states][pk] = foldedState{state: st, pos: pos, size: len(encoded)}
 	return nil
 }
 
@@ -386,6 +438,7 @@ func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position,
 type foldedState struct {
 	state map[string]any
 	pos   position
+	size  int // of its encoding
 }
 
 // forget removes every folded state of an entity: its source starts over

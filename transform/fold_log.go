@@ -78,6 +78,14 @@ func (f *folds) logEvent(a *applier, ep *entityPlan, pos position, ev *fold.Even
 			return logged, err
 		}
 	}
+	if skipSeen {
+		// A streamed event is not indexed by its id: capture streams only
+		// after a snapshot, so no copy of the event table under way can
+		// hold it, and a later copy starts with a refold from the log,
+		// which indexes every logged event (refold). Indexing it here
+		// would be one more key written for every event.
+		id = ""
+	}
 	le := &f.fl.logged
 	*le = state.LoggedEvent{Aggregate: ev.AggregateID, LSN: pos.lsn, Index: uint32(pos.index), Kind: kind, Type: ev.Type, ID: id, Raw: raw()}
 	return false, a.b.AppendEvent(ep.Source, ep.Name, le)
@@ -98,7 +106,7 @@ func (f *folds) reset(a *applier, ep *entityPlan, txn *capture.Transaction) erro
 		return err
 	}
 	if complete {
-		return f.refold(a, ep, txn)
+		return f.refold(a, ep, txn, true)
 	}
 	if err := a.b.StartEventLog(ep.Source, ep.Name, ep.keeps()); err != nil {
 		return err
@@ -114,10 +122,11 @@ func (f *folds) reset(a *applier, ep *entityPlan, txn *capture.Transaction) erro
 
 // refold folds every aggregate of an entity again from its event log, in
 // the order the events were folded first, with the entity's current
-// reducer, and applies each resulting entity to the views. The events of
-// the event table the snapshot then copies are skipped by their id when
-// the log holds them (logEvent).
-func (f *folds) refold(a *applier, ep *entityPlan, txn *capture.Transaction) error {
+// reducer, and applies each resulting entity to the views. With indexIDs
+// (a new snapshot follows) it indexes the id of every logged event of the
+// event table, so that the events the snapshot then copies are skipped by
+// their id when the log holds them (logEvent).
+func (f *folds) refold(a *applier, ep *entityPlan, txn *capture.Transaction, indexIDs bool) error {
 	started := time.Now()
 	f.fl.refolding = true
 	defer func() { f.fl.refolding = false }()
@@ -145,6 +154,11 @@ func (f *folds) refold(a *applier, ep *entityPlan, txn *capture.Transaction) err
 		if err != nil {
 			f.failed(a, ep, txn, pos, fold.Event{}, raw, err)
 			return nil
+		}
+		if indexIDs && le.Kind == state.EventRow && ev.ID != "" {
+			if err := a.b.IndexEventID(ep.Source, ep.Name, ev.ID); err != nil {
+				return err
+			}
 		}
 		return f.foldEvent(a, ep, txn, pos, ev, raw, false)
 	})
@@ -231,7 +245,7 @@ func (e *Engine) refoldRequested(ctx context.Context) error {
 		if err := e.folds.forget(a, ep); err != nil {
 			return err
 		}
-		if err := e.folds.refold(a, ep, &capture.Transaction{Source: ep.Source}); err != nil {
+		if err := e.folds.refold(a, ep, &capture.Transaction{Source: ep.Source}, false); err != nil {
 			return err
 		}
 		if err := b.SetRefoldMark(ep.Source, ep.Name, tokens[i]); err != nil {

@@ -435,7 +435,7 @@ func array(state map[string]any, field string) ([]any, error) {
 // sameKey reports whether element e is an object whose key field equals
 // key. Numbers compare by value, whatever their Go type.
 func sameKey(e any, keyField string, key any) bool {
-	if enc, ok := e.(encodedObject); ok {
+	if enc, ok := e.(*encodedObject); ok {
 		if v, ok := enc.field(keyField); ok {
 			return gojqEqual(v, key)
 		}
@@ -492,7 +492,7 @@ func kind(v any) string {
 		return "a string"
 	case []any:
 		return "an array"
-	case map[string]any, encodedObject:
+	case map[string]any, *encodedObject:
 		return "an object"
 	default:
 		return "a number"

@@ -42,10 +42,12 @@ func BenchmarkFold(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	_, stored, err := shape.EncodedRow("7", state)
+	_, encoded, err := shape.EncodedRow("7", state)
 	if err != nil {
 		b.Fatal(err)
 	}
+	stored := string(encoded) // as the state store gives it
+
 	row := capture.Row{"id": int64(11), "aggregatetype": "Order", "aggregateid": "7", "type": "ItemAdded",
 		"payload": json.RawMessage(`{"sku": "sku-10", "qty": 1, "price": 2.5}`)}
 	ev, err := RowEvent(s.Columns, row)

@@ -1,7 +1,6 @@
 package fold
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"math/big"
@@ -22,9 +21,14 @@ import (
 // maxDepth bounds the nesting parseValue follows, as encoding/json does.
 const maxDepth = 10000
 
+// text is what the parser reads: a stored state is read from the string
+// the state store gives, without copying it (its strings and encoded
+// objects are slices of it), and a payload from bytes.
+type text interface{ ~string | ~[]byte }
+
 // parser reads one JSON text into fold values.
-type parser struct {
-	data []byte
+type parser[T text] struct {
+	data T
 	pos  int
 	// lazy keeps the objects in the arrays of a top-level object's fields
 	// encoded (DecodeState).
@@ -32,6 +36,10 @@ type parser struct {
 	// keys are the object keys read so far: the objects of an array of
 	// items repeat the same few, which are allocated once.
 	keys []string
+	// objs holds the encoded objects read (lazy): the values point into
+	// it, and an element never changes once appended, so a slab that
+	// grows leaves the earlier values valid in its old array.
+	objs []encodedObject
 }
 
 // parseJSON decodes data as one JSON value with nothing but white space
@@ -39,7 +47,7 @@ type parser struct {
 // parseJSON leaves to encoding/json.
 func parseJSON(data []byte) (v any, ok bool) {
 	var keys [16]string
-	p := parser{data: data, keys: keys[:0]}
+	p := parser[[]byte]{data: data, keys: keys[:0]}
 	v, ok = p.value(0)
 	if !ok {
 		return nil, false
@@ -48,7 +56,7 @@ func parseJSON(data []byte) (v any, ok bool) {
 	return v, p.pos == len(p.data)
 }
 
-func (p *parser) space() {
+func (p *parser[T]) space() {
 	for p.pos < len(p.data) {
 		switch p.data[p.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -59,7 +67,7 @@ func (p *parser) space() {
 	}
 }
 
-func (p *parser) value(depth int) (any, bool) {
+func (p *parser[T]) value(depth int) (any, bool) {
 	if depth > maxDepth {
 		return nil, false
 	}
@@ -91,7 +99,7 @@ func (p *parser) value(depth int) (any, bool) {
 	}
 }
 
-func (p *parser) object(depth int) (any, bool) {
+func (p *parser[T]) object(depth int) (any, bool) {
 	p.pos++ // {
 	obj := map[string]any{}
 	p.space()
@@ -134,7 +142,7 @@ func (p *parser) object(depth int) (any, bool) {
 	}
 }
 
-func (p *parser) array(depth int) (any, bool) {
+func (p *parser[T]) array(depth int) (any, bool) {
 	p.pos++ // [
 	arr := []any{}
 	p.space()
@@ -148,7 +156,13 @@ func (p *parser) array(depth int) (any, bool) {
 		if p.space(); p.lazy && depth == 1 && p.pos < len(p.data) && p.data[p.pos] == '{' {
 			start := p.pos
 			ok = p.skipObject()
-			v = encodedObject{json: p.data[start:p.pos:p.pos]}
+			// Kept in a slab the parser grows, so that an array of
+			// objects costs a few allocations, not one per object.
+			if p.objs == nil {
+				p.objs = make([]encodedObject, 0, 16)
+			}
+			p.objs = append(p.objs, encodedObject{json: string(p.data[start:p.pos])})
+			v = &p.objs[len(p.objs)-1]
 		} else {
 			v, ok = p.value(depth + 1)
 		}
@@ -174,9 +188,9 @@ func (p *parser) array(depth int) (any, bool) {
 
 // key reads an object key, the same string as an earlier key when it
 // is one of the first few seen.
-func (p *parser) key() (string, bool) {
+func (p *parser[T]) key() (string, bool) {
 	start := p.pos
-	end := bytes.IndexByte(p.data[start+1:], '"')
+	end := indexQuote(p.data[start+1:])
 	if end >= 0 && plainKey(p.data[start+1:start+1+end]) {
 		raw := p.data[start+1 : start+1+end]
 		for _, k := range p.keys {
@@ -195,10 +209,30 @@ func (p *parser) key() (string, bool) {
 
 // plainKey reports whether raw, the bytes up to a key's first quote, is
 // the whole key as it reads: no escape, no control character.
-func plainKey(raw []byte) bool {
-	for _, c := range raw {
-		if c == '\\' || c < 0x20 {
+func plainKey[T text](raw T) bool {
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c == '\\' || c < 0x20 {
 			return false
+		}
+	}
+	return true
+}
+
+// indexQuote is the index of the first '"' in s, or -1.
+func indexQuote[T text](s T) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			return i
+		}
+	}
+	return -1
+}
+
+// validUTF8 is utf8.Valid of s, without copying s when it is ASCII.
+func validUTF8[T text](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.ValidString(string(s[i:]))
 		}
 	}
 	return true
@@ -206,7 +240,7 @@ func plainKey(raw []byte) bool {
 
 // string reads a string; one with escapes or bytes that are not UTF-8 is
 // unquoted by encoding/json, which replaces invalid bytes as it always has.
-func (p *parser) string() (string, bool) {
+func (p *parser[T]) string() (string, bool) {
 	start := p.pos
 	p.pos++ // "
 	plain := true
@@ -216,11 +250,11 @@ func (p *parser) string() (string, bool) {
 		case c == '"':
 			p.pos++
 			raw := p.data[start:p.pos]
-			if plain && utf8.Valid(raw) {
+			if plain && validUTF8(raw) {
 				return string(raw[1 : len(raw)-1]), true
 			}
 			var s string
-			if json.Unmarshal(raw, &s) != nil {
+			if json.Unmarshal([]byte(raw), &s) != nil {
 				return "", false
 			}
 			return s, true
@@ -238,7 +272,7 @@ func (p *parser) string() (string, bool) {
 
 // number reads a number as Decode promises: int when whole and small
 // enough, a *big.Int when whole and larger, else float64.
-func (p *parser) number() (any, bool) {
+func (p *parser[T]) number() (any, bool) {
 	start := p.pos
 	if p.data[p.pos] == '-' {
 		p.pos++
@@ -278,7 +312,7 @@ func (p *parser) number() (any, bool) {
 	return f, true
 }
 
-func (p *parser) digits() int {
+func (p *parser[T]) digits() int {
 	n := 0
 	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
 		p.pos++
@@ -314,7 +348,7 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 			}
 		}
 		return append(b, ']'), nil
-	case encodedObject:
+	case *encodedObject:
 		return append(b, x.json...), nil
 	case map[string]any:
 		var buf [16]string // most objects have a few keys: sorted on the stack

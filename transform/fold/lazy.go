@@ -1,7 +1,6 @@
 package fold
 
 import (
-	"bytes"
 	"maps"
 	"slices"
 )
@@ -13,25 +12,27 @@ import (
 // inside them read what they need, and jq gets the state fully decoded.
 
 // encodedObject is an object of a state's array, as AppendJSON wrote it.
-type encodedObject struct{ json []byte }
+// States hold it by pointer, into the slab the parser keeps.
+type encodedObject struct{ json string }
 
 // MarshalJSON writes the object as it was read, so that encoding/json
 // encodes a state DecodeState read as AppendJSON does.
-func (o encodedObject) MarshalJSON() ([]byte, error) { return o.json, nil }
+func (o encodedObject) MarshalJSON() ([]byte, error) { return []byte(o.json), nil }
 
 // DecodeState decodes a state Fold returned and AppendJSON encoded: like
 // Decode, except that the objects in its fields' arrays stay encoded until
 // a fold needs their fields. Such a state is only for Fold, Row,
-// EncodedRow and AppendJSON, which understand it.
-func DecodeState(data []byte) (map[string]any, error) {
+// EncodedRow and AppendJSON, which understand it. Read from a string, the
+// state's strings and encoded objects share its memory.
+func DecodeState[T text](data T) (map[string]any, error) {
 	var keys [16]string
-	p := parser{data: data, keys: keys[:0], lazy: true}
+	p := parser[T]{data: data, keys: keys[:0], lazy: true}
 	v, ok := p.value(0)
 	if p.space(); ok && p.pos == len(p.data) {
 		st, _ := v.(map[string]any)
 		return st, nil
 	}
-	v, err := Decode(data) // not a state AppendJSON wrote: decoded, or its error
+	v, err := Decode([]byte(data)) // not a state AppendJSON wrote: decoded, or its error
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +41,7 @@ func DecodeState(data []byte) (map[string]any, error) {
 }
 
 // skipObject moves past the object at p.pos without decoding it.
-func (p *parser) skipObject() bool {
+func (p *parser[T]) skipObject() bool {
 	depth := 0
 	for p.pos < len(p.data) {
 		switch p.data[p.pos] {
@@ -65,9 +66,9 @@ func (p *parser) skipObject() bool {
 
 // keyIs reads the key at p.pos and reports whether it is name, without
 // allocating it unless it has escapes.
-func (p *parser) keyIs(name string) (match, ok bool) {
+func (p *parser[T]) keyIs(name string) (match, ok bool) {
 	start := p.pos
-	end := bytes.IndexByte(p.data[start+1:], '"')
+	end := indexQuote(p.data[start+1:])
 	if end >= 0 && plainKey(p.data[start+1:start+1+end]) {
 		p.pos = start + end + 2
 		return string(p.data[start+1:start+1+end]) == name, true
@@ -77,7 +78,7 @@ func (p *parser) keyIs(name string) (match, ok bool) {
 }
 
 // skipValue moves past the value at p.pos without decoding it.
-func (p *parser) skipValue() bool {
+func (p *parser[T]) skipValue() bool {
 	p.space()
 	if p.pos >= len(p.data) {
 		return false
@@ -98,7 +99,7 @@ func (p *parser) skipValue() bool {
 	return true
 }
 
-func (p *parser) skipString() bool {
+func (p *parser[T]) skipString() bool {
 	for p.pos++; p.pos < len(p.data); p.pos++ {
 		switch p.data[p.pos] {
 		case '\\':
@@ -114,7 +115,7 @@ func (p *parser) skipString() bool {
 // field reads one field of an encoded object: nil when it has none, as
 // a decoded object gives.
 func (o encodedObject) field(name string) (any, bool) {
-	p := parser{data: o.json}
+	p := parser[string]{data: o.json}
 	p.space()
 	if p.pos >= len(p.data) || p.data[p.pos] != '{' {
 		return nil, false
@@ -155,8 +156,8 @@ func (o encodedObject) field(name string) (any, bool) {
 // reports whether there was one.
 func decoded(v any) (out any, changed bool) {
 	switch x := v.(type) {
-	case encodedObject:
-		d, err := Decode(x.json)
+	case *encodedObject:
+		d, err := Decode([]byte(x.json))
 		if err != nil {
 			return nil, true // not reached: DecodeState checked the state parses
 		}

@@ -67,6 +67,16 @@ func (sh Shape) Row(id string, state map[string]any) (capture.Row, error) {
 	return row, nil
 }
 
+// Key is the entity's key value for the aggregate id: the key column of
+// Row's row.
+func (sh Shape) Key(id string) (any, error) {
+	key, err := convert(id, sh.types[config.EntityKey])
+	if err != nil {
+		return nil, fmt.Errorf("aggregate id %q: %w", id, err)
+	}
+	return key, nil
+}
+
 // typeOf is a field's base type: declared, or jsonb.
 func (sh Shape) typeOf(field string) string {
 	if typ, ok := sh.types[field]; ok {
@@ -79,6 +89,13 @@ func (sh Shape) typeOf(field string) string {
 // once: the row's jsonb values are slices of the state's encoding, so an
 // event that grows a large array field encodes it once, not twice.
 func (sh Shape) EncodedRow(id string, state map[string]any) (capture.Row, []byte, error) {
+	return sh.EncodedRowSized(id, state, 256)
+}
+
+// EncodedRowSized is EncodedRow with room for size bytes of encoding
+// made at once: a state encoded again and again does not grow its buffer
+// step by step each time.
+func (sh Shape) EncodedRowSized(id string, state map[string]any, size int) (capture.Row, []byte, error) {
 	key, err := convert(id, sh.types[config.EntityKey])
 	if err != nil {
 		return nil, nil, fmt.Errorf("aggregate id %q: %w", id, err)
@@ -92,7 +109,7 @@ func (sh Shape) EncodedRow(id string, state map[string]any) (capture.Row, []byte
 	// Where each jsonb value's encoding starts and ends; sliced once the
 	// buffer stops growing.
 	spans := make([][2]int, len(fields))
-	b := make([]byte, 0, 256)
+	b := make([]byte, 0, max(size, 2))
 	b = append(b, '{')
 	for i, field := range fields {
 		if i > 0 {

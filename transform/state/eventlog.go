@@ -17,7 +17,7 @@ import (
 // start with the source and the entity, 0x00-separated, then one of:
 //
 //	'l' aggregate 0x00 lsn(8) index(4)  an event, value eventLogFormat
-//	'i' event id                        the event id is logged (tables only)
+//	'i' event id                        the event id is logged (tables only; see IndexEventID)
 //	'm'                                 the log is complete, value {eventLogFormat}
 //	'r'                                 the last refold's token (SetRefoldMark)
 //
@@ -55,6 +55,9 @@ type LoggedEvent struct {
 	Type string
 	// ID is the event's id; it is indexed when set, so that a fresh copy
 	// of the event table can skip the events the log holds (LoggedID).
+	// Only a copy of the event table asks, so a streamed event need not
+	// be indexed when it is logged, as long as every logged event is
+	// indexed (IndexEventID) before the next copy of the table begins.
 	ID string
 	// Raw is the event as received. When read back from the store it is
 	// valid until the next event is read.
@@ -129,7 +132,13 @@ func (b *Batch) AppendEvent(source, entity string, ev *LoggedEvent) error {
 	if ev.ID == "" {
 		return nil
 	}
-	b.key = append(append(appendEventLogPrefix(b.key[:0], source, entity), 'i'), ev.ID...)
+	return b.IndexEventID(source, entity, ev.ID)
+}
+
+// IndexEventID records that the entity's log holds the event with this
+// id, so that LoggedID finds it.
+func (b *Batch) IndexEventID(source, entity, id string) error {
+	b.key = append(append(appendEventLogPrefix(b.key[:0], source, entity), 'i'), id...)
 	if err := b.b.Set(b.key, nil, nil); err != nil {
 		return fmt.Errorf("log event id of entity %s: %w", entity, err)
 	}

@@ -61,7 +61,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.snapshot.Rounds, "snapshot-rounds", 2, "snapshots per contender")
 	fs.StringVar(&o.snapshot.Baseline, "snapshot-baseline", "", "another projector binary (an older build) to run next to projector in each snapshot round (after it in even rounds, before it in odd ones), on the same data; its CPU seconds and copy time are logged")
 	fs.BoolVar(&o.profileSnapshot, "snapshot-profile", false, "run one more, untimed snapshot under the CPU profiler")
-	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory; also profiles projector over the last order-change streaming load and while idle in the single-table benchmark")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "keep the CPU profiles (and the snapshot's heap profile) in this directory; also profiles projector over the last order-change streaming load and while idle in the single-table benchmark, and over the first 30 s of each path of the event-sourcing benchmark's last round")
 
 	fs.IntVar(&o.stream.Size.Orders, "stream-orders", 50000, "root rows of the streaming benchmark")
 	fs.IntVar(&o.stream.Size.Customers, "stream-customers", 500, "customers of the streaming benchmark (orders/customers is the fan-out)")
@@ -122,6 +122,7 @@ func parse(args []string) (options, error) {
 		o.ryw.Rates = append(o.ryw.Rates, v)
 	}
 	o.events.BulkActions, o.events.Concurrency = bulk, concurrency
+	o.events.ProfileDir = o.profileDir
 	o.chunked.BulkActions, o.chunked.Concurrency = bulk, concurrency
 	o.chunked.ProfileDir = o.profileDir
 	for _, r := range strings.Split(o.rates, ",") {
