@@ -28,11 +28,9 @@ import (
 // way, what prevents it.
 func refoldCopies(store *state.Store, cfg *config.Config, cv *config.View) (copies map[string][]capture.Table, entities []config.TableRef, why string, err error) {
 	copies = map[string][]capture.Table{}
-	tables := cv.Tables()
-	tables = append(slices.Clone(tables[1:]), tables[0]) // the root last
 	b := store.NewBatch()
 	defer b.Close()
-	for _, t := range tables {
+	for _, t := range copyOrder(cv) {
 		if !t.IsEntity() {
 			table := capture.Table{Schema: t.Schema, Name: t.Name}
 			if slices.Contains(eventTables(cfg.Sources[t.Source], t.Source), table) {

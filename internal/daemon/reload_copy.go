@@ -79,15 +79,20 @@ func (c *copyRefusals) of(ctx context.Context, source string) string {
 	return why
 }
 
+// copyOrder lists the tables of view cv in the order a rebuild copies
+// (or folds) them: the root last, so that the documents built from the
+// root's rows find the rows they join already in the state.
+func copyOrder(cv *config.View) []config.TableRef {
+	tables := cv.Tables() // the root first
+	return append(slices.Clone(tables[1:]), tables[0])
+}
+
 // viewCopies lists, by source, the tables of view cv to copy to build its
 // documents, each source's root table last. ok is false when a table of
 // the view is an entity of messages, which has no rows to copy.
 func viewCopies(cv *config.View) (copies map[string][]capture.Table, ok bool) {
 	copies = map[string][]capture.Table{}
-	tables := cv.Tables()
-	// The root first in Tables: move it to the end.
-	tables = append(slices.Clone(tables[1:]), tables[0])
-	for _, t := range tables {
+	for _, t := range copyOrder(cv) {
 		if t.IsEntity() {
 			return nil, false
 		}
