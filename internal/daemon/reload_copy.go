@@ -139,10 +139,11 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 			continue // a snapshot is to come, and covers the view
 		}
 		cv := &cfg.Views[slices.IndexFunc(cfg.Views, func(v config.View) bool { return v.Name == vi.view })]
+		resumed := plan.version.Unfinished
 		if readsEvents(cfg, cv) {
 			// Its entities are folded again from their event logs while
 			// its sources keep their slots (refold.go).
-			why, err := p.planRefold(ctx, cfg, cv, vi)
+			why, err := p.planRefold(ctx, cfg, cv, vi, resumed)
 			if err != nil {
 				return err
 			}
@@ -151,8 +152,8 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 					"view", vi.view, "why", why)
 				continue
 			}
-			log.Info("the view is built from its entities folded again from their event logs and chunked copies of its tables; its sources keep streaming from their slots",
-				"view", vi.view, "entities", fmt.Sprint(vi.refolds), "tables", fmt.Sprint(vi.copies))
+			log.Info("the view is built from its entities folded again from their event logs and chunked copies of the tables the state does not hold; its sources keep streaming from their slots",
+				"view", vi.view, "entities", fmt.Sprint(vi.refolds), "from_state", vi.build, "copied", fmt.Sprint(vi.copies))
 			continue
 		}
 		copies, ok := viewCopies(cv)
@@ -161,7 +162,6 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 				"view", vi.view)
 			continue
 		}
-		resumed := plan.version.Unfinished
 		root := cv.Tables()[0]
 		copies, build := held.split(copies, state.TableID{Source: root.Source, Table: capture.Table{Schema: root.Schema, Name: root.Name}}, resumed)
 		refused := ""
