@@ -202,6 +202,9 @@ func (proc *process) checkReload(ctx context.Context) (*reloadRequested, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read the sources' catalogs to check the views: %w", err)
 	}
+	// Entities are tables of the views as at start (prepare): without
+	// them, every view over an entity would be found missing its table.
+	transform.AddEntities(schema, transform.EntitiesOf(cur))
 	var problems []error
 	for _, name := range cur.SourceNames {
 		// A source already stopped for good stays stopped, as its views
