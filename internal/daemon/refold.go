@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -73,36 +72,6 @@ func readsEvents(cfg *config.Config, cv *config.View) bool {
 		}
 	}
 	return false
-}
-
-// planRefold decides whether view cv, to be rebuilt, is built from its
-// entities folded again and copies of its plain tables; it sets vi's
-// copies and refolds when it is, and otherwise says why not. As for a
-// view without events (planCopies), only the plain tables the state does
-// not hold with what the view reads are copied, and where it holds a
-// plain root table the engine builds the view's documents from the state
-// once the entities are folded again. resumed is planCopies' resumed.
-func (p *pipeline) planRefold(ctx context.Context, cfg *config.Config, cv *config.View, vi *viewIndex, resumed bool) (string, error) {
-	copies, entities, why, err := refoldCopies(p.store, cfg, cv)
-	if err != nil || why != "" {
-		return why, err
-	}
-	root := cv.Tables()[0]
-	copies, build := p.held.split(copies, state.TableID{Source: root.Source, Table: capture.Table{Schema: root.Schema, Name: root.Name}}, resumed)
-	build = build && !root.IsEntity() // an entity's documents come from its refold
-	for s, tables := range copies {
-		if len(tables) == 0 {
-			continue
-		}
-		if why := serverRefusal(ctx, cfg, s); why != "" {
-			return fmt.Sprintf("source %s: %s", s, why), nil
-		}
-	}
-	vi.copies, vi.refolds, vi.build = copies, entities, build
-	if resumed {
-		vi.ended = p.held.ended(copies)
-	}
-	return "", nil
 }
 
 // refolds lists what the engine folds again before it applies the first
