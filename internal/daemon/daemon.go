@@ -197,7 +197,7 @@ func runOnce(ctx context.Context, proc *process) error {
 	defer restart(nil)
 	p.restart = restart
 	p.replaced = &replacedSources{restart: restart}
-	defer proc.serveReloads(runCtx, restart)()
+	defer proc.serveReloads(runCtx, p.store, restart)()
 	if opts.StopWhenRebuilt {
 		// A rebuild is a command that ends: it fails rather than rebuild
 		// without a source or a view.
@@ -217,7 +217,7 @@ func runOnce(ctx context.Context, proc *process) error {
 	var reload *reloadRequested
 	switch cause := context.Cause(runCtx); {
 	case errors.As(cause, &reload):
-		if err := prepareReload(p.store, reload, log); err != nil {
+		if err := prepareReload(ctx, p.store, reload, log); err != nil {
 			return err
 		}
 		return cause

@@ -26,7 +26,7 @@ type viewIndex struct {
 	// (see planCopies).
 	copies map[string][]capture.Table
 	// refolds, when set, are the entities folded again from their event
-	// logs to fill the view's index, beside its copies (see planRefold);
+	// logs to fill the view's index, beside its copies (see planViewBuild);
 	// refolded reports when that is done and durable.
 	refolds  []config.TableRef
 	refolded func() bool

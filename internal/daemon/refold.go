@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,11 +27,9 @@ import (
 // way, what prevents it.
 func refoldCopies(store *state.Store, cfg *config.Config, cv *config.View) (copies map[string][]capture.Table, entities []config.TableRef, why string, err error) {
 	copies = map[string][]capture.Table{}
-	tables := cv.Tables()
-	tables = append(slices.Clone(tables[1:]), tables[0]) // the root last
 	b := store.NewBatch()
 	defer b.Close()
-	for _, t := range tables {
+	for _, t := range copyOrder(cv) {
 		if !t.IsEntity() {
 			table := capture.Table{Schema: t.Schema, Name: t.Name}
 			if slices.Contains(eventTables(cfg.Sources[t.Source], t.Source), table) {
@@ -75,26 +72,6 @@ func readsEvents(cfg *config.Config, cv *config.View) bool {
 		}
 	}
 	return false
-}
-
-// planRefold decides whether view cv, to be rebuilt, is built from its
-// entities folded again and copies of its plain tables; it sets vi's
-// copies and refolds when it is, and otherwise says why not.
-func (p *pipeline) planRefold(ctx context.Context, cfg *config.Config, cv *config.View, vi *viewIndex) (string, error) {
-	copies, entities, why, err := refoldCopies(p.store, cfg, cv)
-	if err != nil || why != "" {
-		return why, err
-	}
-	for s, tables := range copies {
-		if len(tables) == 0 {
-			continue
-		}
-		if why := serverRefusal(ctx, cfg, s); why != "" {
-			return fmt.Sprintf("source %s: %s", s, why), nil
-		}
-	}
-	vi.copies, vi.refolds = copies, entities
-	return "", nil
 }
 
 // refolds lists what the engine folds again before it applies the first

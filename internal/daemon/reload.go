@@ -202,6 +202,9 @@ func (proc *process) checkReload(ctx context.Context) (*reloadRequested, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read the sources' catalogs to check the views: %w", err)
 	}
+	// Entities are tables of the views as at start (prepare): without
+	// them, every view over an entity would be found missing its table.
+	transform.AddEntities(schema, transform.EntitiesOf(cur))
 	var problems []error
 	for _, name := range cur.SourceNames {
 		// A source already stopped for good stays stopped, as its views
@@ -236,12 +239,12 @@ func (proc *process) checkReload(ctx context.Context) (*reloadRequested, error) 
 
 // serveReloads runs watchReloads for a run of the pipeline and returns
 // the function that stops it and waits until it has.
-func (proc *process) serveReloads(ctx context.Context, restart func(error)) (stop func()) {
+func (proc *process) serveReloads(ctx context.Context, store *state.Store, restart func(error)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		proc.watchReloads(ctx, restart)
+		proc.watchReloads(ctx, store, restart)
 	}()
 	return func() {
 		cancel()
@@ -249,11 +252,12 @@ func (proc *process) serveReloads(ctx context.Context, restart func(error)) (sto
 	}
 }
 
-// watchReloads serves reload requests while a run of the pipeline lasts.
+// watchReloads serves reload requests while a run of the pipeline lasts,
+// whose state is store.
 // A rejected configuration is logged once and counted, and the run goes
 // on untouched; an accepted one ends the run through restart, so that the
 // next run applies it. It returns once ctx ends or the run is restarted.
-func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
+func (proc *process) watchReloads(ctx context.Context, store *state.Store, restart func(error)) {
 	if proc.opts.Reload == nil {
 		return
 	}
@@ -289,7 +293,7 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 			proc.log.Info("configuration reloaded: nothing changed", "file", r.cfg.File)
 			continue
 		}
-		if err := proc.createIndicesAhead(ctx, r); err != nil {
+		if err := proc.createIndicesAhead(ctx, store, r); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -304,33 +308,25 @@ func (proc *process) watchReloads(ctx context.Context, restart func(error)) {
 }
 
 // prepareReload readies the state for a reloaded configuration, while the
-// stopped run's store is still open. An added view over a source whose
-// snapshot is done is built from chunked copies of its own tables while
-// the source streams (see planCopies), and the source's other views stay
-// on their index. Where the source cannot copy single tables (before
-// PostgreSQL 14, or with published events), the source is taken again
-// from a fresh snapshot instead, since the state keeps only the columns
-// the running views read; the views over it are then rebuilt into their
-// next index version while their current one keeps serving queries (see
-// prepareIndices).
-func prepareReload(store *state.Store, r *reloadRequested, log *slog.Logger) error {
-	for _, source := range snapshotSources(r.cfg, r.diff.addedViews) {
-		cp, err := store.Checkpoint(source)
-		if err != nil {
-			return fmt.Errorf("read checkpoint of source %q: %w", source, err)
-		}
-		if !cp.SnapshotDone {
-			continue // its snapshot is still to come, and covers the new view
-		}
-		why, known := "", false
-		if r.refusals != nil {
-			why, known = r.refusals.why[source]
-		}
-		if known && why == "" {
-			continue // the added views are built from copies of their tables
-		}
-		if !known {
-			why = "the source was not checked"
+// stopped run's store is still open. An added view over sources whose
+// snapshots are done is built while they stream, from the rows the state
+// holds, its entities folded again from their event logs and chunked
+// copies of its other tables (see planViewBuild), and the sources' other
+// views stay on their index. Where that cannot be (a table to copy before
+// PostgreSQL 14, an entity without a complete event log), its sources are
+// taken again from a fresh snapshot instead, since the state keeps only
+// the columns the running views read; the views over them are then
+// rebuilt into their next index version while their current one keeps
+// serving queries (see prepareIndices).
+func prepareReload(ctx context.Context, store *state.Store, r *reloadRequested, log *slog.Logger) error {
+	reset, err := reloadResets(ctx, store, r)
+	if err != nil {
+		return err
+	}
+	for _, source := range r.cfg.SourceNames {
+		why, ok := reset[source]
+		if !ok {
+			continue
 		}
 		log.Info("taking a fresh snapshot of a source for the views added to it; its other views are rebuilt into a new index version meanwhile",
 			"source", source, "why", why)

@@ -28,7 +28,7 @@ import (
 // logical decoding messages for their watermarks (PostgreSQL 14 and
 // later), and published events must be folded in their order, which a copy
 // of their table would break by folding them again (a view that reads
-// events is planned by planRefold instead).
+// events is planned by planViewBuild instead).
 func copyRefusal(ctx context.Context, cfg *config.Config, source string) string {
 	src, ok := cfg.Sources[source]
 	if !ok {
@@ -79,15 +79,20 @@ func (c *copyRefusals) of(ctx context.Context, source string) string {
 	return why
 }
 
+// copyOrder lists the tables of view cv in the order a rebuild copies
+// (or folds) them: the root last, so that the documents built from the
+// root's rows find the rows they join already in the state.
+func copyOrder(cv *config.View) []config.TableRef {
+	tables := cv.Tables() // the root first
+	return append(slices.Clone(tables[1:]), tables[0])
+}
+
 // viewCopies lists, by source, the tables of view cv to copy to build its
 // documents, each source's root table last. ok is false when a table of
 // the view is an entity of messages, which has no rows to copy.
 func viewCopies(cv *config.View) (copies map[string][]capture.Table, ok bool) {
 	copies = map[string][]capture.Table{}
-	tables := cv.Tables()
-	// The root first in Tables: move it to the end.
-	tables = append(slices.Clone(tables[1:]), tables[0])
-	for _, t := range tables {
+	for _, t := range copyOrder(cv) {
 		if t.IsEntity() {
 			return nil, false
 		}
@@ -134,52 +139,27 @@ func (p *pipeline) planCopies(ctx context.Context, cfg *config.Config, plans []*
 			continue // a snapshot is to come, and covers the view
 		}
 		cv := &cfg.Views[slices.IndexFunc(cfg.Views, func(v config.View) bool { return v.Name == vi.view })]
-		if readsEvents(cfg, cv) {
-			// Its entities are folded again from their event logs while
-			// its sources keep their slots (refold.go).
-			why, err := p.planRefold(ctx, cfg, cv, vi)
-			if err != nil {
-				return err
-			}
-			if why != "" {
-				log.Info("the view cannot be built from its entities folded again from their event logs and copies of its tables; its sources are taken from a fresh snapshot, and their other views rebuilt",
-					"view", vi.view, "why", why)
-				continue
-			}
-			log.Info("the view is built from its entities folded again from their event logs and chunked copies of its tables; its sources keep streaming from their slots",
-				"view", vi.view, "entities", fmt.Sprint(vi.refolds), "tables", fmt.Sprint(vi.copies))
-			continue
-		}
-		copies, ok := viewCopies(cv)
-		if !ok {
-			log.Info("the view reads messages, which cannot be copied again: its sources are taken from a fresh snapshot",
-				"view", vi.view)
-			continue
-		}
 		resumed := plan.version.Unfinished
-		root := cv.Tables()[0]
-		copies, build := held.split(copies, state.TableID{Source: root.Source, Table: capture.Table{Schema: root.Schema, Name: root.Name}}, resumed)
-		refused := ""
-		for _, s := range vi.sources {
-			if len(copies[s]) == 0 {
-				continue // nothing of it is copied
-			}
-			if why := refusals.of(ctx, s); why != "" {
-				refused = fmt.Sprintf("source %s: %s", s, why)
-				break
-			}
+		vb, why, err := planViewBuild(ctx, p.store, cfg, cv, held, refusals, resumed)
+		if err != nil {
+			return err
 		}
-		if refused != "" {
-			log.Info("the view cannot be built from copies of its tables while its sources stream; they are taken from a fresh snapshot, and their other views rebuilt",
-				"view", vi.view, "why", refused)
+		if why != "" {
+			log.Info("the view cannot be built from the rows the state holds, its entities folded again from their event logs and copies of its tables while its sources stream; they are taken from a fresh snapshot, and their other views rebuilt",
+				"view", vi.view, "why", why)
 			continue
 		}
-		vi.copies, vi.build = copies, build
+		vi.copies, vi.refolds, vi.build = vb.copies, vb.refolds, vb.build
 		if resumed {
-			vi.ended = held.ended(copies)
+			vi.ended = held.ended(vb.copies)
+		}
+		if len(vi.refolds) > 0 {
+			log.Info("the view is built from its entities folded again from their event logs and chunked copies of the tables the state does not hold; its sources keep streaming from their slots",
+				"view", vi.view, "entities", fmt.Sprint(vi.refolds), "from_state", vi.build, "copied", fmt.Sprint(vi.copies))
+			continue
 		}
 		log.Info("building the view from the rows the state holds where it holds them, and from chunked copies of the other tables",
-			"view", vi.view, "from_state", build, "copied", fmt.Sprint(copies))
+			"view", vi.view, "from_state", vi.build, "copied", fmt.Sprint(vi.copies))
 	}
 	return nil
 }

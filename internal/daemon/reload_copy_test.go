@@ -203,3 +203,39 @@ func TestCopyRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyOrder: every rebuild copies or folds a view's tables with the
+// root last, whatever its relations and sources.
+func TestCopyOrder(t *testing.T) {
+	table := func(source, name string) config.TableRef {
+		return config.TableRef{Source: source, Schema: "public", Name: name}
+	}
+	view := func(root config.TableRef, related ...config.TableRef) *config.View {
+		v := &config.View{Name: "v", Root: root}
+		for _, r := range related {
+			v.Relations = append(v.Relations, config.Relation{Name: r.Name, Type: config.BelongsTo, Table: r})
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		view *config.View
+		want []config.TableRef
+	}{
+		{"root alone", view(table("shop", "orders")), []config.TableRef{table("shop", "orders")}},
+		{"joins across sources", view(table("shop", "orders"), table("menu", "dishes"), table("shop", "lines")),
+			[]config.TableRef{table("menu", "dishes"), table("shop", "lines"), table("shop", "orders")}},
+		{"a table joined twice", view(table("shop", "orders"), table("menu", "dishes"), table("menu", "dishes")),
+			[]config.TableRef{table("menu", "dishes"), table("shop", "orders")}},
+		{"root joined to itself", view(table("hr", "staff"), table("hr", "staff"), table("hr", "teams")),
+			[]config.TableRef{table("hr", "teams"), table("hr", "staff")}},
+		{"entity root", view(config.EntityRef("orders", "order"), table("crm", "consumers")),
+			[]config.TableRef{table("crm", "consumers"), config.EntityRef("orders", "order")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, copyOrder(tc.view)); diff != "" {
+				t.Errorf("copyOrder (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

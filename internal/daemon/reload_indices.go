@@ -8,6 +8,8 @@ import (
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/config"
 	"github.com/projector-dev/projector/sink"
+	"github.com/projector-dev/projector/transform"
+	"github.com/projector-dev/projector/transform/state"
 )
 
 // createIndicesAhead creates, while the running pipeline keeps streaming,
@@ -17,11 +19,11 @@ import (
 // snapshot for an added view). Creating an index takes the search engine
 // up to seconds; done here, the restart that applies the reload only finds
 // them, and the other views' pause stays short. It decides as
-// prepareIndices will, from the same facts; an index created for nothing
-// (the reload fails after this) only makes the next start rebuild that
-// view.
-func (proc *process) createIndicesAhead(ctx context.Context, r *reloadRequested) error {
-	cur, views, schema, d := r.cfg, r.views, r.schema, r.diff
+// prepareReload and prepareIndices will, from the same facts: the running
+// state (store) and planViewBuild; an index created for nothing (the
+// reload fails after this) only makes the next start rebuild that view.
+func (proc *process) createIndicesAhead(ctx context.Context, store *state.Store, r *reloadRequested) error {
+	cur, views, schema := r.cfg, r.views, r.schema
 	// A search engine that does not answer leaves the indices to the
 	// restart rather than hold the reload.
 	ctx, cancel := context.WithTimeout(ctx, reloadCheckTimeout)
@@ -30,24 +32,46 @@ func (proc *process) createIndicesAhead(ctx context.Context, r *reloadRequested)
 	if err != nil {
 		return err
 	}
-	// The sources of added views that the running state already holds are
-	// taken again from a fresh snapshot when they cannot copy single
-	// tables (see prepareReload); a view rebuilt over sources that can is
-	// built from copies of its tables, and spreads no rebuild (see
-	// planCopies).
-	refused := func(s string) bool { return r.refusals == nil || r.refusals.of(ctx, s) != "" }
+	// The sources of added views that the restart takes again from a
+	// fresh snapshot (see prepareReload), and the changed views it builds
+	// while their sources stream, and so spread no rebuild (planCopies).
 	reset := map[string]bool{}
-	for _, s := range snapshotSources(cur, d.addedViews) {
-		if slices.Contains(proc.cfg.SourceNames, s) && refused(s) {
-			reset[s] = true
+	var held *heldTables
+	if store != nil {
+		resets, err := reloadResets(ctx, store, r)
+		if err != nil {
+			return err
 		}
+		for s := range resets {
+			reset[s] = slices.Contains(proc.cfg.SourceNames, s)
+		}
+		if held, err = loadHeld(store, views); err != nil {
+			return err
+		}
+	}
+	buildable := func(cv *config.View, resumed bool) (bool, error) {
+		if held == nil {
+			return false, nil
+		}
+		done, err := snapshotsDone(store, viewSources(cv))
+		if err != nil || !done {
+			return false, err
+		}
+		refusals := r.refusals
+		if refusals == nil {
+			refusals = &copyRefusals{cfg: cur}
+		}
+		_, why, err := planViewBuild(ctx, store, cur, cv, held, refusals, resumed)
+		return why == "", err
 	}
 	plans := make([]*indexPlan, len(views))
 	mappings := make([]map[string]any, len(views))
 	for i, v := range views {
 		cv := &cur.Views[slices.IndexFunc(cur.Views, func(cv config.View) bool { return cv.Name == v.Name })]
 		alias := cur.Sink.IndexPrefix + v.Name
-		mapping, fingerprint := sink.ViewMapping(viewShape(v, schema), client.Flavour)
+		shape := viewShape(v, schema)
+		shape.Reducers = transform.ReducerDigest(cur, cv) // as planIndex: a changed reducer rebuilds
+		mapping, fingerprint := sink.ViewMapping(shape, client.Flavour)
 		settings := sink.IndexSettings{Shards: cv.Settings.Shards, Replicas: cv.Settings.Replicas}
 		if cv.Settings.RefreshInterval != 0 {
 			settings.RefreshInterval = cv.Settings.RefreshInterval.String()
@@ -64,8 +88,14 @@ func (proc *process) createIndicesAhead(ctx context.Context, r *reloadRequested)
 		}
 		plan.version, mappings[i] = version, mapping
 		plan.rebuild = version.Reshaped || version.Unfinished || slices.ContainsFunc(plan.vi.sources, func(s string) bool { return reset[s] })
-		if (version.Reshaped || version.Unfinished) && !slices.ContainsFunc(plan.vi.sources, refused) {
-			plan.vi.copies = map[string][]capture.Table{}
+		if version.Reshaped || version.Unfinished {
+			ok, err := buildable(cv, version.Unfinished)
+			if err != nil {
+				return err
+			}
+			if ok {
+				plan.vi.copies = map[string][]capture.Table{}
+			}
 		}
 		plans[i] = plan
 	}

@@ -182,7 +182,7 @@ views:
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		proc.watchReloads(ctx, restart)
+		proc.watchReloads(ctx, nil, restart)
 	}()
 	reload <- struct{}{}
 	select {
@@ -201,7 +201,7 @@ views:
 	done = make(chan struct{})
 	go func() {
 		defer close(done)
-		proc.watchReloads(ctx, restart)
+		proc.watchReloads(ctx, nil, restart)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for testutil.ToFloat64(set.reload.rejected) == 0 {

@@ -35,18 +35,23 @@ type heldTables struct {
 // loadHeld reads the state's layout records and settles the copies that
 // ended since they were written.
 func (p *pipeline) loadHeld() (*heldTables, error) {
-	need, err := transform.Layouts(p.views)
+	return loadHeld(p.store, p.views)
+}
+
+// loadHeld is what store holds of the tables of views.
+func loadHeld(store *state.Store, views []*transform.View) (*heldTables, error) {
+	need, err := transform.Layouts(views)
 	if err != nil {
 		return nil, err
 	}
-	records, err := p.store.TableLayouts()
+	records, err := store.TableLayouts()
 	if err != nil {
 		return nil, err
 	}
 	h := &heldTables{need: need, records: records, finished: map[state.TableID]bool{}}
 	progress := map[string][]capture.TableProgress{}
 	for t, rec := range records {
-		cp, err := p.store.Checkpoint(t.Source)
+		cp, err := store.Checkpoint(t.Source)
 		if err != nil {
 			return nil, fmt.Errorf("read checkpoint of source %q: %w", t.Source, err)
 		}
@@ -56,7 +61,7 @@ func (p *pipeline) loadHeld() (*heldTables, error) {
 			done := rec.BySnapshot
 			if !done {
 				if _, ok := progress[t.Source]; !ok {
-					if progress[t.Source], err = p.store.ChunkProgress(t.Source); err != nil {
+					if progress[t.Source], err = store.ChunkProgress(t.Source); err != nil {
 						return nil, err
 					}
 				}

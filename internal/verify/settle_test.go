@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/projector-dev/projector/capture"
@@ -110,30 +112,38 @@ func newReader(t *testing.T, f *fixture) *reader {
 	return &reader{conn: conn, f: f}
 }
 
-// confirm reports the server's current WAL position as done.
-func (r *reader) confirm(t *testing.T) {
-	conn := r.f.orders.Connect()
+// confirm reports the server's current WAL position as done. It runs on
+// the follower's goroutine, so it returns its errors rather than calling
+// the test's helpers: testbed's Connect would register a clean-up that
+// closes the connection while this goroutine may still be using it.
+func (r *reader) confirm() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, r.f.orders.DSN())
+	if err != nil {
+		return fmt.Errorf("connect to read the WAL position: %w", err)
+	}
 	defer conn.Close(context.Background())
-	var pos pglogrepl.LSN
 	var text string
-	if err := conn.QueryRow(context.Background(), `SELECT pg_current_wal_lsn()::text`).Scan(&text); err != nil {
-		t.Errorf("read the WAL position: %v", err)
-		return
+	if err := conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&text); err != nil {
+		return fmt.Errorf("read the WAL position: %w", err)
 	}
 	pos, err := pglogrepl.ParseLSN(text)
 	if err != nil {
-		t.Errorf("parse %q: %v", text, err)
-		return
+		return fmt.Errorf("parse %q: %w", text, err)
 	}
-	err = pglogrepl.SendStandbyStatusUpdate(context.Background(), r.conn,
+	err = pglogrepl.SendStandbyStatusUpdate(ctx, r.conn,
 		pglogrepl.StandbyStatusUpdate{WALWritePosition: pos, WALFlushPosition: pos, WALApplyPosition: pos})
 	if err != nil {
-		t.Errorf("confirm %s: %v", pos, err)
+		return fmt.Errorf("confirm %s: %w", pos, err)
 	}
+	return nil
 }
 
 // follow confirms the current WAL position every 100 ms, as a daemon that
-// has caught up does on keepalives, until the test ends.
+// has caught up does on keepalives, until the test ends. The clean-up
+// that stops it runs before the replication connection's is closed,
+// since it is registered later.
 func (r *reader) follow(t *testing.T) {
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	t.Cleanup(func() { close(stop); <-stopped })
@@ -142,7 +152,9 @@ func (r *reader) follow(t *testing.T) {
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			r.confirm(t)
+			if err := r.confirm(); err != nil {
+				t.Error(err)
+			}
 			select {
 			case <-stop:
 				return
@@ -159,20 +171,46 @@ func TestMismatchWaitsForTheDaemonToConfirm(t *testing.T) {
 	f := newFixture(t)
 	r := newReader(t, f)
 	f.write(t, map[string]string{"2": staleTotal})
-	done := make(chan struct{})
-	h := &onRecheck{fn: func() {
-		go func() {
-			defer close(done)
-			// Later than a re-check that did not wait would look.
-			time.Sleep(time.Second)
-			f.write(t, map[string]string{"2": fixtureDocs["2"]})
-			r.follow(t)
-		}()
-	}}
-	rep := f.run(t, Options{Settle: time.Minute}, slog.New(h))
-	<-done
-	if !rep.Clean() {
-		t.Fatalf("a document the daemon fixed before confirming is reported: %+v", rep.Views[0])
+	// verify runs on its own goroutine, and the test's goroutine plays
+	// the daemon: the test's helpers, and the clean-ups they register,
+	// stay on the goroutine they belong to.
+	rechecking := make(chan struct{})
+	h := &onRecheck{fn: func() { close(rechecking) }}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	type result struct {
+		rep Report
+		err error
+	}
+	ran := make(chan result, 1)
+	go func() {
+		rep, err := Run(ctx, f.cfg, f.client, Options{Settle: time.Minute}, slog.New(h))
+		ran <- result{rep, err}
+	}()
+	var res result
+	defer func() {
+		if ran != nil { // a helper failed first: end the run before the clean-ups
+			cancel()
+			<-ran
+		}
+	}()
+	select {
+	case <-rechecking:
+	case res = <-ran:
+		ran = nil
+		t.Fatalf("verify ended without re-checking the stale document: %+v, %v", res.rep.Views, res.err)
+	}
+	// Later than a re-check that did not wait would look.
+	time.Sleep(time.Second)
+	f.write(t, map[string]string{"2": fixtureDocs["2"]})
+	r.follow(t)
+	res = <-ran
+	ran = nil
+	cancel()
+	if res.err != nil {
+		t.Fatalf("verify: %v", res.err)
+	}
+	if len(res.rep.Views) != 1 || !res.rep.Clean() {
+		t.Fatalf("a document the daemon fixed before confirming is reported: %+v", res.rep.Views)
 	}
 }
 
