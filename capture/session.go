@@ -548,7 +548,16 @@ func (ss *session) statusAt(ctx context.Context, conn *pgconn.PgConn, now time.T
 	if !force && !ss.statusDue(now, pos) {
 		return nil
 	}
-	return ss.sendStatus(ctx, conn, now, pos, false)
+	return ss.sendStatus(ctx, conn, now, pos, ss.caughtUp(pos))
+}
+
+// caughtUp says whether an update reporting pos is the first to report
+// everything decoded, and so asks for a reply: the server answers with a
+// keepalive carrying its WAL end, which lets the slot follow WAL the
+// publication has nothing in (other databases') at once, rather than
+// after the server's next idle keepalive, up to half a minute later.
+func (ss *session) caughtUp(pos LSN) bool {
+	return pos >= ss.decodedEnd && ss.lastStatus < ss.decodedEnd
 }
 
 // statusDue says whether an update reporting pos is due at now: once the

@@ -73,3 +73,29 @@ func TestNextWakeWaitsForTheMark(t *testing.T) {
 		})
 	}
 }
+
+// TestCaughtUpAsksForAReply checks which status update asks the server for
+// a keepalive: the first that reports every decoded transaction, and no
+// other, so that a stream that caught up follows the server's WAL at once
+// without a reply requested on every update.
+func TestCaughtUpAsksForAReply(t *testing.T) {
+	tests := []struct {
+		name       string
+		lastStatus LSN // the position the last update reported
+		pos        LSN // the position this one reports
+		want       bool
+	}{
+		{name: "reaches the last decoded transaction", lastStatus: 100, pos: 200, want: true},
+		{name: "behind the last decoded transaction", lastStatus: 100, pos: 150},
+		{name: "the last update had reported it already", lastStatus: 200, pos: 200},
+		{name: "past it, reported before", lastStatus: 250, pos: 300},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ss := &session{decodedEnd: 200, lastStatus: tt.lastStatus}
+			if got := ss.caughtUp(tt.pos); got != tt.want {
+				t.Errorf("caughtUp(%d) after reporting %d, last decoded 200 = %v, want %v", tt.pos, tt.lastStatus, got, tt.want)
+			}
+		})
+	}
+}

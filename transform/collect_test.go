@@ -16,56 +16,139 @@ import (
 	"github.com/projector-dev/projector/transform/state"
 )
 
+// paced returns an engine whose recent arrivals came one every gap, as a
+// steady stream's do, and the commit time of the next transaction.
+func paced(opts Options, gap time.Duration) (*Engine, time.Time) {
+	e := &Engine{opts: opts, hurry: make(chan struct{}, 1)}
+	at := time.Now().Add(-10 * gap)
+	for range arrivalsWarm + 1 {
+		e.arrivals.observe(&capture.Transaction{CommitTime: at}, 2*opts.GroupLinger)
+		at = at.Add(gap)
+	}
+	return e, at
+}
+
+// TestLingerPlans checks how long a group waits for company, from the
+// stream's recent arrivals: a steady stream three of its gaps, within half
+// the linger and the whole linger, sent at once after; a sparse stream,
+// snapshot rows, a stream not yet measured and one after a quiet spell not
+// at all.
+func TestLingerPlans(t *testing.T) {
+	const linger = 60 * time.Millisecond
+	streamed := func(at time.Time) *capture.Transaction { return &capture.Transaction{CommitTime: at} }
+	cases := []struct {
+		name string
+		gap  time.Duration // between the recent arrivals
+		// quiet is how long after the last arrival the first transaction
+		// of the group comes, rather than gap.
+		quiet  time.Duration
+		copied bool
+		warm   bool // arrivals were measured (false: the stream just started)
+		want   lingerPlan
+	}{
+		{name: "50 a second: three gaps, then flushed", gap: 20 * time.Millisecond, warm: true,
+			want: lingerPlan{wait: linger, flush: true}},
+		{name: "20 a second: at most the linger", gap: 29 * time.Millisecond, warm: true,
+			want: lingerPlan{wait: linger, flush: true}},
+		{name: "10 a second: slower than two per linger, at once", gap: 100 * time.Millisecond, warm: true},
+		{name: "500 a second: at least half the linger", gap: 2 * time.Millisecond, warm: true,
+			want: lingerPlan{wait: linger / 2, flush: true}},
+		{name: "80 a second: three gaps", gap: 12500 * time.Microsecond, warm: true,
+			want: lingerPlan{wait: 37500 * time.Microsecond, flush: true}},
+		{name: "after a quiet spell: at once", gap: 20 * time.Millisecond, quiet: time.Minute, warm: true},
+		{name: "snapshot rows: at once", gap: 20 * time.Millisecond, copied: true, warm: true},
+		{name: "stream not measured yet: at once", gap: 20 * time.Millisecond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opts := Options{MaxGroupEvents: 100, GroupLinger: linger}
+			e, next := paced(opts, c.gap)
+			if !c.warm {
+				e = &Engine{opts: opts}
+			}
+			if c.quiet > 0 {
+				next = next.Add(c.quiet - c.gap)
+			}
+			first := streamed(next)
+			first.Snapshot = c.copied
+			e.arrivals.observe(first, 2*linger)
+			if got := e.lingerFor(first); got != c.want {
+				t.Errorf("plan %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestLingerRecoversAfterAQuietSpell checks that a quiet spell makes a
+// stream look sparse for a few transactions, not for long.
+func TestLingerRecoversAfterAQuietSpell(t *testing.T) {
+	const linger = 60 * time.Millisecond
+	e, at := paced(Options{GroupLinger: linger}, 20*time.Millisecond)
+	at = at.Add(time.Hour)
+	n := 0
+	for ; n < 20; n++ {
+		txn := &capture.Transaction{CommitTime: at}
+		e.arrivals.observe(txn, 2*linger)
+		if n > 0 && e.lingerFor(txn).wait > 0 {
+			break
+		}
+		at = at.Add(20 * time.Millisecond)
+	}
+	if n < 2 || n > 8 {
+		t.Errorf("lingers again %d transactions after an hour's quiet spell, want between 2 and 8", n)
+	}
+}
+
 // TestCollectLingers checks which transactions one group takes: those
-// already waiting, and, while a stream is steady, those arriving within
-// GroupLinger, but never after a quiet spell, on a stream slower than one
-// transaction per GroupLinger, or for snapshot rows.
+// already waiting, and, while the stream is light and steady, those
+// arriving within GroupLinger, but never for a sparse stream.
 func TestCollectLingers(t *testing.T) {
 	// Long next to the 20 ms a later transaction takes to come, so that a
 	// loaded machine does not blur waiting and not waiting.
 	const linger = time.Second
-	streamed := func() *capture.Transaction { return &capture.Transaction{Changes: make([]capture.Change, 1)} }
-	copied := func() *capture.Transaction {
-		return &capture.Transaction{Snapshot: true, Changes: make([]capture.Change, 1)}
-	}
 	cases := []struct {
-		name   string
-		linger time.Duration
-		steady bool // the last group was collected just now
-		slow   bool // the last group was collected two lingers ago
-		first  *capture.Transaction
-		later  bool // a second transaction arrives 20 ms after the first is taken
-		want   int
-		waits  bool // collect waits the whole linger (from the first transaction)
+		name    string
+		linger  time.Duration
+		gap     time.Duration
+		later   bool // a second transaction arrives 20 ms after the first is taken
+		waiting bool // a second transaction is waiting already, and fills the group
+		want    int
+		waits   bool // collect waits the whole linger (from the first transaction)
+		flush   bool // the group is to be sent at once
 	}{
-		{name: "no linger: applied at once", linger: 0, steady: true, first: streamed(), later: true, want: 1},
-		{name: "steady stream: the next transaction joins", linger: linger, steady: true, first: streamed(), later: true, want: 2, waits: true},
-		{name: "steady stream, nothing comes: waits the linger", linger: linger, steady: true, first: streamed(), want: 1, waits: true},
-		{name: "after a quiet spell: applied at once", linger: linger, steady: false, first: streamed(), later: true, want: 1},
-		{name: "slower than one per linger: applied at once", linger: linger, slow: true, first: streamed(), later: true, want: 1},
-		{name: "snapshot rows: applied at once", linger: linger, steady: true, first: copied(), later: true, want: 1},
+		{name: "no linger: applied at once", linger: 0, gap: 400 * time.Millisecond, later: true, want: 1},
+		{name: "light stream: the next transaction joins", linger: linger, gap: 400 * time.Millisecond, later: true,
+			want: 2, waits: true, flush: true},
+		{name: "light stream, nothing comes: waits the linger", linger: linger, gap: 400 * time.Millisecond, want: 1,
+			waits: true, flush: true},
+		{name: "sparse stream: applied at once", linger: linger, gap: 2 * linger, later: true, want: 1},
+		{name: "group filled by what waits: not flushed", linger: linger, gap: 400 * time.Millisecond, waiting: true, want: 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := &Engine{opts: Options{MaxGroupEvents: 100, GroupLinger: c.linger}}
-			switch {
-			case c.steady:
-				e.lastGroup = time.Now()
-			case c.slow:
-				e.lastGroup = time.Now().Add(-2 * linger)
+			maxEvents := 100
+			if c.waiting {
+				maxEvents = 2
 			}
+			e, next := paced(Options{MaxGroupEvents: maxEvents, GroupLinger: c.linger}, c.gap)
 			in := make(chan *capture.Transaction, 1)
+			if c.waiting {
+				in <- &capture.Transaction{CommitTime: next.Add(c.gap), Changes: make([]capture.Change, 1)}
+			}
 			if c.later {
 				go func() {
 					time.Sleep(20 * time.Millisecond)
-					in <- streamed()
+					in <- &capture.Transaction{CommitTime: next.Add(c.gap), Changes: make([]capture.Change, 1)}
 				}()
 			}
 			start := time.Now()
-			group := e.collect(context.Background(), c.first, in)
+			group, plan := e.collect(context.Background(), &capture.Transaction{CommitTime: next, Changes: make([]capture.Change, 1)}, in)
 			took := time.Since(start)
 			if len(group) != c.want {
 				t.Errorf("group of %d transactions, want %d", len(group), c.want)
+			}
+			if plan.flush != c.flush {
+				t.Errorf("flush %v, want %v", plan.flush, c.flush)
 			}
 			if c.waits && took < linger {
 				t.Errorf("returned after %s, before the linger of %s", took, linger)
@@ -83,11 +166,11 @@ func TestCollectLingers(t *testing.T) {
 // TestCollectLingerEndsWithContext checks that a lingering group is
 // applied as soon as the engine stops.
 func TestCollectLingerEndsWithContext(t *testing.T) {
-	e := &Engine{opts: Options{MaxGroupEvents: 100, GroupLinger: time.Hour}, lastGroup: time.Now()}
+	e, next := paced(Options{MaxGroupEvents: 100, GroupLinger: time.Hour}, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	in := make(chan *capture.Transaction)
-	group := e.collect(ctx, &capture.Transaction{}, in)
+	group, _ := e.collect(ctx, &capture.Transaction{CommitTime: next}, in)
 	if len(group) != 1 {
 		t.Fatalf("group of %d transactions, want 1", len(group))
 	}
@@ -97,11 +180,11 @@ func TestCollectLingerEndsWithContext(t *testing.T) {
 // change (Hurry) ends a group's lingering: the group is applied at once,
 // not after the linger.
 func TestCollectLingerEndsWhenHurried(t *testing.T) {
-	e := &Engine{opts: Options{MaxGroupEvents: 100, GroupLinger: time.Hour}, lastGroup: time.Now(),
-		hurry: make(chan struct{}, 1)}
+	e, next := paced(Options{MaxGroupEvents: 100, GroupLinger: time.Hour}, time.Minute)
 	done := make(chan []*capture.Transaction)
 	go func() {
-		done <- e.collect(context.Background(), &capture.Transaction{}, make(chan *capture.Transaction))
+		group, _ := e.collect(context.Background(), &capture.Transaction{CommitTime: next}, make(chan *capture.Transaction))
+		done <- group
 	}()
 	time.Sleep(20 * time.Millisecond)
 	e.Hurry()
@@ -121,7 +204,11 @@ func TestCollectLingerEndsWhenHurried(t *testing.T) {
 type submitCounter struct {
 	*memoryIndex
 	submits atomic.Int64
+	flushes atomic.Int64
 }
+
+// Flush counts the groups the engine asks to be sent at once.
+func (c *submitCounter) Flush() { c.flushes.Add(1) }
 
 func (c *submitCounter) Submit(ctx context.Context, docs []sink.Document, ack func()) error {
 	c.submits.Add(1)
@@ -137,7 +224,7 @@ func TestGroupLingerGroupsAPacedStream(t *testing.T) {
 		txns  = 40
 		every = 10 * time.Millisecond
 	)
-	run := func(t *testing.T, linger time.Duration) int64 {
+	run := func(t *testing.T, linger time.Duration) (submits, flushes int64) {
 		store, err := state.Open(t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -179,11 +266,17 @@ func TestGroupLingerGroupsAPacedStream(t *testing.T) {
 				t.Errorf("order %d: document %v, want status new", i+1, doc)
 			}
 		}
-		return index.submits.Load()
+		return index.submits.Load(), index.flushes.Load()
 	}
-	alone := run(t, 0)
-	grouped := run(t, 5*every)
-	t.Logf("%d transactions, one every %s: %d submissions without linger, %d with", txns, every, alone, grouped)
+	alone, flushedAlone := run(t, 0)
+	grouped, flushed := run(t, 5*every)
+	t.Logf("%d transactions, one every %s: %d submissions without linger, %d with (%d flushed)", txns, every, alone, grouped, flushed)
+	if flushedAlone != 0 {
+		t.Errorf("without linger, %d groups asked to be sent at once, want none", flushedAlone)
+	}
+	if flushed == 0 || flushed > grouped {
+		t.Errorf("with a linger, %d of %d groups asked to be sent at once, want some and at most all", flushed, grouped)
+	}
 	if alone < txns*3/4 {
 		t.Errorf("without linger, %d submissions for %d paced transactions: the test no longer paces them", alone, txns)
 	}

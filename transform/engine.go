@@ -54,15 +54,15 @@ type Options struct {
 	// Builds names the views whose documents are built from the rows the
 	// store already holds, into the index IndexName gives (statebuild.go).
 	Builds []string
-	// GroupLinger is how long a group of streamed transactions waits for
-	// more when none is waiting, while the stream is steady: the first
-	// transaction came less than a GroupLinger after the last group was
-	// collected, so the next is likely to come within one too. A lightly
-	// loaded stream then commits, syncs, confirms and sends its changes a
-	// few transactions at a time instead of one at a time, for at most
-	// this much more lag; a stream slower than one transaction per
-	// GroupLinger, or a lone change after a quiet spell, waits for nothing.
-	// Zero applies what is waiting at once.
+	// GroupLinger is the longest a group of streamed transactions waits
+	// for more when none is waiting. On a steady stream (transactions
+	// committed less than GroupLinger/2 apart on average) a group waits
+	// three of the stream's gaps, between half a GroupLinger and a whole
+	// one, and then has the writer send it at once, so a light load
+	// commits, syncs, confirms and sends its changes a few transactions
+	// at a time instead of one at a time, for at most this much more lag.
+	// A sparser stream, or a lone change after a quiet spell, waits for
+	// nothing (lingerFor). Zero applies what is waiting at once.
 	GroupLinger time.Duration
 }
 
@@ -102,9 +102,9 @@ type Engine struct {
 	// released is the last group carrying documents of a completed
 	// snapshot; Backlog reports whether it is not settled yet.
 	released atomic.Uint64
-	// lastGroup is when the last group was collected, its lingering
-	// included (see GroupLinger).
-	lastGroup time.Time
+	// arrivals measures how far apart streamed transactions come, to
+	// plan each group's linger (see GroupLinger).
+	arrivals arrivals
 	// hurry ends a group's lingering at once (Hurry): a reader waits for
 	// a change the group may hold.
 	hurry chan struct{}
@@ -267,8 +267,12 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 				return e.drain(ctx)
 			}
 			e.taken(txn)
-			if err := e.applyGroup(ctx, e.collect(ctx, txn, in)); err != nil {
+			group, plan := e.collect(ctx, txn, in)
+			if err := e.applyGroup(ctx, group); err != nil {
 				return err
+			}
+			if plan.flush {
+				e.flush()
 			}
 		}
 	}
@@ -300,48 +304,55 @@ func (e *Engine) settleUpTo(ctx context.Context, t ledger.Ticket) error {
 
 // collect groups the transactions already waiting, up to the size bound:
 // grouping is free under load and costs no latency when idle. While a
-// stream is steady, a group of streamed changes also waits GroupLinger for
-// transactions that are about to arrive: each group costs a state commit,
-// a sync and a round of acknowledgements however small it is.
-func (e *Engine) collect(ctx context.Context, first *capture.Transaction, in <-chan *capture.Transaction) []*capture.Transaction {
+// stream is steady, a group of streamed changes also waits for
+// transactions that are about to arrive, as lingerFor plans from the
+// stream's recent arrivals: each group costs a state commit, a sync and a
+// round of acknowledgements however small it is.
+func (e *Engine) collect(ctx context.Context, first *capture.Transaction, in <-chan *capture.Transaction) (_ []*capture.Transaction, plan lingerPlan) {
 	now := time.Now()
-	linger := e.opts.GroupLinger > 0 && !first.Snapshot && now.Sub(e.lastGroup) < e.opts.GroupLinger
-	defer func() { e.lastGroup = time.Now() }()
+	e.arrivals.observe(first, 2*e.opts.GroupLinger)
+	plan = e.lingerFor(first)
 	group := []*capture.Transaction{first}
 	events := len(first.Changes)
-	var deadline <-chan time.Time
+	var deadline <-chan time.Time // set once the group waits
+	defer func() {
+		if deadline == nil {
+			plan.flush = false // formed from what was waiting: the sink batches it
+		}
+	}()
 	for events < e.opts.MaxGroupEvents {
 		var txn *capture.Transaction
 		ok := true
 		select {
 		case txn, ok = <-in:
 		default:
-			if !linger {
-				return group
+			if plan.wait <= 0 {
+				return group, lingerPlan{}
 			}
 			if deadline == nil {
-				t := time.NewTimer(time.Until(now.Add(e.opts.GroupLinger)))
+				t := time.NewTimer(time.Until(now.Add(plan.wait)))
 				defer t.Stop()
 				deadline = t.C
 			}
 			select {
 			case txn, ok = <-in:
 			case <-deadline:
-				return group
+				return group, plan
 			case <-e.hurry:
-				return group
+				return group, plan
 			case <-ctx.Done():
-				return group
+				return group, plan
 			}
 		}
 		if !ok {
-			return group
+			return group, plan
 		}
 		e.taken(txn)
+		e.arrivals.observe(txn, 2*e.opts.GroupLinger)
 		group = append(group, txn)
 		events += len(txn.Changes)
 	}
-	return group
+	return group, plan
 }
 
 // copyOnly reports whether a group holds nothing but snapshot rows: no

@@ -36,13 +36,14 @@ const (
 	feedTransactions = 4096
 )
 
-// groupLinger is how long a steady stream's group waits for the
-// transactions about to arrive (transform.Options.GroupLinger): at 50
-// single-row transactions a second it groups them two or three at a time
-// (at 20 ms it hardly groups them: the next one comes just too late), for
-// at most this much more lag, under the sink's flush interval; streams
-// slower than 25 transactions a second do not linger.
-const groupLinger = 40 * time.Millisecond
+// groupLinger is the longest a steady stream's group waits for the
+// transactions about to arrive (transform.Options.GroupLinger): three of
+// the stream's gaps, at least half of it. At 50 single-row transactions a
+// second that groups them three or four at a time; at 500, some fifteen.
+// The group is then sent at once rather than after the sink's flush
+// interval too, so a change waits at most this long in projector for
+// company. Streams slower than one transaction per 30 ms do not linger.
+const groupLinger = 60 * time.Millisecond
 
 func newFeed(maxTxns int, room *budget.Budget) *feed {
 	return &feed{ch: make(chan *capture.Transaction, maxTxns), room: room, draining: make(chan struct{})}
