@@ -42,6 +42,22 @@ func accountsTable(db *testbed.Database, n int) {
 type memProgress struct {
 	mu sync.Mutex
 	p  []TableProgress
+	// holdAt, when set, holds the copy once a table has this many rows
+	// copied: recording that progress waits until resume, so a test can
+	// stop the stream in the middle of a table however fast the machine
+	// copies it.
+	holdAt  int64
+	held    chan struct{}
+	release sync.Once
+}
+
+// resume lets a copy held at holdAt go on.
+func (m *memProgress) resume() {
+	m.release.Do(func() {
+		if m.held != nil {
+			close(m.held)
+		}
+	})
 }
 
 func (m *memProgress) ChunkProgress() ([]TableProgress, error) {
@@ -52,8 +68,16 @@ func (m *memProgress) ChunkProgress() ([]TableProgress, error) {
 
 func (m *memProgress) SetChunkProgress(p []TableProgress) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.p = slices.Clone(p)
+	m.mu.Unlock()
+	if m.held == nil {
+		return nil
+	}
+	for _, tp := range p {
+		if !tp.Done && tp.Rows >= m.holdAt {
+			<-m.held
+		}
+	}
 	return nil
 }
 
@@ -266,6 +290,7 @@ func runChunked(t *testing.T, db *testbed.Database, u *upserts, store *memProgre
 		}
 		stopped = true
 		cancel()
+		store.resume()
 		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("stream stopped: %v", err)
 		}
@@ -338,7 +363,7 @@ func TestChunkedSnapshotResumes(t *testing.T) {
 	db := testbed.NewDatabase(t, testbed.Primary)
 	accountsTable(db, n)
 	u := newUpserts()
-	store := &memProgress{}
+	store := &memProgress{holdAt: n / 2, held: make(chan struct{})}
 	s, stop := runChunked(t, db, u, store, Checkpoint{})
 	w := startAccountWriter(t, db, n)
 	waitFor(t, "half of the table", func() bool {
