@@ -26,7 +26,9 @@ type refreshTickets struct {
 }
 
 // RefreshWithNext makes the next bulk request that writes documents to
-// index, if one is sent within within, ask the engine to refresh the
+// index, if one is sent within within or a lane holds documents of index
+// then (a lane sends one request at a time: they go out once its request
+// in flight is answered), ask the engine to refresh the
 // shards it wrote once its writes are done (refresh=true), in the write
 // path instead of behind the engine's refresh queue. sent is called on
 // the sending goroutine just before that request goes out, so the caller
@@ -56,7 +58,7 @@ func (w *Writer) RefreshWithNext(ctx context.Context, index string, within time.
 	case <-t.done:
 		return t.ok, nil
 	case <-timer.C:
-		if w.dropTicket(t) {
+		if !w.holds(index) && w.dropTicket(t) {
 			return false, nil
 		}
 	case <-ctx.Done():
@@ -124,4 +126,17 @@ func answerTickets(tickets []*refreshTicket, sent []item, results []itemResult) 
 		}
 		close(t.done)
 	}
+}
+
+// holds reports whether a lane has documents of index queued.
+func (w *Writer) holds(index string) bool {
+	for _, l := range w.lanes {
+		l.mu.Lock()
+		found := slices.ContainsFunc(l.queue, func(it item) bool { return it.doc.Index == index })
+		l.mu.Unlock()
+		if found {
+			return true
+		}
+	}
+	return false
 }
