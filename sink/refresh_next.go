@@ -65,13 +65,21 @@ func (w *Writer) RefreshWithNext(ctx context.Context, index string, within time.
 		if w.dropTicket(t) {
 			return false, ctx.Err()
 		}
+	case <-w.life.Done():
+		// Stopping: the lanes send nothing more, whatever they hold.
+		w.dropTicket(t)
+		return false, nil
 	}
-	// A request took the ticket: its answer is near.
+	// A request took the ticket, or a lane holds documents of index.
 	select {
 	case <-t.done:
 		return t.ok, nil
 	case <-ctx.Done():
+		w.dropTicket(t)
 		return false, ctx.Err()
+	case <-w.life.Done():
+		w.dropTicket(t)
+		return false, nil
 	}
 }
 
