@@ -28,6 +28,8 @@ type RYWOptions struct {
 	// ProbeEvery is the pause between two probes; each probe writes an
 	// order, waits on it through /v1/wait and searches for it.
 	ProbeEvery time.Duration
+	// BulkRefresh sets projector's admin.bulk_refresh.
+	BulkRefresh bool
 }
 
 // RYWPhase is one load with the probe beside it.
@@ -99,7 +101,7 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
 		return rep, fmt.Errorf("write the admin token: %w", err)
 	}
-	if err := appendFile(path, fmt.Sprintf("admin: { listen: %s, token_file: %s }\n", adminListen, tokenFile)); err != nil {
+	if err := appendFile(path, fmt.Sprintf("admin: { listen: %s, token_file: %s, bulk_refresh: %t }\n", adminListen, tokenFile, opts.BulkRefresh)); err != nil {
 		return rep, err
 	}
 	p, err := startProjector(bin, path, listen, filepath.Join(dir, cfg.Slot+".log"))

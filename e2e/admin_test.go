@@ -68,7 +68,7 @@ sources:
 sink: { urls: [%[3]q], index_prefix: %[4]s, flush_interval: 20ms }
 state: { dir: %[5]q }
 http: { listen: %[6]q }
-admin: { listen: %[7]q, token_file: %[8]q, wait_token_file: %[9]q }
+admin: { listen: %[7]q, token_file: %[8]q, wait_token_file: %[9]q, bulk_refresh: true }
 views:
   - name: orders
     root: { source: shop, table: orders }

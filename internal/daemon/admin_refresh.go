@@ -23,12 +23,16 @@ type shardCounts struct {
 }
 
 // RefreshWithWrites makes the next bulk request that writes view's index
-// carry refresh=true (see admin.WriteRefresher). Only for an index of
+// carry refresh=true (see admin.WriteRefresher), when admin.bulk_refresh
+// is on. Only for an index of
 // one shard: a bulk request refreshes just the shards it wrote, so on an
 // index of several the documents acknowledged before it may sit on a
 // shard it did not touch.
 func (a *adminAPI) RefreshWithWrites(ctx context.Context, view string) (admin.Mark, bool, error) {
 	r := a.run.Load()
+	if cfg := a.conf.Load(); cfg == nil || !cfg.Admin.BulkRefresh {
+		return admin.Mark{}, false, nil
+	}
 	if r == nil || r.writer == nil || r.p.indices[view] == nil || r.p.isRebuilding(view) {
 		return admin.Mark{}, false, nil
 	}
