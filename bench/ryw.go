@@ -28,6 +28,8 @@ type RYWOptions struct {
 	// ProbeEvery is the pause between two probes; each probe writes an
 	// order, waits on it through /v1/wait and searches for it.
 	ProbeEvery time.Duration
+	// BulkRefresh sets projector's admin.bulk_refresh.
+	BulkRefresh bool
 }
 
 // RYWPhase is one load with the probe beside it.
@@ -51,6 +53,13 @@ type RYWPhase struct {
 	// projector (the probe reading its commit position, the request and
 	// the answer).
 	Durable, Searchable, Outside [2]time.Duration
+	// BulkRefreshes and RefreshRequests count how the waits were made
+	// searchable: by a bulk request's own refresh (refresh=true) or by a
+	// refresh request; RefreshMean is a refresh request's mean time, from
+	// the request to the engine's answer (queueing on its refresh thread
+	// pool included).
+	BulkRefreshes, RefreshRequests int
+	RefreshMean                    time.Duration
 }
 
 // RYWReport is the read-your-writes benchmark's result.
@@ -92,7 +101,7 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
 		return rep, fmt.Errorf("write the admin token: %w", err)
 	}
-	if err := appendFile(path, fmt.Sprintf("admin: { listen: %s, token_file: %s }\n", adminListen, tokenFile)); err != nil {
+	if err := appendFile(path, fmt.Sprintf("admin: { listen: %s, token_file: %s, bulk_refresh: %t }\n", adminListen, tokenFile, opts.BulkRefresh)); err != nil {
 		return rep, err
 	}
 	p, err := startProjector(bin, path, listen, filepath.Join(dir, cfg.Slot+".log"))
@@ -119,6 +128,10 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 		ph := phase{name: strconv.Itoa(int(rate)) + " txn/s", kind: orderChanges, rate: rate}
 		var res RYWPhase
 		res.Quiet, err = measurePhase(ctx, p, load, phase{name: ph.name + ", nobody waits", kind: orderChanges, rate: rate}, so, "")
+		if err != nil {
+			return rep, err
+		}
+		before, err := p.metrics(ctx)
 		if err != nil {
 			return rep, err
 		}
@@ -164,6 +177,15 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 		if err != nil {
 			return rep, err
 		}
+		after, err := p.metrics(ctx)
+		if err != nil {
+			return rep, err
+		}
+		res.BulkRefreshes = int(after.sum("projector_admin_bulk_refreshes_total", nil) - before.sum("projector_admin_bulk_refreshes_total", nil))
+		res.RefreshRequests = int(after.sum("projector_admin_refreshes_total", nil) - before.sum("projector_admin_refreshes_total", nil))
+		if n, sum := histogramSum(after, "projector_admin_refresh_seconds", before); n > 0 {
+			res.RefreshMean = time.Duration(sum / float64(n) * float64(time.Second))
+		}
 		if probeErr != nil {
 			return rep, fmt.Errorf("read-your-writes probe during %s: %w", ph.name, probeErr)
 		}
@@ -175,6 +197,7 @@ func RunRYW(ctx context.Context, env Env, bin, dir string, opts RYWOptions, log 
 			"p50", res.P50, "p99", res.P99, "written_lag_p99", measured.P99[1],
 			"durable_p50", res.Durable[0], "durable_p99", res.Durable[1], "searchable_p50", res.Searchable[0], "searchable_p99", res.Searchable[1],
 			"outside_p50", res.Outside[0], "outside_p99", res.Outside[1],
+			"bulk_refreshes", res.BulkRefreshes, "refresh_requests", res.RefreshRequests, "refresh_request_mean", res.RefreshMean,
 			"cpu_seconds", measured.CPUSeconds, "cpu_seconds_nobody_waits", res.Quiet.CPUSeconds)
 		rep.Phases = append(rep.Phases, res)
 	}
@@ -204,6 +227,25 @@ func probe(ctx context.Context, conn *pgx.Conn, waiter *client.Client, search *s
 	took := time.Since(committed)
 	found, err := search.hasID(ctx, alias, id)
 	return took, phases, found, err
+}
+
+// histogramSum is how many observations a histogram gained from before
+// to after, and their sum.
+func histogramSum(after metricSet, name string, before metricSet) (uint64, float64) {
+	total := func(m metricSet) (uint64, float64) {
+		var n uint64
+		var sum float64
+		if f := m[name]; f != nil {
+			for _, s := range f.Metric {
+				n += s.GetHistogram().GetSampleCount()
+				sum += s.GetHistogram().GetSampleSum()
+			}
+		}
+		return n, sum
+	}
+	n1, s1 := total(after)
+	n0, s0 := total(before)
+	return n1 - n0, s1 - s0
 }
 
 // p50p99 are the median and 99th percentile of ds, which it sorts.
@@ -264,6 +306,16 @@ func (r *Report) writeRYW(p printer) {
 	for _, ph := range s.Phases {
 		p("| %s | %s | %s | %s | %s | %s | %s |", ph.Load.Name, ms(ph.Durable[0]), ms(ph.Durable[1]), ms(ph.Searchable[0]), ms(ph.Searchable[1]),
 			ms(ph.Outside[0]), ms(ph.Outside[1]))
+	}
+	p("")
+	p("How the waits were made searchable: by the `refresh=true` of a bulk request of the view's index sent once their position was")
+	p("acknowledged (`projector_admin_bulk_refreshes_total`), or by a refresh request (`projector_admin_refreshes_total`), whose mean")
+	p("time includes the queue of the engine's refresh thread pool (`projector_admin_refresh_seconds`).")
+	p("")
+	p("| load | bulk requests' refreshes | refresh requests | refresh request mean |")
+	p("| --- | ---: | ---: | ---: |")
+	for _, ph := range s.Phases {
+		p("| %s | %d | %d | %s |", ph.Load.Name, ph.BulkRefreshes, ph.RefreshRequests, ms(ph.RefreshMean))
 	}
 	p("")
 	p("What waiting costs the stream: each load ran first with the admin API on and nobody waiting, then with the probe; projector's")

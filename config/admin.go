@@ -19,6 +19,12 @@ type Admin struct {
 	// writes but must not rebuild or stop views. Without it /v1/wait
 	// takes the admin token.
 	WaitTokenFile string `yaml:"wait_token_file"`
+	// BulkRefresh makes a wait ask the next bulk request of the view's
+	// one-shard index to carry refresh=true, and refresh the index itself
+	// only when none is sent soon, instead of always sending a refresh
+	// request (README, "Read your own writes"). Off by default until it
+	// is measured faster on a quiet machine.
+	BulkRefresh bool `yaml:"bulk_refresh"`
 	// Token is the content of TokenFile, read by Load.
 	Token string `yaml:"-"`
 	// WaitToken is the content of WaitTokenFile, read by Load.

@@ -60,7 +60,9 @@
 // their findings against the line the operator wrote.
 //
 // The admin API (admin.*) is off unless admin.token_file is set; its
-// tokens are secrets like the others.
+// tokens are secrets like the others. admin.bulk_refresh (default false)
+// lets a wait be made searchable by the refresh=true of the next bulk
+// request of the view's one-shard index instead of a refresh request.
 //
 // Secrets never print: Config, Source and Sink format and log themselves
 // with passwords and API keys replaced by "xxxxx", and Effective, the

@@ -68,7 +68,7 @@ sources:
 sink: { urls: [%[3]q], index_prefix: %[4]s, flush_interval: 20ms }
 state: { dir: %[5]q }
 http: { listen: %[6]q }
-admin: { listen: %[7]q, token_file: %[8]q, wait_token_file: %[9]q }
+admin: { listen: %[7]q, token_file: %[8]q, wait_token_file: %[9]q, bulk_refresh: true }
 views:
   - name: orders
     root: { source: shop, table: orders }
@@ -231,6 +231,25 @@ func TestChaosReadYourWrites(t *testing.T) {
 		percentile(waits, 0.5), percentile(waits, 0.99), percentile(waits, 1))
 	if missed != 0 || len(waits) != rywTries {
 		t.Errorf("%d of %d searches missed their own write after /v1/wait (%d waited on)", missed, rywTries, len(waits))
+	}
+	// With two writers, the other's next write usually goes out within a
+	// wait's window: those waits are made searchable by that bulk
+	// request's own refresh (refresh=true), the rest by a refresh request,
+	// and neither kind missed a write above.
+	families := fx.d.metrics()
+	counter := func(name string) float64 {
+		var sum float64
+		if f := families[name]; f != nil {
+			for _, m := range f.Metric {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+		return sum
+	}
+	bulk, requests := counter("projector_admin_bulk_refreshes_total"), counter("projector_admin_refreshes_total")
+	t.Logf("waits made searchable by %.0f bulk requests' refreshes and %.0f refresh requests", bulk, requests)
+	if bulk == 0 {
+		t.Error("no wait was made searchable by a bulk request's refresh, though two writers wrote while the others waited")
 	}
 	// A quiet source: nothing else is written, the position is reached
 	// all the same.

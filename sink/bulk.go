@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 )
 
 // transientError is a whole-request failure worth retrying: the engine is
@@ -68,11 +70,17 @@ func isTransient(err error) bool {
 }
 
 // sendBulk posts an encoded body of n actions and returns one result per
-// action. Errors are transientError, refusedError or fatal.
-func (w *Writer) sendBulk(ctx context.Context, body []byte, n int) ([]itemResult, error) {
+// action. Errors are transientError, refusedError or fatal. With refresh
+// the engine refreshes the shards the request wrote before it answers
+// (RefreshWithNext).
+func (w *Writer) sendBulk(ctx context.Context, body []byte, n int, refresh bool) ([]itemResult, error) {
 	api := w.client.API
 	start := time.Now()
-	res, err := api.Bulk(bytes.NewReader(body), api.Bulk.WithContext(ctx), api.Bulk.WithFilterPath(bulkFilter...))
+	opts := []func(*esapi.BulkRequest){api.Bulk.WithContext(ctx), api.Bulk.WithFilterPath(bulkFilter...)}
+	if refresh {
+		opts = append(opts, api.Bulk.WithRefresh("true"))
+	}
+	res, err := api.Bulk(bytes.NewReader(body), opts...)
 	w.metrics.bulkDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return nil, &transientError{fmt.Errorf("send bulk request: %w", err)}

@@ -377,7 +377,7 @@ func conformIDLimit(t *testing.T, search *testbed.Search, c *Client) {
 	}
 	for _, id := range []string{strings.Repeat("x", 513), strings.Repeat("€", 171)} {
 		body := bulkLine("index", index, "fine", 1, `{"n":1}`) + bulkLine("index", index, id, 1, `{"n":1}`)
-		_, err := newConformWriter(t, c, WriterOptions{}).sendBulk(context.Background(), []byte(body), 2)
+		_, err := newConformWriter(t, c, WriterOptions{}).sendBulk(context.Background(), []byte(body), 2, false)
 		var refused *refusedError
 		if !errors.As(err, &refused) || refused.status != http.StatusBadRequest ||
 			refused.cause.Type != "action_request_validation_exception" || !strings.Contains(refused.cause.Reason, "512") {
@@ -651,7 +651,7 @@ func sendRaw(t *testing.T, c *Client, body string) []itemResult {
 			n++
 		}
 	}
-	results, err := newConformWriter(t, c, WriterOptions{}).sendBulk(context.Background(), []byte(body), n)
+	results, err := newConformWriter(t, c, WriterOptions{}).sendBulk(context.Background(), []byte(body), n, false)
 	if err != nil {
 		t.Fatalf("bulk request: %v", err)
 	}

@@ -118,7 +118,9 @@ func (l *lane) round(ctx context.Context, items []item) (next []item, cause, err
 	if len(sent) == 0 {
 		return nil, nil, nil
 	}
-	results, err := l.w.sendBulk(ctx, l.enc.bytes(), len(sent))
+	tickets := l.w.takeTickets(sent)
+	results, err := l.w.sendBulk(ctx, l.enc.bytes(), len(sent), len(tickets) > 0)
+	answerTickets(tickets, sent, results)
 	var refused *refusedError
 	switch {
 	case isTransient(err):

@@ -11,6 +11,7 @@ import (
 var bulkFilter = []string{
 	"items.*.status", "items.*.error.type", "items.*.error.reason",
 	"items.*.error.caused_by.type", "items.*.error.caused_by.reason",
+	"items.*.forced_refresh",
 }
 
 type bulkResponse struct {
@@ -42,6 +43,9 @@ func (b *bulkItem) result() itemResult {
 type itemResult struct {
 	Status int        `json:"status"`
 	Error  *itemError `json:"error"`
+	// ForcedRefresh: the request asked for refresh=true and the engine
+	// refreshed the document's shard after writing it.
+	ForcedRefresh bool `json:"forced_refresh"`
 }
 
 // itemError is the engine's error for one action.

@@ -49,6 +49,11 @@ type Writer struct {
 	life    context.Context
 	stop    context.CancelCauseFunc
 	started atomic.Bool
+
+	// refresh holds the requests for a refresh with the next bulk request
+	// (RefreshWithNext), refreshWanted counts them.
+	refresh       refreshTickets
+	refreshWanted atomic.Int64
 }
 
 // NewWriter prepares a writer for client; nothing is sent before Run.

@@ -55,6 +55,24 @@ type Daemon interface {
 	Resume(view string) error
 }
 
+// WriteRefresher is what a Daemon may offer besides Marker, so that a
+// wait's refresh rides on the write path: the engine refreshes the shards
+// a bulk request wrote when it carries refresh=true, on the thread that
+// wrote them, instead of queueing a refresh request behind every index's
+// scheduled refreshes (one thread per two processors does those).
+type WriteRefresher interface {
+	// RefreshWithWrites makes the next bulk request that writes view's
+	// index, if one is sent soon, carry refresh=true. Once the engine
+	// answered it reporting the refresh, it returns true and the Mark
+	// taken just before the request was sent: the refresh shows every
+	// document acknowledged by then, as an explicit refresh started at
+	// that Mark would. It returns false when the daemon cannot promise
+	// that (an index of several shards, which a bulk request refreshes
+	// only where it wrote), or no such request was sent soon, or it did
+	// not report the refresh; the wait then refreshes the index itself.
+	RefreshWithWrites(ctx context.Context, view string) (Mark, bool, error)
+}
+
 // Snapshotter takes ad-hoc snapshots of a running source.
 type Snapshotter interface {
 	// Snapshot copies again the table (or every table of the view) named

@@ -32,6 +32,7 @@ type Metrics struct {
 	phaseSeconds   *prometheus.HistogramVec
 	refreshes      *prometheus.CounterVec
 	refreshSeconds prometheus.Histogram
+	bulkRefreshes  *prometheus.CounterVec
 }
 
 // latencyBuckets are the buckets of the wait and refresh histograms, fine
@@ -56,8 +57,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		refreshSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "projector_admin_refresh_seconds",
 			Help:    "How long the refreshes that waits asked for took, from the request to the search engine's answer.",
 			Buckets: latencyBuckets}),
+		bulkRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "projector_admin_bulk_refreshes_total",
+			Help: "Refreshes waits got from a bulk request of the view's index sent with refresh=true, instead of a refresh request of their own."}, []string{"view"}),
 	}
-	reg.MustRegister(m.waits, m.waitSeconds, m.phaseSeconds, m.refreshes, m.refreshSeconds)
+	reg.MustRegister(m.waits, m.waitSeconds, m.phaseSeconds, m.refreshes, m.refreshSeconds, m.bulkRefreshes)
 	for _, p := range []string{phaseDurable, phaseSearchable} {
 		m.phaseSeconds.WithLabelValues(p)
 	}
@@ -68,7 +71,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // DeclareView creates view's series at zero.
-func (m *Metrics) DeclareView(view string) { m.refreshes.WithLabelValues(view) }
+func (m *Metrics) DeclareView(view string) {
+	m.refreshes.WithLabelValues(view)
+	m.bulkRefreshes.WithLabelValues(view)
+}
 
 // phases records the phases of a wait that answered visible.
 func (m *Metrics) phases(durable, searchable float64) {
@@ -99,5 +105,11 @@ func (m *Metrics) refreshed(view string, seconds float64) {
 	if m != nil {
 		m.refreshes.WithLabelValues(view).Inc()
 		m.refreshSeconds.Observe(seconds)
+	}
+}
+
+func (m *Metrics) bulkRefreshed(view string) {
+	if m != nil {
+		m.bulkRefreshes.WithLabelValues(view).Inc()
 	}
 }

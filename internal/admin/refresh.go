@@ -52,6 +52,10 @@ type refresher struct {
 	// mark, when set, tells where the index is; without it every wait
 	// takes a refresh that starts after it asks.
 	mark func(view string) Mark
+	// bulk, when set, asks for the refresh from the next bulk request
+	// that writes the view's index (WriteRefresher); a round falls back
+	// to refresh when it cannot serve.
+	bulk func(ctx context.Context, view string) (Mark, bool, error)
 
 	mu      sync.Mutex
 	views   map[string]*viewRefresh
@@ -71,7 +75,9 @@ type viewRefresh struct {
 type round struct {
 	done chan struct{}
 	err  error
-	// started is the Mark when the refresh started.
+	// started is the Mark when the refresh started: for a bulk
+	// request's refresh, the Mark when the round started until the
+	// request was answered, then the Mark taken as it was sent.
 	started Mark
 }
 
@@ -144,12 +150,13 @@ func (r *refresher) start(view string, vr *viewRefresh) {
 	go func() {
 		defer r.running.Done()
 		ctx, cancel := context.WithTimeout(r.ctx, refreshTimeout)
-		rd.err = r.refresh(ctx, view)
+		started, err := r.refreshOnce(ctx, view, rd.started)
 		cancel()
 		r.count.Add(1)
-		close(rd.done)
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		rd.started, rd.err = started, err
+		close(rd.done)
 		vr.current = nil
 		if rd.err == nil {
 			vr.last = rd
@@ -158,6 +165,30 @@ func (r *refresher) start(view string, vr *viewRefresh) {
 			r.start(view, vr)
 		}
 	}()
+}
+
+// refreshOnce makes view searchable as of at least from, the Mark when
+// the round started, and returns the Mark the refresh covers. It takes
+// the refresh of the next bulk request that writes view's index when the
+// daemon offers it and that request was sent at or past from: a bulk
+// request's refresh shows what the engine acknowledged before the request
+// was sent, on the one shard of the index, so its Mark taken as it was
+// sent is as good as an explicit refresh's taken as it started. A request
+// sent before from (one already in flight, carrying groups acknowledged
+// after from was taken, or while an earlier group was still in flight)
+// is not enough, nor is one whose answer did not report the refresh; then
+// the index is refreshed explicitly.
+func (r *refresher) refreshOnce(ctx context.Context, view string, from Mark) (Mark, error) {
+	if r.bulk != nil && from.Run != 0 {
+		m, ok, err := r.bulk(ctx, view)
+		if err == nil && ok && m.covers(from) {
+			return m, nil
+		}
+		if ctx.Err() != nil {
+			return from, ctx.Err()
+		}
+	}
+	return from, r.refresh(ctx, view)
 }
 
 // close waits for the refreshes in flight; r.ctx ending cuts them short.

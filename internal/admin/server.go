@@ -49,7 +49,17 @@ func New(ctx context.Context, opts Options) *Server {
 	if m, ok := opts.Daemon.(Marker); ok {
 		mark = m.Mark
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), refresh: newRefresher(ctx, refresh, mark)}
+	rf := newRefresher(ctx, refresh, mark)
+	if wr, ok := opts.Daemon.(WriteRefresher); ok && mark != nil {
+		rf.bulk = func(ctx context.Context, view string) (Mark, bool, error) {
+			m, ok, err := wr.RefreshWithWrites(ctx, view)
+			if ok && err == nil {
+				opts.Metrics.bulkRefreshed(view)
+			}
+			return m, ok, err
+		}
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), refresh: rf}
 	admin := func(h http.HandlerFunc) http.Handler { return s.bearer(false, h) }
 	s.mux.Handle("GET /v1/views", admin(s.views))
 	s.mux.Handle("GET /v1/views/{view}", admin(s.view))

@@ -36,6 +36,8 @@ type fakeDaemon struct {
 	// refreshErrs are the errors of the first refreshes, in order.
 	refreshErrs []error
 	stopped     []string
+	// asked holds every position a wait asked Reached about.
+	asked map[capture.LSN]bool
 }
 
 func newFake() *fakeDaemon { return &fakeDaemon{changed: make(chan struct{})} }
@@ -60,6 +62,10 @@ func (f *fakeDaemon) Reached(view, source string, lsn capture.LSN) (bool, <-chan
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.asked == nil {
+		f.asked = map[capture.LSN]bool{}
+	}
+	f.asked[lsn] = true
 	return f.durable >= lsn, f.changed, nil
 }
 
@@ -101,7 +107,7 @@ func newTestServer(t *testing.T, f *fakeDaemon) (string, *bytes.Buffer) {
 
 // newTestServerWithMetrics is newTestServer with the admin metrics on a
 // registry of their own.
-func newTestServerWithMetrics(t *testing.T, f *fakeDaemon) (string, *bytes.Buffer, *prometheus.Registry) {
+func newTestServerWithMetrics(t *testing.T, f Daemon) (string, *bytes.Buffer, *prometheus.Registry) {
 	t.Helper()
 	var logs bytes.Buffer
 	var mu sync.Mutex
@@ -258,10 +264,15 @@ projector_admin_refreshes_total{view="orders_v"} 1
 
 // TestWaitCoalescesRefreshes: many reads waiting at once are served by
 // few refreshes, each of which started once their change was durable.
+// The daemon gives Marks, as projector's does: without them a wait that
+// arrives while a refresh runs needs the next one, so how many refreshes
+// fifty waits take depends on how the machine spreads their arrivals
+// (one in some thirty runs took five on a loaded machine); with them it
+// depends only on how far the index got.
 func TestWaitCoalescesRefreshes(t *testing.T) {
 	f := newFake()
 	f.refreshIn = 20 * time.Millisecond
-	url, _ := newTestServer(t, f)
+	url, _, _ := newTestServerWithMetrics(t, markingFake{f})
 	const waiters = 50
 	var wg sync.WaitGroup
 	results := make(chan int, waiters)
@@ -274,7 +285,17 @@ func TestWaitCoalescesRefreshes(t *testing.T) {
 			results <- status
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		f.mu.Lock()
+		asked := len(f.asked)
+		f.mu.Unlock()
+		if asked == waiters {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d waits asked for their position after 30 s", asked, waiters)
+		}
+	}
 	f.mu.Lock()
 	n := len(f.refreshes)
 	f.mu.Unlock()
@@ -293,8 +314,10 @@ func TestWaitCoalescesRefreshes(t *testing.T) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.refreshes) == 0 || len(f.refreshes) > 4 {
-		t.Errorf("%d refreshes for %d waits, want between 1 and 4", len(f.refreshes), waiters)
+	// One refresh that started at the first position, one at the second:
+	// every wait needs one of them, however late it arrives.
+	if len(f.refreshes) == 0 || len(f.refreshes) > 2 {
+		t.Errorf("%d refreshes for %d waits, want 1 or 2", len(f.refreshes), waiters)
 	}
 	if f.refreshes[len(f.refreshes)-1] < 0x100+waiters-1 {
 		t.Errorf("the last refresh started at %s, before the last wait's change was durable", f.refreshes[len(f.refreshes)-1])

@@ -63,6 +63,8 @@ type adminRun struct {
 	writer *sink.Writer
 	// id tells this run's Marks from another run's.
 	id uint64
+	// shards are the shard counts of the indices waits refreshed.
+	shards shardCounts
 
 	mu sync.Mutex
 	// snapshotEnd is, per source, its applied position when a wait first

@@ -79,6 +79,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.rywRates, "ryw-rates", "500,1000", "transactions per second of the loads the read-your-writes probe runs beside")
 	fs.DurationVar(&o.ryw.Stream.Duration, "ryw-duration", 90*time.Second, "duration of each read-your-writes load (long enough for some 400-600 probes at 1,000 txn/s, so that p99 is not the second-slowest of 200)")
 	fs.DurationVar(&o.ryw.ProbeEvery, "ryw-probe-every", 20*time.Millisecond, "pause between two read-your-writes probes")
+	fs.BoolVar(&o.ryw.BulkRefresh, "ryw-bulk-refresh", false, "run projector with admin.bulk_refresh: waits made searchable by bulk requests' refresh=true")
 	fs.IntVar(&o.events.Changes, "events-changes", 200000, "row changes, and as many published events, of the event-sourcing benchmark")
 	fs.IntVar(&o.events.Aggregates, "events-aggregates", 20000, "orders those changes are about")
 	fs.IntVar(&o.events.Batch, "events-batch", 1000, "changes per transaction of the event-sourcing benchmark")
