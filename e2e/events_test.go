@@ -237,27 +237,7 @@ func (eo *eventOrders) expected() map[string]any {
 // documents reads every document of order_history by _id.
 func (eo *eventOrders) documents(t *testing.T) map[string]any {
 	t.Helper()
-	eo.search.Refresh()
-	body, err := eo.search.Do("POST", "/"+eo.search.Index("order_history")+"/_search", strings.NewReader(`{"size": 10000}`))
-	if err != nil {
-		return nil
-	}
-	var res struct {
-		Hits struct {
-			Hits []struct {
-				ID     string         `json:"_id"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		return nil
-	}
-	out := map[string]any{}
-	for _, h := range res.Hits.Hits {
-		out[h.ID] = h.Source
-	}
-	return out
+	return indexDocuments(eo.search, eo.search.Index("order_history"))
 }
 
 func testEventSourcedOrders(t *testing.T, messages bool) {

@@ -40,16 +40,7 @@ func TestRefoldCopies(t *testing.T) {
 		}},
 		"crm": {Name: "crm"},
 	}}
-	table := func(source, name string) config.TableRef {
-		return config.TableRef{Source: source, Schema: "public", Name: name}
-	}
-	view := func(root config.TableRef, related ...config.TableRef) *config.View {
-		v := &config.View{Name: "v", Root: root}
-		for _, r := range related {
-			v.Relations = append(v.Relations, config.Relation{Name: r.Name, Type: config.BelongsTo, Table: r})
-		}
-		return v
-	}
+	table, view := publicTable, belongsToView
 	for _, tc := range []struct {
 		name     string
 		view     *config.View

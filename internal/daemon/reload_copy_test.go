@@ -207,16 +207,7 @@ func TestCopyRefusal(t *testing.T) {
 // TestCopyOrder: every rebuild copies or folds a view's tables with the
 // root last, whatever its relations and sources.
 func TestCopyOrder(t *testing.T) {
-	table := func(source, name string) config.TableRef {
-		return config.TableRef{Source: source, Schema: "public", Name: name}
-	}
-	view := func(root config.TableRef, related ...config.TableRef) *config.View {
-		v := &config.View{Name: "v", Root: root}
-		for _, r := range related {
-			v.Relations = append(v.Relations, config.Relation{Name: r.Name, Type: config.BelongsTo, Table: r})
-		}
-		return v
-	}
+	table, view := publicTable, belongsToView
 	for _, tc := range []struct {
 		name string
 		view *config.View
@@ -238,4 +229,19 @@ func TestCopyOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// publicTable names a table of the public schema of source.
+func publicTable(source, name string) config.TableRef {
+	return config.TableRef{Source: source, Schema: "public", Name: name}
+}
+
+// belongsToView is a view named v over root, each related table joined
+// by a belongs_to relation named after it.
+func belongsToView(root config.TableRef, related ...config.TableRef) *config.View {
+	v := &config.View{Name: "v", Root: root}
+	for _, r := range related {
+		v.Relations = append(v.Relations, config.Relation{Name: r.Name, Type: config.BelongsTo, Table: r})
+	}
+	return v
 }
