@@ -43,6 +43,13 @@ const (
 
 func newAdminFixture(t *testing.T, rows int) *adminFixture {
 	t.Helper()
+	return newAdminFixtureRefreshing(t, rows, true)
+}
+
+// newAdminFixtureRefreshing is newAdminFixture with admin.bulk_refresh
+// set to bulkRefresh.
+func newAdminFixtureRefreshing(t *testing.T, rows int, bulkRefresh bool) *adminFixture {
+	t.Helper()
 	fx := &adminFixture{shop: testbed.NewDatabase(t, testbed.Primary), menu: testbed.NewDatabase(t, testbed.Primary),
 		search: testbed.NewSearch(t), token: adminTestToken, waitToken: adminWaitToken}
 	fx.shop.Exec(fmt.Sprintf(`CREATE TABLE orders (id bigint PRIMARY KEY, note text);
@@ -68,7 +75,7 @@ sources:
 sink: { urls: [%[3]q], index_prefix: %[4]s, flush_interval: 20ms }
 state: { dir: %[5]q }
 http: { listen: %[6]q }
-admin: { listen: %[7]q, token_file: %[8]q, wait_token_file: %[9]q, bulk_refresh: true }
+admin: { listen: %[7]q, token_file: %[8]q, wait_token_file: %[9]q, bulk_refresh: %[10]t }
 views:
   - name: orders
     root: { source: shop, table: orders }
@@ -79,7 +86,7 @@ views:
     fields: [id, name]
     settings: { replicas: 0, refresh_interval: 30s }
 `, fx.shop.DSN(), fx.menu.DSN(), fx.search.URL, fx.search.Prefix, filepath.Join(dir, "state"),
-		addr, adminAddr, tokenFile, waitFile))
+		addr, adminAddr, tokenFile, waitFile, bulkRefresh))
 	fx.d = startDaemon(t, fx.config, addr)
 	fx.d.waitReady(2 * time.Minute)
 	return fx
@@ -199,7 +206,15 @@ func percentile(d []time.Duration, p float64) time.Duration {
 // delays), though the index refreshes only every 30 s by itself; and the
 // admin API refuses requests without its token.
 func TestChaosReadYourWrites(t *testing.T) {
-	fx := newAdminFixture(t, 100)
+	t.Run("refresh requests", func(t *testing.T) { chaosReadYourWrites(t, false) })
+	t.Run("bulk requests' refreshes", func(t *testing.T) { chaosReadYourWrites(t, true) })
+}
+
+// chaosReadYourWrites is TestChaosReadYourWrites with admin.bulk_refresh
+// set to bulkRefresh: off (the default), every wait takes a refresh
+// request; on, most ride on a bulk request's own refresh.
+func chaosReadYourWrites(t *testing.T, bulkRefresh bool) {
+	fx := newAdminFixtureRefreshing(t, 100, bulkRefresh)
 	for _, token := range []string{"", "wrong", fx.waitToken} {
 		if code, body := fx.call(t, "GET", "/v1/views", token); code != 401 {
 			t.Errorf("GET /v1/views with token %q: %d %s, want 401", token, code, body)
@@ -232,10 +247,10 @@ func TestChaosReadYourWrites(t *testing.T) {
 	if missed != 0 || len(waits) != rywTries {
 		t.Errorf("%d of %d searches missed their own write after /v1/wait (%d waited on)", missed, rywTries, len(waits))
 	}
-	// With two writers, the other's next write usually goes out within a
-	// wait's window: those waits are made searchable by that bulk
-	// request's own refresh (refresh=true), the rest by a refresh request,
-	// and neither kind missed a write above.
+	// With bulk refreshes on and two writers, the other's next write
+	// usually goes out within a wait's window: those waits are made
+	// searchable by that bulk request's own refresh (refresh=true), the
+	// rest by a refresh request, and neither kind missed a write above.
 	families := fx.d.metrics()
 	counter := func(name string) float64 {
 		var sum float64
@@ -248,8 +263,11 @@ func TestChaosReadYourWrites(t *testing.T) {
 	}
 	bulk, requests := counter("projector_admin_bulk_refreshes_total"), counter("projector_admin_refreshes_total")
 	t.Logf("waits made searchable by %.0f bulk requests' refreshes and %.0f refresh requests", bulk, requests)
-	if bulk == 0 {
+	switch {
+	case bulkRefresh && bulk == 0:
 		t.Error("no wait was made searchable by a bulk request's refresh, though two writers wrote while the others waited")
+	case !bulkRefresh && (bulk != 0 || requests == 0):
+		t.Errorf("with admin.bulk_refresh off, %.0f bulk requests' refreshes and %.0f refresh requests; want none and some", bulk, requests)
 	}
 	// A quiet source: nothing else is written, the position is reached
 	// all the same.
