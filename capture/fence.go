@@ -158,4 +158,14 @@ func (f *Fence) Session() FenceSession { return f.session }
 func (f *Fence) Source() Source { return f.src }
 
 // Close releases the fence.
-func (f *Fence) Close() { f.conn.Close(context.Background()) }
+func (f *Fence) Close() {
+	// Release the lock before closing: the server drops a closed
+	// session's locks only once its backend has exited, a moment later,
+	// and a projector started right after this one stopped would find the
+	// fence still held. A failure here changes nothing: the close that
+	// follows releases it all the same.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _ = f.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, fenceClass, f.src.SlotName())
+	f.conn.Close(context.Background())
+}
