@@ -193,12 +193,14 @@ func (l *lane) takeLocked(batch []item, at time.Time, size int64) []item {
 }
 
 // borrow adds to batch, a partial batch this lane took, the queues of the
-// other lanes that are due to be sent too and have no request in flight,
-// as far as the request has room, so that one request carries what would
-// otherwise be one small request per lane (a light stream's group spreads
-// its few documents over all the lanes). The lanes it took from are held
-// until release: each lane still has at most one request in flight, so
-// two revisions of a document never are.
+// other lanes that are hurried (Flush, Hurry) and have no request in
+// flight, as far as the request has room, so that one request carries
+// what would otherwise be one small request per lane (a light stream's
+// group spreads its few documents over all the lanes). The lanes it took
+// from are held until release: each lane still has at most one request
+// in flight, so two revisions of a document never are. Lanes that are
+// not hurried are left alone: a backlog keeps every lane's request in
+// flight at once.
 func (l *lane) borrow(batch []item) (_ []item, from []*lane) {
 	o := &l.w.opts
 	if len(l.w.lanes) < 2 || len(batch) >= o.BulkActions {
@@ -214,7 +216,7 @@ func (l *lane) borrow(batch []item) (_ []item, from []*lane) {
 			continue
 		}
 		k.mu.Lock()
-		if k.writing || k.held || len(k.queue) == 0 || k.dueIn(at) > 0 ||
+		if k.writing || k.held || len(k.queue) == 0 || !k.hurry.Load() ||
 			size+k.queue[0].cost > int64(o.BulkBytes) {
 			k.mu.Unlock()
 			continue

@@ -87,15 +87,15 @@ func TestLaneDropsTheArrayOfADrainedBacklog(t *testing.T) {
 }
 
 // TestLaneBorrowsWhatOtherLanesHaveDue checks which documents of the
-// other lanes a lane's partial batch takes along: those of lanes whose
-// queue is due and that have no request in flight, as far as the request
+// other lanes a lane's partial batch takes along: those of lanes that are
+// hurried and have no request in flight, as far as the request
 // has room; and that a lane it took from sends nothing until released.
 func TestLaneBorrowsWhatOtherLanesHaveDue(t *testing.T) {
 	tests := []struct {
 		name    string
 		actions int // BulkActions
 		// other is what the second lane is doing: "due" (hurried),
-		// "waiting" (its batch not due yet), "writing" (a request of its
+		// "waiting" (not hurried), "writing" (a request of its
 		// own in flight) or "held" (by a third lane).
 		other  string
 		queued int // documents queued on the second lane
@@ -103,7 +103,7 @@ func TestLaneBorrowsWhatOtherLanesHaveDue(t *testing.T) {
 	}{
 		{name: "due and idle: taken along", actions: 10, other: "due", queued: 2, want: 2},
 		{name: "as far as the request has room", actions: 3, other: "due", queued: 5, want: 2},
-		{name: "not due yet: left", actions: 10, other: "waiting", queued: 2},
+		{name: "not hurried: left", actions: 10, other: "waiting", queued: 2},
 		{name: "own request in flight: left", actions: 10, other: "writing", queued: 2},
 		{name: "held by another lane: left", actions: 10, other: "held", queued: 2},
 		{name: "nothing queued", actions: 10, other: "due"},
