@@ -163,8 +163,11 @@ func (f *Fence) Close() {
 	// session's locks only once its backend has exited, a moment later,
 	// and a projector started right after this one stopped would find the
 	// fence still held. A failure here changes nothing: the close that
-	// follows releases it all the same.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	// follows releases it all the same. The bound is generous: an unlock
+	// cut short by a busy server leaves the lock to the exiting backend,
+	// the very case this avoids, and a connection known to be lost (the one
+	// case where the unlock cannot succeed) fails at once without waiting.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _ = f.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, fenceClass, f.src.SlotName())
 	f.conn.Close(context.Background())

@@ -252,7 +252,7 @@ func TestGroupLingerGroupsAPacedStream(t *testing.T) {
 				Changes: []capture.Change{ins("orders", capture.Row{"id": int64(i + 1), "status": "new"})}}
 			time.Sleep(every)
 		}
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		for capture.LSN(confirmed.Load()) < lsn {
 			if time.Now().After(deadline) {
 				t.Fatalf("position %s not confirmed (at %s)", lsn, capture.LSN(confirmed.Load()))

@@ -519,6 +519,10 @@ func (e *Engine) release(ctx context.Context, keep func(view string) bool, posit
 			return sent, err
 		}
 		if len(refs) > 0 {
+			// Pending marks come in the byte order of the keys' JSON form
+			// ("[10000]" before "[9]"); built in the store's order instead,
+			// the page reads its rows forward (state.Reader).
+			state.SortRefs(refs)
 			ticket := e.ledger.NextTicket()
 			// Re-mark under this group's ticket so its acknowledgement
 			// clears them; losing this in a crash only means sending again.

@@ -330,7 +330,7 @@ func TestBacklogUntilSnapshotDocumentsAreDurable(t *testing.T) {
 	h.snapshotTxn("orders", 60, true, false,
 		ins("orders", capture.Row{"id": int64(1), "consumer_id": int64(7), "restaurant_id": int64(3), "status": "new", "total_cents": int64(5)}))
 	h.snapshotTxn("orders", 60, false, true)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !h.engine.Backlog() {
 		if time.Now().After(deadline) {
 			t.Fatal("no backlog reported while the snapshot's document is not acknowledged")
@@ -377,7 +377,7 @@ func TestRootRowsGoOutWhileTheirTableIsCopied(t *testing.T) {
 		itemsDone.Changes[i].Op = capture.Read
 	}
 	h.in <- itemsDone
-	eventually := time.Now().Add(10 * time.Second)
+	eventually := time.Now().Add(time.Minute)
 	for {
 		index.mu.Lock()
 		n := index.writes
@@ -421,7 +421,7 @@ func TestDocumentMarkedAgainStaysPending(t *testing.T) {
 	}
 	waitHeld := func(n int) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		for held() < n {
 			if time.Now().After(deadline) {
 				t.Fatalf("%d acknowledgements held, want %d", held(), n)
@@ -491,7 +491,7 @@ func TestCopiedDocumentsCloseTheSnapshot(t *testing.T) {
 		}
 		h.in <- &capture.Transaction{Source: "orders", CommitLSN: 80, EndLSN: 80, CommitTime: time.Now(), Snapshot: true,
 			Copied: []capture.Table{tbl("order_line_items")}, Changes: roots}
-		sent := time.Now().Add(10 * time.Second)
+		sent := time.Now().Add(time.Minute)
 		for {
 			index.mu.Lock()
 			n := index.writes

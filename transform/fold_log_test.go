@@ -264,7 +264,7 @@ func TestRefoldKeepsTheStream(t *testing.T) {
 			held.hold = true
 			h, _ = newFoldHarnessWith(t, dir, changedOrderEntity(messages, config.KeepAll), slog.New(slog.NewTextHandler(io.Discard, nil)),
 				held, Refold{Source: "orders", Entity: "order", Token: "v2"})
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
 				held.mu.Lock()
 				writes := held.writes
 				held.mu.Unlock()
@@ -285,7 +285,7 @@ func TestRefoldKeepsTheStream(t *testing.T) {
 				logs := &logBuffer{}
 				h, _ = newFoldHarnessOf(t, dir, changedOrderEntity(messages, config.KeepAll), slog.New(slog.NewTextHandler(logs, nil)),
 					Refold{Source: "orders", Entity: "order", Token: token})
-				deadline := time.Now().Add(10 * time.Second)
+				deadline := time.Now().Add(time.Minute)
 				for !h.engine.Refolded() {
 					if time.Now().After(deadline) {
 						t.Fatal("the refold is not reported done")

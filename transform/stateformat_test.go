@@ -71,7 +71,7 @@ func writeGoldenScenario(t *testing.T, dir string) {
 	index.hold = true
 	index.mu.Unlock()
 	h.txn("consumers", upd("consumers", capture.Row{"id": int64(7), "name": "Grace", "email": "ada@example.com"}))
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		index.mu.Lock()
 		held := len(index.held)

@@ -71,7 +71,7 @@ func (h *engine) txn(source string, changes ...capture.Change) capture.LSN {
 // sync waits until the engine confirmed lsn of source.
 func (h *engine) sync(source string, lsn capture.LSN) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		h.mu.Lock()
 		got := h.confirmed[source]
@@ -135,7 +135,7 @@ func TestFullStateDisk(t *testing.T) {
 	}
 	select {
 	case <-store.Failed():
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("the store did not notice that it cannot write its files")
 	}
 	time.Sleep(300 * time.Millisecond) // the storage engine retries the flush meanwhile, as fast as it can
@@ -143,7 +143,7 @@ func TestFullStateDisk(t *testing.T) {
 	var runErr error
 	select {
 	case runErr = <-h.done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("the engine keeps running on a store that cannot write")
 	}
 	if !errors.Is(runErr, syscall.ENOSPC) || !strings.Contains(runErr.Error(), "state.dir") {

@@ -17,8 +17,11 @@ import (
 // first refreshes its iterator's view of the batch, so it sees the writes
 // made since, and rows are read with prefix seeks, which let the bloom
 // filters answer for keys that do not exist (every insert looks its row
-// up first). Over a snapshot, rows are read with plain seeks: documents
-// built in key order read rows nearly in order.
+// up first). Over a snapshot, rows and join lookups are read in a merge
+// scan: documents built in the order of their root rows read the root
+// table, a has_many relation's index entries and, mostly, its rows in key
+// order too, so each iterator steps forward from where the last read left
+// it (seekGE) instead of seeking through every level of the store.
 type Reader struct {
 	rd     pebble.Reader
 	snap   *pebble.Snapshot // closed with the reader, when it reads one
@@ -29,6 +32,11 @@ type Reader struct {
 	rows   map[TableID]*rowIter
 	index  *pebble.Iterator
 	bounds pebble.IterOptions // the index iterator's, kept while it uses them
+	// indexes are, over a snapshot, the iterators over whole join
+	// indexes, by the key prefix of the index's entries (table and
+	// columns), so that lookups in key order step through them.
+	indexes map[string]*rowIter
+	scratch []byte // index prefixes of the lookups over a snapshot
 	// prefixes are two buffers for the index bounds, used in turn: the
 	// iterator may compare its new bounds with the ones it had, so those
 	// must stay unchanged until it has the new ones.
@@ -38,11 +46,48 @@ type Reader struct {
 	keyTurn  int
 }
 
-// rowIter is the iterator over one table's rows, with the bounds it was
-// made with: a live refresh passes them again.
+// rowIter is the iterator over one table's rows, or over a join index,
+// with the bounds it was made with: a live refresh passes them again.
 type rowIter struct {
 	it   *pebble.Iterator
 	opts pebble.IterOptions
+	// at is, over a snapshot, the key the iterator was last positioned
+	// for: it is at the first key at or after at, or exhausted when there
+	// is none. nil when that is not known.
+	at []byte
+}
+
+// forwardSteps is how many keys seekGE steps over before it seeks: a step
+// is a comparison and a move in the store's merged iterator, a seek
+// repositions every level of the store, which costs several times more.
+const forwardSteps = 8
+
+// seekGE positions the iterator at the first key at or after k, like
+// SeekGE, and reports whether there is one. Over a snapshot nothing
+// changes under the iterator, so when k is at or after the key it was last
+// positioned for, and the iterator is not yet past k, the keys it steps
+// over are exactly those before k: a key a few steps ahead, the next
+// root row or child of a document built in key order, is reached by
+// stepping, and one that is not is sought.
+func (ri *rowIter) seekGE(k []byte) bool {
+	if ri.at != nil && bytes.Compare(k, ri.at) >= 0 {
+		for range forwardSteps {
+			if !ri.it.Valid() {
+				if ri.it.Error() != nil {
+					break // seek again, which reports the error if it persists
+				}
+				ri.at = append(ri.at[:0], k...)
+				return false // nothing at or after at, so nothing at or after k
+			}
+			if bytes.Compare(ri.it.Key(), k) >= 0 {
+				ri.at = append(ri.at[:0], k...)
+				return true
+			}
+			ri.it.Next()
+		}
+	}
+	ri.at = append(ri.at[:0], k...)
+	return ri.it.SeekGE(k)
 }
 
 // newReader reads rd, through cache when it is not nil: the cache must
@@ -107,6 +152,10 @@ func (r *Reader) close() error {
 		errs = append(errs, r.index.Close())
 		r.index = nil
 	}
+	for k, ix := range r.indexes {
+		errs = append(errs, ix.it.Close())
+		delete(r.indexes, k)
+	}
 	for t, ri := range r.rows {
 		errs = append(errs, ri.it.Close())
 		delete(r.rows, t)
@@ -134,7 +183,7 @@ func (r *Reader) rowValue(t TableID, pk string, k []byte) ([]byte, error) {
 	if r.live {
 		found = ri.it.SeekPrefixGE(k)
 	} else {
-		found = ri.it.SeekGE(k)
+		found = ri.seekGE(k)
 	}
 	found = found && bytes.Equal(ri.it.Key(), k)
 	if !found {
@@ -201,6 +250,9 @@ func (r *Reader) Lookup(t TableID, cols []string, vals string) ([]string, error)
 // AppendLookup is Lookup appending the keys to pks, whose room a caller
 // that looks up once per document built can reuse.
 func (r *Reader) AppendLookup(pks []string, t TableID, cols []string, vals string) ([]string, error) {
+	if !r.live {
+		return r.scanLookup(pks, t, cols, vals)
+	}
 	r.turn = 1 - r.turn
 	prefix := appendIndexPrefix(r.prefixes[r.turn][:0], t, cols, vals)
 	r.prefixes[r.turn] = prefix
@@ -227,5 +279,44 @@ func (r *Reader) AppendLookup(pks []string, t TableID, cols []string, vals strin
 	if err := r.index.Error(); err != nil {
 		return nil, fmt.Errorf("look up %s by %v: %w", t.Table, cols, err)
 	}
+	return pks, nil
+}
+
+// scanLookup is AppendLookup over a snapshot: through one iterator over the
+// whole index of cols, which lookups in key order step through.
+func (r *Reader) scanLookup(pks []string, t TableID, cols []string, vals string) ([]string, error) {
+	r.scratch = appendIndexColumns(r.scratch[:0], t, cols)
+	ix := r.indexes[string(r.scratch)]
+	if ix == nil {
+		lower := bytes.Clone(r.scratch)
+		ix = &rowIter{opts: pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)}}
+		var err error
+		if ix.it, err = r.rd.NewIter(&ix.opts); err != nil {
+			return nil, fmt.Errorf("look up %s by %v: %w", t.Table, cols, err)
+		}
+		if r.indexes == nil {
+			r.indexes = map[string]*rowIter{}
+		}
+		r.indexes[string(lower)] = ix
+	}
+	prefix := append(appendKeyValue(r.scratch, vals), 0)
+	r.scratch = prefix
+	for ok := ix.seekGE(prefix); ok && bytes.HasPrefix(ix.it.Key(), prefix); ok = ix.it.Next() {
+		pk, valid := keyValue(ix.it.Key()[len(prefix):])
+		if !valid {
+			ix.at = nil
+			return nil, corruptKey(ix.it.Key())
+		}
+		pks = append(pks, pk)
+	}
+	if err := ix.it.Error(); err != nil {
+		ix.at = nil
+		return nil, fmt.Errorf("look up %s by %v: %w", t.Table, cols, err)
+	}
+	// The iterator is now at the first key after the entries of vals,
+	// which is the first key at or after the end of their prefix: the
+	// prefix ends in 0x00, and its end is the prefix ending in 0x01.
+	ix.at = append(ix.at[:0], prefix...)
+	ix.at[len(ix.at)-1] = 1
 	return pks, nil
 }

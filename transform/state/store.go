@@ -213,6 +213,12 @@ func appendTable(b []byte, space string, t TableID) []byte {
 // appendIndexPrefix appends to b the key prefix of the index entries of the
 // rows of t whose cols equal vals.
 func appendIndexPrefix(b []byte, t TableID, cols []string, vals string) []byte {
+	return append(appendKeyValue(appendIndexColumns(b, t, cols), vals), 0)
+}
+
+// appendIndexColumns appends to b the key prefix of every entry of t's
+// join index over cols.
+func appendIndexColumns(b []byte, t TableID, cols []string) []byte {
 	b = append(appendTable(b, spaceIndex, t), 0, '[')
 	for i, c := range cols {
 		if i > 0 {
@@ -220,8 +226,7 @@ func appendIndexPrefix(b []byte, t TableID, cols []string, vals string) []byte {
 		}
 		b = append(b, c...)
 	}
-	b = append(b, ']', 0)
-	return append(appendKeyValue(b, vals), 0)
+	return append(b, ']', 0)
 }
 
 // scanRows calls fn with the primary key of every stored row of t.
