@@ -17,15 +17,20 @@ func (l *lane) run(ctx context.Context) error {
 	for {
 		batch, ok := l.next(ctx)
 		if !ok {
-			return nil
+			// Nothing queued, unless another lane holds this one: what
+			// arrived meanwhile is still to be written.
+			return l.drain(ctx, nil, nil)
 		}
 		if ctx.Err() != nil {
-			return l.drain(ctx, batch)
+			return l.drain(ctx, batch, nil)
 		}
+		batch, held := l.borrow(batch)
 		pending, err := l.write(ctx, batch)
 		if ctx.Err() != nil {
-			return l.drain(ctx, pending)
+			return l.drain(ctx, pending, held)
 		}
+		l.written()
+		release(held)
 		if err != nil {
 			return err
 		}
@@ -34,8 +39,11 @@ func (l *lane) run(ctx context.Context) error {
 
 // drain keeps writing, for at most DrainTimeout, what the lane still
 // holds after ctx ended: the rest of the batch in flight, then the queue.
-// With NoDrain it only says what stays unwritten.
-func (l *lane) drain(parent context.Context, pending []item) error {
+// The lanes held for that batch (see borrow) are released once it is
+// done; while another lane holds this one, drain waits for it. With
+// NoDrain it only says what stays unwritten.
+func (l *lane) drain(parent context.Context, pending []item, held []*lane) error {
+	defer func() { release(held) }()
 	if l.w.opts.NoDrain {
 		if n := len(pending) + l.queued(); n > 0 {
 			l.w.log.Warn("stopped before these documents were written; they stay unacknowledged", "documents", n)
@@ -46,8 +54,20 @@ func (l *lane) drain(parent context.Context, pending []item) error {
 	defer cancel()
 	for {
 		if len(pending) == 0 {
+			release(held)
+			held = nil
 			if pending, _ = l.take(true); len(pending) == 0 {
-				return nil
+				if l.idle() {
+					return nil
+				}
+				select { // held by another lane until its request is answered
+				case <-l.wake:
+				case <-ctx.Done():
+					l.w.log.Warn("stopped before these documents were written; they stay unacknowledged",
+						"documents", l.queued())
+					return nil
+				}
+				continue
 			}
 		}
 		var err error
@@ -60,6 +80,13 @@ func (l *lane) drain(parent context.Context, pending []item) error {
 			return err
 		}
 	}
+}
+
+// idle reports whether the lane holds nothing and no other lane holds it.
+func (l *lane) idle() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue) == 0 && !l.held
 }
 
 func (l *lane) queued() int {

@@ -7,14 +7,17 @@ package sink
 // documents are the batch, and waiting the flush interval on top would
 // only add lag. Safe to call from any goroutine.
 func (w *Writer) Flush() {
+	// Every lane is hurried before any is woken, so that the first to
+	// send can take the others' documents along (see lane.borrow).
+	hurried := make([]*lane, 0, len(w.lanes))
 	for _, l := range w.lanes {
 		if l.queued() == 0 {
 			continue
 		}
 		l.hurry.Store(true)
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
+		hurried = append(hurried, l)
+	}
+	for _, l := range hurried {
+		l.signal()
 	}
 }

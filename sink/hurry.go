@@ -9,9 +9,8 @@ package sink
 func (w *Writer) Hurry() {
 	for _, l := range w.lanes {
 		l.hurry.Store(true)
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
+	}
+	for _, l := range w.lanes {
+		l.signal()
 	}
 }

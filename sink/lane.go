@@ -49,6 +49,11 @@ type lane struct {
 	// hurry, set by Writer.Hurry, sends the queue without waiting for a
 	// full batch or the flush interval, until the lane has emptied it.
 	hurry atomic.Bool
+	// writing is set, under mu, while the lane's own goroutine writes a
+	// batch it took; held while another lane writes a batch that carries
+	// some of this lane's documents (see borrow). Either way a request
+	// with this lane's documents is in flight, and no other may start.
+	writing, held bool
 }
 
 func newLane(w *Writer) *lane {
@@ -59,6 +64,12 @@ func newLane(w *Writer) *lane {
 
 // push appends items and wakes the lane.
 func (l *lane) push(items []item) {
+	l.append(items)
+	l.signal()
+}
+
+// append queues items without waking the lane.
+func (l *lane) append(items []item) {
 	l.mu.Lock()
 	if len(l.queue) == 0 {
 		l.since = time.Now()
@@ -68,6 +79,11 @@ func (l *lane) push(items []item) {
 		l.bytes += items[i].cost
 	}
 	l.mu.Unlock()
+}
+
+// signal wakes the lane if it sleeps, or makes its next sleep return at
+// once.
+func (l *lane) signal() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -115,31 +131,52 @@ func (l *lane) sleep(ctx context.Context, wait time.Duration) {
 // it arrives instead of waiting for company that is not coming, while a
 // busy lane still sends at most one partial batch per flush interval, as
 // many requests as waiting for the interval would.
+//
+// A lane held by another (see borrow) takes nothing: it is woken once
+// the request carrying its documents is answered.
 func (l *lane) take(now bool) ([]item, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.queue) == 0 {
+	if len(l.queue) == 0 || l.held {
 		return nil, 0
 	}
-	o := &l.w.opts
 	at := time.Now()
-	if !now && !l.hurry.Load() && len(l.queue) < o.BulkActions && l.bytes < int64(o.BulkBytes) {
-		due := l.since
-		if l.taken.Before(due) {
-			due = l.taken
-		}
-		due = due.Add(o.FlushInterval)
-		if wait := due.Sub(at); wait > 0 {
+	if !now {
+		if wait := l.dueIn(at); wait > 0 {
 			return nil, wait
 		}
 	}
-	n, size := 0, int64(0)
-	for n < len(l.queue) && n < o.BulkActions && (n == 0 || size+l.queue[n].cost <= int64(o.BulkBytes)) {
-		size += l.queue[n].cost
+	batch := l.takeLocked(nil, at, 0)
+	l.writing = true
+	return batch, 0
+}
+
+// dueIn is how long until the lane's queue is due to be sent, at at:
+// zero when it is, see take. l.mu is held and the queue is not empty.
+func (l *lane) dueIn(at time.Time) time.Duration {
+	o := &l.w.opts
+	if l.hurry.Load() || len(l.queue) >= o.BulkActions || l.bytes >= int64(o.BulkBytes) {
+		return 0
+	}
+	due := l.since
+	if l.taken.Before(due) {
+		due = l.taken
+	}
+	return max(due.Add(o.FlushInterval).Sub(at), 0)
+}
+
+// takeLocked moves the front of the queue onto batch, as much as fits a
+// request that already holds batch, size bytes of it, and returns batch.
+// The first item of a request goes in whatever its size. l.mu is held.
+func (l *lane) takeLocked(batch []item, at time.Time, size int64) []item {
+	o := &l.w.opts
+	n, taken := 0, int64(0)
+	for n < len(l.queue) && len(batch)+n < o.BulkActions &&
+		(len(batch)+n == 0 || size+taken+l.queue[n].cost <= int64(o.BulkBytes)) {
+		taken += l.queue[n].cost
 		n++
 	}
-	batch := make([]item, n)
-	copy(batch, l.queue)
+	batch = append(batch, l.queue[:n]...)
 	clear(l.queue[:n])
 	l.queue = l.queue[n:]
 	if len(l.queue) == 0 && cap(l.queue) > o.BulkActions {
@@ -147,10 +184,69 @@ func (l *lane) take(now bool) ([]item, time.Duration) {
 		// snapshot's queue would stay reserved for the whole stream.
 		l.queue = nil
 	}
-	l.bytes -= size
+	l.bytes -= taken
 	l.taken = at
 	if len(l.queue) == 0 {
 		l.hurry.Store(false)
 	}
-	return batch, 0
+	return batch
+}
+
+// borrow adds to batch, a partial batch this lane took, the queues of the
+// other lanes that are hurried (Flush, Hurry) and have no request in
+// flight, as far as the request has room, so that one request carries
+// what would otherwise be one small request per lane (a light stream's
+// group spreads its few documents over all the lanes). The lanes it took
+// from are held until release: each lane still has at most one request
+// in flight, so two revisions of a document never are. Lanes that are
+// not hurried are left alone: a backlog keeps every lane's request in
+// flight at once.
+func (l *lane) borrow(batch []item) (_ []item, from []*lane) {
+	o := &l.w.opts
+	if len(l.w.lanes) < 2 || len(batch) >= o.BulkActions {
+		return batch, nil
+	}
+	size := int64(0)
+	for i := range batch {
+		size += batch[i].cost
+	}
+	at := time.Now()
+	for _, k := range l.w.lanes {
+		if k == l || len(batch) >= o.BulkActions || size >= int64(o.BulkBytes) {
+			continue
+		}
+		k.mu.Lock()
+		if k.writing || k.held || len(k.queue) == 0 || !k.hurry.Load() ||
+			size+k.queue[0].cost > int64(o.BulkBytes) {
+			k.mu.Unlock()
+			continue
+		}
+		before := len(batch)
+		batch = k.takeLocked(batch, at, size)
+		for _, it := range batch[before:] {
+			size += it.cost
+		}
+		k.held = true
+		k.mu.Unlock()
+		from = append(from, k)
+	}
+	return batch, from
+}
+
+// release lets lanes held by borrow take their queues again, and wakes
+// them for what arrived meanwhile.
+func release(held []*lane) {
+	for _, k := range held {
+		k.mu.Lock()
+		k.held = false
+		k.mu.Unlock()
+		k.signal()
+	}
+}
+
+// written marks the lane's own batch answered.
+func (l *lane) written() {
+	l.mu.Lock()
+	l.writing = false
+	l.mu.Unlock()
 }

@@ -85,3 +85,80 @@ func TestLaneDropsTheArrayOfADrainedBacklog(t *testing.T) {
 		t.Errorf("drained lane keeps a queue of capacity %d, want it dropped", cap(l.queue))
 	}
 }
+
+// TestLaneBorrowsWhatOtherLanesHaveDue checks which documents of the
+// other lanes a lane's partial batch takes along: those of lanes that are
+// hurried and have no request in flight, as far as the request
+// has room; and that a lane it took from sends nothing until released.
+func TestLaneBorrowsWhatOtherLanesHaveDue(t *testing.T) {
+	tests := []struct {
+		name    string
+		actions int // BulkActions
+		// other is what the second lane is doing: "due" (hurried),
+		// "waiting" (not hurried), "writing" (a request of its
+		// own in flight) or "held" (by a third lane).
+		other  string
+		queued int // documents queued on the second lane
+		want   int // documents of the second lane the first one's batch takes
+	}{
+		{name: "due and idle: taken along", actions: 10, other: "due", queued: 2, want: 2},
+		{name: "as far as the request has room", actions: 3, other: "due", queued: 5, want: 2},
+		{name: "not hurried: left", actions: 10, other: "waiting", queued: 2},
+		{name: "own request in flight: left", actions: 10, other: "writing", queued: 2},
+		{name: "held by another lane: left", actions: 10, other: "held", queued: 2},
+		{name: "nothing queued", actions: 10, other: "due"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := NewWriter(fakeClient(t, &okEngine{}), WriterOptions{FlushInterval: time.Hour, BulkActions: tt.actions, Concurrency: 2}, nil, nil)
+			if err != nil {
+				t.Fatalf("NewWriter: %v", err)
+			}
+			first, second := w.lanes[0], w.lanes[1]
+			first.push([]item{{doc: doc("a", 1), cost: 10}})
+			first.hurry.Store(true)
+			batch, _ := first.take(false)
+			if len(batch) != 1 {
+				t.Fatalf("first lane took %d documents, want its one", len(batch))
+			}
+			for i := range tt.queued {
+				second.push([]item{{doc: doc("b"+string(rune('a'+i)), 1), cost: 10}})
+			}
+			switch tt.other {
+			case "due":
+				second.hurry.Store(true)
+			case "writing":
+				second.hurry.Store(true)
+				second.writing = true
+			case "held":
+				second.hurry.Store(true)
+				second.held = true
+			}
+			batch, held := first.borrow(batch)
+			if got := len(batch) - 1; got != tt.want {
+				t.Fatalf("batch took %d documents of the second lane, want %d", got, tt.want)
+			}
+			if len(second.queue) != tt.queued-tt.want {
+				t.Errorf("second lane keeps %d documents, want %d", len(second.queue), tt.queued-tt.want)
+			}
+			if tt.want == 0 {
+				if len(held) != 0 {
+					t.Errorf("%d lanes held though none was taken from", len(held))
+				}
+				return
+			}
+			if len(held) != 1 || held[0] != second {
+				t.Fatalf("held %d lanes, want the second", len(held))
+			}
+			second.push([]item{{doc: doc("later", 1), cost: 10}})
+			second.hurry.Store(true)
+			if got, _ := second.take(true); got != nil {
+				t.Errorf("held lane took %d documents while the request carrying its others is in flight", len(got))
+			}
+			release(held)
+			if got, _ := second.take(true); len(got) == 0 {
+				t.Error("released lane takes nothing, want what arrived while it was held")
+			}
+		})
+	}
+}

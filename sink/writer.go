@@ -189,9 +189,16 @@ func (w *Writer) enqueue(docs []Document, costs []int64, sub *submission) {
 		n := laneOf(w.seed, d, len(w.lanes))
 		perLane[n] = append(perLane[n], item{doc: *d, view: d.viewLabel(), sub: sub, cost: costs[i]})
 	}
+	// Every lane has its documents before any is woken, so that the first
+	// to send can take the others' along (see lane.borrow).
 	for n, items := range perLane {
 		if len(items) > 0 {
-			w.lanes[n].push(items)
+			w.lanes[n].append(items)
+		}
+	}
+	for n, items := range perLane {
+		if len(items) > 0 {
+			w.lanes[n].signal()
 		}
 	}
 }

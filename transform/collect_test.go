@@ -240,7 +240,9 @@ func TestGroupLingerGroupsAPacedStream(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		in := make(chan *capture.Transaction)
+		// Buffered, as the daemon's feed is: a lingering group takes what
+		// arrived while it waited.
+		in := make(chan *capture.Transaction, txns)
 		done := make(chan error, 1)
 		go func() { done <- engine.Run(ctx, in) }()
 		lsn := capture.LSN(100)

@@ -62,7 +62,9 @@ type Options struct {
 	// commits, syncs, confirms and sends its changes a few transactions
 	// at a time instead of one at a time, for at most this much more lag.
 	// A sparser stream, or a lone change after a quiet spell, waits for
-	// nothing (lingerFor). Zero applies what is waiting at once.
+	// nothing (lingerFor). Zero applies what is waiting at once. A
+	// lingering group takes what arrived once its wait is over, so Run's
+	// input must be buffered for it to gain company.
 	GroupLinger time.Duration
 }
 
@@ -308,51 +310,49 @@ func (e *Engine) settleUpTo(ctx context.Context, t ledger.Ticket) error {
 // transactions that are about to arrive, as lingerFor plans from the
 // stream's recent arrivals: each group costs a state commit, a sync and a
 // round of acknowledgements however small it is.
-func (e *Engine) collect(ctx context.Context, first *capture.Transaction, in <-chan *capture.Transaction) (_ []*capture.Transaction, plan lingerPlan) {
-	now := time.Now()
+//
+// A lingering group sleeps through its wait and then takes what arrived,
+// rather than waking for each arrival: on a light stream a wake-up per
+// transaction cost the scheduler more than applying it did.
+func (e *Engine) collect(ctx context.Context, first *capture.Transaction, in <-chan *capture.Transaction) ([]*capture.Transaction, lingerPlan) {
 	e.arrivals.observe(first, 2*e.opts.GroupLinger)
-	plan = e.lingerFor(first)
+	plan := e.lingerFor(first)
 	group := []*capture.Transaction{first}
 	events := len(first.Changes)
-	var deadline <-chan time.Time // set once the group waits
-	defer func() {
-		if deadline == nil {
-			plan.flush = false // formed from what was waiting: the sink batches it
-		}
-	}()
-	for events < e.opts.MaxGroupEvents {
-		var txn *capture.Transaction
-		ok := true
-		select {
-		case txn, ok = <-in:
-		default:
-			if plan.wait <= 0 {
-				return group, lingerPlan{}
-			}
-			if deadline == nil {
-				t := time.NewTimer(time.Until(now.Add(plan.wait)))
-				defer t.Stop()
-				deadline = t.C
-			}
-			select {
-			case txn, ok = <-in:
-			case <-deadline:
-				return group, plan
-			case <-e.hurry:
-				return group, plan
-			case <-ctx.Done():
-				return group, plan
-			}
-		}
-		if !ok {
-			return group, plan
-		}
-		e.taken(txn)
-		e.arrivals.observe(txn, 2*e.opts.GroupLinger)
-		group = append(group, txn)
-		events += len(txn.Changes)
+	group, events, closed := e.takeWaiting(group, events, in)
+	if closed || events >= e.opts.MaxGroupEvents || plan.wait <= 0 {
+		// Formed from what was waiting: the sink batches it.
+		return group, lingerPlan{}
 	}
+	t := time.NewTimer(plan.wait)
+	select {
+	case <-t.C:
+	case <-e.hurry:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	group, _, _ = e.takeWaiting(group, events, in)
 	return group, plan
+}
+
+// takeWaiting adds the transactions waiting in in to group, up to the size
+// bound, without waiting for more; closed reports that in is closed.
+func (e *Engine) takeWaiting(group []*capture.Transaction, events int, in <-chan *capture.Transaction) (_ []*capture.Transaction, _ int, closed bool) {
+	for events < e.opts.MaxGroupEvents {
+		select {
+		case txn, ok := <-in:
+			if !ok {
+				return group, events, true
+			}
+			e.taken(txn)
+			e.arrivals.observe(txn, 2*e.opts.GroupLinger)
+			group = append(group, txn)
+			events += len(txn.Changes)
+		default:
+			return group, events, false
+		}
+	}
+	return group, events, false
 }
 
 // copyOnly reports whether a group holds nothing but snapshot rows: no
