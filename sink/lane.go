@@ -62,12 +62,6 @@ func newLane(w *Writer) *lane {
 	return &lane{w: w, wake: make(chan struct{}, 1), taken: time.Now()}
 }
 
-// push appends items and wakes the lane.
-func (l *lane) push(items []item) {
-	l.append(items)
-	l.signal()
-}
-
 // append queues items without waking the lane.
 func (l *lane) append(items []item) {
 	l.mu.Lock()

@@ -162,3 +162,10 @@ func TestLaneBorrowsWhatOtherLanesHaveDue(t *testing.T) {
 		})
 	}
 }
+
+// push appends items and wakes the lane, as Writer.enqueue does for each
+// lane it queues to.
+func (l *lane) push(items []item) {
+	l.append(items)
+	l.signal()
+}
