@@ -71,15 +71,22 @@ func (a *applier) apply(source string, ev *capture.Change) error {
 }
 
 func (a *applier) upsert(tp *tablePlan, ev *capture.Change) error {
+	return a.upsertOver(tp, ev, nil, false)
+}
+
+// upsertOver is upsert with the row's previous version already known
+// (known; nil when there is none) instead of read from the store. Such a
+// version needs only the key and the indexed columns, which are all that
+// place a row in documents; ev must then have no unchanged values.
+func (a *applier) upsertOver(tp *tablePlan, ev *capture.Change, old *state.Row, known bool) error {
 	pk, err := encodeKey(tp.key, ev.New)
 	if err != nil {
 		return fmt.Errorf("%s into %s: %w", ev.Op, ev.Table, err)
 	}
-	var old *state.Row
 	// A table without join indexes is only ever found by its key, so its
 	// previous version places it in no other document; it is needed only
 	// for the TOASTed values an update did not send again.
-	if !a.copying && (len(tp.indexes) > 0 || len(ev.Unchanged) > 0) {
+	if !known && !a.copying && (len(tp.indexes) > 0 || len(ev.Unchanged) > 0) {
 		if old, err = a.b.Row(tp.id, pk); err != nil {
 			return err
 		}
