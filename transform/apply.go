@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/sink"
@@ -386,6 +387,9 @@ func docID(pk string) string {
 	if id, ok := singleInteger(pk); ok {
 		return id // most keys: no JSON decoding
 	}
+	if s, ok := singleString(pk); ok {
+		return DocID([]string{s}) // an entity's, and other text keys
+	}
 	parts, err := KeyParts([]byte(pk))
 	if err != nil {
 		// Stored keys are written by encodeKey and always read; should
@@ -410,6 +414,23 @@ func withKeyField(src []byte, id, pk string) []byte {
 		out = append(out, ',')
 	}
 	return append(out, src[1:]...)
+}
+
+// singleString returns the string of a key of one string in the form
+// encodeKey writes it (`["a-1"]`) when the string needs no decoding: no
+// escape, no control character, valid UTF-8, so that it is what
+// KeyParts gives.
+func singleString(pk string) (string, bool) {
+	if len(pk) < 4 || pk[0] != '[' || pk[1] != '"' || pk[len(pk)-2] != '"' || pk[len(pk)-1] != ']' {
+		return "", false
+	}
+	s := pk[2 : len(pk)-2]
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return s, utf8.ValidString(s)
 }
 
 // singleInteger returns the integer of a key of one integer in the form
