@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/projector-dev/projector/capture"
 	"github.com/projector-dev/projector/sink"
@@ -71,15 +72,22 @@ func (a *applier) apply(source string, ev *capture.Change) error {
 }
 
 func (a *applier) upsert(tp *tablePlan, ev *capture.Change) error {
+	return a.upsertOver(tp, ev, nil, false)
+}
+
+// upsertOver is upsert with the row's previous version already known
+// (known; nil when there is none) instead of read from the store. Such a
+// version needs only the key and the indexed columns, which are all that
+// place a row in documents; ev must then have no unchanged values.
+func (a *applier) upsertOver(tp *tablePlan, ev *capture.Change, old *state.Row, known bool) error {
 	pk, err := encodeKey(tp.key, ev.New)
 	if err != nil {
 		return fmt.Errorf("%s into %s: %w", ev.Op, ev.Table, err)
 	}
-	var old *state.Row
 	// A table without join indexes is only ever found by its key, so its
 	// previous version places it in no other document; it is needed only
 	// for the TOASTed values an update did not send again.
-	if !a.copying && (len(tp.indexes) > 0 || len(ev.Unchanged) > 0) {
+	if !known && !a.copying && (len(tp.indexes) > 0 || len(ev.Unchanged) > 0) {
 		if old, err = a.b.Row(tp.id, pk); err != nil {
 			return err
 		}
@@ -379,6 +387,9 @@ func docID(pk string) string {
 	if id, ok := singleInteger(pk); ok {
 		return id // most keys: no JSON decoding
 	}
+	if s, ok := singleString(pk); ok {
+		return DocID([]string{s}) // an entity's, and other text keys
+	}
 	parts, err := KeyParts([]byte(pk))
 	if err != nil {
 		// Stored keys are written by encodeKey and always read; should
@@ -403,6 +414,23 @@ func withKeyField(src []byte, id, pk string) []byte {
 		out = append(out, ',')
 	}
 	return append(out, src[1:]...)
+}
+
+// singleString returns the string of a key of one string in the form
+// encodeKey writes it (`["a-1"]`) when the string needs no decoding: no
+// escape, no control character, valid UTF-8, so that it is what
+// KeyParts gives.
+func singleString(pk string) (string, bool) {
+	if len(pk) < 4 || pk[0] != '[' || pk[1] != '"' || pk[len(pk)-2] != '"' || pk[len(pk)-1] != ']' {
+		return "", false
+	}
+	s := pk[2 : len(pk)-2]
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return s, utf8.ValidString(s)
 }
 
 // singleInteger returns the integer of a key of one integer in the form

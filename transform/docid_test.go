@@ -197,3 +197,20 @@ func TestDocID(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDocIDOfKey: docID names a stored key as DocID names the parts
+// KeyParts reads from it, whatever shortcut it takes.
+func FuzzDocIDOfKey(f *testing.F) {
+	for _, v := range []string{"[1]", `["a"]`, `[""]`, `["a\"b"]`, `["\\a"]`, `["a|b"]`, "[\"\xff\"]", "[\"a\x01\"]", `["a","b"]`, `["é"]`, `[" "]`} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, pk string) {
+		parts, err := KeyParts([]byte(pk))
+		if err != nil {
+			parts = []string{pk}
+		}
+		if got, want := docID(pk), DocID(parts); got != want {
+			t.Fatalf("docID(%q) = %q, DocID(KeyParts) = %q", pk, got, want)
+		}
+	})
+}

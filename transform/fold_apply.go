@@ -355,7 +355,67 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	if err := f.saveEncoded(a, ep, pk, pos, next, encoded); err != nil {
 		return err
 	}
-	return a.apply(ep.Source, &capture.Change{Op: capture.Insert, Table: ep.rows, Key: []string{config.EntityKey}, New: row})
+	change := &capture.Change{Op: capture.Insert, Table: ep.rows, Key: []string{config.EntityKey}, New: row}
+	tp := a.plan.tables[state.TableID{Source: ep.Source, Table: ep.rows}]
+	if tp == nil {
+		return nil // an entity no view reads
+	}
+	if old, ok := previousRow(tp, ep.shape, key, current); ok {
+		return a.upsertOver(tp, change, old, true)
+	}
+	return a.apply(ep.Source, change)
+}
+
+// previousRow is the entity row the views hold for the state prev, as far
+// as it places the row in documents (its key and indexed columns), made
+// from prev instead of read back from the store: the row is the projection
+// of the state, and the two are written together and forgotten together,
+// so a state that exists has its row. ok is false when the row must be
+// read: no state (a refold forgets the states before the rows it replaces),
+// no indexed column (the row is not read then either), or a value that
+// does not convert.
+func previousRow(tp *tablePlan, sh fold.Shape, key any, prev map[string]any) (*state.Row, bool) {
+	if prev == nil || len(tp.indexes) == 0 {
+		return nil, false
+	}
+	// Written as project writes them, the values rendered into one buffer
+	// made one string.
+	row := state.NewRow(1 + len(tp.indexes))
+	var room [128]byte
+	buf := room[:0]
+	var ends [8]int
+	spans := ends[:0]
+	add := func(col string, v any) {
+		for _, c := range row.Cols {
+			if c.Name == col {
+				return
+			}
+		}
+		buf = appendJSON(buf, v)
+		spans = append(spans, len(buf))
+		row.Cols = append(row.Cols, state.Column{Name: col, Numeric: isNumeric(v)})
+	}
+	add(config.EntityKey, key)
+	for _, cols := range tp.indexes {
+		for _, col := range cols {
+			v, ok := prev[col]
+			if !ok || col == config.EntityKey {
+				continue // a missing field is a missing column; the key is the aggregate id
+			}
+			cv, err := sh.Value(col, v)
+			if err != nil {
+				return nil, false
+			}
+			add(col, cv)
+		}
+	}
+	all, start := string(buf), 0
+	for i, end := range spans {
+		row.Cols[i].Value = all[start:end]
+		start = end
+	}
+	row.SortColumns()
+	return row, true
 }
 
 // entityKey encodes an entity's key value as encodeKey encodes its row's

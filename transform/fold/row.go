@@ -77,6 +77,12 @@ func (sh Shape) Key(id string) (any, error) {
 	return key, nil
 }
 
+// Value converts one field's value of a state as Row does: to the field's
+// declared type, or to jsonb.
+func (sh Shape) Value(field string, v any) (any, error) {
+	return convert(v, sh.typeOf(field))
+}
+
 // typeOf is a field's base type: declared, or jsonb.
 func (sh Shape) typeOf(field string) string {
 	if typ, ok := sh.types[field]; ok {
