@@ -233,6 +233,7 @@ func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) 
 // change. A transaction try refuses goes through deliver, in order.
 func (s *Stream) RunWith(ctx context.Context, from Checkpoint, deliver DeliverFunc, try TryDeliverFunc) error {
 	s.tryDeliver = try
+	s.queued.Store(0) // what an earlier run left queued was dropped with it
 	closeSpill, err := s.openSpill()
 	if err != nil {
 		return err
