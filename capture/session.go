@@ -44,11 +44,6 @@ type session struct {
 	// statusSent is when the last status update went out: a position that
 	// moved is reported at most every statusGap (see maybeSendStatus).
 	statusSent time.Time
-	// replyAsked is when a status update last asked the server for a
-	// reply, and replyOwed says an update since was due to ask for one
-	// but was held back by replyGap (see askReply).
-	replyAsked time.Time
-	replyOwed  bool
 	// applied is the state's applied position when the stream started;
 	// recorded is the highest position known durable in the slot marks
 	// (see SlotMarks), and lastRecord when it was last written.
@@ -517,11 +512,6 @@ func (ss *session) nextWake(now time.Time) time.Time {
 	if ss.nextStatus.Before(wake) {
 		wake = ss.nextStatus
 	}
-	if ss.replyOwed {
-		if due := ss.replyAsked.Add(replyGap); due.Before(wake) {
-			wake = due
-		}
-	}
 	if pos := ss.position(); pos != ss.lastStatus {
 		// A moved position is reported statusGap after the last update,
 		// or, when it is ahead of the recorded mark, once the mark may
@@ -571,24 +561,7 @@ func (ss *session) statusAt(ctx context.Context, conn *pgconn.PgConn, now time.T
 	if !force && !ss.statusDue(now, pos) {
 		return nil
 	}
-	return ss.sendStatus(ctx, conn, now, pos, ss.askReply(now, pos))
-}
-
-// replyGap is the shortest time between two status updates that ask the
-// server for a reply because the stream caught up (see caughtUp).
-const replyGap = time.Second
-
-// askReply says whether the update reporting pos at now asks for a reply:
-// when it is the first to report everything decoded, or an earlier one
-// was, but at most every replyGap. A steady light stream catches up with
-// nearly every update, ten a second, and each reply woke projector (and
-// the walsender) for a WAL position that is no more useful ten times a
-// second than once; a stream that went quiet asks at most replyGap later.
-func (ss *session) askReply(now time.Time, pos LSN) bool {
-	if ss.caughtUp(pos) {
-		ss.replyOwed = true
-	}
-	return ss.replyOwed && now.Sub(ss.replyAsked) >= replyGap
+	return ss.sendStatus(ctx, conn, now, pos, ss.caughtUp(pos))
 }
 
 // caughtUp says whether an update reporting pos is the first to report
@@ -604,7 +577,7 @@ func (ss *session) caughtUp(pos LSN) bool {
 // status interval passed, or once pos moved and statusGap passed since the
 // last update.
 func (ss *session) statusDue(now time.Time, pos LSN) bool {
-	if !now.Before(ss.nextStatus) || ss.replyOwed && now.Sub(ss.replyAsked) >= replyGap {
+	if !now.Before(ss.nextStatus) {
 		return true
 	}
 	return pos != ss.lastStatus && now.Sub(ss.statusSent) >= statusGap
@@ -626,8 +599,5 @@ func (ss *session) sendStatus(ctx context.Context, conn *pgconn.PgConn, now time
 	}
 	ss.lastStatus, ss.statusSent = pos, now
 	ss.nextStatus = now.Add(ss.stream.opts.StatusInterval)
-	if replyRequested {
-		ss.replyAsked, ss.replyOwed = now, false
-	}
 	return nil
 }

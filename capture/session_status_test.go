@@ -99,37 +99,3 @@ func TestCaughtUpAsksForAReply(t *testing.T) {
 		})
 	}
 }
-
-// TestAskReplyAtMostEveryGap checks that an update that catches up asks
-// the server for a reply at most every replyGap, and that one held back
-// is owed: asked by a later update once the gap passed, even one that
-// reports nothing new.
-func TestAskReplyAtMostEveryGap(t *testing.T) {
-	now := time.Now()
-	tests := []struct {
-		name       string
-		lastStatus LSN           // the position the last update reported
-		pos        LSN           // the position this one reports
-		asked      time.Duration // since the last update that asked
-		owed       bool
-		want       bool
-		wantOwed   bool
-	}{
-		{name: "catches up, none asked lately", lastStatus: 100, pos: 200, asked: 2 * time.Second, want: true},
-		{name: "catches up within the gap", lastStatus: 100, pos: 200, asked: 300 * time.Millisecond, wantOwed: true},
-		{name: "owed, gap passed, nothing new", lastStatus: 200, pos: 200, asked: time.Second, owed: true, want: true},
-		{name: "owed, within the gap", lastStatus: 200, pos: 200, asked: 500 * time.Millisecond, owed: true, wantOwed: true},
-		{name: "behind, nothing owed", lastStatus: 100, pos: 150, asked: time.Minute},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ss := &session{decodedEnd: 200, lastStatus: tt.lastStatus, replyAsked: now.Add(-tt.asked), replyOwed: tt.owed}
-			if got := ss.askReply(now, tt.pos); got != tt.want {
-				t.Errorf("askReply = %v, want %v", got, tt.want)
-			}
-			if !tt.want && ss.replyOwed != tt.wantOwed {
-				t.Errorf("reply owed = %v, want %v", ss.replyOwed, tt.wantOwed)
-			}
-		})
-	}
-}
