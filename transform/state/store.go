@@ -137,8 +137,6 @@ func storeOptions(log storeLogger) *pebble.Options {
 	// Measured at 1,000,000 orders: compactions wrote 262 MB instead of
 	// 730 MB, and the snapshot took 50.9 CPU s instead of 57.1.
 	opts.TargetFileSizes[0] = 2 << 20
-	// pebble's default scheduler samples ten times a second, idle or not.
-	opts.Experimental.CompactionScheduler = newCompactionScheduler()
 	return opts
 }
 
