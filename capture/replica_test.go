@@ -319,6 +319,12 @@ func testLogger(t *testing.T) *slog.Logger {
 // ends.
 func runStream(t *testing.T, db *testbed.Database, r *replica, opts Options) *Stream {
 	t.Helper()
+	return runStreamWith(t, db, r, opts, nil)
+}
+
+// runStreamWith is runStream with RunWith's non-blocking delivery try.
+func runStreamWith(t *testing.T, db *testbed.Database, r *replica, opts Options, try TryDeliverFunc) *Stream {
+	t.Helper()
 	src := Source{Name: db.Name, DSN: db.DSN(), Tables: []Table{{Schema: "public", Name: "items"}, fencesTable}}
 	if opts.StatusInterval == 0 {
 		opts.StatusInterval = 500 * time.Millisecond
@@ -328,7 +334,7 @@ func runStream(t *testing.T, db *testbed.Database, r *replica, opts Options) *St
 	r.stream = s
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- s.Run(ctx, Checkpoint{}, r.deliver) }()
+	go func() { errc <- s.RunWith(ctx, Checkpoint{}, r.deliver, try) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {

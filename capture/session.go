@@ -452,6 +452,17 @@ func (ss *session) handleWAL(ctx context.Context, conn *pgconn.PgConn, dec *Deco
 func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transaction) error {
 	ss.stream.track(txn)
 	ss.stream.metrics.observe(txn)
+	// With nothing queued ahead of it, a transaction downstream has room
+	// for goes there directly, without a hop through the delivering
+	// goroutine.
+	if try := ss.stream.tryDeliver; try != nil && ss.stream.queued.Load() == 0 && try(txn) {
+		ss.stream.snapshotBudget.Release(ss.stream.snapshotCharge(txn))
+		if !txn.More {
+			ss.delivered = txn.EndLSN
+		}
+		return nil
+	}
+	ss.stream.queued.Add(1)
 	// Downstream usually has room: only a full buffer needs the ticker
 	// that keeps the heartbeat going while waiting.
 	select {
@@ -470,9 +481,11 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 			}
 			return nil
 		case <-ctx.Done():
+			ss.stream.queued.Add(-1)
 			return ctx.Err()
 		case <-tick.C:
 			if err := ss.maybeSendStatus(ctx, conn, true); err != nil {
+				ss.stream.queued.Add(-1)
 				return err
 			}
 		}

@@ -193,11 +193,13 @@ func (cp *copier) emit(ctx context.Context, rows []Change, size int64, t Table, 
 		return err
 	}
 	cp.stream.track(txn)
+	cp.stream.queued.Add(1) // nothing overtakes it (see session.push)
 	select {
 	case cp.out <- txn:
 		cp.delivered = cp.at
 		return nil
 	case <-ctx.Done():
+		cp.stream.queued.Add(-1)
 		cp.stream.snapshotBudget.Release(charge)
 		return ctx.Err()
 	}

@@ -30,6 +30,12 @@ type Checkpoint struct {
 // an error.
 type DeliverFunc func(ctx context.Context, txn *Transaction) error
 
+// TryDeliverFunc hands a transaction downstream only if it can without
+// waiting, and says whether it did. It is called from the goroutine that
+// reads the replication connection, which must never block on
+// downstream.
+type TryDeliverFunc func(txn *Transaction) bool
+
 // Stream captures one source. Run delivers its transactions in commit
 // order; Confirm reports what is durable downstream, and only that is ever
 // confirmed to the server, so WAL for undelivered or unapplied changes is
@@ -69,6 +75,14 @@ type Stream struct {
 	protoVersion int
 	// spill makes the buffers of transactions in progress, while Run runs.
 	spill *spiller
+	// queued counts the transactions handed to Run's delivering goroutine
+	// and not yet delivered by it. Only the capture goroutine adds to it:
+	// when it reads 0, nothing is ahead of the next transaction, which may
+	// then be delivered directly (see session.push) without breaking the
+	// commit order.
+	queued atomic.Int64
+	// tryDeliver, while Run runs, is RunWith's non-blocking delivery.
+	tryDeliver TryDeliverFunc
 }
 
 type pendingTxn struct {
@@ -209,6 +223,17 @@ func (s *Stream) track(txn *Transaction) {
 // resuming from the confirmed position; transactions the server sends
 // again are recognised by LSN and not delivered twice.
 func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) error {
+	return s.RunWith(ctx, from, deliver, nil)
+}
+
+// RunWith is Run with a second way downstream: while nothing waits to be
+// delivered, the goroutine that decodes a transaction hands it over itself
+// through try, rather than waking the delivering goroutine to call
+// deliver; that wake was one of the few a light stream pays for each
+// change. A transaction try refuses goes through deliver, in order.
+func (s *Stream) RunWith(ctx context.Context, from Checkpoint, deliver DeliverFunc, try TryDeliverFunc) error {
+	s.tryDeliver = try
+	s.queued.Store(0) // what an earlier run left queued was dropped with it
 	closeSpill, err := s.openSpill()
 	if err != nil {
 		return err
@@ -225,6 +250,7 @@ func (s *Stream) Run(ctx context.Context, from Checkpoint, deliver DeliverFunc) 
 		for txn := range txns {
 			err := deliver(ctx, txn)
 			s.snapshotBudget.Release(s.snapshotCharge(txn))
+			s.queued.Add(-1)
 			if err != nil {
 				return fmt.Errorf("source %q: deliver transaction %d at %s: %w", s.src.Name, txn.XID, txn.EndLSN, err)
 			}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,39 @@ func TestSnapshotThenStream(t *testing.T) {
 	w.halt()
 	r.waitFence(t, db, time.Minute)
 	r.compare(t, db)
+}
+
+// TestDirectDeliveryKeepsOrder streams with RunWith's direct delivery
+// beside the delivering goroutine: a try that takes some transactions and
+// refuses others, while the goroutine's deliveries are slow, must still
+// deliver every change once and in commit order.
+func TestDirectDeliveryKeepsOrder(t *testing.T) {
+	t.Parallel()
+	db := testbed.NewDatabase(t, testbed.Primary)
+	itemsTable(db, 2000)
+	r := newReplica()
+	var tries, direct atomic.Int64
+	try := func(txn *Transaction) bool {
+		// Refuse two in three, so that queued transactions are often
+		// waiting for the delivering goroutine when the next one comes.
+		if tries.Add(1)%3 != 0 {
+			return false
+		}
+		direct.Add(1)
+		if err := r.deliver(context.Background(), txn); err != nil {
+			t.Errorf("deliver: %v", err)
+		}
+		return true
+	}
+	runStreamWith(t, db, r, Options{SnapshotChunkRows: 100}, try)
+	w := startWriter(t, db, 2000)
+	w.waitOps(t, 1500)
+	w.halt()
+	r.waitFence(t, db, time.Minute)
+	r.compare(t, db)
+	if direct.Load() == 0 {
+		t.Error("no transaction was delivered directly")
+	}
 }
 
 // TestTwoServers captures two sources on two independent servers at once.

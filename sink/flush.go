@@ -43,6 +43,9 @@ func (l *lane) run(ctx context.Context) error {
 // done; while another lane holds this one, drain waits for it. With
 // NoDrain it only says what stays unwritten.
 func (l *lane) drain(parent context.Context, pending []item, held []*lane) error {
+	l.mu.Lock()
+	l.draining = true
+	l.mu.Unlock()
 	defer func() { release(held) }()
 	if l.w.opts.NoDrain {
 		if n := len(pending) + l.queued(); n > 0 {

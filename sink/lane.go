@@ -54,6 +54,9 @@ type lane struct {
 	// some of this lane's documents (see borrow). Either way a request
 	// with this lane's documents is in flight, and no other may start.
 	writing, held bool
+	// draining is set, under mu, once the lane's goroutine drains: it
+	// then waits to be woken when released, queue or not (see release).
+	draining bool
 }
 
 func newLane(w *Writer) *lane {
@@ -228,13 +231,19 @@ func (l *lane) borrow(batch []item) (_ []item, from []*lane) {
 }
 
 // release lets lanes held by borrow take their queues again, and wakes
-// them for what arrived meanwhile.
+// those that have something to do: what arrived meanwhile, or a drain
+// waiting for the release. A lane with nothing queued sleeps on until
+// its next documents wake it: waking it only to find nothing was a wake
+// per borrowed lane and request, a good part of a light stream's.
 func release(held []*lane) {
 	for _, k := range held {
 		k.mu.Lock()
 		k.held = false
+		wake := len(k.queue) > 0 || k.draining
 		k.mu.Unlock()
-		k.signal()
+		if wake {
+			k.signal()
+		}
 	}
 }
 

@@ -729,18 +729,26 @@ func (e *Engine) settle() error {
 				return err
 			}
 		}
-		// Losing these deletes in a crash only means sending again.
-		if err := marks.Commit(); err != nil {
-			return fmt.Errorf("clear pending documents: %w", err)
+		// Losing these deletes in a crash only means sending again. When
+		// the ticket confirms a position, the state must be synced first:
+		// committing the deletes with a sync does both in one commit of the
+		// store's log rather than two, and an empty batch that confirms
+		// nothing is not committed at all.
+		switch {
+		case len(ack.Positions) > 0 && e.synced < ack.Ticket:
+			if err := e.commitSynced(marks); err != nil {
+				return err
+			}
+		case marks.Empty():
+			marks.Close()
+		default:
+			if err := marks.Commit(); err != nil {
+				return fmt.Errorf("clear pending documents: %w", err)
+			}
 		}
 		for view, t := range ack.Note.oldest {
 			if !t.IsZero() {
 				e.metrics.viewLag.WithLabelValues(view).Observe(ack.Acknowledged.Sub(t).Seconds())
-			}
-		}
-		if len(ack.Positions) > 0 && e.synced < ack.Ticket {
-			if err := e.syncLog(); err != nil {
-				return err
 			}
 		}
 		if !e.ledger.Settle(ack.Ticket) {
@@ -749,15 +757,17 @@ func (e *Engine) settle() error {
 	}
 }
 
-// syncLog makes every group committed so far durable: the store's log is
-// written in order, so syncing it syncs all of them. One sync per settled
-// round of acknowledgements replaces one per group.
-func (e *Engine) syncLog() error {
+// commitSynced commits marks with a sync of the store's log, which makes
+// every group committed so far durable with it: the log is written in
+// order. One sync per settled round of acknowledgements replaces one per
+// group.
+func (e *Engine) commitSynced(marks *state.PendingMarks) error {
 	if err := e.store.Err(); err != nil {
+		marks.Close()
 		return err
 	}
-	if err := e.store.SyncLog(); err != nil {
-		return fmt.Errorf("sync state: %w", err)
+	if err := marks.CommitSynced(); err != nil {
+		return fmt.Errorf("clear pending documents and sync state: %w", err)
 	}
 	e.synced = e.ledger.Issued()
 	return nil

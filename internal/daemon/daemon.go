@@ -544,9 +544,7 @@ func (p *pipeline) capture(ctx context.Context, onLost config.SlotLostAction, s 
 	if !cp.SnapshotDone {
 		log.Info("source needs an initial snapshot", "source", name)
 	}
-	err = s.Run(ctx, cp, func(ctx context.Context, txn *capture.Transaction) error {
-		return in.send(ctx, txn)
-	})
+	err = s.RunWith(ctx, cp, in.send, in.trySend)
 	switch {
 	case ctx.Err() != nil:
 		return nil

@@ -83,6 +83,28 @@ func (f *feed) send(ctx context.Context, txn *capture.Transaction) error {
 	}
 }
 
+// trySend is send when it need not wait: it hands txn over and reports
+// true only if the budget and the channel both have room at once.
+func (f *feed) trySend(txn *capture.Transaction) bool {
+	w, ok := f.room.TryAcquire(txn.Bytes)
+	if !ok {
+		return false
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	select {
+	case <-f.draining:
+	default:
+		select {
+		case f.ch <- txn:
+			return true
+		default:
+		}
+	}
+	f.room.Release(w)
+	return false
+}
+
 // close stops accepting transactions; the engine applies what the channel
 // holds and then sees it closed.
 func (f *feed) close() {

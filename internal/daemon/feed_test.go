@@ -101,3 +101,43 @@ func TestFeedClosedHoldsSendersUntilTheirStreamEnds(t *testing.T) {
 		t.Fatal("feed not closed")
 	}
 }
+
+// TestFeedTrySend checks that trySend hands a transaction over only when
+// neither the budget nor the channel would make it wait, and keeps no
+// charge for one it refuses.
+func TestFeedTrySend(t *testing.T) {
+	tests := []struct {
+		name    string
+		budget  int64
+		slots   int
+		before  []int // weights sent first
+		closed  bool
+		bytes   int
+		want    bool
+		wantFed int64 // bytes held afterwards
+	}{
+		{name: "room in both", budget: 10, slots: 2, bytes: 4, want: true, wantFed: 4},
+		{name: "budget full", budget: 10, slots: 4, before: []int{8}, bytes: 4, wantFed: 8},
+		{name: "channel full", budget: 10, slots: 1, before: []int{2}, bytes: 2, wantFed: 2},
+		{name: "closed", budget: 10, slots: 2, closed: true, bytes: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFeed(tt.slots, budget.New(tt.budget))
+			for _, w := range tt.before {
+				if !f.trySend(txnOf(w)) {
+					t.Fatalf("trySend of %d bytes into an empty feed refused", w)
+				}
+			}
+			if tt.closed {
+				f.close()
+			}
+			if got := f.trySend(txnOf(tt.bytes)); got != tt.want {
+				t.Errorf("trySend = %v, want %v", got, tt.want)
+			}
+			if got := f.room.Held(); got != tt.wantFed {
+				t.Errorf("budget holds %d bytes, want %d", got, tt.wantFed)
+			}
+		})
+	}
+}

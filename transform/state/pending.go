@@ -61,6 +61,17 @@ func (m *PendingMarks) Commit() error {
 	return m.b.Commit(pebble.NoSync)
 }
 
+// CommitSynced applies the changes and syncs the store's log, which makes
+// every batch committed before them durable too (the log is written in
+// order): one commit where Commit and Store.SyncLog would take two.
+func (m *PendingMarks) CommitSynced() error {
+	defer m.Close()
+	return m.b.Commit(pebble.Sync)
+}
+
+// Empty says whether the batch holds no change.
+func (m *PendingMarks) Empty() bool { return m.b.Empty() }
+
 // Close releases the batch, dropping the changes if not committed.
 func (m *PendingMarks) Close() {
 	if m.b != nil {
