@@ -66,6 +66,14 @@ func (m *PendingMarks) Commit() error {
 // order): one commit where Commit and Store.SyncLog would take two.
 func (m *PendingMarks) CommitSynced() error {
 	defer m.Close()
+	if m.b.Empty() {
+		// pebble commits an empty batch without writing, let alone
+		// syncing, its log: a record of no data makes it sync, as
+		// Store.SyncLog does.
+		if err := m.b.LogData(nil, nil); err != nil {
+			return fmt.Errorf("sync the state's log: %w", err)
+		}
+	}
 	return m.b.Commit(pebble.Sync)
 }
 
