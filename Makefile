@@ -25,6 +25,11 @@ PG_VERSIONS  ?= 13 14 15 16 17 18
 MATRIX_EDGES ?= 13 18
 MATRIX_E2E   ?= ^(TestViewsExampleStaysEqualToTheJoin|TestFailoverSlotSetting)$$
 
+# The longest a package's tests may run under the race detector in `make
+# test`: the end-to-end package alone takes about 20 minutes on a loaded
+# 2-core machine, and a timeout only ever means a hung test.
+RACE_TIMEOUT ?= 40m
+
 # The end-to-end tests `make test` runs once more without the race
 # detector, which slows the stream several times: their lag goals (the
 # other views' written lag p99 during a reload) are checked only there.
@@ -51,7 +56,7 @@ test: testbed
 	$(GO) vet $(PKGS)
 	$(MAKE) deploy-check
 	$(MAKE) es8
-	PROJECTOR_TEST_ES8=$(ES8_URL) $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	PROJECTOR_TEST_ES8=$(ES8_URL) $(GO) test -race -count=1 -timeout $(RACE_TIMEOUT) $(PKGS)
 	PROJECTOR_TEST_SEARCH=$(ES8_URL) $(GO) test -race -count=1 -timeout 10m -run '$(ES8_E2E)' ./e2e/
 	$(GO) test -count=1 -timeout 10m -run '$(NORACE_E2E)' ./e2e/
 	$(MAKE) fuzz
