@@ -207,8 +207,9 @@ func (b *Batch) MarkPending(ref DocRef, group uint64) error {
 }
 
 // Commit applies the batch to the state without syncing it: nothing of it
-// is confirmed to a source before the log is synced (Store.SyncLog), and
-// a batch lost in a crash is sent again by the source and applied again.
+// is confirmed to a source before the log is synced
+// (PendingMarks.CommitSynced), and a batch lost in a crash is sent again
+// by the source and applied again.
 //
 // A copy batch first ingests the writes it holds: the batch proper comes
 // after them, so its writes (the checkpoint) win.
@@ -237,10 +238,4 @@ func (b *Batch) Close() {
 		b.cache.reset()
 	}
 	b.b.Close() //nolint:errcheck // committed or abandoned: nothing is left to lose
-}
-
-// SyncLog makes every batch committed so far durable: the store's log is
-// written in order, so syncing it syncs all of them.
-func (s *Store) SyncLog() error {
-	return s.db.LogData(nil, pebble.Sync)
 }

@@ -70,7 +70,7 @@ func TestCheckpointsFollowCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Close()
-	if err := store.SyncLog(); err != nil {
+	if err := store.NewPendingMarks().CommitSynced(); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.Close(); err != nil {

@@ -63,13 +63,13 @@ func (m *PendingMarks) Commit() error {
 
 // CommitSynced applies the changes and syncs the store's log, which makes
 // every batch committed before them durable too (the log is written in
-// order): one commit where Commit and Store.SyncLog would take two.
+// order). It is how the engine syncs the state before it confirms a
+// position, with the marks of the group it settles or with none.
 func (m *PendingMarks) CommitSynced() error {
 	defer m.Close()
 	if m.b.Empty() {
 		// pebble commits an empty batch without writing, let alone
-		// syncing, its log: a record of no data makes it sync, as
-		// Store.SyncLog does.
+		// syncing, its log: a record of no data makes it sync.
 		if err := m.b.LogData(nil, nil); err != nil {
 			return fmt.Errorf("sync the state's log: %w", err)
 		}
