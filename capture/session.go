@@ -467,7 +467,9 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 	// that keeps the heartbeat going while waiting.
 	select {
 	case ss.out <- txn:
-		ss.delivered = txn.EndLSN
+		if !txn.More { // a transaction's last page completes it
+			ss.delivered = txn.EndLSN
+		}
 		return nil
 	default:
 	}
