@@ -119,6 +119,9 @@ type folds struct {
 	// fl logs the events folded, and folds entities again from the log
 	// (fold_log.go).
 	fl foldLog
+	// encoding is where entityRow writes a state and its entity row,
+	// reused from event to event.
+	encoding []byte
 }
 
 func newFolds(entities []Entity, views []*View, metrics *Metrics, deadLetterIndex func(string) string) (*folds, error) {
@@ -348,7 +351,7 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	}
 	tp := a.plan.tables[state.TableID{Source: ep.Source, Table: ep.rows}]
 	// The new state is about as long as the one it was folded from.
-	encoded, row, err := entityRow(tp, ep.shape, key, next, size+size/4+64)
+	encoded, row, err := f.entityRow(tp, ep.shape, key, next, size+size/4+64)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
@@ -377,14 +380,20 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 // slices of the state's encoding instead of encoded again, and the state
 // and the row's values are one allocation. tp is nil for an entity no view
 // reads: every field is still converted, so a state that does not fit the
-// declared types fails alike, but no row is made.
-func entityRow(tp *tablePlan, sh fold.Shape, key any, st map[string]any, size int) (string, *state.Row, error) {
+// declared types fails alike, but no row is made. The buffer is reused
+// from event to event; size is room to make for it at once, so that a
+// state encoded again and again does not grow it step by step.
+func (f *folds) entityRow(tp *tablePlan, sh fold.Shape, key any, st map[string]any, size int) (string, *state.Row, error) {
+	if cap(f.encoding) < size {
+		f.encoding = make([]byte, 0, size)
+	}
 	var fieldRoom [16]string
 	var spanRoom [16]fold.Span
-	b, fields, spans, err := fold.AppendState(make([]byte, 0, max(size, 2)), st, fieldRoom[:0], spanRoom[:0])
+	b, fields, spans, err := fold.AppendState(f.encoding[:0], st, fieldRoom[:0], spanRoom[:0])
 	if err != nil {
 		return "", nil, err
 	}
+	defer func() { f.encoding = b[:0] }()
 	stateEnd := len(b)
 	type column struct {
 		name       string

@@ -18,6 +18,7 @@ func TestEntityRowIsProjectedRow(t *testing.T) {
 	all := &tablePlan{key: []string{config.EntityKey}, allColumns: true}
 	some := &tablePlan{key: []string{config.EntityKey}, columns: map[string]bool{config.EntityKey: true, "total": true, "items": true, "tags": true}}
 	some.sorted = []string{config.EntityKey, "items", "tags", "total"}
+	f := &folds{} // one buffer for every state, as in a stream
 	noKey := &tablePlan{key: []string{config.EntityKey}, columns: map[string]bool{"region": true}, sorted: []string{"region"}}
 	for _, tc := range []struct {
 		name  string
@@ -43,7 +44,7 @@ func TestEntityRowIsProjectedRow(t *testing.T) {
 					t.Fatal(err)
 				}
 				wantRow, wantEncoded, wantErr := shape.EncodedRow("17", st)
-				encoded, row, err := entityRow(tp, shape, key, st, 0)
+				encoded, row, err := f.entityRow(tp, shape, key, st, 0)
 				if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
 					t.Fatalf("error %v, EncodedRow's %v", err, wantErr)
 				}
