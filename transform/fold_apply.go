@@ -362,7 +362,7 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	if tp == nil {
 		return nil // an entity no view reads
 	}
-	// The row's key is the entity key, encoded as the state's.
+	// pk keys the row too: entityKey encodes as encodeKey does.
 	old, known := previousRow(tp, ep.shape, key, current)
 	if !known && !a.copying && len(tp.indexes) > 0 {
 		// Not made from the state: read, as upsert reads a row's previous
@@ -373,6 +373,9 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	}
 	return a.upsertRow(tp, pk, row, old, false)
 }
+
+// maxKeptEncoding is the largest buffer entityRow keeps for the next state.
+const maxKeptEncoding = 64 << 10
 
 // entityRow encodes the folded state st as save does and renders the
 // entity row views store for it, the row project makes of what Shape.Row
@@ -393,7 +396,13 @@ func (f *folds) entityRow(tp *tablePlan, sh fold.Shape, key any, st map[string]a
 	if err != nil {
 		return "", nil, err
 	}
-	defer func() { f.encoding = b[:0] }()
+	defer func() {
+		// Kept unless one huge state grew it: that room is not held for
+		// the small states after it.
+		if cap(b) <= maxKeptEncoding {
+			f.encoding = b[:0]
+		}
+	}()
 	stateEnd := len(b)
 	type column struct {
 		name       string
