@@ -115,7 +115,14 @@ func (a *applier) upsertOver(tp *tablePlan, ev *capture.Change, old *state.Row, 
 		}
 		into = a.copied
 	}
-	row := project(tp, ev.New, ev.Unchanged, old, into)
+	return a.upsertRow(tp, pk, project(tp, ev.New, ev.Unchanged, old, into), old, moved)
+}
+
+// upsertRow writes row, projected already, under key pk over its previous
+// version old (nil when there is none; moved when it was another key's),
+// moves its index entries when a join column changed, and marks the
+// documents it is embedded in.
+func (a *applier) upsertRow(tp *tablePlan, pk string, row, old *state.Row, moved bool) error {
 	if old != nil && !moved && sameJoins(tp, old, row) {
 		// Most updates change no join column: the row's index entries
 		// stay, and it is embedded in the same documents as before.

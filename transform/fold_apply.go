@@ -119,6 +119,9 @@ type folds struct {
 	// fl logs the events folded, and folds entities again from the log
 	// (fold_log.go).
 	fl foldLog
+	// encoding is where entityRow writes a state and its entity row,
+	// reused from event to event.
+	encoding []byte
 }
 
 func newFolds(entities []Entity, views []*View, metrics *Metrics, deadLetterIndex func(string) string) (*folds, error) {
@@ -346,8 +349,9 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 		}
 		return a.apply(ep.Source, &capture.Change{Op: capture.Delete, Table: ep.rows, Key: []string{config.EntityKey}, Old: capture.Row{config.EntityKey: key}})
 	}
+	tp := a.plan.tables[state.TableID{Source: ep.Source, Table: ep.rows}]
 	// The new state is about as long as the one it was folded from.
-	row, encoded, err := ep.shape.EncodedRowSized(ev.AggregateID, next, size+size/4+64)
+	encoded, row, err := f.entityRow(tp, ep.shape, key, next, size+size/4+64)
 	if err != nil {
 		f.failed(a, ep, txn, pos, ev, raw, err)
 		return nil
@@ -355,15 +359,95 @@ func (f *folds) foldEvent(a *applier, ep *entityPlan, txn *capture.Transaction, 
 	if err := f.saveEncoded(a, ep, pk, pos, next, encoded); err != nil {
 		return err
 	}
-	change := &capture.Change{Op: capture.Insert, Table: ep.rows, Key: []string{config.EntityKey}, New: row}
-	tp := a.plan.tables[state.TableID{Source: ep.Source, Table: ep.rows}]
 	if tp == nil {
 		return nil // an entity no view reads
 	}
-	if old, ok := previousRow(tp, ep.shape, key, current); ok {
-		return a.upsertOver(tp, change, old, true)
+	// pk keys the row too: entityKey encodes as encodeKey does.
+	old, known := previousRow(tp, ep.shape, key, current)
+	if !known && !a.copying && len(tp.indexes) > 0 {
+		// Not made from the state: read, as upsert reads a row's previous
+		// version.
+		if old, err = a.b.Row(tp.id, pk); err != nil {
+			return err
+		}
 	}
-	return a.apply(ep.Source, change)
+	return a.upsertRow(tp, pk, row, old, false)
+}
+
+// maxKeptEncoding is the largest buffer entityRow keeps for the next state.
+const maxKeptEncoding = 64 << 10
+
+// entityRow encodes the folded state st as save does and renders the
+// entity row views store for it, the row project makes of what Shape.Row
+// gives, into the same buffer made one string: the row's jsonb values are
+// slices of the state's encoding instead of encoded again, and the state
+// and the row's values are one allocation. tp is nil for an entity no view
+// reads: every field is still converted, so a state that does not fit the
+// declared types fails alike, but no row is made. The buffer is reused
+// from event to event; size is room to make for it at once, so that a
+// state encoded again and again does not grow it step by step.
+func (f *folds) entityRow(tp *tablePlan, sh fold.Shape, key any, st map[string]any, size int) (string, *state.Row, error) {
+	if cap(f.encoding) < size {
+		f.encoding = make([]byte, 0, size)
+	}
+	var fieldRoom [16]string
+	var spanRoom [16]fold.Span
+	b, fields, spans, err := fold.AppendState(f.encoding[:0], st, fieldRoom[:0], spanRoom[:0])
+	if err != nil {
+		return "", nil, err
+	}
+	defer func() {
+		// Kept unless one huge state grew it: that room is not held for
+		// the small states after it.
+		if cap(b) <= maxKeptEncoding {
+			f.encoding = b[:0]
+		}
+	}()
+	stateEnd := len(b)
+	type column struct {
+		name       string
+		start, end int
+		numeric    bool
+	}
+	var colRoom [16]column
+	cols := colRoom[:0]
+	stores := func(col string) bool { return tp != nil && tp.stores(col) }
+	if stores(config.EntityKey) {
+		start := len(b)
+		b = appendJSON(b, key)
+		cols = append(cols, column{name: config.EntityKey, start: start, end: len(b), numeric: isNumeric(key)})
+	}
+	for i, field := range fields {
+		if field == config.EntityKey {
+			continue // the key is the aggregate id, whatever the state says
+		}
+		v := st[field]
+		if sh.JSON(field) && v != nil {
+			if stores(field) {
+				cols = append(cols, column{name: field, start: spans[i].Start, end: spans[i].End})
+			}
+			continue
+		}
+		cv, err := sh.Value(field, v)
+		if err != nil {
+			return "", nil, fmt.Errorf("field %s: %w", field, err)
+		}
+		if stores(field) {
+			start := len(b)
+			b = appendJSON(b, cv)
+			cols = append(cols, column{name: field, start: start, end: len(b), numeric: isNumeric(cv)})
+		}
+	}
+	all := string(b)
+	if tp == nil {
+		return all, nil, nil
+	}
+	row := state.NewRow(len(cols))
+	for _, c := range cols {
+		row.Cols = append(row.Cols, state.Column{Name: c.name, Value: all[c.start:c.end], Numeric: c.numeric})
+	}
+	row.SortColumns()
+	return all[:stateEnd], row, nil
 }
 
 // previousRow is the entity row the views hold for the state prev, as far
@@ -471,14 +555,14 @@ func (f *folds) save(a *applier, ep *entityPlan, pk string, pos position, st map
 	if err != nil {
 		return fmt.Errorf("encode folded state of %s %s: %w", ep.Name, pk, err)
 	}
-	return f.saveEncoded(a, ep, pk, pos, st, s)
+	return f.saveEncoded(a, ep, pk, pos, st, string(s))
 }
 
 // saveEncoded is save with the state already encoded.
-func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position, st map[string]any, encoded []byte) error {
+func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position, st map[string]any, encoded string) error {
 	var buf [48]byte // JSON: an LSN and an index need no escaping
 	p := string(append(appendPosition(append(buf[:0], '"'), pos), '"'))
-	row := &state.Row{Cols: []state.Column{{Name: "pos", Value: p}, {Name: "state", Value: string(encoded)}}}
+	row := &state.Row{Cols: []state.Column{{Name: "pos", Value: p}, {Name: "state", Value: encoded}}}
 	if err := a.b.SetRow(ep.states, pk, row, false); err != nil {
 		return err
 	}

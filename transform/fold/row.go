@@ -83,6 +83,10 @@ func (sh Shape) Value(field string, v any) (any, error) {
 	return convert(v, sh.typeOf(field))
 }
 
+// JSON reports whether a field is jsonb, declared or not: Row's value
+// for it, unless null, is the field's encoding in the state's.
+func (sh Shape) JSON(field string) bool { return sh.typeOf(field) == "jsonb" }
+
 // typeOf is a field's base type: declared, or jsonb.
 func (sh Shape) typeOf(field string) string {
 	if typ, ok := sh.types[field]; ok {
@@ -106,30 +110,12 @@ func (sh Shape) EncodedRowSized(id string, state map[string]any, size int) (capt
 	if err != nil {
 		return nil, nil, fmt.Errorf("aggregate id %q: %w", id, err)
 	}
-	var buf [16]string
-	fields := buf[:0]
-	for field := range state {
-		fields = append(fields, field)
+	var room [16]string
+	var spanRoom [16]Span
+	b, fields, spans, err := AppendState(make([]byte, 0, max(size, 2)), state, room[:0], spanRoom[:0])
+	if err != nil {
+		return nil, nil, err
 	}
-	slices.Sort(fields)
-	// Where each jsonb value's encoding starts and ends; sliced once the
-	// buffer stops growing.
-	spans := make([][2]int, len(fields))
-	b := make([]byte, 0, max(size, 2))
-	b = append(b, '{')
-	for i, field := range fields {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, field)
-		b = append(b, ':')
-		start := len(b)
-		if b, err = AppendJSON(b, state[field]); err != nil {
-			return nil, nil, fmt.Errorf("encode field %s: %w", field, err)
-		}
-		spans[i] = [2]int{start, len(b)}
-	}
-	b = append(b, '}')
 	row := make(capture.Row, len(state)+1)
 	row[config.EntityKey] = key
 	for i, field := range fields {
@@ -138,7 +124,7 @@ func (sh Shape) EncodedRowSized(id string, state map[string]any, size int) (capt
 		}
 		v, typ := state[field], sh.typeOf(field)
 		if typ == "jsonb" && v != nil {
-			row[field] = json.RawMessage(b[spans[i][0]:spans[i][1]:spans[i][1]])
+			row[field] = json.RawMessage(b[spans[i].Start:spans[i].End:spans[i].End])
 			continue
 		}
 		cv, err := convert(v, typ)
@@ -148,6 +134,37 @@ func (sh Shape) EncodedRowSized(id string, state map[string]any, size int) (capt
 		row[field] = cv
 	}
 	return row, b, nil
+}
+
+// Span is where an encoded value lies in the buffer it was appended to:
+// b[Start:End].
+type Span struct{ Start, End int }
+
+// AppendState appends state to b as AppendJSON encodes it, and appends
+// each of its fields, in name order (the order of the encoding), to fields
+// and where its value lies in the result to spans: a caller can take a
+// field's value from the state's encoding instead of encoding it again.
+func AppendState(b []byte, state map[string]any, fields []string, spans []Span) ([]byte, []string, []Span, error) {
+	first := len(fields)
+	for field := range state {
+		fields = append(fields, field)
+	}
+	slices.Sort(fields[first:])
+	b = append(b, '{')
+	for i, field := range fields[first:] {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, field)
+		b = append(b, ':')
+		start := len(b)
+		var err error
+		if b, err = AppendJSON(b, state[field]); err != nil {
+			return nil, nil, nil, fmt.Errorf("encode field %s: %w", field, err)
+		}
+		spans = append(spans, Span{Start: start, End: len(b)})
+	}
+	return append(b, '}'), fields, spans, nil
 }
 
 // convert turns a JSON value into the Go value capture gives a column of
