@@ -37,7 +37,7 @@ type BaselinePhase struct {
 // PgstreamBaseline is pgstream run on the single table beside projector,
 // on a database of its own on the same server, load for load.
 type PgstreamBaseline struct {
-	Version string // what `pgstream version` printed
+	Version string // what `pgstream --version` printed
 	// BatchTimeout is pgstream's search batch timeout; its batch size is
 	// projector's bulk_actions.
 	BatchTimeout time.Duration
@@ -103,23 +103,26 @@ func (p *lagProbe) one(ctx context.Context, before func()) (time.Duration, time.
 	return found.Sub(committed), found, nil
 }
 
-// run probes every probeEvery until ctx ends and returns the lags in
-// seconds.
-func (p *lagProbe) run(ctx context.Context) ([]float64, error) {
+// run probes every probeEvery for d and returns the lags in seconds. A
+// probe started within d is waited for: cancelling its insert would close
+// the probe's connection.
+func (p *lagProbe) run(ctx context.Context, d time.Duration) ([]float64, error) {
 	var lags []float64
-	for start, i := time.Now(), 1; ; i++ {
-		d, _, err := p.one(ctx, nil)
-		if ctx.Err() != nil {
-			return lags, nil
-		}
+	start := time.Now()
+	for i := 1; ; i++ {
+		lag, _, err := p.one(ctx, nil)
 		if err != nil {
 			return lags, err
 		}
-		lags = append(lags, d.Seconds())
+		lags = append(lags, lag.Seconds())
+		next := start.Add(time.Duration(i) * probeEvery)
+		if next.Sub(start) >= d {
+			return lags, nil
+		}
 		select {
 		case <-ctx.Done():
-			return lags, nil
-		case <-time.After(time.Until(start.Add(time.Duration(i) * probeEvery))):
+			return lags, ctx.Err()
+		case <-time.After(time.Until(next)):
 		}
 	}
 }
@@ -166,6 +169,9 @@ type pgstreamRun struct {
 	schema  string // also the name of pgstream's index for it
 	tableID string // pgstream's id of the table, the prefix of its documents' ids
 	search  *searchClient
+	// probe times probe rows during the loads and tells when pgstream
+	// caught up after them; one for the run, so that its row ids go on.
+	probe   *lagProbe
 	cleanup func()
 }
 
@@ -181,6 +187,9 @@ func startPgstream(ctx context.Context, env Env, bin, dir string, opts LeanOptio
 	}
 	r := &pgstreamRun{db: db, search: search, schema: db.Name + "_pgstream"}
 	r.cleanup = func() {
+		if r.probe != nil {
+			r.probe.close()
+		}
 		if r.proc != nil {
 			if err := r.proc.stop(); err != nil {
 				log.Warn("stop pgstream", "error", err)
@@ -215,6 +224,11 @@ target:
     batch:
       timeout: %d
       size: %d
+    backoff:
+      exponential:
+        max_retries: 5
+        initial_interval: 1000
+        max_interval: 60000
 modifiers:
   injector:
     enabled: true
@@ -224,6 +238,18 @@ modifiers:
 	}
 	if out, err := exec.CommandContext(ctx, bin, "init", "-c", config).CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("pgstream init: %w\n%s", err, out))
+	}
+	// pgstream would create its index with OpenSearch's k-NN settings,
+	// which an engine without the k-NN plugin refuses: the index is
+	// created here as pgstream creates it (`<schema>-1`, aliased
+	// `<schema>`) less those settings, and pgstream takes it as its own.
+	index := map[string]any{
+		"mappings": map[string]any{"dynamic": "strict", "properties": map[string]any{"_table": map[string]any{"type": "keyword"}}},
+		"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 1, "index.mapping.total_fields.limit": 2000},
+		"aliases":  map[string]any{r.schema: map[string]any{}},
+	}
+	if err := search.json(ctx, http.MethodPut, "/"+r.schema+"-1", index, nil); err != nil {
+		return fail(fmt.Errorf("create pgstream's index: %w", err))
 	}
 	err = db.Exec(ctx, fmt.Sprintf(`
 		CREATE SCHEMA %[1]s;
@@ -275,17 +301,14 @@ func (r *pgstreamRun) docPath(id int64) string {
 func (r *pgstreamRun) measure(ctx context.Context, load *writeLoad, ph phase, opts LeanOptions) (BaselinePhase, error) {
 	res := BaselinePhase{Name: ph.name}
 	pid := r.proc.cmd.Process.Pid
-	probe, err := newLagProbe(ctx, r.dsn, r.search, r.docPath)
-	if err != nil {
-		return res, err
+	if r.probe == nil {
+		probe, err := newLagProbe(ctx, r.dsn, r.search, r.docPath)
+		if err != nil {
+			return res, err
+		}
+		r.probe = probe
 	}
-	defer probe.close()
-	marker, err := newLagProbe(ctx, r.dsn, r.search, r.docPath)
-	if err != nil {
-		return res, err
-	}
-	defer marker.close()
-	marker.last = -1 << 40 // far from the probe rows' ids
+	probe := r.probe
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	polled := make(chan struct{})
 	go func() {
@@ -297,17 +320,14 @@ func (r *pgstreamRun) measure(ctx context.Context, load *writeLoad, ph phase, op
 	}()
 	defer func() { stopPoll(); <-polled }()
 	_, ticksBefore, procOK := procCPU(pid)
-	probeCtx, stopProbe := context.WithTimeout(ctx, opts.Duration)
-	defer stopProbe()
 	probed := make(chan error, 1)
 	go func() {
 		var err error
-		res.ProbeLag, err = probe.run(probeCtx)
+		res.ProbeLag, err = probe.run(ctx, opts.Duration)
 		probed <- err
 	}()
 	written, err := load.run(ctx, singleInserts, ph.rate, opts.Duration, opts.Workers)
 	loadEnd := time.Now()
-	stopProbe()
 	if perr := <-probed; err == nil && perr != nil {
 		err = fmt.Errorf("probe pgstream's lag during %s: %w", ph.name, perr)
 	}
@@ -315,7 +335,7 @@ func (r *pgstreamRun) measure(ctx context.Context, load *writeLoad, ph phase, op
 		return res, err
 	}
 	var ticks int64
-	_, foundAt, err := marker.one(ctx, func() {
+	_, foundAt, err := probe.one(ctx, func() {
 		var ok bool
 		_, ticks, ok = procCPU(pid)
 		procOK = procOK && ok
@@ -323,7 +343,7 @@ func (r *pgstreamRun) measure(ctx context.Context, load *writeLoad, ph phase, op
 	switch {
 	case err == nil:
 		res.CaughtUp = true
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded):
 		return res, err
 	default:
 		foundAt = time.Now()
@@ -350,12 +370,12 @@ func (b *PgstreamBaseline) measure(ctx context.Context, r *pgstreamRun, load *wr
 	return nil
 }
 
-// pgstreamVersion is what `bin version` prints, on one line.
+// pgstreamVersion is what `bin --version` prints, on one line.
 func pgstreamVersion(ctx context.Context, bin string) string {
-	out, err := exec.CommandContext(ctx, bin, "version").CombinedOutput()
+	out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()
 	v := strings.Join(strings.Fields(string(out)), " ")
 	if err != nil {
-		return fmt.Sprintf("unknown (%s version: %v)", bin, err)
+		return fmt.Sprintf("unknown (%s --version: %v)", bin, err)
 	}
 	return v
 }

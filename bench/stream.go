@@ -315,11 +315,9 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	defer cpu.finish()
 	probed := make(chan error, 1)
 	if opts.probe != nil {
-		probeCtx, stopProbe := context.WithTimeout(ctx, opts.Duration)
-		defer stopProbe()
 		go func() {
 			var err error
-			res.ProbeLag, err = opts.probe.run(probeCtx)
+			res.ProbeLag, err = opts.probe.run(ctx, opts.Duration)
 			probed <- err
 		}()
 	} else {
