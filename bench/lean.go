@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,12 @@ type LeanOptions struct {
 	// first load (lean-load.pprof) and the idle time (idle.pprof), and a
 	// heap profile once the snapshot is indexed (lean-snapshot.heap).
 	ProfileDir string
+	// Pgstream, when set, is the path of a pgstream binary (the
+	// operator's own build) to run each load against too, on a database
+	// of its own on the same server, in turn with projector.
+	Pgstream string
+	// PgstreamBatchTimeout is pgstream's search batch timeout.
+	PgstreamBatchTimeout time.Duration
 }
 
 // LeanReport is the single-table benchmark's result.
@@ -48,6 +55,9 @@ type LeanReport struct {
 	// IdleRSS is the resident set at the end of the idle minute, in bytes.
 	IdleRSS float64
 	VmHWM   string // the process's peak resident set, snapshot included
+	// Pgstream is the same-run baseline, when one ran; the phases then
+	// carry projector's probe lags too.
+	Pgstream *PgstreamBaseline
 }
 
 // leanTable is the benchmark's one table.
@@ -58,7 +68,7 @@ const leanTable = "events"
 // finally how much CPU it spends while nothing is written.
 func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, log *slog.Logger) (LeanReport, error) {
 	rep := LeanReport{Opts: opts}
-	db, _, cleanup, err := env.scratch(ctx, log)
+	db, search, cleanup, err := env.scratch(ctx, log)
 	if err != nil {
 		return rep, err
 	}
@@ -107,8 +117,38 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 	// metrics endpoint is: scraping projector's metrics during the load
 	// would charge it CPU that the load does not cost.
 	streamOpts := StreamOptions{Duration: opts.Duration, Workers: opts.Workers, Poll: time.Second, ProcOnly: true}
+	var pg *pgstreamRun
+	var pgLoad *writeLoad
+	if opts.Pgstream != "" {
+		// Started once projector has copied its table, so that the two
+		// copies do not share the machine.
+		if pg, err = startPgstream(ctx, env, opts.Pgstream, dir, opts, log); err != nil {
+			return rep, err
+		}
+		defer pg.cleanup()
+		rep.Pgstream = &PgstreamBaseline{Version: pgstreamVersion(ctx, opts.Pgstream), BatchTimeout: opts.PgstreamBatchTimeout}
+		if pgLoad, err = newWriteLoad(ctx, &Database{Name: pg.db.Name, DSN: pg.dsn}, size, opts.Workers); err != nil {
+			return rep, err
+		}
+		defer pgLoad.close()
+		index := "/" + cfg.Prefix + leanTable + "/_doc/"
+		probe, err := newLagProbe(ctx, db.DSN, search, func(id int64) string { return index + strconv.FormatInt(id, 10) })
+		if err != nil {
+			return rep, err
+		}
+		defer probe.close()
+		streamOpts.probe = probe
+	}
 	for i, rate := range opts.Rates {
 		ph := phase{name: strconv.Itoa(int(rate)) + " inserts/s", kind: singleInserts, rate: rate}
+		// In turn, projector first in even loads and pgstream in odd ones,
+		// so that neither always follows the other.
+		projectorFirst := i%2 == 0
+		if pg != nil && !projectorFirst {
+			if err := rep.Pgstream.measure(ctx, pg, pgLoad, ph, opts, log); err != nil {
+				return rep, err
+			}
+		}
 		profile := ""
 		if i == 0 {
 			profile = profileIn(opts.ProfileDir, "lean-load.pprof")
@@ -131,6 +171,21 @@ func RunLean(ctx context.Context, env Env, bin, dir string, opts LeanOptions, lo
 			"cpu_s", res.CPUSeconds, "p50_lag", p50, "p99_lag", p99, "peak_rss", res.PeakRSS)
 		rep.Phases = append(rep.Phases, res)
 		rep.LagP50, rep.LagP99 = append(rep.LagP50, p50), append(rep.LagP99, p99)
+		if pg != nil && projectorFirst {
+			if err := rep.Pgstream.measure(ctx, pg, pgLoad, ph, opts, log); err != nil {
+				return rep, err
+			}
+		}
+		if pg != nil {
+			first := "pgstream"
+			if projectorFirst {
+				first = "projector"
+			}
+			rep.Pgstream.First = append(rep.Pgstream.First, first)
+		}
+	}
+	if pg != nil {
+		rep.Pgstream.VmHWM = vmHWM(pg.proc.cmd.Process.Pid)
 	}
 	if opts.Idle > 0 {
 		if rep.IdleCPU, rep.IdleRSS, err = measureIdle(ctx, p, opts.Idle, profileIn(opts.ProfileDir, "idle.pprof")); err != nil {
@@ -278,6 +333,120 @@ func (r *Report) writeLean(p printer) {
 		p("| idle | 0 | - | - | - | - | %.2f per minute | - | %s |", l.IdleCPU, mib(l.IdleRSS))
 	}
 	p("")
-	p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s. For comparison, pgstream 1.4.1 on the", l.VmHWM)
-	p("same job at 50 inserts/s for 60 s (measured once, not by this program) used 1.56 CPU s, 125 MiB peak RSS and had a 0.102 s lag p50.")
+	if l.Pgstream == nil {
+		p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s. For comparison, pgstream 1.4.1 on the", l.VmHWM)
+		p("same job at 50 inserts/s for 60 s (measured once, not by this program) used 1.56 CPU s, 125 MiB peak RSS and had a 0.102 s lag p50.")
+		return
+	}
+	p("Peak resident set of the process over the whole run (VmHWM, snapshot included): %s.", l.VmHWM)
+	l.writePgstream(p)
+}
+
+// writePgstream renders the same-run pgstream baseline beside projector's
+// figures, with the ratios projector : pgstream.
+func (l *LeanReport) writePgstream(p printer) {
+	b := l.Pgstream
+	p("")
+	p("Same-run baseline: pgstream `%s` (the operator's build, `-lean-pgstream`) followed each load too, on a database of its own", b.Version)
+	p("on the same server with the same table and rows, in its own index, in turn with projector (who ran first alternates). It streams the")
+	p("rows from its slot (wal2json, which the server must have), search batches of up to %d documents sent at least every %s", l.Opts.BulkActions, b.BatchTimeout)
+	p("(`-lean-pgstream-batch-timeout`), injector on; its index is created for it as pgstream creates it less OpenSearch's k-NN settings.")
+	p("Both are measured the same way: CPU seconds and VmRSS from /proc as above; pgstream has caught up when a row written after the load")
+	p("is found. Lag is the same probe for both, since pgstream has no lag metric: a row inserted every %s during the load, timed from its", probeEvery)
+	p("commit until a real-time get by id (polled every 10 ms) finds its document, that is until the engine has it, before a refresh makes it")
+	p("searchable. Ratios are projector : pgstream, below 1 where projector uses less.")
+	p("")
+	p("| load | replicator | ran | written txn/s | catch-up | probe lag p50 | probe lag p99 | probes | CPU s | peak RSS |")
+	p("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	var goal []string
+	for i, ph := range l.Phases {
+		if i >= len(b.Phases) {
+			break
+		}
+		pg := b.Phases[i]
+		first := "-"
+		if i < len(b.First) {
+			first = b.First[i]
+		}
+		order := map[bool]string{true: "first", false: "second"}
+		p("| %s | projector | %s | %s | %s | %s | %s | %d | %.2f | %s |", ph.Name, order[first == "projector"], thousands(ph.WrittenTPS),
+			catchUp(ph.CatchUp, ph.CaughtUp), millis(lagQuantile(ph.ProbeLag, 0.5)), millis(lagQuantile(ph.ProbeLag, 0.99)), len(ph.ProbeLag), ph.CPUSeconds, mib(ph.PeakRSS))
+		p("| %s | pgstream | %s | %s | %s | %s | %s | %d | %.2f | %s |", pg.Name, order[first == "pgstream"], thousands(pg.WrittenTPS),
+			catchUp(pg.CatchUp, pg.CaughtUp), millis(lagQuantile(pg.ProbeLag, 0.5)), millis(lagQuantile(pg.ProbeLag, 0.99)), len(pg.ProbeLag), pg.CPUSeconds, mib(pg.PeakRSS))
+		r := leanRatios(ph, pg)
+		p("| %s | **projector : pgstream** | | | | %s | %s | | %s | %s |", ph.Name, ratio(r.lagP50), ratio(r.lagP99), ratio(r.cpu), ratio(r.rss))
+		if ph.Name == "50 inserts/s" {
+			goal = append(goal, r.verdict())
+		}
+	}
+	p("")
+	p("pgstream's peak resident set over the whole run (VmHWM, its copy of the table included): %s.", b.VmHWM)
+	for _, g := range goal {
+		p("Goal at 50 inserts/s (issue #20: projector's CPU s, peak RSS and lag p50 at most pgstream's): %s.", g)
+	}
+}
+
+// leanRatio holds projector : pgstream ratios of one load; NaN where
+// pgstream's figure is missing or zero.
+type leanRatio struct {
+	cpu, rss, lagP50, lagP99 float64
+}
+
+func leanRatios(projector StreamPhase, pgstream BaselinePhase) leanRatio {
+	div := func(a, b float64) float64 {
+		if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
+			return math.NaN()
+		}
+		return a / b
+	}
+	return leanRatio{
+		cpu:    div(projector.CPUSeconds, pgstream.CPUSeconds),
+		rss:    div(projector.PeakRSS, pgstream.PeakRSS),
+		lagP50: div(lagQuantile(projector.ProbeLag, 0.5), lagQuantile(pgstream.ProbeLag, 0.5)),
+		lagP99: div(lagQuantile(projector.ProbeLag, 0.99), lagQuantile(pgstream.ProbeLag, 0.99)),
+	}
+}
+
+// verdict tells whether projector used at most pgstream's CPU, peak RSS
+// and lag p50, and which it did not.
+func (r leanRatio) verdict() string {
+	var over []string
+	for _, c := range []struct {
+		name  string
+		ratio float64
+	}{{"CPU", r.cpu}, {"peak RSS", r.rss}, {"lag p50", r.lagP50}} {
+		switch {
+		case math.IsNaN(c.ratio):
+			over = append(over, c.name+" not measured")
+		case c.ratio > 1:
+			over = append(over, fmt.Sprintf("%s %.2f", c.name, c.ratio))
+		}
+	}
+	if len(over) == 0 {
+		return fmt.Sprintf("**met** (CPU %.2f, peak RSS %.2f, lag p50 %.2f)", r.cpu, r.rss, r.lagP50)
+	}
+	return "**not met** (" + strings.Join(over, ", ") + ")"
+}
+
+func ratio(r float64) string {
+	if math.IsNaN(r) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r)
+}
+
+// millis formats seconds to the millisecond, "-" for NaN.
+func millis(s float64) string {
+	if math.IsNaN(s) {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f s", s)
+}
+
+func catchUp(d time.Duration, caughtUp bool) string {
+	s := d.Round(100 * time.Millisecond).String()
+	if !caughtUp {
+		s = "> " + s
+	}
+	return s
 }

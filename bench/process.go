@@ -72,8 +72,10 @@ func (p *process) saveProfile(ctx context.Context, name string, d time.Duration,
 	return f.Close()
 }
 
-// process is a running `projector run`.
+// process is a running `projector run`, or another program measured
+// beside it.
 type process struct {
+	name   string // the program, for errors
 	cmd    *exec.Cmd
 	listen string
 	// pprofToken is the bearer token of its /debug/pprof/ endpoints.
@@ -85,16 +87,27 @@ type process struct {
 
 // startProjector runs `projector run -c config`, its output going to logPath.
 func startProjector(bin, config, listen, logPath string) (*process, error) {
+	p, err := startProcess("projector", logPath, bin, "run", "-c", config, "--log-format", "text")
+	if err != nil {
+		return nil, err
+	}
+	p.listen = listen
+	return p, nil
+}
+
+// startProcess runs bin with args, its output going to logPath; name is
+// the program's, for errors.
+func startProcess(name, logPath, bin string, args ...string) (*process, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		return nil, fmt.Errorf("create projector log: %w", err)
+		return nil, fmt.Errorf("create %s log: %w", name, err)
 	}
-	p := &process{listen: listen, done: make(chan struct{}), client: &http.Client{Timeout: 5 * time.Second}}
-	p.cmd = exec.Command(bin, "run", "-c", config, "--log-format", "text")
+	p := &process{name: name, done: make(chan struct{}), client: &http.Client{Timeout: 5 * time.Second}}
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if err := p.cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start projector: %w", err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() {
 		p.err = p.cmd.Wait()
@@ -104,11 +117,11 @@ func startProjector(bin, config, listen, logPath string) (*process, error) {
 	return p, nil
 }
 
-// stop sends SIGTERM and waits for the exit; a projector that does not
+// stop sends SIGTERM and waits for the exit; a process that does not
 // exit within a minute is killed.
 func (p *process) stop() error {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("signal projector: %w", err)
+		return fmt.Errorf("signal %s: %w", p.name, err)
 	}
 	select {
 	case <-p.done:
@@ -116,7 +129,7 @@ func (p *process) stop() error {
 	case <-time.After(time.Minute):
 		p.cmd.Process.Kill()
 		<-p.done
-		return errors.New("projector did not exit within a minute of SIGTERM")
+		return fmt.Errorf("%s did not exit within a minute of SIGTERM", p.name)
 	}
 }
 

@@ -58,3 +58,38 @@ func TestLeanReportRows(t *testing.T) {
 		}
 	}
 }
+
+// With a pgstream baseline the single-table section has a row per
+// replicator and load, the ratios projector : pgstream, and the goal's
+// verdict at 50 inserts/s.
+func TestLeanReportPgstreamBaseline(t *testing.T) {
+	r := &Report{Lean: &LeanReport{
+		Opts: LeanOptions{Rows: 200000, Rates: []float64{50}, Duration: time.Minute, Workers: 4, BulkActions: 1000},
+		Phases: []StreamPhase{{Name: "50 inserts/s", WrittenTPS: 50, CatchUp: 200 * time.Millisecond, CaughtUp: true,
+			P50: [2]float64{0.05, 0.1}, P99: [2]float64{0.1, 0.2}, CPUSeconds: 2, CPUPer1000: 0.5, PeakRSS: 100 << 20,
+			ProbeLag: []float64{0.03, 0.05, 0.04}}},
+		LagP50: []float64{0.075}, LagP99: []float64{0.1}, VmHWM: "120000 kB",
+		Pgstream: &PgstreamBaseline{Version: "pgstream version v1.4.1", BatchTimeout: 100 * time.Millisecond, VmHWM: "130000 kB",
+			First: []string{"projector"},
+			Phases: []BaselinePhase{{Name: "50 inserts/s", WrittenTPS: 50, CatchUp: 300 * time.Millisecond, CaughtUp: true,
+				CPUSeconds: 1.6, PeakRSS: 125 << 20, ProbeLag: []float64{0.1, 0.08, 0.12}}}},
+	}}
+	var b bytes.Buffer
+	r.writeLean(func(format string, args ...any) { b.WriteString(fmt.Sprintf(format, args...) + "\n") })
+	out := b.String()
+	for _, want := range []string{
+		"Same-run baseline: pgstream `pgstream version v1.4.1`",
+		"| 50 inserts/s | projector | first | 50 | 200ms | 0.040 s | 0.050 s | 3 | 2.00 | 100 MiB |",
+		"| 50 inserts/s | pgstream | second | 50 | 300ms | 0.100 s | 0.120 s | 3 | 1.60 | 125 MiB |",
+		"| 50 inserts/s | **projector : pgstream** | | | | 0.40 | 0.42 | | 1.25 | 0.80 |",
+		"its copy of the table included): 130000 kB.",
+		"lag p50 at most pgstream's): **not met** (CPU 1.25).",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("single-table section lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "measured once, not by this program") {
+		t.Errorf("single-table section cites the hand-measured figures beside a same-run baseline:\n%s", out)
+	}
+}

@@ -38,6 +38,8 @@ type StreamOptions struct {
 	// seconds then end at the last reading before the scrape that found it
 	// caught up, so that the scrapes which find it are not charged to it.
 	ProcOnly bool
+	// probe, when set, times probe rows over each load (see lagProbe).
+	probe *lagProbe
 }
 
 // StreamPhase is one write load while projector runs.
@@ -61,6 +63,9 @@ type StreamPhase struct {
 	CPUPer1000 float64 // CPU seconds per 1,000 row changes
 	CPUSeconds float64 // projector's CPU seconds over the load and its catch-up
 	PeakRSS    float64 // bytes
+	// ProbeLag are the probe rows' lags in seconds, when the load was
+	// probed.
+	ProbeLag []float64
 	// CPU is where the machine's CPU time went over the same window.
 	CPU CPUShare
 }
@@ -308,9 +313,22 @@ func measurePhase(ctx context.Context, p *process, load *writeLoad, ph phase, op
 	start := time.Now()
 	cpu := startCPUSampler()
 	defer cpu.finish()
+	probed := make(chan error, 1)
+	if opts.probe != nil {
+		go func() {
+			var err error
+			res.ProbeLag, err = opts.probe.run(ctx, opts.Duration)
+			probed <- err
+		}()
+	} else {
+		probed <- nil
+	}
 	written, err := load.run(ctx, ph.kind, ph.rate, opts.Duration, opts.Workers)
 	if perr := <-profiled; err == nil && perr != nil {
 		err = fmt.Errorf("profile projector during %s: %w", ph.name, perr)
+	}
+	if perr := <-probed; err == nil && perr != nil {
+		err = fmt.Errorf("probe projector's lag during %s: %w", ph.name, perr)
 	}
 	if err != nil {
 		stopPoll()

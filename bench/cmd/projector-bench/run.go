@@ -76,6 +76,8 @@ func parse(args []string) (options, error) {
 	fs.DurationVar(&o.lean.Duration, "lean-duration", 60*time.Second, "duration of each single-table load")
 	fs.DurationVar(&o.lean.Idle, "lean-idle", 60*time.Second, "time the daemon is watched with no writes after the single-table loads (0 skips it)")
 	fs.IntVar(&o.lean.Workers, "lean-workers", 4, "connections of the single-table write load")
+	fs.StringVar(&o.lean.Pgstream, "lean-pgstream", "", "path of a pgstream binary, your own build (its `--version` output is shown in the report), to run each single-table load against too, in turn with projector, as a same-run baseline; the server needs the wal2json plugin (empty: none)")
+	fs.DurationVar(&o.lean.PgstreamBatchTimeout, "lean-pgstream-batch-timeout", 100*time.Millisecond, "pgstream's search batch timeout (target.search.batch.timeout, 1s by default in pgstream): how often it sends what it has to the search engine")
 	fs.StringVar(&o.rywRates, "ryw-rates", "500,1000", "transactions per second of the loads the read-your-writes probe runs beside")
 	fs.DurationVar(&o.ryw.Stream.Duration, "ryw-duration", 90*time.Second, "duration of each read-your-writes load (long enough for some 400-600 probes at 1,000 txn/s, so that p99 is not the second-slowest of 200)")
 	fs.DurationVar(&o.ryw.ProbeEvery, "ryw-probe-every", 20*time.Millisecond, "pause between two read-your-writes probes")
