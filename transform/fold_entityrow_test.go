@@ -35,14 +35,7 @@ func TestEntityRowIsProjectedRow(t *testing.T) {
 	} {
 		for name, tp := range map[string]*tablePlan{"all columns": all, "some columns": some, "no key column": noKey, "no view": nil} {
 			t.Run(tc.name+"/"+name, func(t *testing.T) {
-				st, err := fold.DecodeState(tc.state)
-				if err != nil {
-					t.Fatal(err)
-				}
-				key, err := shape.Key("17")
-				if err != nil {
-					t.Fatal(err)
-				}
+				st, key := entityState(t, shape, tc.state)
 				wantRow, wantEncoded, wantErr := shape.EncodedRow("17", st)
 				encoded, row, err := f.entityRow(tp, shape, key, st, 0)
 				if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {

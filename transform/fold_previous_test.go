@@ -30,14 +30,7 @@ func TestPreviousRowIsTheStoredRow(t *testing.T) {
 			{"empty", `{}`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				st, err := fold.DecodeState(tc.state)
-				if err != nil {
-					t.Fatal(err)
-				}
-				key, err := shape.Key("17")
-				if err != nil {
-					t.Fatal(err)
-				}
+				st, key := entityState(t, shape, tc.state)
 				row, _, err := shape.EncodedRow("17", st)
 				if err != nil {
 					t.Fatal(err)
@@ -61,4 +54,19 @@ func TestPreviousRowIsTheStoredRow(t *testing.T) {
 	if _, ok := previousRow(&tablePlan{indexes: [][]string{{"customer_id"}}}, shape, "1", nil); ok {
 		t.Error("a row made for no state: it must be read, a refold forgets states before rows")
 	}
+}
+
+// entityState decodes a folded state written as JSON and the key of
+// aggregate 17 under shape, failing the test on either error.
+func entityState(t *testing.T, shape fold.Shape, state string) (map[string]any, any) {
+	t.Helper()
+	st, err := fold.DecodeState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := shape.Key("17")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, key
 }
