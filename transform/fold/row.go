@@ -96,23 +96,18 @@ func (sh Shape) typeOf(field string) string {
 }
 
 // EncodedRow is Row and the state encoded as AppendJSON writes it, at
-// once: the row's jsonb values are slices of the state's encoding, so an
-// event that grows a large array field encodes it once, not twice.
+// once: the row's jsonb values are slices of the state's encoding. It is
+// the reference rendering of an entity: the engine renders the row views
+// store straight from AppendState's encoding (transform's entityRow), and
+// its tests hold that to project(EncodedRow(state)).
 func (sh Shape) EncodedRow(id string, state map[string]any) (capture.Row, []byte, error) {
-	return sh.EncodedRowSized(id, state, 256)
-}
-
-// EncodedRowSized is EncodedRow with room for size bytes of encoding
-// made at once: a state encoded again and again does not grow its buffer
-// step by step each time.
-func (sh Shape) EncodedRowSized(id string, state map[string]any, size int) (capture.Row, []byte, error) {
 	key, err := convert(id, sh.types[config.EntityKey])
 	if err != nil {
 		return nil, nil, fmt.Errorf("aggregate id %q: %w", id, err)
 	}
 	var room [16]string
 	var spanRoom [16]Span
-	b, fields, spans, err := AppendState(make([]byte, 0, max(size, 2)), state, room[:0], spanRoom[:0])
+	b, fields, spans, err := AppendState(nil, state, room[:0], spanRoom[:0])
 	if err != nil {
 		return nil, nil, err
 	}
