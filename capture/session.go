@@ -457,9 +457,7 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 	// goroutine.
 	if try := ss.stream.tryDeliver; try != nil && ss.stream.queued.Load() == 0 && try(txn) {
 		ss.stream.snapshotBudget.Release(ss.stream.snapshotCharge(txn))
-		if !txn.More {
-			ss.delivered = txn.EndLSN
-		}
+		ss.handedOver(txn)
 		return nil
 	}
 	ss.stream.queued.Add(1)
@@ -467,9 +465,7 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 	// that keeps the heartbeat going while waiting.
 	select {
 	case ss.out <- txn:
-		if !txn.More { // a transaction's last page completes it
-			ss.delivered = txn.EndLSN
-		}
+		ss.handedOver(txn)
 		return nil
 	default:
 	}
@@ -478,9 +474,7 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 	for {
 		select {
 		case ss.out <- txn:
-			if !txn.More { // a transaction's last page completes it
-				ss.delivered = txn.EndLSN
-			}
+			ss.handedOver(txn)
 			return nil
 		case <-ctx.Done():
 			ss.stream.queued.Add(-1)
@@ -491,6 +485,17 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 				return err
 			}
 		}
+	}
+}
+
+// handedOver records txn as delivered downstream, whichever way push
+// handed it over. Only a transaction's last page (no More) completes it:
+// after a reconnect the server sends the whole transaction again, and a
+// position moved by an earlier page would make that resend look
+// delivered and drop its remaining pages.
+func (ss *session) handedOver(txn *Transaction) {
+	if !txn.More {
+		ss.delivered = txn.EndLSN
 	}
 }
 
