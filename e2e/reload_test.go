@@ -89,6 +89,7 @@ func (fx *reloadFixture) reload(t *testing.T, d *process, content, result string
 	before, _ := sample(d.metrics(), "projector_config_reloads_total", map[string]string{"result": result})
 	streaming := func(source string) int { return strings.Count(d.out.String(), "msg=streaming source="+source+" ") }
 	menu, shop := streaming("menu"), streaming("shop")
+	rejections := strings.Count(d.out.String(), "configuration reload rejected")
 	fx.rewrite(t, content)
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatalf("send SIGHUP: %v", err)
@@ -97,6 +98,13 @@ func (fx *reloadFixture) reload(t *testing.T, d *process, content, result string
 		n, _ := sample(d.metrics(), "projector_config_reloads_total", map[string]string{"result": result})
 		return n == before+1
 	}, func() string { return "the reload was not counted as " + result })
+	if result == "rejected" {
+		// The counter can move before the log line reaches d.out through
+		// the process's pipe; the caller reads the line next.
+		eventually(t, 10*time.Second, func() bool {
+			return strings.Count(d.out.String(), "configuration reload rejected") > rejections
+		}, func() string { return "the rejected reload was not logged" })
+	}
 	if result == "ok" {
 		// Applied: the pipeline restarted with it and both sources stream.
 		eventually(t, 2*time.Minute, func() bool { return streaming("menu") > menu && streaming("shop") > shop },

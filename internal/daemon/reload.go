@@ -281,9 +281,11 @@ func (proc *process) watchReloads(ctx context.Context, store *state.Store, resta
 		}
 		if err != nil {
 			proc.reloadPending = false
-			m.rejected.Inc()
+			// Logged before counted: whoever watches the counter finds
+			// the reason already written.
 			proc.log.Error("configuration reload rejected; the running configuration keeps running unchanged",
 				"file", proc.cfg.File, "error", err)
+			m.rejected.Inc()
 			continue
 		}
 		m.ok.Inc()
