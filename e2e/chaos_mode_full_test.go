@@ -20,3 +20,10 @@ const chaosHugeRows = 300_000
 
 // hugeTxnRows is the default size of TestHugeTransaction's transactions.
 const hugeTxnRows = 1_000_000
+
+// reconnectHugeRows and reconnectPadBytes size the update
+// TestChaosHugeTransactionReconnect cuts the replication connection in.
+const (
+	reconnectHugeRows = 100_000
+	reconnectPadBytes = 1800
+)

@@ -22,3 +22,12 @@ const chaosHugeRows = 60_000
 // smaller than the full suite's million, which takes a quarter of an hour
 // on the 2-core test bed.
 const hugeTxnRows = 200_000
+
+// reconnectHugeRows and reconnectPadBytes size the update
+// TestChaosHugeTransactionReconnect cuts the replication connection in: rows of
+// about 1.8 kB, of which the pipeline's memory budget held 22,000 to
+// 23,700 when projector reconnected, in runs on the 2-core test bed.
+const (
+	reconnectHugeRows = 30_000
+	reconnectPadBytes = 1800
+)
