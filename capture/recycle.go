@@ -32,6 +32,18 @@ func (r *chunkRecycler) get() []Change {
 	}
 }
 
+// nextRow returns the row to decode the change appended next to changes
+// into: the emptied row a recycled chunk has there, or a new one with room
+// for cols columns.
+func nextRow(changes []Change, cols int) Row {
+	if n := len(changes); n < cap(changes) {
+		if row := changes[:n+1][n].New; row != nil {
+			return row
+		}
+	}
+	return make(Row, cols)
+}
+
 // put keeps changes, whose rows it empties, for a later chunk; it drops
 // them when enough wait already.
 func (r *chunkRecycler) put(changes []Change) {

@@ -169,13 +169,7 @@ func (cp *copier) fetch(ctx context.Context, sql string, t Table, key []string) 
 				changes = make([]Change, 0, cp.stream.opts.SnapshotChunkRows) // a full chunk, but for the last
 			}
 		}
-		var row Row
-		if n := len(changes); n < cap(changes) {
-			row = changes[:n+1][n].New // an applied chunk's, emptied
-		}
-		if row == nil {
-			row = make(Row, len(fields))
-		}
+		row := nextRow(changes, len(fields))
 		size, err := cp.types.decodeTextRow(ctx, fields, result.Values(), row)
 		if err != nil {
 			result.Close() //nolint:errcheck // the decode error is the one to report
