@@ -8,9 +8,18 @@ package capture
 // A recycled chunk is a []Change of length 0 whose elements up to its
 // capacity keep their rows, emptied. It holds at most a few chunks: what
 // waits here is idle room, outside the memory budget, while a chunk's
-// rows in flight are charged with its transaction as before.
+// rows in flight are charged with its transaction as before. A chunk's
+// weight counts its values, not the room of its maps, so a wide table's
+// rows are not reused for a much narrower one's.
 type chunkRecycler struct {
-	free chan []Change
+	free chan recycledChunk
+}
+
+// recycledChunk is an applied chunk's changes and how many columns its
+// rows had.
+type recycledChunk struct {
+	changes []Change
+	cols    int
 }
 
 // recycledChunks is how many applied chunks wait to be used again: the
@@ -19,14 +28,19 @@ type chunkRecycler struct {
 const recycledChunks = 2
 
 func newChunkRecycler() *chunkRecycler {
-	return &chunkRecycler{free: make(chan []Change, recycledChunks)}
+	return &chunkRecycler{free: make(chan recycledChunk, recycledChunks)}
 }
 
-// get returns a chunk to fill, or nil when none is waiting.
-func (r *chunkRecycler) get() []Change {
+// get returns a chunk to fill with rows of cols columns, or nil when none
+// is waiting that fits. A chunk of rows more than twice as wide is
+// dropped.
+func (r *chunkRecycler) get(cols int) []Change {
 	select {
 	case c := <-r.free:
-		return c
+		if c.cols > 2*cols {
+			return nil
+		}
+		return c.changes
 	default:
 		return nil
 	}
@@ -47,14 +61,16 @@ func nextRow(changes []Change, cols int) Row {
 // put keeps changes, whose rows it empties, for a later chunk; it drops
 // them when enough wait already.
 func (r *chunkRecycler) put(changes []Change) {
+	cols := 0
 	for i := range changes {
+		cols = max(cols, len(changes[i].New))
 		clear(changes[i].New)
 		// Everything but the emptied row goes, so that nothing of the
 		// applied chunk stays reachable from here.
 		changes[i] = Change{New: changes[i].New}
 	}
 	select {
-	case r.free <- changes[:0]:
+	case r.free <- recycledChunk{changes: changes[:0], cols: cols}:
 	default:
 	}
 }

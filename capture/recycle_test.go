@@ -6,8 +6,9 @@ import (
 
 // TestReleaseRecyclesChunkRows: a released snapshot chunk leaves its
 // transaction without changes and comes back, emptied, as the room of a
-// later chunk; a transaction that is no recycled chunk keeps its changes,
-// and the recycler keeps no more than a few chunks.
+// later chunk of rows not much narrower; a transaction that is no
+// recycled chunk keeps its changes, and the recycler keeps no more than a
+// few chunks.
 func TestReleaseRecyclesChunkRows(t *testing.T) {
 	r := newChunkRecycler()
 	chunk := func() []Change {
@@ -26,7 +27,7 @@ func TestReleaseRecyclesChunkRows(t *testing.T) {
 		t.Fatalf("released transaction still has %d changes", len(txn.Changes))
 	}
 	txn.Release() // a second call does nothing
-	got := r.get()
+	got := r.get(2)
 	if len(got) != 0 || cap(got) != 4 {
 		t.Fatalf("recycled chunk: len %d cap %d, want 0 and 4", len(got), cap(got))
 	}
@@ -43,8 +44,18 @@ func TestReleaseRecyclesChunkRows(t *testing.T) {
 			t.Errorf("recycled change %d keeps %+v of the applied chunk", i, c)
 		}
 	}
-	if r.get() != nil {
+	if r.get(2) != nil {
 		t.Fatal("a chunk recycled once came back twice")
+	}
+	// Rows more than twice as wide as the table's are dropped, not
+	// reused; rows up to twice as wide are reused.
+	(&Transaction{Snapshot: true, Changes: chunk(), recycle: r}).Release()
+	if got := r.get(0); got != nil {
+		t.Fatal("rows of two columns were recycled for a table of none")
+	}
+	(&Transaction{Snapshot: true, Changes: chunk(), recycle: r}).Release()
+	if got := r.get(1); got == nil {
+		t.Fatal("rows of two columns were not recycled for a table of one")
 	}
 
 	plain := &Transaction{Changes: chunk()}
@@ -57,7 +68,7 @@ func TestReleaseRecyclesChunkRows(t *testing.T) {
 		(&Transaction{Snapshot: true, Changes: chunk(), recycle: r}).Release()
 	}
 	kept := 0
-	for r.get() != nil {
+	for r.get(2) != nil {
 		kept++
 	}
 	if kept != recycledChunks {

@@ -37,7 +37,7 @@ func BenchmarkSnapshotDecodeRow(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			if changes == nil {
-				if changes = r.get(); changes == nil {
+				if changes = r.get(len(fields)); changes == nil {
 					changes = make([]Change, 0, len(raws))
 				}
 			}

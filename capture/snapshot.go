@@ -163,7 +163,7 @@ func (cp *copier) fetch(ctx context.Context, sql string, t Table, key []string) 
 	for result.NextRow() {
 		if changes == nil {
 			if cp.recycle != nil {
-				changes = cp.recycle.get()
+				changes = cp.recycle.get(len(fields))
 			}
 			if changes == nil {
 				changes = make([]Change, 0, cp.stream.opts.SnapshotChunkRows) // a full chunk, but for the last
