@@ -135,4 +135,7 @@ type Transaction struct {
 	// capture decodes or copies it: the weight every memory budget charges
 	// for it.
 	Bytes int64 `json:"-"`
+	// recycle, on a snapshot chunk, takes its changes back once they are
+	// applied (Release).
+	recycle *chunkRecycler
 }

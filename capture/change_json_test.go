@@ -166,7 +166,7 @@ func TestParseTime(t *testing.T) {
 func requireSet(t *testing.T, v reflect.Value, name string) {
 	t.Helper()
 	for i := range v.NumField() {
-		if v.Type().Field(i).Tag.Get("json") == "-" {
+		if f := v.Type().Field(i); f.Tag.Get("json") == "-" || !f.IsExported() {
 			continue // not serialised; see TestTransactionRoundTrip
 		}
 		if v.Field(i).IsZero() {
@@ -223,6 +223,9 @@ func same(a, b reflect.Value) bool {
 		return true
 	case reflect.Struct:
 		for i := range a.NumField() {
+			if !a.Type().Field(i).IsExported() {
+				continue // the process's own, never serialised (Transaction.recycle)
+			}
 			if !same(a.Field(i), b.Field(i)) {
 				return false
 			}

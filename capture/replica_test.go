@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -36,6 +37,10 @@ type replica struct {
 	ack        atomic.Bool
 	gate       chan struct{} // when set, the first snapshot transaction waits on it
 	stream     *Stream
+	// release, when set, keeps copies of the rows and releases each
+	// transaction once applied, as the engine does: a snapshot's later
+	// chunks are then decoded into the rows of earlier ones.
+	release bool
 }
 
 func newReplica() *replica {
@@ -69,9 +74,15 @@ func (r *replica) deliver(ctx context.Context, txn *Transaction) error {
 			}
 			continue
 		}
+		if r.release {
+			c.New, c.Old = maps.Clone(c.New), maps.Clone(c.Old)
+		}
 		r.apply(c)
 	}
 	r.mu.Unlock()
+	if r.release {
+		txn.Release()
+	}
 	if r.ack.Load() {
 		r.stream.Confirm(txn.EndLSN)
 	}

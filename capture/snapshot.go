@@ -53,7 +53,7 @@ func (ss *session) bootstrap(ctx context.Context, repl *pgconn.PgConn) (LSN, err
 	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(res.SnapshotName)); err != nil {
 		return 0, fmt.Errorf("use exported snapshot %s: %w", res.SnapshotName, err)
 	}
-	cp := &copier{session: ss, conn: conn, types: NewCatalogTypes(conn), at: consistent, reset: true}
+	cp := &copier{session: ss, conn: conn, types: NewCatalogTypes(conn), at: consistent, reset: true, recycle: s.recycle}
 	for _, t := range s.src.Tables {
 		if err := cp.copyTable(ctx, t); err != nil {
 			return 0, fmt.Errorf("snapshot of %s: %w", t, err)
@@ -80,6 +80,12 @@ type copier struct {
 	total int64
 	// copied lists the tables copied completely so far.
 	copied []Table
+	// recycle, when set, gives the chunks' rows back once downstream
+	// applied them (Transaction.Release), to be decoded into again. Only
+	// the copy of the exported snapshot sets it: a chunked snapshot's rows
+	// travel in streamed transactions and its window keeps the last
+	// chunk's rows after delivery, to attach them again after a reconnect.
+	recycle *chunkRecycler
 }
 
 func (cp *copier) copyTable(ctx context.Context, t Table) error {
@@ -156,9 +162,14 @@ func (cp *copier) fetch(ctx context.Context, sql string, t Table, key []string) 
 	var values int64
 	for result.NextRow() {
 		if changes == nil {
-			changes = make([]Change, 0, cp.stream.opts.SnapshotChunkRows) // a full chunk, but for the last
+			if cp.recycle != nil {
+				changes = cp.recycle.get(len(fields))
+			}
+			if changes == nil {
+				changes = make([]Change, 0, cp.stream.opts.SnapshotChunkRows) // a full chunk, but for the last
+			}
 		}
-		row := make(Row, len(fields))
+		row := nextRow(changes, len(fields))
 		size, err := cp.types.decodeTextRow(ctx, fields, result.Values(), row)
 		if err != nil {
 			result.Close() //nolint:errcheck // the decode error is the one to report
@@ -185,6 +196,9 @@ func (cp *copier) emit(ctx context.Context, rows []Change, size int64, t Table, 
 		Reset:        cp.reset,
 		Copied:       slices.Clip(cp.copied),
 		Changes:      rows,
+	}
+	if len(rows) > 0 {
+		txn.recycle = cp.recycle
 	}
 	cp.reset = false
 	txn.Bytes = txnOverhead + size

@@ -70,6 +70,9 @@ type Stream struct {
 	snapshotBudget *budget.Budget
 	// chunks copies tables in chunks while the stream runs.
 	chunks *chunker
+	// recycle keeps the rows of snapshot chunks downstream applied, for
+	// the chunks a snapshot copies after them.
+	recycle *chunkRecycler
 	// protoVersion pins the pgoutput protocol version, for tests that run
 	// every version the server offers; 0 picks the highest (protocolFor).
 	protoVersion int
@@ -95,7 +98,7 @@ func NewStream(src Source, opts Options, metrics *Metrics, log *slog.Logger) *St
 	opts = opts.withDefaults()
 	metrics.declareSource(src.Name)
 	s := &Stream{src: src, opts: opts, metrics: metrics, log: log.With("source", src.Name),
-		snapshotBudget: budget.New(opts.SnapshotBudget)}
+		snapshotBudget: budget.New(opts.SnapshotBudget), recycle: newChunkRecycler()}
 	s.chunks = newChunker(s)
 	return s
 }

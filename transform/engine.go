@@ -273,6 +273,12 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 			if err := e.applyGroup(ctx, group); err != nil {
 				return err
 			}
+			// Applied and committed: documents are built from the state,
+			// and nothing the group's changes were applied to keeps their
+			// rows, so capture may decode the next snapshot chunk into them.
+			for _, txn := range group {
+				txn.Release()
+			}
 			if plan.flush {
 				e.flush()
 			}
