@@ -85,3 +85,70 @@ func TestLeanRatioVerdict(t *testing.T) {
 		})
 	}
 }
+
+func TestMedianRatios(t *testing.T) {
+	nan := math.NaN()
+	r := func(cpu, rss, lag float64) leanRatio { return leanRatio{cpu: cpu, rss: rss, lagP50: lag, lagP99: lag} }
+	tests := []struct {
+		name   string
+		names  []string
+		ratios []leanRatio
+		want   []leanMedian
+	}{
+		{"one load", []string{"50"}, []leanRatio{r(1.2, 0.7, 0.9)},
+			[]leanMedian{{name: "50", each: []leanRatio{r(1.2, 0.7, 0.9)}, median: r(1.2, 0.7, 0.9)}}},
+		{"odd count takes the middle", []string{"50", "50", "50"}, []leanRatio{r(1.27, 0.7, 0.9), r(1.0, 0.8, 0.8), r(1.18, 0.75, 1.1)},
+			[]leanMedian{{name: "50", each: []leanRatio{r(1.27, 0.7, 0.9), r(1.0, 0.8, 0.8), r(1.18, 0.75, 1.1)}, median: r(1.18, 0.75, 0.9)}}},
+		{"even count takes the mean of the middle two", []string{"50", "50"}, []leanRatio{r(1.2, 0.7, 0.8), r(0.9, 0.8, 1.0)},
+			[]leanMedian{{name: "50", each: []leanRatio{r(1.2, 0.7, 0.8), r(0.9, 0.8, 1.0)}, median: r(1.05, 0.75, 0.9)}}},
+		{"rates apart, in first-seen order", []string{"50", "500", "50", "500"}, []leanRatio{r(1, 1, 1), r(2, 2, 2), r(3, 3, 3), r(4, 4, 4)},
+			[]leanMedian{
+				{name: "50", each: []leanRatio{r(1, 1, 1), r(3, 3, 3)}, median: r(2, 2, 2)},
+				{name: "500", each: []leanRatio{r(2, 2, 2), r(4, 4, 4)}, median: r(3, 3, 3)},
+			}},
+		{"a ratio not measured is left out", []string{"50", "50", "50"}, []leanRatio{r(1, 1, nan), r(2, 2, 0.5), r(3, 3, 0.7)},
+			[]leanMedian{{name: "50", each: []leanRatio{r(1, 1, nan), r(2, 2, 0.5), r(3, 3, 0.7)}, median: r(2, 2, 0.6)}}},
+		{"never measured is NaN", []string{"50"}, []leanRatio{r(1, 1, nan)},
+			[]leanMedian{{name: "50", each: []leanRatio{r(1, 1, nan)}, median: r(1, 1, nan)}}},
+	}
+	same := func(a, b float64) bool { return math.IsNaN(a) && math.IsNaN(b) || math.Abs(a-b) < 1e-9 }
+	sameRatio := func(a, b leanRatio) bool {
+		return same(a.cpu, b.cpu) && same(a.rss, b.rss) && same(a.lagP50, b.lagP50) && same(a.lagP99, b.lagP99)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := medianRatios(tt.names, tt.ratios)
+			if len(got) != len(tt.want) {
+				t.Fatalf("medianRatios = %+v, want %+v", got, tt.want)
+			}
+			for i, w := range tt.want {
+				g := got[i]
+				if g.name != w.name || len(g.each) != len(w.each) || !sameRatio(g.median, w.median) {
+					t.Errorf("group %d = %+v, want %+v", i, g, w)
+					continue
+				}
+				for j := range w.each {
+					if !sameRatio(g.each[j], w.each[j]) {
+						t.Errorf("group %d load %d = %+v, want %+v", i, j, g.each[j], w.each[j])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestLeanMedianVerdict(t *testing.T) {
+	// Two loads of one rate, one over and one under: the verdict follows
+	// the median, not the last load.
+	m := medianRatios([]string{"50 inserts/s", "50 inserts/s", "50 inserts/s"},
+		[]leanRatio{{cpu: 1.27, rss: 0.75, lagP50: 0.9}, {cpu: 0.9, rss: 0.8, lagP50: 0.8}, {cpu: 0.95, rss: 0.7, lagP50: 0.98}})
+	if len(m) != 1 {
+		t.Fatalf("groups = %d, want 1", len(m))
+	}
+	if got, want := m[0].median.verdict(), "**met** (CPU 0.95, peak RSS 0.75, lag p50 0.90)"; got != want {
+		t.Errorf("verdict = %q, want %q", got, want)
+	}
+	if got, want := m[0].loads(), "3 loads (CPU 1.27, 0.90, 0.95)"; got != want {
+		t.Errorf("loads = %q, want %q", got, want)
+	}
+}

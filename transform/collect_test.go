@@ -29,7 +29,7 @@ func paced(opts Options, gap time.Duration) (*Engine, time.Time) {
 }
 
 // TestLingerPlans checks how long a group waits for company, from the
-// stream's recent arrivals: a steady stream three of its gaps, within half
+// stream's recent arrivals: a steady stream four of its gaps, within half
 // the linger and the whole linger, sent at once after; a sparse stream,
 // snapshot rows, a stream not yet measured and one after a quiet spell not
 // at all.
@@ -46,15 +46,15 @@ func TestLingerPlans(t *testing.T) {
 		warm   bool // arrivals were measured (false: the stream just started)
 		want   lingerPlan
 	}{
-		{name: "50 a second: three gaps, then flushed", gap: 20 * time.Millisecond, warm: true,
+		{name: "50 a second: four gaps, then flushed", gap: 20 * time.Millisecond, warm: true,
 			want: lingerPlan{wait: linger, flush: true}},
 		{name: "20 a second: at most the linger", gap: 29 * time.Millisecond, warm: true,
 			want: lingerPlan{wait: linger, flush: true}},
 		{name: "10 a second: slower than two per linger, at once", gap: 100 * time.Millisecond, warm: true},
 		{name: "500 a second: at least half the linger", gap: 2 * time.Millisecond, warm: true,
 			want: lingerPlan{wait: linger / 2, flush: true}},
-		{name: "80 a second: three gaps", gap: 12500 * time.Microsecond, warm: true,
-			want: lingerPlan{wait: 37500 * time.Microsecond, flush: true}},
+		{name: "80 a second: four gaps", gap: 12500 * time.Microsecond, warm: true,
+			want: lingerPlan{wait: 50 * time.Millisecond, flush: true}},
 		{name: "after a quiet spell: at once", gap: 20 * time.Millisecond, quiet: time.Minute, warm: true},
 		{name: "snapshot rows: at once", gap: 20 * time.Millisecond, copied: true, warm: true},
 		{name: "stream not measured yet: at once", gap: 20 * time.Millisecond},

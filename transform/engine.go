@@ -57,7 +57,7 @@ type Options struct {
 	// GroupLinger is the longest a group of streamed transactions waits
 	// for more when none is waiting. On a steady stream (transactions
 	// committed less than GroupLinger/2 apart on average) a group waits
-	// three of the stream's gaps, between half a GroupLinger and a whole
+	// four of the stream's gaps, between half a GroupLinger and a whole
 	// one, and then has the writer send it at once, so a light load
 	// commits, syncs, confirms and sends its changes a few transactions
 	// at a time instead of one at a time, for at most this much more lag.

@@ -54,7 +54,7 @@ type lingerPlan struct {
 // lingerGaps is how many of the stream's recent gaps a group waits, within
 // half a GroupLinger and a whole one: a few transactions more per group,
 // and at most one group per half GroupLinger for the sink to send.
-const lingerGaps = 3
+const lingerGaps = 4
 
 // lingerFor plans the wait of a group whose first transaction is first,
 // from the stream's recent arrivals. Snapshot rows, a stream not yet

@@ -37,13 +37,15 @@ const (
 )
 
 // groupLinger is the longest a steady stream's group waits for the
-// transactions about to arrive (transform.Options.GroupLinger): three of
+// transactions about to arrive (transform.Options.GroupLinger): four of
 // the stream's gaps, at least half of it. At 50 single-row transactions a
-// second that groups them three or four at a time; at 500, some fifteen.
-// The group is then sent at once rather than after the sink's flush
-// interval too, so a change waits at most this long in projector for
-// company. Streams slower than one transaction per 30 ms do not linger.
-const groupLinger = 60 * time.Millisecond
+// second that groups them four or five at a time, about ten groups (bulk
+// requests, state commits, confirmations) a second, as many as a
+// replicator batching every 100 ms sends; at 500, some twenty. The group
+// is then sent at once rather than after the sink's flush interval too,
+// so a change waits at most this long in projector for company. Streams
+// slower than one transaction per 40 ms do not linger.
+const groupLinger = 80 * time.Millisecond
 
 func newFeed(maxTxns int, room *budget.Budget) *feed {
 	return &feed{ch: make(chan *capture.Transaction, maxTxns), room: room, draining: make(chan struct{})}
