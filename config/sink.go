@@ -32,7 +32,7 @@ type Sink struct {
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 	// Timeout bounds each request.
 	Timeout Duration `yaml:"timeout"`
-	// Gzip compresses request bodies.
+	// Gzip compresses request bodies and asks for compressed responses.
 	Gzip bool `yaml:"gzip"`
 	// BulkActions caps the documents in one bulk request; it is sent when
 	// this or BulkBytes is reached, whichever comes first.

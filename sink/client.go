@@ -131,6 +131,12 @@ func newElasticClient(opts Options) (*elasticsearch.Client, error) {
 	tr.TLSClientConfig = tlsConf
 	tr.ResponseHeaderTimeout = timeout
 	tr.MaxIdleConnsPerHost = 32
+	// Responses are compressed only where requests are (sink.gzip, for a
+	// network where bytes cost more than CPU): otherwise Go's transport
+	// would ask for gzip, and the search engine would compress every bulk
+	// response for projector to decompress, CPU on both sides for a
+	// loopback or LAN hop that does not need it.
+	tr.DisableCompression = !opts.Gzip
 	es, err := elasticsearch.NewClient(elasticsearch.Config{
 		Addresses:           opts.URLs,
 		Username:            opts.Username,

@@ -152,6 +152,44 @@ func TestConnectSendsCredentials(t *testing.T) {
 	}
 }
 
+// TestConnectAsksForCompressionOnlyWithGzip: without sink.gzip neither
+// the requests nor the responses are compressed, so the search engine
+// does not compress every bulk response for projector to decompress.
+func TestConnectAsksForCompressionOnlyWithGzip(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Accept-Encoding"))
+		fakeRoot(t, openSearchRoot, false, false)(w, r)
+	}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		gzip bool
+		want string
+	}{
+		{false, ""},
+		{true, "gzip"},
+	} {
+		got = nil
+		c, err := Connect(context.Background(), Options{URLs: []string{srv.URL}, Gzip: tt.gzip})
+		if err != nil {
+			t.Fatalf("Connect (gzip %v): %v", tt.gzip, err)
+		}
+		res, err := c.API.Cluster.Health()
+		if err != nil {
+			t.Fatalf("a request after Connect (gzip %v): %v", tt.gzip, err)
+		}
+		res.Body.Close()
+		if len(got) < 2 {
+			t.Fatalf("gzip %v: the server saw %d requests, want the root's and the API's", tt.gzip, len(got))
+		}
+		for i, enc := range got {
+			if enc != tt.want {
+				t.Errorf("gzip %v: request %d asked for Accept-Encoding %q, want %q", tt.gzip, i, enc, tt.want)
+			}
+		}
+	}
+}
+
 func TestConnectErrorsHideURLPasswords(t *testing.T) {
 	_, err := Connect(context.Background(), Options{URLs: []string{"http://user:hunter2@127.0.0.1:1"}, Timeout: time.Second})
 	if err == nil {
