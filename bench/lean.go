@@ -396,7 +396,7 @@ func (l *LeanReport) writePgstream(p printer) {
 	p("rows from its slot (wal2json, which the server must have), search batches of up to %d documents sent at least every %s", l.Opts.BulkActions, b.BatchTimeout)
 	p("(`-lean-pgstream-batch-timeout`), injector on; its index is created for it as pgstream creates it less OpenSearch's k-NN settings.")
 	p("Both are measured the same way: CPU seconds and VmRSS from /proc as above; pgstream has caught up when a row written after the load")
-	p("is found. Lag is the same probe for both, since pgstream has no lag metric: a row inserted every %s during the load, timed from its", probeEvery)
+	p("is found. Lag is the same probe for both, since pgstream has no lag metric: a row inserted every %s and a random part of %s (so that its phase against a batch timer varies) during the load, timed from its", probeEvery, probeJitter)
 	p("commit until a real-time get by id (polled every 10 ms) finds its document, that is until the engine has it, before a refresh makes it")
 	p("searchable. Ratios are projector : pgstream, below 1 where projector uses less.")
 	p("")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -48,8 +49,15 @@ type PgstreamBaseline struct {
 }
 
 // probeEvery is the pause between two lag probes: a probe row adds one
-// insert per interval to the load, the same for both replicators.
-const probeEvery = time.Second
+// insert per interval to the load, the same for both replicators. Each
+// pause is longer by a random part of probeJitter, two whole periods of a
+// replicator's 100 ms batch timer: probes spaced exactly a second apart
+// kept one phase against that timer for a whole load, and a replicator's
+// lag p50 then swung between 0.01 and 0.1 s from one load to the next.
+const (
+	probeEvery  = time.Second
+	probeJitter = 200 * time.Millisecond
+)
 
 // lagProbe inserts probe rows, one at a time, and times each from its
 // commit until a real-time get by id finds its document: the lag of a
@@ -103,19 +111,20 @@ func (p *lagProbe) one(ctx context.Context, before func()) (time.Duration, time.
 	return found.Sub(committed), found, nil
 }
 
-// run probes every probeEvery for d and returns the lags in seconds. A
-// probe started within d is waited for: cancelling its insert would close
-// the probe's connection.
+// run probes every probeEvery and a random part of probeJitter for d and
+// returns the lags in seconds. A probe started within d is waited for:
+// cancelling its insert would close the probe's connection.
 func (p *lagProbe) run(ctx context.Context, d time.Duration) ([]float64, error) {
 	var lags []float64
 	start := time.Now()
-	for i := 1; ; i++ {
+	next := start
+	for {
 		lag, _, err := p.one(ctx, nil)
 		if err != nil {
 			return lags, err
 		}
 		lags = append(lags, lag.Seconds())
-		next := start.Add(time.Duration(i) * probeEvery)
+		next = next.Add(probeEvery + rand.N(probeJitter))
 		if next.Sub(start) >= d {
 			return lags, nil
 		}
