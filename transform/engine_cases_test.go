@@ -269,6 +269,15 @@ func (h *harness) snapshotTxn(source string, at capture.LSN, first, last bool, c
 	h.in <- ct
 }
 
+// snapshotParents copies, complete, the sources an order's document joins
+// with: consumer 7, restaurant 3 and no deliveries.
+func (h *harness) snapshotParents() {
+	h.t.Helper()
+	h.snapshotTxn("consumers", 50, true, true, ins("consumers", capture.Row{"id": int64(7), "name": "Ada", "email": "a@x"}))
+	h.snapshotTxn("restaurants", 60, true, true, ins("restaurants", capture.Row{"id": int64(3), "name": "Pho 99"}))
+	h.snapshotTxn("deliveries", 70, true, true)
+}
+
 // TestSnapshotWritesEachDocumentOnce: while a view's sources are being
 // copied its documents are only marked; when the last snapshot completes
 // each is built and written once, and the snapshot's position is confirmed
