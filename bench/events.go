@@ -143,19 +143,18 @@ func RunEvents(ctx context.Context, env Env, bin, dir string, opts EventsOptions
 // rate (each the middle run's, or the mean of the middle two), their CPU
 // range, and the highest memory.
 func medianEventsRow(runs []EventsRow) EventsRow {
-	median := func(v func(EventsRow) float64) float64 {
+	mid := func(v func(EventsRow) float64) float64 {
 		vs := make([]float64, len(runs))
 		for i, r := range runs {
 			vs[i] = v(r)
 		}
-		slices.Sort(vs)
-		return (vs[(len(vs)-1)/2] + vs[len(vs)/2]) / 2
+		return median(vs)
 	}
 	out := runs[0]
 	out.Rounds = len(runs)
-	out.CPUPer1000 = median(func(r EventsRow) float64 { return r.CPUPer1000 })
-	out.Rate = median(func(r EventsRow) float64 { return r.Rate })
-	out.Took = time.Duration(median(func(r EventsRow) float64 { return float64(r.Took) }))
+	out.CPUPer1000 = mid(func(r EventsRow) float64 { return r.CPUPer1000 })
+	out.Rate = mid(func(r EventsRow) float64 { return r.Rate })
+	out.Took = time.Duration(mid(func(r EventsRow) float64 { return float64(r.Took) }))
 	out.CPUMin, out.CPUMax = runs[0].CPUPer1000, runs[0].CPUPer1000
 	for _, r := range runs {
 		out.CaughtUp = out.CaughtUp && r.CaughtUp
