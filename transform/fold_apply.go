@@ -428,15 +428,20 @@ func (f *folds) entityRow(tp *tablePlan, sh fold.Shape, key any, st map[string]a
 			}
 			continue
 		}
-		cv, err := sh.Value(field, v)
+		// Converted even when not stored: a state that does not fit the
+		// declared types fails alike.
+		start := len(b)
+		var numeric bool
+		var err error
+		b, numeric, err = sh.AppendValue(b, field, v)
 		if err != nil {
 			return "", nil, fmt.Errorf("field %s: %w", field, err)
 		}
-		if stores(field) {
-			start := len(b)
-			b = appendJSON(b, cv)
-			cols = append(cols, column{name: field, start: start, end: len(b), numeric: isNumeric(cv)})
+		if !stores(field) {
+			b = b[:start]
+			continue
 		}
+		cols = append(cols, column{name: field, start: start, end: len(b), numeric: numeric})
 	}
 	all := string(b)
 	if tp == nil {
