@@ -122,10 +122,15 @@ type folds struct {
 	// encoding is where entityRow writes a state and its entity row,
 	// reused from event to event.
 	encoding []byte
+	// prefetchMin is the fewest aggregates of a transaction whose states
+	// are read ahead (prefetch): prefetchAggregates, or more in benchmarks
+	// that measure without.
+	prefetchMin int
 }
 
 func newFolds(entities []Entity, views []*View, metrics *Metrics, deadLetterIndex func(string) string) (*folds, error) {
-	f := &folds{bySource: map[string][]*entityPlan{}, metrics: metrics, deadLetterIndex: deadLetterIndex, readers: map[state.TableID][]string{}}
+	f := &folds{bySource: map[string][]*entityPlan{}, metrics: metrics, deadLetterIndex: deadLetterIndex, readers: map[state.TableID][]string{},
+		prefetchMin: prefetchAggregates}
 	for _, en := range entities {
 		r, err := fold.Compile(en.Stream)
 		if err != nil {
@@ -554,9 +559,9 @@ func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, pos
 	return st, pos, len(s), nil
 }
 
-// prefetchMin is the fewest aggregates whose states prefetch reads ahead:
-// for a few, reading each as its event comes costs the same.
-const prefetchMin = 16
+// prefetchAggregates is the fewest aggregates whose states prefetch reads
+// ahead: for a few, reading each as its event comes costs the same.
+const prefetchAggregates = 16
 
 // prefetch reads ahead the states of the aggregates the events among
 // changes are about, in the store's key order, into the group's folded
@@ -591,10 +596,10 @@ func (f *folds) prefetch(a *applier, ep *entityPlan, changes []capture.Change) e
 			pks = append(pks, pk)
 		}
 	}
-	if len(pks) < prefetchMin {
+	if len(pks) < f.prefetchMin {
 		return nil
 	}
-	state.SortKeys(pks)
+	state.SortStored(pks)
 	for i, pk := range pks {
 		if i > 0 && pk == pks[i-1] {
 			continue

@@ -392,7 +392,7 @@ func TestFoldPagedTransaction(t *testing.T) {
 // in no key order.
 func TestFoldPrefetchedStates(t *testing.T) {
 	h, _ := newFoldHarness(t, t.TempDir(), false)
-	const orders = 3 * prefetchMin
+	const orders = 3 * prefetchAggregates
 	var created [][3]string
 	for i := range orders {
 		if i%3 == 0 {
