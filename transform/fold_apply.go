@@ -122,10 +122,15 @@ type folds struct {
 	// encoding is where entityRow writes a state and its entity row,
 	// reused from event to event.
 	encoding []byte
+	// prefetchMin is the fewest aggregates of a transaction whose states
+	// are read ahead (prefetch): prefetchAggregates, or more in benchmarks
+	// that measure without.
+	prefetchMin int
 }
 
 func newFolds(entities []Entity, views []*View, metrics *Metrics, deadLetterIndex func(string) string) (*folds, error) {
-	f := &folds{bySource: map[string][]*entityPlan{}, metrics: metrics, deadLetterIndex: deadLetterIndex, readers: map[state.TableID][]string{}}
+	f := &folds{bySource: map[string][]*entityPlan{}, metrics: metrics, deadLetterIndex: deadLetterIndex, readers: map[state.TableID][]string{},
+		prefetchMin: prefetchAggregates}
 	for _, en := range entities {
 		r, err := fold.Compile(en.Stream)
 		if err != nil {
@@ -269,6 +274,11 @@ func (f *folds) applyEntity(a *applier, ep *entityPlan, txn *capture.Transaction
 			}
 		}
 		return nil
+	}
+	if !txn.Snapshot {
+		if err := f.prefetch(a, ep, txn.Changes); err != nil {
+			return err
+		}
 	}
 	for i := range txn.Changes {
 		ch := &txn.Changes[i]
@@ -428,15 +438,20 @@ func (f *folds) entityRow(tp *tablePlan, sh fold.Shape, key any, st map[string]a
 			}
 			continue
 		}
-		cv, err := sh.Value(field, v)
+		// Converted even when not stored: a state that does not fit the
+		// declared types fails alike.
+		start := len(b)
+		var numeric bool
+		var err error
+		b, numeric, err = sh.AppendValue(b, field, v)
 		if err != nil {
 			return "", nil, fmt.Errorf("field %s: %w", field, err)
 		}
-		if stores(field) {
-			start := len(b)
-			b = appendJSON(b, cv)
-			cols = append(cols, column{name: field, start: start, end: len(b), numeric: isNumeric(cv)})
+		if !stores(field) {
+			b = b[:start]
+			continue
 		}
+		cols = append(cols, column{name: field, start: start, end: len(b), numeric: numeric})
 	}
 	all := string(b)
 	if tp == nil {
@@ -544,6 +559,72 @@ func (f *folds) load(a *applier, ep *entityPlan, pk string) (map[string]any, pos
 	return st, pos, len(s), nil
 }
 
+// prefetchAggregates is the fewest aggregates whose states prefetch reads
+// ahead: for a few, reading each as its event comes costs the same.
+const prefetchAggregates = 16
+
+// prefetch reads ahead the states of the aggregates the events among
+// changes are about, in the store's key order, into the group's folded
+// states, which load then finds. An outbox transaction's events are about
+// many aggregates whose states the row cache mostly no longer holds (the
+// next event of an aggregate comes thousands of events later); read one
+// after the other in key order, with nothing written to the batch in
+// between, each seek of the store's iterator moves forward from the last
+// one instead of seeking through every level of the store again. The
+// folded states mirror the stored ones until an event changes them, which
+// saveEncoded records there too.
+func (f *folds) prefetch(a *applier, ep *entityPlan, changes []capture.Change) error {
+	var pks []string
+	for i := range changes {
+		ch := &changes[i]
+		if ch.Table != ep.table || (ch.Op != capture.Insert && ch.Op != capture.Read) {
+			continue
+		}
+		id, ok := fold.RowAggregateID(ep.Stream.Columns, ch.New)
+		if !ok {
+			continue // foldRow dead-letters it
+		}
+		key, err := ep.shape.Key(id)
+		if err != nil {
+			continue
+		}
+		pk, err := entityKey(key)
+		if err != nil {
+			continue
+		}
+		if _, ok := a.folded[ep.states][pk]; !ok {
+			pks = append(pks, pk)
+		}
+	}
+	if len(pks) < f.prefetchMin {
+		return nil
+	}
+	state.SortStored(pks)
+	for i, pk := range pks {
+		if i > 0 && pk == pks[i-1] {
+			continue
+		}
+		st, pos, size, err := f.load(a, ep, pk)
+		if err != nil {
+			return err
+		}
+		f.remember(a, ep, pk, foldedState{state: st, pos: pos, size: size})
+	}
+	return nil
+}
+
+// remember keeps an entity's state as the group has it, for the group's
+// later events of the same aggregate.
+func (f *folds) remember(a *applier, ep *entityPlan, pk string, c foldedState) {
+	if a.folded == nil {
+		a.folded = map[state.TableID]map[string]foldedState{}
+	}
+	if a.folded[ep.states] == nil {
+		a.folded[ep.states] = map[string]foldedState{}
+	}
+	a.folded[ep.states][pk] = c
+}
+
 // save keeps an entity's state (nil once deleted) with the position of
 // the event folded last.
 func (f *folds) save(a *applier, ep *entityPlan, pk string, pos position, st map[string]any) error {
@@ -568,13 +649,7 @@ func (f *folds) saveEncoded(a *applier, ep *entityPlan, pk string, pos position,
 	}
 	// Kept decoded for the group's later events of the same aggregate:
 	// Fold never changes a state it is given.
-	if a.folded == nil {
-		a.folded = map[state.TableID]map[string]foldedState{}
-	}
-	if a.folded[ep.states] == nil {
-		a.folded[ep.states] = map[string]foldedState{}
-	}
-	a.folded[ep.states][pk] = foldedState{state: st, pos: pos, size: len(encoded)}
+	f.remember(a, ep, pk, foldedState{state: st, pos: pos, size: len(encoded)})
 	return nil
 }
 

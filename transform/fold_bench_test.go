@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -147,4 +148,89 @@ func benchEngine(b *testing.B, views []*View, entities []Entity, source string) 
 			}
 		}
 	}
+}
+
+// BenchmarkFoldSpread folds ItemAdded events about many more orders than
+// the row cache holds the states of, a transaction of 1,000 orders at a
+// time in turn, as the event-sourcing benchmark writes them: nearly every
+// state is read from the store. ahead reads a transaction's states ahead
+// in key order (prefetch), one-by-one as each event comes.
+func BenchmarkFoldSpread(b *testing.B) {
+	for _, ahead := range []bool{true, false} {
+		name := map[bool]string{true: "ahead", false: "one-by-one"}[ahead]
+		b.Run(name, func(b *testing.B) { benchmarkFoldSpread(b, ahead) })
+	}
+}
+
+func benchmarkFoldSpread(b *testing.B, ahead bool) {
+	stream := config.EventStream{
+		Table:  "outbox",
+		Fields: map[string]string{"customer_id": "bigint", "state": "text", "total": "numeric", "items": "jsonb"},
+		On: map[string]config.Reducer{
+			"OrderCreated": {Set: map[string]string{"customer_id": ".customerId", "state": `"PENDING"`, "total": "0"}},
+			"ItemAdded":    {Append: &config.ArrayStep{Field: "items", Key: "sku"}, Set: map[string]string{"total": "($state.total + .price)"}},
+		},
+		Columns: config.DefaultEventColumns(), OrderBy: "id",
+	}
+	entities := []Entity{{Source: "shop", Name: "order", Stream: stream}}
+	schema := Schema{}
+	AddEntities(schema, entities)
+	views, err := Compile([]config.View{{Name: "orders", Root: config.EntityRef("shop", "order"), AllColumns: true}}, schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := state.Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	acked := make(chan capture.LSN, 16)
+	engine, err := NewEngine(store, views, newMemoryIndex(), func(_ string, lsn capture.LSN) { acked <- lsn }, Options{Entities: entities},
+		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !ahead {
+		engine.folds.prefetchMin = math.MaxInt
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan *capture.Transaction)
+	done := make(chan error, 1)
+	go func() { done <- engine.Run(ctx, in) }()
+	b.Cleanup(func() { cancel(); <-done })
+	lsn := capture.LSN(100)
+	next := int64(0)
+	const orders, perTxn = 20000, 1000
+	send := func(first, round int) {
+		changes := make([]capture.Change, perTxn)
+		for i := range changes {
+			next++
+			id := fmt.Sprint(first + i)
+			if round == 0 {
+				changes[i] = outbox(next, id, "OrderCreated", `{"customerId": 1}`)
+			} else {
+				changes[i] = outbox(next, id, "ItemAdded", fmt.Sprintf(`{"sku": "sku-%d", "qty": 1, "price": 2.5}`, round%10))
+			}
+		}
+		lsn += 10
+		in <- &capture.Transaction{Source: "shop", XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn, CommitTime: time.Now(), Changes: changes}
+		for got := range acked {
+			if got >= lsn {
+				return
+			}
+		}
+	}
+	for round := range 4 {
+		for first := 0; first < orders; first += perTxn {
+			send(first, round)
+		}
+	}
+	round, first := 4, 0
+	for b.Loop() {
+		send(first, round)
+		if first += perTxn; first == orders {
+			first, round = 0, round+1
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perTxn), "ns/event")
 }

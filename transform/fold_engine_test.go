@@ -384,3 +384,54 @@ func TestFoldPagedTransaction(t *testing.T) {
 		t.Errorf("items of order 9 after the pages were sent again = %v, want %v", got, want)
 	}
 }
+
+// TestFoldPrefetchedStates: the states a transaction of events about many
+// aggregates reads ahead (prefetch) fold as states read one event at a
+// time: aggregates with and without a state, several events of one
+// aggregate in the transaction, one deleted and created again, and events
+// in no key order.
+func TestFoldPrefetchedStates(t *testing.T) {
+	h, _ := newFoldHarness(t, t.TempDir(), false)
+	const orders = 3 * prefetchAggregates
+	var created [][3]string
+	for i := range orders {
+		if i%3 == 0 {
+			continue // created in the second transaction
+		}
+		created = append(created, [3]string{fmt.Sprint(i), "OrderCreated", `{"consumerId": 7}`})
+	}
+	h.sync("orders", h.publish(false, created...))
+	var events [][3]string
+	for i := orders - 1; i >= 0; i-- {
+		id := fmt.Sprint(i)
+		if i%3 == 0 {
+			events = append(events, [3]string{id, "OrderCreated", `{"consumerId": 8}`})
+		}
+		events = append(events, [3]string{id, "ItemAdded", `{"sku": "a"}`})
+		if i%5 == 0 {
+			events = append(events, [3]string{id, "OrderCancelled", `{}`}, [3]string{id, "OrderCreated", `{"consumerId": 9}`})
+		}
+		if i%2 == 0 {
+			events = append(events, [3]string{id, "ItemAdded", `{"sku": "b"}`})
+		}
+	}
+	h.sync("orders", h.publish(false, events...))
+	for i := range orders {
+		want := map[string]any{"id": fmt.Sprint(i), "consumer_id": 7.0, "state": "PENDING", "items": []any{map[string]any{"sku": "a"}}}
+		if i%3 == 0 {
+			want["consumer_id"] = 8.0
+		}
+		if i%5 == 0 {
+			want = map[string]any{"id": fmt.Sprint(i), "consumer_id": 9.0, "state": "PENDING"}
+		}
+		if i%2 == 0 {
+			items, _ := want["items"].([]any)
+			want["items"] = append(items, map[string]any{"sku": "b"})
+		}
+		got := orderDoc(t, h, fmt.Sprint(i))
+		delete(got, "consumer")
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("order %d (-want +got):\n%s", i, diff)
+		}
+	}
+}

@@ -34,6 +34,16 @@ func MessageEvent(cols config.EventColumns, content []byte) (Event, error) {
 	return event(cols, get)
 }
 
+// RowAggregateID is the aggregate id of the event in an event table's
+// row, as RowEvent reads it, without reading the rest of the event; false
+// when the row has none.
+func RowAggregateID(cols config.EventColumns, row capture.Row) (string, bool) {
+	if cols.AggregateID == "" {
+		return "", false
+	}
+	return textValue(row[cols.AggregateID])
+}
+
 func event(cols config.EventColumns, get func(string) any) (Event, error) {
 	var ev Event
 	var err error

@@ -345,8 +345,15 @@ func (r *Reducer) Fold(state map[string]any, ev Event) (map[string]any, Outcome,
 			return nil, Ignored, fmt.Errorf("append on %s: %w", ev.Type, err)
 		}
 		key := obj[a.key]
-		list = slices.DeleteFunc(slices.Clone(list), func(e any) bool { return sameKey(e, a.key, key) })
-		next[a.field] = append(list, obj)
+		// The elements kept and the new one, in one allocation: Clone and
+		// append would copy the list twice.
+		kept := make([]any, 0, len(list)+1)
+		for _, e := range list {
+			if !sameKey(e, a.key, key) {
+				kept = append(kept, e)
+			}
+		}
+		next[a.field] = append(kept, obj)
 	}
 	if rm := st.remove; rm != nil {
 		key, err := run(rm.value, ev.Payload, state, ev)
@@ -436,6 +443,11 @@ func array(state map[string]any, field string) ([]any, error) {
 // key. Numbers compare by value, whatever their Go type.
 func sameKey(e any, keyField string, key any) bool {
 	if enc, ok := e.(*encodedObject); ok {
+		if k, ok := key.(string); ok {
+			if is, known := enc.stringFieldIs(keyField, k); known {
+				return is
+			}
+		}
 		if v, ok := enc.field(keyField); ok {
 			return gojqEqual(v, key)
 		}

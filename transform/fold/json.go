@@ -144,12 +144,16 @@ func (p *parser[T]) object(depth int) (any, bool) {
 
 func (p *parser[T]) array(depth int) (any, bool) {
 	p.pos++ // [
-	arr := []any{}
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
-		return arr, true
+		return []any{}, true
 	}
+	// The elements are collected in room and then copied into an array of
+	// their number: appending to an array that grows would allocate it
+	// again and again (an order's ten items: five times).
+	var room [16]any
+	elems := room[:0]
 	for {
 		var v any
 		var ok bool
@@ -169,7 +173,7 @@ func (p *parser[T]) array(depth int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		arr = append(arr, v)
+		elems = append(elems, v)
 		p.space()
 		if p.pos >= len(p.data) {
 			return nil, false
@@ -179,6 +183,8 @@ func (p *parser[T]) array(depth int) (any, bool) {
 			p.pos++
 		case ']':
 			p.pos++
+			arr := make([]any, len(elems))
+			copy(arr, elems)
 			return arr, true
 		default:
 			return nil, false

@@ -115,34 +115,71 @@ func (p *parser[T]) skipString() bool {
 // field reads one field of an encoded object: nil when it has none, as
 // a decoded object gives.
 func (o encodedObject) field(name string) (any, bool) {
-	p := parser[string]{data: o.json}
+	p, found, ok := o.seek(name)
+	if !ok || !found {
+		return nil, ok
+	}
+	return p.value(0)
+}
+
+// stringFieldIs reports whether the encoded object's field name is the
+// string s, comparing the encoded text instead of decoding it: an append
+// or remove by key compares the key of every element, and a decoded
+// string is an allocation each. known is false when the text does not
+// tell (an escaped or not UTF-8 string, an object that does not parse):
+// field and gojqEqual answer then.
+func (o encodedObject) stringFieldIs(name, s string) (is, known bool) {
+	p, found, ok := o.seek(name)
+	if !ok {
+		return false, false
+	}
+	if !found {
+		return false, true // nil, as field gives, is not a string
+	}
+	p.space()
+	if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+		return false, true // another kind of value is never equal to a string
+	}
+	raw := p.data[p.pos+1:]
+	end := indexQuote(raw)
+	if end < 0 || !plainKey(raw[:end]) || !validUTF8(raw[:end]) {
+		return false, false
+	}
+	return raw[:end] == s, true
+}
+
+// seek reads the encoded object up to the value of its field name: p is
+// then at the value, found is false when the object has no such field,
+// and ok is false when the object does not parse.
+func (o encodedObject) seek(name string) (p parser[string], found, ok bool) {
+	p = parser[string]{data: o.json}
 	p.space()
 	if p.pos >= len(p.data) || p.data[p.pos] != '{' {
-		return nil, false
+		return p, false, false
 	}
 	p.pos++
 	for {
 		p.space()
 		if p.pos < len(p.data) && p.data[p.pos] == '}' {
-			return nil, true
+			return p, false, true
 		}
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, false
+			return p, false, false
 		}
 		match, ok := p.keyIs(name)
 		if !ok {
-			return nil, false
+			return p, false, false
 		}
 		p.space()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return nil, false
+			return p, false, false
 		}
 		p.pos++
 		if match {
-			return p.value(0)
+			return p, true, true
 		}
 		if !p.skipValue() {
-			return nil, false
+			return p, false, false
 		}
 		p.space()
 		if p.pos < len(p.data) && p.data[p.pos] == ',' {

@@ -99,3 +99,41 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// TestStringFieldIs: comparing an encoded object's field with a string by
+// its text agrees with decoding the field and comparing, or says it cannot
+// tell.
+func TestStringFieldIs(t *testing.T) {
+	tests := []struct {
+		obj, key string
+		want     bool
+		known    bool
+	}{
+		{`{"sku":"a","qty":1}`, "a", true, true},
+		{`{"qty":1,"sku":"a"}`, "a", true, true},
+		{`{"sku":"ab"}`, "a", false, true},
+		{`{"sku":"a"}`, "ab", false, true},
+		{`{"sku":""}`, "", true, true},
+		{`{"sku":1}`, "1", false, true},
+		{`{"sku":null}`, "null", false, true},
+		{`{"sku":{"a":"a"}}`, "a", false, true},
+		{`{"qty":1}`, "a", false, true},
+		{`{"tags":["sku"],"n":{"sku":"a"},"sku":"b"}`, "b", true, true},
+		{`{"sku":"a\"q"}`, `a"q`, false, false},
+		{`{"sku":"é"}`, "é", true, true},
+		{`{"sku":"a"`, "a", true, true},
+		{`["sku","a"]`, "a", false, false},
+	}
+	for _, tt := range tests {
+		is, known := encodedObject{json: tt.obj}.stringFieldIs("sku", tt.key)
+		if is != tt.want || known != tt.known {
+			t.Errorf("stringFieldIs(%s, sku, %q) = %v, %v; want %v, %v", tt.obj, tt.key, is, known, tt.want, tt.known)
+		}
+		if !known {
+			continue
+		}
+		if v, ok := (encodedObject{json: tt.obj}).field("sku"); ok && gojqEqual(v, tt.key) != is {
+			t.Errorf("stringFieldIs(%s, sku, %q) = %v, but the decoded field compares %v", tt.obj, tt.key, is, !is)
+		}
+	}
+}

@@ -83,6 +83,40 @@ func (sh Shape) Value(field string, v any) (any, error) {
 	return convert(v, sh.typeOf(field))
 }
 
+// AppendValue appends Value(field, v) as capture.AppendValue writes it,
+// and reports whether it is a numeric, which documents may render as a
+// number. The engine renders an entity row's columns this way for every
+// event folded: the common values (whole numbers, finite floats, text)
+// are written without a converted value boxed in between.
+func (sh Shape) AppendValue(b []byte, field string, v any) ([]byte, bool, error) {
+	typ := sh.typeOf(field)
+	switch x := v.(type) {
+	case int:
+		switch typ {
+		case "int8", "int4":
+			return strconv.AppendInt(b, int64(x), 10), false, nil
+		case "numeric":
+			b = strconv.AppendInt(append(b, '"'), int64(x), 10)
+			return append(b, '"'), true, nil
+		}
+	case float64:
+		if typ == "numeric" && !math.IsInf(x, 0) && !math.IsNaN(x) {
+			b = strconv.AppendFloat(append(b, '"'), x, 'f', -1, 64)
+			return append(b, '"'), true, nil
+		}
+	case string:
+		if typ == "text" {
+			return capture.AppendValue(b, v), false, nil
+		}
+	}
+	cv, err := convert(v, typ)
+	if err != nil {
+		return b, false, err
+	}
+	_, numeric := cv.(capture.Numeric)
+	return capture.AppendValue(b, cv), numeric, nil
+}
+
 // JSON reports whether a field is jsonb, declared or not: Row's value
 // for it, unless null, is the field's encoding in the state's.
 func (sh Shape) JSON(field string) bool { return sh.typeOf(field) == "jsonb" }

@@ -86,6 +86,30 @@ func corruptKey(k []byte) error {
 // one int64 in the form a key is encoded in, "[42]" or "[-7]".
 func KeyInteger(v string) (int64, bool) { return keyInteger(v) }
 
+// SortStored puts primary keys in the order the store keeps their rows in
+// (the order of their store forms): reads in that order move forward
+// through the store. Cheaper than SortKeys, which decodes every key.
+func SortStored(pks []string) {
+	if len(pks) < 2 {
+		return
+	}
+	type sortable struct {
+		pk         string
+		start, end int // of its store form in forms
+	}
+	var forms []byte
+	s := make([]sortable, len(pks))
+	for i, pk := range pks {
+		start := len(forms)
+		forms = appendKeyValue(forms, pk)
+		s[i] = sortable{pk: pk, start: start, end: len(forms)}
+	}
+	slices.SortFunc(s, func(a, b sortable) int { return bytes.Compare(forms[a.start:a.end], forms[b.start:b.end]) })
+	for i := range s {
+		pks[i] = s[i].pk
+	}
+}
+
 // SortRefs puts documents in the store's order of their root rows, view by
 // view: a builder's reads then move forward through the store.
 func SortRefs(refs []DocRef) {

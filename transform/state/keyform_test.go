@@ -97,6 +97,23 @@ func TestSortRefs(t *testing.T) {
 	}
 }
 
+// TestSortStored: keys sort as the store keeps their rows, integers by
+// value before every other key, and the others by the bytes of their
+// JSON text.
+func TestSortStored(t *testing.T) {
+	pks := []string{`["b"]`, "[10]", `["10"]`, "[9]", `["a","1"]`, "[-1]", `["a"]`, "[9]"}
+	SortStored(pks)
+	want := []string{"[-1]", "[9]", "[9]", "[10]", `["10"]`, `["a","1"]`, `["a"]`, `["b"]`}
+	if !reflect.DeepEqual(pks, want) {
+		t.Fatalf("sorted %v, want %v", pks, want)
+	}
+	for i := 1; i < len(pks); i++ {
+		if bytes.Compare(appendKeyValue(nil, pks[i-1]), appendKeyValue(nil, pks[i])) > 0 {
+			t.Errorf("%s sorted before %s, whose store form comes first", pks[i-1], pks[i])
+		}
+	}
+}
+
 // TestMigrateKeyForm opens a store written with JSON key values, one of
 // its keys already rewritten as a rewrite cut short would leave it, and
 // checks that every row and index entry is found after the reopen.
