@@ -138,4 +138,7 @@ type Transaction struct {
 	// recycle, on a snapshot chunk, takes its changes back once they are
 	// applied (Release).
 	recycle *chunkRecycler
+	// charge is what the transaction holds of its stream's capture budget
+	// from when capture made it until it is delivered downstream.
+	charge int64
 }

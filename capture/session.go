@@ -456,9 +456,15 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 	// for goes there directly, without a hop through the delivering
 	// goroutine.
 	if try := ss.stream.tryDeliver; try != nil && ss.stream.queued.Load() == 0 && try(txn) {
-		ss.stream.snapshotBudget.Release(ss.stream.snapshotCharge(txn))
+		ss.stream.delivered(txn)
 		ss.handedOver(txn)
 		return nil
+	}
+	if !txn.Snapshot {
+		// Snapshot chunks were charged to the capture budget when copied.
+		if err := ss.reserve(ctx, conn, txn); err != nil {
+			return err
+		}
 	}
 	ss.stream.queued.Add(1)
 	// Downstream usually has room: only a full buffer needs the ticker
@@ -477,13 +483,48 @@ func (ss *session) push(ctx context.Context, conn *pgconn.PgConn, txn *Transacti
 			ss.handedOver(txn)
 			return nil
 		case <-ctx.Done():
-			ss.stream.queued.Add(-1)
+			ss.unqueue(txn)
 			return ctx.Err()
 		case <-tick.C:
 			if err := ss.maybeSendStatus(ctx, conn, true); err != nil {
-				ss.stream.queued.Add(-1)
+				ss.unqueue(txn)
 				return err
 			}
+		}
+	}
+}
+
+// unqueue takes back what push counted and charged for txn when it
+// could not queue it after all: the session ends, and the server sends the
+// transaction again to the next one.
+func (ss *session) unqueue(txn *Transaction) {
+	ss.stream.queued.Add(-1)
+	ss.stream.delivered(txn)
+}
+
+// reserve charges txn's weight to the stream's capture budget before it is
+// queued for the delivering goroutine, which releases it once delivered.
+// While the budget is spent it waits, sending status updates so that the
+// server does not time the connection out.
+func (ss *session) reserve(ctx context.Context, conn *pgconn.PgConn, txn *Transaction) error {
+	b := ss.stream.budget
+	if charge, ok := b.TryAcquire(txn.Bytes); ok {
+		txn.charge = charge
+		return nil
+	}
+	for {
+		wait, cancel := context.WithTimeout(ctx, ss.stream.opts.StatusInterval/2)
+		charge, err := b.Acquire(wait, txn.Bytes)
+		cancel()
+		if err == nil {
+			txn.charge = charge
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := ss.maybeSendStatus(ctx, conn, true); err != nil {
+			return err
 		}
 	}
 }

@@ -202,10 +202,11 @@ func (cp *copier) emit(ctx context.Context, rows []Change, size int64, t Table, 
 	}
 	cp.reset = false
 	txn.Bytes = txnOverhead + size
-	charge, err := cp.stream.snapshotBudget.Acquire(ctx, txn.Bytes)
+	charge, err := cp.stream.budget.Acquire(ctx, txn.Bytes)
 	if err != nil {
 		return err
 	}
+	txn.charge = charge
 	cp.stream.track(txn)
 	cp.stream.queued.Add(1) // nothing overtakes it (see session.push)
 	select {
@@ -214,7 +215,7 @@ func (cp *copier) emit(ctx context.Context, rows []Change, size int64, t Table, 
 		return nil
 	case <-ctx.Done():
 		cp.stream.queued.Add(-1)
-		cp.stream.snapshotBudget.Release(charge)
+		cp.stream.delivered(txn)
 		return ctx.Err()
 	}
 }

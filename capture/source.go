@@ -42,8 +42,10 @@ type Options struct {
 	// Buffer is how many decoded transactions may wait for downstream before
 	// the stream stops reading from the server.
 	Buffer int
-	// SnapshotBudget bounds the bytes of snapshot chunks copied and not yet
-	// delivered downstream; the snapshot share of budget.Default when 0.
+	// SnapshotBudget bounds the bytes of transactions the stream made and
+	// has not yet delivered downstream: snapshot chunks copied, and
+	// streamed transactions queued while downstream is full (Buffer bounds
+	// their number too); the snapshot share of budget.Default when 0.
 	SnapshotBudget int64
 	// MaxBackoff caps the wait between reconnection attempts.
 	MaxBackoff time.Duration

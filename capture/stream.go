@@ -64,10 +64,14 @@ type Stream struct {
 	// oldest first, for the lag-in-seconds metric.
 	pendingMu sync.Mutex
 	pending   []pendingTxn
-	// snapshotBudget bounds the bytes of snapshot chunks decoded but not
-	// yet delivered: a chunk holds thousands of rows, so a buffer counted
-	// in transactions would hold far too many of them.
-	snapshotBudget *budget.Budget
+	// budget bounds the bytes of transactions capture made and has not
+	// yet delivered downstream: snapshot chunks copied, and streamed
+	// transactions queued for Run's delivering goroutine while downstream
+	// is full. A buffer counted in transactions would hold far too many
+	// of either: a chunk holds thousands of rows, and Options.Buffer
+	// transactions of 1,000 rows written at full speed held tens of
+	// megabytes of decoded rows that no budget counted.
+	budget *budget.Budget
 	// chunks copies tables in chunks while the stream runs.
 	chunks *chunker
 	// recycle keeps the rows of snapshot chunks downstream applied, for
@@ -98,18 +102,17 @@ func NewStream(src Source, opts Options, metrics *Metrics, log *slog.Logger) *St
 	opts = opts.withDefaults()
 	metrics.declareSource(src.Name)
 	s := &Stream{src: src, opts: opts, metrics: metrics, log: log.With("source", src.Name),
-		snapshotBudget: budget.New(opts.SnapshotBudget), recycle: newChunkRecycler()}
+		budget:  budget.New(opts.SnapshotBudget),
+		recycle: newChunkRecycler()}
 	s.chunks = newChunker(s)
 	return s
 }
 
-// snapshotCharge is what a delivered transaction held of the snapshot
-// budget: the charge emit acquired for its weight.
-func (s *Stream) snapshotCharge(txn *Transaction) int64 {
-	if !txn.Snapshot {
-		return 0
-	}
-	return s.snapshotBudget.Charge(txn.Bytes)
+// delivered releases what txn held of the capture budget: it has left
+// capture, or never will.
+func (s *Stream) delivered(txn *Transaction) {
+	s.budget.Release(txn.charge)
+	txn.charge = 0
 }
 
 // Confirm marks every transaction with EndLSN <= lsn as durable downstream.
@@ -252,7 +255,7 @@ func (s *Stream) RunWith(ctx context.Context, from Checkpoint, deliver DeliverFu
 	g.Go(func() error {
 		for txn := range txns {
 			err := deliver(ctx, txn)
-			s.snapshotBudget.Release(s.snapshotCharge(txn))
+			s.delivered(txn)
 			s.queued.Add(-1)
 			if err != nil {
 				return fmt.Errorf("source %q: deliver transaction %d at %s: %w", s.src.Name, txn.XID, txn.EndLSN, err)
@@ -260,7 +263,14 @@ func (s *Stream) RunWith(ctx context.Context, from Checkpoint, deliver DeliverFu
 		}
 		return nil
 	})
-	return g.Wait()
+	err = g.Wait()
+	// What is still queued is dropped with this run (the server sends it
+	// again), and so is its charge, so that a later run has the whole
+	// budget.
+	for txn := range txns {
+		s.delivered(txn)
+	}
+	return err
 }
 
 func (s *Stream) captureLoop(ctx context.Context, from Checkpoint, out chan<- *Transaction) error {

@@ -1,6 +1,11 @@
 package capture
 
-import "testing"
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+)
 
 func TestWeights(t *testing.T) {
 	cases := []struct {
@@ -8,9 +13,9 @@ func TestWeights(t *testing.T) {
 		got  int64
 		want int64
 	}{
-		{"an empty transaction weighs its overhead", decoded(0, 0), txnOverhead},
-		{"a decoded change weighs its message twice and a change", decoded(1, 100), txnOverhead + changeOverhead + rowOverhead + 200},
-		{"a long value counts its bytes", decoded(1, 10100), txnOverhead + changeOverhead + rowOverhead + 20200},
+		{"an empty transaction weighs its overhead", decoded(0, 0, 0), txnOverhead},
+		{"a decoded change weighs its message, a change and its values", decoded(1, 3, 100), txnOverhead + changeOverhead + rowOverhead + 3*valueOverhead + 100},
+		{"a long value counts its bytes", decoded(1, 1, 10100), txnOverhead + changeOverhead + rowOverhead + valueOverhead + 10100},
 		{"an empty snapshot chunk", copiedWeight(0, 0, 0), 0},
 		{"two copied rows of three values", copiedWeight(2, 6, 60), 2*(changeOverhead+rowOverhead) + 6*valueOverhead + 60},
 	}
@@ -21,8 +26,70 @@ func TestWeights(t *testing.T) {
 	}
 }
 
-func decoded(changes int, wire int64) int64 {
+// decoded weighs a transaction of changes whose new rows hold columns
+// values each, decoded from wire bytes.
+func decoded(changes, columns int, wire int64) int64 {
 	txn := &Transaction{Changes: make([]Change, changes)}
+	for i := range txn.Changes {
+		txn.Changes[i].New = Row{}
+		for c := range columns {
+			txn.Changes[i].New[fmt.Sprint("c", c)] = c
+		}
+	}
 	weighDecoded(txn, wire)
 	return txn.Bytes
+}
+
+// TestDecodedWeightMatchesHeap checks the weight of decoded transactions
+// against what they really hold: transactions of a typical row (six
+// columns, a jsonb among them) are decoded and kept, and the heap's
+// growth is compared with the sum of their weights. The memory budget
+// bounds what projector holds only as well as the weights match it.
+func TestDecodedWeightMatchesHeap(t *testing.T) {
+	const txns, rows = 20, 1000
+	begin, rel, insert, commit := ordersMessages()
+	d := NewDecoder("weights", nil)
+	ctx := context.Background()
+	for _, m := range [][]byte{begin, rel} {
+		if _, err := d.Decode(ctx, 0, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := make([]*Transaction, 0, txns)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	weight := int64(0)
+	for i := range txns {
+		wire := int64(len(commit))
+		if i > 0 { // the first began above
+			if _, err := d.Decode(ctx, 0, begin); err != nil {
+				t.Fatal(err)
+			}
+			wire += int64(len(begin))
+		}
+		for j := range rows {
+			ins := insert(1000000 + j)
+			if _, err := d.Decode(ctx, 0, ins); err != nil {
+				t.Fatal(err)
+			}
+			wire += int64(len(ins))
+		}
+		txn, err := d.Decode(ctx, 0, commit)
+		if err != nil || txn == nil {
+			t.Fatalf("commit: %v, %v", txn, err)
+		}
+		weighDecoded(txn, wire)
+		weight += txn.Bytes
+		kept = append(kept, txn)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(kept)
+	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	ratio := float64(heap) / float64(weight)
+	t.Logf("%d decoded changes: %d bytes on the heap, weighed %d (%.2f)", txns*rows, heap, weight, ratio)
+	if ratio < 0.8 || ratio > 1.25 {
+		t.Errorf("decoded changes hold %d bytes on the heap but weigh %d: a ratio of %.2f, want 0.8 to 1.25", heap, weight, ratio)
+	}
 }

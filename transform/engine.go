@@ -41,10 +41,14 @@ type Options struct {
 	// DeadLetterIndex maps a view to the index its refused documents go to;
 	// the sink's default ("<view>-deadletter") when nil.
 	DeadLetterIndex func(view string) string
-	// Taken, when set, is called with every transaction as the engine takes
-	// it from its input, so that an input bounded by what it holds (the
-	// feed's share of the memory budget) can release its weight.
-	Taken func(*capture.Transaction)
+	// Applied, when set, is called with every transaction once the engine
+	// has applied it (its group committed to the state), so that an input
+	// bounded by what it holds (the feed's share of the memory budget) can
+	// release its weight: the rows of the group being applied stay
+	// charged, and what waits beside them is bounded by what is left. The
+	// engine never waits for room in its input, so holding the charge
+	// until then cannot deadlock it.
+	Applied func(*capture.Transaction)
 	// Entities are the entities folded from published domain events that
 	// views may read like tables.
 	Entities []Entity
@@ -268,7 +272,6 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 			if !ok {
 				return e.drain(ctx)
 			}
-			e.taken(txn)
 			group, plan := e.collect(ctx, txn, in)
 			if err := e.applyGroup(ctx, group); err != nil {
 				return err
@@ -278,6 +281,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 			// rows, so capture may decode the next snapshot chunk into them.
 			for _, txn := range group {
 				txn.Release()
+				e.applied(txn)
 			}
 			if plan.flush {
 				e.flush()
@@ -286,9 +290,9 @@ func (e *Engine) Run(ctx context.Context, in <-chan *capture.Transaction) error 
 	}
 }
 
-func (e *Engine) taken(txn *capture.Transaction) {
-	if e.opts.Taken != nil {
-		e.opts.Taken(txn)
+func (e *Engine) applied(txn *capture.Transaction) {
+	if e.opts.Applied != nil {
+		e.opts.Applied(txn)
 	}
 }
 
@@ -350,7 +354,6 @@ func (e *Engine) takeWaiting(group []*capture.Transaction, events int, in <-chan
 			if !ok {
 				return group, events, true
 			}
-			e.taken(txn)
 			e.arrivals.observe(txn, 2*e.opts.GroupLinger)
 			group = append(group, txn)
 			events += len(txn.Changes)

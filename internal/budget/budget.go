@@ -5,7 +5,11 @@
 //
 // Each stage that buffers work for the next one owns a [Budget]: the
 // producer acquires an item's weight before it hands the item on and the
-// consumer releases it once the item has left the stage. Acquire blocks
+// consumer releases it once the item has left the stage, which for the
+// feed is when the engine has applied it, not when it takes it: what is
+// being worked on is held as much as what waits, and a share that let a
+// stage refill while its consumer still holds the last of it bounded
+// neither. Acquire blocks
 // while the budget is spent, which slows the producer down (and in the end
 // the replication stream, so the server keeps the WAL) instead of growing
 // memory; it gives up when its context ends. An item heavier than the
@@ -17,7 +21,8 @@
 // Weights are estimated once, in bytes, where the item is made (a
 // transaction where capture decodes or copies it, a document where the
 // sink accepts it) and carried with it; they approximate what the item
-// holds in memory, not its wire size.
+// holds in memory, not its wire size, and tests compare them with the
+// heap (capture's TestDecodedWeightMatchesHeap).
 //
 // # Shares
 //
@@ -26,12 +31,18 @@
 // stage downstream never starves one upstream of the room it needs to
 // drain into it (which would deadlock):
 //
-//   - Snapshot (8 MiB): snapshot chunks copied by capture and not yet
-//     taken by the feed. A chunk is up to 5,000 rows, so about two wait.
-//   - Feed (8 MiB): transactions decoded and waiting for the engine:
-//     about a full group of the engine's (10,000 events) of rows of a
-//     few hundred bytes, so a busy engine finds a whole group waiting;
-//     the feed also holds at most 4,096 transactions, whatever they weigh.
+//   - Snapshot (8 MiB, for each source): what capture copied or decoded
+//     and has not yet handed to the feed: snapshot chunks (up to 5,000
+//     rows, so about two wait) and streamed transactions queued while the
+//     feed is full.
+//   - Feed (8 MiB): transactions handed to the engine and not yet applied,
+//     those waiting and those of the group being applied: about a full
+//     group of the engine's (10,000 events) of rows of six short columns
+//     (some 650 bytes each), so the rows of a burst past capture stay
+//     within the share whatever the engine is doing; the feed also holds
+//     at most 4,096 transactions, whatever they weigh. The engine never
+//     waits for feed room, so holding its group's charge cannot deadlock
+//     it, and a transaction heavier than the share is applied alone.
 //   - Sink (16 MiB): documents accepted by the sink and not yet durable in
 //     the index (projector_sink_buffered_bytes), about ten times what the
 //     bulk requests in flight carry.

@@ -333,7 +333,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		transform.Options{
 			MaxGroupEvents:  maxGroupEvents,
 			GroupLinger:     groupLinger,
-			Taken:           in.taken,
+			Applied:         in.applied,
 			IndexName:       func(view string) string { return p.indices[view].Target },
 			DeadLetterIndex: func(view string) string { return sink.DeadLetterIndex(p.indices[view].Alias) },
 			Entities:        transform.EntitiesOf(cfg),

@@ -15,11 +15,11 @@ import (
 // never confirmed (and sent again by the server on the next start).
 //
 // The feed is bounded by the bytes it holds (the feed's share of the
-// memory budget, charged with each transaction's weight), not by
-// transactions: under a write load of small transactions the engine must
-// find whole groups waiting (each group costs one commit and one pass of
-// the builder), while snapshot chunks of thousands of rows must be held
-// few.
+// memory budget, charged with each transaction's weight until the engine
+// has applied it), not by transactions: under a write load of small
+// transactions the engine must find whole groups waiting (each group
+// costs one commit and one pass of the builder), while snapshot chunks of
+// thousands of rows must be held few.
 type feed struct {
 	ch       chan *capture.Transaction
 	room     *budget.Budget
@@ -53,9 +53,11 @@ func newFeed(maxTxns int, room *budget.Budget) *feed {
 
 func (f *feed) out() <-chan *capture.Transaction { return f.ch }
 
-// taken makes room for a transaction the engine took: its charge is the
-// one send acquired for the same weight.
-func (f *feed) taken(txn *capture.Transaction) { f.room.Release(f.room.Charge(txn.Bytes)) }
+// applied makes room for a transaction the engine has applied: its charge
+// is the one send acquired for the same weight. Releasing it only then,
+// not when the engine takes it, makes the feed's share bound the decoded
+// rows of the group being applied as well as those waiting for the next.
+func (f *feed) applied(txn *capture.Transaction) { f.room.Release(f.room.Charge(txn.Bytes)) }
 
 func (f *feed) send(ctx context.Context, txn *capture.Transaction) error {
 	w, err := f.room.Acquire(ctx, txn.Bytes)

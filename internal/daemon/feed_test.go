@@ -70,7 +70,7 @@ func TestFeedIsBoundedByBytes(t *testing.T) {
 	f := newFeed(100, budget.New(10))
 	for i, st := range steps {
 		for range st.take {
-			f.taken(<-f.out())
+			f.applied(<-f.out())
 		}
 		if f.room.Held() > f.room.Size() {
 			t.Fatalf("step %d: the feed holds %d of %d bytes", i, f.room.Held(), f.room.Size())
