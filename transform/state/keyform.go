@@ -90,47 +90,42 @@ func KeyInteger(v string) (int64, bool) { return keyInteger(v) }
 // (the order of their store forms): reads in that order move forward
 // through the store. Cheaper than SortKeys, which decodes every key.
 func SortStored(pks []string) {
-	if len(pks) < 2 {
-		return
-	}
-	type sortable struct {
-		pk         string
-		start, end int // of its store form in forms
-	}
-	var forms []byte
-	s := make([]sortable, len(pks))
-	for i, pk := range pks {
-		start := len(forms)
-		forms = appendKeyValue(forms, pk)
-		s[i] = sortable{pk: pk, start: start, end: len(forms)}
-	}
-	slices.SortFunc(s, func(a, b sortable) int { return bytes.Compare(forms[a.start:a.end], forms[b.start:b.end]) })
-	for i := range s {
-		pks[i] = s[i].pk
-	}
+	sortByStoreForm(pks, func(pk string) string { return pk }, nil)
 }
 
 // SortRefs puts documents in the store's order of their root rows, view by
 // view: a builder's reads then move forward through the store.
 func SortRefs(refs []DocRef) {
-	if len(refs) < 2 {
+	sortByStoreForm(refs, func(ref DocRef) string { return ref.ID },
+		func(a, b DocRef) int { return cmp.Compare(a.View, b.View) })
+}
+
+// sortByStoreForm sorts items by first (when not nil), then by the store
+// form of the key pk gives: each key is encoded once, into one buffer,
+// rather than once per comparison.
+func sortByStoreForm[T any](items []T, pk func(T) string, first func(a, b T) int) {
+	if len(items) < 2 {
 		return
 	}
 	type sortable struct {
-		ref        DocRef
+		item       T
 		start, end int // of its store form in forms
 	}
 	var forms []byte
-	s := make([]sortable, len(refs))
-	for i, ref := range refs {
+	s := make([]sortable, len(items))
+	for i, item := range items {
 		start := len(forms)
-		forms = appendKeyValue(forms, ref.ID)
-		s[i] = sortable{ref: ref, start: start, end: len(forms)}
+		forms = appendKeyValue(forms, pk(item))
+		s[i] = sortable{item: item, start: start, end: len(forms)}
 	}
 	slices.SortFunc(s, func(a, b sortable) int {
-		return cmp.Or(cmp.Compare(a.ref.View, b.ref.View), bytes.Compare(forms[a.start:a.end], forms[b.start:b.end]))
+		c := 0
+		if first != nil {
+			c = first(a.item, b.item)
+		}
+		return cmp.Or(c, bytes.Compare(forms[a.start:a.end], forms[b.start:b.end]))
 	})
 	for i := range s {
-		refs[i] = s[i].ref
+		items[i] = s[i].item
 	}
 }
