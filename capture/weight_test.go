@@ -3,8 +3,9 @@ package capture
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
+
+	"github.com/projector-dev/projector/internal/testbed"
 )
 
 func TestWeights(t *testing.T) {
@@ -55,41 +56,33 @@ func TestDecodedWeightMatchesHeap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	kept := make([]*Transaction, 0, txns)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
 	weight := int64(0)
-	for i := range txns {
-		wire := int64(len(commit))
-		if i > 0 { // the first began above
-			if _, err := d.Decode(ctx, 0, begin); err != nil {
-				t.Fatal(err)
+	heap := testbed.HeapGrowth(func() any {
+		kept := make([]*Transaction, 0, txns)
+		for i := range txns {
+			wire := int64(len(commit))
+			if i > 0 { // the first began above
+				if _, err := d.Decode(ctx, 0, begin); err != nil {
+					t.Fatal(err)
+				}
+				wire += int64(len(begin))
 			}
-			wire += int64(len(begin))
-		}
-		for j := range rows {
-			ins := insert(1000000 + j)
-			if _, err := d.Decode(ctx, 0, ins); err != nil {
-				t.Fatal(err)
+			for j := range rows {
+				ins := insert(1000000 + j)
+				if _, err := d.Decode(ctx, 0, ins); err != nil {
+					t.Fatal(err)
+				}
+				wire += int64(len(ins))
 			}
-			wire += int64(len(ins))
+			txn, err := d.Decode(ctx, 0, commit)
+			if err != nil || txn == nil {
+				t.Fatalf("commit: %v, %v", txn, err)
+			}
+			weighDecoded(txn, wire)
+			weight += txn.Bytes
+			kept = append(kept, txn)
 		}
-		txn, err := d.Decode(ctx, 0, commit)
-		if err != nil || txn == nil {
-			t.Fatalf("commit: %v, %v", txn, err)
-		}
-		weighDecoded(txn, wire)
-		weight += txn.Bytes
-		kept = append(kept, txn)
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(kept)
-	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	ratio := float64(heap) / float64(weight)
-	t.Logf("%d decoded changes: %d bytes on the heap, weighed %d (%.2f)", txns*rows, heap, weight, ratio)
-	if ratio < 0.8 || ratio > 1.25 {
-		t.Errorf("decoded changes hold %d bytes on the heap but weigh %d: a ratio of %.2f, want 0.8 to 1.25", heap, weight, ratio)
-	}
+		return kept
+	})
+	testbed.CheckWeight(t, txns*rows, heap, weight)
 }
