@@ -73,7 +73,7 @@ func benchmarkOrders(b *testing.B, events bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	send := benchEngine(b, views, entities, "shop")
+	send := benchEngine(b, views, entities, "shop", nil)
 	const orders, items = 100, 10
 	item := func(round int) string { return fmt.Sprintf(`{"sku": "sku-%d", "qty": 1, "price": 2.5}`, round%items) }
 	// The row path's order after round: the items the event path holds.
@@ -126,8 +126,8 @@ func benchmarkOrders(b *testing.B, events bool) {
 
 // benchEngine runs an engine over a fresh state for a benchmark, and
 // returns a send that applies one transaction of source and returns once
-// it is acknowledged.
-func benchEngine(b *testing.B, views []*View, entities []Entity, source string) (send func([]capture.Change)) {
+// it is acknowledged. tune, when not nil, adjusts the engine before it runs.
+func benchEngine(b *testing.B, views []*View, entities []Entity, source string, tune func(*Engine)) (send func([]capture.Change)) {
 	b.Helper()
 	store, err := state.Open(b.TempDir(), nil)
 	if err != nil {
@@ -139,6 +139,9 @@ func benchEngine(b *testing.B, views []*View, entities []Entity, source string) 
 		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if tune != nil {
+		tune(engine)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	in := make(chan *capture.Transaction)
@@ -178,26 +181,11 @@ func benchmarkFoldSpread(b *testing.B, ahead bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := state.Open(b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	acked := make(chan capture.LSN, 16)
-	engine, err := NewEngine(store, views, newMemoryIndex(), func(_ string, lsn capture.LSN) { acked <- lsn }, Options{Entities: entities},
-		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	var tune func(*Engine)
 	if !ahead {
-		engine.folds.prefetchMin = math.MaxInt
+		tune = func(e *Engine) { e.folds.prefetchMin = math.MaxInt }
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	in := make(chan *capture.Transaction)
-	done := make(chan error, 1)
-	go func() { done <- engine.Run(ctx, in) }()
-	b.Cleanup(func() { cancel(); <-done })
-	lsn := capture.LSN(100)
+	apply := benchEngine(b, views, entities, "shop", tune)
 	next := int64(0)
 	const orders, perTxn = 20000, 1000
 	send := func(first, round int) {
@@ -211,13 +199,7 @@ func benchmarkFoldSpread(b *testing.B, ahead bool) {
 				changes[i] = outbox(next, id, "ItemAdded", fmt.Sprintf(`{"sku": "sku-%d", "qty": 1, "price": 2.5}`, round%10))
 			}
 		}
-		lsn += 10
-		in <- &capture.Transaction{Source: "shop", XID: uint32(lsn), CommitLSN: lsn, EndLSN: lsn, CommitTime: time.Now(), Changes: changes}
-		for got := range acked {
-			if got >= lsn {
-				return
-			}
-		}
+		apply(changes)
 	}
 	for round := range 4 {
 		for first := 0; first < orders; first += perTxn {

@@ -287,7 +287,7 @@ func BenchmarkFoldEvents(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	send := benchEngine(b, views, entities, "orders")
+	send := benchEngine(b, views, entities, "orders", nil)
 	const orders = 100
 	changes := make([]capture.Change, orders)
 	for i := range changes {
