@@ -25,8 +25,9 @@ const hugeTxnRows = 200_000
 
 // reconnectHugeRows and reconnectPadBytes size the update
 // TestChaosHugeTransactionReconnect cuts the replication connection in: rows of
-// about 1.8 kB, of which the pipeline's memory budget held 22,000 to
-// 23,700 when projector reconnected, in runs on the 2-core test bed.
+// about 1.8 kB, of which 13,600 had been handed downstream when projector
+// reconnected, in a run on the 2-core test bed (22,000 to 23,700 before the
+// feed's share began to hold the group being applied too).
 const (
 	reconnectHugeRows = 30_000
 	reconnectPadBytes = 1800
