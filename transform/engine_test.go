@@ -109,13 +109,19 @@ type harness struct {
 
 func newHarness(t *testing.T, index *memoryIndex, dir string) *harness {
 	t.Helper()
+	return newHarnessWith(t, index, dir, Options{})
+}
+
+// newHarnessWith is newHarness with the engine's options.
+func newHarnessWith(t *testing.T, index *memoryIndex, dir string, opts Options) *harness {
+	t.Helper()
 	store, err := state.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, dir: dir, store: store, index: index, in: make(chan *capture.Transaction), done: make(chan error, 1),
 		confirmed: map[string]capture.LSN{}, lsn: 100}
-	h.engine, err = NewEngine(store, []*View{orderHistory()}, index, h.confirm, Options{},
+	h.engine, err = NewEngine(store, []*View{orderHistory()}, index, h.confirm, opts,
 		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
